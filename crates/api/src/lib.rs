@@ -1,0 +1,48 @@
+//! HTTP routes. Handlers translate between HTTP and the engine; nothing else.
+
+mod auth;
+mod channels;
+mod deliveries;
+mod openapi;
+mod ops;
+mod orders;
+mod problem;
+mod webhooks;
+
+pub use openapi::openapi_json;
+pub use problem::Problem;
+
+use axum::Router;
+use ponte_engine::Engine;
+use std::sync::Arc;
+
+/// Shared handler state.
+pub(crate) type AppState = Arc<Engine>;
+
+/// Largest webhook body accepted (Nuvemshop sends ~100 bytes).
+pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
+
+/// The whole HTTP application.
+pub fn router(engine: Arc<Engine>) -> Router {
+    let api = Router::new()
+        .merge(channels::routes())
+        .merge(orders::routes())
+        .merge(deliveries::routes())
+        .merge(openapi::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(webhooks::routes())
+        .merge(ops::routes())
+        .fallback(|| async {
+            Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )
+        })
+        .with_state(engine)
+}

@@ -1,0 +1,45 @@
+//! The OpenAPI document, generated from the handlers and served at
+//! `/api/v1/openapi.json` (a copy is committed at `docs/openapi.json`).
+
+use crate::AppState;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ponte", description = "Order and stock hub: channels, orders, webhook deliveries."),
+    paths(
+        crate::channels::create, crate::channels::list, crate::channels::show, crate::channels::update,
+        crate::channels::disable, crate::orders::list, crate::orders::show, crate::deliveries::list,
+        crate::webhooks::receive,
+    ),
+    modifiers(&Bearer),
+    tags((name = "channels"), (name = "orders"), (name = "webhooks"))
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document as pretty JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/openapi.json",
+        get(|| async { Json(serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()) }),
+    )
+}

@@ -1,0 +1,73 @@
+//! Errors as `application/problem+json` (RFC 9457) with a stable `code`.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ponte_engine::EngineError;
+use serde::Serialize;
+
+/// A problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// What went wrong, for humans.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem with this status, code and detail.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("https://ponte.dev/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Self {
+        use ponte_engine::EngineError as E;
+        let status = match &e {
+            E::NotFound(_) | E::Store(ponte_store::StoreError::NotFound) => StatusCode::NOT_FOUND,
+            E::Config(_) | E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Webhook(w) => match w.code() {
+                "missing_signature" | "invalid_signature" => StatusCode::UNAUTHORIZED,
+                "store_mismatch" => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            E::ChannelDisabled => StatusCode::GONE,
+            E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(_) | E::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        }
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
+/// Handler result.
+pub(crate) type ApiResult<T> = Result<T, Problem>;

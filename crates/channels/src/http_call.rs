@@ -1,0 +1,106 @@
+//! Sending one platform request, timing it and classifying the answer.
+
+use crate::error::{PlatformError, PlatformErrorKind};
+use std::time::{Duration, Instant};
+
+/// What was called and how it went (no secrets), for timelines and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
+    /// Method and path.
+    pub request: String,
+    /// HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Longest response excerpt kept in errors.
+const EXCERPT: usize = 300;
+
+/// Sends `req` and returns the body of a 2xx answer, or a classified error.
+/// `rate_limit_wait` reads the platform's wait hint from a 429's headers.
+pub(crate) async fn send(
+    req: reqwest::RequestBuilder,
+    label: String,
+    rate_limit_wait: fn(&reqwest::header::HeaderMap) -> Duration,
+) -> (CallInfo, Result<Vec<u8>, PlatformError>) {
+    let started = Instant::now();
+    let result = req.send().await;
+    let mut info = CallInfo {
+        request: label,
+        status: None,
+        duration: Duration::ZERO,
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            info.duration = started.elapsed();
+            let what = if e.is_timeout() {
+                "timeout"
+            } else {
+                "connection error"
+            };
+            return (
+                info,
+                Err(PlatformError {
+                    kind: PlatformErrorKind::Transient,
+                    status: None,
+                    message: format!("{what}: {e}"),
+                }),
+            );
+        }
+    };
+    let status = resp.status().as_u16();
+    info.status = Some(status);
+    let wait = (status == 429).then(|| rate_limit_wait(resp.headers()));
+    let body = resp.bytes().await;
+    info.duration = started.elapsed();
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                info,
+                Err(PlatformError {
+                    kind: PlatformErrorKind::Transient,
+                    status: Some(status),
+                    message: format!("reading body: {e}"),
+                }),
+            )
+        }
+    };
+    if (200..300).contains(&status) {
+        return (info, Ok(body.to_vec()));
+    }
+    let excerpt: String = String::from_utf8_lossy(&body)
+        .chars()
+        .take(EXCERPT)
+        .collect();
+    let kind = match status {
+        429 => PlatformErrorKind::RateLimited(wait.unwrap_or(Duration::from_secs(1))),
+        401 | 403 => PlatformErrorKind::Auth,
+        404 => PlatformErrorKind::NotFound,
+        408 | 425 | 500..=599 => PlatformErrorKind::Transient,
+        _ => PlatformErrorKind::Permanent,
+    };
+    (
+        info,
+        Err(PlatformError {
+            kind,
+            status: Some(status),
+            message: format!("HTTP {status}: {excerpt}"),
+        }),
+    )
+}
+
+/// Parses `Retry-After` given in seconds.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}

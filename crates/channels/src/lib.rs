@@ -1,0 +1,88 @@
+//! Connectors: one module per platform behind the [`Platform`] and [`Connector`]
+//! traits. Wire DTOs live in each module's `dto.rs`, pure mapping in `map.rs`.
+//! HTTP types stay inside this crate (and the api crate).
+
+mod error;
+mod http_call;
+pub mod nuvemshop;
+
+pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
+pub use http_call::CallInfo;
+
+use async_trait::async_trait;
+use ponte_core::import::ImportPolicy;
+use ponte_core::order::MappedOrder;
+use std::sync::Arc;
+
+/// What a verified webhook asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// The platform's event name.
+    pub event: String,
+    /// The platform id the event is about.
+    pub resource_id: Option<String>,
+    /// Import the order, or acknowledge and ignore (with why).
+    pub action: WebhookAction,
+}
+
+/// What to do with a verified webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookAction {
+    /// Fetch and import the order `resource_id`.
+    ImportOrder,
+    /// Acknowledge, record and count, do nothing else.
+    Ignore(String),
+}
+
+/// A platform: validates channel configuration and builds connectors.
+pub trait Platform: Send + Sync {
+    /// Platform name used in the API (`nuvemshop`).
+    fn name(&self) -> &'static str;
+    /// Validates settings (unknown keys are rejected) and returns them with defaults filled in.
+    fn validate_settings(
+        &self,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, ConfigError>;
+    /// Validates credentials.
+    fn validate_credentials(&self, credentials: &serde_json::Value) -> Result<(), ConfigError>;
+    /// Builds a connector for one channel.
+    fn connect(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+        http: reqwest::Client,
+    ) -> Result<Arc<dyn Connector>, ConfigError>;
+}
+
+/// One configured channel's link to its platform.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Which orders the channel imports.
+    fn import_policy(&self) -> ImportPolicy;
+    /// Authenticates a webhook (in constant time) and reads what it is about.
+    fn verify_webhook(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookEvent, WebhookError>;
+    /// Fetches one order and maps it.
+    async fn fetch_order(
+        &self,
+        external_id: &str,
+    ) -> (CallInfo, Result<MappedOrder, PlatformError>);
+}
+
+/// Every platform ponte knows.
+pub fn platforms() -> Vec<Arc<dyn Platform>> {
+    vec![Arc::new(nuvemshop::Nuvemshop)]
+}
+
+/// A shared HTTP client with ponte's timeouts.
+pub fn http_client() -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(20))
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| ConfigError::Invalid(format!("http client: {e}")))
+}

@@ -1,0 +1,213 @@
+//! The Nuvemshop connector: calls the API of one store.
+
+use super::map::map_order;
+use super::settings::{NuvemshopCredentials, NuvemshopSettings};
+use super::{dto, webhook};
+use crate::http_call::{retry_after, send};
+use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
+use async_trait::async_trait;
+use ponte_core::import::ImportPolicy;
+use ponte_core::order::MappedOrder;
+use std::time::Duration;
+
+/// One Nuvemshop store.
+pub struct NuvemshopConnector {
+    settings: NuvemshopSettings,
+    credentials: NuvemshopCredentials,
+    http: reqwest::Client,
+}
+
+impl NuvemshopConnector {
+    pub(super) fn new(
+        settings: NuvemshopSettings,
+        credentials: NuvemshopCredentials,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            settings,
+            credentials,
+            http,
+        }
+    }
+
+    /// A request with the documented headers: `Authentication: bearer <token>` (sic)
+    /// and a `User-Agent`.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}/{}{}",
+            self.settings.api_base_url, self.settings.store_id, path
+        );
+        self.http
+            .request(method, url)
+            .header(
+                "Authentication",
+                format!("bearer {}", self.credentials.access_token),
+            )
+            .header(reqwest::header::USER_AGENT, &self.settings.user_agent)
+    }
+}
+
+/// How long a 429 says to wait: `Retry-After` (seconds) when present, else
+/// `X-Rate-Limit-Reset` (milliseconds until the bucket is empty, `TN:README.md`).
+fn rate_limit_wait(h: &reqwest::header::HeaderMap) -> Duration {
+    retry_after(h)
+        .or_else(|| {
+            h.get("x-rate-limit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis)
+        })
+        .unwrap_or(Duration::from_secs(1))
+}
+
+#[async_trait]
+impl Connector for NuvemshopConnector {
+    fn import_policy(&self) -> ImportPolicy {
+        self.settings.import_policy
+    }
+
+    fn verify_webhook(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookEvent, WebhookError> {
+        webhook::verify(
+            headers,
+            body,
+            self.credentials.app_secret.as_bytes(),
+            &self.settings.store_id,
+        )
+    }
+
+    async fn fetch_order(
+        &self,
+        external_id: &str,
+    ) -> (CallInfo, Result<MappedOrder, PlatformError>) {
+        if external_id.is_empty() || !external_id.chars().all(|c| c.is_ascii_digit()) {
+            let info = CallInfo {
+                request: "GET /orders/{id}".into(),
+                status: None,
+                duration: Duration::ZERO,
+            };
+            let err = PlatformError {
+                kind: PlatformErrorKind::Permanent,
+                status: None,
+                message: format!("not a Nuvemshop order id: {external_id}"),
+            };
+            return (info, Err(err));
+        }
+        let path = format!("/orders/{external_id}");
+        let (info, body) = send(
+            self.request(reqwest::Method::GET, &path),
+            format!("GET {path}"),
+            rate_limit_wait,
+        )
+        .await;
+        let result = body.and_then(|b| parse_order(&b, &self.settings));
+        (info, result)
+    }
+}
+
+/// Parses an order body. Through `Value` first: the public sample repeats a key
+/// (`number`), which a struct would refuse; the last one wins.
+fn parse_order(body: &[u8], settings: &NuvemshopSettings) -> Result<MappedOrder, PlatformError> {
+    let unreadable = |m: String| PlatformError {
+        kind: PlatformErrorKind::Permanent,
+        status: Some(200),
+        message: format!("unreadable order: {m}"),
+    };
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| unreadable(e.to_string()))?;
+    let order: dto::Order =
+        serde_json::from_value(raw.clone()).map_err(|e| unreadable(e.to_string()))?;
+    map_order(order, raw, &settings.status_map).map_err(|e| unreadable(e.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ponte_core::OrderStatus;
+
+    fn settings() -> NuvemshopSettings {
+        NuvemshopSettings::parse(&serde_json::json!({"store_id": "1"}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../../shared/fixtures/nuvemshop/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn fixture_order_parses_without_loss() {
+        let o = parse_order(&fixture("order.json"), &settings()).unwrap_or_else(|e| panic!("{e}"));
+        let d = &o.data;
+        assert_eq!(d.external_id, "450789469");
+        assert_eq!(
+            d.number.as_deref(),
+            Some("101"),
+            "the last `number` key wins"
+        );
+        assert_eq!(d.status, OrderStatus::AwaitingPayment);
+        assert_eq!(d.items.len(), 1);
+        assert_eq!(d.items[0].unit_price_cents, Some(1900));
+        assert_eq!(d.items[0].quantity, 2);
+        assert_eq!(d.items[0].variant_id.as_deref(), Some("101"));
+        assert_eq!(d.items[0].sku, None, "the public sample has no sku");
+        assert_eq!(d.totals.subtotal_cents, Some(3800));
+        assert_eq!(d.totals.total_cents, None, "the public sample has no total");
+        assert_eq!(d.shipping.cost_cents, Some(2000));
+        assert_eq!(d.customer.email.as_deref(), Some("john.doe@example.com"));
+        assert_eq!(
+            d.shipping_address.as_ref().and_then(|a| a.city.as_deref()),
+            Some("Springfield")
+        );
+        assert_eq!(
+            d.billing_address.as_ref().and_then(|a| a.number.as_deref()),
+            Some("742")
+        );
+        assert_eq!(d.payment.gateway.as_deref(), Some("PayPal"));
+        assert!(d.placed_at.is_some() && d.platform_updated_at.is_some());
+        assert!(!o.closed_at_platform);
+        assert_eq!(o.raw["id"], 450789469);
+    }
+
+    #[test]
+    fn every_listed_fixture_order_parses() {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_slice(&fixture("orders_list_response.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!list.is_empty());
+        for o in list {
+            let body = serde_json::to_vec(&o).unwrap_or_else(|e| panic!("{e}"));
+            let m = parse_order(&body, &settings()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!m.data.external_id.is_empty());
+        }
+        for name in [
+            "order_pack_response.json",
+            "order_fulfill_response.json",
+            "order_cancel_response.json",
+        ] {
+            let m =
+                parse_order(&fixture(name), &settings()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!m.data.external_id.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for body in [&b"[]"[..], b"{}", b"null", b"{\"id\":{}}", b"\xff"] {
+            assert!(parse_order(body, &settings()).is_err());
+        }
+        let m = parse_order(
+            br#"{"id":"5","products":[{"price":19.9,"quantity":"3"}]}"#,
+            &settings(),
+        );
+        let m = m.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.data.items[0].unit_price_cents, Some(1990));
+        assert_eq!(m.data.items[0].quantity, 3);
+    }
+}

@@ -1,0 +1,51 @@
+//! Nuvemshop / Tiendanube (facts: shared/platforms.md §1).
+//!
+//! Inbound: webhooks `{store_id, event, id}` signed with `X-Linkedstore-HMAC-SHA256`
+//! (hex HMAC-SHA256 of the raw body, app secret); the order is then fetched with
+//! `GET /{store_id}/orders/{id}`, `Authentication: bearer <token>` and a `User-Agent`.
+
+mod client;
+mod dto;
+mod map;
+mod settings;
+mod webhook;
+
+pub use map::default_status_table;
+pub use settings::{NuvemshopCredentials, NuvemshopSettings, DEFAULT_API_BASE_URL};
+
+use crate::{ConfigError, Connector, Platform};
+use std::sync::Arc;
+
+/// The Nuvemshop platform.
+pub struct Nuvemshop;
+
+impl Platform for Nuvemshop {
+    fn name(&self) -> &'static str {
+        "nuvemshop"
+    }
+
+    fn validate_settings(
+        &self,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, ConfigError> {
+        let s = NuvemshopSettings::parse(settings)?;
+        serde_json::to_value(&s).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    fn validate_credentials(&self, credentials: &serde_json::Value) -> Result<(), ConfigError> {
+        NuvemshopCredentials::parse(credentials).map(|_| ())
+    }
+
+    fn connect(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+        http: reqwest::Client,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
+        Ok(Arc::new(client::NuvemshopConnector::new(
+            NuvemshopSettings::parse(settings)?,
+            NuvemshopCredentials::parse(credentials)?,
+            http,
+        )))
+    }
+}

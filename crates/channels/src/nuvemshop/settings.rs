@@ -1,0 +1,149 @@
+//! Nuvemshop channel settings and credentials.
+
+use crate::ConfigError;
+use ponte_core::import::ImportPolicy;
+use ponte_core::status_rules::StatusRule;
+use serde::{Deserialize, Serialize};
+
+/// The real API's base URL (`TN:README.md`); settings may point elsewhere.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.nuvemshop.com.br/v1";
+
+/// Documented form `AppName (contact)`; a missing User-Agent gets 400.
+const DEFAULT_USER_AGENT: &str = "ponte (https://github.com/ponte-hub/ponte)";
+
+/// Settings of a Nuvemshop channel. Unknown keys are rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NuvemshopSettings {
+    /// The store id (`user_id` of the OAuth answer).
+    #[serde(deserialize_with = "string_or_number")]
+    pub store_id: String,
+    /// API base, without the store id.
+    #[serde(default = "default_base")]
+    pub api_base_url: String,
+    /// Which orders to import.
+    #[serde(default)]
+    pub import_policy: ImportPolicy,
+    /// User-Agent sent on every call.
+    #[serde(default = "default_ua")]
+    pub user_agent: String,
+    /// Status table overrides (DE-PARA), tried before the default table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_map: Vec<StatusRule>,
+}
+
+fn default_base() -> String {
+    DEFAULT_API_BASE_URL.to_owned()
+}
+
+fn default_ua() -> String {
+    DEFAULT_USER_AGENT.to_owned()
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => Err(serde::de::Error::custom(
+            "must be a non-empty string or number",
+        )),
+    }
+}
+
+impl NuvemshopSettings {
+    /// Parses and checks settings.
+    pub fn parse(v: &serde_json::Value) -> Result<Self, ConfigError> {
+        let s: Self = from_value(v)?;
+        if !s.store_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ConfigError::Invalid(
+                "store_id must be the numeric store id".into(),
+            ));
+        }
+        if !(s.api_base_url.starts_with("https://") || s.api_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid(
+                "api_base_url must be an http(s) URL".into(),
+            ));
+        }
+        Ok(Self {
+            api_base_url: s.api_base_url.trim_end_matches('/').to_owned(),
+            ..s
+        })
+    }
+}
+
+/// Credentials of a Nuvemshop channel.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NuvemshopCredentials {
+    /// OAuth access token (does not expire).
+    pub access_token: String,
+    /// The app's secret, which signs webhooks.
+    pub app_secret: String,
+}
+
+impl std::fmt::Debug for NuvemshopCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NuvemshopCredentials { .. }")
+    }
+}
+
+impl NuvemshopCredentials {
+    /// Parses and checks credentials.
+    pub fn parse(v: &serde_json::Value) -> Result<Self, ConfigError> {
+        let c: Self = from_value(v)?;
+        if c.access_token.is_empty() || c.app_secret.is_empty() {
+            return Err(ConfigError::Invalid(
+                "access_token and app_secret must not be empty".into(),
+            ));
+        }
+        Ok(c)
+    }
+}
+
+/// Deserialises, turning serde's unknown-field message into [`ConfigError::UnknownKey`].
+fn from_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, ConfigError> {
+    T::deserialize(v).map_err(|e| {
+        let msg = e.to_string();
+        match msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(key) => ConfigError::UnknownKey(key.to_owned()),
+            None => ConfigError::Invalid(msg),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let s = NuvemshopSettings::parse(&json!({"store_id": 123456}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.store_id, "123456");
+        assert_eq!(s.api_base_url, DEFAULT_API_BASE_URL);
+        assert_eq!(s.import_policy, ImportPolicy::PaidOnly);
+        assert_eq!(
+            NuvemshopSettings::parse(&json!({"store_id": "1", "colour": "blue"})),
+            Err(ConfigError::UnknownKey("colour".into()))
+        );
+        assert!(NuvemshopSettings::parse(&json!({"store_id": "abc"})).is_err());
+        assert!(NuvemshopSettings::parse(&json!({})).is_err());
+        assert!(
+            NuvemshopSettings::parse(&json!({"store_id": "1", "import_policy": "some"})).is_err()
+        );
+        assert!(NuvemshopCredentials::parse(&json!({"access_token": "a"})).is_err());
+        let c = NuvemshopCredentials::parse(
+            &json!({"access_token": "tok-123", "app_secret": "sec-456"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("sec-456"),
+            "credentials never in logs"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! ponte's domain. Pure: no IO, no async runtime, no database or HTTP types.
+
+pub mod clock;
+pub mod document;
+pub mod ids;
+pub mod import;
+pub mod money;
+pub mod order;
+pub mod retry;
+pub mod status;
+pub mod status_rules;
+
+pub use clock::{Clock, SystemClock};
+pub use ids::{ChannelId, DeliveryId, JobId, OrderId, TenantId};
+pub use status::OrderStatus;

@@ -1,0 +1,45 @@
+//! Group commit: requests queue up while the previous batch commits, and the next
+//! batch takes all of them in one transaction.
+
+use tokio::sync::{mpsc, oneshot};
+
+/// One queued item and where to send its result.
+pub(crate) type Item<T> = (T, oneshot::Sender<Result<(), String>>);
+
+/// Takes the next batch: waits for one item, then takes whatever else is queued,
+/// up to `max`. `None` when the queue is closed and empty.
+pub(crate) async fn next_batch<T>(
+    rx: &mut mpsc::Receiver<Item<T>>,
+    max: usize,
+) -> Option<Vec<Item<T>>> {
+    let first = rx.recv().await?;
+    let mut batch = Vec::with_capacity(max.min(256));
+    batch.push(first);
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn takes_everything_queued_up_to_max() {
+        let (tx, mut rx) = mpsc::channel(100);
+        for i in 0..10 {
+            let (otx, _orx) = oneshot::channel();
+            tx.send((i, otx)).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let b = next_batch(&mut rx, 4).await.unwrap_or_default();
+        assert_eq!(b.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        let b = next_batch(&mut rx, 100).await.unwrap_or_default();
+        assert_eq!(b.len(), 6);
+        drop(tx);
+        assert!(next_batch(&mut rx, 4).await.is_none());
+    }
+}

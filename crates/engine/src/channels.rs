@@ -1,0 +1,226 @@
+//! Channel management: validation by the platform, credentials sealed at rest, and a
+//! short-lived cache of ready connectors for the webhook hot path.
+
+use crate::{Engine, EngineError};
+use ponte_channels::{ConfigError, Connector};
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::Channel;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// A new channel.
+#[derive(Debug, Clone)]
+pub struct ChannelInput {
+    /// Platform name.
+    pub platform: String,
+    /// Display name.
+    pub name: String,
+    /// Flat settings object.
+    pub settings: serde_json::Value,
+    /// Credentials object.
+    pub credentials: serde_json::Value,
+}
+
+/// Changes to a channel: settings merge key by key, credentials replace.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// Settings to merge (a key set to null removes it).
+    pub settings: Option<serde_json::Value>,
+    /// Replacement credentials.
+    pub credentials: Option<serde_json::Value>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+/// A channel ready to verify webhooks and call its platform.
+pub(crate) struct Ready {
+    pub(crate) tenant_id: TenantId,
+    pub(crate) platform: String,
+    pub(crate) enabled: bool,
+    pub(crate) connector: Arc<dyn Connector>,
+    loaded: Instant,
+}
+
+/// Ready channels by id.
+#[derive(Default)]
+pub(crate) struct Cache(RwLock<HashMap<ChannelId, Arc<Ready>>>);
+
+impl Engine {
+    fn platform(&self, name: &str) -> Result<&Arc<dyn ponte_channels::Platform>, EngineError> {
+        self.platforms
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownPlatform(name.to_owned()).into())
+    }
+
+    fn seal(&self, id: ChannelId, credentials: &serde_json::Value) -> Result<Vec<u8>, EngineError> {
+        let plain =
+            serde_json::to_vec(credentials).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.cipher.seal(&plain, id.to_string().as_bytes())
+    }
+
+    fn unseal(&self, ch: &Channel) -> Result<serde_json::Value, EngineError> {
+        let plain = self
+            .cipher
+            .open(&ch.credentials, ch.id.to_string().as_bytes())?;
+        serde_json::from_slice(&plain).map_err(|_| EngineError::Crypto)
+    }
+
+    /// The URL the platform must post this channel's webhooks to.
+    pub fn webhook_url(&self, id: ChannelId) -> String {
+        format!(
+            "{}/webhooks/{id}",
+            self.config.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// Creates a channel after the platform validated its settings and credentials.
+    pub async fn create_channel(
+        &self,
+        tenant: TenantId,
+        input: ChannelInput,
+    ) -> Result<Channel, EngineError> {
+        let platform = self.platform(&input.platform)?;
+        let name = input.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(EngineError::Invalid("name must not be empty".into()));
+        }
+        let settings = platform.validate_settings(&input.settings)?;
+        platform.validate_credentials(&input.credentials)?;
+        let id = ChannelId::new();
+        let now = self.clock.now();
+        let ch = Channel {
+            id,
+            tenant_id: tenant,
+            platform: platform.name().to_owned(),
+            name,
+            settings,
+            credentials: self.seal(id, &input.credentials)?,
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_channel(&ch).await?;
+        tracing::info!(channel = %id, platform = %ch.platform, "channel created");
+        Ok(ch)
+    }
+
+    /// A tenant's channel.
+    pub async fn channel(&self, tenant: TenantId, id: ChannelId) -> Result<Channel, EngineError> {
+        match self.store.channel(id).await? {
+            Some(c) if c.tenant_id == tenant => Ok(c),
+            _ => Err(EngineError::NotFound("channel")),
+        }
+    }
+
+    /// A tenant's channels.
+    pub async fn channels(&self, tenant: TenantId) -> Result<Vec<Channel>, EngineError> {
+        Ok(self.store.channels(tenant).await?)
+    }
+
+    /// Applies a patch: settings are merged then validated as a whole.
+    pub async fn update_channel(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        patch: ChannelPatch,
+    ) -> Result<Channel, EngineError> {
+        let mut ch = self.channel(tenant, id).await?;
+        let platform = self.platform(&ch.platform)?;
+        if let Some(name) = patch.name {
+            if name.trim().is_empty() {
+                return Err(EngineError::Invalid("name must not be empty".into()));
+            }
+            ch.name = name.trim().to_owned();
+        }
+        if let Some(changes) = patch.settings {
+            let serde_json::Value::Object(changes) = changes else {
+                return Err(EngineError::Invalid("settings must be an object".into()));
+            };
+            let mut merged = match ch.settings.clone() {
+                serde_json::Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            for (k, v) in changes {
+                if v.is_null() {
+                    merged.remove(&k);
+                } else {
+                    merged.insert(k, v);
+                }
+            }
+            ch.settings = platform.validate_settings(&serde_json::Value::Object(merged))?;
+        }
+        if let Some(creds) = patch.credentials {
+            platform.validate_credentials(&creds)?;
+            ch.credentials = self.seal(id, &creds)?;
+        }
+        if let Some(enabled) = patch.enabled {
+            ch.enabled = enabled;
+        }
+        ch.updated_at = self.clock.now();
+        self.store.update_channel(&ch).await?;
+        self.forget_channel(id);
+        Ok(ch)
+    }
+
+    /// Disables a channel; its history stays.
+    pub async fn disable_channel(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+    ) -> Result<Channel, EngineError> {
+        self.update_channel(
+            tenant,
+            id,
+            ChannelPatch {
+                enabled: Some(false),
+                ..ChannelPatch::default()
+            },
+        )
+        .await
+    }
+
+    fn forget_channel(&self, id: ChannelId) {
+        if let Ok(mut m) = self.channel_cache.0.write() {
+            m.remove(&id);
+        }
+    }
+
+    /// The ready connector of a channel, from the cache while it is fresh. Other
+    /// instances see a change within the cache TTL.
+    pub(crate) async fn cached_channel(&self, id: ChannelId) -> Result<Arc<Ready>, EngineError> {
+        if let Some(r) = self
+            .channel_cache
+            .0
+            .read()
+            .ok()
+            .and_then(|m| m.get(&id).cloned())
+        {
+            if r.loaded.elapsed() < self.config.channel_cache_ttl {
+                return Ok(r);
+            }
+        }
+        let ch = self
+            .store
+            .channel(id)
+            .await?
+            .ok_or(EngineError::NotFound("channel"))?;
+        let creds = self.unseal(&ch)?;
+        let connector =
+            self.platform(&ch.platform)?
+                .connect(&ch.settings, &creds, self.http.clone())?;
+        let ready = Arc::new(Ready {
+            tenant_id: ch.tenant_id,
+            platform: ch.platform.clone(),
+            enabled: ch.enabled,
+            connector,
+            loaded: Instant::now(),
+        });
+        if let Ok(mut m) = self.channel_cache.0.write() {
+            m.insert(id, ready.clone());
+        }
+        Ok(ready)
+    }
+}

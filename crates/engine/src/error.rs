@@ -1,0 +1,52 @@
+//! Engine errors, each with a stable code for the API.
+
+use ponte_channels::{ConfigError, WebhookError};
+use ponte_store::StoreError;
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Bad channel configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A webhook was refused.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    /// No such record.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The channel is disabled.
+    #[error("channel is disabled")]
+    ChannelDisabled,
+    /// Invalid input.
+    #[error("{0}")]
+    Invalid(String),
+    /// Credentials could not be decrypted (wrong master key?).
+    #[error("credentials cannot be decrypted: is PONTE_MASTER_KEY the key they were stored with?")]
+    Crypto,
+    /// The server is shutting down.
+    #[error("shutting down")]
+    ShuttingDown,
+}
+
+impl EngineError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Store(StoreError::NotFound) => "not_found",
+            Self::Store(_) => "storage_error",
+            Self::Config(ConfigError::UnknownKey(_)) => "unknown_setting",
+            Self::Config(ConfigError::UnknownPlatform(_)) => "unknown_platform",
+            Self::Config(ConfigError::Invalid(_)) => "invalid_settings",
+            Self::Webhook(w) => w.code(),
+            Self::NotFound(_) => "not_found",
+            Self::ChannelDisabled => "channel_disabled",
+            Self::Invalid(_) => "validation_failed",
+            Self::Crypto => "credentials_unreadable",
+            Self::ShuttingDown => "shutting_down",
+        }
+    }
+}

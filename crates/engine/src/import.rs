@@ -1,0 +1,137 @@
+//! The import job: fetch the order from the platform and turn the answer into an
+//! [`ImportCommit`] (applied later, in a batch, under the job's lease).
+
+use crate::{Engine, EngineError};
+use chrono::Duration as CDuration;
+use ponte_channels::{PlatformError, PlatformErrorKind};
+use ponte_core::ChannelId;
+use ponte_store::{CallRecord, ImportCommit, ImportResult, Job, JobLease, JobOutcome};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Payload {
+    channel_id: ChannelId,
+    external_id: String,
+}
+
+impl Engine {
+    /// Runs one import job up to (not including) the database write. `None` when the
+    /// job could not even name its order (it is failed on the spot).
+    pub(crate) async fn run_import(&self, job: &Job) -> Option<ImportCommit> {
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let payload: Payload = match serde_json::from_value(job.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                let outcome = JobOutcome::Failed {
+                    error: format!("bad payload: {e}"),
+                };
+                if let Err(e) = self
+                    .store
+                    .finish_job(&lease, &outcome, self.clock.now())
+                    .await
+                {
+                    tracing::warn!(error = %e, "failing a malformed job");
+                }
+                return None;
+            }
+        };
+        let ready = match self.cached_channel(payload.channel_id).await {
+            Ok(r) if r.enabled => r,
+            Ok(_) => {
+                let err = EngineError::ChannelDisabled.to_string();
+                return Some(self.failed_commit(
+                    job,
+                    lease,
+                    payload.channel_id,
+                    payload.external_id,
+                    err,
+                ));
+            }
+            Err(e) => {
+                return Some(self.failed_commit(
+                    job,
+                    lease,
+                    payload.channel_id,
+                    payload.external_id,
+                    e.to_string(),
+                ))
+            }
+        };
+        let (info, result) = ready.connector.fetch_order(&payload.external_id).await;
+        self.metrics.call(&ready.platform, info.status);
+        let call = CallRecord {
+            request: info.request,
+            status: info.status,
+            duration_ms: u64::try_from(info.duration.as_millis()).unwrap_or(u64::MAX),
+            error: result.as_ref().err().map(|e| e.message.clone()),
+        };
+        let result = match result {
+            Ok(order) => ImportResult::Fetched {
+                order: Box::new(order),
+                policy: ready.connector.import_policy(),
+            },
+            Err(e) => ImportResult::FetchFailed {
+                outcome: self.outcome_for(job, &e),
+            },
+        };
+        Some(ImportCommit {
+            lease,
+            tenant_id: job.tenant_id,
+            channel_id: payload.channel_id,
+            external_id: payload.external_id,
+            call,
+            result,
+        })
+    }
+
+    /// Retry, wait or fail, by the kind of platform error and the attempts used.
+    fn outcome_for(&self, job: &Job, e: &PlatformError) -> JobOutcome {
+        let now = self.clock.now();
+        let policy = self.config.import_retry;
+        let error = format!("{}: {}", e.code(), e.message);
+        match e.kind {
+            PlatformErrorKind::RateLimited(wait) => JobOutcome::Retry {
+                run_at: now + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+                count_attempt: false,
+                error,
+            },
+            PlatformErrorKind::Transient if policy.allows_another(job.attempts + 1) => {
+                let delay = policy.backoff(job.attempts + 1, rand::random::<f64>());
+                JobOutcome::Retry {
+                    run_at: now + CDuration::from_std(delay).unwrap_or(CDuration::seconds(1)),
+                    count_attempt: true,
+                    error,
+                }
+            }
+            _ => JobOutcome::Failed { error },
+        }
+    }
+
+    fn failed_commit(
+        &self,
+        job: &Job,
+        lease: JobLease,
+        channel_id: ChannelId,
+        external_id: String,
+        error: String,
+    ) -> ImportCommit {
+        ImportCommit {
+            lease,
+            tenant_id: job.tenant_id,
+            channel_id,
+            external_id,
+            call: CallRecord {
+                request: "none".into(),
+                status: None,
+                duration_ms: 0,
+                error: Some(error.clone()),
+            },
+            result: ImportResult::FetchFailed {
+                outcome: JobOutcome::Failed { error },
+            },
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! ponte's engine: the application services the API calls and the workers that run
+//! behind them. It owns no storage types (those come through `ponte-store` traits)
+//! and no HTTP server (that is `ponte-api`).
+
+mod auth;
+mod batch;
+mod channels;
+mod error;
+mod import;
+mod ingest;
+mod metrics;
+mod secrets;
+mod worker;
+
+pub use auth::{hash_token, TokenSetup};
+pub use channels::{ChannelInput, ChannelPatch};
+pub use error::EngineError;
+pub use ingest::WebhookAck;
+pub use metrics::Metrics;
+pub use secrets::{Cipher, MasterKey};
+pub use worker::Workers;
+
+use ponte_channels::Platform;
+use ponte_core::{Clock, TenantId};
+use ponte_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Base URL the platforms reach ponte at (for webhook URLs).
+    pub public_url: String,
+    /// This process's id in job leases.
+    pub instance_id: String,
+    /// Concurrent claim loops.
+    pub workers: usize,
+    /// Jobs claimed per loop iteration.
+    pub claim_batch: u32,
+    /// Job lease length.
+    pub lease: Duration,
+    /// How long a cached channel (and its decrypted credentials) is trusted.
+    pub channel_cache_ttl: Duration,
+    /// Import retries.
+    pub import_retry: ponte_core::retry::RetryPolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            instance_id: format!("ponte-{}", ponte_core::JobId::new()),
+            workers: 4,
+            claim_batch: 64,
+            lease: Duration::from_secs(60),
+            channel_cache_ttl: Duration::from_secs(5),
+            import_retry: ponte_core::retry::RetryPolicy::default(),
+        }
+    }
+}
+
+/// The application: every service the API and the workers use.
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cipher: Cipher,
+    pub(crate) config: EngineConfig,
+    pub(crate) platforms: HashMap<&'static str, Arc<dyn Platform>>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) metrics: Metrics,
+    pub(crate) channel_cache: channels::Cache,
+    pub(crate) ingest: ingest::Ingest,
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+    pub(crate) tokens: auth::TokenCache,
+    default_tenant: TenantId,
+}
+
+impl Engine {
+    /// Builds the engine over a migrated store. Starts the ingest committer; call
+    /// [`Workers::start`] to run jobs.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        cipher: Cipher,
+        config: EngineConfig,
+    ) -> Result<Arc<Self>, EngineError> {
+        let default_tenant = store.default_tenant(clock.now()).await?;
+        let http = ponte_channels::http_client()?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let metrics = Metrics::new();
+        let ingest = ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone());
+        Ok(Arc::new(Self {
+            platforms: ponte_channels::platforms()
+                .into_iter()
+                .map(|p| (p.name(), p))
+                .collect(),
+            store,
+            clock,
+            cipher,
+            config,
+            http,
+            metrics,
+            channel_cache: channels::Cache::default(),
+            ingest,
+            wake,
+            tokens: auth::TokenCache::default(),
+            default_tenant,
+        }))
+    }
+
+    /// The tenant created at first start.
+    pub fn default_tenant(&self) -> TenantId {
+        self.default_tenant
+    }
+
+    /// The store (for read-only API queries).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> bool {
+        self.store.job_counts().await.is_ok()
+    }
+
+    /// Waits until every accepted delivery is committed (for shutdown).
+    pub async fn drain_ingest(&self) {
+        self.ingest.drain().await;
+    }
+}

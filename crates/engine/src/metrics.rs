@@ -1,0 +1,157 @@
+//! Prometheus metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabel {
+    platform: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+struct Inner {
+    registry: Registry,
+    deliveries: Family<ResultLabel, Counter>,
+    imports: Family<ResultLabel, Counter>,
+    calls: Family<CallLabel, Counter>,
+    jobs: Family<StateLabel, Gauge>,
+    import_latency: Histogram,
+    ingest_batch: Histogram,
+}
+
+/// ponte's metrics, cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ponte");
+        let deliveries = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Inbound webhooks by result",
+            deliveries.clone(),
+        );
+        let imports = Family::<ResultLabel, Counter>::default();
+        registry.register("imports", "Import job results", imports.clone());
+        let calls = Family::<CallLabel, Counter>::default();
+        registry.register(
+            "platform_calls",
+            "Calls to platforms by HTTP status",
+            calls.clone(),
+        );
+        let jobs = Family::<StateLabel, Gauge>::default();
+        registry.register("jobs", "Jobs by state", jobs.clone());
+        let import_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "import_latency_seconds",
+            "From webhook accepted to order stored",
+            import_latency.clone(),
+        );
+        let ingest_batch = Histogram::new(exponential_buckets(1.0, 2.0, 11));
+        registry.register(
+            "ingest_batch_size",
+            "Deliveries per inbox commit",
+            ingest_batch.clone(),
+        );
+        Self(Arc::new(Inner {
+            registry,
+            deliveries,
+            imports,
+            calls,
+            jobs,
+            import_latency,
+            ingest_batch,
+        }))
+    }
+
+    /// Counts one inbound webhook by result.
+    pub fn delivery(&self, result: &str) {
+        self.0
+            .deliveries
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn import(&self, result: &str, latency_secs: Option<f64>) {
+        self.0
+            .imports
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+        if let Some(l) = latency_secs {
+            self.0.import_latency.observe(l);
+        }
+    }
+
+    pub(crate) fn call(&self, platform: &str, status: Option<u16>) {
+        let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+        self.0
+            .calls
+            .get_or_create(&CallLabel {
+                platform: platform.into(),
+                status,
+            })
+            .inc();
+    }
+
+    pub(crate) fn ingest_batch(&self, n: usize) {
+        self.0.ingest_batch.observe(n as f64);
+    }
+
+    /// Deliveries counted with this result so far.
+    pub fn deliveries_with(&self, result: &str) -> u64 {
+        self.0
+            .deliveries
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .get()
+    }
+
+    /// Sets the job gauges and renders the text exposition format.
+    pub fn render(&self, jobs: &ponte_store::JobCounts) -> String {
+        for (state, n) in [
+            ("pending", jobs.pending),
+            ("running", jobs.running),
+            ("failed", jobs.failed),
+        ] {
+            self.0
+                .jobs
+                .get_or_create(&StateLabel {
+                    state: state.into(),
+                })
+                .set(n);
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.0.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,141 @@
+//! Credentials at rest: AES-256-GCM with a master key from `PONTE_MASTER_KEY` or a
+//! key file generated in the data directory at first start.
+
+use crate::EngineError;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine as _;
+use std::path::Path;
+
+/// A 32-byte master key.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Parses a key given as base64 (or 64 hex characters).
+    pub fn parse(s: &str) -> Result<Self, EngineError> {
+        let s = s.trim();
+        let bytes = hex::decode(s)
+            .ok()
+            .filter(|b| b.len() == 32)
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .ok_or_else(|| {
+                EngineError::Invalid("master key must be 32 bytes, base64 or hex".into())
+            })?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| EngineError::Invalid("master key must be 32 bytes".into()))?;
+        Ok(Self(arr))
+    }
+
+    /// Reads the key file, creating it (mode 0600) with a random key if absent.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Self::parse(&text)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()));
+        }
+        let key: [u8; 32] = rand::random();
+        write_private(path, &base64::engine::general_purpose::STANDARD.encode(key))?;
+        Ok(Self(key))
+    }
+}
+
+/// Writes a file readable only by its owner.
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// Seals and opens credentials. The channel id is bound as associated data, so a
+/// sealed blob cannot be moved to another channel.
+#[derive(Clone)]
+pub struct Cipher {
+    aead: Aes256Gcm,
+}
+
+impl Cipher {
+    /// A cipher over the master key.
+    pub fn new(key: &MasterKey) -> Self {
+        Self {
+            aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)),
+        }
+    }
+
+    /// Encrypts: 12-byte random nonce followed by the ciphertext.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, EngineError> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        let ct = self
+            .aead
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| EngineError::Crypto)?;
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Decrypts what [`Cipher::seal`] produced.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, EngineError> {
+        if sealed.len() < 12 {
+            return Err(EngineError::Crypto);
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        self.aead
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| EngineError::Crypto)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_binding() {
+        let key = MasterKey([7; 32]);
+        let c = Cipher::new(&key);
+        let sealed = c.seal(b"secret", b"ch1").unwrap_or_default();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(c.open(&sealed, b"ch1").unwrap_or_default(), b"secret");
+        assert!(c.open(&sealed, b"ch2").is_err(), "bound to its channel");
+        assert!(Cipher::new(&MasterKey([8; 32]))
+            .open(&sealed, b"ch1")
+            .is_err());
+        assert!(MasterKey::parse(&"ab".repeat(32)).is_ok());
+        assert!(MasterKey::parse("short").is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("master.key");
+        let a = MasterKey::load_or_create(&p).unwrap_or_else(|e| panic!("{e}"));
+        let b = MasterKey::load_or_create(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.0, b.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The workers: claim loops that run jobs in batches, a heartbeat that keeps this
+//! instance's leases alive, and a reaper that returns expired leases to the queue.
+
+use crate::ingest::IMPORT_ORDER;
+use crate::Engine;
+use futures_util::future::join_all;
+use ponte_store::ImportApplied;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Running worker tasks; [`Workers::stop`] ends them and gives back their leases.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    engine: Arc<Engine>,
+}
+
+impl Workers {
+    /// Starts the claim loops, the heartbeat and the reaper.
+    pub fn start(engine: Arc<Engine>) -> Self {
+        let (stop, rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for _ in 0..engine.config.workers.max(1) {
+            tasks.spawn(claim_loop(engine.clone(), rx.clone()));
+        }
+        tasks.spawn(housekeeping(engine.clone(), rx));
+        Self {
+            stop,
+            tasks,
+            engine,
+        }
+    }
+
+    /// Stops after the batches in hand are stored, then releases this instance's leases.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        self.engine.wake.notify_waiters();
+        while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = self
+            .engine
+            .store
+            .release_leases(Some(&self.engine.config.instance_id))
+            .await
+        {
+            tracing::warn!(error = %e, "releasing leases at shutdown");
+        }
+    }
+}
+
+async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let owner = engine.config.instance_id.clone();
+    while !*stop.borrow() {
+        let notified = engine.wake.notified();
+        let now = engine.clock.now();
+        let jobs = match engine
+            .store
+            .claim_jobs(
+                &owner,
+                &[IMPORT_ORDER],
+                engine.config.claim_batch,
+                now,
+                engine.config.lease,
+            )
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming jobs");
+                sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            let idle = match engine.store.next_run_at().await {
+                Ok(Some(at)) => (at - engine.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(Duration::from_secs(1)),
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(idle.max(Duration::from_millis(5))) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let commits: Vec<_> = join_all(jobs.iter().map(|j| engine.run_import(j)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let created: Vec<_> = jobs.iter().map(|j| j.created_at).collect();
+        match engine
+            .store
+            .apply_imports(commits, engine.clock.now())
+            .await
+        {
+            Ok(applied) => {
+                let now = engine.clock.now();
+                for (a, created_at) in applied.iter().zip(created) {
+                    let latency = (now - created_at).to_std().ok().map(|d| d.as_secs_f64());
+                    engine.metrics.import(
+                        result_name(a),
+                        matches!(
+                            a,
+                            ImportApplied::Created(_)
+                                | ImportApplied::Updated(_)
+                                | ImportApplied::Unchanged(_)
+                        )
+                        .then_some(latency)
+                        .flatten(),
+                    );
+                }
+            }
+            // The leases stay with us and expire; the reaper gives the jobs back.
+            Err(e) => tracing::error!(error = %e, "storing import results"),
+        }
+    }
+}
+
+fn result_name(a: &ImportApplied) -> &'static str {
+    match a {
+        ImportApplied::LeaseLost => "lease_lost",
+        ImportApplied::Created(_) => "created",
+        ImportApplied::Updated(_) => "updated",
+        ImportApplied::Unchanged(_) => "unchanged",
+        ImportApplied::Stale => "stale",
+        ImportApplied::Skipped(_) => "skipped",
+        ImportApplied::Retrying => "retrying",
+        ImportApplied::Failed => "failed",
+    }
+}
+
+async fn housekeeping(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let every = (engine.config.lease / 3).max(Duration::from_millis(100));
+    while !*stop.borrow() {
+        sleep_or_stop(&mut stop, every).await;
+        let now = engine.clock.now();
+        let until = now
+            + chrono::Duration::from_std(engine.config.lease)
+                .unwrap_or(chrono::Duration::seconds(60));
+        if let Err(e) = engine
+            .store
+            .heartbeat(&engine.config.instance_id, until)
+            .await
+        {
+            tracing::warn!(error = %e, "lease heartbeat");
+        }
+        match engine.store.reap_expired(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(jobs = n, "took back expired leases");
+                engine.wake.notify_waiters();
+            }
+            Err(e) => tracing::warn!(error = %e, "reaping leases"),
+        }
+    }
+}
+
+async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}

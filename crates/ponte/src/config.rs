@@ -1,0 +1,79 @@
+//! Configuration: defaults, then an optional `ponte.toml`, then `PONTE_*`
+//! environment variables, then command-line flags.
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `ponte serve` needs.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Where the embedded database, keys and the generated token live.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Base URL platforms reach this server at (default: `http://{listen}`).
+    pub public_url: Option<String>,
+    /// API token for the default tenant; generated into `<data_dir>/api-token` when unset.
+    pub api_token: Option<String>,
+    /// Master key for credentials at rest (base64 or hex, 32 bytes); a key file in the data dir when unset.
+    pub master_key: Option<String>,
+    /// Concurrent job claim loops.
+    pub workers: usize,
+    /// Seconds to wait for in-flight work at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
+            .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
+            .field("workers", &self.workers)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./ponte-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            api_token: None,
+            master_key: None,
+            workers: 4,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Command-line overrides.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads defaults <- `ponte.toml` (or `PONTE_CONFIG`) <- `PONTE_*` <- flags.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let file = std::env::var("PONTE_CONFIG").unwrap_or_else(|_| "ponte.toml".into());
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("PONTE_").ignore(&["CONFIG", "LOG"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")
+    }
+}

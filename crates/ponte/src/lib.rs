@@ -1,0 +1,5 @@
+//! The composition root of the `ponte` binary: configuration and the running
+//! application (also used by the end-to-end tests and benchmarks).
+
+pub mod app;
+pub mod config;

@@ -1,0 +1,94 @@
+//! `ponte`: the command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ponte::config::{Config, Overrides};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ponte",
+    version,
+    about = "Order and stock hub between an ERP and its sales channels"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Data directory for the embedded database [env: PONTE_DATA_DIR] [default: ./ponte-data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the HTTP server and the workers.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Listen address [env: PONTE_LISTEN] [default: 127.0.0.1:8080]
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Run a platform simulator (demos and sandboxes).
+    Sim {
+        #[command(subcommand)]
+        platform: SimCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCmd {
+    /// A simulated Nuvemshop store.
+    Nuvemshop(ponte_sim::DemoArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PONTE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().cmd {
+        Cmd::Serve { common, listen } => {
+            let config = Config::load(&Overrides {
+                data_dir: common.data_dir,
+                listen,
+            })?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            ponte::app::run(config, listener, ponte::app::shutdown_signal()).await
+        }
+        Cmd::Migrate { common } => {
+            let config = Config::load(&Overrides {
+                data_dir: common.data_dir,
+                listen: None,
+            })?;
+            let (store, _lock) = ponte::app::open_store(&config).await?;
+            store.close().await;
+            println!("database in {} is up to date", config.data_dir.display());
+            Ok(())
+        }
+        Cmd::Openapi => {
+            println!("{}", ponte_api::openapi_json());
+            Ok(())
+        }
+        Cmd::Sim {
+            platform: SimCmd::Nuvemshop(args),
+        } => ponte_sim::run_demo(args).await.map_err(Into::into),
+    }
+}

@@ -1,0 +1,31 @@
+//! `ponte-sim`: run a platform simulator from the command line.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ponte-sim", about = "Platform API simulators for ponte")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Simulated Nuvemshop/Tiendanube store.
+    Nuvemshop(ponte_sim::DemoArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Nuvemshop(args) => ponte_sim::run_demo(args).await,
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ponte-sim: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Fault injection: make the next matching request(s) fail in a chosen way.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::Method;
+
+/// What a matched request gets instead of (or before) its normal handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer with this HTTP status and a body like the platform's for it
+    /// (JSON `{code, message, description}`; an nginx-style HTML page for
+    /// 502/503/504, as a proxy in front of the API would send).
+    Status(u16),
+    /// Answer 429 with `X-Rate-Limit-Remaining: 0`, `X-Rate-Limit-Reset:
+    /// retry_after_ms` and `Retry-After` (seconds, rounded up). The real bucket
+    /// is not touched.
+    RateLimited {
+        /// Milliseconds the client should wait.
+        retry_after_ms: u64,
+    },
+    /// Wait this long, then handle the request normally (to trigger client
+    /// timeouts). Cut short when the server shuts down.
+    Delay(Duration),
+    /// Answer 401 as for an invalid access token.
+    Unauthorized,
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Matches requests whose path (e.g. `/v1/123/orders/7`) contains this.
+    pub path_contains: String,
+    /// Only requests with this method; `None` matches every method.
+    pub method: Option<Method>,
+    /// How many matching requests get the fault (0 behaves as 1).
+    pub times: u32,
+    /// What happens to them.
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// A fault for `times` requests whose path contains `path_contains`, any method.
+    pub fn new(path_contains: impl Into<String>, times: u32, kind: FaultKind) -> Self {
+        Self {
+            path_contains: path_contains.into(),
+            method: None,
+            times,
+            kind,
+        }
+    }
+
+    /// Restricts the fault to one method.
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+}
+
+/// Queue of pending faults. The first fault (in injection order) that matches a
+/// request is applied and its count decremented; spent faults are removed.
+#[derive(Debug, Default)]
+pub struct FaultQueue {
+    pending: AtomicUsize,
+    faults: Mutex<Vec<(Fault, u32)>>,
+}
+
+impl FaultQueue {
+    /// Adds a fault at the end of the queue.
+    pub fn push(&self, fault: Fault) {
+        let left = fault.times.max(1);
+        let mut q = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        q.push((fault, left));
+        self.pending.store(q.len(), Ordering::Release);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear(&self) {
+        let mut q = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        q.clear();
+        self.pending.store(0, Ordering::Release);
+    }
+
+    /// Number of faults still pending.
+    pub fn len(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// True when no fault is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Consumes one use of the first fault matching the request, if any.
+    pub fn take(&self, method: &Method, path: &str) -> Option<FaultKind> {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return None; // fast path: no lock when nothing is injected
+        }
+        let mut q = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let idx = q.iter().position(|(f, _)| {
+            f.method.as_ref().is_none_or(|m| m == method) && path.contains(&f.path_contains)
+        })?;
+        let kind = q[idx].0.kind.clone();
+        q[idx].1 -= 1;
+        if q[idx].1 == 0 {
+            q.remove(idx);
+        }
+        self.pending.store(q.len(), Ordering::Release);
+        Some(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumed_in_order() {
+        let q = FaultQueue::default();
+        q.push(Fault::new("/orders", 2, FaultKind::Status(500)));
+        q.push(Fault::new("/orders", 1, FaultKind::Unauthorized).with_method(Method::GET));
+        assert_eq!(q.take(&Method::POST, "/webhooks"), None);
+        assert_eq!(
+            q.take(&Method::GET, "/v1/1/orders"),
+            Some(FaultKind::Status(500))
+        );
+        assert_eq!(
+            q.take(&Method::GET, "/v1/1/orders"),
+            Some(FaultKind::Status(500))
+        );
+        assert_eq!(q.take(&Method::POST, "/v1/1/orders"), None);
+        assert_eq!(
+            q.take(&Method::GET, "/v1/1/orders"),
+            Some(FaultKind::Unauthorized)
+        );
+        assert!(q.is_empty());
+    }
+}

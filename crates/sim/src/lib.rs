@@ -1,0 +1,22 @@
+//! Platform API simulators for ponte's tests, benchmarks and demos.
+//!
+//! Each simulator speaks a platform's *documented* HTTP API on a local port, keeps
+//! in-memory state that tests can inspect and manipulate, and can inject faults
+//! (errors, rate limiting, delays) so connectors can be exercised end to end.
+//!
+//! Only Nuvemshop/Tiendanube exists for now: see [`nuvemshop`].
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![recursion_limit = "256"]
+
+pub mod bucket;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod faults;
+pub mod nuvemshop;
+pub mod reqlog;
+pub mod ulid;
+
+pub use demo::{run_demo, DemoArgs};
+pub use error::SimError;

@@ -1,0 +1,91 @@
+use crate::codec::{from_ts, id, json, to_json, ts};
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::{Channel, ChannelStore, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+const COLUMNS: &str =
+    "tenant_id, id, platform, name, settings, credentials, enabled, created_at, updated_at";
+
+fn decode(r: &SqliteRow) -> StoreResult<Channel> {
+    Ok(Channel {
+        tenant_id: id(r.get("tenant_id"))?,
+        id: id(r.get("id"))?,
+        platform: r.get("platform"),
+        name: r.get("name"),
+        settings: json(r.get("settings"))?,
+        credentials: r.get("credentials"),
+        enabled: r.get::<i64, _>("enabled") != 0,
+        created_at: from_ts(r.get("created_at"))?,
+        updated_at: from_ts(r.get("updated_at"))?,
+    })
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn insert_channel(&self, c: &Channel) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO channels ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(c.tenant_id.to_string())
+        .bind(c.id.to_string())
+        .bind(&c.platform)
+        .bind(&c.name)
+        .bind(to_json(&c.settings)?)
+        .bind(&c.credentials)
+        .bind(i64::from(c.enabled))
+        .bind(ts(c.created_at))
+        .bind(ts(c.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_channel(&self, c: &Channel) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE channels SET name = ?, settings = ?, credentials = ?, enabled = ?, updated_at = ? \
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(&c.name)
+        .bind(to_json(&c.settings)?)
+        .bind(&c.credentials)
+        .bind(i64::from(c.enabled))
+        .bind(ts(c.updated_at))
+        .bind(c.tenant_id.to_string())
+        .bind(c.id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
+            .bind(cid.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE tenant_id = ? ORDER BY id"
+        ))
+        .bind(tenant.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+}

@@ -1,0 +1,51 @@
+//! Conversions between Rust values and SQLite columns.
+
+use chrono::{DateTime, Utc};
+use ponte_store::StoreError;
+use std::str::FromStr;
+
+/// Maps a driver error.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// A timestamp as unix microseconds.
+pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Unix microseconds back to a timestamp.
+pub(crate) fn from_ts(v: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Corrupt(format!("timestamp {v}")))
+}
+
+/// Optional timestamp.
+pub(crate) fn from_opt_ts(v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    v.map(from_ts).transpose()
+}
+
+/// Parses a stored id.
+pub(crate) fn id<T: FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("id {s}")))
+}
+
+/// Parses stored JSON.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Serialises to JSON text.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Page size bounds.
+pub(crate) fn limit(l: u32) -> i64 {
+    i64::from(l.clamp(1, 500))
+}

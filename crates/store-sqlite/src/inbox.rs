@@ -1,0 +1,97 @@
+use crate::codec::{from_opt_ts, from_ts, id, limit, ts};
+use crate::jobs::insert_jobs;
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use ponte_core::TenantId;
+use ponte_store::{
+    Delivery, DeliveryFilter, DeliveryState, InboxStore, NewDelivery, Page, PageRequest,
+    StoreError, StoreResult,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+/// Rows per multi-row INSERT (SQLite allows 32,766 bound parameters).
+const CHUNK: usize = 500;
+
+#[async_trait]
+impl InboxStore for SqliteStore {
+    async fn accept_deliveries(&self, batch: &[NewDelivery]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        for chunk in batch.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO deliveries (tenant_id, id, channel_id, received_at, event, resource_id, body, state, error, job_key) ",
+            );
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(d.tenant_id.to_string())
+                    .push_bind(d.id.to_string())
+                    .push_bind(d.channel_id.to_string())
+                    .push_bind(ts(d.received_at))
+                    .push_bind(&d.event)
+                    .push_bind(&d.resource_id)
+                    .push_bind(&d.body)
+                    .push_bind(d.state.as_str())
+                    .push_bind(&d.note)
+                    .push_bind(d.job.as_ref().and_then(|j| j.unique_key.clone()));
+            });
+            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        let jobs: Vec<_> = batch
+            .iter()
+            .filter_map(|d| d.job.as_ref().map(|j| (d.tenant_id, j)))
+            .collect();
+        insert_jobs(&mut tx, &jobs).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, channel_id, received_at, event, resource_id, body, state, error, processed_at \
+             FROM deliveries WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        if let Some(c) = filter.channel_id {
+            q.push(" AND channel_id = ").push_bind(c.to_string());
+        }
+        if let Some(s) = filter.state {
+            q.push(" AND state = ").push_bind(s.as_str());
+        }
+        if let Some(r) = &filter.resource_id {
+            q.push(" AND resource_id = ").push_bind(r.clone());
+        }
+        if let Some(c) = &page.cursor {
+            q.push(" AND id < ").push_bind(c.clone());
+        }
+        let n = limit(page.limit);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let state: String = r.get("state");
+                Ok(Delivery {
+                    id: id(r.get("id"))?,
+                    channel_id: id(r.get("channel_id"))?,
+                    received_at: from_ts(r.get("received_at"))?,
+                    event: r.get("event"),
+                    resource_id: r.get("resource_id"),
+                    body: String::from_utf8_lossy(r.get::<&[u8], _>("body")).into_owned(),
+                    state: DeliveryState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(state.clone()))?,
+                    error: r.get("error"),
+                    processed_at: from_opt_ts(r.get("processed_at"))?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|d| d.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,268 @@
+use crate::codec::{from_ts, id, json, to_json, ts};
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{JobId, TenantId};
+use ponte_store::{Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreResult};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Inserts jobs, coalescing by unique key: a key already pending (in the table or
+/// earlier in this batch) only pulls the pending job's `run_at` earlier.
+pub(crate) async fn insert_jobs(
+    conn: &mut SqliteConnection,
+    jobs: &[(TenantId, &NewJob)],
+) -> StoreResult<()> {
+    let mut seen = HashSet::new();
+    let unique: Vec<_> = jobs
+        .iter()
+        .filter(|(t, j)| {
+            j.unique_key
+                .as_ref()
+                .is_none_or(|k| seen.insert((*t, k.clone())))
+        })
+        .collect();
+    for chunk in unique.chunks(500) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) ");
+        let payloads = chunk
+            .iter()
+            .map(|(_, j)| to_json(&j.payload))
+            .collect::<StoreResult<Vec<_>>>()?;
+        q.push_values(chunk.iter().zip(payloads), |mut b, ((t, j), payload)| {
+            b.push_bind(t.to_string())
+                .push_bind(JobId::new().to_string())
+                .push_bind(&j.kind)
+                .push_bind(payload)
+                .push_bind(&j.unique_key)
+                .push_bind("pending")
+                .push_bind(ts(j.run_at))
+                .push_bind(ts(j.run_at));
+        });
+        q.push(
+            " ON CONFLICT (tenant_id, unique_key) WHERE state = 'pending' AND unique_key IS NOT NULL \
+             DO UPDATE SET run_at = MIN(jobs.run_at, excluded.run_at)",
+        );
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Finishes a job inside an open transaction; false if the lease was lost.
+pub(crate) async fn finish_in(
+    conn: &mut SqliteConnection,
+    lease: &JobLease,
+    outcome: &JobOutcome,
+) -> StoreResult<bool> {
+    let done = match outcome {
+        JobOutcome::Done => sqlx::query("DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?")
+            .bind(lease.job_id.to_string())
+            .bind(&lease.owner)
+            .execute(&mut *conn)
+            .await,
+        JobOutcome::Retry {
+            run_at,
+            count_attempt,
+            error,
+        } => sqlx::query(
+            "UPDATE jobs SET state = 'pending', run_at = ?, attempts = attempts + ?, last_error = ?, \
+             lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(ts(*run_at))
+        .bind(i64::from(*count_attempt))
+        .bind(error)
+        .bind(lease.job_id.to_string())
+        .bind(&lease.owner)
+        .execute(&mut *conn)
+        .await,
+        JobOutcome::Failed { error } => sqlx::query(
+            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ?, lease_owner = NULL, \
+             lease_until = NULL WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(error)
+        .bind(lease.job_id.to_string())
+        .bind(&lease.owner)
+        .execute(&mut *conn)
+        .await,
+    };
+    match done {
+        Ok(r) => Ok(r.rows_affected() == 1),
+        // A pending twin with the same unique key exists: this run's retry folds into it.
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            sqlx::query("DELETE FROM jobs WHERE id = ? AND lease_owner = ?")
+                .bind(lease.job_id.to_string())
+                .bind(&lease.owner)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(true)
+        }
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn enqueue(&self, tenant: TenantId, job: &NewJob) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        insert_jobs(&mut conn, &[(tenant, job)]).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        kinds: &[&str],
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>> {
+        let until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE jobs SET state = 'running', lease_owner = ");
+        q.push_bind(owner)
+            .push(", lease_until = ")
+            .push_bind(ts(until))
+            .push(", started_at = ")
+            .push_bind(ts(now))
+            .push(" WHERE rowid IN (SELECT rowid FROM jobs WHERE state = 'pending' AND run_at <= ")
+            .push_bind(ts(now));
+        if !kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut sep = q.separated(", ");
+            for k in kinds {
+                sep.push_bind(*k);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY run_at LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(") RETURNING tenant_id, id, kind, payload, attempts, created_at");
+        let rows = q.build().fetch_all(&self.writer).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Job {
+                    tenant_id: id(r.get("tenant_id"))?,
+                    id: id(r.get("id"))?,
+                    kind: r.get("kind"),
+                    payload: json(r.get("payload"))?,
+                    attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
+                    created_at: from_ts(r.get("created_at"))?,
+                    lease_owner: owner.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = ? WHERE state = 'running' AND lease_owner = ?",
+        )
+        .bind(ts(until))
+        .bind(owner)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn finish_job(
+        &self,
+        lease: &JobLease,
+        outcome: &JobOutcome,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let ok = finish_in(&mut tx, lease, outcome).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ok)
+    }
+
+    async fn reap_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        release(
+            &self.writer,
+            "state = 'running' AND lease_until < ?",
+            Bind::Int(ts(now)),
+        )
+        .await
+    }
+
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
+        match owner {
+            Some(o) => {
+                release(
+                    &self.writer,
+                    "state = 'running' AND lease_owner = ?",
+                    Bind::Text(o.to_owned()),
+                )
+                .await
+            }
+            None => release(&self.writer, "state = 'running'", Bind::None).await,
+        }
+    }
+
+    async fn job_counts(&self) -> StoreResult<JobCounts> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let mut c = JobCounts::default();
+        for r in rows {
+            let n: i64 = r.get("n");
+            match r.get::<&str, _>("state") {
+                "pending" => c.pending = n,
+                "running" => c.running = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'pending'")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db_err)?;
+        v.map(from_ts).transpose()
+    }
+}
+
+/// Puts leased jobs back to pending. A job whose key already has a pending twin is
+/// dropped instead (the twin does the same work).
+async fn release(pool: &sqlx::SqlitePool, cond: &str, arg: Bind) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let del_sql = format!(
+        "DELETE FROM jobs WHERE {cond} AND unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs p \
+         WHERE p.tenant_id = jobs.tenant_id AND p.unique_key = jobs.unique_key AND p.state = 'pending') RETURNING 1"
+    );
+    let upd_sql = format!(
+        "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {cond}"
+    );
+    let mut del = sqlx::query_scalar::<_, i64>(&del_sql);
+    let mut upd = sqlx::query(&upd_sql);
+    match arg {
+        Bind::Int(v) => {
+            del = del.bind(v);
+            upd = upd.bind(v);
+        }
+        Bind::Text(v) => {
+            del = del.bind(v.clone());
+            upd = upd.bind(v);
+        }
+        Bind::None => {}
+    }
+    let dropped = del.fetch_all(&mut *tx).await.map_err(db_err)?.len() as u64;
+    let r = upd.execute(&mut *tx).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(dropped + r.rows_affected())
+}
+
+/// The one parameter of a release condition.
+enum Bind {
+    None,
+    Int(i64),
+    Text(String),
+}

@@ -1,0 +1,58 @@
+use crate::codec::{id, ts};
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::TenantId;
+use ponte_store::{StoreResult, TenantStore};
+
+#[async_trait]
+impl TenantStore for SqliteStore {
+    async fn default_tenant(&self, now: DateTime<Utc>) -> StoreResult<TenantId> {
+        let new = TenantId::new();
+        sqlx::query("INSERT INTO tenants (id, name, is_default, created_at) VALUES (?, 'default', 1, ?) ON CONFLICT DO NOTHING")
+            .bind(new.to_string())
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        let got: String = sqlx::query_scalar("SELECT id FROM tenants WHERE is_default = 1")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db_err)?;
+        id(&got)
+    }
+
+    async fn add_api_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO api_tokens (tenant_id, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn tenant_for_token(&self, token_hash: &str) -> StoreResult<Option<TenantId>> {
+        let got: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM api_tokens WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        got.map(|s| id(&s)).transpose()
+    }
+
+    async fn count_api_tokens(&self, tenant: TenantId) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE tenant_id = ?")
+            .bind(tenant.to_string())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+}

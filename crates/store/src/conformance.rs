@@ -1,0 +1,626 @@
+//! The conformance suite: behaviour every backend must show. Backends call
+//! [`run_all`] from a test with a factory that makes an empty, migrated store.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use crate::*;
+use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use ponte_core::import::ImportPolicy;
+use ponte_core::order::*;
+use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
+use std::future::Future;
+use std::time::Duration;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    tenant_and_tokens(&make().await).await;
+    channels_round_trip(&make().await).await;
+    deliveries_coalesce_jobs(&make().await).await;
+    claim_is_exclusive(&make().await).await;
+    lease_expiry_and_guarded_completion(&make().await).await;
+    retry_backoff_run_at(&make().await).await;
+    order_upsert_is_idempotent(&make().await).await;
+    stale_and_backward_snapshots(&make().await).await;
+    paid_only_skip_then_import(&make().await).await;
+    pagination(&make().await).await;
+}
+
+async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
+    let t = s.default_tenant(t0()).await.unwrap();
+    let c = Channel {
+        id: ChannelId::new(),
+        tenant_id: t,
+        platform: "nuvemshop".into(),
+        name: "Loja".into(),
+        settings: serde_json::json!({"store_id": "1"}),
+        credentials: vec![1, 2, 3],
+        enabled: true,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    s.insert_channel(&c).await.unwrap();
+    (t, c.id)
+}
+
+fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
+    NewDelivery {
+        id: DeliveryId::new(),
+        tenant_id: t,
+        channel_id: c,
+        received_at: at,
+        event: "order/paid".into(),
+        resource_id: Some(ext.into()),
+        body: br#"{"id":1}"#.to_vec(),
+        state: DeliveryState::Received,
+        note: None,
+        job: Some(NewJob {
+            kind: "import_order".into(),
+            payload: serde_json::json!({"channel_id": c, "external_id": ext}),
+            unique_key: Some(import_job_key(c, ext)),
+            run_at: at,
+        }),
+    }
+}
+
+fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
+    MappedOrder {
+        data: OrderData {
+            external_id: ext.into(),
+            number: Some(ext.into()),
+            status,
+            payment: Payment::default(),
+            items: vec![OrderItem {
+                sku: Some("SKU-1".into()),
+                name: Some("Camiseta".into()),
+                quantity: 2,
+                unit_price_cents: Some(1990),
+                product_id: Some("10".into()),
+                variant_id: Some("11".into()),
+                barcode: None,
+            }],
+            customer: Customer::default(),
+            billing_address: None,
+            shipping_address: None,
+            shipping: Shipping::default(),
+            totals: Totals {
+                total_cents: Some(3980),
+                ..Totals::default()
+            },
+            currency: Some("BRL".into()),
+            placed_at: Some(updated),
+            platform_updated_at: Some(updated),
+            paid_at: None,
+            cancelled_at: None,
+            platform_status: PlatformStatus::default(),
+        },
+        closed_at_platform: false,
+        raw: serde_json::json!({"id": ext}),
+    }
+}
+
+async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> {
+    s.claim_jobs(owner, &["import_order"], 100, now, Duration::from_secs(30))
+        .await
+        .unwrap()
+}
+
+fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult) -> ImportCommit {
+    ImportCommit {
+        lease: JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        },
+        tenant_id: t,
+        channel_id: c,
+        external_id: ext.into(),
+        call: CallRecord {
+            request: "GET /orders/1".into(),
+            status: Some(200),
+            duration_ms: 1,
+            error: None,
+        },
+        result,
+    }
+}
+
+fn fetched(o: MappedOrder, policy: ImportPolicy) -> ImportResult {
+    ImportResult::Fetched {
+        order: Box::new(o),
+        policy,
+    }
+}
+
+async fn import(
+    s: &impl Store,
+    t: TenantId,
+    c: ChannelId,
+    o: MappedOrder,
+    at: DateTime<Utc>,
+) -> ImportApplied {
+    let ext = o.data.external_id.clone();
+    s.accept_deliveries(&[delivery(t, c, &ext, at)])
+        .await
+        .unwrap();
+    let jobs = claim_one(s, "w1", at).await;
+    assert_eq!(jobs.len(), 1, "one job per order");
+    let out = s
+        .apply_imports(
+            vec![commit(&jobs[0], t, c, &ext, fetched(o, ImportPolicy::All))],
+            at,
+        )
+        .await
+        .unwrap();
+    out[0].clone()
+}
+
+pub async fn tenant_and_tokens(s: &impl Store) {
+    let t = s.default_tenant(t0()).await.unwrap();
+    assert_eq!(
+        s.default_tenant(t0()).await.unwrap(),
+        t,
+        "default tenant is stable"
+    );
+    s.add_api_token(t, "abc", t0()).await.unwrap();
+    s.add_api_token(t, "abc", t0()).await.unwrap();
+    assert_eq!(s.count_api_tokens(t).await.unwrap(), 1);
+    assert_eq!(s.tenant_for_token("abc").await.unwrap(), Some(t));
+    assert_eq!(s.tenant_for_token("zzz").await.unwrap(), None);
+}
+
+pub async fn channels_round_trip(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let mut ch = s.channel(c).await.unwrap().unwrap();
+    assert_eq!(ch.credentials, vec![1, 2, 3]);
+    ch.enabled = false;
+    ch.name = "Outra".into();
+    s.update_channel(&ch).await.unwrap();
+    let list = s.channels(t).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(!list[0].enabled);
+    assert_eq!(list[0].name, "Outra");
+    assert!(s.channel(ChannelId::new()).await.unwrap().is_none());
+}
+
+pub async fn deliveries_coalesce_jobs(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let batch: Vec<_> = (0..5)
+        .map(|_| delivery(t, c, "42", t0()))
+        .chain([delivery(t, c, "43", t0())])
+        .collect();
+    s.accept_deliveries(&batch).await.unwrap();
+    s.accept_deliveries(&[delivery(t, c, "42", t0())])
+        .await
+        .unwrap();
+    let page = s
+        .deliveries(
+            t,
+            &DeliveryFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 7, "every delivery is stored");
+    assert_eq!(
+        s.job_counts().await.unwrap().pending,
+        2,
+        "one pending job per order"
+    );
+    // Once claimed, a new delivery gets a new job (the order may have changed since the fetch).
+    let jobs = claim_one(s, "w1", t0()).await;
+    assert_eq!(jobs.len(), 2);
+    s.accept_deliveries(&[delivery(t, c, "42", t0() + CDuration::seconds(1))])
+        .await
+        .unwrap();
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 2));
+}
+
+pub async fn claim_is_exclusive(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let batch: Vec<_> = (0..50)
+        .map(|i| delivery(t, c, &i.to_string(), t0()))
+        .collect();
+    s.accept_deliveries(&batch).await.unwrap();
+    // Real concurrency between claimers is exercised by the multi-instance tests.
+    let a = s
+        .claim_jobs("a", &["import_order"], 30, t0(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let b = s
+        .claim_jobs("b", &["import_order"], 30, t0(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(a.len() + b.len(), 50);
+    let mut ids: Vec<_> = a.iter().chain(b.iter()).map(|j| j.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "no job is claimed twice");
+    // Not due yet: nothing claimed.
+    let later = NewJob {
+        kind: "import_order".into(),
+        payload: serde_json::json!({}),
+        unique_key: None,
+        run_at: t0() + CDuration::hours(1),
+    };
+    s.enqueue(t, &later).await.unwrap();
+    assert!(claim_one(s, "c", t0()).await.is_empty());
+    assert_eq!(
+        s.next_run_at().await.unwrap(),
+        Some(t0() + CDuration::hours(1))
+    );
+}
+
+pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    s.accept_deliveries(&[delivery(t, c, "7", t0())])
+        .await
+        .unwrap();
+    let jobs = claim_one(s, "dead", t0()).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        s.reap_expired(t0() + CDuration::seconds(10)).await.unwrap(),
+        0,
+        "lease still valid"
+    );
+    assert_eq!(
+        s.reap_expired(t0() + CDuration::seconds(31)).await.unwrap(),
+        1
+    );
+    let again = claim_one(s, "alive", t0() + CDuration::seconds(31)).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, jobs[0].id);
+    // The old owner's completion is refused and writes nothing.
+    let old = commit(
+        &jobs[0],
+        t,
+        c,
+        "7",
+        fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
+    );
+    assert_eq!(
+        s.apply_imports(vec![old], t0()).await.unwrap(),
+        vec![ImportApplied::LeaseLost]
+    );
+    let lease = JobLease {
+        job_id: jobs[0].id,
+        owner: "dead".into(),
+    };
+    assert!(!s.finish_job(&lease, &JobOutcome::Done, t0()).await.unwrap());
+    let new = commit(
+        &again[0],
+        t,
+        c,
+        "7",
+        fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
+    );
+    assert!(matches!(
+        s.apply_imports(vec![new], t0()).await.unwrap()[0],
+        ImportApplied::Created(_)
+    ));
+    let page = s
+        .orders(
+            t,
+            &OrderFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (0, 0));
+    // Releasing a dead owner's leases returns them at once.
+    s.accept_deliveries(&[delivery(t, c, "8", t0())])
+        .await
+        .unwrap();
+    claim_one(s, "gone", t0()).await;
+    assert_eq!(s.release_leases(Some("gone")).await.unwrap(), 1);
+    assert_eq!(s.job_counts().await.unwrap().pending, 1);
+}
+
+pub async fn retry_backoff_run_at(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    s.accept_deliveries(&[delivery(t, c, "9", t0())])
+        .await
+        .unwrap();
+    let jobs = claim_one(s, "w", t0()).await;
+    let retry = JobOutcome::Retry {
+        run_at: t0() + CDuration::seconds(20),
+        count_attempt: true,
+        error: "503".into(),
+    };
+    let r = s
+        .apply_imports(
+            vec![commit(
+                &jobs[0],
+                t,
+                c,
+                "9",
+                ImportResult::FetchFailed { outcome: retry },
+            )],
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, vec![ImportApplied::Retrying]);
+    assert!(
+        claim_one(s, "w", t0() + CDuration::seconds(19))
+            .await
+            .is_empty(),
+        "not before run_at"
+    );
+    let jobs = claim_one(s, "w", t0() + CDuration::seconds(20)).await;
+    assert_eq!(jobs[0].attempts, 1);
+    let wait = JobOutcome::Retry {
+        run_at: t0() + CDuration::seconds(25),
+        count_attempt: false,
+        error: "429".into(),
+    };
+    assert!(s
+        .finish_job(
+            &JobLease {
+                job_id: jobs[0].id,
+                owner: "w".into()
+            },
+            &wait,
+            t0()
+        )
+        .await
+        .unwrap());
+    let jobs = claim_one(s, "w", t0() + CDuration::seconds(25)).await;
+    assert_eq!(
+        jobs[0].attempts, 1,
+        "a rate-limit wait does not use an attempt"
+    );
+    let fail = JobOutcome::Failed {
+        error: "401 unauthorized".into(),
+    };
+    let r = s
+        .apply_imports(
+            vec![commit(
+                &jobs[0],
+                t,
+                c,
+                "9",
+                ImportResult::FetchFailed { outcome: fail },
+            )],
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, vec![ImportApplied::Failed]);
+    assert_eq!(s.job_counts().await.unwrap().failed, 1);
+    let failed = s
+        .deliveries(
+            t,
+            &DeliveryFilter {
+                state: Some(DeliveryState::Failed),
+                ..Default::default()
+            },
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].error.as_deref(), Some("401 unauthorized"));
+}
+
+pub async fn order_upsert_is_idempotent(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let o = mapped("100", OrderStatus::Approved, t0());
+    let first = import(s, t, c, o.clone(), t0()).await;
+    let ImportApplied::Created(id) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        import(s, t, c, o.clone(), t0()).await,
+        ImportApplied::Unchanged(id)
+    );
+    let newer = mapped("100", OrderStatus::Shipped, t0() + CDuration::minutes(1));
+    assert_eq!(
+        import(s, t, c, newer, t0()).await,
+        ImportApplied::Updated(id)
+    );
+    let stored = s.order(t, id).await.unwrap().unwrap();
+    assert_eq!(stored.data.status, OrderStatus::Shipped);
+    assert_eq!(stored.data.items[0].unit_price_cents, Some(1990));
+    let page = s
+        .orders(
+            t,
+            &OrderFilter {
+                external_id: Some("100".into()),
+                ..Default::default()
+            },
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let tl = s.timeline(t, c, "100").await.unwrap();
+    let kinds: Vec<_> = tl.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "imported").count(), 1);
+    assert!(kinds.contains(&"delivery_received"));
+    assert!(kinds.contains(&"status_changed"));
+    let all = s
+        .deliveries(
+            t,
+            &DeliveryFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all
+        .items
+        .iter()
+        .all(|d| d.state == DeliveryState::Processed));
+}
+
+pub async fn stale_and_backward_snapshots(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ImportApplied::Created(id) =
+        import(s, t, c, mapped("5", OrderStatus::Shipped, t0()), t0()).await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        import(
+            s,
+            t,
+            c,
+            mapped("5", OrderStatus::Approved, t0() - CDuration::minutes(1)),
+            t0()
+        )
+        .await,
+        ImportApplied::Stale
+    );
+    // A newer snapshot that reports an earlier status keeps the furthest status.
+    import(
+        s,
+        t,
+        c,
+        mapped("5", OrderStatus::Approved, t0() + CDuration::minutes(1)),
+        t0(),
+    )
+    .await;
+    assert_eq!(
+        s.order(t, id).await.unwrap().unwrap().data.status,
+        OrderStatus::Shipped
+    );
+    import(
+        s,
+        t,
+        c,
+        mapped("5", OrderStatus::Cancelled, t0() + CDuration::minutes(2)),
+        t0(),
+    )
+    .await;
+    import(
+        s,
+        t,
+        c,
+        mapped("5", OrderStatus::Delivered, t0() + CDuration::minutes(3)),
+        t0(),
+    )
+    .await;
+    assert_eq!(
+        s.order(t, id).await.unwrap().unwrap().data.status,
+        OrderStatus::Cancelled,
+        "cancelled is final"
+    );
+}
+
+pub async fn paid_only_skip_then_import(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    s.accept_deliveries(&[delivery(t, c, "77", t0())])
+        .await
+        .unwrap();
+    let jobs = claim_one(s, "w", t0()).await;
+    let o = mapped("77", OrderStatus::AwaitingPayment, t0());
+    let r = s
+        .apply_imports(
+            vec![commit(
+                &jobs[0],
+                t,
+                c,
+                "77",
+                fetched(o, ImportPolicy::PaidOnly),
+            )],
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(r[0], ImportApplied::Skipped(_)));
+    let d = s
+        .deliveries(
+            t,
+            &DeliveryFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.items[0].state, DeliveryState::Processed);
+    assert!(d.items[0]
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .contains("awaiting_payment_paid_only"));
+    let paid = mapped("77", OrderStatus::Approved, t0() + CDuration::minutes(1));
+    assert!(matches!(
+        import(s, t, c, paid, t0()).await,
+        ImportApplied::Created(_)
+    ));
+}
+
+pub async fn pagination(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    for i in 0..7 {
+        import(
+            s,
+            t,
+            c,
+            mapped(&format!("p{i}"), OrderStatus::Approved, t0()),
+            t0(),
+        )
+        .await;
+    }
+    let mut seen = vec![];
+    let mut cursor = None;
+    loop {
+        let p = s
+            .orders(
+                t,
+                &OrderFilter::default(),
+                &PageRequest {
+                    cursor: cursor.clone(),
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(p.items.iter().map(|o| o.data.external_id.clone()));
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+    let other = s
+        .orders(
+            TenantId::new(),
+            &OrderFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(other.items.is_empty(), "tenants are isolated");
+}

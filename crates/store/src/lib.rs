@@ -1,0 +1,13 @@
+//! Storage boundary of ponte: the traits every backend implements, the records they
+//! exchange, and (feature `conformance`) one test suite that every backend must pass.
+
+mod error;
+mod records;
+mod traits;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use records::*;
+pub use traits::*;

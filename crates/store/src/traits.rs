@@ -1,0 +1,126 @@
+//! The storage traits. Every method is one short transaction; none is held across
+//! a platform call.
+
+use crate::error::StoreError;
+use crate::records::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{ChannelId, OrderId, TenantId};
+use std::time::Duration;
+
+/// Result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tenants and API tokens.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// The default tenant, created on first call.
+    async fn default_tenant(&self, now: DateTime<Utc>) -> StoreResult<TenantId>;
+    /// Adds an API token (its SHA-256 hex hash) for a tenant; idempotent.
+    async fn add_api_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The tenant a token hash belongs to.
+    async fn tenant_for_token(&self, token_hash: &str) -> StoreResult<Option<TenantId>>;
+    /// Number of tokens of a tenant.
+    async fn count_api_tokens(&self, tenant: TenantId) -> StoreResult<i64>;
+}
+
+/// Channels.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Inserts a channel.
+    async fn insert_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Replaces a channel's mutable fields (name, settings, credentials, enabled, updated_at).
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// A channel by id, whatever its tenant (webhooks know only the channel id).
+    async fn channel(&self, id: ChannelId) -> StoreResult<Option<Channel>>;
+    /// A tenant's channels, oldest first.
+    async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>>;
+}
+
+/// Inbound deliveries (the inbox).
+#[async_trait]
+pub trait InboxStore: Send + Sync {
+    /// Stores deliveries and enqueues their jobs, all in ONE transaction (group
+    /// commit). A job whose `unique_key` is already pending is coalesced into it.
+    async fn accept_deliveries(&self, batch: &[NewDelivery]) -> StoreResult<()>;
+    /// Lists deliveries, newest first.
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+}
+
+/// The job queue.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Enqueues one job (coalesced by unique key).
+    async fn enqueue(&self, tenant: TenantId, job: &NewJob) -> StoreResult<()>;
+    /// Leases up to `limit` due jobs of the given kinds to `owner` until `now + lease`.
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        kinds: &[&str],
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>>;
+    /// Extends every lease `owner` holds to `until`.
+    async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64>;
+    /// Finishes a job; false when the lease was lost (nothing changed).
+    async fn finish_job(
+        &self,
+        lease: &JobLease,
+        outcome: &JobOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Returns jobs whose lease expired to the queue; the count.
+    async fn reap_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Returns every job `owner` (or, with `None`, anyone) holds to the queue.
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
+    /// Jobs per state.
+    async fn job_counts(&self) -> StoreResult<JobCounts>;
+    /// The earliest `run_at` of pending jobs.
+    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+}
+
+/// Orders.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Applies import results, each under its job lease, in one transaction: the
+    /// order upsert (by channel and external id), timeline, deliveries and job.
+    async fn apply_imports(
+        &self,
+        batch: Vec<ImportCommit>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ImportApplied>>;
+    /// An order by id.
+    async fn order(&self, tenant: TenantId, id: OrderId) -> StoreResult<Option<StoredOrder>>;
+    /// Lists orders, newest first.
+    async fn orders(
+        &self,
+        tenant: TenantId,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StoredOrder>>;
+    /// Everything that happened to an order (by channel and external id), oldest first:
+    /// deliveries received, fetches, import, skips, status changes.
+    async fn timeline(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        external_id: &str,
+    ) -> StoreResult<Vec<TimelineEntry>>;
+}
+
+/// A complete storage backend.
+pub trait Store: TenantStore + ChannelStore + InboxStore + JobStore + OrderStore {
+    /// Backend name for logs and metrics (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
