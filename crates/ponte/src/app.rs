@@ -83,6 +83,7 @@ pub async fn run(
     }
     let workers = Workers::start(engine.clone());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ponte listening");
+    println!("ponte listening on http://{addr}");
     axum::serve(listener, ponte_api::router(engine.clone()))
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -25,6 +25,8 @@ pub struct Config {
     pub workers: usize,
     /// Seconds to wait for in-flight work at shutdown.
     pub shutdown_grace_secs: u64,
+    /// First retry delay of a failed order fetch, in milliseconds (doubles each time).
+    pub import_retry_base_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             master_key: None,
             workers: 4,
             shutdown_grace_secs: 10,
+            import_retry_base_ms: 2000,
         }
     }
 }

@@ -1,0 +1,227 @@
+//! End-to-end harness: the real `ponte` binary as a child process, a Nuvemshop
+//! simulator in this process, and an HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use ponte_sim::nuvemshop::{NuvemshopSim, ServerHandle, SimConfig};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running ponte process.
+pub struct Ponte {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Ponte {
+    /// Starts `ponte serve` on a free port with `data_dir`, waiting until it listens.
+    pub fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Ponte {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ponte"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("PONTE_API_TOKEN", TOKEN)
+            .env("PONTE_LOG", "warn")
+            .env("PONTE_IMPORT_RETRY_BASE_MS", "100")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ponte");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ponte listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let base = rx.recv_timeout(Duration::from_secs(30)).expect("ponte did not start");
+        Ponte {
+            child,
+            base,
+            data_dir: data_dir.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "ponte exited with {status}");
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a Nuvemshop channel pointing at the simulator.
+    pub async fn nuvemshop_channel(&self, sim: &Sim, policy: &str) -> (String, String) {
+        let (status, ch) = self
+            .post(
+                "/api/v1/channels",
+                &json!({
+                    "platform": "nuvemshop",
+                    "name": "Loja Teste",
+                    "settings": {"store_id": sim.sim.config().store_id.to_string(), "api_base_url": sim.base_url, "import_policy": policy},
+                    "credentials": {"access_token": sim.sim.config().access_token, "app_secret": sim.sim.config().app_secret}
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{ch}");
+        (ch["id"].as_str().unwrap().to_owned(), ch["webhook_url"].as_str().unwrap().to_owned())
+    }
+
+    /// Every order, through the paginated API.
+    pub async fn all_orders(&self) -> Vec<Value> {
+        let mut out = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/orders?limit=500&cursor={c}"),
+                None => "/api/v1/orders?limit=500".to_owned(),
+            };
+            let page = self.get(&path).await;
+            out.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    /// Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// A metric's value for an exact `name{labels}` key, 0 when absent.
+    pub async fn metric(&self, key: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until no job is pending or running and no delivery is still `received`.
+    pub async fn settle(&self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let pending = self.metric("ponte_jobs{state=\"pending\"}").await;
+            let running = self.metric("ponte_jobs{state=\"running\"}").await;
+            let waiting = self.get("/api/v1/webhook-deliveries?state=received&limit=1").await;
+            if pending == 0.0 && running == 0.0 && waiting["items"].as_array().unwrap().is_empty() {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "not settled after {timeout:?}: pending {pending}, running {running}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Ponte {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A simulated Nuvemshop store served on loopback.
+pub struct Sim {
+    pub sim: NuvemshopSim,
+    pub server: Option<ServerHandle>,
+    pub base_url: String,
+}
+
+impl Sim {
+    pub async fn start(config: SimConfig) -> Sim {
+        let sim = NuvemshopSim::new(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = sim.serve(listener).await;
+        let base_url = server.base_url();
+        Sim { sim, server: Some(server), base_url }
+    }
+
+    /// No rate limit, so tests measure ponte, not the bucket.
+    pub fn unlimited() -> SimConfig {
+        SimConfig { bucket_size: 0, ..SimConfig::default() }
+    }
+
+    /// Posts a signed notification; returns the HTTP status (0 if no answer).
+    pub async fn notify(&self, http: &reqwest::Client, url: &str, event: &str, id: u64) -> u16 {
+        self.sim.send_webhook(http, url, event, id).await.unwrap_or(0)
+    }
+
+    /// Posts `body` with an explicit signature header value.
+    pub async fn post_raw(http: &reqwest::Client, url: &str, body: Vec<u8>, signature: Option<&str>) -> (u16, Value) {
+        let mut req = http.post(url).header("Content-Type", "application/json").body(body);
+        if let Some(s) = signature {
+            req = req.header("X-Linkedstore-HMAC-SHA256", s);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The status ponte should show for a simulator order (the default DE-PARA table).
+pub fn expected_status(order: &Value) -> String {
+    let s = |k: &str| order[k].as_str().map(str::to_owned);
+    let platform = ponte_core::order::PlatformStatus {
+        status: s("status"),
+        payment_status: s("payment_status"),
+        shipping_status: s("shipping_status"),
+    };
+    ponte_channels::nuvemshop::default_status_table()
+        .resolve(&[], &platform)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+pub async fn wait_for<F, Fut>(timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < timeout, "condition not met after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
