@@ -77,11 +77,11 @@ pub fn platforms() -> Vec<Arc<dyn Platform>> {
     vec![Arc::new(nuvemshop::Nuvemshop)]
 }
 
-/// A shared HTTP client with ponte's timeouts.
-pub fn http_client() -> Result<reqwest::Client, ConfigError> {
+/// A shared HTTP client; `timeout` bounds each whole platform call.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(20))
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+        .timeout(timeout)
         .pool_max_idle_per_host(64)
         .build()
         .map_err(|e| ConfigError::Invalid(format!("http client: {e}")))

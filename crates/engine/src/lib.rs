@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub channel_cache_ttl: Duration,
     /// Import retries.
     pub import_retry: ponte_core::retry::RetryPolicy,
+    /// Longest a platform call may take.
+    pub platform_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +58,7 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(60),
             channel_cache_ttl: Duration::from_secs(5),
             import_retry: ponte_core::retry::RetryPolicy::default(),
+            platform_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -86,7 +89,7 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Arc<Self>, EngineError> {
         let default_tenant = store.default_tenant(clock.now()).await?;
-        let http = ponte_channels::http_client()?;
+        let http = ponte_channels::http_client(config.platform_timeout)?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let metrics = Metrics::new();
         let ingest = ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone());

@@ -12,7 +12,12 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 
-const EVENTS: [&str; 4] = ["order/created", "order/updated", "order/paid", "order/cancelled"];
+const EVENTS: [&str; 4] = [
+    "order/created",
+    "order/updated",
+    "order/paid",
+    "order/cancelled",
+];
 
 /// Sends every notification concurrently; all must be acknowledged.
 async fn blast(sim: &Sim, http: &reqwest::Client, url: &str, notes: Vec<(&'static str, u64)>) {
@@ -21,7 +26,10 @@ async fn blast(sim: &Sim, http: &reqwest::Client, url: &str, notes: Vec<(&'stati
         .buffer_unordered(32)
         .collect()
         .await;
-    assert!(statuses.iter().all(|s| *s == 200), "every genuine notification is accepted");
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "every genuine notification is accepted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,18 +72,34 @@ async fn shuffled_duplicated_and_forged_notifications_converge() {
 
     ponte.settle(Duration::from_secs(60)).await;
     // What was importable when first seen: not cancelled, not already closed or shipped (seed 001).
-    let importable: Vec<u64> = ids.iter().copied().filter(|id| importable(&sim.sim.order(*id).unwrap())).collect();
-    assert!(importable.len() > 300 && importable.len() < 500, "the generator mixes states: {}", importable.len());
+    let importable: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| importable(&sim.sim.order(*id).unwrap()))
+        .collect();
+    assert!(
+        importable.len() > 300 && importable.len() < 500,
+        "the generator mixes states: {}",
+        importable.len()
+    );
     let first: Vec<Value> = ponte.all_orders().await;
-    let mut got: Vec<String> = first.iter().map(|o| o["external_id"].as_str().unwrap().to_owned()).collect();
+    let mut got: Vec<String> = first
+        .iter()
+        .map(|o| o["external_id"].as_str().unwrap().to_owned())
+        .collect();
     got.sort();
     let mut want: Vec<String> = importable.iter().map(u64::to_string).collect();
     want.sort();
     assert_eq!(got, want, "exactly the importable orders");
     let skipped = ids.iter().find(|id| !importable.contains(id)).unwrap();
-    let d = ponte.get(&format!("/api/v1/webhook-deliveries?resource_id={skipped}")).await;
+    let d = ponte
+        .get(&format!("/api/v1/webhook-deliveries?resource_id={skipped}"))
+        .await;
     let note = d["items"][0]["error"].as_str().unwrap();
-    assert!(note.starts_with("skipped: "), "skip recorded with its reason: {note}");
+    assert!(
+        note.starts_with("skipped: "),
+        "skip recorded with its reason: {note}"
+    );
 
     // Phase 2: the platform moves on; notifications arrive shuffled, duplicated, some late.
     let mut changed = vec![];
@@ -110,32 +134,110 @@ async fn shuffled_duplicated_and_forged_notifications_converge() {
 
     // Exactly the simulator's orders, each once, each with the platform's status.
     let orders = ponte.all_orders().await;
-    assert_eq!(orders.len(), importable.len(), "no order lost, none doubled");
-    let by_ext: HashMap<String, &Value> = orders.iter().map(|o| (o["external_id"].as_str().unwrap().to_owned(), o)).collect();
+    assert_eq!(
+        orders.len(),
+        importable.len(),
+        "no order lost, none doubled"
+    );
+    let by_ext: HashMap<String, &Value> = orders
+        .iter()
+        .map(|o| (o["external_id"].as_str().unwrap().to_owned(), o))
+        .collect();
     assert_eq!(by_ext.len(), importable.len());
     for id in &importable {
         let truth = sim.sim.order(*id).unwrap();
         let got = by_ext[&id.to_string()];
-        assert_eq!(got["status"].as_str().unwrap(), expected_status(&truth), "order {id}: {truth}");
-        assert_eq!(got["platform_status"]["payment_status"], truth["payment_status"]);
+        assert_eq!(
+            got["status"].as_str().unwrap(),
+            expected_status(&truth),
+            "order {id}: {truth}"
+        );
+        assert_eq!(
+            got["platform_status"]["payment_status"],
+            truth["payment_status"]
+        );
     }
-    let statuses: std::collections::BTreeSet<_> = orders.iter().map(|o| o["status"].as_str().unwrap().to_owned()).collect();
-    for s in ["awaiting_payment", "payment_in_review", "approved", "shipped", "cancelled"] {
+    let statuses: std::collections::BTreeSet<_> = orders
+        .iter()
+        .map(|o| o["status"].as_str().unwrap().to_owned())
+        .collect();
+    for s in [
+        "awaiting_payment",
+        "payment_in_review",
+        "approved",
+        "shipped",
+        "cancelled",
+    ] {
         assert!(statuses.contains(s), "covers {s}: {statuses:?}");
     }
 
+    // Invalid CPF/CNPJ: the order is kept, the document kept raw and flagged.
+    let flagged: Vec<&Value> = orders
+        .iter()
+        .filter(|o| {
+            o["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "invalid_document")
+        })
+        .collect();
+    assert!(
+        !flagged.is_empty(),
+        "the simulator sends some invalid documents"
+    );
+    for o in &flagged {
+        let doc = &o["customer"]["document"];
+        assert_eq!(doc["valid"], false);
+        assert!(!doc["raw"].as_str().unwrap().is_empty());
+    }
+    assert!(orders
+        .iter()
+        .any(|o| o["customer"]["document"]["kind"] == "cnpj"
+            && o["customer"]["document"]["valid"] == true));
+
     // Each order was imported exactly once; its timeline tells the story.
-    let one = ponte.get(&format!("/api/v1/orders/{}", orders[0]["id"].as_str().unwrap())).await;
-    let kinds: Vec<&str> = one["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "imported").count(), 1, "{kinds:?}");
-    assert!(kinds.contains(&"delivery_received") && kinds.contains(&"fetched"), "{kinds:?}");
-    assert_eq!(ponte.metric("ponte_imports_total{result=\"created\"}").await, importable.len() as f64);
-    assert_eq!(ponte.metric("ponte_webhook_deliveries_total{result=\"invalid_signature\"}").await, 1.0);
+    let one = ponte
+        .get(&format!(
+            "/api/v1/orders/{}",
+            orders[0]["id"].as_str().unwrap()
+        ))
+        .await;
+    let kinds: Vec<&str> = one["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "imported").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"delivery_received") && kinds.contains(&"fetched"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        ponte
+            .metric("ponte_imports_total{result=\"created\"}")
+            .await,
+        importable.len() as f64
+    );
+    assert_eq!(
+        ponte
+            .metric("ponte_webhook_deliveries_total{result=\"invalid_signature\"}")
+            .await,
+        1.0
+    );
     let failed = ponte.get("/api/v1/webhook-deliveries?state=failed").await;
     assert!(failed["items"].as_array().unwrap().is_empty());
 }
 
 fn importable(o: &Value) -> bool {
-    let shipped = matches!(o["shipping_status"].as_str(), Some("shipped" | "fulfilled" | "delivered"));
+    let shipped = matches!(
+        o["shipping_status"].as_str(),
+        Some("shipped" | "fulfilled" | "delivered")
+    );
     expected_status(o) != "cancelled" && o["status"] != "closed" && !shipped
 }

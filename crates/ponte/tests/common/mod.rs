@@ -43,7 +43,9 @@ impl Ponte {
                 }
             }
         });
-        let base = rx.recv_timeout(Duration::from_secs(30)).expect("ponte did not start");
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("ponte did not start");
         Ponte {
             child,
             base,
@@ -59,7 +61,10 @@ impl Ponte {
 
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "ponte exited with {status}");
     }
@@ -103,7 +108,10 @@ impl Ponte {
             )
             .await;
         assert_eq!(status, 201, "{ch}");
-        (ch["id"].as_str().unwrap().to_owned(), ch["webhook_url"].as_str().unwrap().to_owned())
+        (
+            ch["id"].as_str().unwrap().to_owned(),
+            ch["webhook_url"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Every order, through the paginated API.
@@ -126,7 +134,14 @@ impl Ponte {
 
     /// Prometheus text.
     pub async fn metrics(&self) -> String {
-        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// A metric's value for an exact `name{labels}` key, 0 when absent.
@@ -144,11 +159,16 @@ impl Ponte {
         loop {
             let pending = self.metric("ponte_jobs{state=\"pending\"}").await;
             let running = self.metric("ponte_jobs{state=\"running\"}").await;
-            let waiting = self.get("/api/v1/webhook-deliveries?state=received&limit=1").await;
+            let waiting = self
+                .get("/api/v1/webhook-deliveries?state=received&limit=1")
+                .await;
             if pending == 0.0 && running == 0.0 && waiting["items"].as_array().unwrap().is_empty() {
                 return;
             }
-            assert!(start.elapsed() < timeout, "not settled after {timeout:?}: pending {pending}, running {running}");
+            assert!(
+                start.elapsed() < timeout,
+                "not settled after {timeout:?}: pending {pending}, running {running}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -174,22 +194,40 @@ impl Sim {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = sim.serve(listener).await;
         let base_url = server.base_url();
-        Sim { sim, server: Some(server), base_url }
+        Sim {
+            sim,
+            server: Some(server),
+            base_url,
+        }
     }
 
     /// No rate limit, so tests measure ponte, not the bucket.
     pub fn unlimited() -> SimConfig {
-        SimConfig { bucket_size: 0, ..SimConfig::default() }
+        SimConfig {
+            bucket_size: 0,
+            ..SimConfig::default()
+        }
     }
 
     /// Posts a signed notification; returns the HTTP status (0 if no answer).
     pub async fn notify(&self, http: &reqwest::Client, url: &str, event: &str, id: u64) -> u16 {
-        self.sim.send_webhook(http, url, event, id).await.unwrap_or(0)
+        self.sim
+            .send_webhook(http, url, event, id)
+            .await
+            .unwrap_or(0)
     }
 
     /// Posts `body` with an explicit signature header value.
-    pub async fn post_raw(http: &reqwest::Client, url: &str, body: Vec<u8>, signature: Option<&str>) -> (u16, Value) {
-        let mut req = http.post(url).header("Content-Type", "application/json").body(body);
+    pub async fn post_raw(
+        http: &reqwest::Client,
+        url: &str,
+        body: Vec<u8>,
+        signature: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body);
         if let Some(s) = signature {
             req = req.header("X-Linkedstore-HMAC-SHA256", s);
         }
@@ -221,7 +259,10 @@ where
 {
     let start = Instant::now();
     while !f().await {
-        assert!(start.elapsed() < timeout, "condition not met after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "condition not met after {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
