@@ -2,6 +2,7 @@
 //! commit) before answering.
 
 use crate::batch::{next_batch, Item};
+use crate::gate::WriteGate;
 use crate::{Engine, EngineError, Metrics};
 use chrono::{DateTime, Utc};
 use ponte_channels::WebhookAction;
@@ -32,15 +33,27 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub(crate) fn start(store: Arc<dyn Store>, wake: Arc<Notify>, metrics: Metrics) -> Self {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        wake: Arc<Notify>,
+        metrics: Metrics,
+        gate: Arc<WriteGate>,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<Item<NewDelivery>>(MAX_BATCH * 8);
         let handle = tokio::spawn(async move {
             while let Some(batch) = next_batch(&mut rx, MAX_BATCH).await {
+                let _turn = gate.inbox_turn();
                 let (deliveries, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let started = std::time::Instant::now();
                 let result = store
                     .accept_deliveries(&deliveries)
                     .await
                     .map_err(|e| e.to_string());
+                tracing::debug!(
+                    n = deliveries.len(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "inbox commit"
+                );
                 metrics.ingest_batch(deliveries.len());
                 if result.is_ok() && deliveries.iter().any(|d| d.job.is_some()) {
                     wake.notify_waiters();

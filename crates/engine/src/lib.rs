@@ -6,6 +6,7 @@ mod auth;
 mod batch;
 mod channels;
 mod error;
+mod gate;
 mod import;
 mod ingest;
 mod metrics;
@@ -54,7 +55,7 @@ impl Default for EngineConfig {
             public_url: "http://127.0.0.1:8080".into(),
             instance_id: format!("ponte-{}", ponte_core::JobId::new()),
             workers: 4,
-            claim_batch: 64,
+            claim_batch: 8,
             lease: Duration::from_secs(60),
             channel_cache_ttl: Duration::from_secs(5),
             import_retry: ponte_core::retry::RetryPolicy::default(),
@@ -76,6 +77,7 @@ pub struct Engine {
     pub(crate) ingest: ingest::Ingest,
     pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) tokens: auth::TokenCache,
+    pub(crate) gate: Arc<gate::WriteGate>,
     default_tenant: TenantId,
 }
 
@@ -92,7 +94,9 @@ impl Engine {
         let http = ponte_channels::http_client(config.platform_timeout)?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let metrics = Metrics::new();
-        let ingest = ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone());
+        let gate = Arc::new(gate::WriteGate::default());
+        let ingest =
+            ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone(), gate.clone());
         Ok(Arc::new(Self {
             platforms: ponte_channels::platforms()
                 .into_iter()
@@ -108,6 +112,7 @@ impl Engine {
             ingest,
             wake,
             tokens: auth::TokenCache::default(),
+            gate,
             default_tenant,
         }))
     }

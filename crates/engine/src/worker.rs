@@ -22,7 +22,7 @@ impl Workers {
     pub fn start(engine: Arc<Engine>) -> Self {
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        for _ in 0..engine.config.workers.max(1) {
+        for _ in 0..engine.config.workers {
             tasks.spawn(claim_loop(engine.clone(), rx.clone()));
         }
         tasks.spawn(housekeeping(engine.clone(), rx));
@@ -53,6 +53,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     let owner = engine.config.instance_id.clone();
     while !*stop.borrow() {
         let notified = engine.wake.notified();
+        engine.gate.background_turn().await;
         let now = engine.clock.now();
         let jobs = match engine
             .store
@@ -93,6 +94,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             .flatten()
             .collect();
         let created: Vec<_> = jobs.iter().map(|j| j.created_at).collect();
+        engine.gate.background_turn().await;
         match engine
             .store
             .apply_imports(commits, engine.clock.now())

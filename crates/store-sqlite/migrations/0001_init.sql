@@ -42,11 +42,10 @@ CREATE TABLE deliveries (
     state        TEXT NOT NULL,
     error        TEXT,
     processed_at INTEGER,
-    job_key      TEXT,
     PRIMARY KEY (tenant_id, id)
 );
+-- Timelines, the resource filter, and settling an order's deliveries after its import.
 CREATE INDEX deliveries_by_resource ON deliveries (tenant_id, channel_id, resource_id);
-CREATE INDEX deliveries_waiting ON deliveries (tenant_id, job_key) WHERE state = 'received';
 
 CREATE TABLE jobs (
     tenant_id   TEXT NOT NULL,

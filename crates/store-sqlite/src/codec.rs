@@ -49,3 +49,37 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> 
 pub(crate) fn limit(l: u32) -> i64 {
     i64::from(l.clamp(1, 500))
 }
+
+/// Splits rows for multi-row statements into power-of-two chunks (at most 512), so
+/// that only a handful of distinct SQL texts exist and all stay prepared in the
+/// statement cache instead of being parsed again for every batch size.
+pub(crate) fn pow2_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let n = rows.len().min(512);
+        let size = 1 << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = rows.split_at(size);
+        rows = tail;
+        Some(head)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pow2_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_covering_everything() {
+        for n in 0..1500usize {
+            let v: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = pow2_chunks(&v).collect();
+            assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), n);
+            assert!(chunks
+                .iter()
+                .all(|c| c.len().is_power_of_two() && c.len() <= 512));
+            assert_eq!(chunks.concat(), v);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, limit, ts};
+use crate::codec::{from_opt_ts, from_ts, id, limit, pow2_chunks, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -9,9 +9,6 @@ use ponte_store::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-/// Rows per multi-row INSERT (SQLite allows 32,766 bound parameters).
-const CHUNK: usize = 500;
-
 #[async_trait]
 impl InboxStore for SqliteStore {
     async fn accept_deliveries(&self, batch: &[NewDelivery]) -> StoreResult<()> {
@@ -19,9 +16,9 @@ impl InboxStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        for chunk in batch.chunks(CHUNK) {
+        for chunk in pow2_chunks(batch) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO deliveries (tenant_id, id, channel_id, received_at, event, resource_id, body, state, error, job_key) ",
+                "INSERT INTO deliveries (tenant_id, id, channel_id, received_at, event, resource_id, body, state, error) ",
             );
             q.push_values(chunk, |mut b, d| {
                 b.push_bind(d.tenant_id.to_string())
@@ -32,8 +29,7 @@ impl InboxStore for SqliteStore {
                     .push_bind(&d.resource_id)
                     .push_bind(&d.body)
                     .push_bind(d.state.as_str())
-                    .push_bind(&d.note)
-                    .push_bind(d.job.as_ref().and_then(|j| j.unique_key.clone()));
+                    .push_bind(&d.note);
             });
             q.build().execute(&mut *tx).await.map_err(db_err)?;
         }

@@ -1,4 +1,4 @@
-use crate::codec::{from_ts, id, json, to_json, ts};
+use crate::codec::{from_ts, id, json, pow2_chunks, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ pub(crate) async fn insert_jobs(
                 .is_none_or(|k| seen.insert((*t, k.clone())))
         })
         .collect();
-    for chunk in unique.chunks(500) {
+    for chunk in pow2_chunks(&unique) {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) ");
         let payloads = chunk

@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, json, limit, to_json, ts};
+use crate::codec::{from_opt_ts, from_ts, id, json, limit, pow2_chunks, to_json, ts};
 use crate::jobs::finish_in;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -28,25 +28,45 @@ fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
     })
 }
 
-/// Appends a timeline entry.
-async fn note(
-    conn: &mut SqliteConnection,
-    c: &ImportCommit,
-    at: DateTime<Utc>,
-    kind: &str,
-    detail: serde_json::Value,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(c.tenant_id.to_string())
-        .bind(c.channel_id.to_string())
-        .bind(&c.external_id)
-        .bind(ts(at))
-        .bind(kind)
-        .bind(to_json(&detail)?)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+/// Timeline entries collected during a batch, written in one statement.
+#[derive(Default)]
+struct Notes(Vec<(String, String, String, i64, &'static str, String)>);
+
+impl Notes {
+    fn add(
+        &mut self,
+        c: &ImportCommit,
+        at: DateTime<Utc>,
+        kind: &'static str,
+        detail: serde_json::Value,
+    ) {
+        self.0.push((
+            c.tenant_id.to_string(),
+            c.channel_id.to_string(),
+            c.external_id.clone(),
+            ts(at),
+            kind,
+            detail.to_string(),
+        ));
+    }
+
+    async fn write(self, conn: &mut SqliteConnection) -> StoreResult<()> {
+        for chunk in pow2_chunks(&self.0) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) ",
+            );
+            q.push_values(chunk, |mut b, n| {
+                b.push_bind(&n.0)
+                    .push_bind(&n.1)
+                    .push_bind(&n.2)
+                    .push_bind(n.3)
+                    .push_bind(n.4)
+                    .push_bind(&n.5);
+            });
+            q.build().execute(&mut *conn).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
 }
 
 /// Marks the deliveries this job run covered (received before it started).
@@ -60,13 +80,14 @@ async fn settle_deliveries(
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE deliveries SET state = ?, error = ?, processed_at = ? \
-         WHERE tenant_id = ? AND job_key = ? AND state = 'received' AND received_at <= ?",
+         WHERE tenant_id = ? AND channel_id = ? AND resource_id = ? AND state = 'received' AND received_at <= ?",
     )
     .bind(state)
     .bind(message)
     .bind(ts(now))
     .bind(c.tenant_id.to_string())
-    .bind(job_key(c))
+    .bind(c.channel_id.to_string())
+    .bind(&c.external_id)
     .bind(started_at)
     .execute(&mut *conn)
     .await
@@ -74,18 +95,83 @@ async fn settle_deliveries(
     Ok(())
 }
 
-/// The unique key import jobs use; deliveries point at it.
-fn job_key(c: &ImportCommit) -> String {
-    ponte_store::import_job_key(c.channel_id, &c.external_id)
+/// What is stored of an order: the order itself or a skip record.
+struct Existing {
+    order: Option<(OrderId, OrderData)>,
+    skipped: Option<Option<i64>>,
+}
+
+async fn existing(conn: &mut SqliteConnection, c: &ImportCommit) -> StoreResult<Existing> {
+    let row = sqlx::query(
+        "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
+         FROM (SELECT ?1 AS t, ?2 AS ch, ?3 AS ext) k \
+         LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
+         LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
+    )
+    .bind(c.tenant_id.to_string())
+    .bind(c.channel_id.to_string())
+    .bind(&c.external_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let order = match row.get::<Option<&str>, _>("id") {
+        Some(oid) => Some((id(oid)?, json(row.get("data"))?)),
+        None => None,
+    };
+    let skipped = row
+        .get::<Option<&str>, _>("reason")
+        .map(|_| row.get::<Option<i64>, _>("skipped_at"));
+    Ok(Existing { order, skipped })
 }
 
 async fn apply_one(
     conn: &mut SqliteConnection,
+    notes: &mut Notes,
     c: ImportCommit,
     now: DateTime<Utc>,
 ) -> StoreResult<ImportApplied> {
+    let (order, policy) = match &c.result {
+        ImportResult::FetchFailed { outcome } => {
+            let started: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            )
+            .bind(c.lease.job_id.to_string())
+            .bind(&c.lease.owner)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let Some(started_at) = started else {
+                return Ok(ImportApplied::LeaseLost);
+            };
+            notes.add(
+                &c,
+                now,
+                "fetched",
+                serde_json::to_value(&c.call).unwrap_or_default(),
+            );
+            if let JobOutcome::Failed { error } = outcome {
+                settle_deliveries(
+                    conn,
+                    &c,
+                    started_at.unwrap_or(ts(now)),
+                    "failed",
+                    Some(error.clone()),
+                    now,
+                )
+                .await?;
+            }
+            finish_in(conn, &c.lease, outcome).await?;
+            return Ok(if matches!(outcome, JobOutcome::Failed { .. }) {
+                ImportApplied::Failed
+            } else {
+                ImportApplied::Retrying
+            });
+        }
+        ImportResult::Fetched { order, policy } => (order, *policy),
+    };
+    // The job is done whatever the order turns out to be: removing it proves the lease.
     let started: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING started_at",
     )
     .bind(c.lease.job_id.to_string())
     .bind(&c.lease.owner)
@@ -96,65 +182,19 @@ async fn apply_one(
         return Ok(ImportApplied::LeaseLost);
     };
     let started_at = started_at.unwrap_or(ts(now));
-    note(
-        conn,
+    notes.add(
         &c,
         now,
         "fetched",
         serde_json::to_value(&c.call).unwrap_or_default(),
-    )
-    .await?;
-    let (order, policy) = match &c.result {
-        ImportResult::FetchFailed { outcome } => {
-            let failed = matches!(outcome, JobOutcome::Failed { .. });
-            if failed {
-                let msg = match outcome {
-                    JobOutcome::Failed { error } => Some(error.clone()),
-                    _ => None,
-                };
-                settle_deliveries(conn, &c, started_at, "failed", msg, now).await?;
-            }
-            finish_in(conn, &c.lease, outcome).await?;
-            return Ok(if failed {
-                ImportApplied::Failed
-            } else {
-                ImportApplied::Retrying
-            });
-        }
-        ImportResult::Fetched { order, policy } => (order, *policy),
-    };
-    let existing = sqlx::query(
-        "SELECT id, data FROM orders WHERE tenant_id = ? AND channel_id = ? AND external_id = ?",
-    )
-    .bind(c.tenant_id.to_string())
-    .bind(c.channel_id.to_string())
-    .bind(&c.external_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let known: Option<(OrderId, OrderData)> = match &existing {
-        Some(r) => Some((id(r.get("id"))?, json(r.get("data"))?)),
-        None => None,
-    };
-    let skipped_at: Option<Option<i64>> = if known.is_none() {
-        sqlx::query_scalar(
-            "SELECT platform_updated_at FROM order_skips WHERE tenant_id = ? AND channel_id = ? AND external_id = ?",
-        )
-        .bind(c.tenant_id.to_string())
-        .bind(c.channel_id.to_string())
-        .bind(&c.external_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-    } else {
-        None
-    };
-    let k = match (&known, skipped_at) {
+    );
+    let ex = existing(conn, &c).await?;
+    let known = match (&ex.order, ex.skipped) {
         (Some((_, d)), _) => Some(Known::Order(d)),
         (None, Some(at)) => Some(Known::Skipped(from_opt_ts(at)?)),
         (None, None) => None,
     };
-    let applied = match decide(k, order, policy) {
+    let applied = match decide(known, order, policy) {
         ImportDecision::Create => {
             let oid = OrderId::new();
             sqlx::query(
@@ -174,25 +214,25 @@ async fn apply_one(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-            sqlx::query("DELETE FROM order_skips WHERE tenant_id = ? AND channel_id = ? AND external_id = ?")
-                .bind(c.tenant_id.to_string())
-                .bind(c.channel_id.to_string())
-                .bind(&c.external_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            note(
-                conn,
+            if ex.skipped.is_some() {
+                sqlx::query("DELETE FROM order_skips WHERE tenant_id = ? AND channel_id = ? AND external_id = ?")
+                    .bind(c.tenant_id.to_string())
+                    .bind(c.channel_id.to_string())
+                    .bind(&c.external_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            notes.add(
                 &c,
                 now,
                 "imported",
                 json!({ "order_id": oid, "status": order.data.status }),
-            )
-            .await?;
+            );
             ImportApplied::Created(oid)
         }
         ImportDecision::Update { data, status_from } => {
-            let Some((oid, _)) = known else {
+            let Some((oid, _)) = ex.order else {
                 return Ok(ImportApplied::Stale);
             };
             sqlx::query(
@@ -210,33 +250,27 @@ async fn apply_one(
             .await
             .map_err(db_err)?;
             match status_from {
-                Some(from) => {
-                    note(
-                        conn,
-                        &c,
-                        now,
-                        "status_changed",
-                        json!({ "from": from, "to": data.status, "by": "platform" }),
-                    )
-                    .await?
-                }
-                None => note(conn, &c, now, "updated", json!({ "status": data.status })).await?,
+                Some(from) => notes.add(
+                    &c,
+                    now,
+                    "status_changed",
+                    json!({ "from": from, "to": data.status, "by": "platform" }),
+                ),
+                None => notes.add(&c, now, "updated", json!({ "status": data.status })),
             }
             ImportApplied::Updated(oid)
         }
-        ImportDecision::Unchanged => match known {
+        ImportDecision::Unchanged => match ex.order {
             Some((oid, _)) => ImportApplied::Unchanged(oid),
             None => ImportApplied::Stale,
         },
         ImportDecision::Stale => {
-            note(
-                conn,
+            notes.add(
                 &c,
                 now,
                 "stale_ignored",
                 json!({ "platform_updated_at": order.data.platform_updated_at }),
-            )
-            .await?;
+            );
             ImportApplied::Stale
         }
         ImportDecision::Skip(reason) => {
@@ -254,14 +288,7 @@ async fn apply_one(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-            note(
-                conn,
-                &c,
-                now,
-                "skipped",
-                json!({ "reason": reason.as_str() }),
-            )
-            .await?;
+            notes.add(&c, now, "skipped", json!({ "reason": reason.as_str() }));
             ImportApplied::Skipped(reason)
         }
     };
@@ -271,7 +298,6 @@ async fn apply_one(
         _ => None,
     };
     settle_deliveries(conn, &c, started_at, "processed", message, now).await?;
-    finish_in(conn, &c.lease, &JobOutcome::Done).await?;
     Ok(applied)
 }
 
@@ -284,9 +310,11 @@ impl OrderStore for SqliteStore {
     ) -> StoreResult<Vec<ImportApplied>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let mut out = Vec::with_capacity(batch.len());
+        let mut notes = Notes::default();
         for c in batch {
-            out.push(apply_one(&mut tx, c, now).await?);
+            out.push(apply_one(&mut tx, &mut notes, c, now).await?);
         }
+        notes.write(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }

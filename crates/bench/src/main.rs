@@ -1,0 +1,54 @@
+//! `ponte-bench`: measures ponte against its budget. Each scenario starts ponte (as a
+//! separate process, this binary re-executed) and a simulator on loopback, drives
+//! load, checks the results are right, prints a table and writes
+//! `bench-results/<scenario>.json`.
+
+mod load;
+mod report;
+mod scenarios;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ponte-bench")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Signed webhooks accepted per second, next to the same server's `/health` rate.
+    Ingest(scenarios::IngestArgs),
+    /// Notification to order stored, at a fixed open-loop arrival rate.
+    E2e(scenarios::E2eArgs),
+    /// Every scenario.
+    All {
+        /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// (internal) Run a ponte server for a scenario.
+    #[command(hide = true)]
+    Serve(server::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        match cli.cmd {
+            Cmd::Ingest(a) => scenarios::ingest(a).await.map(|_| ()),
+            Cmd::E2e(a) => scenarios::e2e(a).await.map(|_| ()),
+            Cmd::All { quick } => {
+                scenarios::ingest(scenarios::IngestArgs::preset(quick)).await?;
+                scenarios::e2e(scenarios::E2eArgs::preset(quick)).await?;
+                Ok(())
+            }
+            Cmd::Serve(a) => server::serve(a).await,
+        }
+    })
+}

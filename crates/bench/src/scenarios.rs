@@ -1,0 +1,423 @@
+//! The scenarios.
+
+use crate::load::{closed_loop, histogram, request, Conn};
+use crate::report::{emit, Row};
+use crate::server::{Server, TOKEN};
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use ponte_sim::nuvemshop::{NewOrder, NuvemshopSim, ServerHandle, SimConfig};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options of `ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent connections (webhook senders).
+    #[arg(long, default_value_t = 256)]
+    pub connections: usize,
+    /// Distinct orders notified (duplicates coalesce into one import each).
+    #[arg(long, default_value_t = 2000)]
+    pub orders: usize,
+}
+
+impl IngestArgs {
+    /// Defaults, or a few-second smoke run.
+    pub fn preset(quick: bool) -> Self {
+        if quick {
+            Self {
+                seconds: 1,
+                connections: 16,
+                orders: 200,
+            }
+        } else {
+            Self {
+                seconds: 5,
+                connections: 64,
+                orders: 2000,
+            }
+        }
+    }
+}
+
+/// Options of `e2e`.
+#[derive(Debug, clap::Args)]
+pub struct E2eArgs {
+    /// Notifications per second (each for a new order).
+    #[arg(long, default_value_t = 500)]
+    pub rate: u64,
+    /// Seconds of arrivals.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+}
+
+impl E2eArgs {
+    /// Defaults, or a few-second smoke run.
+    pub fn preset(quick: bool) -> Self {
+        if quick {
+            Self {
+                rate: 200,
+                seconds: 2,
+            }
+        } else {
+            Self {
+                rate: 500,
+                seconds: 10,
+            }
+        }
+    }
+}
+
+/// A simulator, a ponte and a channel between them.
+struct Setup {
+    sim: NuvemshopSim,
+    _sim_server: ServerHandle,
+    server: Server,
+    _dir: tempfile::TempDir,
+    webhook_url: String,
+    http: reqwest::Client,
+}
+
+impl Setup {
+    async fn new(orders: usize) -> anyhow::Result<(Setup, Vec<u64>)> {
+        let sim = NuvemshopSim::new(SimConfig {
+            bucket_size: 0,
+            ..SimConfig::default()
+        });
+        let ids: Vec<u64> = (0..orders)
+            .map(|_| sim.create_order(NewOrder::default()))
+            .collect();
+        let sim_server = sim
+            .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+            .await;
+        let dir = tempfile::tempdir()?;
+        let server = Server::start(dir.path())?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .build()?;
+        let ch: Value = http
+            .post(format!("{}/api/v1/channels", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "platform": "nuvemshop", "name": "bench",
+                "settings": {"store_id": sim.config().store_id.to_string(), "api_base_url": sim_server.base_url(), "import_policy": "all"},
+                "credentials": {"access_token": sim.config().access_token, "app_secret": sim.config().app_secret}
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let webhook_url = ch["webhook_url"]
+            .as_str()
+            .context("no webhook_url")?
+            .to_owned();
+        Ok((
+            Setup {
+                sim,
+                _sim_server: sim_server,
+                server,
+                _dir: dir,
+                webhook_url,
+                http,
+            },
+            ids,
+        ))
+    }
+
+    /// The webhook path of the channel.
+    fn webhook_path(&self) -> anyhow::Result<String> {
+        let at = self.webhook_url.find("/webhooks/").context("webhook url")?;
+        Ok(self.webhook_url[at..].to_owned())
+    }
+
+    fn signed(&self, event: &str, id: u64) -> (Vec<u8>, String) {
+        let body = self.sim.notification_body(event, id);
+        let sig = self.sim.signature(&body);
+        (body, sig)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.server.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    async fn metric(&self, key: &str) -> anyhow::Result<f64> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.server.base))
+            .send()
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0))
+    }
+
+    /// Waits until the job queue is empty.
+    async fn settle(&self, timeout: Duration) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let pending = self.metric("ponte_jobs{state=\"pending\"}").await?;
+            let running = self.metric("ponte_jobs{state=\"running\"}").await?;
+            if pending == 0.0 && running == 0.0 {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                bail!("queue not empty after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every order: external id -> created_at.
+    async fn orders(&self) -> anyhow::Result<HashMap<String, DateTime<Utc>>> {
+        let mut out = HashMap::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self
+                .get(&format!("/api/v1/orders?limit=500{cursor}"))
+                .await?;
+            for o in page["items"].as_array().context("items")? {
+                let ext = o["external_id"].as_str().context("external_id")?.to_owned();
+                let at: DateTime<Utc> = o["created_at"].as_str().context("created_at")?.parse()?;
+                out.insert(ext, at);
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+/// Webhooks accepted per second next to `/health` per second, same server, same client.
+pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
+    let (s, ids) = Setup::new(a.orders).await?;
+    let d = Duration::from_secs(a.seconds);
+    let addr = s.server.addr()?;
+    let health_req = move |_| request("GET", addr, "/health", &[], Bytes::new());
+    let _ = closed_loop(addr, a.connections, Duration::from_millis(500), health_req).await?;
+    let health = closed_loop(addr, a.connections, d, health_req).await?;
+    let bodies: Arc<Vec<(Bytes, String)>> = Arc::new(
+        ids.iter()
+            .map(|id| {
+                let (b, sig) = s.signed("order/updated", *id);
+                (Bytes::from(b), sig)
+            })
+            .collect(),
+    );
+    let path = s.webhook_path()?;
+    let hooks = closed_loop(addr, a.connections, d, move |i| {
+        let (body, sig) = &bodies[(i as usize) % bodies.len()];
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-linkedstore-hmac-sha256", sig.as_str()),
+        ];
+        request("POST", addr, &path, &headers, body.clone())
+    })
+    .await?;
+    let batches = s.metric("ponte_ingest_batch_size_count").await?;
+    let batched = s.metric("ponte_ingest_batch_size_sum").await?;
+    let mean_batch = if batches > 0.0 {
+        batched / batches
+    } else {
+        0.0
+    };
+    let drain = s.settle(Duration::from_secs(300)).await?;
+    // Correctness: every acknowledged webhook stored; every notified order imported once.
+    let stored = s
+        .metric("ponte_webhook_deliveries_total{result=\"received\"}")
+        .await? as u64;
+    let notified = ids.len().min(hooks.ok as usize);
+    let orders = s.orders().await?;
+    let correct = hooks.errors == 0 && stored == hooks.ok && orders.len() == notified;
+    if !correct {
+        eprintln!(
+            "errors {}, stored {stored} of {} acked, {} orders of {notified}",
+            hooks.errors,
+            hooks.ok,
+            orders.len()
+        );
+    }
+    let ratio = hooks.rate() / health.rate();
+    let figures = json!({
+        "health_per_sec": health.rate(),
+        "webhooks_accepted_per_sec": hooks.rate(),
+        "ratio_to_health": ratio,
+        "ack_p50_ms": hooks.latency.value_at_quantile(0.5) as f64 / 1000.0,
+        "ack_p99_ms": hooks.latency.value_at_quantile(0.99) as f64 / 1000.0,
+        "webhooks_accepted": hooks.ok,
+        "mean_deliveries_per_commit": mean_batch,
+        "queue_drain_after_load_ms": drain.as_millis() as u64,
+        "orders_imported": orders.len(),
+        "connections": a.connections,
+        "seconds": a.seconds,
+        "server_peak_rss_mb": s.server.rss_bytes().map(|b| b / 1_048_576),
+    });
+    emit(
+        "ingest",
+        "sqlite",
+        &[
+            Row {
+                name: "/health requests/s",
+                value: format!("{:.0}", health.rate()),
+                target: "-".into(),
+                ok: None,
+            },
+            Row {
+                name: "signed webhooks accepted/s",
+                value: format!("{:.0}", hooks.rate()),
+                target: ">= 10000".into(),
+                ok: Some(hooks.rate() >= 10_000.0),
+            },
+            Row {
+                name: "accepted / health",
+                value: format!("{ratio:.2}"),
+                target: ">= 0.25".into(),
+                ok: Some(ratio >= 0.25),
+            },
+            Row {
+                name: "mean deliveries per commit",
+                value: format!("{mean_batch:.1}"),
+                target: "-".into(),
+                ok: None,
+            },
+            Row {
+                name: "ack latency p50",
+                value: ms(hooks.latency.value_at_quantile(0.5)),
+                target: "-".into(),
+                ok: None,
+            },
+            Row {
+                name: "ack latency p99",
+                value: ms(hooks.latency.value_at_quantile(0.99)),
+                target: "-".into(),
+                ok: None,
+            },
+        ],
+        figures.clone(),
+        correct,
+    )?;
+    Ok(figures)
+}
+
+/// Notification to order stored at a fixed arrival rate, counted from each
+/// notification's scheduled send time (no coordinated omission).
+pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
+    let n = (a.rate * a.seconds) as usize;
+    let (s, ids) = Setup::new(n).await?;
+    let s = Arc::new(s);
+    let interval = Duration::from_secs_f64(1.0 / a.rate as f64);
+    let start_at = Utc::now() + chrono::Duration::milliseconds(200);
+    let start = Instant::now() + Duration::from_millis(200);
+    let addr = s.server.addr()?;
+    let path = s.webhook_path()?;
+    let pool = Arc::new(tokio::sync::Mutex::new(Vec::<Conn>::new()));
+    let mut sends = futures::stream::FuturesUnordered::new();
+    let mut scheduled = HashMap::with_capacity(n);
+    for (i, id) in ids.iter().enumerate() {
+        let offset = interval * i as u32;
+        tokio::time::sleep_until((start + offset).into()).await;
+        scheduled.insert(
+            id.to_string(),
+            start_at + chrono::Duration::from_std(offset)?,
+        );
+        let (body, sig) = s.signed("order/created", *id);
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-linkedstore-hmac-sha256", sig.as_str()),
+        ];
+        let req = request("POST", addr, &path, &headers, Bytes::from(body));
+        let pool = pool.clone();
+        sends.push(tokio::spawn(async move {
+            // Reuse an idle connection or open one: arrivals never wait for each other.
+            let conn = pool.lock().await.pop();
+            let mut conn = match conn {
+                Some(c) => c,
+                None => Conn::open(addr).await?,
+            };
+            let ok = conn.send(req).await?;
+            pool.lock().await.push(conn);
+            anyhow::Ok(ok)
+        }));
+    }
+    let mut acked = 0usize;
+    while let Some(r) = sends.next().await {
+        if matches!(r, Ok(Ok(true))) {
+            acked += 1;
+        }
+    }
+    s.settle(Duration::from_secs(300)).await?;
+    let orders = s.orders().await?;
+    let mut h = histogram()?;
+    for (ext, created) in &orders {
+        if let Some(sent) = scheduled.get(ext) {
+            let us = (*created - *sent).num_microseconds().unwrap_or(0).max(1) as u64;
+            h.record(us)?;
+        }
+    }
+    let correct = acked == n && orders.len() == n;
+    let (p50, p99, max) = (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max());
+    let figures = json!({
+        "rate_per_sec": a.rate,
+        "notifications": n,
+        "orders_stored": orders.len(),
+        "p50_ms": p50 as f64 / 1000.0,
+        "p99_ms": p99 as f64 / 1000.0,
+        "max_ms": max as f64 / 1000.0,
+        "server_peak_rss_mb": s.server.rss_bytes().map(|b| b / 1_048_576),
+    });
+    emit(
+        "e2e",
+        "sqlite",
+        &[
+            Row {
+                name: "arrival rate (orders/s)",
+                value: a.rate.to_string(),
+                target: "500".into(),
+                ok: None,
+            },
+            Row {
+                name: "notification -> order p50",
+                value: ms(p50),
+                target: "-".into(),
+                ok: None,
+            },
+            Row {
+                name: "notification -> order p99",
+                value: ms(p99),
+                target: "<= 50 ms".into(),
+                ok: Some(p99 <= 50_000),
+            },
+            Row {
+                name: "notification -> order max",
+                value: ms(max),
+                target: "-".into(),
+                ok: None,
+            },
+        ],
+        figures.clone(),
+        correct,
+    )?;
+    Ok(figures)
+}
