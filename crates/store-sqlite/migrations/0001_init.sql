@@ -65,7 +65,7 @@ CREATE TABLE jobs (
 );
 CREATE UNIQUE INDEX jobs_one_pending_per_key ON jobs (tenant_id, unique_key)
     WHERE state = 'pending' AND unique_key IS NOT NULL;
-CREATE INDEX jobs_due ON jobs (state, run_at);
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state = 'pending';
 CREATE INDEX jobs_by_lease ON jobs (lease_owner) WHERE state = 'running';
 
 CREATE TABLE orders (

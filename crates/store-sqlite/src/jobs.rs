@@ -126,7 +126,7 @@ impl JobStore for SqliteStore {
             .push_bind(ts(until))
             .push(", started_at = ")
             .push_bind(ts(now))
-            .push(" WHERE rowid IN (SELECT rowid FROM jobs WHERE state = 'pending' AND run_at <= ")
+            .push(" WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM jobs WHERE state = 'pending' AND run_at <= ")
             .push_bind(ts(now));
         if !kinds.is_empty() {
             q.push(" AND kind IN (");
