@@ -28,6 +28,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let overrides = ponte::config::Overrides {
         data_dir: Some(args.data_dir),
         listen: Some("127.0.0.1:0".parse()?),
+        database_url: None,
     };
     let config = ponte::config::Config {
         api_token: Some(TOKEN.into()),

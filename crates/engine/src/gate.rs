@@ -65,7 +65,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         drop(turn);
         let waited = waiter.await.unwrap_or_default();
-        assert_eq!(waited, Duration::from_millis(5), "released when the inbox is done");
+        assert_eq!(
+            waited,
+            Duration::from_millis(5),
+            "released when the inbox is done"
+        );
         let _busy = gate.inbox_turn();
         let t = tokio::time::Instant::now();
         gate.background_turn().await;

@@ -137,6 +137,11 @@ impl Engine {
         self.store.job_counts().await.is_ok()
     }
 
+    /// Wakes the claim loops (new jobs were enqueued elsewhere).
+    pub fn wake_workers(&self) {
+        self.wake.notify_waiters();
+    }
+
     /// Waits until every accepted delivery is committed (for shutdown).
     pub async fn drain_ingest(&self) {
         self.ingest.drain().await;

@@ -1,36 +1,15 @@
 //! Starting and stopping the whole application on a given listener.
 
+use crate::backend::Backend;
 use crate::config::Config;
-use anyhow::{bail, Context};
+use anyhow::Context;
+use ponte_core::retry::RetryPolicy;
 use ponte_core::SystemClock;
 use ponte_engine::{Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers};
-use ponte_store::JobStore;
-use ponte_store_sqlite::SqliteStore;
-use std::fs::File;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// Opens the embedded store in the data directory, holding its lock: one process per
-/// data directory (SQLite has one writer; scale out with PostgreSQL).
-pub async fn open_store(config: &Config) -> anyhow::Result<(SqliteStore, File)> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let lock_path = config.data_dir.join("ponte.lock");
-    let lock =
-        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        bail!(
-            "another ponte is already using {} (one process per data directory)",
-            config.data_dir.display()
-        );
-    }
-    let store = SqliteStore::open(&config.data_dir.join("ponte.db"))
-        .await
-        .context("opening the embedded database")?;
-    Ok((store, lock))
-}
 
 /// Runs ponte on `listener` until `shutdown` resolves, then stops gracefully: no new
 /// requests, every accepted webhook committed, workers finish their batch and give
@@ -40,14 +19,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (store, _lock) = open_store(&config).await?;
-    // One process owns this database: whatever a previous (killed) process held is ours to redo.
-    let released = store.release_leases(None).await?;
-    if released > 0 {
-        tracing::info!(
-            jobs = released,
-            "resuming jobs left running by a previous process"
-        );
+    let backend = Backend::open(&config).await?;
+    let store = backend.store();
+    if let Backend::Sqlite(..) = backend {
+        // One process owns this database: whatever a previous (killed) process held is ours to redo.
+        let released = store.release_leases(None).await?;
+        if released > 0 {
+            tracing::info!(
+                jobs = released,
+                "resuming jobs left running by a previous process"
+            );
+        }
     }
     let key = match &config.master_key {
         Some(k) => MasterKey::parse(k)?,
@@ -61,16 +43,31 @@ pub async fn run(
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
         workers: config.workers,
+        lease: Duration::from_secs(config.job_lease_secs.max(1)),
+        import_retry: RetryPolicy {
+            base: Duration::from_millis(config.import_retry_base_ms),
+            ..RetryPolicy::default()
+        },
+        platform_timeout: Duration::from_millis(config.platform_timeout_ms),
         ..EngineConfig::default()
     };
-    let store = Arc::new(store);
     let engine = Engine::new(
-        store.clone(),
+        store,
         Arc::new(SystemClock),
         Cipher::new(&key),
         engine_config,
     )
     .await?;
+    if let Backend::Postgres(pg) = &backend {
+        // Other instances' new jobs wake this one's workers (polling stays the fallback).
+        let mut rx = pg.job_listener().await?;
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            while rx.recv().await.is_some() {
+                engine.wake_workers();
+            }
+        });
+    }
     let token = match &config.api_token {
         Some(t) => TokenSetup::Given(t.clone()),
         None => TokenSetup::GenerateInto(config.data_dir.join("api-token")),
@@ -82,7 +79,7 @@ pub async fn run(
         );
     }
     let workers = Workers::start(engine.clone());
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "ponte listening");
+    tracing::info!(%addr, backend = backend.name(), "ponte listening");
     println!("ponte listening on http://{addr}");
     axum::serve(listener, ponte_api::router(engine.clone()))
         .with_graceful_shutdown(shutdown)
@@ -98,7 +95,7 @@ pub async fn run(
             "workers did not stop in time; their jobs return to the queue on the next start"
         );
     }
-    store.close().await;
+    backend.close().await;
     Ok(())
 }
 

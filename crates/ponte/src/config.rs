@@ -15,6 +15,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// `postgres://...` to share the work of many instances; unset: embedded SQLite.
+    pub database_url: Option<String>,
+    /// How long to keep retrying an unreachable database at start, in seconds.
+    pub database_connect_timeout_secs: u64,
+    /// PostgreSQL pool size per instance.
+    pub database_max_connections: u32,
+    /// Job lease length in seconds (a dead instance's jobs return after this).
+    pub job_lease_secs: u64,
     /// Base URL platforms reach this server at (default: `http://{listen}`).
     pub public_url: Option<String>,
     /// API token for the default tenant; generated into `<data_dir>/api-token` when unset.
@@ -36,6 +44,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|u| redact(u)),
+            )
             .field("public_url", &self.public_url)
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
@@ -49,6 +61,10 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./ponte-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            database_connect_timeout_secs: 60,
+            database_max_connections: 16,
+            job_lease_secs: 60,
             public_url: None,
             api_token: None,
             master_key: None,
@@ -69,6 +85,21 @@ pub struct Overrides {
     /// `--listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Config {
@@ -81,5 +112,19 @@ impl Config {
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact("postgres://ponte:s3cret@db:5432/ponte"),
+            "postgres://ponte:***@db:5432/ponte"
+        );
+        assert_eq!(redact("postgres://db/ponte"), "postgres://db/ponte");
     }
 }

@@ -2,4 +2,5 @@
 //! application (also used by the end-to-end tests and benchmarks).
 
 pub mod app;
+pub mod backend;
 pub mod config;

@@ -23,6 +23,9 @@ struct Common {
     /// Data directory for the embedded database [env: PONTE_DATA_DIR] [default: ./ponte-data]
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host/db) instead of the embedded database [env: PONTE_DATABASE_URL]
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::load(&Overrides {
                 data_dir: common.data_dir,
                 listen,
+                database_url: common.database_url,
             })?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
@@ -78,10 +82,20 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::load(&Overrides {
                 data_dir: common.data_dir,
                 listen: None,
+                database_url: common.database_url,
             })?;
-            let (store, _lock) = ponte::app::open_store(&config).await?;
-            store.close().await;
-            println!("database in {} is up to date", config.data_dir.display());
+            let backend = ponte::backend::Backend::open(&config).await?;
+            backend.close().await;
+            match &config.database_url {
+                Some(url) => println!(
+                    "PostgreSQL database {} is up to date",
+                    ponte::config::redact(url)
+                ),
+                None => println!(
+                    "embedded database in {} is up to date",
+                    config.data_dir.display()
+                ),
+            }
             Ok(())
         }
         Cmd::Openapi => {

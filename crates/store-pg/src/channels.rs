@@ -1,0 +1,90 @@
+use crate::codec::col;
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::{Channel, ChannelStore, StoreError, StoreResult};
+use sqlx::postgres::PgRow;
+
+const COLUMNS: &str =
+    "tenant_id, id, platform, name, settings, credentials, enabled, created_at, updated_at";
+
+fn decode(r: &PgRow) -> StoreResult<Channel> {
+    Ok(Channel {
+        tenant_id: TenantId(col(r, "tenant_id")?),
+        id: ChannelId(col(r, "id")?),
+        platform: col(r, "platform")?,
+        name: col(r, "name")?,
+        settings: col(r, "settings")?,
+        credentials: col(r, "credentials")?,
+        enabled: col(r, "enabled")?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+#[async_trait]
+impl ChannelStore for PgStore {
+    async fn insert_channel(&self, c: &Channel) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO channels ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(c.tenant_id.0)
+        .bind(c.id.0)
+        .bind(&c.platform)
+        .bind(&c.name)
+        .bind(&c.settings)
+        .bind(&c.credentials)
+        .bind(c.enabled)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_channel(&self, c: &Channel) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE channels SET name = $1, settings = $2, credentials = $3, enabled = $4, updated_at = $5 \
+             WHERE tenant_id = $6 AND id = $7",
+        )
+        .bind(&c.name)
+        .bind(&c.settings)
+        .bind(&c.credentials)
+        .bind(c.enabled)
+        .bind(c.updated_at)
+        .bind(c.tenant_id.0)
+        .bind(c.id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
+            .bind(cid.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY id"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+}

@@ -1,0 +1,347 @@
+use crate::codec::{col, is_unique_violation};
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{JobId, TenantId};
+use ponte_store::{
+    Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreError, StoreResult,
+};
+use sqlx::postgres::{PgArguments, PgConnection};
+use sqlx::query::Query;
+use sqlx::{Connection, Postgres, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The NOTIFY channel that wakes workers when jobs are added.
+pub(crate) const JOBS_CHANNEL: &str = "ponte_jobs";
+
+/// Inserts jobs in one statement, coalescing by unique key: a key already pending (in
+/// the table or earlier in this batch) only pulls the pending job's `run_at` earlier.
+/// Notifies [`JOBS_CHANNEL`] in the same statement (delivered at commit).
+pub(crate) async fn insert_jobs(
+    conn: &mut PgConnection,
+    jobs: &[(TenantId, &NewJob)],
+) -> StoreResult<()> {
+    // PostgreSQL refuses to update one row twice in one statement: coalesce the batch
+    // first, keeping the first job of each key with the earliest run_at.
+    let mut rows: Vec<(TenantId, &NewJob, DateTime<Utc>)> = Vec::with_capacity(jobs.len());
+    let mut by_key: HashMap<(TenantId, &str), usize> = HashMap::new();
+    for (t, j) in jobs {
+        let slot = j
+            .unique_key
+            .as_deref()
+            .map(|k| *by_key.entry((*t, k)).or_insert(rows.len()));
+        match slot {
+            Some(i) if i < rows.len() => rows[i].2 = rows[i].2.min(j.run_at),
+            _ => rows.push((*t, j, j.run_at)),
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Concurrent batches take the pending rows' locks in the same order: no deadlock.
+    rows.sort_by(|a, b| (a.0, a.1.unique_key.as_deref()).cmp(&(b.0, b.1.unique_key.as_deref())));
+    let tenants: Vec<Uuid> = rows.iter().map(|r| r.0 .0).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|_| JobId::new().0).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.1.kind.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = rows.iter().map(|r| &r.1.payload).collect();
+    let keys: Vec<Option<&str>> = rows.iter().map(|r| r.1.unique_key.as_deref()).collect();
+    let run_at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
+    sqlx::query(
+        "WITH ins AS ( \
+           INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) \
+           SELECT t, id, kind, payload, unique_key, 'pending', run_at, run_at \
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) \
+             AS u (t, id, kind, payload, unique_key, run_at) \
+           ON CONFLICT (tenant_id, unique_key) WHERE state = 'pending' AND unique_key IS NOT NULL \
+           DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at) \
+         ) SELECT pg_notify($7, '')",
+    )
+    .bind(tenants)
+    .bind(ids)
+    .bind(kinds)
+    .bind(payloads)
+    .bind(keys)
+    .bind(run_at)
+    .bind(JOBS_CHANNEL)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Deletes the job if `lease` still holds it; rows deleted.
+async fn delete_leased(conn: &mut PgConnection, lease: &JobLease) -> Result<u64, sqlx::Error> {
+    let r =
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2")
+            .bind(lease.job_id.0)
+            .bind(&lease.owner)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected())
+}
+
+/// Puts the leased job back to pending for a retry; rows changed. Fails with a unique
+/// violation when a pending twin with the same key exists.
+async fn requeue_leased(
+    conn: &mut PgConnection,
+    lease: &JobLease,
+    run_at: DateTime<Utc>,
+    count_attempt: bool,
+    error: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE jobs SET state = 'pending', run_at = $1, attempts = attempts + $2, last_error = $3, \
+         lease_owner = NULL, lease_until = NULL WHERE id = $4 AND state = 'running' AND lease_owner = $5",
+    )
+    .bind(run_at)
+    .bind(i32::from(count_attempt))
+    .bind(error)
+    .bind(lease.job_id.0)
+    .bind(&lease.owner)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Finishes a job; false if the lease was lost. `in_tx` says `conn` is inside a
+/// transaction, where a failed statement would abort everything: the retry's update
+/// then runs under a savepoint.
+pub(crate) async fn finish_in(
+    conn: &mut PgConnection,
+    lease: &JobLease,
+    outcome: &JobOutcome,
+    in_tx: bool,
+) -> StoreResult<bool> {
+    let done = match outcome {
+        JobOutcome::Done => delete_leased(conn, lease).await,
+        JobOutcome::Retry {
+            run_at,
+            count_attempt,
+            error,
+        } => {
+            let requeued = if in_tx {
+                let mut sp = Connection::begin(&mut *conn).await.map_err(db_err)?;
+                let r = requeue_leased(&mut sp, lease, *run_at, *count_attempt, error).await;
+                match r {
+                    Ok(_) => sp.commit().await.map_err(db_err)?,
+                    Err(_) => sp.rollback().await.map_err(db_err)?,
+                }
+                r
+            } else {
+                requeue_leased(conn, lease, *run_at, *count_attempt, error).await
+            };
+            match requeued {
+                // A pending twin with the same unique key exists: this run's retry folds into it.
+                Err(e) if is_unique_violation(&e) => {
+                    delete_leased(conn, lease).await.map_err(db_err)?;
+                    return Ok(true);
+                }
+                other => other,
+            }
+        }
+        JobOutcome::Failed { error } => sqlx::query(
+            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
+             lease_until = NULL WHERE id = $2 AND state = 'running' AND lease_owner = $3",
+        )
+        .bind(error)
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()),
+    };
+    Ok(done.map_err(db_err)? == 1)
+}
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn enqueue(&self, tenant: TenantId, job: &NewJob) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        insert_jobs(&mut conn, &[(tenant, job)]).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        kinds: &[&str],
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>> {
+        let until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let rows = sqlx::query(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
+             WHERE (tenant_id, id) IN ( \
+               SELECT tenant_id, id FROM jobs \
+               WHERE state = 'pending' AND run_at <= $4 AND (cardinality($5::text[]) = 0 OR kind = ANY($5)) \
+               ORDER BY run_at LIMIT $6 FOR UPDATE SKIP LOCKED) \
+             RETURNING tenant_id, id, kind, payload, attempts, created_at",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(now)
+        .bind(kinds)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Job {
+                    tenant_id: TenantId(col(r, "tenant_id")?),
+                    id: JobId(col(r, "id")?),
+                    kind: col(r, "kind")?,
+                    payload: col(r, "payload")?,
+                    attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+                    created_at: col(r, "created_at")?,
+                    lease_owner: owner.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = $1 WHERE state = 'running' AND lease_owner = $2",
+        )
+        .bind(until)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn finish_job(
+        &self,
+        lease: &JobLease,
+        outcome: &JobOutcome,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        finish_in(&mut conn, lease, outcome, false).await
+    }
+
+    async fn reap_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        release(self, Leases::ExpiredAt(now)).await
+    }
+
+    async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
+        match owner {
+            Some(o) => release(self, Leases::Owner(o)).await,
+            None => release(self, Leases::All).await,
+        }
+    }
+
+    async fn job_counts(&self) -> StoreResult<JobCounts> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut c = JobCounts::default();
+        for r in rows {
+            let n: i64 = col(&r, "n")?;
+            match r.try_get::<&str, _>("state").map_err(db_err)? {
+                "pending" => c.pending = n,
+                "running" => c.running = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// Which leases to give back.
+enum Leases<'a> {
+    /// Those that ran out before this time.
+    ExpiredAt(DateTime<Utc>),
+    /// Those of one owner.
+    Owner(&'a str),
+    /// Every one.
+    All,
+}
+
+impl<'a> Leases<'a> {
+    /// The condition on the jobs row aliased `a`; its parameter, if any, is `$1`.
+    fn cond(&self, a: &str) -> String {
+        match self {
+            Self::ExpiredAt(_) => format!("{a}.state = 'running' AND {a}.lease_until < $1"),
+            Self::Owner(_) => format!("{a}.state = 'running' AND {a}.lease_owner = $1"),
+            Self::All => format!("{a}.state = 'running'"),
+        }
+    }
+
+    fn bind<'q>(&self, q: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments>
+    where
+        'a: 'q,
+    {
+        match self {
+            Self::ExpiredAt(t) => q.bind(*t),
+            Self::Owner(o) => q.bind(*o),
+            Self::All => q,
+        }
+    }
+}
+
+/// Puts leased jobs back to pending. A job whose key already has a pending twin is
+/// dropped instead (the twin does the same work), and so is every leased job but the
+/// oldest when several share a key. Retried when a twin appears concurrently.
+async fn release(store: &PgStore, which: Leases<'_>) -> StoreResult<u64> {
+    let mut attempt = 0;
+    loop {
+        match release_once(store, &which).await {
+            Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn release_once(store: &PgStore, which: &Leases<'_>) -> StoreResult<u64> {
+    let del_sql = format!(
+        "DELETE FROM jobs j WHERE {} AND j.unique_key IS NOT NULL AND ( \
+           EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id AND p.unique_key = j.unique_key \
+                   AND p.state = 'pending') \
+           OR EXISTS (SELECT 1 FROM jobs r WHERE r.tenant_id = j.tenant_id AND r.unique_key = j.unique_key \
+                   AND {} AND r.id < j.id))",
+        which.cond("j"),
+        which.cond("r"),
+    );
+    let upd_sql = format!(
+        "UPDATE jobs j SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {}",
+        which.cond("j"),
+    );
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    let dropped = which
+        .bind(sqlx::query(&del_sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    let requeued = which
+        .bind(sqlx::query(&upd_sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if requeued > 0 {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(JOBS_CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(dropped + requeued)
+}

@@ -1,0 +1,447 @@
+use crate::codec::{col, cursor, from_json, limit, order_lock_key};
+use crate::jobs::finish_in;
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::import::{decide, ImportDecision, Known};
+use ponte_core::order::OrderData;
+use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::{
+    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderStore, Page,
+    PageRequest, StoreResult, StoredOrder, TimelineEntry,
+};
+use serde_json::json;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+const COLUMNS: &str = "tenant_id, id, channel_id, data, raw, created_at, updated_at";
+
+fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
+    Ok(StoredOrder {
+        tenant_id: TenantId(col(r, "tenant_id")?),
+        id: OrderId(col(r, "id")?),
+        channel_id: ChannelId(col(r, "channel_id")?),
+        data: from_json(col(r, "data")?)?,
+        raw: col(r, "raw")?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+/// Timeline entries collected during a batch, written in one statement.
+#[derive(Default)]
+struct Notes {
+    tenants: Vec<Uuid>,
+    channels: Vec<Uuid>,
+    external_ids: Vec<String>,
+    at: Vec<DateTime<Utc>>,
+    kinds: Vec<&'static str>,
+    details: Vec<serde_json::Value>,
+}
+
+impl Notes {
+    fn add(
+        &mut self,
+        c: &ImportCommit,
+        at: DateTime<Utc>,
+        kind: &'static str,
+        detail: serde_json::Value,
+    ) {
+        self.tenants.push(c.tenant_id.0);
+        self.channels.push(c.channel_id.0);
+        self.external_ids.push(c.external_id.clone());
+        self.at.push(at);
+        self.kinds.push(kind);
+        self.details.push(detail);
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> StoreResult<()> {
+        if self.kinds.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])",
+        )
+        .bind(self.tenants)
+        .bind(self.channels)
+        .bind(self.external_ids)
+        .bind(self.at)
+        .bind(self.kinds)
+        .bind(self.details)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// Serialises every import of the same order across instances (a transaction-level
+/// advisory lock per order, taken in key order so that batches never deadlock): two
+/// jobs of one order can run at once, and each must see the other's result.
+async fn lock_orders(conn: &mut PgConnection, batch: &[ImportCommit]) -> StoreResult<()> {
+    let mut keys: Vec<i64> = batch
+        .iter()
+        .map(|c| order_lock_key(c.tenant_id.0, c.channel_id.0, &c.external_id))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    sqlx::query("SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) AS k")
+        .bind(keys)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Marks the deliveries this job run covered (received before it started).
+async fn settle_deliveries(
+    conn: &mut PgConnection,
+    c: &ImportCommit,
+    started_at: DateTime<Utc>,
+    state: &str,
+    message: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE deliveries SET state = $1, error = $2, processed_at = $3 \
+         WHERE tenant_id = $4 AND channel_id = $5 AND resource_id = $6 AND state = 'received' AND received_at <= $7",
+    )
+    .bind(state)
+    .bind(message)
+    .bind(now)
+    .bind(c.tenant_id.0)
+    .bind(c.channel_id.0)
+    .bind(&c.external_id)
+    .bind(started_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// What is stored of an order: the order itself or a skip record.
+struct Existing {
+    order: Option<(OrderId, OrderData)>,
+    /// A skip record, with the platform version it was skipped at.
+    skipped: Option<Option<DateTime<Utc>>>,
+}
+
+async fn existing(conn: &mut PgConnection, c: &ImportCommit) -> StoreResult<Existing> {
+    let row = sqlx::query(
+        "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
+         FROM (SELECT $1::uuid AS t, $2::uuid AS ch, $3::text AS ext) k \
+         LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
+         LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
+    )
+    .bind(c.tenant_id.0)
+    .bind(c.channel_id.0)
+    .bind(&c.external_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let order = match col::<Option<Uuid>>(&row, "id")? {
+        Some(oid) => Some((
+            OrderId(oid),
+            from_json(col::<serde_json::Value>(&row, "data")?)?,
+        )),
+        None => None,
+    };
+    let skipped = match col::<Option<String>>(&row, "reason")? {
+        Some(_) => Some(col::<Option<DateTime<Utc>>>(&row, "skipped_at")?),
+        None => None,
+    };
+    Ok(Existing { order, skipped })
+}
+
+async fn apply_one(
+    conn: &mut PgConnection,
+    notes: &mut Notes,
+    c: ImportCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<ImportApplied> {
+    let (order, policy) = match &c.result {
+        ImportResult::FetchFailed { outcome } => {
+            let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+                "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 FOR UPDATE",
+            )
+            .bind(c.lease.job_id.0)
+            .bind(&c.lease.owner)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let Some(started_at) = started else {
+                return Ok(ImportApplied::LeaseLost);
+            };
+            notes.add(
+                &c,
+                now,
+                "fetched",
+                serde_json::to_value(&c.call).unwrap_or_default(),
+            );
+            if let JobOutcome::Failed { error } = outcome {
+                settle_deliveries(
+                    conn,
+                    &c,
+                    started_at.unwrap_or(now),
+                    "failed",
+                    Some(error.clone()),
+                    now,
+                )
+                .await?;
+            }
+            finish_in(conn, &c.lease, outcome, true).await?;
+            return Ok(if matches!(outcome, JobOutcome::Failed { .. }) {
+                ImportApplied::Failed
+            } else {
+                ImportApplied::Retrying
+            });
+        }
+        ImportResult::Fetched { order, policy } => (order, *policy),
+    };
+    // The job is done whatever the order turns out to be: removing it proves the lease.
+    let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+        "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING started_at",
+    )
+    .bind(c.lease.job_id.0)
+    .bind(&c.lease.owner)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let Some(started_at) = started else {
+        return Ok(ImportApplied::LeaseLost);
+    };
+    let started_at = started_at.unwrap_or(now);
+    notes.add(
+        &c,
+        now,
+        "fetched",
+        serde_json::to_value(&c.call).unwrap_or_default(),
+    );
+    let ex = existing(conn, &c).await?;
+    let known = match (&ex.order, ex.skipped) {
+        (Some((_, d)), _) => Some(Known::Order(d)),
+        (None, Some(at)) => Some(Known::Skipped(at)),
+        (None, None) => None,
+    };
+    let applied = match decide(known, order, policy) {
+        ImportDecision::Create => {
+            let oid = OrderId::new();
+            sqlx::query(
+                "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(c.tenant_id.0)
+            .bind(oid.0)
+            .bind(c.channel_id.0)
+            .bind(&c.external_id)
+            .bind(order.data.status.as_str())
+            .bind(order.data.platform_updated_at)
+            .bind(Json(&order.data))
+            .bind(&order.raw)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            if ex.skipped.is_some() {
+                sqlx::query(
+                    "DELETE FROM order_skips WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3",
+                )
+                .bind(c.tenant_id.0)
+                .bind(c.channel_id.0)
+                .bind(&c.external_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            }
+            notes.add(
+                &c,
+                now,
+                "imported",
+                json!({ "order_id": oid, "status": order.data.status }),
+            );
+            ImportApplied::Created(oid)
+        }
+        ImportDecision::Update { data, status_from } => {
+            let Some((oid, _)) = ex.order else {
+                return Ok(ImportApplied::Stale);
+            };
+            sqlx::query(
+                "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5 \
+                 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(data.status.as_str())
+            .bind(data.platform_updated_at)
+            .bind(Json(&*data))
+            .bind(&order.raw)
+            .bind(now)
+            .bind(c.tenant_id.0)
+            .bind(oid.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            match status_from {
+                Some(from) => notes.add(
+                    &c,
+                    now,
+                    "status_changed",
+                    json!({ "from": from, "to": data.status, "by": "platform" }),
+                ),
+                None => notes.add(&c, now, "updated", json!({ "status": data.status })),
+            }
+            ImportApplied::Updated(oid)
+        }
+        ImportDecision::Unchanged => match ex.order {
+            Some((oid, _)) => ImportApplied::Unchanged(oid),
+            None => ImportApplied::Stale,
+        },
+        ImportDecision::Stale => {
+            notes.add(
+                &c,
+                now,
+                "stale_ignored",
+                json!({ "platform_updated_at": order.data.platform_updated_at }),
+            );
+            ImportApplied::Stale
+        }
+        ImportDecision::Skip(reason) => {
+            sqlx::query(
+                "INSERT INTO order_skips (tenant_id, channel_id, external_id, reason, platform_updated_at, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id, external_id) \
+                 DO UPDATE SET reason = EXCLUDED.reason, platform_updated_at = EXCLUDED.platform_updated_at, at = EXCLUDED.at",
+            )
+            .bind(c.tenant_id.0)
+            .bind(c.channel_id.0)
+            .bind(&c.external_id)
+            .bind(reason.as_str())
+            .bind(order.data.platform_updated_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            notes.add(&c, now, "skipped", json!({ "reason": reason.as_str() }));
+            ImportApplied::Skipped(reason)
+        }
+    };
+    let message = match &applied {
+        ImportApplied::Skipped(r) => Some(format!("skipped: {}", r.as_str())),
+        ImportApplied::Stale => Some("stale: a newer version is stored".to_owned()),
+        _ => None,
+    };
+    settle_deliveries(conn, &c, started_at, "processed", message, now).await?;
+    Ok(applied)
+}
+
+#[async_trait]
+impl OrderStore for PgStore {
+    async fn apply_imports(
+        &self,
+        batch: Vec<ImportCommit>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ImportApplied>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        lock_orders(&mut tx, &batch).await?;
+        let mut out = Vec::with_capacity(batch.len());
+        let mut notes = Notes::default();
+        for c in batch {
+            out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+        }
+        notes.write(&mut tx).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn order(&self, tenant: TenantId, oid: OrderId) -> StoreResult<Option<StoredOrder>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM orders WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(oid.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode)
+        .transpose()
+    }
+
+    async fn orders(
+        &self,
+        tenant: TenantId,
+        f: &OrderFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StoredOrder>> {
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM orders WHERE tenant_id = "));
+        q.push_bind(tenant.0);
+        if let Some(c) = f.channel_id {
+            q.push(" AND channel_id = ").push_bind(c.0);
+        }
+        if let Some(s) = f.status {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(e) = &f.external_id {
+            q.push(" AND external_id = ").push_bind(e.clone());
+        }
+        if let Some(t) = f.updated_since {
+            q.push(" AND updated_at >= ").push_bind(t);
+        }
+        if let Some(c) = &page.cursor {
+            q.push(" AND id < ").push_bind(cursor(c)?);
+        }
+        let n = limit(page.limit);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+        let items = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|o| o.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn timeline(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        external_id: &str,
+    ) -> StoreResult<Vec<TimelineEntry>> {
+        // Ties on time: deliveries first (by id), then entries in insertion order.
+        let rows = sqlx::query(
+            "SELECT at, kind, detail FROM ( \
+               SELECT received_at AS at, 'delivery_received' AS kind, \
+                      jsonb_build_object('delivery_id', id, 'event', event, 'state', state) AS detail, \
+                      0 AS src, id AS delivery_id, 0::bigint AS seq \
+               FROM deliveries WHERE tenant_id = $1 AND channel_id = $2 AND resource_id = $3 \
+               UNION ALL \
+               SELECT at, kind, detail, 1, NULL, id \
+               FROM timeline WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3 \
+             ) e ORDER BY at, src, delivery_id, seq",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(external_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimelineEntry {
+                    at: col(r, "at")?,
+                    kind: col(r, "kind")?,
+                    detail: col(r, "detail")?,
+                })
+            })
+            .collect()
+    }
+}

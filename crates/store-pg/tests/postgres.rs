@@ -1,0 +1,356 @@
+//! PostgreSQL-only behaviour: concurrent claimers, LISTEN/NOTIFY, schema guard,
+//! connection errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use ponte_core::{ChannelId, DeliveryId, TenantId};
+use ponte_store::*;
+use ponte_store_pg::PgStore;
+use sqlx::{Connection, PgConnection};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+fn delivery(t: TenantId, c: ChannelId, ext: &str) -> NewDelivery {
+    NewDelivery {
+        id: DeliveryId::new(),
+        tenant_id: t,
+        channel_id: c,
+        received_at: t0(),
+        event: "order/paid".into(),
+        resource_id: Some(ext.into()),
+        body: b"{}".to_vec(),
+        state: DeliveryState::Received,
+        note: None,
+        job: Some(NewJob {
+            kind: "import_order".into(),
+            payload: serde_json::json!({"external_id": ext}),
+            unique_key: Some(import_job_key(c, ext)),
+            run_at: t0(),
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claimers_never_claim_the_same_job() {
+    let dbs = common::Databases::default();
+    let url = dbs.create().await;
+    let a = PgStore::connect(&url, 4).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = PgStore::connect(&url, 4).await.unwrap();
+    let t = a.default_tenant(t0()).await.unwrap();
+    let c = ChannelId::new();
+    let batch: Vec<_> = (0..500).map(|i| delivery(t, c, &i.to_string())).collect();
+    a.accept_deliveries(&batch).await.unwrap();
+    assert_eq!(a.job_counts().await.unwrap().pending, 500);
+
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let claimer = |s: PgStore, owner: &'static str| {
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            let mut got = Vec::new();
+            loop {
+                let jobs = s
+                    .claim_jobs(owner, &["import_order"], 7, t0(), Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                if jobs.is_empty() {
+                    return got;
+                }
+                assert!(jobs.iter().all(|j| j.lease_owner == owner));
+                got.extend(jobs.into_iter().map(|j| j.id));
+            }
+        })
+    };
+    let (ga, gb) = tokio::join!(claimer(a.clone(), "a"), claimer(b.clone(), "b"));
+    let (ga, gb) = (ga.unwrap(), gb.unwrap());
+    let sa: HashSet<_> = ga.iter().copied().collect();
+    let sb: HashSet<_> = gb.iter().copied().collect();
+    assert_eq!(sa.len(), ga.len(), "a claimed a job twice");
+    assert_eq!(sb.len(), gb.len(), "b claimed a job twice");
+    assert!(sa.is_disjoint(&sb), "a job was claimed by both");
+    assert_eq!(sa.len() + sb.len(), 500, "every job was claimed");
+    assert!(!sa.is_empty() && !sb.is_empty(), "both claimers got work");
+    let counts = a.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (0, 500));
+    a.close().await;
+    b.close().await;
+}
+
+/// The next wake-up, or `None` once the listener stopped; panics after 10 s.
+async fn recv(rx: &mut tokio::sync::mpsc::Receiver<()>) -> Option<()> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no wake-up within 10 s")
+}
+
+#[tokio::test]
+async fn job_listener_hears_jobs_added_by_any_instance() {
+    let dbs = common::Databases::default();
+    let url = dbs.create().await;
+    let a = PgStore::connect(&url, 2).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = PgStore::connect(&url, 2).await.unwrap();
+    let mut rx = a.job_listener().await.unwrap();
+    let t = b.default_tenant(t0()).await.unwrap();
+
+    b.accept_deliveries(&[delivery(t, ChannelId::new(), "1")])
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut rx).await, Some(()), "woken by accept_deliveries");
+
+    let job = NewJob {
+        kind: "sync_stock".into(),
+        payload: serde_json::json!({}),
+        unique_key: None,
+        run_at: t0(),
+    };
+    b.enqueue(t, &job).await.unwrap();
+    assert_eq!(recv(&mut rx).await, Some(()), "woken by enqueue");
+
+    // Closing the store ends the listener.
+    a.close().await;
+    assert_eq!(recv(&mut rx).await, None);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_refused() {
+    let dbs = common::Databases::default();
+    let url = dbs.create().await;
+    let store = PgStore::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    match store.migrate().await {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!(found, 9999);
+            assert_eq!(supported, 1);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn connection_errors_are_clear() {
+    let Err(StoreError::Database(msg)) =
+        PgStore::connect("postgres://postgres:secret@127.0.0.1:1/postgres", 2).await
+    else {
+        panic!("connected to port 1")
+    };
+    assert!(msg.contains("database unreachable"), "{msg}");
+    assert!(!msg.contains("secret"), "{msg}");
+
+    let admin: sqlx::postgres::PgConnectOptions = common::admin_url().parse().unwrap();
+    let bad_user = format!(
+        "postgres://no_such_role_ponte:secret@{}:{}/postgres",
+        admin.get_host(),
+        admin.get_port()
+    );
+    let Err(StoreError::Database(msg)) = PgStore::connect(&bad_user, 2).await else {
+        panic!("connected as a role that does not exist")
+    };
+    assert!(msg.contains("authentication failed"), "{msg}");
+    assert!(!msg.contains("secret"), "{msg}");
+
+    let started = std::time::Instant::now();
+    let r = PgStore::connect_with_retry(
+        "postgres://postgres@127.0.0.1:1/postgres",
+        2,
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(matches!(r, Err(StoreError::Database(_))));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+
+    // A reachable server connects at the first attempt.
+    let store = PgStore::connect_with_retry(&common::admin_url(), 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "postgres");
+    store.close().await;
+}
+
+fn lease(j: &Job) -> JobLease {
+    JobLease {
+        job_id: j.id,
+        owner: j.lease_owner.clone(),
+    }
+}
+
+async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
+    s.claim_jobs(owner, &[], 100, t0(), Duration::from_secs(30))
+        .await
+        .unwrap()
+}
+
+fn retry(secs: i64) -> JobOutcome {
+    JobOutcome::Retry {
+        run_at: t0() + chrono::Duration::seconds(secs),
+        count_attempt: true,
+        error: "503".into(),
+    }
+}
+
+#[tokio::test]
+async fn retries_and_releases_fold_into_a_pending_twin() {
+    let dbs = common::Databases::default();
+    let s = dbs.store().await;
+    let t = s.default_tenant(t0()).await.unwrap();
+    let c = ChannelId::new();
+
+    // One batch, one key: one job, at the earliest run_at.
+    let mut early = delivery(t, c, "1");
+    let mut late = delivery(t, c, "1");
+    late.job.as_mut().unwrap().run_at = t0() + chrono::Duration::seconds(5);
+    early.job.as_mut().unwrap().run_at = t0() - chrono::Duration::seconds(5);
+    s.accept_deliveries(&[late, early]).await.unwrap();
+    assert_eq!(s.job_counts().await.unwrap().pending, 1);
+    assert_eq!(
+        s.next_run_at().await.unwrap(),
+        Some(t0() - chrono::Duration::seconds(5))
+    );
+
+    // finish_job: a retry while a twin is pending folds into the twin.
+    let first = claim(&s, "w").await;
+    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
+    assert!(s
+        .finish_job(&lease(&first[0]), &retry(10), t0())
+        .await
+        .unwrap());
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+
+    // apply_imports: the same, inside the batch transaction (which must survive it).
+    let second = claim(&s, "w").await;
+    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
+    let commit = ImportCommit {
+        lease: lease(&second[0]),
+        tenant_id: t,
+        channel_id: c,
+        external_id: "1".into(),
+        call: CallRecord {
+            request: "GET /orders/1".into(),
+            status: Some(503),
+            duration_ms: 1,
+            error: None,
+        },
+        result: ImportResult::FetchFailed { outcome: retry(10) },
+    };
+    assert_eq!(
+        s.apply_imports(vec![commit], t0()).await.unwrap(),
+        vec![ImportApplied::Retrying]
+    );
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    let tl = s.timeline(t, c, "1").await.unwrap();
+    assert_eq!(tl.iter().filter(|e| e.kind == "fetched").count(), 1);
+
+    // release: a leased job with a pending twin is dropped; of two leased jobs with
+    // one key, one goes back to the queue.
+    let third = claim(&s, "x").await;
+    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
+    let fourth = claim(&s, "y").await;
+    assert_ne!(third[0].id, fourth[0].id);
+    assert_eq!(s.release_leases(None).await.unwrap(), 2);
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
+    let fifth = claim(&s, "z").await;
+    assert_eq!(fifth.len(), 1);
+    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
+    assert_eq!(s.release_leases(Some("z")).await.unwrap(), 1);
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_imports_of_one_order_are_serialised() {
+    use ponte_core::import::ImportPolicy;
+    use ponte_core::order::*;
+    let dbs = common::Databases::default();
+    let url = dbs.create().await;
+    let a = PgStore::connect(&url, 4).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = PgStore::connect(&url, 4).await.unwrap();
+    let t = a.default_tenant(t0()).await.unwrap();
+    let c = ChannelId::new();
+    for round in 0..20 {
+        let ext = format!("o{round}");
+        // Two jobs of one order running at once: one claimed, then a new delivery's.
+        a.accept_deliveries(&[delivery(t, c, &ext)]).await.unwrap();
+        let ja = claim(&a, "a").await;
+        a.accept_deliveries(&[delivery(t, c, &ext)]).await.unwrap();
+        let jb = claim(&b, "b").await;
+        let commit = |j: &Job| ImportCommit {
+            lease: lease(j),
+            tenant_id: t,
+            channel_id: c,
+            external_id: ext.clone(),
+            call: CallRecord {
+                request: "GET /orders/1".into(),
+                status: Some(200),
+                duration_ms: 1,
+                error: None,
+            },
+            result: ImportResult::Fetched {
+                order: Box::new(MappedOrder {
+                    data: OrderData {
+                        external_id: ext.clone(),
+                        number: None,
+                        status: ponte_core::OrderStatus::Approved,
+                        payment: Payment::default(),
+                        items: vec![],
+                        customer: Customer::default(),
+                        billing_address: None,
+                        shipping_address: None,
+                        shipping: Shipping::default(),
+                        totals: Totals::default(),
+                        currency: None,
+                        placed_at: None,
+                        platform_updated_at: Some(t0()),
+                        paid_at: None,
+                        cancelled_at: None,
+                        platform_status: PlatformStatus::default(),
+                    },
+                    closed_at_platform: false,
+                    raw: serde_json::json!({}),
+                }),
+                policy: ImportPolicy::All,
+            },
+        };
+        let (ra, rb) = tokio::join!(
+            a.apply_imports(vec![commit(&ja[0])], t0()),
+            b.apply_imports(vec![commit(&jb[0])], t0())
+        );
+        let mut results = [ra.unwrap().remove(0), rb.unwrap().remove(0)];
+        results.sort_by_key(|r| !matches!(r, ImportApplied::Created(_)));
+        let ImportApplied::Created(id) = results[0] else {
+            panic!("{results:?}")
+        };
+        assert_eq!(results[1], ImportApplied::Unchanged(id), "{results:?}");
+    }
+    a.close().await;
+    b.close().await;
+}
