@@ -106,7 +106,8 @@ impl Setup {
             .bearer_auth(TOKEN)
             .json(&json!({
                 "platform": "nuvemshop", "name": "bench",
-                "settings": {"store_id": sim.config().store_id.to_string(), "api_base_url": sim_server.base_url(), "import_policy": "all"},
+                "settings": {"store_id": sim.config().store_id.to_string(), "api_base_url": sim_server.base_url(), "import_policy": "all",
+                             "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6},
                 "credentials": {"access_token": sim.config().access_token, "app_secret": sim.config().app_secret}
             }))
             .send()

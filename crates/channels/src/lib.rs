@@ -54,11 +54,22 @@ pub trait Platform: Send + Sync {
     ) -> Result<Arc<dyn Connector>, ConfigError>;
 }
 
+/// A platform's request budget for one channel: a token bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests that may be made at once.
+    pub burst: f64,
+    /// Sustained requests per second.
+    pub per_sec: f64,
+}
+
 /// One configured channel's link to its platform.
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Which orders the channel imports.
     fn import_policy(&self) -> ImportPolicy;
+    /// The channel's request budget, shared by every instance.
+    fn rate_limit(&self) -> RateLimit;
     /// Authenticates a webhook (in constant time) and reads what it is about.
     fn verify_webhook(
         &self,

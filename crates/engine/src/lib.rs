@@ -4,6 +4,7 @@
 
 mod auth;
 mod batch;
+mod budget;
 mod channels;
 mod error;
 mod gate;

@@ -73,6 +73,11 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         };
+        let jobs = if jobs.is_empty() {
+            jobs
+        } else {
+            engine.within_budget(jobs).await
+        };
         if jobs.is_empty() {
             let idle = match engine.store.next_run_at().await {
                 Ok(Some(at)) => (at - engine.clock.now())

@@ -152,3 +152,48 @@ async fn three_instances_one_killed_every_order_imported_once() {
     }
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_one_platform_budget() {
+    let db = TestDb::create().await;
+    // The store allows a burst of 10 and 20 requests/s; ponte is told 8 and 16/s.
+    let sim = Sim::start(ponte_sim::nuvemshop::SimConfig {
+        bucket_size: 10,
+        leak_per_sec: 20.0,
+        ..Default::default()
+    })
+    .await;
+    let ids: Vec<u64> = (0..120)
+        .map(|_| sim.sim.create_order(NewOrder::default()))
+        .collect();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let (channel, _) = nodes[0]
+        .nuvemshop_channel_limited(&sim, "all", 16.0, 8.0)
+        .await;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    for (i, id) in ids.iter().enumerate() {
+        let url = format!("{}/webhooks/{channel}", nodes[i % 3].base);
+        assert_eq!(sim.notify(&http, &url, "order/paid", *id).await, 200);
+    }
+    nodes[0].settle(Duration::from_secs(60)).await;
+    let took = started.elapsed();
+    assert_eq!(nodes[1].all_orders().await.len(), 120);
+    let limited = sim
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(
+        limited, 0,
+        "three instances together stayed within the store's budget"
+    );
+    // 120 fetches at 16/s after a burst of 8 take at least (120 - 8) / 16 = 7 s.
+    assert!(took >= Duration::from_secs(6), "{took:?}");
+    for n in &mut nodes {
+        n.kill();
+    }
+    db.drop_db().await;
+}

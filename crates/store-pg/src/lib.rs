@@ -10,6 +10,7 @@ mod inbox;
 mod jobs;
 mod listen;
 mod orders;
+mod schedules;
 mod tenants;
 
 use ponte_store::{Store, StoreError};

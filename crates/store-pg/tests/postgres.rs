@@ -140,7 +140,7 @@ async fn a_schema_newer_than_the_binary_is_refused() {
     match store.migrate().await {
         Err(StoreError::SchemaTooNew { found, supported }) => {
             assert_eq!(found, 9999);
-            assert_eq!(supported, 1);
+            assert!((2..9999).contains(&supported), "{supported}");
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }

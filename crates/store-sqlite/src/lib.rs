@@ -6,6 +6,7 @@ mod codec;
 mod inbox;
 mod jobs;
 mod orders;
+mod schedules;
 mod tenants;
 
 use ponte_store::{Store, StoreError};

@@ -31,6 +31,8 @@ where
     stale_and_backward_snapshots(&make().await).await;
     paid_only_skip_then_import(&make().await).await;
     pagination(&make().await).await;
+    schedules_fire_once(&make().await).await;
+    rate_buckets(&make().await).await;
 }
 
 async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
@@ -623,4 +625,74 @@ pub async fn pagination(s: &impl Store) {
         .await
         .unwrap();
     assert!(other.items.is_empty(), "tenants are isolated");
+}
+
+pub async fn schedules_fire_once(s: &impl Store) {
+    let t = s.default_tenant(t0()).await.unwrap();
+    let sched = Schedule {
+        tenant_id: t,
+        key: "import_orders:x".into(),
+        kind: "import_orders".into(),
+        channel_id: Some(ChannelId::new()),
+        interval_secs: 600,
+        enabled: true,
+        next_run_at: t0(),
+        last_fired_at: None,
+    };
+    let stored = s.upsert_schedule(&sched).await.unwrap();
+    assert_eq!(stored, sched);
+    // Upserting again keeps the next run time.
+    let again = s
+        .upsert_schedule(&Schedule {
+            next_run_at: t0() + CDuration::days(1),
+            interval_secs: 60,
+            ..sched.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!((again.next_run_at, again.interval_secs), (t0(), 60));
+    assert!(s
+        .due_schedules(t0() - CDuration::seconds(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let due = s.due_schedules(t0(), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    // Three instances race for the same due time: exactly one fires it.
+    let next = t0() + CDuration::seconds(60);
+    let mut wins = 0;
+    for _ in 0..3 {
+        if s.fire_schedule(t, "import_orders:x", due[0].next_run_at, next, t0())
+            .await
+            .unwrap()
+        {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert!(s
+        .due_schedules(t0() + CDuration::seconds(59), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.due_schedules(next, 10).await.unwrap()[0].last_fired_at,
+        Some(t0())
+    );
+}
+
+pub async fn rate_buckets(s: &impl Store) {
+    let t = s.default_tenant(t0()).await.unwrap();
+    let g = s.take_tokens(t, "ch", 50, 40.0, 2.0, t0()).await.unwrap();
+    assert_eq!(g.granted, 40, "a new bucket starts full");
+    let g = s.take_tokens(t, "ch", 5, 40.0, 2.0, t0()).await.unwrap();
+    assert_eq!(g.granted, 0);
+    assert!(g.retry_after > Duration::ZERO && g.retry_after <= Duration::from_millis(500));
+    let g = s
+        .take_tokens(t, "ch", 5, 40.0, 2.0, t0() + CDuration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(g.granted, 4, "refilled at 2 per second");
+    let g = s.take_tokens(t, "other", 1, 40.0, 2.0, t0()).await.unwrap();
+    assert_eq!(g.granted, 1, "buckets are independent");
 }

@@ -327,3 +327,33 @@ pub struct Page<T> {
 pub fn import_job_key(channel: ChannelId, external_id: &str) -> String {
     format!("import:{channel}:{external_id}")
 }
+
+/// A recurring task (polling, sweeps). Fires once per due time across all instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Stable name, unique per tenant (e.g. `import_orders:<channel id>`).
+    pub key: String,
+    /// What to run.
+    pub kind: String,
+    /// The channel it runs for, if any.
+    pub channel_id: Option<ChannelId>,
+    /// Seconds between runs.
+    pub interval_secs: i64,
+    /// Off: never due.
+    pub enabled: bool,
+    /// When it is next due.
+    pub next_run_at: DateTime<Utc>,
+    /// When it last fired.
+    pub last_fired_at: Option<DateTime<Utc>>,
+}
+
+/// What a rate-limit bucket granted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateGrant {
+    /// Tokens granted (at most what was asked).
+    pub granted: u32,
+    /// When none were granted: how long until one is available.
+    pub retry_after: std::time::Duration,
+}

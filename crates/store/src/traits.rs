@@ -119,8 +119,48 @@ pub trait OrderStore: Send + Sync {
     ) -> StoreResult<Vec<TimelineEntry>>;
 }
 
+/// Recurring tasks, fired by compare-and-set on their next run time so that any
+/// number of instances fire each due time once.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Creates the schedule, or updates its kind, channel and interval (keeping its
+    /// next run time and enabled flag). Returns it as stored.
+    async fn upsert_schedule(&self, schedule: &Schedule) -> StoreResult<Schedule>;
+    /// Enabled schedules due at `now`, oldest due first.
+    async fn due_schedules(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Schedule>>;
+    /// Moves a schedule from `expected` to `next` if nobody else did first; true for
+    /// the one caller that wins.
+    async fn fire_schedule(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        expected: DateTime<Utc>,
+        next: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
+/// Token buckets shared by every instance (a platform's budget is per store and app,
+/// not per process).
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Takes up to `want` tokens from bucket `key` (refilled at `per_sec` up to
+    /// `capacity`), atomically across instances.
+    async fn take_tokens(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        want: u32,
+        capacity: f64,
+        per_sec: f64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateGrant>;
+}
+
 /// A complete storage backend.
-pub trait Store: TenantStore + ChannelStore + InboxStore + JobStore + OrderStore {
+pub trait Store:
+    TenantStore + ChannelStore + InboxStore + JobStore + OrderStore + ScheduleStore + RateLimitStore
+{
     /// Backend name for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 }

@@ -66,6 +66,13 @@ impl Connector for NuvemshopConnector {
         self.settings.import_policy
     }
 
+    fn rate_limit(&self) -> crate::RateLimit {
+        crate::RateLimit {
+            burst: self.settings.rate_limit_burst,
+            per_sec: self.settings.rate_limit_per_sec,
+        }
+    }
+
     fn verify_webhook(
         &self,
         headers: &http::HeaderMap,

@@ -27,6 +27,13 @@ pub struct NuvemshopSettings {
     /// User-Agent sent on every call.
     #[serde(default = "default_ua")]
     pub user_agent: String,
+    /// Requests per second this app may make to the store: 2 by default (leaky bucket
+    /// leaking 2/s, `TN:README.md`); 20 on Next/Evolution plans (x10).
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_sec: f64,
+    /// Requests that may be made at once: the bucket size, 40 by default (400 on x10 plans).
+    #[serde(default = "default_burst")]
+    pub rate_limit_burst: f64,
     /// Status table overrides (DE-PARA), tried before the default table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status_map: Vec<StatusRule>,
@@ -34,6 +41,14 @@ pub struct NuvemshopSettings {
 
 fn default_base() -> String {
     DEFAULT_API_BASE_URL.to_owned()
+}
+
+fn default_rate() -> f64 {
+    2.0
+}
+
+fn default_burst() -> f64 {
+    40.0
 }
 
 fn default_ua() -> String {
@@ -57,6 +72,11 @@ impl NuvemshopSettings {
         if !s.store_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(ConfigError::Invalid(
                 "store_id must be the numeric store id".into(),
+            ));
+        }
+        if !(s.rate_limit_per_sec > 0.0 && s.rate_limit_burst >= 1.0) {
+            return Err(ConfigError::Invalid(
+                "rate_limit_per_sec must be > 0 and rate_limit_burst >= 1".into(),
             ));
         }
         if !(s.api_base_url.starts_with("https://") || s.api_base_url.starts_with("http://")) {

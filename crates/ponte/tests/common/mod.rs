@@ -96,13 +96,26 @@ impl Ponte {
 
     /// Creates a Nuvemshop channel pointing at the simulator.
     pub async fn nuvemshop_channel(&self, sim: &Sim, policy: &str) -> (String, String) {
+        // The simulators of most tests have no rate limit: neither has the channel.
+        self.nuvemshop_channel_limited(sim, policy, 1e6, 1e6).await
+    }
+
+    /// A Nuvemshop channel with this request budget.
+    pub async fn nuvemshop_channel_limited(
+        &self,
+        sim: &Sim,
+        policy: &str,
+        per_sec: f64,
+        burst: f64,
+    ) -> (String, String) {
         let (status, ch) = self
             .post(
                 "/api/v1/channels",
                 &json!({
                     "platform": "nuvemshop",
                     "name": "Loja Teste",
-                    "settings": {"store_id": sim.sim.config().store_id.to_string(), "api_base_url": sim.base_url, "import_policy": policy},
+                    "settings": {"store_id": sim.sim.config().store_id.to_string(), "api_base_url": sim.base_url,
+                                 "import_policy": policy, "rate_limit_per_sec": per_sec, "rate_limit_burst": burst},
                     "credentials": {"access_token": sim.sim.config().access_token, "app_secret": sim.sim.config().app_secret}
                 }),
             )

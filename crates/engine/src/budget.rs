@@ -1,0 +1,88 @@
+//! A channel's platform budget, shared by every instance: before fetching, claimed
+//! jobs take tokens from the channel's bucket in the store; jobs beyond the grant go
+//! back to the queue for when tokens will be there (without using an attempt).
+
+use crate::Engine;
+use chrono::Duration as CDuration;
+use ponte_core::ChannelId;
+use ponte_store::{Job, JobLease, JobOutcome};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The bucket key of a channel.
+fn bucket(channel: ChannelId) -> String {
+    format!("channel:{channel}")
+}
+
+impl Engine {
+    /// Returns the jobs that may call their platform now; the others are rescheduled.
+    pub(crate) async fn within_budget(&self, jobs: Vec<Job>) -> Vec<Job> {
+        let mut by_channel: BTreeMap<Option<ChannelId>, Vec<Job>> = BTreeMap::new();
+        for j in jobs {
+            let ch = j.payload["channel_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok());
+            by_channel.entry(ch).or_default().push(j);
+        }
+        let mut run = vec![];
+        for (channel, jobs) in by_channel {
+            // Jobs that cannot name a usable channel fail in `run_import` with a clear error.
+            let Some(channel) = channel else {
+                run.extend(jobs);
+                continue;
+            };
+            let Ok(ready) = self.cached_channel(channel).await else {
+                run.extend(jobs);
+                continue;
+            };
+            let limit = ready.connector.rate_limit();
+            let now = self.clock.now();
+            let want = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
+            let tenant = jobs[0].tenant_id;
+            let grant = match self
+                .store
+                .take_tokens(
+                    tenant,
+                    &bucket(channel),
+                    want,
+                    limit.burst,
+                    limit.per_sec,
+                    now,
+                )
+                .await
+            {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit bucket unavailable; deferring");
+                    ponte_store::RateGrant {
+                        granted: 0,
+                        retry_after: Duration::from_secs(1),
+                    }
+                }
+            };
+            let per_token = Duration::from_secs_f64(1.0 / limit.per_sec.max(f64::MIN_POSITIVE));
+            for (i, job) in jobs.into_iter().enumerate() {
+                let i = i as u32;
+                if i < grant.granted {
+                    run.push(job);
+                    continue;
+                }
+                let wait = grant.retry_after + per_token * (i - grant.granted);
+                let outcome = JobOutcome::Retry {
+                    run_at: now + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+                    count_attempt: false,
+                    error: "rate_limited: waiting for the channel's request budget".into(),
+                };
+                let lease = JobLease {
+                    job_id: job.id,
+                    owner: job.lease_owner.clone(),
+                };
+                if let Err(e) = self.store.finish_job(&lease, &outcome, now).await {
+                    tracing::warn!(error = %e, "deferring a job");
+                }
+                self.metrics.import("rate_deferred", None);
+            }
+        }
+        run
+    }
+}

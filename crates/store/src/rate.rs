@@ -1,0 +1,48 @@
+//! The token-bucket arithmetic both backends apply inside their transaction.
+
+use crate::RateGrant;
+use std::time::Duration;
+
+/// A bucket's state after refilling for `elapsed_secs` and taking up to `want`
+/// tokens: (tokens left, grant).
+pub fn take(
+    tokens: f64,
+    elapsed_secs: f64,
+    want: u32,
+    capacity: f64,
+    per_sec: f64,
+) -> (f64, RateGrant) {
+    let per_sec = per_sec.max(f64::MIN_POSITIVE);
+    let available = (tokens + elapsed_secs.max(0.0) * per_sec).min(capacity);
+    let granted = (available.floor().max(0.0) as u32).min(want);
+    let left = available - f64::from(granted);
+    let retry_after = if granted == 0 {
+        Duration::from_secs_f64(((1.0 - left) / per_sec).clamp(0.001, 3600.0))
+    } else {
+        Duration::ZERO
+    };
+    (
+        left,
+        RateGrant {
+            granted,
+            retry_after,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refills_and_caps() {
+        let (left, g) = take(40.0, 0.0, 50, 40.0, 2.0);
+        assert_eq!((g.granted, left), (40, 0.0));
+        let (left, g) = take(0.0, 0.25, 1, 40.0, 2.0);
+        assert_eq!(g.granted, 0);
+        assert!((left - 0.5).abs() < 1e-9);
+        assert!((g.retry_after.as_secs_f64() - 0.25).abs() < 1e-6);
+        let (left, g) = take(0.0, 100.0, 1, 40.0, 2.0);
+        assert_eq!((g.granted, left), (1, 39.0));
+    }
+}
