@@ -80,9 +80,10 @@ pub fn request(
         .unwrap_or_else(|_| http::Request::new(Full::new(Bytes::new())))
 }
 
-/// Runs `workers` connections for `duration`, each sending `make(i)` for request `i`.
+/// Runs `workers` connections for `duration` (spread over `addrs`), each sending
+/// `make(i)` for request `i`.
 pub async fn closed_loop<F>(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     workers: usize,
     duration: Duration,
     make: F,
@@ -94,9 +95,10 @@ where
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = vec![];
-    for _ in 0..workers {
+    for w in 0..workers {
         let make = make.clone();
         let counter = counter.clone();
+        let addr = addrs[w % addrs.len().max(1)];
         tasks.push(tokio::spawn(async move {
             let mut h = histogram()?;
             let mut conn = Conn::open(addr).await?;

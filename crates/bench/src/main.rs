@@ -3,7 +3,9 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+mod jobs;
 mod load;
+mod pg;
 mod report;
 mod scenarios;
 mod server;
@@ -23,6 +25,8 @@ enum Cmd {
     Ingest(scenarios::IngestArgs),
     /// Notification to order stored, at a fixed open-loop arrival rate.
     E2e(scenarios::E2eArgs),
+    /// No-op jobs claimed and completed per second, SQLite and PostgreSQL.
+    Jobs(jobs::JobsArgs),
     /// Every scenario.
     All {
         /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
@@ -43,9 +47,14 @@ fn main() -> anyhow::Result<()> {
         match cli.cmd {
             Cmd::Ingest(a) => scenarios::ingest(a).await.map(|_| ()),
             Cmd::E2e(a) => scenarios::e2e(a).await.map(|_| ()),
+            Cmd::Jobs(a) => jobs::jobs(a).await,
             Cmd::All { quick } => {
-                scenarios::ingest(scenarios::IngestArgs::preset(quick)).await?;
-                scenarios::e2e(scenarios::E2eArgs::preset(quick)).await?;
+                use scenarios::{E2eArgs, IngestArgs, Target};
+                for target in [Target::sqlite(), Target::postgres(1), Target::postgres(2)] {
+                    scenarios::ingest(IngestArgs::preset(quick, target.clone())).await?;
+                    scenarios::e2e(E2eArgs::preset(quick, target)).await?;
+                }
+                jobs::jobs(jobs::JobsArgs::preset(quick)).await?;
                 Ok(())
             }
             Cmd::Serve(a) => server::serve(a).await,

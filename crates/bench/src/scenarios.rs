@@ -1,6 +1,7 @@
 //! The scenarios.
 
 use crate::load::{closed_loop, histogram, request, Conn};
+use crate::pg::TestDb;
 use crate::report::{emit, Row};
 use crate::server::{Server, TOKEN};
 use anyhow::{bail, Context};
@@ -13,9 +14,48 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Where ponte stores its data in a scenario.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// `sqlite` (embedded) or `postgres` (the machine's server, a scratch database).
+    #[arg(long, default_value = "sqlite")]
+    pub backend: String,
+    /// ponte instances (PostgreSQL only); load is spread over them.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+}
+
+impl Target {
+    /// SQLite, one instance.
+    pub fn sqlite() -> Self {
+        Self {
+            backend: "sqlite".into(),
+            instances: 1,
+        }
+    }
+
+    /// PostgreSQL with `n` instances.
+    pub fn postgres(n: usize) -> Self {
+        Self {
+            backend: "postgres".into(),
+            instances: n,
+        }
+    }
+
+    fn label(&self) -> String {
+        if self.backend == "postgres" {
+            format!("postgres-x{}", self.instances)
+        } else {
+            self.backend.clone()
+        }
+    }
+}
+
 /// Options of `ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
@@ -29,17 +69,19 @@ pub struct IngestArgs {
 
 impl IngestArgs {
     /// Defaults, or a few-second smoke run.
-    pub fn preset(quick: bool) -> Self {
+    pub fn preset(quick: bool, target: Target) -> Self {
         if quick {
             Self {
+                target,
                 seconds: 1,
                 connections: 16,
                 orders: 200,
             }
         } else {
             Self {
+                target,
                 seconds: 5,
-                connections: 64,
+                connections: 256,
                 orders: 2000,
             }
         }
@@ -49,6 +91,8 @@ impl IngestArgs {
 /// Options of `e2e`.
 #[derive(Debug, clap::Args)]
 pub struct E2eArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Notifications per second (each for a new order).
     #[arg(long, default_value_t = 500)]
     pub rate: u64,
@@ -59,14 +103,16 @@ pub struct E2eArgs {
 
 impl E2eArgs {
     /// Defaults, or a few-second smoke run.
-    pub fn preset(quick: bool) -> Self {
+    pub fn preset(quick: bool, target: Target) -> Self {
         if quick {
             Self {
+                target,
                 rate: 200,
                 seconds: 2,
             }
         } else {
             Self {
+                target,
                 rate: 500,
                 seconds: 10,
             }
@@ -78,14 +124,16 @@ impl E2eArgs {
 struct Setup {
     sim: NuvemshopSim,
     _sim_server: ServerHandle,
-    server: Server,
-    _dir: tempfile::TempDir,
+    /// The first instance answers API calls; load is spread over all of them.
+    servers: Vec<Server>,
+    db: Option<TestDb>,
+    _dirs: Vec<tempfile::TempDir>,
     webhook_url: String,
     http: reqwest::Client,
 }
 
 impl Setup {
-    async fn new(orders: usize) -> anyhow::Result<(Setup, Vec<u64>)> {
+    async fn new(orders: usize, target: &Target) -> anyhow::Result<(Setup, Vec<u64>)> {
         let sim = NuvemshopSim::new(SimConfig {
             bucket_size: 0,
             ..SimConfig::default()
@@ -96,8 +144,29 @@ impl Setup {
         let sim_server = sim
             .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
             .await;
-        let dir = tempfile::tempdir()?;
-        let server = Server::start(dir.path())?;
+        let db = match target.backend.as_str() {
+            "postgres" => Some(TestDb::create().await?),
+            "sqlite" => None,
+            other => bail!("unknown backend `{other}`"),
+        };
+        let instances = if db.is_some() {
+            target.instances.max(1)
+        } else {
+            1
+        };
+        let dirs = (0..instances)
+            .map(|_| tempfile::tempdir())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut env = vec![];
+        if let Some(db) = &db {
+            env.push(("PONTE_DATABASE_URL", db.url.clone()));
+            env.push(("PONTE_MASTER_KEY", "42".repeat(32)));
+        }
+        let servers = dirs
+            .iter()
+            .map(|d| Server::start(d.path(), &env))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let server = &servers[0];
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(512)
             .build()?;
@@ -123,13 +192,32 @@ impl Setup {
             Setup {
                 sim,
                 _sim_server: sim_server,
-                server,
-                _dir: dir,
+                servers,
+                db,
+                _dirs: dirs,
                 webhook_url,
                 http,
             },
             ids,
         ))
+    }
+
+    /// Every instance's address.
+    fn addrs(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        self.servers.iter().map(Server::addr).collect()
+    }
+
+    /// Peak RSS of the first instance, in MiB.
+    fn rss_mb(&self) -> Option<u64> {
+        self.servers[0].rss_bytes().map(|b| b / 1_048_576)
+    }
+
+    /// Stops the servers and drops the scratch database.
+    async fn finish(self) {
+        drop(self.servers);
+        if let Some(db) = self.db {
+            db.drop_db().await;
+        }
     }
 
     /// The webhook path of the channel.
@@ -147,7 +235,7 @@ impl Setup {
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
         Ok(self
             .http
-            .get(format!("{}{path}", self.server.base))
+            .get(format!("{}{path}", self.servers[0].base))
             .bearer_auth(TOKEN)
             .send()
             .await?
@@ -157,9 +245,13 @@ impl Setup {
     }
 
     async fn metric(&self, key: &str) -> anyhow::Result<f64> {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.server.base))
+        Self::metric_of(&self.http, &self.servers[0].base, key).await
+    }
+
+    /// A metric of one instance.
+    async fn metric_of(http: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<f64> {
+        let text = http
+            .get(format!("{base}/metrics"))
             .send()
             .await?
             .text()
@@ -213,12 +305,19 @@ fn ms(us: u64) -> String {
 
 /// Webhooks accepted per second next to `/health` per second, same server, same client.
 pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
-    let (s, ids) = Setup::new(a.orders).await?;
+    let (s, ids) = Setup::new(a.orders, &a.target).await?;
     let d = Duration::from_secs(a.seconds);
-    let addr = s.server.addr()?;
+    let addrs = s.addrs()?;
+    let addr = addrs[0];
     let health_req = move |_| request("GET", addr, "/health", &[], Bytes::new());
-    let _ = closed_loop(addr, a.connections, Duration::from_millis(500), health_req).await?;
-    let health = closed_loop(addr, a.connections, d, health_req).await?;
+    let _ = closed_loop(
+        &addrs,
+        a.connections,
+        Duration::from_millis(500),
+        health_req,
+    )
+    .await?;
+    let health = closed_loop(&addrs, a.connections, d, health_req).await?;
     let bodies: Arc<Vec<(Bytes, String)>> = Arc::new(
         ids.iter()
             .map(|id| {
@@ -228,7 +327,7 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
             .collect(),
     );
     let path = s.webhook_path()?;
-    let hooks = closed_loop(addr, a.connections, d, move |i| {
+    let hooks = closed_loop(&addrs, a.connections, d, move |i| {
         let (body, sig) = &bodies[(i as usize) % bodies.len()];
         let headers = [
             ("content-type", "application/json"),
@@ -246,9 +345,15 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
     };
     let drain = s.settle(Duration::from_secs(300)).await?;
     // Correctness: every acknowledged webhook stored; every notified order imported once.
-    let stored = s
-        .metric("ponte_webhook_deliveries_total{result=\"received\"}")
+    let mut stored = 0u64;
+    for server in &s.servers {
+        stored += Setup::metric_of(
+            &s.http,
+            &server.base,
+            "ponte_webhook_deliveries_total{result=\"received\"}",
+        )
         .await? as u64;
+    }
     let notified = ids.len().min(hooks.ok as usize);
     let orders = s.orders().await?;
     let correct = hooks.errors == 0 && stored == hooks.ok && orders.len() == notified;
@@ -273,11 +378,12 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
         "orders_imported": orders.len(),
         "connections": a.connections,
         "seconds": a.seconds,
-        "server_peak_rss_mb": s.server.rss_bytes().map(|b| b / 1_048_576),
+        "server_peak_rss_mb": s.rss_mb(),
     });
+    s.finish().await;
     emit(
         "ingest",
-        "sqlite",
+        &a.target.label(),
         &[
             Row {
                 name: "/health requests/s",
@@ -326,14 +432,19 @@ pub async fn ingest(a: IngestArgs) -> anyhow::Result<Value> {
 /// notification's scheduled send time (no coordinated omission).
 pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
     let n = (a.rate * a.seconds) as usize;
-    let (s, ids) = Setup::new(n).await?;
+    let (s, ids) = Setup::new(n, &a.target).await?;
     let s = Arc::new(s);
     let interval = Duration::from_secs_f64(1.0 / a.rate as f64);
     let start_at = Utc::now() + chrono::Duration::milliseconds(200);
     let start = Instant::now() + Duration::from_millis(200);
-    let addr = s.server.addr()?;
+    let addrs = s.addrs()?;
     let path = s.webhook_path()?;
-    let pool = Arc::new(tokio::sync::Mutex::new(Vec::<Conn>::new()));
+    let pools: Arc<Vec<tokio::sync::Mutex<Vec<Conn>>>> = Arc::new(
+        addrs
+            .iter()
+            .map(|_| tokio::sync::Mutex::new(Vec::new()))
+            .collect(),
+    );
     let mut sends = futures::stream::FuturesUnordered::new();
     let mut scheduled = HashMap::with_capacity(n);
     for (i, id) in ids.iter().enumerate() {
@@ -348,9 +459,12 @@ pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
             ("content-type", "application/json"),
             ("x-linkedstore-hmac-sha256", sig.as_str()),
         ];
+        let which = i % addrs.len();
+        let addr = addrs[which];
         let req = request("POST", addr, &path, &headers, Bytes::from(body));
-        let pool = pool.clone();
+        let pools = pools.clone();
         sends.push(tokio::spawn(async move {
+            let pool = &pools[which];
             // Reuse an idle connection or open one: arrivals never wait for each other.
             let conn = pool.lock().await.pop();
             let mut conn = match conn {
@@ -386,11 +500,14 @@ pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
         "p50_ms": p50 as f64 / 1000.0,
         "p99_ms": p99 as f64 / 1000.0,
         "max_ms": max as f64 / 1000.0,
-        "server_peak_rss_mb": s.server.rss_bytes().map(|b| b / 1_048_576),
+        "server_peak_rss_mb": s.rss_mb(),
     });
+    if let Ok(s) = Arc::try_unwrap(s) {
+        s.finish().await;
+    }
     emit(
         "e2e",
-        "sqlite",
+        &a.target.label(),
         &[
             Row {
                 name: "arrival rate (orders/s)",

@@ -47,9 +47,10 @@ pub struct Server {
 
 impl Server {
     /// Starts ponte on a fresh data directory.
-    pub fn start(data_dir: &Path) -> anyhow::Result<Server> {
+    pub fn start(data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)

@@ -112,7 +112,7 @@ async fn job_listener_hears_jobs_added_by_any_instance() {
         unique_key: None,
         run_at: t0(),
     };
-    b.enqueue(t, &job).await.unwrap();
+    b.enqueue(&[(t, job)]).await.unwrap();
     assert_eq!(recv(&mut rx).await, Some(()), "woken by enqueue");
 
     // Closing the store ends the listener.

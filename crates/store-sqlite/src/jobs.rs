@@ -104,9 +104,10 @@ pub(crate) async fn finish_in(
 
 #[async_trait]
 impl JobStore for SqliteStore {
-    async fn enqueue(&self, tenant: TenantId, job: &NewJob) -> StoreResult<()> {
+    async fn enqueue(&self, jobs: &[(TenantId, NewJob)]) -> StoreResult<()> {
+        let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|(t, j)| (*t, j)).collect();
         let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        insert_jobs(&mut conn, &[(tenant, job)]).await
+        insert_jobs(&mut conn, &refs).await
     }
 
     async fn claim_jobs(

@@ -255,7 +255,7 @@ pub async fn claim_is_exclusive(s: &impl Store) {
         unique_key: None,
         run_at: t0() + CDuration::hours(1),
     };
-    s.enqueue(t, &later).await.unwrap();
+    s.enqueue(&[(t, later)]).await.unwrap();
     assert!(claim_one(s, "c", t0()).await.is_empty());
     assert_eq!(
         s.next_run_at().await.unwrap(),

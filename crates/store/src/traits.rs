@@ -60,8 +60,8 @@ pub trait InboxStore: Send + Sync {
 /// The job queue.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Enqueues one job (coalesced by unique key).
-    async fn enqueue(&self, tenant: TenantId, job: &NewJob) -> StoreResult<()>;
+    /// Enqueues jobs in one transaction (coalesced by unique key).
+    async fn enqueue(&self, jobs: &[(TenantId, NewJob)]) -> StoreResult<()>;
     /// Leases up to `limit` due jobs of the given kinds to `owner` until `now + lease`.
     async fn claim_jobs(
         &self,
