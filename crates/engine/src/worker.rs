@@ -4,7 +4,7 @@
 use crate::ingest::IMPORT_ORDER;
 use crate::Engine;
 use futures_util::future::join_all;
-use ponte_store::ImportApplied;
+use ponte_store::{ImportApplied, JobLease, JobOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -99,6 +99,13 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             .flatten()
             .collect();
         let created: Vec<_> = jobs.iter().map(|j| j.created_at).collect();
+        let leases: Vec<JobLease> = jobs
+            .iter()
+            .map(|j| JobLease {
+                job_id: j.id,
+                owner: j.lease_owner.clone(),
+            })
+            .collect();
         engine.gate.background_turn().await;
         match engine
             .store
@@ -122,8 +129,21 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
                     );
                 }
             }
-            // The leases stay with us and expire; the reaper gives the jobs back.
-            Err(e) => tracing::error!(error = %e, "storing import results"),
+            // Nothing of the batch was stored: give the jobs back now (our heartbeat would
+            // otherwise keep their leases alive) without using an attempt.
+            Err(e) => {
+                tracing::error!(error = %e, "storing import results; the jobs go back to the queue");
+                let retry = JobOutcome::Retry {
+                    run_at: engine.clock.now(),
+                    count_attempt: false,
+                    error: format!("storing the result failed: {e}"),
+                };
+                for j in &leases {
+                    if let Err(e) = engine.store.finish_job(j, &retry, engine.clock.now()).await {
+                        tracing::warn!(error = %e, "returning a job to the queue");
+                    }
+                }
+            }
         }
     }
 }

@@ -206,8 +206,12 @@ impl JobStore for PgStore {
     }
 
     async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {
+        // Rows an import transaction is completing right now are skipped (they are about
+        // to go): waiting for them could deadlock with that transaction.
         let r = sqlx::query(
-            "UPDATE jobs SET lease_until = $1 WHERE state = 'running' AND lease_owner = $2",
+            "UPDATE jobs SET lease_until = $1 WHERE (tenant_id, id) IN ( \
+               SELECT tenant_id, id FROM jobs WHERE state = 'running' AND lease_owner = $2 \
+               ORDER BY tenant_id, id FOR UPDATE SKIP LOCKED)",
         )
         .bind(until)
         .bind(owner)

@@ -292,12 +292,15 @@ async fn apply_one(
             ImportApplied::Skipped(reason)
         }
     };
-    let message = match &applied {
-        ImportApplied::Skipped(r) => Some(format!("skipped: {}", r.as_str())),
-        ImportApplied::Stale => Some("stale: a newer version is stored".to_owned()),
-        _ => None,
-    };
-    settle_deliveries(conn, &c, started_at, "processed", message, now).await?;
+    settle_deliveries(
+        conn,
+        &c,
+        started_at,
+        "processed",
+        applied.delivery_note(),
+        now,
+    )
+    .await?;
     Ok(applied)
 }
 

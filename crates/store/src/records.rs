@@ -262,6 +262,17 @@ pub enum ImportApplied {
     Failed,
 }
 
+impl ImportApplied {
+    /// What the settled deliveries say about it, when more than "processed".
+    pub fn delivery_note(&self) -> Option<String> {
+        match self {
+            Self::Skipped(r) => Some(format!("skipped: {}", r.as_str())),
+            Self::Stale => Some("stale: a newer version is stored".to_owned()),
+            _ => None,
+        }
+    }
+}
+
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredOrder {
