@@ -300,6 +300,15 @@ impl<'a> Leases<'a> {
     }
 }
 
+/// Restricts a release to rows no other transaction holds: a worker completing a job
+/// right now keeps it (waiting for its row could deadlock with that transaction).
+fn unlocked(which: &Leases<'_>) -> String {
+    format!(
+        "(j.tenant_id, j.id) IN (SELECT tenant_id, id FROM jobs l WHERE {} ORDER BY tenant_id, id FOR UPDATE SKIP LOCKED)",
+        which.cond("l")
+    )
+}
+
 /// Puts leased jobs back to pending. A job whose key already has a pending twin is
 /// dropped instead (the twin does the same work), and so is every leased job but the
 /// oldest when several share a key. Retried when a twin appears concurrently.
@@ -315,17 +324,19 @@ async fn release(store: &PgStore, which: Leases<'_>) -> StoreResult<u64> {
 
 async fn release_once(store: &PgStore, which: &Leases<'_>) -> StoreResult<u64> {
     let del_sql = format!(
-        "DELETE FROM jobs j WHERE {} AND j.unique_key IS NOT NULL AND ( \
+        "DELETE FROM jobs j WHERE {} AND {} AND j.unique_key IS NOT NULL AND ( \
            EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id AND p.unique_key = j.unique_key \
                    AND p.state = 'pending') \
            OR EXISTS (SELECT 1 FROM jobs r WHERE r.tenant_id = j.tenant_id AND r.unique_key = j.unique_key \
                    AND {} AND r.id < j.id))",
         which.cond("j"),
+        unlocked(which),
         which.cond("r"),
     );
     let upd_sql = format!(
-        "UPDATE jobs j SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {}",
+        "UPDATE jobs j SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {} AND {}",
         which.cond("j"),
+        unlocked(which),
     );
     let mut tx = store.pool.begin().await.map_err(db_err)?;
     let dropped = which
