@@ -124,16 +124,6 @@ impl Metrics {
         self.0.ingest_batch.observe(n as f64);
     }
 
-    /// Deliveries counted with this result so far.
-    pub fn deliveries_with(&self, result: &str) -> u64 {
-        self.0
-            .deliveries
-            .get_or_create(&ResultLabel {
-                result: result.into(),
-            })
-            .get()
-    }
-
     /// Sets the job gauges and renders the text exposition format.
     pub fn render(&self, jobs: &ponte_store::JobCounts) -> String {
         for (state, n) in [
