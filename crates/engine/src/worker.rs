@@ -93,19 +93,17 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             }
             continue;
         }
-        let commits: Vec<_> = join_all(jobs.iter().map(|j| engine.run_import(j)))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        let created: Vec<_> = jobs.iter().map(|j| j.created_at).collect();
-        let leases: Vec<JobLease> = jobs
-            .iter()
-            .map(|j| JobLease {
-                job_id: j.id,
-                owner: j.lease_owner.clone(),
-            })
-            .collect();
+        // Each result with its job's enqueue time (for the latency metric); jobs that
+        // could not name their order were failed on the spot and have no result.
+        let (commits, created): (Vec<_>, Vec<_>) = join_all(jobs.iter().map(|j| {
+            let engine = &engine;
+            async move { engine.run_import(j).await.map(|c| (c, j.created_at)) }
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .unzip();
+        let leases: Vec<JobLease> = commits.iter().map(|c| c.lease.clone()).collect();
         engine.gate.background_turn().await;
         match engine
             .store
