@@ -217,4 +217,43 @@ mod tests {
         assert_eq!(m.data.items[0].unit_price_cents, Some(1990));
         assert_eq!(m.data.items[0].quantity, 3);
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let keys = prop_oneof![
+                Just("id".to_owned()),
+                Just("products".to_owned()),
+                Just("price".to_owned()),
+                Just("customer".to_owned()),
+                Just("identification".to_owned()),
+                Just("updated_at".to_owned()),
+                Just("payment_status".to_owned()),
+                "[a-z_]{1,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(keys, inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever the platform sends, reading it is an answer or an error, never a panic.
+        #[test]
+        fn any_json_order_is_read_or_refused(v in json_value()) {
+            let body = serde_json::to_vec(&v).unwrap_or_default();
+            let _ = parse_order(&body, &settings());
+        }
+    }
 }
