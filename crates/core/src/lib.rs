@@ -5,6 +5,7 @@ pub mod document;
 pub mod ids;
 pub mod import;
 pub mod money;
+pub mod nfe;
 pub mod order;
 pub mod retry;
 pub mod status;
