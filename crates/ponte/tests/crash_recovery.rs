@@ -148,13 +148,45 @@ async fn sigkill_mid_burst_then_restart_loses_nothing() {
 async fn sigterm_commits_accepted_webhooks_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(Sim::unlimited()).await;
-    let ids = sim.sim.generate_orders(50, 5);
-    let mut ponte = Ponte::start(dir.path(), &[]);
-    let (_ch, url) = ponte.nuvemshop_channel(&sim, "all").await;
-    let acked = send_all(&sim, &url, &ids, |_| {}).await;
-    ponte.terminate();
+    let ids = sim.sim.generate_orders(2000, 5);
+    let first = Ponte::start(dir.path(), &[]);
+    let (_ch, url) = first.nuvemshop_channel(&sim, "all").await;
+    let pid = first.child.id();
+    let ponte = Arc::new(std::sync::Mutex::new(first));
+    // SIGTERM in the middle of the burst: whatever was acknowledged must be stored.
+    let acked = send_all(&sim, &url, &ids, move |n| {
+        if n == 500 {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    })
+    .await;
+    let status = ponte.lock().unwrap().child.wait().unwrap();
+    assert!(status.success(), "clean exit: {status}");
+    assert!(
+        acked.len() >= 500 && acked.len() < ids.len(),
+        "terminated mid-burst: {} acked",
+        acked.len()
+    );
     let ponte = Ponte::start(dir.path(), &[]);
-    ponte.settle(Duration::from_secs(30)).await;
-    let d = ponte.get("/api/v1/webhook-deliveries?limit=500").await;
-    assert_eq!(d["items"].as_array().unwrap().len(), acked.len());
+    ponte.settle(Duration::from_secs(60)).await;
+    let mut stored = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page = ponte
+            .get(&format!("/api/v1/webhook-deliveries?limit=500{cursor}"))
+            .await;
+        for d in page["items"].as_array().unwrap() {
+            stored.insert(d["resource_id"].as_str().unwrap().parse::<u64>().unwrap());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(
+        acked.iter().all(|id| stored.contains(id)),
+        "every acknowledged webhook survived the shutdown"
+    );
 }
