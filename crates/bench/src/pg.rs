@@ -19,7 +19,7 @@ impl TestDb {
     /// Creates an empty database.
     pub async fn create() -> anyhow::Result<TestDb> {
         let admin = admin_url();
-        let name = format!("ponte_bench_{:016x}", rand_id());
+        let name = format!("ponte_bench_{:016x}", rand::random::<u64>());
         let mut conn = sqlx::PgConnection::connect(&admin).await?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
@@ -45,16 +45,4 @@ impl TestDb {
             .await;
         }
     }
-}
-
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }

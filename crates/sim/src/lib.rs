@@ -16,7 +16,6 @@ pub mod error;
 pub mod faults;
 pub mod nuvemshop;
 pub mod reqlog;
-pub mod ulid;
 
 pub use demo::{run_demo, DemoArgs};
 pub use error::SimError;

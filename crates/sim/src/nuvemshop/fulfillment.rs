@@ -8,7 +8,6 @@ use serde_json::{json, Map, Value};
 use super::fmt::{self, ts_fo};
 use super::order::OrderRec;
 use super::status::FoStatus;
-use crate::ulid;
 
 /// Documented cap: "max 100 events (an additional 101st event may be delivered)".
 pub const MAX_TRACKING_EVENTS: usize = 101;
@@ -125,7 +124,7 @@ impl FoRec {
         let ms = created_at.timestamp_millis().max(0) as u64;
         let s = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
         Self {
-            id: ulid::encode(ms, u128::from(order_id)),
+            id: fo_id(ms, u128::from(order_id)),
             status,
             status_history: Vec::new(),
             tracking_code: s("shipping_tracking_number"),
@@ -203,7 +202,7 @@ impl FoRec {
         self.event_seq += 1;
         let ms = now.timestamp_millis().max(0) as u64;
         let ev = TrackingEvent {
-            id: ulid::encode(
+            id: fo_id(
                 ms,
                 (u128::from(self.event_seq) << 40) ^ self.id.len() as u128,
             ),
@@ -245,7 +244,7 @@ pub fn render(order: &OrderRec) -> Value {
             total_weight += w * qty as f64;
             let dim = |k: &str| p.get(k).and_then(fmt::parse_money).map(|c| c as f64 / 100.0);
             json!({
-                "id": ulid::encode(fo.created_at.timestamp_millis().max(0) as u64, (u128::from(order.id) << 16) | i as u128),
+                "id": fo_id(fo.created_at.timestamp_millis().max(0) as u64, (u128::from(order.id) << 16) | i as u128),
                 "external_id": p.get("id").map(|v| fmt::as_u64(v).map_or(Value::Null, |n| json!(n.to_string()))),
                 "quantity": qty,
                 "variant": {"variant_id": p.get("variant_id").and_then(fmt::as_u64).map(|n| n.to_string())},
@@ -335,4 +334,10 @@ pub fn check_transition(from: FoStatus, to: FoStatus, pickup: bool) -> Result<()
         (_, Unpacked) => Err("The status can only go back to UNPACKED from PACKED".into()),
         _ => Err(format!("Invalid status transition from {from} to {to}")),
     }
+}
+
+/// A ULID-shaped id (26 characters, Crockford base32), as Nuvemshop uses for
+/// fulfillment orders and tracking events; deterministic from time and `entropy`.
+fn fo_id(ms: u64, entropy: u128) -> String {
+    ulid::Ulid::from_parts(ms, entropy).to_string()
 }
