@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers translate between HTTP and the engine; nothing else.
 
+mod actions;
 mod auth;
 mod channels;
 mod deliveries;
@@ -7,6 +8,7 @@ mod openapi;
 mod ops;
 mod orders;
 mod problem;
+mod sends;
 mod webhooks;
 
 pub use openapi::openapi_json;
@@ -27,6 +29,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let api = Router::new()
         .merge(channels::routes())
         .merge(orders::routes())
+        .merge(actions::routes())
+        .merge(sends::routes())
         .merge(deliveries::routes())
         .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -9,14 +9,17 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ponte", description = "Order and stock hub: channels, orders, webhook deliveries."),
+    info(title = "ponte", description = "Order and stock hub: channels, orders, ERP actions, status sends, webhook deliveries."),
     paths(
         crate::channels::create, crate::channels::list, crate::channels::show, crate::channels::update,
         crate::channels::disable, crate::orders::list, crate::orders::show, crate::deliveries::list,
-        crate::webhooks::receive,
+        crate::webhooks::receive, crate::actions::separation, crate::actions::invoice,
+        crate::actions::collection_order, crate::actions::shipment, crate::actions::delivery,
+        crate::actions::cancel, crate::sends::list, crate::sends::show, crate::sends::resend,
     ),
     modifiers(&Bearer),
-    tags((name = "channels"), (name = "orders"), (name = "webhooks"))
+    tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
+        (name = "webhooks"))
 )]
 struct ApiDoc;
 

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
+use ponte_core::action::Fulfilment;
 use ponte_core::order::OrderData;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
 use ponte_store::{OrderFilter, PageRequest, StoredOrder};
@@ -29,6 +30,9 @@ pub(crate) struct OrderView {
     data: OrderData,
     /// Data-quality flags, e.g. `invalid_document`.
     flags: Vec<String>,
+    /// What the ERP recorded: separation, invoice (NF-e), collection order, shipment,
+    /// delivery, cancellation.
+    fulfilment: Fulfilment,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -49,7 +53,8 @@ pub(crate) struct OrderDetail {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TimelineItem {
     at: DateTime<Utc>,
-    /// `delivery_received`, `fetched`, `imported`, `updated`, `status_changed`, `stale_ignored`, `skipped`.
+    /// `delivery_received`, `fetched`, `imported`, `updated`, `status_changed`, `stale_ignored`,
+    /// `skipped`, `erp_action`, `status_send_queued`, `status_send_attempt`.
     kind: String,
     #[schema(value_type = Object)]
     detail: serde_json::Value,
@@ -94,7 +99,7 @@ pub(crate) fn cursor(c: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-fn view(o: StoredOrder) -> OrderView {
+pub(crate) fn view(o: StoredOrder) -> OrderView {
     let mut flags = vec![];
     if o.data.customer.document.as_ref().is_some_and(|d| !d.valid) {
         flags.push("invalid_document".to_owned());
@@ -104,6 +109,7 @@ fn view(o: StoredOrder) -> OrderView {
         channel_id: o.channel_id,
         data: o.data,
         flags,
+        fulfilment: o.fulfilment,
         created_at: o.created_at,
         updated_at: o.updated_at,
     }

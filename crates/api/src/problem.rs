@@ -59,6 +59,8 @@ impl From<EngineError> for Problem {
                 _ => StatusCode::BAD_REQUEST,
             },
             E::ChannelDisabled => StatusCode::GONE,
+            E::Action(_) => StatusCode::CONFLICT,
+            E::Invoice(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             E::Store(_) | E::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
         };

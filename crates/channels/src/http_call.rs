@@ -12,6 +12,8 @@ pub struct CallInfo {
     pub status: Option<u16>,
     /// How long it took.
     pub duration: Duration,
+    /// The start of the answer's body, when one came.
+    pub response: Option<String>,
 }
 
 /// Longest response excerpt kept in errors.
@@ -30,6 +32,7 @@ pub(crate) async fn send(
         request: label,
         status: None,
         duration: Duration::ZERO,
+        response: None,
     };
     let resp = match result {
         Ok(r) => r,
@@ -68,13 +71,14 @@ pub(crate) async fn send(
             )
         }
     };
-    if (200..300).contains(&status) {
-        return (info, Ok(body.to_vec()));
-    }
-    let excerpt: String = String::from_utf8_lossy(&body)
+    let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(EXCERPT * 4)])
         .chars()
         .take(EXCERPT)
         .collect();
+    info.response = Some(excerpt.clone());
+    if (200..300).contains(&status) {
+        return (info, Ok(body.to_vec()));
+    }
     let kind = match status {
         429 => PlatformErrorKind::RateLimited(wait.unwrap_or(Duration::from_secs(1))),
         401 | 403 => PlatformErrorKind::Auth,

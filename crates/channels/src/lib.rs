@@ -5,11 +5,15 @@
 mod error;
 mod http_call;
 pub mod nuvemshop;
+mod send;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::CallInfo;
+pub use send::{SendCheckError, SendReport};
 
 use async_trait::async_trait;
+use ponte_core::action::{Action, ActionKind};
+use ponte_core::automation::NotSent;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
 use std::sync::Arc;
@@ -81,6 +85,13 @@ pub trait Connector: Send + Sync {
         &self,
         external_id: &str,
     ) -> (CallInfo, Result<MappedOrder, PlatformError>);
+    /// Whether the platform can take ERP events of this kind at all
+    /// (`NotSent::NotSupported` with why not, when it cannot).
+    fn send_support(&self, kind: ActionKind) -> Result<(), NotSent>;
+    /// Checks the platform's requirements for a send; on error no call is made.
+    fn check_send(&self, action: &Action) -> Result<(), SendCheckError>;
+    /// Tells the platform about an ERP event on order `external_id` (maybe several calls).
+    async fn send(&self, external_id: &str, action: &Action) -> SendReport;
 }
 
 /// Every platform ponte knows.

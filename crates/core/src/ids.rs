@@ -61,3 +61,7 @@ id_type!(
     /// One background job.
     JobId
 );
+id_type!(
+    /// One status send (an ERP event told to a platform).
+    SendId
+);

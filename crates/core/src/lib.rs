@@ -1,5 +1,7 @@
 //! ponte's domain. Pure: no IO, no async runtime, no database or HTTP types.
 
+pub mod action;
+pub mod automation;
 pub mod clock;
 pub mod document;
 pub mod ids;
@@ -12,5 +14,5 @@ pub mod status;
 pub mod status_rules;
 
 pub use clock::{Clock, SystemClock};
-pub use ids::{ChannelId, DeliveryId, JobId, OrderId, TenantId};
+pub use ids::{ChannelId, DeliveryId, JobId, OrderId, SendId, TenantId};
 pub use status::OrderStatus;

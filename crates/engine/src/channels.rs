@@ -3,6 +3,7 @@
 
 use crate::{Engine, EngineError};
 use ponte_channels::{ConfigError, Connector};
+use ponte_core::automation::Automations;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::Channel;
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ pub(crate) struct Ready {
     pub(crate) tenant_id: TenantId,
     pub(crate) platform: String,
     pub(crate) enabled: bool,
+    pub(crate) automations: Automations,
     pub(crate) connector: Arc<dyn Connector>,
     loaded: Instant,
 }
@@ -53,6 +55,19 @@ impl Engine {
         self.platforms
             .get(name)
             .ok_or_else(|| ConfigError::UnknownPlatform(name.to_owned()).into())
+    }
+
+    /// Validates settings: the automations here, the rest by the platform; returns
+    /// them with defaults filled in.
+    fn validate_settings(
+        platform: &dyn ponte_channels::Platform,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, EngineError> {
+        let (automations, rest) =
+            Automations::split(settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut out = platform.validate_settings(&rest)?;
+        automations.merge_into(&mut out);
+        Ok(out)
     }
 
     fn seal(&self, id: ChannelId, credentials: &serde_json::Value) -> Result<Vec<u8>, EngineError> {
@@ -87,7 +102,7 @@ impl Engine {
         if name.is_empty() {
             return Err(EngineError::Invalid("name must not be empty".into()));
         }
-        let settings = platform.validate_settings(&input.settings)?;
+        let settings = Self::validate_settings(platform.as_ref(), &input.settings)?;
         platform.validate_credentials(&input.credentials)?;
         let id = ChannelId::new();
         let now = self.clock.now();
@@ -150,8 +165,10 @@ impl Engine {
                     merged.insert(k, v);
                 }
             }
-            ch.settings = platform.validate_settings(&serde_json::Value::Object(merged))?;
+            ch.settings =
+                Self::validate_settings(platform.as_ref(), &serde_json::Value::Object(merged))?;
         }
+        let new_credentials = patch.credentials.is_some();
         if let Some(creds) = patch.credentials {
             platform.validate_credentials(&creds)?;
             ch.credentials = self.seal(id, &creds)?;
@@ -162,6 +179,17 @@ impl Engine {
         ch.updated_at = self.clock.now();
         self.store.update_channel(&ch).await?;
         self.forget_channel(id);
+        // Sends held by an auth failure (or a disabled channel) go out now.
+        if ch.enabled && (new_credentials || patch.enabled == Some(true)) {
+            let woken = self
+                .store
+                .wake_channel_sends(tenant, id, self.clock.now())
+                .await?;
+            if woken > 0 {
+                tracing::info!(channel = %id, jobs = woken, "held status sends released");
+                self.wake_workers();
+            }
+        }
         Ok(ch)
     }
 
@@ -208,13 +236,16 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound("channel"))?;
         let creds = self.unseal(&ch)?;
+        let (automations, settings) =
+            Automations::split(&ch.settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let connector =
             self.platform(&ch.platform)?
-                .connect(&ch.settings, &creds, self.http.clone())?;
+                .connect(&settings, &creds, self.http.clone())?;
         let ready = Arc::new(Ready {
             tenant_id: ch.tenant_id,
             platform: ch.platform.clone(),
             enabled: ch.enabled,
+            automations,
             connector,
             loaded: Instant::now(),
         });

@@ -27,6 +27,12 @@ pub enum EngineError {
     /// Credentials could not be decrypted (wrong master key?).
     #[error("credentials cannot be decrypted: is PONTE_MASTER_KEY the key they were stored with?")]
     Crypto,
+    /// An ERP action was refused (impossible transition, conflict, ...).
+    #[error(transparent)]
+    Action(#[from] ponte_core::action::ActionError),
+    /// An invoice was refused (bad access key, XML mismatch, ...).
+    #[error(transparent)]
+    Invoice(#[from] ponte_core::action::InvoiceError),
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
@@ -46,6 +52,8 @@ impl EngineError {
             Self::ChannelDisabled => "channel_disabled",
             Self::Invalid(_) => "validation_failed",
             Self::Crypto => "credentials_unreadable",
+            Self::Action(e) => e.code(),
+            Self::Invoice(e) => e.code(),
             Self::ShuttingDown => "shutting_down",
         }
     }

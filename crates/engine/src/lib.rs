@@ -2,6 +2,7 @@
 //! behind them. It owns no storage types (those come through `ponte-store` traits)
 //! and no HTTP server (that is `ponte-api`).
 
+mod actions;
 mod auth;
 mod batch;
 mod budget;
@@ -12,8 +13,10 @@ mod import;
 mod ingest;
 mod metrics;
 mod secrets;
+mod send;
 mod worker;
 
+pub use actions::{ActionReport, SendPlan};
 pub use auth::{hash_token, TokenSetup};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
@@ -46,6 +49,8 @@ pub struct EngineConfig {
     pub channel_cache_ttl: Duration,
     /// Import retries.
     pub import_retry: ponte_core::retry::RetryPolicy,
+    /// Status-send backoff (`max_attempts` comes from each channel's automations).
+    pub send_retry: ponte_core::retry::RetryPolicy,
     /// Longest a platform call may take.
     pub platform_timeout: Duration,
 }
@@ -60,6 +65,10 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(60),
             channel_cache_ttl: Duration::from_secs(5),
             import_retry: ponte_core::retry::RetryPolicy::default(),
+            send_retry: ponte_core::retry::RetryPolicy {
+                base: Duration::from_secs(5),
+                ..ponte_core::retry::RetryPolicy::default()
+            },
             platform_timeout: Duration::from_secs(20),
         }
     }

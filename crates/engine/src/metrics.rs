@@ -32,6 +32,8 @@ struct Inner {
     jobs: Family<StateLabel, Gauge>,
     import_latency: Histogram,
     ingest_batch: Histogram,
+    sends: Family<ResultLabel, Counter>,
+    send_latency: Histogram,
 }
 
 /// ponte's metrics, cheap to clone.
@@ -76,7 +78,21 @@ impl Metrics {
             "Deliveries per inbox commit",
             ingest_batch.clone(),
         );
+        let sends = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "status_send_attempts",
+            "Status send attempts by outcome",
+            sends.clone(),
+        );
+        let send_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "status_send_latency_seconds",
+            "From ERP action to the platform's answer of the first attempt",
+            send_latency.clone(),
+        );
         Self(Arc::new(Inner {
+            sends,
+            send_latency,
             registry,
             deliveries,
             imports,
@@ -106,6 +122,18 @@ impl Metrics {
             .inc();
         if let Some(l) = latency_secs {
             self.0.import_latency.observe(l);
+        }
+    }
+
+    pub(crate) fn send(&self, outcome: &str, latency_secs: Option<f64>) {
+        self.0
+            .sends
+            .get_or_create(&ResultLabel {
+                result: outcome.into(),
+            })
+            .inc();
+        if let Some(l) = latency_secs {
+            self.0.send_latency.observe(l);
         }
     }
 

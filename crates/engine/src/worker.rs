@@ -4,7 +4,7 @@
 use crate::ingest::IMPORT_ORDER;
 use crate::Engine;
 use futures_util::future::join_all;
-use ponte_store::{ImportApplied, JobLease, JobOutcome};
+use ponte_store::{ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -59,7 +59,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             .store
             .claim_jobs(
                 &owner,
-                &[IMPORT_ORDER],
+                &[IMPORT_ORDER, SEND_JOB_KIND],
                 engine.config.claim_batch,
                 now,
                 engine.config.lease,
@@ -93,53 +93,67 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             }
             continue;
         }
-        // Each result with its job's enqueue time (for the latency metric); jobs that
-        // could not name their order were failed on the spot and have no result.
-        let (commits, created): (Vec<_>, Vec<_>) = join_all(jobs.iter().map(|j| {
-            let engine = &engine;
-            async move { engine.run_import(j).await.map(|c| (c, j.created_at)) }
-        }))
-        .await
-        .into_iter()
-        .flatten()
-        .unzip();
-        let leases: Vec<JobLease> = commits.iter().map(|c| c.lease.clone()).collect();
-        engine.gate.background_turn().await;
-        match engine
-            .store
-            .apply_imports(commits, engine.clock.now())
-            .await
-        {
-            Ok(applied) => {
-                let now = engine.clock.now();
-                for (a, created_at) in applied.iter().zip(created) {
-                    let latency = (now - created_at).to_std().ok().map(|d| d.as_secs_f64());
-                    engine.metrics.import(
-                        result_name(a),
-                        matches!(
-                            a,
-                            ImportApplied::Created(_)
-                                | ImportApplied::Updated(_)
-                                | ImportApplied::Unchanged(_)
-                        )
-                        .then_some(latency)
-                        .flatten(),
-                    );
-                }
+        let (sends, imports): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.kind == SEND_JOB_KIND);
+        tokio::join!(run_imports(&engine, imports), async {
+            if !sends.is_empty() {
+                engine.run_sends(sends).await;
             }
-            // Nothing of the batch was stored: give the jobs back now (our heartbeat would
-            // otherwise keep their leases alive) without using an attempt.
-            Err(e) => {
-                tracing::error!(error = %e, "storing import results; the jobs go back to the queue");
-                let retry = JobOutcome::Retry {
-                    run_at: engine.clock.now(),
-                    count_attempt: false,
-                    error: format!("storing the result failed: {e}"),
-                };
-                for j in &leases {
-                    if let Err(e) = engine.store.finish_job(j, &retry, engine.clock.now()).await {
-                        tracing::warn!(error = %e, "returning a job to the queue");
-                    }
+        });
+    }
+}
+
+/// Fetches a batch of orders and stores the results in one transaction.
+async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
+    // Each result with its job's enqueue time (for the latency metric); jobs that
+    // could not name their order were failed on the spot and have no result.
+    let (commits, created): (Vec<_>, Vec<_>) = join_all(jobs.iter().map(|j| {
+        let engine = &engine;
+        async move { engine.run_import(j).await.map(|c| (c, j.created_at)) }
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .unzip();
+    let leases: Vec<JobLease> = commits.iter().map(|c| c.lease.clone()).collect();
+    engine.gate.background_turn().await;
+    match engine
+        .store
+        .apply_imports(commits, engine.clock.now())
+        .await
+    {
+        Ok(applied) => {
+            let now = engine.clock.now();
+            for (a, created_at) in applied.iter().zip(created) {
+                let latency = (now - created_at).to_std().ok().map(|d| d.as_secs_f64());
+                engine.metrics.import(
+                    result_name(a),
+                    matches!(
+                        a,
+                        ImportApplied::Created(_)
+                            | ImportApplied::Updated(_)
+                            | ImportApplied::Unchanged(_)
+                    )
+                    .then_some(latency)
+                    .flatten(),
+                );
+            }
+        }
+        // Nothing of the batch was stored: give the jobs back now (our heartbeat would
+        // otherwise keep their leases alive) without using an attempt.
+        Err(e) => {
+            tracing::error!(error = %e, "storing import results; the jobs go back to the queue");
+            let retry = JobOutcome::Retry {
+                run_at: engine.clock.now(),
+                count_attempt: false,
+                error: format!("storing the result failed: {e}"),
+            };
+            for j in &leases {
+                if let Err(e) = engine.store.finish_job(j, &retry, engine.clock.now()).await {
+                    tracing::warn!(error = %e, "returning a job to the queue");
                 }
             }
         }

@@ -48,6 +48,10 @@ pub async fn run(
             base: Duration::from_millis(config.import_retry_base_ms),
             ..RetryPolicy::default()
         },
+        send_retry: RetryPolicy {
+            base: Duration::from_millis(config.send_retry_base_ms),
+            ..RetryPolicy::default()
+        },
         platform_timeout: Duration::from_millis(config.platform_timeout_ms),
         ..EngineConfig::default()
     };

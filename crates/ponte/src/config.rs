@@ -35,6 +35,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// First retry delay of a failed order fetch, in milliseconds (doubles each time).
     pub import_retry_base_ms: u64,
+    /// First retry delay of a failed status send, in milliseconds (doubles each time).
+    pub send_retry_base_ms: u64,
     /// Longest a platform call may take, in milliseconds.
     pub platform_timeout_ms: u64,
 }
@@ -71,6 +73,7 @@ impl Default for Config {
             workers: 4,
             shutdown_grace_secs: 10,
             import_retry_base_ms: 2000,
+            send_retry_base_ms: 5000,
             platform_timeout_ms: 20_000,
         }
     }

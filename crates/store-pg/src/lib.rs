@@ -11,6 +11,11 @@ mod jobs;
 mod listen;
 mod orders;
 mod schedules;
+mod sends;
+mod sends_apply;
+mod sends_begin;
+mod sends_finish;
+mod sends_list;
 mod tenants;
 
 use ponte_store::{Store, StoreError};

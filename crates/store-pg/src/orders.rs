@@ -16,15 +16,19 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-const COLUMNS: &str = "tenant_id, id, channel_id, data, raw, created_at, updated_at";
+/// The columns [`decode`] reads.
+pub(crate) const COLUMNS: &str =
+    "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
-fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
+/// Decodes an order row selected with [`COLUMNS`].
+pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
     Ok(StoredOrder {
         tenant_id: TenantId(col(r, "tenant_id")?),
         id: OrderId(col(r, "id")?),
         channel_id: ChannelId(col(r, "channel_id")?),
         data: from_json(col(r, "data")?)?,
         raw: col(r, "raw")?,
+        fulfilment: from_json(col(r, "fulfilment")?)?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
     })

@@ -7,6 +7,8 @@ mod inbox;
 mod jobs;
 mod orders;
 mod schedules;
+mod sends;
+mod sends_list;
 mod tenants;
 
 use ponte_store::{Store, StoreError};

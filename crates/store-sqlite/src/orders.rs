@@ -14,15 +14,17 @@ use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-const COLUMNS: &str = "tenant_id, id, channel_id, data, raw, created_at, updated_at";
+pub(crate) const COLUMNS: &str =
+    "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
-fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
+pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
     Ok(StoredOrder {
         tenant_id: id(r.get("tenant_id"))?,
         id: id(r.get("id"))?,
         channel_id: id(r.get("channel_id"))?,
         data: json(r.get("data"))?,
         raw: json(r.get("raw"))?,
+        fulfilment: json(r.get("fulfilment"))?,
         created_at: from_ts(r.get("created_at"))?,
         updated_at: from_ts(r.get("updated_at"))?,
     })

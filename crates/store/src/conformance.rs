@@ -33,7 +33,15 @@ where
     pagination(&make().await).await;
     schedules_fire_once(&make().await).await;
     rate_buckets(&make().await).await;
+    sends::actions_are_decided_and_recorded(&make().await).await;
+    sends::sends_go_out_in_order_and_record_attempts(&make().await).await;
+    sends::attempts_failures_block_and_resend(&make().await).await;
+    sends::crashes_and_leases(&make().await).await;
+    sends::listing_filters_and_pages(&make().await).await;
+    sends::one_worker_per_order(&make().await).await;
 }
+
+mod sends;
 
 async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     let t = s.default_tenant(t0()).await.unwrap();

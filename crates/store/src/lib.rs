@@ -4,6 +4,7 @@
 mod error;
 pub mod rate;
 mod records;
+mod sends;
 mod traits;
 
 #[cfg(feature = "conformance")]
@@ -11,4 +12,5 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use records::*;
+pub use sends::*;
 pub use traits::*;

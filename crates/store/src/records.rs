@@ -286,6 +286,8 @@ pub struct StoredOrder {
     pub data: OrderData,
     /// The platform payload last fetched.
     pub raw: serde_json::Value,
+    /// What the ERP recorded (separation, invoice, shipment, ...).
+    pub fulfilment: ponte_core::action::Fulfilment,
     /// First imported.
     pub created_at: DateTime<Utc>,
     /// Last changed in ponte.

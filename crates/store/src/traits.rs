@@ -3,9 +3,10 @@
 
 use crate::error::StoreError;
 use crate::records::*;
+use crate::sends::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_core::{ChannelId, OrderId, SendId, TenantId};
 use std::time::Duration;
 
 /// Result alias.
@@ -157,9 +158,95 @@ pub trait RateLimitStore: Send + Sync {
     ) -> StoreResult<RateGrant>;
 }
 
+/// ERP actions and the status sends they cause (the outbound side).
+///
+/// An order's sends go out one at a time in `seq` order, run by one job per order
+/// (kind [`SEND_JOB_KIND`], key [`send_job_key`], payload [`SendJob`]). Every attempt is
+/// recorded as started BEFORE the platform call and finished after it, so a crash leaves
+/// an `interrupted` attempt, never an unrecorded one.
+#[async_trait]
+pub trait SendStore: Send + Sync {
+    /// Applies an ERP action in one transaction: decides it with
+    /// `ponte_core::action::decide` against the stored status and fulfilment, and when
+    /// applied writes the order (status, fulfilment), the NF-e XML, a timeline entry and,
+    /// when `send_max_attempts` is set, the status send (next `seq` of the order, state
+    /// `pending`, or `blocked` when an earlier send of the order is failed or blocked)
+    /// and, unless blocked, its order's send job (coalesced by key, due now). Serialized with imports of
+    /// the same order.
+    async fn apply_action(
+        &self,
+        commit: &ActionCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ActionApplied>;
+
+    /// Begins claimed send jobs, in one transaction. For each job (lease checked): if
+    /// another job of the same order is running (this one was enqueued meanwhile), this
+    /// one is finished (`Idle`): the running one takes the new send when it finishes
+    /// (PostgreSQL serializes this with `finish_sends` and `apply_action` by the order's
+    /// lock). Otherwise takes
+    /// the order's first send that has not succeeded: an attempt left `started` by a
+    /// crash becomes `interrupted` and counts; a send out of attempts becomes `failed`
+    /// (with `interrupted` as last error) and the sends after it `blocked`. When the head
+    /// is `pending`, records a new attempt `started` (n = highest n + 1) and returns it;
+    /// otherwise finishes the job (`Idle`).
+    async fn begin_sends(
+        &self,
+        jobs: &[(JobLease, SendJob)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SendBegin>>;
+
+    /// Records how attempts ended, in one transaction, each under its job's lease (false
+    /// when it was lost: nothing written for it). Succeeded: send `succeeded`, last error
+    /// cleared; the job runs again now if the order has another pending send, else it is
+    /// done. Retry: attempt counted, job due at `run_at`. RateLimited / Held: not counted,
+    /// job due at `run_at`. Failed: send `failed`, the order's later pending sends
+    /// `blocked`, job done. Each attempt also becomes a timeline entry of the order.
+    async fn finish_sends(
+        &self,
+        batch: &[SendFinish],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<bool>>;
+
+    /// Lists sends with their attempts, newest first.
+    async fn status_sends(
+        &self,
+        tenant: TenantId,
+        filter: &SendFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StatusSend>>;
+
+    /// One send with its attempts.
+    async fn status_send(&self, tenant: TenantId, id: SendId) -> StoreResult<Option<StatusSend>>;
+
+    /// Resends failed sends with a fresh attempt budget (history kept): they become
+    /// `pending`, the sends they blocked `pending` again, and their orders' jobs are
+    /// enqueued (due now). Returns the ids resent (sends not `failed` are left alone).
+    async fn resend(
+        &self,
+        tenant: TenantId,
+        selector: &ResendSelector,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SendId>>;
+
+    /// Makes a channel's waiting send jobs due now (after its credentials changed).
+    async fn wake_channel_sends(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
 /// A complete storage backend.
 pub trait Store:
-    TenantStore + ChannelStore + InboxStore + JobStore + OrderStore + ScheduleStore + RateLimitStore
+    TenantStore
+    + ChannelStore
+    + InboxStore
+    + JobStore
+    + OrderStore
+    + SendStore
+    + ScheduleStore
+    + RateLimitStore
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

@@ -5,7 +5,10 @@ use super::settings::{NuvemshopCredentials, NuvemshopSettings};
 use super::{dto, webhook};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
+use crate::{SendCheckError, SendReport};
 use async_trait::async_trait;
+use ponte_core::action::{Action, ActionKind};
+use ponte_core::automation::NotSent;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
 use std::time::Duration;
@@ -30,9 +33,14 @@ impl NuvemshopConnector {
         }
     }
 
+    /// The channel's settings.
+    pub(super) fn settings(&self) -> &NuvemshopSettings {
+        &self.settings
+    }
+
     /// A request with the documented headers: `Authentication: bearer <token>` (sic)
     /// and a `User-Agent`.
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let url = format!(
             "{}/{}{}",
             self.settings.api_base_url, self.settings.store_id, path
@@ -49,7 +57,7 @@ impl NuvemshopConnector {
 
 /// How long a 429 says to wait: `Retry-After` (seconds) when present, else
 /// `X-Rate-Limit-Reset` (milliseconds until the bucket is empty, `TN:README.md`).
-fn rate_limit_wait(h: &reqwest::header::HeaderMap) -> Duration {
+pub(super) fn rate_limit_wait(h: &reqwest::header::HeaderMap) -> Duration {
     retry_after(h)
         .or_else(|| {
             h.get("x-rate-limit-reset")
@@ -95,6 +103,7 @@ impl Connector for NuvemshopConnector {
                 request: "GET /orders/{id}".into(),
                 status: None,
                 duration: Duration::ZERO,
+                response: None,
             };
             let err = PlatformError {
                 kind: PlatformErrorKind::Permanent,
@@ -112,6 +121,18 @@ impl Connector for NuvemshopConnector {
         .await;
         let result = body.and_then(|b| parse_order(&b, &self.settings));
         (info, result)
+    }
+
+    fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
+        super::send::support(&self.settings, kind)
+    }
+
+    fn check_send(&self, action: &Action) -> Result<(), SendCheckError> {
+        super::send::check(&self.settings, action)
+    }
+
+    async fn send(&self, external_id: &str, action: &Action) -> SendReport {
+        super::send::send(self, external_id, action).await
     }
 }
 

@@ -3,15 +3,22 @@
 //! Inbound: webhooks `{store_id, event, id}` signed with `X-Linkedstore-HMAC-SHA256`
 //! (hex HMAC-SHA256 of the raw body, app secret); the order is then fetched with
 //! `GET /{store_id}/orders/{id}`, `Authentication: bearer <token>` and a `User-Agent`.
+//!
+//! Outbound: status sends (`send.rs`), through the Fulfillment Order API
+//! (`send_fo.rs`) or the legacy pack/fulfill endpoints (setting `shipping_api`); the
+//! NF-e as `nfe` metafields (`send_nfe.rs`).
 
 mod client;
 mod dto;
 mod map;
+mod send;
+mod send_fo;
+mod send_nfe;
 mod settings;
 mod webhook;
 
 pub use map::default_status_table;
-pub use settings::{NuvemshopCredentials, NuvemshopSettings, DEFAULT_API_BASE_URL};
+pub use settings::{NuvemshopCredentials, NuvemshopSettings, ShippingApi, DEFAULT_API_BASE_URL};
 
 use crate::{ConfigError, Connector, Platform};
 use std::sync::Arc;

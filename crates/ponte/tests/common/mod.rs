@@ -28,6 +28,7 @@ impl Ponte {
             .env("PONTE_API_TOKEN", TOKEN)
             .env("PONTE_LOG", "warn")
             .env("PONTE_IMPORT_RETRY_BASE_MS", "100")
+            .env("PONTE_SEND_RETRY_BASE_MS", "100")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {

@@ -1,0 +1,203 @@
+//! The status-send job: begin (the attempt is recorded as started), check the
+//! platform's requirements, call, and record how it ended, for a batch of orders.
+
+use crate::Engine;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use futures_util::future::join_all;
+use ponte_channels::{PlatformError, PlatformErrorKind};
+use ponte_core::retry::RetryPolicy;
+use ponte_store::{
+    Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
+};
+use std::time::Duration;
+
+/// How long a send held by an auth failure waits before being checked again anyway
+/// (a credentials change releases it at once).
+const HELD_RECHECK: Duration = Duration::from_secs(3600);
+
+impl Engine {
+    /// Runs a batch of claimed send jobs.
+    pub(crate) async fn run_sends(&self, jobs: Vec<Job>) {
+        let mut pairs = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let lease = JobLease {
+                job_id: j.id,
+                owner: j.lease_owner.clone(),
+            };
+            match serde_json::from_value::<SendJob>(j.payload) {
+                Ok(p) => pairs.push((lease, p)),
+                Err(e) => {
+                    let outcome = JobOutcome::Failed {
+                        error: format!("bad payload: {e}"),
+                    };
+                    if let Err(e) = self
+                        .store
+                        .finish_job(&lease, &outcome, self.clock.now())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "failing a malformed send job");
+                    }
+                }
+            }
+        }
+        self.gate.background_turn().await;
+        let begun = match self.store.begin_sends(&pairs, self.clock.now()).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "beginning status sends; the jobs go back to the queue");
+                self.give_back(pairs.iter().map(|(l, _)| l), &e.to_string())
+                    .await;
+                return;
+            }
+        };
+        let started: Vec<(JobLease, StatusSend)> = pairs
+            .into_iter()
+            .zip(begun)
+            .filter_map(|((lease, _), b)| match b {
+                SendBegin::Started(s) => Some((lease, *s)),
+                SendBegin::Idle | SendBegin::LeaseLost => None,
+            })
+            .collect();
+        if started.is_empty() {
+            return;
+        }
+        let finishes: Vec<SendFinish> = join_all(
+            started
+                .into_iter()
+                .map(|(lease, send)| self.attempt(lease, send)),
+        )
+        .await;
+        self.gate.background_turn().await;
+        if let Err(e) = self.store.finish_sends(&finishes, self.clock.now()).await {
+            // The attempts stay `started`: the next run records them as interrupted.
+            tracing::error!(error = %e, "recording status sends; the jobs go back to the queue");
+            self.give_back(finishes.iter().map(|f| &f.lease), &e.to_string())
+                .await;
+        }
+    }
+
+    async fn give_back<'a>(&self, leases: impl Iterator<Item = &'a JobLease>, why: &str) {
+        let retry = JobOutcome::Retry {
+            run_at: self.clock.now(),
+            count_attempt: false,
+            error: format!("storage failed: {why}"),
+        };
+        for l in leases {
+            if let Err(e) = self.store.finish_job(l, &retry, self.clock.now()).await {
+                tracing::warn!(error = %e, "returning a send job to the queue");
+            }
+        }
+    }
+
+    /// One attempt of one send: check, call, classify.
+    async fn attempt(&self, lease: JobLease, send: StatusSend) -> SendFinish {
+        let n = send.attempts.first().map_or(1, |a| a.n);
+        let mut finish = SendFinish {
+            lease,
+            tenant_id: send.tenant_id,
+            send_id: send.id,
+            n,
+            request: None,
+            http_status: None,
+            response: None,
+            duration_ms: 0,
+            error: None,
+            outcome: SendOutcome::Succeeded,
+        };
+        let now = self.clock.now();
+        let ready = match self.cached_channel(send.channel_id).await {
+            Ok(r) if r.enabled => r,
+            Ok(_) => {
+                return held(
+                    finish,
+                    now,
+                    "channel_disabled",
+                    "the channel is disabled".into(),
+                )
+            }
+            Err(e) => return held(finish, now, e.code(), e.to_string()),
+        };
+        if let Err(e) = ready.connector.check_send(&send.action) {
+            finish.error = Some(SendError {
+                code: e.code.to_owned(),
+                message: e.message,
+            });
+            finish.outcome = SendOutcome::Failed;
+            self.metrics.send("check_failed", None);
+            return finish;
+        }
+        let report = ready.connector.send(&send.external_id, &send.action).await;
+        for c in &report.calls {
+            self.metrics.call(&ready.platform, c.status);
+        }
+        let last = report.calls.last();
+        finish.request = Some(report.request);
+        finish.http_status = last.and_then(|c| c.status);
+        finish.response = last.and_then(|c| c.response.clone());
+        let total: Duration = report.calls.iter().map(|c| c.duration).sum();
+        finish.duration_ms = u64::try_from(total.as_millis()).unwrap_or(u64::MAX);
+        let first_try = send.attempts_used == 0 && n == 1;
+        let latency = first_try
+            .then(|| (self.clock.now() - send.created_at).to_std().ok())
+            .flatten()
+            .map(|d| d.as_secs_f64());
+        match report.result {
+            Ok(()) => {
+                self.metrics.send("succeeded", latency);
+                finish
+            }
+            Err(e) => {
+                finish.outcome = self.outcome_of(&send, &e, self.clock.now());
+                finish.error = Some(SendError {
+                    code: e.code().to_owned(),
+                    message: e.message,
+                });
+                self.metrics.send(outcome_name(&finish.outcome), None);
+                finish
+            }
+        }
+    }
+
+    /// What a platform error means for the send (`max_attempts` per send).
+    fn outcome_of(&self, send: &StatusSend, e: &PlatformError, now: DateTime<Utc>) -> SendOutcome {
+        let after = |d: Duration| now + CDuration::from_std(d).unwrap_or(CDuration::seconds(1));
+        let policy = RetryPolicy {
+            max_attempts: send.max_attempts,
+            ..self.config.send_retry
+        };
+        let used = send.attempts_used + 1;
+        match e.kind {
+            PlatformErrorKind::RateLimited(wait) => SendOutcome::RateLimited {
+                run_at: after(wait),
+            },
+            PlatformErrorKind::Auth => SendOutcome::Held {
+                run_at: after(HELD_RECHECK),
+            },
+            PlatformErrorKind::Transient if policy.allows_another(used) => SendOutcome::Retry {
+                run_at: after(policy.backoff(used, rand::random::<f64>())),
+            },
+            _ => SendOutcome::Failed,
+        }
+    }
+}
+
+fn held(mut f: SendFinish, now: DateTime<Utc>, code: &str, message: String) -> SendFinish {
+    f.error = Some(SendError {
+        code: code.to_owned(),
+        message,
+    });
+    f.outcome = SendOutcome::Held {
+        run_at: now + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+    };
+    f
+}
+
+fn outcome_name(o: &SendOutcome) -> &'static str {
+    match o {
+        SendOutcome::Succeeded => "succeeded",
+        SendOutcome::Retry { .. } => "retrying",
+        SendOutcome::RateLimited { .. } => "rate_limited",
+        SendOutcome::Held { .. } => "held",
+        SendOutcome::Failed => "failed",
+    }
+}

@@ -1,0 +1,339 @@
+//! ERP actions and status sends: the [`SendStore`] implementation (actions and resends in
+//! `sends_apply`, attempts in `sends_begin` / `sends_finish`, listings in `sends_list`),
+//! waking a channel's sends, and what those modules share. Every transaction that changes
+//! an order's sends first takes the order's advisory lock (the one imports take), so an
+//! order's action, imports, send attempts and resends never interleave.
+
+use crate::codec::{col, from_json};
+use crate::jobs::JOBS_CHANNEL;
+use crate::{db_err, sends_apply, sends_begin, sends_finish, sends_list, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::action::{Action, ActionKind};
+use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_store::{
+    send_job_key, ActionApplied, ActionCommit, JobLease, NewJob, Page, PageRequest, ResendSelector,
+    SendBegin, SendError, SendFilter, SendFinish, SendJob, SendState, SendStore, StatusSend,
+    StoreError, StoreResult, SEND_JOB_KIND,
+};
+use sqlx::postgres::{PgConnection, PgRow};
+use uuid::Uuid;
+
+/// The columns [`decode_send`] reads.
+pub(crate) const SEND_COLUMNS: &str = "tenant_id, id, channel_id, order_id, external_id, seq, \
+     kind, action, state, attempts_used, max_attempts, error_code, error_message, created_at, updated_at";
+
+/// A count or attempt number for an `integer` column (saturating: no real value is near).
+pub(crate) fn to_db(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// A stored count or attempt number; a negative one is a corrupt record.
+pub(crate) fn from_db(v: i32, name: &str) -> StoreResult<u32> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{name}: {v}")))
+}
+
+/// Decodes a send row selected with [`SEND_COLUMNS`]; `attempts` is left empty.
+pub(crate) fn decode_send(r: &PgRow) -> StoreResult<StatusSend> {
+    let kind: String = col(r, "kind")?;
+    let action: Action = from_json(col(r, "action")?)?;
+    if ActionKind::parse(&kind) != Some(action.kind()) {
+        return Err(StoreError::Corrupt(format!(
+            "status send kind {kind:?} does not match its action"
+        )));
+    }
+    let state: String = col(r, "state")?;
+    let code: Option<String> = col(r, "error_code")?;
+    let message: Option<String> = col(r, "error_message")?;
+    Ok(StatusSend {
+        id: SendId(col(r, "id")?),
+        tenant_id: TenantId(col(r, "tenant_id")?),
+        channel_id: ChannelId(col(r, "channel_id")?),
+        order_id: OrderId(col(r, "order_id")?),
+        external_id: col(r, "external_id")?,
+        seq: col(r, "seq")?,
+        action,
+        state: SendState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("send state {state:?}")))?,
+        attempts_used: from_db(col(r, "attempts_used")?, "attempts_used")?,
+        max_attempts: from_db(col(r, "max_attempts")?, "max_attempts")?,
+        last_error: code.map(|code| SendError {
+            code,
+            message: message.unwrap_or_default(),
+        }),
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+        attempts: Vec::new(),
+    })
+}
+
+/// Serializes a value for a JSON column or detail.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// The send job of an order, due at `run_at`.
+pub(crate) fn send_job(
+    channel: ChannelId,
+    order: OrderId,
+    run_at: DateTime<Utc>,
+) -> StoreResult<NewJob> {
+    Ok(NewJob {
+        kind: SEND_JOB_KIND.to_owned(),
+        payload: to_json(&SendJob {
+            order_id: order,
+            channel_id: channel,
+        })?,
+        unique_key: Some(send_job_key(channel, order)),
+        run_at,
+    })
+}
+
+/// Takes the advisory locks of these orders (see `orders::lock_orders`), in key order
+/// so that transactions locking several orders never deadlock.
+pub(crate) async fn lock_keys(conn: &mut PgConnection, mut keys: Vec<i64>) -> StoreResult<()> {
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) AS k")
+        .bind(keys)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Wakes workers (delivered at commit).
+pub(crate) async fn notify_workers(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(JOBS_CHANNEL)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// A send job whose lease still holds.
+pub(crate) struct Held {
+    /// The job.
+    pub(crate) job: Uuid,
+    /// Its lease owner.
+    pub(crate) owner: String,
+    /// Its tenant.
+    pub(crate) tenant: Uuid,
+    /// Its coalescing key.
+    pub(crate) key: Option<String>,
+}
+
+impl Held {
+    /// Whether this is `lease`.
+    pub(crate) fn is(&self, lease: &JobLease) -> bool {
+        self.job == lease.job_id.0 && self.owner == lease.owner
+    }
+}
+
+/// The leases still held among `leases`, their job rows locked.
+pub(crate) async fn held_leases<'a>(
+    conn: &mut PgConnection,
+    leases: impl Iterator<Item = &'a JobLease>,
+) -> StoreResult<Vec<Held>> {
+    let (ids, owners): (Vec<Uuid>, Vec<&str>) =
+        leases.map(|l| (l.job_id.0, l.owner.as_str())).unzip();
+    let rows = sqlx::query(
+        "SELECT j.id, j.lease_owner, j.tenant_id, j.unique_key FROM jobs j \
+         JOIN UNNEST($1::uuid[], $2::text[]) AS u (id, owner) ON j.id = u.id AND j.lease_owner = u.owner \
+         WHERE j.state = 'running' ORDER BY j.tenant_id, j.id FOR UPDATE OF j",
+    )
+    .bind(ids)
+    .bind(owners)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Held {
+                job: col(r, "id")?,
+                owner: col(r, "lease_owner")?,
+                tenant: col(r, "tenant_id")?,
+                key: col(r, "unique_key")?,
+            })
+        })
+        .collect()
+}
+
+/// Timeline entries collected during a transaction, written in one statement.
+#[derive(Default)]
+pub(crate) struct Timeline {
+    tenants: Vec<Uuid>,
+    channels: Vec<Uuid>,
+    external_ids: Vec<String>,
+    at: Vec<DateTime<Utc>>,
+    kinds: Vec<&'static str>,
+    details: Vec<serde_json::Value>,
+}
+
+impl Timeline {
+    /// Adds an entry to the order (`channel`, `external_id`) of `tenant`.
+    pub(crate) fn add(
+        &mut self,
+        tenant: Uuid,
+        channel: Uuid,
+        external_id: &str,
+        at: DateTime<Utc>,
+        kind: &'static str,
+        detail: serde_json::Value,
+    ) {
+        self.tenants.push(tenant);
+        self.channels.push(channel);
+        self.external_ids.push(external_id.to_owned());
+        self.at.push(at);
+        self.kinds.push(kind);
+        self.details.push(detail);
+    }
+
+    /// Writes the entries.
+    pub(crate) async fn write(self, conn: &mut PgConnection) -> StoreResult<()> {
+        if self.kinds.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])",
+        )
+        .bind(self.tenants)
+        .bind(self.channels)
+        .bind(self.external_ids)
+        .bind(self.at)
+        .bind(self.kinds)
+        .bind(self.details)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// Deletes finished send jobs (their leases were checked and locked in this transaction).
+pub(crate) async fn delete_jobs(conn: &mut PgConnection, ids: Vec<Uuid>) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM jobs WHERE id = ANY($1) AND state = 'running'")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Blocks the pending sends of each (tenant, order) that come after `seq`.
+pub(crate) async fn block_after(
+    conn: &mut PgConnection,
+    tenants: Vec<Uuid>,
+    orders: Vec<Uuid>,
+    seqs: Vec<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE status_sends s SET state = 'blocked', updated_at = $4 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS u (t, o, seq) \
+         WHERE s.tenant_id = u.t AND s.order_id = u.o AND s.seq > u.seq AND s.state = 'pending'",
+    )
+    .bind(tenants)
+    .bind(orders)
+    .bind(seqs)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn wake_channel_sends(
+    store: &PgStore,
+    tenant: TenantId,
+    channel: ChannelId,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    let woken = sqlx::query(
+        "UPDATE jobs SET run_at = LEAST(run_at, $1) \
+         WHERE tenant_id = $2 AND state = 'pending' AND kind = $3 AND unique_key LIKE $4",
+    )
+    .bind(now)
+    .bind(tenant.0)
+    .bind(SEND_JOB_KIND)
+    .bind(format!("send:{channel}:%"))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if woken > 0 {
+        notify_workers(&mut tx).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(woken)
+}
+
+#[async_trait]
+impl SendStore for PgStore {
+    async fn apply_action(
+        &self,
+        commit: &ActionCommit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ActionApplied> {
+        sends_apply::apply_action(&self.pool, commit, now).await
+    }
+
+    async fn begin_sends(
+        &self,
+        jobs: &[(JobLease, SendJob)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SendBegin>> {
+        sends_begin::begin_sends(&self.pool, jobs, now).await
+    }
+
+    async fn finish_sends(
+        &self,
+        batch: &[SendFinish],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<bool>> {
+        sends_finish::finish_sends(&self.pool, batch, now).await
+    }
+
+    async fn status_sends(
+        &self,
+        tenant: TenantId,
+        filter: &SendFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StatusSend>> {
+        sends_list::status_sends(&self.pool, tenant, filter, page).await
+    }
+
+    async fn status_send(&self, tenant: TenantId, id: SendId) -> StoreResult<Option<StatusSend>> {
+        sends_list::status_send(&self.pool, tenant, id).await
+    }
+
+    async fn resend(
+        &self,
+        tenant: TenantId,
+        selector: &ResendSelector,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SendId>> {
+        sends_apply::resend(&self.pool, tenant, selector, now).await
+    }
+
+    async fn wake_channel_sends(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        wake_channel_sends(self, tenant, channel, now).await
+    }
+}
