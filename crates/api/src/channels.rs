@@ -43,7 +43,11 @@ pub(crate) struct CreateChannel {
     /// `nuvemshop`.
     platform: String,
     name: String,
-    /// Flat settings; for Nuvemshop: `store_id` (required), `api_base_url`, `import_policy` (`paid_only` default, or `all`), `user_agent`, `status_map`.
+    /// Flat settings. Every platform: the automations `send_status_updates`, `send_cancellations`,
+    /// `send_delivery_info` (default true), `fulfillment_mode` (default false), `max_attempts` (default 3).
+    /// Nuvemshop: `store_id` (required), `api_base_url`, `import_policy` (`paid_only` default, or `all`),
+    /// `user_agent`, `rate_limit_per_sec`, `rate_limit_burst`, `status_map`, `shipping_api`
+    /// (`fulfillment_orders` default, or `legacy`).
     #[schema(value_type = Object)]
     settings: serde_json::Value,
     /// For Nuvemshop: `access_token`, `app_secret`. Stored encrypted, never returned.

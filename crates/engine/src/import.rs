@@ -25,16 +25,7 @@ impl Engine {
         let payload: Payload = match serde_json::from_value(job.payload.clone()) {
             Ok(p) => p,
             Err(e) => {
-                let outcome = JobOutcome::Failed {
-                    error: format!("bad payload: {e}"),
-                };
-                if let Err(e) = self
-                    .store
-                    .finish_job(&lease, &outcome, self.clock.now())
-                    .await
-                {
-                    tracing::warn!(error = %e, "failing a malformed job");
-                }
+                self.fail_malformed(&lease, &e).await;
                 return None;
             }
         };
@@ -85,6 +76,20 @@ impl Engine {
             call,
             result,
         })
+    }
+
+    /// Fails a job whose payload cannot be read (it would never run).
+    pub(crate) async fn fail_malformed(&self, lease: &JobLease, e: &serde_json::Error) {
+        let outcome = JobOutcome::Failed {
+            error: format!("bad payload: {e}"),
+        };
+        if let Err(e) = self
+            .store
+            .finish_job(lease, &outcome, self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "failing a malformed job");
+        }
     }
 
     /// Retry, wait or fail, by the kind of platform error and the attempts used.

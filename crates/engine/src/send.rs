@@ -26,18 +26,7 @@ impl Engine {
             };
             match serde_json::from_value::<SendJob>(j.payload) {
                 Ok(p) => pairs.push((lease, p)),
-                Err(e) => {
-                    let outcome = JobOutcome::Failed {
-                        error: format!("bad payload: {e}"),
-                    };
-                    if let Err(e) = self
-                        .store
-                        .finish_job(&lease, &outcome, self.clock.now())
-                        .await
-                    {
-                        tracing::warn!(error = %e, "failing a malformed send job");
-                    }
-                }
+                Err(e) => self.fail_malformed(&lease, &e).await,
             }
         }
         self.gate.background_turn().await;

@@ -197,3 +197,142 @@ async fn three_instances_share_one_platform_budget() {
     }
     db.drop_db().await;
 }
+
+/// ERP actions posted to three instances at once, one instance killed while sends are in
+/// flight: every event reaches the platform, in order per order, none twice unrecorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_send_each_event_in_order() {
+    use ponte_sim::nuvemshop::{Fault, FaultKind, Method, PaymentStatus};
+    use serde_json::json;
+    const N: usize = 90;
+    let db = TestDb::create().await;
+    let sim = Sim::start(Sim::unlimited()).await;
+    let ids: Vec<u64> = (0..N)
+        .map(|_| {
+            sim.sim.create_order(NewOrder {
+                payment_status: PaymentStatus::Paid,
+                ..NewOrder::default()
+            })
+        })
+        .collect();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let (channel, _) = nodes[0].nuvemshop_channel(&sim, "paid_only").await;
+    let http = reqwest::Client::new();
+    for (i, id) in ids.iter().enumerate() {
+        let url = format!("{}/webhooks/{channel}", nodes[i % 3].base);
+        assert_eq!(sim.notify(&http, &url, "order/paid", *id).await, 200);
+    }
+    nodes[0].settle(Duration::from_secs(60)).await;
+    let orders = nodes[0].all_orders().await;
+    assert_eq!(orders.len(), N);
+    // Some platform answers hang, so sends are in flight when a node dies.
+    sim.sim.inject(
+        Fault::new(
+            "/fulfillment-orders/",
+            20,
+            FaultKind::Delay(Duration::from_secs(2)),
+        )
+        .with_method(Method::PATCH),
+    );
+    let actions = [
+        ("separation", json!({})),
+        (
+            "invoice",
+            json!({"number": "26", "series": "1", "access_key": "43180906929383000163550010000000261000010301",
+                           "issued_at": "2018-09-25T03:00:00Z", "total_cents": 50000}),
+        ),
+        (
+            "shipment",
+            json!({"tracking_code": "BR1", "shipped_at": "2026-11-23T12:00:00Z"}),
+        ),
+    ];
+    // Each order's three events through three different instances, orders concurrently.
+    let nodes_ref = &nodes;
+    let statuses: Vec<u16> = stream::iter(orders.iter().enumerate())
+        .map(|(i, o)| {
+            let actions = &actions;
+            async move {
+                let id = o["id"].as_str().unwrap();
+                let mut out = vec![];
+                for (k, (path, body)) in actions.iter().enumerate() {
+                    let node = &nodes_ref[(i + k) % 3];
+                    out.push(
+                        node.post(&format!("/api/v1/orders/{id}/{path}"), body)
+                            .await
+                            .0,
+                    );
+                }
+                out
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let victim = nodes[1].child.id();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status();
+    nodes[1].kill();
+    nodes[1] = start(dirs[1].path(), &db);
+
+    let start_wait = std::time::Instant::now();
+    loop {
+        let pending = db
+            .scalar("SELECT COUNT(*) FROM status_sends WHERE state <> 'succeeded'")
+            .await;
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(90),
+            "{pending} sends not done"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM status_sends").await,
+        3 * N as i64
+    );
+    // In order: each send's first attempt began after the previous one's success.
+    assert_eq!(
+        db.scalar(
+            "SELECT COUNT(*) FROM status_sends s JOIN status_sends p \
+               ON p.tenant_id = s.tenant_id AND p.order_id = s.order_id AND p.seq = s.seq - 1 \
+             WHERE (SELECT MIN(started_at) FROM send_attempts a WHERE a.send_id = s.id) \
+                 < (SELECT MAX(started_at) FROM send_attempts a WHERE a.send_id = p.id AND a.outcome = 'succeeded')"
+        )
+        .await,
+        0
+    );
+    for ext in &ids {
+        let fo = sim.sim.fulfillment_order(*ext).unwrap();
+        assert_eq!(fo["status"], "DISPATCHED", "{fo}");
+        let calls = sim
+            .sim
+            .request_count(&Method::PATCH, &format!("/orders/{ext}/"));
+        let attempts = db
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM send_attempts a JOIN status_sends s ON s.id = a.send_id \
+                 WHERE s.external_id = '{ext}' AND s.kind IN ('separation', 'shipment')"
+            ))
+            .await;
+        assert!(
+            calls as i64 <= attempts,
+            "order {ext}: {calls} PATCH calls, {attempts} attempts"
+        );
+        assert_eq!(
+            sim.sim.metafields_for(*ext).len(),
+            1,
+            "one NF-e key metafield"
+        );
+    }
+    for n in &mut nodes {
+        n.kill();
+    }
+    db.drop_db().await;
+}

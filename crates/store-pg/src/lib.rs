@@ -17,6 +17,7 @@ mod sends_begin;
 mod sends_finish;
 mod sends_list;
 mod tenants;
+mod timeline;
 
 use ponte_store::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool};

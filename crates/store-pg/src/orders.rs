@@ -1,5 +1,6 @@
 use crate::codec::{col, cursor, from_json, limit, order_lock_key};
 use crate::jobs::finish_in;
+use crate::timeline::Timeline as Notes;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -34,51 +35,23 @@ pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
     })
 }
 
-/// Timeline entries collected during a batch, written in one statement.
-#[derive(Default)]
-struct Notes {
-    tenants: Vec<Uuid>,
-    channels: Vec<Uuid>,
-    external_ids: Vec<String>,
-    at: Vec<DateTime<Utc>>,
-    kinds: Vec<&'static str>,
-    details: Vec<serde_json::Value>,
-}
-
 impl Notes {
-    fn add(
+    /// Adds an entry to the imported order's timeline.
+    fn add_import(
         &mut self,
         c: &ImportCommit,
         at: DateTime<Utc>,
         kind: &'static str,
         detail: serde_json::Value,
     ) {
-        self.tenants.push(c.tenant_id.0);
-        self.channels.push(c.channel_id.0);
-        self.external_ids.push(c.external_id.clone());
-        self.at.push(at);
-        self.kinds.push(kind);
-        self.details.push(detail);
-    }
-
-    async fn write(self, conn: &mut PgConnection) -> StoreResult<()> {
-        if self.kinds.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])",
-        )
-        .bind(self.tenants)
-        .bind(self.channels)
-        .bind(self.external_ids)
-        .bind(self.at)
-        .bind(self.kinds)
-        .bind(self.details)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        self.add(
+            c.tenant_id.0,
+            c.channel_id.0,
+            &c.external_id,
+            at,
+            kind,
+            detail,
+        );
     }
 }
 
@@ -179,7 +152,7 @@ async fn apply_one(
             let Some(started_at) = started else {
                 return Ok(ImportApplied::LeaseLost);
             };
-            notes.add(
+            notes.add_import(
                 &c,
                 now,
                 "fetched",
@@ -218,7 +191,7 @@ async fn apply_one(
         return Ok(ImportApplied::LeaseLost);
     };
     let started_at = started_at.unwrap_or(now);
-    notes.add(
+    notes.add_import(
         &c,
         now,
         "fetched",
@@ -260,7 +233,7 @@ async fn apply_one(
                 .await
                 .map_err(db_err)?;
             }
-            notes.add(
+            notes.add_import(
                 &c,
                 now,
                 "imported",
@@ -287,13 +260,13 @@ async fn apply_one(
             .await
             .map_err(db_err)?;
             match status_from {
-                Some(from) => notes.add(
+                Some(from) => notes.add_import(
                     &c,
                     now,
                     "status_changed",
                     json!({ "from": from, "to": data.status, "by": "platform" }),
                 ),
-                None => notes.add(&c, now, "updated", json!({ "status": data.status })),
+                None => notes.add_import(&c, now, "updated", json!({ "status": data.status })),
             }
             ImportApplied::Updated(oid)
         }
@@ -302,7 +275,7 @@ async fn apply_one(
             None => ImportApplied::Stale,
         },
         ImportDecision::Stale => {
-            notes.add(
+            notes.add_import(
                 &c,
                 now,
                 "stale_ignored",
@@ -325,7 +298,7 @@ async fn apply_one(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-            notes.add(&c, now, "skipped", json!({ "reason": reason.as_str() }));
+            notes.add_import(&c, now, "skipped", json!({ "reason": reason.as_str() }));
             ImportApplied::Skipped(reason)
         }
     };

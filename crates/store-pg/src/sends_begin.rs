@@ -5,9 +5,9 @@
 use crate::codec::{col, order_lock_key};
 use crate::db_err;
 use crate::sends::{
-    block_after, decode_send, delete_jobs, from_db, held_leases, lock_keys, to_db, Timeline,
-    SEND_COLUMNS,
+    block_after, decode_send, delete_jobs, from_db, held_leases, lock_keys, to_db, SEND_COLUMNS,
 };
+use crate::timeline::Timeline;
 use chrono::{DateTime, Utc};
 use ponte_store::{
     AttemptOutcome, JobLease, SendAttempt, SendBegin, SendError, SendJob, SendState, StatusSend,

@@ -4,9 +4,8 @@
 
 use crate::codec::{col, order_lock_key};
 use crate::db_err;
-use crate::sends::{
-    block_after, delete_jobs, held_leases, lock_keys, notify_workers, to_db, Timeline,
-};
+use crate::sends::{block_after, delete_jobs, held_leases, lock_keys, notify_workers, to_db};
+use crate::timeline::Timeline;
 use chrono::{DateTime, Utc};
 use ponte_store::{AttemptOutcome, SendFinish, SendOutcome, SendState, StoreResult};
 use serde_json::json;
