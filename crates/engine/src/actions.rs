@@ -51,8 +51,7 @@ impl Engine {
             xml,
             send_max_attempts: plan.as_ref().ok().copied(),
         };
-        let applied = self.store.apply_action(&commit, self.clock.now()).await?;
-        match applied {
+        match self.actions.apply(commit).await? {
             ActionApplied::NotFound => Err(EngineError::NotFound("order")),
             ActionApplied::Refused(e) => Err(EngineError::Action(e)),
             ActionApplied::AlreadyDone(order) => Ok(ActionReport {
@@ -62,10 +61,7 @@ impl Engine {
             }),
             ActionApplied::Applied { order, send } => {
                 let send = match (send, plan) {
-                    (Some(id), _) => {
-                        self.wake_workers();
-                        SendPlan::Queued(id)
-                    }
+                    (Some(id), _) => SendPlan::Queued(id),
                     (None, Err(why)) => SendPlan::NotSent(why),
                     (None, Ok(_)) => SendPlan::AlreadyRecorded,
                 };

@@ -4,14 +4,14 @@
 use tokio::sync::{mpsc, oneshot};
 
 /// One queued item and where to send its result.
-pub(crate) type Item<T> = (T, oneshot::Sender<Result<(), String>>);
+pub(crate) type Item<T, R = Result<(), String>> = (T, oneshot::Sender<R>);
 
 /// Takes the next batch: waits for one item, then takes whatever else is queued,
 /// up to `max`. `None` when the queue is closed and empty.
-pub(crate) async fn next_batch<T>(
-    rx: &mut mpsc::Receiver<Item<T>>,
+pub(crate) async fn next_batch<T, R>(
+    rx: &mut mpsc::Receiver<Item<T, R>>,
     max: usize,
-) -> Option<Vec<Item<T>>> {
+) -> Option<Vec<Item<T, R>>> {
     let first = rx.recv().await?;
     let mut batch = Vec::with_capacity(max.min(256));
     batch.push(first);
@@ -32,7 +32,7 @@ mod tests {
     async fn takes_everything_queued_up_to_max() {
         let (tx, mut rx) = mpsc::channel(100);
         for i in 0..10 {
-            let (otx, _orx) = oneshot::channel();
+            let (otx, _orx) = oneshot::channel::<Result<(), String>>();
             tx.send((i, otx)).await.unwrap_or_else(|e| panic!("{e}"));
         }
         let b = next_batch(&mut rx, 4).await.unwrap_or_default();

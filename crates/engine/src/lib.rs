@@ -2,6 +2,7 @@
 //! behind them. It owns no storage types (those come through `ponte-store` traits)
 //! and no HTTP server (that is `ponte-api`).
 
+mod action_commit;
 mod actions;
 mod auth;
 mod batch;
@@ -61,7 +62,7 @@ impl Default for EngineConfig {
             public_url: "http://127.0.0.1:8080".into(),
             instance_id: format!("ponte-{}", ponte_core::JobId::new()),
             workers: 4,
-            claim_batch: 8,
+            claim_batch: 32,
             lease: Duration::from_secs(60),
             channel_cache_ttl: Duration::from_secs(5),
             import_retry: ponte_core::retry::RetryPolicy::default(),
@@ -88,6 +89,7 @@ pub struct Engine {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) tokens: auth::TokenCache,
     pub(crate) gate: Arc<gate::WriteGate>,
+    pub(crate) actions: action_commit::ActionCommitter,
     default_tenant: TenantId,
 }
 
@@ -107,6 +109,12 @@ impl Engine {
         let gate = Arc::new(gate::WriteGate::default());
         let ingest =
             ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone(), gate.clone());
+        let actions = action_commit::ActionCommitter::start(
+            store.clone(),
+            clock.clone(),
+            wake.clone(),
+            gate.clone(),
+        );
         Ok(Arc::new(Self {
             platforms: ponte_channels::platforms()
                 .into_iter()
@@ -123,6 +131,7 @@ impl Engine {
             wake,
             tokens: auth::TokenCache::default(),
             gate,
+            actions,
             default_tenant,
         }))
     }

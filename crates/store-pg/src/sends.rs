@@ -230,12 +230,12 @@ async fn wake_channel_sends(
 
 #[async_trait]
 impl SendStore for PgStore {
-    async fn apply_action(
+    async fn apply_actions(
         &self,
-        commit: &ActionCommit,
+        batch: &[ActionCommit],
         now: DateTime<Utc>,
-    ) -> StoreResult<ActionApplied> {
-        sends_apply::apply_action(&self.pool, commit, now).await
+    ) -> StoreResult<Vec<ActionApplied>> {
+        sends_apply::apply_actions(&self.pool, batch, now).await
     }
 
     async fn begin_sends(

@@ -14,19 +14,63 @@ use ponte_store::{ActionApplied, ActionCommit, NewJob, ResendSelector, SendState
 use serde_json::json;
 use sqlx::postgres::PgPool;
 use sqlx::types::Json;
+use sqlx::PgConnection;
 use std::collections::HashSet;
 use uuid::Uuid;
 
 /// The kind of the stored NF-e XML in `order_documents`.
 const NFE_XML: &str = "nfe_xml";
 
-pub(crate) async fn apply_action(
+/// Applies a batch of ERP actions in one transaction: every order concerned is locked
+/// first (sorted: no deadlocks with imports or other batches), then each action is
+/// decided in turn against what the ones before it left.
+pub(crate) async fn apply_actions(
     pool: &PgPool,
+    batch: &[ActionCommit],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<ActionApplied>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let tenants: Vec<Uuid> = batch.iter().map(|c| c.tenant_id.0).collect();
+    let ids: Vec<Uuid> = batch.iter().map(|c| c.order_id.0).collect();
+    let rows = sqlx::query(
+        "SELECT o.tenant_id, o.channel_id, o.external_id FROM orders o \
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(t, i) ON o.tenant_id = k.t AND o.id = k.i",
+    )
+    .bind(&tenants)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in &rows {
+        keys.push(order_lock_key(
+            col(r, "tenant_id")?,
+            col(r, "channel_id")?,
+            &col::<String>(r, "external_id")?,
+        ));
+    }
+    // Serialized with these orders' imports: the statuses read below are the latest.
+    lock_keys(&mut tx, keys).await?;
+    let mut notes = Timeline::default();
+    let mut out = Vec::with_capacity(batch.len());
+    for c in batch {
+        out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+    }
+    notes.write(&mut tx).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(out)
+}
+
+async fn apply_one(
+    tx: &mut PgConnection,
+    notes: &mut Timeline,
     c: &ActionCommit,
     now: DateTime<Utc>,
 ) -> StoreResult<ActionApplied> {
     let t = c.tenant_id.0;
-    let mut tx = pool.begin().await.map_err(db_err)?;
     let found =
         sqlx::query("SELECT channel_id, external_id FROM orders WHERE tenant_id = $1 AND id = $2")
             .bind(t)
@@ -39,8 +83,6 @@ pub(crate) async fn apply_action(
     };
     let channel: Uuid = col(&found, "channel_id")?;
     let external_id: String = col(&found, "external_id")?;
-    // Serialized with this order's imports: the status read below is the latest.
-    lock_keys(&mut tx, vec![order_lock_key(t, channel, &external_id)]).await?;
     let row = sqlx::query(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE tenant_id = $1 AND id = $2"
     ))
@@ -89,7 +131,6 @@ pub(crate) async fn apply_action(
         .await
         .map_err(db_err)?;
     }
-    let mut notes = Timeline::default();
     notes.add(
         t,
         channel,
@@ -126,7 +167,7 @@ pub(crate) async fn apply_action(
             .map_err(db_err)?;
             if state == SendState::Pending.as_str() {
                 let job = send_job(ChannelId(channel), c.order_id, now)?;
-                insert_jobs(&mut tx, &[(c.tenant_id, &job)]).await?;
+                insert_jobs(tx, &[(c.tenant_id, &job)]).await?;
             }
             notes.add(
                 t,
@@ -139,8 +180,6 @@ pub(crate) async fn apply_action(
             Some(id)
         }
     };
-    notes.write(&mut tx).await?;
-    tx.commit().await.map_err(db_err)?;
     Ok(ActionApplied::Applied {
         order: Box::new(updated),
         send,

@@ -144,8 +144,18 @@ fn act(t: TenantId, o: OrderId, action: Action) -> ActionCommit {
     }
 }
 
+async fn one_action(
+    s: &PgStore,
+    c: &ActionCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<ActionApplied> {
+    Ok(s.apply_actions(std::slice::from_ref(c), now)
+        .await?
+        .remove(0))
+}
+
 async fn apply(s: &PgStore, c: &ActionCommit, now: DateTime<Utc>) -> SendId {
-    match s.apply_action(c, now).await.unwrap() {
+    match one_action(&s, c, now).await.unwrap() {
         ActionApplied::Applied { send: Some(id), .. } => id,
         other => panic!("{other:?}"),
     }
@@ -234,7 +244,7 @@ async fn an_action_writes_the_order_document_send_and_job() {
     let o = paid_order(&s, t, c, "77").await;
     let mut inv = act(t, o, invoice());
     inv.xml = Some("<nfeProc/>".into());
-    let ActionApplied::Applied { order, send: sid } = s.apply_action(&inv, secs(1)).await.unwrap()
+    let ActionApplied::Applied { order, send: sid } = one_action(&s, &inv, secs(1)).await.unwrap()
     else {
         panic!("not applied")
     };
@@ -299,7 +309,7 @@ async fn an_action_writes_the_order_document_send_and_job() {
     // Refused and repeated actions change nothing.
     let before = send_jobs(&mut db).await;
     assert!(matches!(
-        s.apply_action(&inv, secs(2)).await.unwrap(),
+        one_action(&s, &inv, secs(2)).await.unwrap(),
         ActionApplied::AlreadyDone(_)
     ));
     let mut other = inv.clone();
@@ -311,7 +321,7 @@ async fn an_action_writes_the_order_document_send_and_job() {
         }
     });
     assert_eq!(
-        s.apply_action(&other, secs(2)).await.unwrap(),
+        one_action(&s, &other, secs(2)).await.unwrap(),
         ActionApplied::Refused(ActionError::Conflict(ActionKind::Invoice))
     );
     assert_eq!(send_jobs(&mut db).await, before);
@@ -614,7 +624,7 @@ async fn actions_and_imports_of_one_order_are_serialised() {
         let commit = import_commit(&b, t, c, newer).await;
         let action = act(t, o, separation());
         let (ra, rb) = tokio::join!(
-            a.apply_action(&action, secs(5)),
+            one_action(&a, &action, secs(5)),
             b.apply_imports(vec![commit], secs(5))
         );
         assert!(matches!(ra.unwrap(), ActionApplied::Applied { .. }));

@@ -402,125 +402,140 @@ async fn finish_one(
     Ok(true)
 }
 
-#[async_trait]
-impl SendStore for SqliteStore {
-    async fn apply_action(
-        &self,
-        c: &ActionCommit,
-        now: DateTime<Utc>,
-    ) -> StoreResult<ActionApplied> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let row = sqlx::query(&format!(
-            "SELECT {ORDER_COLUMNS}, external_id FROM orders WHERE tenant_id = ? AND id = ?"
-        ))
+async fn apply_one(
+    tx: &mut SqliteConnection,
+    c: &ActionCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<ActionApplied> {
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS}, external_id FROM orders WHERE tenant_id = ? AND id = ?"
+    ))
+    .bind(c.tenant_id.to_string())
+    .bind(c.order_id.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let Some(row) = row else {
+        return Ok(ActionApplied::NotFound);
+    };
+    let mut order = decode_order(&row)?;
+    let external_id: String = row.get("external_id");
+    let status = match decide(order.data.status, &order.fulfilment, &c.action) {
+        Err(e) => return Ok(ActionApplied::Refused(e)),
+        Ok(Decision::AlreadyDone) => return Ok(ActionApplied::AlreadyDone(Box::new(order))),
+        Ok(Decision::Apply { status }) => status,
+    };
+    let from = order.data.status;
+    order.data.status = status;
+    order.fulfilment.record(c.action.clone());
+    order.updated_at = now;
+    let data: &OrderData = &order.data;
+    let facts: &Fulfilment = &order.fulfilment;
+    sqlx::query("UPDATE orders SET status = ?, data = ?, fulfilment = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+        .bind(status.as_str())
+        .bind(to_json(data)?)
+        .bind(to_json(facts)?)
+        .bind(ts(now))
         .bind(c.tenant_id.to_string())
         .bind(c.order_id.to_string())
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else {
-            return Ok(ActionApplied::NotFound);
-        };
-        let mut order = decode_order(&row)?;
-        let external_id: String = row.get("external_id");
-        let status = match decide(order.data.status, &order.fulfilment, &c.action) {
-            Err(e) => return Ok(ActionApplied::Refused(e)),
-            Ok(Decision::AlreadyDone) => return Ok(ActionApplied::AlreadyDone(Box::new(order))),
-            Ok(Decision::Apply { status }) => status,
-        };
-        let from = order.data.status;
-        order.data.status = status;
-        order.fulfilment.record(c.action.clone());
-        order.updated_at = now;
-        let data: &OrderData = &order.data;
-        let facts: &Fulfilment = &order.fulfilment;
-        sqlx::query("UPDATE orders SET status = ?, data = ?, fulfilment = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-            .bind(status.as_str())
-            .bind(to_json(data)?)
-            .bind(to_json(facts)?)
-            .bind(ts(now))
-            .bind(c.tenant_id.to_string())
-            .bind(c.order_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        if let Some(xml) = &c.xml {
-            sqlx::query(
-                "INSERT INTO order_documents (tenant_id, order_id, kind, content, created_at) VALUES (?, ?, 'nfe_xml', ?, ?) \
-                 ON CONFLICT (tenant_id, order_id, kind) DO UPDATE SET content = excluded.content, created_at = excluded.created_at",
-            )
-            .bind(c.tenant_id.to_string())
-            .bind(c.order_id.to_string())
-            .bind(xml)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+    if let Some(xml) = &c.xml {
+        sqlx::query(
+            "INSERT INTO order_documents (tenant_id, order_id, kind, content, created_at) VALUES (?, ?, 'nfe_xml', ?, ?) \
+             ON CONFLICT (tenant_id, order_id, kind) DO UPDATE SET content = excluded.content, created_at = excluded.created_at",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.order_id.to_string())
+        .bind(xml)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    let mut send = StatusSend {
+        id: SendId::new(),
+        tenant_id: c.tenant_id,
+        channel_id: order.channel_id,
+        order_id: c.order_id,
+        external_id,
+        seq: 0,
+        action: c.action.clone(),
+        state: SendState::Pending,
+        attempts_used: 0,
+        max_attempts: c.send_max_attempts.unwrap_or(0),
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        attempts: vec![],
+    };
+    let detail = json!({"action": c.action, "from": from, "to": status});
+    note(tx, &send, now, "erp_action", detail).await?;
+    let mut queued = None;
+    if c.send_max_attempts.is_some() {
+        let (seq, blocked): (i64, bool) = sqlx::query_as(
+            "SELECT COALESCE(MAX(seq), 0) + 1, COALESCE(MAX(state IN ('failed', 'blocked')), 0) \
+             FROM status_sends WHERE tenant_id = ? AND order_id = ?",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.order_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        send.seq = seq;
+        if blocked {
+            send.state = SendState::Blocked;
         }
-        let mut send = StatusSend {
-            id: SendId::new(),
-            tenant_id: c.tenant_id,
-            channel_id: order.channel_id,
-            order_id: c.order_id,
-            external_id,
-            seq: 0,
-            action: c.action.clone(),
-            state: SendState::Pending,
-            attempts_used: 0,
-            max_attempts: c.send_max_attempts.unwrap_or(0),
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            attempts: vec![],
-        };
-        let detail = json!({"action": c.action, "from": from, "to": status});
-        note(&mut tx, &send, now, "erp_action", detail).await?;
-        let mut queued = None;
-        if c.send_max_attempts.is_some() {
-            let (seq, blocked): (i64, bool) = sqlx::query_as(
-                "SELECT COALESCE(MAX(seq), 0) + 1, COALESCE(MAX(state IN ('failed', 'blocked')), 0) \
-                 FROM status_sends WHERE tenant_id = ? AND order_id = ?",
-            )
-            .bind(c.tenant_id.to_string())
-            .bind(c.order_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            send.seq = seq;
-            if blocked {
-                send.state = SendState::Blocked;
-            }
-            sqlx::query(&format!(
-                "INSERT INTO status_sends ({SEND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)"
-            ))
-            .bind(c.tenant_id.to_string())
-            .bind(send.id.to_string())
-            .bind(send.channel_id.to_string())
-            .bind(c.order_id.to_string())
-            .bind(&send.external_id)
-            .bind(seq)
-            .bind(send.kind().as_str())
-            .bind(to_json(&send.action)?)
-            .bind(send.state.as_str())
-            .bind(i64::from(send.max_attempts))
-            .bind(ts(now))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if !blocked {
-                let (t, job) = send_job(c.tenant_id, send.channel_id, c.order_id, now);
-                insert_jobs(&mut tx, &[(t, &job)]).await?;
-            }
-            let detail = json!({"send_id": send.id, "kind": send.kind(), "state": send.state});
-            note(&mut tx, &send, now, "status_send_queued", detail).await?;
-            queued = Some(send.id);
+        sqlx::query(&format!(
+            "INSERT INTO status_sends ({SEND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)"
+        ))
+        .bind(c.tenant_id.to_string())
+        .bind(send.id.to_string())
+        .bind(send.channel_id.to_string())
+        .bind(c.order_id.to_string())
+        .bind(&send.external_id)
+        .bind(seq)
+        .bind(send.kind().as_str())
+        .bind(to_json(&send.action)?)
+        .bind(send.state.as_str())
+        .bind(i64::from(send.max_attempts))
+        .bind(ts(now))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if !blocked {
+            let (t, job) = send_job(c.tenant_id, send.channel_id, c.order_id, now);
+            insert_jobs(tx, &[(t, &job)]).await?;
+        }
+        let detail = json!({"send_id": send.id, "kind": send.kind(), "state": send.state});
+        note(tx, &send, now, "status_send_queued", detail).await?;
+        queued = Some(send.id);
+    }
+    Ok(ActionApplied::Applied {
+        order: Box::new(order),
+        send: queued,
+    })
+}
+
+#[async_trait]
+impl SendStore for SqliteStore {
+    async fn apply_actions(
+        &self,
+        batch: &[ActionCommit],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ActionApplied>> {
+        if batch.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut out = Vec::with_capacity(batch.len());
+        for c in batch {
+            out.push(apply_one(&mut tx, c, now).await?);
         }
         tx.commit().await.map_err(db_err)?;
-        Ok(ActionApplied::Applied {
-            order: Box::new(order),
-            send: queued,
-        })
+        Ok(out)
     }
 
     async fn begin_sends(

@@ -39,6 +39,7 @@ where
     sends::crashes_and_leases(&make().await).await;
     sends::listing_filters_and_pages(&make().await).await;
     sends::one_worker_per_order(&make().await).await;
+    sends::actions_commit_in_batches(&make().await).await;
 }
 
 mod sends;

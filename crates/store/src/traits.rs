@@ -166,18 +166,19 @@ pub trait RateLimitStore: Send + Sync {
 /// an `interrupted` attempt, never an unrecorded one.
 #[async_trait]
 pub trait SendStore: Send + Sync {
-    /// Applies an ERP action in one transaction: decides it with
-    /// `ponte_core::action::decide` against the stored status and fulfilment, and when
-    /// applied writes the order (status, fulfilment), the NF-e XML, a timeline entry and,
-    /// when `send_max_attempts` is set, the status send (next `seq` of the order, state
+    /// Applies ERP actions in one transaction (group commit), in order; one result per
+    /// action. Each is decided with `ponte_core::action::decide` against the stored
+    /// status and fulfilment (as left by the actions before it), and when applied writes
+    /// the order (status, fulfilment), the NF-e XML, a timeline entry and, when
+    /// `send_max_attempts` is set, the status send (next `seq` of the order, state
     /// `pending`, or `blocked` when an earlier send of the order is failed or blocked)
-    /// and, unless blocked, its order's send job (coalesced by key, due now). Serialized with imports of
-    /// the same order.
-    async fn apply_action(
+    /// and, unless blocked, its order's send job (coalesced by key, due now). Serialized
+    /// with imports of the same orders.
+    async fn apply_actions(
         &self,
-        commit: &ActionCommit,
+        batch: &[ActionCommit],
         now: DateTime<Utc>,
-    ) -> StoreResult<ActionApplied>;
+    ) -> StoreResult<Vec<ActionApplied>>;
 
     /// Begins claimed send jobs, in one transaction. For each job (lease checked): if
     /// another job of the same order is running (this one was enqueued meanwhile), this

@@ -56,6 +56,10 @@ fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit {
     }
 }
 
+async fn apply(s: &impl Store, c: &ActionCommit, now: DateTime<Utc>) -> StoreResult<ActionApplied> {
+    Ok(s.apply_actions(std::slice::from_ref(c), now).await?.remove(0))
+}
+
 async fn claim(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease, SendJob)> {
     s.claim_jobs(owner, &[SEND_JOB_KIND], 100, now, Duration::from_secs(30))
         .await
@@ -139,7 +143,7 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
     let (t, c, o) = paid_order(s).await;
     let missing = act(t, OrderId::new(), separation(), true);
     assert_eq!(
-        s.apply_action(&missing, t0()).await.unwrap(),
+        apply(s, &missing, t0()).await.unwrap(),
         ActionApplied::NotFound
     );
     let refused = act(
@@ -149,12 +153,12 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         true,
     );
     assert_eq!(
-        s.apply_action(&refused, t0()).await.unwrap(),
+        apply(s, &refused, t0()).await.unwrap(),
         ActionApplied::Refused(ActionError::NotShipped)
     );
     let mut inv = act(t, o, invoice(), true);
     inv.xml = Some("<nfeProc/>".into());
-    let ActionApplied::Applied { order, send } = s.apply_action(&inv, t0()).await.unwrap() else {
+    let ActionApplied::Applied { order, send } = apply(s, &inv, t0()).await.unwrap() else {
         panic!("not applied")
     };
     assert_eq!(order.data.status, OrderStatus::Invoiced);
@@ -165,7 +169,7 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
     assert!(send.is_some());
     // The same call again is one event: no second send.
     assert!(matches!(
-        s.apply_action(&inv, t0()).await.unwrap(),
+        apply(s, &inv, t0()).await.unwrap(),
         ActionApplied::AlreadyDone(_)
     ));
     assert_eq!(sends_of(s, t, o).await.len(), 1);
@@ -186,8 +190,7 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         "imports keep the ERP's facts"
     );
     // No send when the automation is off.
-    let ActionApplied::Applied { send, .. } = s
-        .apply_action(&act(t, o, shipment(), false), t0())
+    let ActionApplied::Applied { send, .. } = apply(s, &act(t, o, shipment(), false), t0())
         .await
         .unwrap()
     else {
@@ -199,7 +202,7 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
 pub async fn sends_go_out_in_order_and_record_attempts(s: &impl Store) {
     let (t, _c, o) = paid_order(s).await;
     for a in [separation(), invoice(), shipment()] {
-        s.apply_action(&act(t, o, a, true), t0()).await.unwrap();
+        apply(s, &act(t, o, a, true), t0()).await.unwrap();
     }
     let all = sends_of(s, t, o).await;
     assert_eq!(all.iter().map(|x| x.seq).collect::<Vec<_>>(), [1, 2, 3]);
@@ -242,10 +245,10 @@ pub async fn sends_go_out_in_order_and_record_attempts(s: &impl Store) {
 
 pub async fn attempts_failures_block_and_resend(s: &impl Store) {
     let (t, c, o) = paid_order(s).await;
-    s.apply_action(&act(t, o, separation(), true), t0())
+    apply(s, &act(t, o, separation(), true), t0())
         .await
         .unwrap();
-    s.apply_action(&act(t, o, invoice(), true), t0())
+    apply(s, &act(t, o, invoice(), true), t0())
         .await
         .unwrap();
     let mut now = t0();
@@ -292,7 +295,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
     assert_eq!(all[1].state, SendState::Blocked);
     assert!(claim(s, "w", now + CDuration::seconds(60)).await.is_empty());
     // A new action while an earlier send failed is blocked too.
-    s.apply_action(&act(t, o, shipment(), true), now)
+    apply(s, &act(t, o, shipment(), true), now)
         .await
         .unwrap();
     assert_eq!(sends_of(s, t, o).await[2].state, SendState::Blocked);
@@ -346,7 +349,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
 
 pub async fn crashes_and_leases(s: &impl Store) {
     let (t, c, o) = paid_order(s).await;
-    s.apply_action(&act(t, o, separation(), true), t0())
+    apply(s, &act(t, o, separation(), true), t0())
         .await
         .unwrap();
     let jobs = claim(s, "dead", t0()).await;
@@ -384,7 +387,7 @@ pub async fn crashes_and_leases(s: &impl Store) {
     );
     assert_eq!(x.attempts_used, 2, "the interrupted attempt counts");
     // Crashing through every attempt fails the send (and says why).
-    s.apply_action(&act(t, o, invoice(), true), later)
+    apply(s, &act(t, o, invoice(), true), later)
         .await
         .unwrap();
     let mut now = later;
@@ -436,7 +439,7 @@ pub async fn crashes_and_leases(s: &impl Store) {
 pub async fn listing_filters_and_pages(s: &impl Store) {
     let (t, c, o) = paid_order(s).await;
     for a in [separation(), invoice(), shipment()] {
-        s.apply_action(&act(t, o, a, true), t0()).await.unwrap();
+        apply(s, &act(t, o, a, true), t0()).await.unwrap();
     }
     let mut seen = vec![];
     let mut cursor = None;
@@ -490,14 +493,14 @@ pub async fn listing_filters_and_pages(s: &impl Store) {
 
 pub async fn one_worker_per_order(s: &impl Store) {
     let (t, _c, o) = paid_order(s).await;
-    s.apply_action(&act(t, o, separation(), true), t0())
+    apply(s, &act(t, o, separation(), true), t0())
         .await
         .unwrap();
     let first = claim(s, "a", t0()).await;
     let b = s.begin_sends(&first, t0()).await.unwrap();
     // An action while the order's job runs enqueues a twin job; it must not run the
     // order's sends concurrently (nor mark the running attempt interrupted).
-    s.apply_action(&act(t, o, invoice(), true), t0())
+    apply(s, &act(t, o, invoice(), true), t0())
         .await
         .unwrap();
     let twin = claim(s, "b", t0()).await;
@@ -523,4 +526,25 @@ pub async fn one_worker_per_order(s: &impl Store) {
     assert!(all
         .iter()
         .all(|x| x.state == SendState::Succeeded && x.attempts.len() == 1));
+}
+
+pub async fn actions_commit_in_batches(s: &impl Store) {
+    let (t, _c, o) = paid_order(s).await;
+    let batch = [
+        act(t, o, separation(), true),
+        act(t, OrderId::new(), separation(), true),
+        act(t, o, invoice(), true),
+        act(t, o, invoice(), true),
+        act(t, o, Action::Delivery(ponte_core::action::Delivery { delivered_at: t0() }), true),
+    ];
+    let out = s.apply_actions(&batch, t0()).await.unwrap();
+    assert!(matches!(out[0], ActionApplied::Applied { send: Some(_), .. }));
+    assert_eq!(out[1], ActionApplied::NotFound);
+    assert!(matches!(&out[2], ActionApplied::Applied { order, .. } if order.data.status == OrderStatus::Invoiced));
+    assert!(matches!(out[3], ActionApplied::AlreadyDone(_)), "the batch sees its own earlier actions");
+    assert_eq!(out[4], ActionApplied::Refused(ActionError::NotShipped));
+    let all = sends_of(s, t, o).await;
+    assert_eq!(all.iter().map(|x| (x.seq, x.kind())).collect::<Vec<_>>(), [(1, ActionKind::Separation), (2, ActionKind::Invoice)]);
+    assert_eq!(claim(s, "w", t0()).await.len(), 1, "one job for the order");
+    assert!(s.apply_actions(&[], t0()).await.unwrap().is_empty());
 }
