@@ -155,7 +155,7 @@ async fn one_action(
 }
 
 async fn apply(s: &PgStore, c: &ActionCommit, now: DateTime<Utc>) -> SendId {
-    match one_action(&s, c, now).await.unwrap() {
+    match one_action(s, c, now).await.unwrap() {
         ActionApplied::Applied { send: Some(id), .. } => id,
         other => panic!("{other:?}"),
     }
