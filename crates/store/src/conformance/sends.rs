@@ -57,7 +57,9 @@ fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit {
 }
 
 async fn apply(s: &impl Store, c: &ActionCommit, now: DateTime<Utc>) -> StoreResult<ActionApplied> {
-    Ok(s.apply_actions(std::slice::from_ref(c), now).await?.remove(0))
+    Ok(s.apply_actions(std::slice::from_ref(c), now)
+        .await?
+        .remove(0))
 }
 
 async fn claim(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease, SendJob)> {
@@ -190,9 +192,8 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         "imports keep the ERP's facts"
     );
     // No send when the automation is off.
-    let ActionApplied::Applied { send, .. } = apply(s, &act(t, o, shipment(), false), t0())
-        .await
-        .unwrap()
+    let ActionApplied::Applied { send, .. } =
+        apply(s, &act(t, o, shipment(), false), t0()).await.unwrap()
     else {
         panic!("not applied")
     };
@@ -248,9 +249,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
     apply(s, &act(t, o, separation(), true), t0())
         .await
         .unwrap();
-    apply(s, &act(t, o, invoice(), true), t0())
-        .await
-        .unwrap();
+    apply(s, &act(t, o, invoice(), true), t0()).await.unwrap();
     let mut now = t0();
     // A 429 does not use an attempt; a transient error does.
     let jobs = claim(s, "w", now).await;
@@ -295,9 +294,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
     assert_eq!(all[1].state, SendState::Blocked);
     assert!(claim(s, "w", now + CDuration::seconds(60)).await.is_empty());
     // A new action while an earlier send failed is blocked too.
-    apply(s, &act(t, o, shipment(), true), now)
-        .await
-        .unwrap();
+    apply(s, &act(t, o, shipment(), true), now).await.unwrap();
     assert_eq!(sends_of(s, t, o).await[2].state, SendState::Blocked);
     assert!(
         claim(s, "w", now).await.is_empty(),
@@ -387,9 +384,7 @@ pub async fn crashes_and_leases(s: &impl Store) {
     );
     assert_eq!(x.attempts_used, 2, "the interrupted attempt counts");
     // Crashing through every attempt fails the send (and says why).
-    apply(s, &act(t, o, invoice(), true), later)
-        .await
-        .unwrap();
+    apply(s, &act(t, o, invoice(), true), later).await.unwrap();
     let mut now = later;
     for _ in 0..3 {
         let jobs = claim(s, "dead", now).await;
@@ -500,9 +495,7 @@ pub async fn one_worker_per_order(s: &impl Store) {
     let b = s.begin_sends(&first, t0()).await.unwrap();
     // An action while the order's job runs enqueues a twin job; it must not run the
     // order's sends concurrently (nor mark the running attempt interrupted).
-    apply(s, &act(t, o, invoice(), true), t0())
-        .await
-        .unwrap();
+    apply(s, &act(t, o, invoice(), true), t0()).await.unwrap();
     let twin = claim(s, "b", t0()).await;
     assert_eq!(twin.len(), 1);
     assert_eq!(
@@ -535,16 +528,32 @@ pub async fn actions_commit_in_batches(s: &impl Store) {
         act(t, OrderId::new(), separation(), true),
         act(t, o, invoice(), true),
         act(t, o, invoice(), true),
-        act(t, o, Action::Delivery(ponte_core::action::Delivery { delivered_at: t0() }), true),
+        act(
+            t,
+            o,
+            Action::Delivery(ponte_core::action::Delivery { delivered_at: t0() }),
+            true,
+        ),
     ];
     let out = s.apply_actions(&batch, t0()).await.unwrap();
-    assert!(matches!(out[0], ActionApplied::Applied { send: Some(_), .. }));
+    assert!(matches!(
+        out[0],
+        ActionApplied::Applied { send: Some(_), .. }
+    ));
     assert_eq!(out[1], ActionApplied::NotFound);
-    assert!(matches!(&out[2], ActionApplied::Applied { order, .. } if order.data.status == OrderStatus::Invoiced));
-    assert!(matches!(out[3], ActionApplied::AlreadyDone(_)), "the batch sees its own earlier actions");
+    assert!(
+        matches!(&out[2], ActionApplied::Applied { order, .. } if order.data.status == OrderStatus::Invoiced)
+    );
+    assert!(
+        matches!(out[3], ActionApplied::AlreadyDone(_)),
+        "the batch sees its own earlier actions"
+    );
     assert_eq!(out[4], ActionApplied::Refused(ActionError::NotShipped));
     let all = sends_of(s, t, o).await;
-    assert_eq!(all.iter().map(|x| (x.seq, x.kind())).collect::<Vec<_>>(), [(1, ActionKind::Separation), (2, ActionKind::Invoice)]);
+    assert_eq!(
+        all.iter().map(|x| (x.seq, x.kind())).collect::<Vec<_>>(),
+        [(1, ActionKind::Separation), (2, ActionKind::Invoice)]
+    );
     assert_eq!(claim(s, "w", t0()).await.len(), 1, "one job for the order");
     assert!(s.apply_actions(&[], t0()).await.unwrap().is_empty());
 }
