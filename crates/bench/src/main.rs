@@ -8,6 +8,7 @@ mod load;
 mod pg;
 mod report;
 mod scenarios;
+mod sends;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Cmd {
     E2e(scenarios::E2eArgs),
     /// No-op jobs claimed and completed per second, SQLite and PostgreSQL.
     Jobs(jobs::JobsArgs),
+    /// ERP action to platform request p50/p99 with an idle queue, and sends per
+    /// second to the simulator.
+    Sends(sends::SendsArgs),
     /// Every scenario.
     All {
         /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
@@ -48,11 +52,13 @@ fn main() -> anyhow::Result<()> {
             Cmd::Ingest(a) => scenarios::ingest(a).await.map(|_| ()),
             Cmd::E2e(a) => scenarios::e2e(a).await.map(|_| ()),
             Cmd::Jobs(a) => jobs::jobs(a).await,
+            Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
             Cmd::All { quick } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 for target in [Target::sqlite(), Target::postgres(1), Target::postgres(2)] {
                     scenarios::ingest(IngestArgs::preset(quick, target.clone())).await?;
-                    scenarios::e2e(E2eArgs::preset(quick, target)).await?;
+                    scenarios::e2e(E2eArgs::preset(quick, target.clone())).await?;
+                    sends::sends(sends::SendsArgs::preset(quick, target)).await?;
                 }
                 jobs::jobs(jobs::JobsArgs::preset(quick)).await?;
                 Ok(())

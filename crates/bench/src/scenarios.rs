@@ -42,7 +42,8 @@ impl Target {
         }
     }
 
-    fn label(&self) -> String {
+    /// The backend name in results (`postgres-xN` with instances).
+    pub(crate) fn label(&self) -> String {
         if self.backend == "postgres" {
             format!("postgres-x{}", self.instances)
         } else {
@@ -120,26 +121,61 @@ impl E2eArgs {
     }
 }
 
+/// What [`Setup::with`] puts in the simulator and the channel.
+pub(crate) struct SetupSpec {
+    /// Orders created in the simulator.
+    pub orders: usize,
+    /// The order each one is created from (e.g. paid).
+    pub order: NewOrder,
+    /// Channel settings added to the defaults (e.g. `shipping_api`).
+    pub settings: Value,
+    /// Requests the simulator's log keeps.
+    pub request_log: usize,
+}
+
+impl SetupSpec {
+    /// `orders` default orders, default channel settings.
+    fn plain(orders: usize) -> Self {
+        Self {
+            orders,
+            order: NewOrder::default(),
+            settings: json!({}),
+            request_log: SimConfig::default().request_log_capacity,
+        }
+    }
+}
+
 /// A simulator, a ponte and a channel between them.
-struct Setup {
-    sim: NuvemshopSim,
+pub(crate) struct Setup {
+    /// The simulated store (in this process, so its request log's clock is ours).
+    pub sim: NuvemshopSim,
     _sim_server: ServerHandle,
     /// The first instance answers API calls; load is spread over all of them.
-    servers: Vec<Server>,
+    pub servers: Vec<Server>,
     db: Option<TestDb>,
     _dirs: Vec<tempfile::TempDir>,
     webhook_url: String,
-    http: reqwest::Client,
+    /// Client for API calls.
+    pub http: reqwest::Client,
 }
 
 impl Setup {
     async fn new(orders: usize, target: &Target) -> anyhow::Result<(Setup, Vec<u64>)> {
+        Self::with(SetupSpec::plain(orders), target).await
+    }
+
+    /// A simulator holding `spec.orders` orders and a ponte with a channel to it.
+    pub(crate) async fn with(
+        spec: SetupSpec,
+        target: &Target,
+    ) -> anyhow::Result<(Setup, Vec<u64>)> {
         let sim = NuvemshopSim::new(SimConfig {
             bucket_size: 0,
+            request_log_capacity: spec.request_log,
             ..SimConfig::default()
         });
-        let ids: Vec<u64> = (0..orders)
-            .map(|_| sim.create_order(NewOrder::default()))
+        let ids: Vec<u64> = (0..spec.orders)
+            .map(|_| sim.create_order(spec.order.clone()))
             .collect();
         let sim_server = sim
             .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
@@ -170,13 +206,16 @@ impl Setup {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(512)
             .build()?;
+        let mut settings = json!({"store_id": sim.config().store_id.to_string(), "api_base_url": sim_server.base_url(),
+                                  "import_policy": "all", "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6});
+        if let (Some(all), Some(extra)) = (settings.as_object_mut(), spec.settings.as_object()) {
+            all.extend(extra.clone());
+        }
         let ch: Value = http
             .post(format!("{}/api/v1/channels", server.base))
             .bearer_auth(TOKEN)
             .json(&json!({
-                "platform": "nuvemshop", "name": "bench",
-                "settings": {"store_id": sim.config().store_id.to_string(), "api_base_url": sim_server.base_url(), "import_policy": "all",
-                             "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6},
+                "platform": "nuvemshop", "name": "bench", "settings": settings,
                 "credentials": {"access_token": sim.config().access_token, "app_secret": sim.config().app_secret}
             }))
             .send()
@@ -203,17 +242,17 @@ impl Setup {
     }
 
     /// Every instance's address.
-    fn addrs(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    pub(crate) fn addrs(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
         self.servers.iter().map(Server::addr).collect()
     }
 
     /// Peak RSS of the first instance, in MiB.
-    fn rss_mb(&self) -> Option<u64> {
+    pub(crate) fn rss_mb(&self) -> Option<u64> {
         self.servers[0].rss_bytes().map(|b| b / 1_048_576)
     }
 
     /// Stops the servers and drops the scratch database.
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         drop(self.servers);
         if let Some(db) = self.db {
             db.drop_db().await;
@@ -221,18 +260,20 @@ impl Setup {
     }
 
     /// The webhook path of the channel.
-    fn webhook_path(&self) -> anyhow::Result<String> {
+    pub(crate) fn webhook_path(&self) -> anyhow::Result<String> {
         let at = self.webhook_url.find("/webhooks/").context("webhook url")?;
         Ok(self.webhook_url[at..].to_owned())
     }
 
-    fn signed(&self, event: &str, id: u64) -> (Vec<u8>, String) {
+    /// A signed notification body for order `id`, and its signature.
+    pub(crate) fn signed(&self, event: &str, id: u64) -> (Vec<u8>, String) {
         let body = self.sim.notification_body(event, id);
         let sig = self.sim.signature(&body);
         (body, sig)
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+    /// `GET` an API path on the first instance.
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
         Ok(self
             .http
             .get(format!("{}{path}", self.servers[0].base))
@@ -249,7 +290,11 @@ impl Setup {
     }
 
     /// A metric of one instance.
-    async fn metric_of(http: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<f64> {
+    pub(crate) async fn metric_of(
+        http: &reqwest::Client,
+        base: &str,
+        key: &str,
+    ) -> anyhow::Result<f64> {
         let text = http
             .get(format!("{base}/metrics"))
             .send()
@@ -263,7 +308,7 @@ impl Setup {
     }
 
     /// Waits until the job queue is empty.
-    async fn settle(&self, timeout: Duration) -> anyhow::Result<Duration> {
+    pub(crate) async fn settle(&self, timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
             let pending = self.metric("ponte_jobs{state=\"pending\"}").await?;
@@ -299,7 +344,8 @@ impl Setup {
     }
 }
 
-fn ms(us: u64) -> String {
+/// Microseconds as milliseconds text.
+pub(crate) fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 

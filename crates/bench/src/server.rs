@@ -77,6 +77,11 @@ impl Server {
         Ok(Server { child, base })
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's socket address.
     pub fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
         Ok(self.base.trim_start_matches("http://").parse()?)

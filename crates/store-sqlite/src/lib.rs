@@ -8,6 +8,9 @@ mod jobs;
 mod orders;
 mod schedules;
 mod sends;
+mod sends_apply;
+mod sends_begin;
+mod sends_finish;
 mod sends_list;
 mod tenants;
 

@@ -1,29 +1,29 @@
 //! ERP actions and status sends (SQLite).
 
-use crate::codec::{from_ts, id, json, to_json, ts};
-use crate::jobs::{finish_in, insert_jobs};
-use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
+use crate::codec::{from_ts, id, json, ts};
+use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::action::{decide, Decision, Fulfilment};
-use ponte_core::order::OrderData;
 use ponte_core::{ChannelId, OrderId, SendId, TenantId};
 use ponte_store::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
+/// The `status_sends` columns [`decode_send`] reads.
 pub(crate) const SEND_COLUMNS: &str =
     "tenant_id, id, channel_id, order_id, external_id, seq, kind, \
      action, state, attempts_used, max_attempts, error_code, error_message, created_at, updated_at";
 
+/// A stored value this code does not know.
 fn bad(what: &str, v: &str) -> StoreError {
     StoreError::Invalid(format!("stored {what} {v:?}"))
 }
 
-fn u32_of(v: i64) -> u32 {
+/// A stored count as `u32` (0 when out of range).
+pub(crate) fn u32_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
@@ -74,42 +74,8 @@ pub(crate) fn decode_attempt(r: &SqliteRow) -> StoreResult<SendAttempt> {
     })
 }
 
-/// The tenant of a job whose lease `lease` still holds.
-async fn lease_tenant(
-    conn: &mut SqliteConnection,
-    lease: &JobLease,
-) -> StoreResult<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT tenant_id FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
-    )
-    .bind(lease.job_id.to_string())
-    .bind(&lease.owner)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)
-}
-
-async fn note(
-    conn: &mut SqliteConnection,
-    send: &StatusSend,
-    at: DateTime<Utc>,
-    kind: &str,
-    detail: serde_json::Value,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(send.tenant_id.to_string())
-        .bind(send.channel_id.to_string())
-        .bind(&send.external_id)
-        .bind(ts(at))
-        .bind(kind)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-fn send_job(
+/// The send job of an order (one per order: its unique key coalesces them).
+pub(crate) fn send_job(
     tenant: TenantId,
     channel: ChannelId,
     order: OrderId,
@@ -128,395 +94,157 @@ fn send_job(
     (tenant, job)
 }
 
-/// Marks a send failed (counting `used` more attempts) and blocks the order's later ones.
-async fn fail_send(
+/// Error code of an attempt the process did not live to finish.
+pub(crate) const INTERRUPTED: &str = "interrupted";
+/// Its text.
+pub(crate) const INTERRUPTED_TEXT: &str =
+    "the process stopped during the call; its result is unknown";
+
+/// Rows for a statement that reads them with `json_each(?)`: one JSON array per row,
+/// its fields read as `value->>0`, `value->>1`, ... (one SQL text for any batch size).
+pub(crate) fn json_rows(rows: Vec<Value>) -> String {
+    Value::Array(rows).to_string()
+}
+
+/// A send row as a batch leaves it; written back (with `updated_at` = now) when dirty.
+pub(crate) struct SendRow {
+    /// As a statement reading it now would decode it.
+    pub(crate) send: StatusSend,
+    /// `attempts_used` as stored.
+    pub(crate) used: i64,
+    /// `error_code` as stored.
+    pub(crate) code: Option<String>,
+    /// `error_message` as stored.
+    pub(crate) message: Option<String>,
+    /// Changed by the batch.
+    pub(crate) dirty: bool,
+}
+
+impl SendRow {
+    /// Decodes a row selected with [`SEND_COLUMNS`].
+    pub(crate) fn decode(r: &SqliteRow) -> StoreResult<Self> {
+        Ok(Self {
+            send: decode_send(r)?,
+            used: r.get("attempts_used"),
+            code: r.get("error_code"),
+            message: r.get("error_message"),
+            dirty: false,
+        })
+    }
+
+    /// Moves the send to `state`, counting `used` more attempts, with `error` as its
+    /// last error (none clears it).
+    pub(crate) fn set(
+        &mut self,
+        state: SendState,
+        used: i64,
+        error: Option<&SendError>,
+        now: DateTime<Utc>,
+    ) {
+        self.used = self.used.saturating_add(used);
+        self.code = error.map(|e| e.code.clone());
+        self.message = error.map(|e| e.message.clone());
+        self.send.state = state;
+        self.send.attempts_used = u32_of(self.used);
+        self.send.last_error = error.cloned();
+        self.send.updated_at = now;
+        self.dirty = true;
+    }
+
+    /// Blocks the send (it waits for an earlier failed one to be resent).
+    pub(crate) fn block(&mut self, now: DateTime<Utc>) {
+        self.send.state = SendState::Blocked;
+        self.send.updated_at = now;
+        self.dirty = true;
+    }
+}
+
+/// Writes the dirty send rows with one statement.
+pub(crate) async fn write_sends<'a>(
     conn: &mut SqliteConnection,
-    send: &StatusSend,
-    used: i64,
-    error: &SendError,
+    rows: impl Iterator<Item = &'a SendRow>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let rows: Vec<Value> = rows
+        .filter(|r| r.dirty)
+        .map(|r| {
+            json!([
+                r.send.tenant_id.to_string(),
+                r.send.id.to_string(),
+                r.send.state.as_str(),
+                r.used,
+                r.code,
+                r.message
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "UPDATE status_sends SET state = 'failed', attempts_used = attempts_used + ?, error_code = ?, \
-         error_message = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        "WITH v(t, i, st, u, c, m) AS (SELECT value->>0, value->>1, value->>2, value->>3, value->>4, \
+         value->>5 FROM json_each(?1)) \
+         UPDATE status_sends SET state = v.st, attempts_used = v.u, error_code = v.c, error_message = v.m, \
+         updated_at = ?2 FROM v WHERE status_sends.tenant_id = v.t AND status_sends.id = v.i",
     )
-    .bind(used)
-    .bind(&error.code)
-    .bind(&error.message)
+    .bind(json_rows(rows))
     .bind(ts(now))
-    .bind(send.tenant_id.to_string())
-    .bind(send.id.to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    sqlx::query(
-        "UPDATE status_sends SET state = 'blocked', updated_at = ? \
-         WHERE tenant_id = ? AND order_id = ? AND seq > ? AND state = 'pending'",
-    )
-    .bind(ts(now))
-    .bind(send.tenant_id.to_string())
-    .bind(send.order_id.to_string())
-    .bind(send.seq)
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
     Ok(())
 }
 
-async fn send_row(
+/// Deletes jobs, given as (tenant, id), with one statement.
+pub(crate) async fn delete_jobs(
     conn: &mut SqliteConnection,
-    tenant: &str,
-    send: SendId,
-) -> StoreResult<Option<StatusSend>> {
-    sqlx::query(&format!(
-        "SELECT {SEND_COLUMNS} FROM status_sends WHERE tenant_id = ? AND id = ?"
-    ))
-    .bind(tenant)
-    .bind(send.to_string())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .as_ref()
-    .map(decode_send)
-    .transpose()
-}
-
-async fn begin_one(
-    conn: &mut SqliteConnection,
-    lease: &JobLease,
-    job: &SendJob,
-    now: DateTime<Utc>,
-) -> StoreResult<SendBegin> {
-    let Some(tenant) = lease_tenant(conn, lease).await? else {
-        return Ok(SendBegin::LeaseLost);
-    };
-    // A job enqueued while the order's job was running is a twin: the running one
-    // picks up the new send when it finishes, so this one just ends.
-    let twin_running: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM jobs WHERE tenant_id = ? AND unique_key = ? AND state = 'running' AND id != ?)",
-    )
-    .bind(&tenant)
-    .bind(send_job_key(job.channel_id, job.order_id))
-    .bind(lease.job_id.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if twin_running {
-        finish_in(conn, lease, &JobOutcome::Done).await?;
-        return Ok(SendBegin::Idle);
+    jobs: Vec<(String, String)>,
+) -> StoreResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
     }
-    let head = sqlx::query(&format!(
-        "SELECT {SEND_COLUMNS} FROM status_sends WHERE tenant_id = ? AND order_id = ? \
-         AND state != 'succeeded' ORDER BY seq LIMIT 1"
-    ))
-    .bind(&tenant)
-    .bind(job.order_id.to_string())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .as_ref()
-    .map(decode_send)
-    .transpose()?;
-    let Some(mut send) = head.filter(|s| s.state == SendState::Pending) else {
-        finish_in(conn, lease, &JobOutcome::Done).await?;
-        return Ok(SendBegin::Idle);
-    };
-    let interrupted = SendError {
-        code: "interrupted".into(),
-        message: "the process stopped during the call; its result is unknown".into(),
-    };
-    let lost = sqlx::query(
-        "UPDATE send_attempts SET outcome = 'interrupted', error_code = ?, error = ? \
-         WHERE tenant_id = ? AND send_id = ? AND outcome = 'started' RETURNING n",
-    )
-    .bind(&interrupted.code)
-    .bind(&interrupted.message)
-    .bind(&tenant)
-    .bind(send.id.to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if !lost.is_empty() {
-        let k = lost.len() as i64;
-        for r in &lost {
-            let n: i64 = r.get("n");
-            let detail =
-                json!({"send_id": send.id, "kind": send.kind(), "n": n, "outcome": "interrupted"});
-            note(conn, &send, now, "status_send_attempt", detail).await?;
-        }
-        send.attempts_used += u32_of(k);
-        if send.attempts_used >= send.max_attempts {
-            fail_send(conn, &send, k, &interrupted, now).await?;
-            finish_in(conn, lease, &JobOutcome::Done).await?;
-            return Ok(SendBegin::Idle);
-        }
-        sqlx::query(
-            "UPDATE status_sends SET attempts_used = attempts_used + ?, error_code = ?, error_message = ?, \
-             updated_at = ? WHERE tenant_id = ? AND id = ?",
-        )
-        .bind(k)
-        .bind(&interrupted.code)
-        .bind(&interrupted.message)
-        .bind(ts(now))
-        .bind(&tenant)
-        .bind(send.id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        send.last_error = Some(interrupted);
-    }
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO send_attempts (tenant_id, send_id, n, started_at, outcome) \
-         SELECT ?1, ?2, COALESCE(MAX(n), 0) + 1, ?3, 'started' FROM send_attempts WHERE tenant_id = ?1 AND send_id = ?2 \
-         RETURNING n",
-    )
-    .bind(&tenant)
-    .bind(send.id.to_string())
-    .bind(ts(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    send.attempts = vec![SendAttempt {
-        n: u32_of(n),
-        started_at: now,
-        outcome: AttemptOutcome::Started,
-        request: None,
-        http_status: None,
-        response: None,
-        duration_ms: None,
-        error_code: None,
-        error: None,
-    }];
-    Ok(SendBegin::Started(Box::new(send)))
-}
-
-async fn finish_one(
-    conn: &mut SqliteConnection,
-    f: &SendFinish,
-    now: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let Some(tenant) = lease_tenant(conn, &f.lease).await? else {
-        return Ok(false);
-    };
-    let Some(send) = send_row(conn, &tenant, f.send_id).await? else {
-        return Ok(false);
-    };
-    let outcome = match f.outcome {
-        SendOutcome::Succeeded => AttemptOutcome::Succeeded,
-        SendOutcome::Retry { .. } => AttemptOutcome::Retrying,
-        SendOutcome::RateLimited { .. } => AttemptOutcome::RateLimited,
-        SendOutcome::Held { .. } => AttemptOutcome::Held,
-        SendOutcome::Failed => AttemptOutcome::Failed,
-    };
+    let rows = jobs.into_iter().map(|(t, i)| json!([t, i])).collect();
     sqlx::query(
-        "UPDATE send_attempts SET outcome = ?, request = ?, http_status = ?, response = ?, duration_ms = ?, \
-         error_code = ?, error = ? WHERE tenant_id = ? AND send_id = ? AND n = ?",
+        "DELETE FROM jobs WHERE (tenant_id, id) IN (SELECT value->>0, value->>1 FROM json_each(?1))",
     )
-    .bind(outcome.as_str())
-    .bind(&f.request)
-    .bind(f.http_status.map(i64::from))
-    .bind(&f.response)
-    .bind(i64::try_from(f.duration_ms).unwrap_or(i64::MAX))
-    .bind(f.error.as_ref().map(|e| e.code.as_str()))
-    .bind(f.error.as_ref().map(|e| e.message.as_str()))
-    .bind(&tenant)
-    .bind(f.send_id.to_string())
-    .bind(i64::from(f.n))
+    .bind(json_rows(rows))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    let counted = i64::from(outcome.counts());
-    let retry_at = |run_at: DateTime<Utc>| JobOutcome::Retry {
-        run_at,
-        count_attempt: false,
-        error: f.error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
-    };
-    let job = match &f.outcome {
-        SendOutcome::Failed => {
-            let error = f.error.clone().unwrap_or(SendError {
-                code: "failed".into(),
-                message: String::new(),
-            });
-            fail_send(conn, &send, counted, &error, now).await?;
-            JobOutcome::Done
-        }
-        other => {
-            let state = if *other == SendOutcome::Succeeded {
-                "succeeded"
-            } else {
-                "pending"
-            };
-            sqlx::query(
-                "UPDATE status_sends SET state = ?, attempts_used = attempts_used + ?, error_code = ?, \
-                 error_message = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
-            )
-            .bind(state)
-            .bind(counted)
-            .bind(f.error.as_ref().map(|e| e.code.as_str()))
-            .bind(f.error.as_ref().map(|e| e.message.as_str()))
-            .bind(ts(now))
-            .bind(&tenant)
-            .bind(f.send_id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            match other {
-                SendOutcome::Retry { run_at }
-                | SendOutcome::RateLimited { run_at }
-                | SendOutcome::Held { run_at } => retry_at(*run_at),
-                _ => {
-                    let more: bool = sqlx::query_scalar(
-                        "SELECT EXISTS (SELECT 1 FROM status_sends WHERE tenant_id = ? AND order_id = ? AND state = 'pending')",
-                    )
-                    .bind(&tenant)
-                    .bind(send.order_id.to_string())
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                    if more {
-                        retry_at(now)
-                    } else {
-                        JobOutcome::Done
-                    }
-                }
-            }
-        }
-    };
-    if let JobOutcome::Retry { .. } = job {
-        // A twin enqueued meanwhile must not cut the wait short (a 429's Retry-After).
-        sqlx::query(
-            "DELETE FROM jobs WHERE tenant_id = ? AND unique_key = ? AND state = 'pending'",
-        )
-        .bind(&tenant)
-        .bind(send_job_key(send.channel_id, send.order_id))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    finish_in(conn, &f.lease, &job).await?;
-    let detail = json!({
-        "send_id": send.id, "kind": send.kind(), "n": f.n, "outcome": outcome,
-        "http_status": f.http_status, "error_code": f.error.as_ref().map(|e| &e.code),
-    });
-    note(conn, &send, now, "status_send_attempt", detail).await?;
-    Ok(true)
+    Ok(())
 }
 
-async fn apply_one(
-    tx: &mut SqliteConnection,
-    c: &ActionCommit,
+/// A `status_send_attempt` timeline entry of a send's order.
+pub(crate) fn attempt_note(send: &StatusSend, detail: &Value) -> Value {
+    json!([
+        send.tenant_id.to_string(),
+        send.channel_id.to_string(),
+        send.external_id,
+        detail.to_string()
+    ])
+}
+
+/// Appends `status_send_attempt` entries (from [`attempt_note`]) to the timeline, in
+/// order, with one statement.
+pub(crate) async fn write_notes(
+    conn: &mut SqliteConnection,
+    notes: Vec<Value>,
     now: DateTime<Utc>,
-) -> StoreResult<ActionApplied> {
-    let row = sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS}, external_id FROM orders WHERE tenant_id = ? AND id = ?"
-    ))
-    .bind(c.tenant_id.to_string())
-    .bind(c.order_id.to_string())
-    .fetch_optional(&mut *tx)
+) -> StoreResult<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) \
+         SELECT value->>0, value->>1, value->>2, ?2, 'status_send_attempt', value->>3 \
+         FROM json_each(?1) ORDER BY key",
+    )
+    .bind(json_rows(notes))
+    .bind(ts(now))
+    .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    let Some(row) = row else {
-        return Ok(ActionApplied::NotFound);
-    };
-    let mut order = decode_order(&row)?;
-    let external_id: String = row.get("external_id");
-    let status = match decide(order.data.status, &order.fulfilment, &c.action) {
-        Err(e) => return Ok(ActionApplied::Refused(e)),
-        Ok(Decision::AlreadyDone) => return Ok(ActionApplied::AlreadyDone(Box::new(order))),
-        Ok(Decision::Apply { status }) => status,
-    };
-    let from = order.data.status;
-    order.data.status = status;
-    order.fulfilment.record(c.action.clone());
-    order.updated_at = now;
-    let data: &OrderData = &order.data;
-    let facts: &Fulfilment = &order.fulfilment;
-    sqlx::query("UPDATE orders SET status = ?, data = ?, fulfilment = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .bind(status.as_str())
-        .bind(to_json(data)?)
-        .bind(to_json(facts)?)
-        .bind(ts(now))
-        .bind(c.tenant_id.to_string())
-        .bind(c.order_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    if let Some(xml) = &c.xml {
-        sqlx::query(
-            "INSERT INTO order_documents (tenant_id, order_id, kind, content, created_at) VALUES (?, ?, 'nfe_xml', ?, ?) \
-             ON CONFLICT (tenant_id, order_id, kind) DO UPDATE SET content = excluded.content, created_at = excluded.created_at",
-        )
-        .bind(c.tenant_id.to_string())
-        .bind(c.order_id.to_string())
-        .bind(xml)
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    }
-    let mut send = StatusSend {
-        id: SendId::new(),
-        tenant_id: c.tenant_id,
-        channel_id: order.channel_id,
-        order_id: c.order_id,
-        external_id,
-        seq: 0,
-        action: c.action.clone(),
-        state: SendState::Pending,
-        attempts_used: 0,
-        max_attempts: c.send_max_attempts.unwrap_or(0),
-        last_error: None,
-        created_at: now,
-        updated_at: now,
-        attempts: vec![],
-    };
-    let detail = json!({"action": c.action, "from": from, "to": status});
-    note(tx, &send, now, "erp_action", detail).await?;
-    let mut queued = None;
-    if c.send_max_attempts.is_some() {
-        let (seq, blocked): (i64, bool) = sqlx::query_as(
-            "SELECT COALESCE(MAX(seq), 0) + 1, COALESCE(MAX(state IN ('failed', 'blocked')), 0) \
-             FROM status_sends WHERE tenant_id = ? AND order_id = ?",
-        )
-        .bind(c.tenant_id.to_string())
-        .bind(c.order_id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        send.seq = seq;
-        if blocked {
-            send.state = SendState::Blocked;
-        }
-        sqlx::query(&format!(
-            "INSERT INTO status_sends ({SEND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)"
-        ))
-        .bind(c.tenant_id.to_string())
-        .bind(send.id.to_string())
-        .bind(send.channel_id.to_string())
-        .bind(c.order_id.to_string())
-        .bind(&send.external_id)
-        .bind(seq)
-        .bind(send.kind().as_str())
-        .bind(to_json(&send.action)?)
-        .bind(send.state.as_str())
-        .bind(i64::from(send.max_attempts))
-        .bind(ts(now))
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if !blocked {
-            let (t, job) = send_job(c.tenant_id, send.channel_id, c.order_id, now);
-            insert_jobs(tx, &[(t, &job)]).await?;
-        }
-        let detail = json!({"send_id": send.id, "kind": send.kind(), "state": send.state});
-        note(tx, &send, now, "status_send_queued", detail).await?;
-        queued = Some(send.id);
-    }
-    Ok(ActionApplied::Applied {
-        order: Box::new(order),
-        send: queued,
-    })
+    Ok(())
 }
 
 #[async_trait]
@@ -530,10 +258,7 @@ impl SendStore for SqliteStore {
             return Ok(vec![]);
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for c in batch {
-            out.push(apply_one(&mut tx, c, now).await?);
-        }
+        let out = crate::sends_apply::apply_actions(&mut tx, batch, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
@@ -543,11 +268,11 @@ impl SendStore for SqliteStore {
         jobs: &[(JobLease, SendJob)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SendBegin>> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(jobs.len());
-        for (lease, job) in jobs {
-            out.push(begin_one(&mut tx, lease, job, now).await?);
+        if jobs.is_empty() {
+            return Ok(vec![]);
         }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let out = crate::sends_begin::begin_sends(&mut tx, jobs, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
@@ -557,11 +282,11 @@ impl SendStore for SqliteStore {
         batch: &[SendFinish],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<bool>> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for f in batch {
-            out.push(finish_one(&mut tx, f, now).await?);
+        if batch.is_empty() {
+            return Ok(vec![]);
         }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let out = crate::sends_finish::finish_sends(&mut tx, batch, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
