@@ -251,6 +251,11 @@ impl Setup {
         self.servers[0].rss_bytes().map(|b| b / 1_048_576)
     }
 
+    /// The scratch PostgreSQL database's name (none with SQLite).
+    pub(crate) fn database(&self) -> Option<&str> {
+        self.db.as_ref().and_then(|d| d.url.rsplit('/').next())
+    }
+
     /// Stops the servers and drops the scratch database.
     pub(crate) async fn finish(self) {
         drop(self.servers);

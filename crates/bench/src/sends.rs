@@ -93,15 +93,7 @@ pub async fn sends(a: SendsArgs) -> anyhow::Result<Value> {
     let (idle, busy) = (pick(0..k)?, pick(k..k + m)?);
     let lat = phases::latency(&s, api, &idle, Duration::from_millis(a.gap_ms)).await?;
     let postgres = a.target.backend == "postgres";
-    let thr = phases::throughput(
-        &s,
-        api,
-        &busy,
-        a.clients,
-        Duration::from_secs(600),
-        postgres,
-    )
-    .await?;
+    let thr = phases::throughput(&s, api, &busy, a.clients, Duration::from_secs(600)).await?;
     let history = history(&s).await?;
     let correct = check(&lat, &thr, history, k, m);
     let figures = table::figures(&a, &lat, &thr, import_time, s.rss_mb());

@@ -1,7 +1,7 @@
 //! The phases of `sends`: importing paid orders, separations one at a time on an
 //! idle queue, and many separations at once.
 
-use super::probe::{count_loop, metric_sum, Api, Changes, Counted, Cpu};
+use super::probe::{count_loop, metric_sum, Api, Changes, Counted, Cpu, CpuProbe};
 use crate::load::{histogram, request, Conn};
 use crate::scenarios::Setup;
 use crate::server::TOKEN;
@@ -224,22 +224,20 @@ impl Throughput {
 }
 
 /// Separations for every order at once over `clients` connections; waits (up to
-/// `timeout`) until ponte counts them all as sent. `postgres`: also measure the
-/// PostgreSQL server's CPU.
+/// `timeout`) until ponte counts them all as sent.
 pub async fn throughput(
     s: &Setup,
     api: Api,
     orders: &[(u64, String)],
     clients: usize,
     timeout: Duration,
-    postgres: bool,
 ) -> anyhow::Result<Throughput> {
     s.sim.clear_requests();
     let succeeded0 = metric_sum(s, SUCCEEDED).await?;
     let failed0 = metric_sum(s, FAILED).await?;
     let addrs = s.addrs()?;
     let ids: Arc<Vec<String>> = Arc::new(orders.iter().map(|(_, id)| id.clone()).collect());
-    let cpu0 = Cpu::now(s, postgres);
+    let cpu0 = CpuProbe::now(s);
     let start = Instant::now();
     let actions = count_loop(&addrs, clients, ids.len(), move |i, addr| {
         separation(addr, &ids[i])
@@ -255,7 +253,7 @@ pub async fn throughput(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let cpu = Cpu::now(s, postgres).since(cpu0);
+    let cpu = CpuProbe::now(s).since(&cpu0);
     let log = s.sim.requests();
     let changes = Changes::of(&log, api);
     let ext: Vec<u64> = orders.iter().map(|(e, _)| *e).collect();

@@ -114,10 +114,12 @@ fn cpu_secs(pid: &str) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// CPU seconds of every process named `postgres` (the machine's server).
-fn postgres_cpu() -> f64 {
+/// CPU seconds of the PostgreSQL processes working for database `db`, by pid: its
+/// backends and the server's own (WAL writer, checkpointer, ...), not other
+/// databases' backends. A backend's title is `postgres: 15/main: user db host(port) state`.
+fn postgres_cpu(db: &str) -> HashMap<String, f64> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
+        return HashMap::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
@@ -125,12 +127,54 @@ fn postgres_cpu() -> f64 {
         .filter(|p| {
             std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "postgres")
         })
-        .filter_map(|p| cpu_secs(&p))
-        .sum()
+        .filter(|p| {
+            let title = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let title = String::from_utf8_lossy(&title);
+            let backend = title.contains('(') || title.contains("[local]");
+            !backend || title.contains(db)
+        })
+        .filter_map(|p| Some((p.clone(), cpu_secs(&p)?)))
+        .collect()
 }
 
 /// CPU seconds used so far by ponte, this process (simulator and load generator)
 /// and PostgreSQL.
+#[derive(Debug, Clone, Default)]
+pub struct CpuProbe {
+    ponte: f64,
+    bench: f64,
+    postgres: HashMap<String, f64>,
+}
+
+impl CpuProbe {
+    /// Now; PostgreSQL's processes when `s` has a scratch database.
+    pub fn now(s: &Setup) -> CpuProbe {
+        CpuProbe {
+            ponte: s
+                .servers
+                .iter()
+                .filter_map(|srv| cpu_secs(&srv.pid().to_string()))
+                .sum(),
+            bench: cpu_secs("self").unwrap_or(0.0),
+            postgres: s.database().map(postgres_cpu).unwrap_or_default(),
+        }
+    }
+
+    /// Used since `before` (PostgreSQL processes that ended in between are not counted).
+    pub fn since(&self, before: &CpuProbe) -> Cpu {
+        Cpu {
+            ponte: self.ponte - before.ponte,
+            bench: self.bench - before.bench,
+            postgres: self
+                .postgres
+                .iter()
+                .map(|(pid, t)| t - before.postgres.get(pid).copied().unwrap_or(0.0))
+                .sum(),
+        }
+    }
+}
+
+/// CPU seconds used in a phase.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cpu {
     /// Every ponte instance.
@@ -139,30 +183,6 @@ pub struct Cpu {
     pub bench: f64,
     /// PostgreSQL's processes (0 with SQLite).
     pub postgres: f64,
-}
-
-impl Cpu {
-    /// Now.
-    pub fn now(s: &Setup, postgres: bool) -> Cpu {
-        Cpu {
-            ponte: s
-                .servers
-                .iter()
-                .filter_map(|srv| cpu_secs(&srv.pid().to_string()))
-                .sum(),
-            bench: cpu_secs("self").unwrap_or(0.0),
-            postgres: if postgres { postgres_cpu() } else { 0.0 },
-        }
-    }
-
-    /// Used since `before`.
-    pub fn since(self, before: Cpu) -> Cpu {
-        Cpu {
-            ponte: self.ponte - before.ponte,
-            bench: self.bench - before.bench,
-            postgres: self.postgres - before.postgres,
-        }
-    }
 }
 
 /// A metric summed over every instance.
