@@ -62,7 +62,7 @@ impl Default for EngineConfig {
             public_url: "http://127.0.0.1:8080".into(),
             instance_id: format!("ponte-{}", ponte_core::JobId::new()),
             workers: 4,
-            claim_batch: 8,
+            claim_batch: 32,
             lease: Duration::from_secs(60),
             channel_cache_ttl: Duration::from_secs(5),
             import_retry: ponte_core::retry::RetryPolicy::default(),
