@@ -10,12 +10,11 @@ use ponte_core::action::*;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::*;
 use ponte_core::{ChannelId, OrderId, OrderStatus, SendId, TenantId};
+use ponte_store::conformance::sends::{invoice, separation, shipment};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
-
-const KEY: &str = "43180906929383000163550010000000261000010301";
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
@@ -105,33 +104,6 @@ async fn paid_order(s: &PgStore, t: TenantId, c: ChannelId, ext: &str) -> OrderI
         ImportApplied::Created(id) => id,
         ref other => panic!("{other:?}"),
     }
-}
-
-fn separation() -> Action {
-    Action::Separation(Separation {
-        kind: SeparationKind::Separation,
-    })
-}
-
-fn invoice() -> Action {
-    Action::Invoice(Invoice {
-        number: "26".into(),
-        series: "1".into(),
-        access_key: ponte_core::nfe::NfeKey::parse(KEY).unwrap(),
-        issued_at: t0(),
-        total_cents: 3980,
-        xml_url: None,
-        has_xml: true,
-    })
-}
-
-fn shipment() -> Action {
-    Action::Shipment(Shipment {
-        tracking_code: Some("BR1".into()),
-        tracking_url: None,
-        carrier: None,
-        shipped_at: t0(),
-    })
 }
 
 fn act(t: TenantId, o: OrderId, action: Action) -> ActionCommit {

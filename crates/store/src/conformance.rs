@@ -42,7 +42,7 @@ where
     sends::actions_commit_in_batches(&make().await).await;
 }
 
-mod sends;
+pub mod sends;
 
 async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     let t = s.default_tenant(t0()).await.unwrap();

@@ -169,7 +169,7 @@ impl CpuProbe {
                 .postgres
                 .iter()
                 .map(|(pid, t)| t - before.postgres.get(pid).copied().unwrap_or(0.0))
-                .sum(),
+                .fold(0.0, |a, b| a + b),
         }
     }
 }

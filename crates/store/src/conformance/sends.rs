@@ -9,13 +9,15 @@ use std::time::Duration;
 
 const KEY: &str = "43180906929383000163550010000000261000010301";
 
-fn separation() -> Action {
+/// A separation action.
+pub fn separation() -> Action {
     Action::Separation(Separation {
         kind: SeparationKind::Separation,
     })
 }
 
-fn invoice() -> Action {
+/// An invoice action (the fixture NF-e's key).
+pub fn invoice() -> Action {
     Action::Invoice(Invoice {
         number: "26".into(),
         series: "1".into(),
@@ -27,7 +29,8 @@ fn invoice() -> Action {
     })
 }
 
-fn shipment() -> Action {
+/// A shipment action with a tracking code.
+pub fn shipment() -> Action {
     Action::Shipment(Shipment {
         tracking_code: Some("BR1".into()),
         tracking_url: None,
