@@ -91,10 +91,10 @@ fn view(engine: &AppState, c: Channel) -> ChannelView {
 /// Turns a JSON body rejection into a problem with a stable code.
 pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     r.map(|Json(v)| v).map_err(|e| {
-        let code = if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            "unsupported_media_type"
-        } else {
-            "invalid_body"
+        let code = match e.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            _ => "invalid_body",
         };
         Problem::new(e.status(), code, e.body_text())
     })

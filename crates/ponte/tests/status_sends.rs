@@ -131,6 +131,22 @@ async fn erp_actions_reach_the_platform_in_order() {
         )
         .await;
     assert_eq!(s, 404);
+    let mut huge = invoice_body();
+    huge["xml"] = json!("x".repeat(3 * 1024 * 1024));
+    // Its own connection: the server answers before reading the whole body and closes it.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/orders/{id}/invoice", p.base))
+        .bearer_auth(common::TOKEN)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{b}"
+    );
     assert!(sends_of(&p, &id).await.is_empty());
 
     // The happy path, each action once, the first one twice (one event).
