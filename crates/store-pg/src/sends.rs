@@ -105,6 +105,20 @@ pub(crate) async fn lock_keys(conn: &mut PgConnection, mut keys: Vec<i64>) -> St
     Ok(())
 }
 
+/// The advisory-lock keys of the orders in `rows` (columns `tenant_id`, `channel_id`,
+/// `external_id`), the same keys imports take.
+pub(crate) fn order_keys(rows: &[sqlx::postgres::PgRow]) -> StoreResult<Vec<i64>> {
+    rows.iter()
+        .map(|r| {
+            Ok(crate::codec::order_lock_key(
+                crate::codec::col(r, "tenant_id")?,
+                crate::codec::col(r, "channel_id")?,
+                &crate::codec::col::<String>(r, "external_id")?,
+            ))
+        })
+        .collect()
+}
+
 /// Wakes workers (delivered at commit).
 pub(crate) async fn notify_workers(conn: &mut PgConnection) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify($1, '')")

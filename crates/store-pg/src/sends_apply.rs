@@ -6,11 +6,11 @@
 //! decided in memory (each against what the ones before it left), and each table is
 //! written once with arrays.
 
-use crate::codec::{col, order_lock_key};
+use crate::codec::col;
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
-use crate::sends::{lock_keys, send_job, to_db, to_json};
+use crate::sends::{lock_keys, order_keys, send_job, to_db, to_json};
 use crate::timeline::Timeline;
 use chrono::{DateTime, SubsecRound, Utc};
 use ponte_core::action::{decide, Decision};
@@ -116,14 +116,7 @@ async fn lock_orders(conn: &mut PgConnection, tenants: &[Uuid], ids: &[Uuid]) ->
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        keys.push(order_lock_key(
-            col(r, "tenant_id")?,
-            col(r, "channel_id")?,
-            &col::<String>(r, "external_id")?,
-        ));
-    }
+    let keys = order_keys(&rows)?;
     // Serialized with these orders' imports: what is read next is the latest.
     lock_keys(conn, keys).await?;
     Ok(!rows.is_empty())
@@ -359,7 +352,7 @@ pub(crate) async fn resend(
     let cond = "($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR channel_id = $3)";
     // The orders concerned, to lock them; the state is checked again under the locks.
     let rows = sqlx::query(&format!(
-        "SELECT DISTINCT channel_id, external_id FROM status_sends \
+        "SELECT DISTINCT tenant_id, channel_id, external_id FROM status_sends \
          WHERE tenant_id = $1 AND state = 'failed' AND {cond}"
     ))
     .bind(t)
@@ -368,14 +361,7 @@ pub(crate) async fn resend(
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        keys.push(order_lock_key(
-            t,
-            col(r, "channel_id")?,
-            &col::<String>(r, "external_id")?,
-        ));
-    }
+    let keys = order_keys(&rows)?;
     if keys.is_empty() {
         return Ok(Vec::new());
     }

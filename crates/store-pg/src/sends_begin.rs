@@ -2,10 +2,11 @@
 //! gets a new attempt recorded as started (after settling one a crash left started).
 //! One transaction per batch, one statement per kind of write.
 
-use crate::codec::{col, order_lock_key};
+use crate::codec::col;
 use crate::db_err;
 use crate::sends::{
-    block_after, decode_send, delete_jobs, from_db, held_leases, lock_keys, to_db, SEND_COLUMNS,
+    block_after, decode_send, delete_jobs, from_db, held_leases, lock_keys, order_keys, to_db,
+    SEND_COLUMNS,
 };
 use crate::timeline::Timeline;
 use chrono::{DateTime, Utc};
@@ -81,14 +82,7 @@ pub(crate) async fn begin_sends(
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        keys.push(order_lock_key(
-            col(r, "tenant_id")?,
-            col(r, "channel_id")?,
-            &col::<String>(r, "external_id")?,
-        ));
-    }
+    let keys = order_keys(&rows)?;
     lock_keys(&mut tx, keys).await?;
     // Under the locks: which leases still hold, and which orders another job is running.
     let held = held_leases(&mut tx, jobs.iter().map(|(l, _)| l)).await?;
