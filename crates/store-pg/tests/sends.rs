@@ -10,7 +10,9 @@ use ponte_core::action::*;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::*;
 use ponte_core::{ChannelId, OrderId, OrderStatus, SendId, TenantId};
-use ponte_store::conformance::sends::{invoice, separation, shipment};
+use ponte_store::conformance::sends::{
+    apply as conformance_apply, claim, invoice, separation, shipment, started,
+};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
@@ -116,42 +118,10 @@ fn act(t: TenantId, o: OrderId, action: Action) -> ActionCommit {
     }
 }
 
-async fn one_action(
-    s: &PgStore,
-    c: &ActionCommit,
-    now: DateTime<Utc>,
-) -> StoreResult<ActionApplied> {
-    Ok(s.apply_actions(std::slice::from_ref(c), now)
-        .await?
-        .remove(0))
-}
-
 async fn apply(s: &PgStore, c: &ActionCommit, now: DateTime<Utc>) -> SendId {
-    match one_action(s, c, now).await.unwrap() {
+    match conformance_apply(s, c, now).await.unwrap() {
         ActionApplied::Applied { send: Some(id), .. } => id,
         other => panic!("{other:?}"),
-    }
-}
-
-async fn claim(s: &PgStore, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease, SendJob)> {
-    s.claim_jobs(owner, &[SEND_JOB_KIND], 100, now, Duration::from_secs(30))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| {
-            let lease = JobLease {
-                job_id: j.id,
-                owner: j.lease_owner.clone(),
-            };
-            (lease, serde_json::from_value(j.payload).unwrap())
-        })
-        .collect()
-}
-
-fn started(b: &SendBegin) -> &StatusSend {
-    match b {
-        SendBegin::Started(s) => s,
-        other => panic!("expected a started send, got {other:?}"),
     }
 }
 
@@ -216,7 +186,8 @@ async fn an_action_writes_the_order_document_send_and_job() {
     let o = paid_order(&s, t, c, "77").await;
     let mut inv = act(t, o, invoice());
     inv.xml = Some("<nfeProc/>".into());
-    let ActionApplied::Applied { order, send: sid } = one_action(&s, &inv, secs(1)).await.unwrap()
+    let ActionApplied::Applied { order, send: sid } =
+        conformance_apply(&s, &inv, secs(1)).await.unwrap()
     else {
         panic!("not applied")
     };
@@ -281,7 +252,7 @@ async fn an_action_writes_the_order_document_send_and_job() {
     // Refused and repeated actions change nothing.
     let before = send_jobs(&mut db).await;
     assert!(matches!(
-        one_action(&s, &inv, secs(2)).await.unwrap(),
+        conformance_apply(&s, &inv, secs(2)).await.unwrap(),
         ActionApplied::AlreadyDone(_)
     ));
     let mut other = inv.clone();
@@ -293,7 +264,7 @@ async fn an_action_writes_the_order_document_send_and_job() {
         }
     });
     assert_eq!(
-        one_action(&s, &other, secs(2)).await.unwrap(),
+        conformance_apply(&s, &other, secs(2)).await.unwrap(),
         ActionApplied::Refused(ActionError::Conflict(ActionKind::Invoice))
     );
     assert_eq!(send_jobs(&mut db).await, before);
@@ -596,7 +567,7 @@ async fn actions_and_imports_of_one_order_are_serialised() {
         let commit = import_commit(&b, t, c, newer).await;
         let action = act(t, o, separation());
         let (ra, rb) = tokio::join!(
-            one_action(&a, &action, secs(5)),
+            conformance_apply(&a, &action, secs(5)),
             b.apply_imports(vec![commit], secs(5))
         );
         assert!(matches!(ra.unwrap(), ActionApplied::Applied { .. }));

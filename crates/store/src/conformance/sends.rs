@@ -59,13 +59,19 @@ fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit {
     }
 }
 
-async fn apply(s: &impl Store, c: &ActionCommit, now: DateTime<Utc>) -> StoreResult<ActionApplied> {
+/// Applies one action (a batch of one).
+pub async fn apply(
+    s: &impl Store,
+    c: &ActionCommit,
+    now: DateTime<Utc>,
+) -> StoreResult<ActionApplied> {
     Ok(s.apply_actions(std::slice::from_ref(c), now)
         .await?
         .remove(0))
 }
 
-async fn claim(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease, SendJob)> {
+/// Claims every due send job for `owner`, with its payload.
+pub async fn claim(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease, SendJob)> {
     s.claim_jobs(owner, &[SEND_JOB_KIND], 100, now, Duration::from_secs(30))
         .await
         .unwrap()
@@ -80,7 +86,8 @@ async fn claim(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<(JobLease
         .collect()
 }
 
-fn started(b: &SendBegin) -> &StatusSend {
+/// The send a begin started (panics otherwise).
+pub fn started(b: &SendBegin) -> &StatusSend {
     match b {
         SendBegin::Started(s) => s,
         other => panic!("expected a started send, got {other:?}"),
