@@ -32,6 +32,10 @@ pub(crate) struct ChannelView {
     enabled: bool,
     /// Where the platform must post webhooks.
     webhook_url: String,
+    /// (One channel only) orders polling created or changed that no webhook had
+    /// announced: the platform is dropping notifications when this grows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll_gaps: Option<u64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -44,7 +48,8 @@ pub(crate) struct CreateChannel {
     platform: String,
     name: String,
     /// Flat settings. Every platform: the automations `send_status_updates`, `send_cancellations`,
-    /// `send_delivery_info` (default true), `fulfillment_mode` (default false), `max_attempts` (default 3).
+    /// `send_delivery_info` (default true), `fulfillment_mode` (default false), `max_attempts` (default 3),
+    /// `instant_events` (default true; false: webhooks are acknowledged and ignored, polling imports).
     /// Nuvemshop: `store_id` (required), `api_base_url`, `import_policy` (`paid_only` default, or `all`),
     /// `user_agent`, `rate_limit_per_sec`, `rate_limit_burst`, `status_map`, `shipping_api`
     /// (`fulfillment_orders` default, or `legacy`).
@@ -83,6 +88,7 @@ fn view(engine: &AppState, c: Channel) -> ChannelView {
         name: c.name,
         settings: c.settings,
         enabled: c.enabled,
+        poll_gaps: None,
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -154,7 +160,11 @@ pub(crate) async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ChannelView>> {
     let c = engine.channel(tenant, channel_id(&id)?).await?;
-    Ok(Json(view(&engine, c)))
+    let gaps = engine.poll_gaps(tenant, c.id).await?;
+    Ok(Json(ChannelView {
+        poll_gaps: Some(gaps),
+        ..view(&engine, c)
+    }))
 }
 
 /// Changes a channel: settings merge, credentials replace.

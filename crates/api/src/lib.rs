@@ -9,6 +9,7 @@ mod ops;
 mod orders;
 mod problem;
 mod sends;
+mod tasks;
 mod webhooks;
 
 pub use openapi::openapi_json;
@@ -32,6 +33,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(actions::routes())
         .merge(sends::routes())
         .merge(deliveries::routes())
+        .merge(tasks::routes())
         .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(
             engine.clone(),

@@ -16,10 +16,13 @@ use utoipa::{Modify, OpenApi};
         crate::webhooks::receive, crate::actions::separation, crate::actions::invoice,
         crate::actions::collection_order, crate::actions::shipment, crate::actions::delivery,
         crate::actions::cancel, crate::sends::list, crate::sends::show, crate::sends::resend,
+        crate::tasks::list, crate::tasks::show, crate::tasks::update, crate::tasks::run_now,
+        crate::tasks::runs, crate::tasks::show_run, crate::tasks::sync, crate::tasks::settings,
+        crate::tasks::update_settings,
     ),
     modifiers(&Bearer),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
-        (name = "webhooks"))
+        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"))
 )]
 struct ApiDoc;
 

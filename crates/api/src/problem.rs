@@ -59,7 +59,7 @@ impl From<EngineError> for Problem {
                 _ => StatusCode::BAD_REQUEST,
             },
             E::ChannelDisabled => StatusCode::GONE,
-            E::Action(_) => StatusCode::CONFLICT,
+            E::Action(_) | E::Busy(_) => StatusCode::CONFLICT,
             E::Invoice(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             E::Store(_) | E::Crypto => StatusCode::INTERNAL_SERVER_ERROR,

@@ -26,6 +26,19 @@ pub(crate) async fn send(
     label: String,
     rate_limit_wait: fn(&reqwest::header::HeaderMap) -> Duration,
 ) -> (CallInfo, Result<Vec<u8>, PlatformError>) {
+    let (info, result) = send_with_headers(req, label, rate_limit_wait).await;
+    (info, result.map(|(_, body)| body))
+}
+
+/// As [`send`], also returning the headers of a 2xx answer (pagination, totals).
+pub(crate) async fn send_with_headers(
+    req: reqwest::RequestBuilder,
+    label: String,
+    rate_limit_wait: fn(&reqwest::header::HeaderMap) -> Duration,
+) -> (
+    CallInfo,
+    Result<(reqwest::header::HeaderMap, Vec<u8>), PlatformError>,
+) {
     let started = Instant::now();
     let result = req.send().await;
     let mut info = CallInfo {
@@ -56,6 +69,7 @@ pub(crate) async fn send(
     let status = resp.status().as_u16();
     info.status = Some(status);
     let wait = (status == 429).then(|| rate_limit_wait(resp.headers()));
+    let headers = resp.headers().clone();
     let body = resp.bytes().await;
     info.duration = started.elapsed();
     let body = match body {
@@ -77,7 +91,7 @@ pub(crate) async fn send(
         .collect();
     info.response = Some(excerpt.clone());
     if (200..300).contains(&status) {
-        return (info, Ok(body.to_vec()));
+        return (info, Ok((headers, body.to_vec())));
     }
     let kind = match status {
         429 => PlatformErrorKind::RateLimited(wait.unwrap_or(Duration::from_secs(1))),

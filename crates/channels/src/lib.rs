@@ -5,10 +5,12 @@
 mod error;
 mod http_call;
 pub mod nuvemshop;
+mod poll;
 mod send;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::CallInfo;
+pub use poll::{PollCursor, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
 
 use async_trait::async_trait;
@@ -85,6 +87,9 @@ pub trait Connector: Send + Sync {
         &self,
         external_id: &str,
     ) -> (CallInfo, Result<MappedOrder, PlatformError>);
+    /// Lists orders updated at or after `cursor.since`: one page of a walk that the
+    /// engine repeats with [`PollPage::next`] (polling safety net, manual sync).
+    async fn list_orders(&self, cursor: &PollCursor) -> (CallInfo, PollResult);
     /// Whether the platform can take ERP events of this kind at all
     /// (`NotSent::NotSupported` with why not, when it cannot).
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent>;

@@ -24,6 +24,10 @@ pub struct Automations {
     /// Automatic attempts per send before it is listed as failed (1 to 10).
     #[serde(default = "three")]
     pub max_attempts: u32,
+    /// Webhooks import at once (polling is the safety net); off: deliveries are
+    /// acknowledged and ignored, and polling does the work (seed 000 "Evento de vendas").
+    #[serde(default = "yes")]
+    pub instant_events: bool,
 }
 
 fn yes() -> bool {
@@ -42,17 +46,19 @@ impl Default for Automations {
             send_delivery_info: true,
             fulfillment_mode: false,
             max_attempts: 3,
+            instant_events: true,
         }
     }
 }
 
 /// The settings keys that belong to automations.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 6] = [
     "send_status_updates",
     "send_cancellations",
     "send_delivery_info",
     "fulfillment_mode",
     "max_attempts",
+    "instant_events",
 ];
 
 /// Why an ERP event is not sent to a channel. Each has a stable code.

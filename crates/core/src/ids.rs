@@ -65,3 +65,11 @@ id_type!(
     /// One status send (an ERP event told to a platform).
     SendId
 );
+id_type!(
+    /// One scheduled task (a channel's polling, a tenant's sweep).
+    TaskId
+);
+id_type!(
+    /// One run of a scheduled task (scheduled, run now, or a manual sync).
+    RunId
+);

@@ -14,5 +14,5 @@ pub mod status;
 pub mod status_rules;
 
 pub use clock::{Clock, SystemClock};
-pub use ids::{ChannelId, DeliveryId, JobId, OrderId, SendId, TenantId};
+pub use ids::{ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId};
 pub use status::OrderStatus;

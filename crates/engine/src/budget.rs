@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The bucket key of a channel.
-fn bucket(channel: ChannelId) -> String {
+pub(crate) fn bucket(channel: ChannelId) -> String {
     format!("channel:{channel}")
 }
 

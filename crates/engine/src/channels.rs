@@ -38,6 +38,7 @@ pub struct ChannelPatch {
 
 /// A channel ready to verify webhooks and call its platform.
 pub(crate) struct Ready {
+    pub(crate) id: ChannelId,
     pub(crate) tenant_id: TenantId,
     pub(crate) platform: String,
     pub(crate) enabled: bool,
@@ -118,6 +119,7 @@ impl Engine {
             updated_at: now,
         };
         self.store.insert_channel(&ch).await?;
+        self.ensure_channel_tasks(tenant, id).await?;
         tracing::info!(channel = %id, platform = %ch.platform, "channel created");
         Ok(ch)
     }
@@ -242,6 +244,7 @@ impl Engine {
             self.platform(&ch.platform)?
                 .connect(&settings, &creds, self.http.clone())?;
         let ready = Arc::new(Ready {
+            id: ch.id,
             tenant_id: ch.tenant_id,
             platform: ch.platform.clone(),
             enabled: ch.enabled,

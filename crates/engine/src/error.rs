@@ -36,6 +36,9 @@ pub enum EngineError {
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The task already has a queued or running run.
+    #[error("a run of this task is already queued or running: {0}")]
+    Busy(ponte_core::RunId),
 }
 
 impl EngineError {
@@ -55,6 +58,7 @@ impl EngineError {
             Self::Action(e) => e.code(),
             Self::Invoice(e) => e.code(),
             Self::ShuttingDown => "shutting_down",
+            Self::Busy(_) => "task_busy",
         }
     }
 }

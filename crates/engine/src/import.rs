@@ -69,7 +69,7 @@ impl Engine {
             },
         };
         Some(ImportCommit {
-            lease,
+            lease: Some(lease),
             tenant_id: job.tenant_id,
             channel_id: payload.channel_id,
             external_id: payload.external_id,
@@ -124,7 +124,7 @@ impl Engine {
         error: String,
     ) -> ImportCommit {
         ImportCommit {
-            lease,
+            lease: Some(lease),
             tenant_id: job.tenant_id,
             channel_id,
             external_id,

@@ -124,6 +124,11 @@ impl Engine {
         let event = ch.connector.verify_webhook(headers, body)?;
         let now: DateTime<Utc> = self.clock.now();
         let (state, note, job) = match &event.action {
+            WebhookAction::ImportOrder if !ch.automations.instant_events => (
+                DeliveryState::Ignored,
+                Some("instant_events is off: polling imports this channel's orders".to_owned()),
+                None,
+            ),
             WebhookAction::ImportOrder => {
                 let ext = event.resource_id.clone().unwrap_or_default();
                 let job = NewJob {

@@ -13,8 +13,12 @@ mod gate;
 mod import;
 mod ingest;
 mod metrics;
+mod poll;
 mod secrets;
 mod send;
+mod sweeps;
+mod task_run;
+mod tasks;
 mod worker;
 
 pub use actions::{ActionReport, SendPlan};
@@ -24,6 +28,7 @@ pub use error::EngineError;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
 pub use secrets::{Cipher, MasterKey};
+pub use tasks::{TenantSettings, DEFAULT_INTERVAL_SECS};
 pub use worker::Workers;
 
 use ponte_channels::Platform;
@@ -54,6 +59,13 @@ pub struct EngineConfig {
     pub send_retry: ponte_core::retry::RetryPolicy,
     /// Longest a platform call may take.
     pub platform_timeout: Duration,
+    /// Shortest interval a scheduled task accepts.
+    pub min_task_interval: Duration,
+    /// How far before its cursor a polling run starts reading again (late-indexed
+    /// orders, clock skew between ponte and the platform).
+    pub poll_overlap: Duration,
+    /// Concurrent task runs per instance.
+    pub task_workers: usize,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +83,9 @@ impl Default for EngineConfig {
                 ..ponte_core::retry::RetryPolicy::default()
             },
             platform_timeout: Duration::from_secs(20),
+            min_task_interval: Duration::from_secs(60),
+            poll_overlap: Duration::from_secs(600),
+            task_workers: 2,
         }
     }
 }

@@ -20,6 +20,17 @@ struct CallLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    kind: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabel {
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -34,6 +45,9 @@ struct Inner {
     ingest_batch: Histogram,
     sends: Family<ResultLabel, Counter>,
     send_latency: Histogram,
+    task_runs: Family<TaskLabel, Counter>,
+    polled: Family<ResultLabel, Counter>,
+    poll_gaps: Family<ChannelLabel, Counter>,
 }
 
 /// ponte's metrics, cheap to clone.
@@ -90,7 +104,28 @@ impl Metrics {
             "From ERP action to the platform's answer of the first attempt",
             send_latency.clone(),
         );
+        let task_runs = Family::<TaskLabel, Counter>::default();
+        registry.register(
+            "task_runs",
+            "Scheduled task runs by kind and result",
+            task_runs.clone(),
+        );
+        let polled = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "polled_orders",
+            "Orders read by polling and manual syncs, by import result",
+            polled.clone(),
+        );
+        let poll_gaps = Family::<ChannelLabel, Counter>::default();
+        registry.register(
+            "poll_gaps",
+            "Orders polling created or changed that no webhook had announced",
+            poll_gaps.clone(),
+        );
         Self(Arc::new(Inner {
+            task_runs,
+            polled,
+            poll_gaps,
             sends,
             send_latency,
             registry,
@@ -146,6 +181,34 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    pub(crate) fn task_run(&self, kind: &str, result: &str) {
+        self.0
+            .task_runs
+            .get_or_create(&TaskLabel {
+                kind: kind.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn polled(&self, result: &str, n: u64) {
+        self.0
+            .polled
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc_by(n);
+    }
+
+    pub(crate) fn poll_gaps(&self, channel: &str, n: u64) {
+        self.0
+            .poll_gaps
+            .get_or_create(&ChannelLabel {
+                channel: channel.into(),
+            })
+            .inc_by(n);
     }
 
     pub(crate) fn ingest_batch(&self, n: usize) {

@@ -4,7 +4,7 @@
 use crate::ingest::IMPORT_ORDER;
 use crate::Engine;
 use futures_util::future::join_all;
-use ponte_store::{ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND};
+use ponte_store::{ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, TASK_JOB_KIND};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,6 +25,10 @@ impl Workers {
         for _ in 0..engine.config.workers {
             tasks.spawn(claim_loop(engine.clone(), rx.clone()));
         }
+        for _ in 0..engine.config.task_workers {
+            tasks.spawn(task_loop(engine.clone(), rx.clone()));
+        }
+        tasks.spawn(scheduler(engine.clone(), rx.clone()));
         tasks.spawn(housekeeping(engine.clone(), rx));
         Self {
             stop,
@@ -103,6 +107,53 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Runs task-run jobs one at a time (a run can take minutes: it has its own loops so
+/// that imports and sends never wait behind it).
+async fn task_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let owner = engine.config.instance_id.clone();
+    while !*stop.borrow() {
+        let notified = engine.wake.notified();
+        let jobs = engine
+            .store
+            .claim_jobs(
+                &owner,
+                &[TASK_JOB_KIND],
+                1,
+                engine.clock.now(),
+                engine.config.lease,
+            )
+            .await;
+        match jobs {
+            Ok(jobs) if !jobs.is_empty() => {
+                for job in jobs {
+                    engine.run_task_job(job, &stop).await;
+                }
+            }
+            Ok(_) => {
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming task runs");
+                sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Starts the runs of due tasks, every second.
+async fn scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if let Err(e) = engine.fire_due_tasks().await {
+            tracing::warn!(error = %e, "firing due tasks");
+        }
+        sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
+    }
+}
+
 /// Fetches a batch of orders and stores the results in one transaction.
 async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
     if jobs.is_empty() {
@@ -118,7 +169,7 @@ async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
     .into_iter()
     .flatten()
     .unzip();
-    let leases: Vec<JobLease> = commits.iter().map(|c| c.lease.clone()).collect();
+    let leases: Vec<JobLease> = commits.iter().filter_map(|c| c.lease.clone()).collect();
     engine.gate.background_turn().await;
     match engine
         .store

@@ -53,6 +53,8 @@ pub async fn run(
             ..RetryPolicy::default()
         },
         platform_timeout: Duration::from_millis(config.platform_timeout_ms),
+        min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
+        poll_overlap: Duration::from_secs(config.poll_overlap_seconds),
         ..EngineConfig::default()
     };
     let engine = Engine::new(
@@ -82,6 +84,7 @@ pub async fn run(
             path.display()
         );
     }
+    engine.ensure_all_tasks().await?;
     let workers = Workers::start(engine.clone());
     tracing::info!(%addr, backend = backend.name(), "ponte listening");
     println!("ponte listening on http://{addr}");

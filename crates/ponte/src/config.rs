@@ -39,6 +39,11 @@ pub struct Config {
     pub send_retry_base_ms: u64,
     /// Longest a platform call may take, in milliseconds.
     pub platform_timeout_ms: u64,
+    /// Shortest interval a scheduled task accepts, in seconds (lower it for tests and
+    /// sandboxes).
+    pub min_task_interval_seconds: u64,
+    /// How far before its cursor a polling run starts reading again, in seconds.
+    pub poll_overlap_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -75,6 +80,8 @@ impl Default for Config {
             import_retry_base_ms: 2000,
             send_retry_base_ms: 5000,
             platform_timeout_ms: 20_000,
+            min_task_interval_seconds: 60,
+            poll_overlap_seconds: 600,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{expected_status, Ponte, Sim};
+use common::{expected_status, importable, Ponte, Sim};
 use futures::stream::{self, StreamExt};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -232,12 +232,4 @@ async fn shuffled_duplicated_and_forged_notifications_converge() {
     );
     let failed = ponte.get("/api/v1/webhook-deliveries?state=failed").await;
     assert!(failed["items"].as_array().unwrap().is_empty());
-}
-
-fn importable(o: &Value) -> bool {
-    let shipped = matches!(
-        o["shipping_status"].as_str(),
-        Some("shipped" | "fulfilled" | "delivered")
-    );
-    expected_status(o) != "cancelled" && o["status"] != "closed" && !shipped
 }

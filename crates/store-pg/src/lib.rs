@@ -10,12 +10,13 @@ mod inbox;
 mod jobs;
 mod listen;
 mod orders;
-mod schedules;
+mod rate_limits;
 mod sends;
 mod sends_apply;
 mod sends_begin;
 mod sends_finish;
 mod sends_list;
+mod tasks;
 mod tenants;
 mod timeline;
 

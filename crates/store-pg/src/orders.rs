@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::import::{decide, ImportDecision, Known};
 use ponte_core::order::OrderData;
-use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::{
-    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderStore, Page,
-    PageRequest, StoreResult, StoredOrder, TimelineEntry,
+    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
+    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
 };
 use serde_json::json;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -73,7 +73,7 @@ async fn lock_orders(conn: &mut PgConnection, batch: &[ImportCommit]) -> StoreRe
     Ok(())
 }
 
-/// Marks the deliveries this job run covered (received before it started).
+/// Marks the deliveries this job run covered (received before it started); how many.
 async fn settle_deliveries(
     conn: &mut PgConnection,
     c: &ImportCommit,
@@ -81,8 +81,8 @@ async fn settle_deliveries(
     state: &str,
     message: Option<String>,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<u64> {
+    let r = sqlx::query(
         "UPDATE deliveries SET state = $1, error = $2, processed_at = $3 \
          WHERE tenant_id = $4 AND channel_id = $5 AND resource_id = $6 AND state = 'received' AND received_at <= $7",
     )
@@ -96,7 +96,7 @@ async fn settle_deliveries(
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    Ok(())
+    Ok(r.rows_affected())
 }
 
 /// What is stored of an order: the order itself or a skip record.
@@ -133,24 +133,29 @@ async fn existing(conn: &mut PgConnection, c: &ImportCommit) -> StoreResult<Exis
     Ok(Existing { order, skipped })
 }
 
+/// Applies one commit; the result with the number of waiting deliveries it settled.
 async fn apply_one(
     conn: &mut PgConnection,
     notes: &mut Notes,
     c: ImportCommit,
     now: DateTime<Utc>,
-) -> StoreResult<ImportApplied> {
+) -> StoreResult<(ImportApplied, u64)> {
     let (order, policy) = match &c.result {
         ImportResult::FetchFailed { outcome } => {
+            // A listing never fails one order: without a job there is nothing to retry.
+            let Some(lease) = &c.lease else {
+                return Ok((ImportApplied::Failed, 0));
+            };
             let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
                 "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 FOR UPDATE",
             )
-            .bind(c.lease.job_id.0)
-            .bind(&c.lease.owner)
+            .bind(lease.job_id.0)
+            .bind(&lease.owner)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
             let Some(started_at) = started else {
-                return Ok(ImportApplied::LeaseLost);
+                return Ok((ImportApplied::LeaseLost, 0));
             };
             notes.add_import(
                 &c,
@@ -169,28 +174,35 @@ async fn apply_one(
                 )
                 .await?;
             }
-            finish_in(conn, &c.lease, outcome, true).await?;
-            return Ok(if matches!(outcome, JobOutcome::Failed { .. }) {
+            finish_in(conn, lease, outcome, true).await?;
+            let applied = if matches!(outcome, JobOutcome::Failed { .. }) {
                 ImportApplied::Failed
             } else {
                 ImportApplied::Retrying
-            });
+            };
+            return Ok((applied, 0));
         }
         ImportResult::Fetched { order, policy } => (order, *policy),
     };
     // The job is done whatever the order turns out to be: removing it proves the lease.
-    let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-        "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING started_at",
-    )
-    .bind(c.lease.job_id.0)
-    .bind(&c.lease.owner)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let Some(started_at) = started else {
-        return Ok(ImportApplied::LeaseLost);
+    // A listed order has no job: it covers every delivery received until now.
+    let started_at = match &c.lease {
+        Some(lease) => {
+            let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+                "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING started_at",
+            )
+            .bind(lease.job_id.0)
+            .bind(&lease.owner)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let Some(started_at) = started else {
+                return Ok((ImportApplied::LeaseLost, 0));
+            };
+            started_at.unwrap_or(now)
+        }
+        None => now,
     };
-    let started_at = started_at.unwrap_or(now);
     notes.add_import(
         &c,
         now,
@@ -243,7 +255,7 @@ async fn apply_one(
         }
         ImportDecision::Update { data, status_from } => {
             let Some((oid, _)) = ex.order else {
-                return Ok(ImportApplied::Stale);
+                return Ok((ImportApplied::Stale, 0));
             };
             sqlx::query(
                 "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5 \
@@ -302,7 +314,7 @@ async fn apply_one(
             ImportApplied::Skipped(reason)
         }
     };
-    settle_deliveries(
+    let settled = settle_deliveries(
         conn,
         &c,
         started_at,
@@ -311,7 +323,28 @@ async fn apply_one(
         now,
     )
     .await?;
-    Ok(applied)
+    Ok((applied, settled))
+}
+
+/// Applies a batch in one transaction; each result with the deliveries it settled.
+async fn apply_batch(
+    store: &PgStore,
+    batch: Vec<ImportCommit>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(ImportApplied, u64)>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    lock_orders(&mut tx, &batch).await?;
+    let mut out = Vec::with_capacity(batch.len());
+    let mut notes = Notes::default();
+    for c in batch {
+        out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+    }
+    notes.write(&mut tx).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(out)
 }
 
 #[async_trait]
@@ -321,19 +354,65 @@ impl OrderStore for PgStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ImportApplied>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
+        Ok(apply_batch(self, batch, now)
+            .await?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    async fn apply_polled(
+        &self,
+        batch: Vec<ImportCommit>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<PolledApplied>> {
+        Ok(apply_batch(self, batch, now)
+            .await?
+            .into_iter()
+            .map(|(applied, settled)| PolledApplied {
+                applied,
+                announced: settled > 0,
+            })
+            .collect())
+    }
+
+    async fn orders_in_status(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        statuses: &[OrderStatus],
+        after: Option<OrderId>,
+        n: u32,
+    ) -> StoreResult<Vec<OrderRef>> {
+        let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT id, channel_id, external_id, data->>'placed_at' AS placed_at \
+             FROM orders WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.0);
+        if let Some(c) = channel {
+            q.push(" AND channel_id = ").push_bind(c.0);
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        lock_orders(&mut tx, &batch).await?;
-        let mut out = Vec::with_capacity(batch.len());
-        let mut notes = Notes::default();
-        for c in batch {
-            out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+        q.push(" AND status = ANY(")
+            .push_bind(statuses)
+            .push("::text[])");
+        if let Some(a) = after {
+            q.push(" AND id > ").push_bind(a.0);
         }
-        notes.write(&mut tx).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        q.push(" ORDER BY id LIMIT ").push_bind(i64::from(n));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderRef {
+                    id: OrderId(col(r, "id")?),
+                    channel_id: ChannelId(col(r, "channel_id")?),
+                    external_id: col(r, "external_id")?,
+                    placed_at: col::<Option<String>>(r, "placed_at")?
+                        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                })
+            })
+            .collect()
     }
 
     async fn order(&self, tenant: TenantId, oid: OrderId) -> StoreResult<Option<StoredOrder>> {

@@ -61,4 +61,36 @@ impl TenantStore for PgStore {
             .await
             .map_err(db_err)
     }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(TenantId).collect())
+    }
+
+    async fn tenant_settings(&self, tenant: TenantId) -> StoreResult<serde_json::Value> {
+        let got: Option<serde_json::Value> =
+            sqlx::query_scalar("SELECT settings FROM tenants WHERE id = $1")
+                .bind(tenant.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(got.unwrap_or_else(|| serde_json::json!({})))
+    }
+
+    async fn set_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: &serde_json::Value,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
+            .bind(settings)
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
 }

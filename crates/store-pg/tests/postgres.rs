@@ -245,7 +245,7 @@ async fn retries_and_releases_fold_into_a_pending_twin() {
     let second = claim(&s, "w").await;
     s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
     let commit = ImportCommit {
-        lease: lease(&second[0]),
+        lease: Some(lease(&second[0])),
         tenant_id: t,
         channel_id: c,
         external_id: "1".into(),
@@ -304,7 +304,7 @@ async fn concurrent_imports_of_one_order_are_serialised() {
         a.accept_deliveries(&[delivery(t, c, &ext)]).await.unwrap();
         let jb = claim(&b, "b").await;
         let commit = |j: &Job| ImportCommit {
-            lease: lease(j),
+            lease: Some(lease(j)),
             tenant_id: t,
             channel_id: c,
             external_id: ext.clone(),

@@ -80,10 +80,10 @@ async fn import_commit(s: &PgStore, t: TenantId, c: ChannelId, order: MappedOrde
         .await
         .unwrap();
     ImportCommit {
-        lease: JobLease {
+        lease: Some(JobLease {
             job_id: jobs[0].id,
             owner: jobs[0].lease_owner.clone(),
-        },
+        }),
         tenant_id: t,
         channel_id: c,
         external_id: ext,

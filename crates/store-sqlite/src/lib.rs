@@ -6,12 +6,13 @@ mod codec;
 mod inbox;
 mod jobs;
 mod orders;
-mod schedules;
+mod rate_limits;
 mod sends;
 mod sends_apply;
 mod sends_begin;
 mod sends_finish;
 mod sends_list;
+mod tasks;
 mod tenants;
 
 use ponte_store::{Store, StoreError};

@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::import::{decide, ImportDecision, Known};
 use ponte_core::order::OrderData;
-use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::{
-    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderStore, Page,
-    PageRequest, StoreResult, StoredOrder, TimelineEntry,
+    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
+    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
 };
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
@@ -79,8 +79,8 @@ async fn settle_deliveries(
     state: &str,
     message: Option<String>,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<u64> {
+    let r = sqlx::query(
         "UPDATE deliveries SET state = ?, error = ?, processed_at = ? \
          WHERE tenant_id = ? AND channel_id = ? AND resource_id = ? AND state = 'received' AND received_at <= ?",
     )
@@ -94,7 +94,7 @@ async fn settle_deliveries(
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    Ok(())
+    Ok(r.rows_affected())
 }
 
 /// What is stored of an order: the order itself or a skip record.
@@ -131,19 +131,23 @@ async fn apply_one(
     notes: &mut Notes,
     c: ImportCommit,
     now: DateTime<Utc>,
-) -> StoreResult<ImportApplied> {
+) -> StoreResult<(ImportApplied, u64)> {
     let (order, policy) = match &c.result {
         ImportResult::FetchFailed { outcome } => {
+            // A listing never fails one order: without a job there is nothing to retry.
+            let Some(lease) = &c.lease else {
+                return Ok((ImportApplied::Failed, 0));
+            };
             let started: Option<Option<i64>> = sqlx::query_scalar(
                 "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
             )
-            .bind(c.lease.job_id.to_string())
-            .bind(&c.lease.owner)
+            .bind(lease.job_id.to_string())
+            .bind(&lease.owner)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
             let Some(started_at) = started else {
-                return Ok(ImportApplied::LeaseLost);
+                return Ok((ImportApplied::LeaseLost, 0));
             };
             notes.add(
                 &c,
@@ -162,28 +166,35 @@ async fn apply_one(
                 )
                 .await?;
             }
-            finish_in(conn, &c.lease, outcome).await?;
-            return Ok(if matches!(outcome, JobOutcome::Failed { .. }) {
+            finish_in(conn, lease, outcome).await?;
+            let applied = if matches!(outcome, JobOutcome::Failed { .. }) {
                 ImportApplied::Failed
             } else {
                 ImportApplied::Retrying
-            });
+            };
+            return Ok((applied, 0));
         }
         ImportResult::Fetched { order, policy } => (order, *policy),
     };
     // The job is done whatever the order turns out to be: removing it proves the lease.
-    let started: Option<Option<i64>> = sqlx::query_scalar(
-        "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING started_at",
-    )
-    .bind(c.lease.job_id.to_string())
-    .bind(&c.lease.owner)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let Some(started_at) = started else {
-        return Ok(ImportApplied::LeaseLost);
+    // A listed order has no job: it covers every delivery received until now.
+    let started_at = match &c.lease {
+        Some(lease) => {
+            let started: Option<Option<i64>> = sqlx::query_scalar(
+                "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING started_at",
+            )
+            .bind(lease.job_id.to_string())
+            .bind(&lease.owner)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let Some(started_at) = started else {
+                return Ok((ImportApplied::LeaseLost, 0));
+            };
+            started_at.unwrap_or(ts(now))
+        }
+        None => ts(now),
     };
-    let started_at = started_at.unwrap_or(ts(now));
     notes.add(
         &c,
         now,
@@ -235,7 +246,7 @@ async fn apply_one(
         }
         ImportDecision::Update { data, status_from } => {
             let Some((oid, _)) = ex.order else {
-                return Ok(ImportApplied::Stale);
+                return Ok((ImportApplied::Stale, 0));
             };
             sqlx::query(
                 "UPDATE orders SET status = ?, platform_updated_at = ?, data = ?, raw = ?, updated_at = ? \
@@ -294,7 +305,7 @@ async fn apply_one(
             ImportApplied::Skipped(reason)
         }
     };
-    settle_deliveries(
+    let settled = settle_deliveries(
         conn,
         &c,
         started_at,
@@ -303,7 +314,24 @@ async fn apply_one(
         now,
     )
     .await?;
-    Ok(applied)
+    Ok((applied, settled))
+}
+
+/// Applies a batch in one transaction; each result with the deliveries it settled.
+async fn apply_batch(
+    store: &SqliteStore,
+    batch: Vec<ImportCommit>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(ImportApplied, u64)>> {
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    let mut out = Vec::with_capacity(batch.len());
+    let mut notes = Notes::default();
+    for c in batch {
+        out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+    }
+    notes.write(&mut tx).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(out)
 }
 
 #[async_trait]
@@ -313,15 +341,71 @@ impl OrderStore for SqliteStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ImportApplied>> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(batch.len());
-        let mut notes = Notes::default();
-        for c in batch {
-            out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+        Ok(apply_batch(self, batch, now)
+            .await?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    async fn apply_polled(
+        &self,
+        batch: Vec<ImportCommit>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<PolledApplied>> {
+        Ok(apply_batch(self, batch, now)
+            .await?
+            .into_iter()
+            .map(|(applied, settled)| PolledApplied {
+                applied,
+                announced: settled > 0,
+            })
+            .collect())
+    }
+
+    async fn orders_in_status(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        statuses: &[OrderStatus],
+        after: Option<OrderId>,
+        n: u32,
+    ) -> StoreResult<Vec<OrderRef>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, channel_id, external_id, json_extract(data, '$.placed_at') AS placed_at \
+             FROM orders WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        if let Some(c) = channel {
+            q.push(" AND channel_id = ").push_bind(c.to_string());
         }
-        notes.write(&mut tx).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        q.push(" AND status IN (");
+        let mut list = q.separated(", ");
+        for st in statuses {
+            list.push_bind(st.as_str());
+        }
+        q.push(")");
+        if let Some(a) = after {
+            q.push(" AND id > ").push_bind(a.to_string());
+        }
+        q.push(" ORDER BY id LIMIT ").push_bind(i64::from(n));
+        q.build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok(OrderRef {
+                    id: id(r.get("id"))?,
+                    channel_id: id(r.get("channel_id"))?,
+                    external_id: r.get("external_id"),
+                    placed_at: r
+                        .get::<Option<&str>, _>("placed_at")
+                        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                })
+            })
+            .collect()
     }
 
     async fn order(&self, tenant: TenantId, oid: OrderId) -> StoreResult<Option<StoredOrder>> {

@@ -1,4 +1,4 @@
-use crate::codec::{id, ts};
+use crate::codec::{id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -54,5 +54,39 @@ impl TenantStore for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(db_err)
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<TenantId>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        ids.iter().map(|s| id(s)).collect()
+    }
+
+    async fn tenant_settings(&self, tenant: TenantId) -> StoreResult<serde_json::Value> {
+        let got: Option<String> = sqlx::query_scalar("SELECT settings FROM tenants WHERE id = ?")
+            .bind(tenant.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        match got {
+            Some(s) => json(&s),
+            None => Ok(serde_json::json!({})),
+        }
+    }
+
+    async fn set_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: &serde_json::Value,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE tenants SET settings = ? WHERE id = ?")
+            .bind(to_json(settings)?)
+            .bind(tenant.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 }

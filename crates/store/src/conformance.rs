@@ -10,7 +10,7 @@ use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
 use std::future::Future;
 use std::time::Duration;
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
 }
 
@@ -31,7 +31,11 @@ where
     stale_and_backward_snapshots(&make().await).await;
     paid_only_skip_then_import(&make().await).await;
     pagination(&make().await).await;
-    schedules_fire_once(&make().await).await;
+    tasks::tasks_are_created_once_and_edited(&make().await).await;
+    tasks::due_runs_fire_once_and_never_overlap(&make().await).await;
+    tasks::runs_finish_under_lease_and_move_the_cursor(&make().await).await;
+    tasks::polled_orders_import_without_jobs(&make().await).await;
+    tasks::sweeps_and_tenant_settings(&make().await).await;
     rate_buckets(&make().await).await;
     sends::actions_are_decided_and_recorded(&make().await).await;
     sends::sends_go_out_in_order_and_record_attempts(&make().await).await;
@@ -43,8 +47,9 @@ where
 }
 
 pub mod sends;
+pub mod tasks;
 
-async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
+pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     let t = s.default_tenant(t0()).await.unwrap();
     let c = Channel {
         id: ChannelId::new(),
@@ -61,7 +66,7 @@ async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     (t, c.id)
 }
 
-fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
+pub(crate) fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
         id: DeliveryId::new(),
         tenant_id: t,
@@ -81,7 +86,7 @@ fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDeliv
     }
 }
 
-fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
+pub(crate) fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
     MappedOrder {
         data: OrderData {
             external_id: ext.into(),
@@ -125,10 +130,10 @@ async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> 
 
 fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult) -> ImportCommit {
     ImportCommit {
-        lease: JobLease {
+        lease: Some(JobLease {
             job_id: job.id,
             owner: job.lease_owner.clone(),
-        },
+        }),
         tenant_id: t,
         channel_id: c,
         external_id: ext.into(),
@@ -634,60 +639,6 @@ pub async fn pagination(s: &impl Store) {
         .await
         .unwrap();
     assert!(other.items.is_empty(), "tenants are isolated");
-}
-
-pub async fn schedules_fire_once(s: &impl Store) {
-    let t = s.default_tenant(t0()).await.unwrap();
-    let sched = Schedule {
-        tenant_id: t,
-        key: "import_orders:x".into(),
-        kind: "import_orders".into(),
-        channel_id: Some(ChannelId::new()),
-        interval_secs: 600,
-        enabled: true,
-        next_run_at: t0(),
-        last_fired_at: None,
-    };
-    let stored = s.upsert_schedule(&sched).await.unwrap();
-    assert_eq!(stored, sched);
-    // Upserting again keeps the next run time.
-    let again = s
-        .upsert_schedule(&Schedule {
-            next_run_at: t0() + CDuration::days(1),
-            interval_secs: 60,
-            ..sched.clone()
-        })
-        .await
-        .unwrap();
-    assert_eq!((again.next_run_at, again.interval_secs), (t0(), 60));
-    assert!(s
-        .due_schedules(t0() - CDuration::seconds(1), 10)
-        .await
-        .unwrap()
-        .is_empty());
-    let due = s.due_schedules(t0(), 10).await.unwrap();
-    assert_eq!(due.len(), 1);
-    // Three instances race for the same due time: exactly one fires it.
-    let next = t0() + CDuration::seconds(60);
-    let mut wins = 0;
-    for _ in 0..3 {
-        if s.fire_schedule(t, "import_orders:x", due[0].next_run_at, next, t0())
-            .await
-            .unwrap()
-        {
-            wins += 1;
-        }
-    }
-    assert_eq!(wins, 1);
-    assert!(s
-        .due_schedules(t0() + CDuration::seconds(59), 10)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        s.due_schedules(next, 10).await.unwrap()[0].last_fired_at,
-        Some(t0())
-    );
 }
 
 pub async fn rate_buckets(s: &impl Store) {

@@ -5,6 +5,7 @@ mod error;
 pub mod rate;
 mod records;
 mod sends;
+mod tasks;
 mod traits;
 
 #[cfg(feature = "conformance")]
@@ -13,4 +14,5 @@ pub mod conformance;
 pub use error::StoreError;
 pub use records::*;
 pub use sends::*;
+pub use tasks::*;
 pub use traits::*;

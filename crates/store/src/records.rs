@@ -210,8 +210,9 @@ pub struct CallRecord {
 /// The result of an import job, applied in one transaction.
 #[derive(Debug, Clone)]
 pub struct ImportCommit {
-    /// The job's lease; nothing is written if it was lost.
-    pub lease: JobLease,
+    /// The job's lease (nothing is written if it was lost); `None` for an order read
+    /// by a listing (polling, manual sync), which has no job.
+    pub lease: Option<JobLease>,
     /// Owner.
     pub tenant_id: TenantId,
     /// Channel.
@@ -341,25 +342,14 @@ pub fn import_job_key(channel: ChannelId, external_id: &str) -> String {
     format!("import:{channel}:{external_id}")
 }
 
-/// A recurring task (polling, sweeps). Fires once per due time across all instances.
+/// What applying an order read by a listing did.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Schedule {
-    /// Owner.
-    pub tenant_id: TenantId,
-    /// Stable name, unique per tenant (e.g. `import_orders:<channel id>`).
-    pub key: String,
-    /// What to run.
-    pub kind: String,
-    /// The channel it runs for, if any.
-    pub channel_id: Option<ChannelId>,
-    /// Seconds between runs.
-    pub interval_secs: i64,
-    /// Off: never due.
-    pub enabled: bool,
-    /// When it is next due.
-    pub next_run_at: DateTime<Utc>,
-    /// When it last fired.
-    pub last_fired_at: Option<DateTime<Utc>>,
+pub struct PolledApplied {
+    /// As for a webhook's import.
+    pub applied: ImportApplied,
+    /// A webhook delivery about this order was waiting (received, not yet processed):
+    /// the platform did announce it.
+    pub announced: bool,
 }
 
 /// What a rate-limit bucket granted.

@@ -4,9 +4,10 @@
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sends::*;
+use crate::tasks::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_core::{ChannelId, OrderId, OrderStatus, RunId, SendId, TaskId, TenantId};
 use std::time::Duration;
 
 /// Result alias.
@@ -28,6 +29,16 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_for_token(&self, token_hash: &str) -> StoreResult<Option<TenantId>>;
     /// Number of tokens of a tenant.
     async fn count_api_tokens(&self, tenant: TenantId) -> StoreResult<i64>;
+    /// Every tenant (the schedulers sweep them all).
+    async fn tenants(&self) -> StoreResult<Vec<TenantId>>;
+    /// A tenant's settings object (`{}` until set).
+    async fn tenant_settings(&self, tenant: TenantId) -> StoreResult<serde_json::Value>;
+    /// Replaces a tenant's settings object.
+    async fn set_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: &serde_json::Value,
+    ) -> StoreResult<()>;
 }
 
 /// Channels.
@@ -101,6 +112,25 @@ pub trait OrderStore: Send + Sync {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ImportApplied>>;
+    /// Applies orders read by a listing (commits without a lease) in one transaction,
+    /// exactly as [`OrderStore::apply_imports`] applies fetched ones; the webhook
+    /// deliveries of those orders still waiting are settled by it (and reported as
+    /// `announced`).
+    async fn apply_polled(
+        &self,
+        batch: Vec<ImportCommit>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<PolledApplied>>;
+    /// Orders in one of `statuses` (of one channel, or all), oldest id after `after`
+    /// first, at most `limit`.
+    async fn orders_in_status(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        statuses: &[OrderStatus],
+        after: Option<OrderId>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderRef>>;
     /// An order by id.
     async fn order(&self, tenant: TenantId, id: OrderId) -> StoreResult<Option<StoredOrder>>;
     /// Lists orders, newest first.
@@ -120,25 +150,76 @@ pub trait OrderStore: Send + Sync {
     ) -> StoreResult<Vec<TimelineEntry>>;
 }
 
-/// Recurring tasks, fired by compare-and-set on their next run time so that any
-/// number of instances fire each due time once.
+/// Scheduled tasks and their runs. A task runs as one job at a time (kind
+/// [`TASK_JOB_KIND`], payload [`TaskJob`]); due times fire by compare-and-set, so any
+/// number of instances start each due run once.
 #[async_trait]
-pub trait ScheduleStore: Send + Sync {
-    /// Creates the schedule, or updates its kind, channel and interval (keeping its
-    /// next run time and enabled flag). Returns it as stored.
-    async fn upsert_schedule(&self, schedule: &Schedule) -> StoreResult<Schedule>;
-    /// Enabled schedules due at `now`, oldest due first.
-    async fn due_schedules(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Schedule>>;
-    /// Moves a schedule from `expected` to `next` if nobody else did first; true for
-    /// the one caller that wins.
-    async fn fire_schedule(
+pub trait TaskStore: Send + Sync {
+    /// Creates the tasks that do not exist yet (by tenant, kind and channel); existing
+    /// ones are left as they are.
+    async fn ensure_tasks(&self, tasks: &[NewTask], now: DateTime<Utc>) -> StoreResult<()>;
+    /// A tenant's tasks (of one channel, or all), each with its latest run.
+    async fn tasks(
         &self,
         tenant: TenantId,
-        key: &str,
-        expected: DateTime<Utc>,
-        next: DateTime<Utc>,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<ScheduledTask>>;
+    /// One task with its latest run.
+    async fn task(&self, tenant: TenantId, id: TaskId) -> StoreResult<Option<ScheduledTask>>;
+    /// Changes a task's interval or enabled flag; when either is given the next due
+    /// time becomes `now + interval`.
+    async fn update_task(
+        &self,
+        tenant: TenantId,
+        id: TaskId,
+        patch: &TaskPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ScheduledTask>>;
+    /// Enabled tasks due at `now` (every tenant), oldest due first.
+    async fn due_tasks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<ScheduledTask>>;
+    /// Starts a run in one transaction: fires the due time (when asked; see
+    /// [`RunRequest::fire`]), refuses while the task has a queued or running run, else
+    /// records the run `queued` and enqueues its job (due now).
+    async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart>;
+    /// A worker took the run's job: the run becomes `running` (started now, counts
+    /// reset: a run resumed after a crash starts over). `None` if the lease was lost or
+    /// the run is over.
+    async fn begin_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TaskRun>>;
+    /// Records a running run's progress.
+    async fn progress_run(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        counts: &RunCounts,
+    ) -> StoreResult<()>;
+    /// Ends a run and its job in one transaction, under the job's lease (false when
+    /// lost: nothing written); a successful import run moves its task's cursor.
+    async fn finish_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        end: &RunEnd,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// One run.
+    async fn task_run(&self, tenant: TenantId, id: RunId) -> StoreResult<Option<TaskRun>>;
+    /// A task's runs, newest first.
+    async fn task_runs(
+        &self,
+        tenant: TenantId,
+        task: TaskId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TaskRun>>;
+    /// Orders polling found that no webhook had announced, over every run of a
+    /// channel's tasks.
+    async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64>;
 }
 
 /// Token buckets shared by every instance (a platform's budget is per store and app,
@@ -246,7 +327,7 @@ pub trait Store:
     + JobStore
     + OrderStore
     + SendStore
-    + ScheduleStore
+    + TaskStore
     + RateLimitStore
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).

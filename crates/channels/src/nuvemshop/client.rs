@@ -5,12 +5,13 @@ use super::settings::{NuvemshopCredentials, NuvemshopSettings};
 use super::{dto, webhook};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
-use crate::{SendCheckError, SendReport};
+use crate::{PollCursor, PollResult, SendCheckError, SendReport};
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
+use serde::Deserialize;
 use std::time::Duration;
 
 /// One Nuvemshop store.
@@ -123,6 +124,10 @@ impl Connector for NuvemshopConnector {
         (info, result)
     }
 
+    async fn list_orders(&self, cursor: &PollCursor) -> (CallInfo, PollResult) {
+        super::poll::list(self, cursor).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(&self.settings, kind)
     }
@@ -146,9 +151,16 @@ fn parse_order(body: &[u8], settings: &NuvemshopSettings) -> Result<MappedOrder,
     };
     let raw: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| unreadable(e.to_string()))?;
-    let order: dto::Order =
-        serde_json::from_value(raw.clone()).map_err(|e| unreadable(e.to_string()))?;
-    map_order(order, raw, &settings.status_map).map_err(|e| unreadable(e.to_owned()))
+    read_order(raw, settings).map_err(unreadable)
+}
+
+/// Maps one order already read as a `Value` (a fetched body or a list item).
+pub(super) fn read_order(
+    raw: serde_json::Value,
+    settings: &NuvemshopSettings,
+) -> Result<MappedOrder, String> {
+    let order = dto::Order::deserialize(&raw).map_err(|e| e.to_string())?;
+    map_order(order, raw, &settings.status_map)
 }
 
 #[cfg(test)]

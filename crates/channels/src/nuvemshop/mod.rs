@@ -3,6 +3,7 @@
 //! Inbound: webhooks `{store_id, event, id}` signed with `X-Linkedstore-HMAC-SHA256`
 //! (hex HMAC-SHA256 of the raw body, app secret); the order is then fetched with
 //! `GET /{store_id}/orders/{id}`, `Authentication: bearer <token>` and a `User-Agent`.
+//! Polling walks `GET /{store_id}/orders` by `updated_at` (`poll.rs`).
 //!
 //! Outbound: status sends (`send.rs`), through the Fulfillment Order API
 //! (`send_fo.rs`) or the legacy pack/fulfill endpoints (setting `shipping_api`); the
@@ -11,6 +12,7 @@
 mod client;
 mod dto;
 mod map;
+mod poll;
 mod send;
 mod send_fo;
 mod send_nfe;

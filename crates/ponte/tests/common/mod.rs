@@ -95,6 +95,19 @@ impl Ponte {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Creates a Nuvemshop channel pointing at the simulator.
     pub async fn nuvemshop_channel(&self, sim: &Sim, policy: &str) -> (String, String) {
         // The simulators of most tests have no rate limit: neither has the channel.
@@ -264,6 +277,16 @@ pub fn expected_status(order: &Value) -> String {
         .unwrap()
         .as_str()
         .to_owned()
+}
+
+/// Whether ponte imports a simulator order seen for the first time in this state: not
+/// cancelled, not already closed or shipped (seed 001).
+pub fn importable(o: &Value) -> bool {
+    let shipped = matches!(
+        o["shipping_status"].as_str(),
+        Some("shipped" | "fulfilled" | "delivered")
+    );
+    expected_status(o) != "cancelled" && o["status"] != "closed" && !shipped
 }
 
 pub async fn wait_for<F, Fut>(timeout: Duration, mut f: F)

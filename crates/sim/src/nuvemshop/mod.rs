@@ -47,7 +47,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -346,6 +346,34 @@ impl NuvemshopSim {
         let p = PaymentStatus::parse(status)
             .ok_or_else(|| SimError::Invalid(format!("payment status {status:?}")))?;
         self.write().set_payment(id, p)
+    }
+
+    /// Test helper: forces an order's `updated_at` (document and JSON re-rendered)
+    /// without moving the store clock, so several orders can share one second as
+    /// on a busy real store (the clock otherwise hands out distinct seconds). `at`
+    /// is truncated to the second, the platform's resolution.
+    pub fn set_updated_at(&self, id: u64, at: DateTime<Utc>) -> Result<(), SimError> {
+        let at = at.duration_trunc(TimeDelta::seconds(1)).unwrap_or(at);
+        let mut store = self.write();
+        let o = store.order_mut(id)?;
+        o.updated_at = at;
+        o.doc
+            .insert("updated_at".into(), Value::String(fmt::ts(at)));
+        o.refresh();
+        Ok(())
+    }
+
+    /// Test helper: backdates when an order was placed (`created_at`), without moving
+    /// the store clock (for deadlines such as automatic cancellation).
+    pub fn set_created_at(&self, id: u64, at: DateTime<Utc>) -> Result<(), SimError> {
+        let at = at.duration_trunc(TimeDelta::seconds(1)).unwrap_or(at);
+        let mut store = self.write();
+        let o = store.order_mut(id)?;
+        o.created_at = at;
+        o.doc
+            .insert("created_at".into(), Value::String(fmt::ts(at)));
+        o.refresh();
+        Ok(())
     }
 
     /// Legacy pack (fulfillment order -> PACKED).

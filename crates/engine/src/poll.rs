@@ -1,0 +1,302 @@
+//! The `import_orders` run (polling safety net and manual sync): walks the platform's
+//! listing of orders updated since the cursor minus an overlap window, page by page,
+//! through the same idempotent import as webhooks (one transaction per page), while
+//! the next page is already being fetched. The cursor moves only when the whole walk
+//! succeeded, to the newest `updated_at` seen: a failure skips nothing.
+
+use crate::channels::Ready;
+use crate::task_run::Ran;
+use crate::Engine;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use ponte_channels::{CallInfo, PlatformErrorKind, PollCursor, PollPage};
+use ponte_store::{
+    CallRecord, ImportApplied, ImportCommit, ImportResult, RunCounts, RunEnd, RunTrigger, TaskRun,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Transient listing failures (5xx, timeouts) tried per page before the run fails.
+const PAGE_ATTEMPTS: u32 = 5;
+
+impl Engine {
+    pub(crate) async fn run_import_orders(
+        &self,
+        run: &TaskRun,
+        stop: &watch::Receiver<bool>,
+    ) -> Ran {
+        let mut counts = RunCounts::default();
+        let Some(channel) = run.channel_id else {
+            return Ran::failed(counts, "import_orders needs a channel".into());
+        };
+        let ready = match self.cached_channel(channel).await {
+            Ok(r) if r.enabled => r,
+            Ok(_) => {
+                return Ran::failed(counts, "channel_disabled: the channel is disabled".into())
+            }
+            Err(e) => return Ran::failed(counts, format!("{}: {e}", e.code())),
+        };
+        let cursor = match self.store.task(run.tenant_id, run.task_id).await {
+            Ok(t) => t.and_then(|t| t.cursor),
+            Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
+        };
+        let overlap = CDuration::from_std(self.config.poll_overlap).unwrap_or_default();
+        let since = match run.trigger {
+            RunTrigger::Manual => run.since,
+            _ => cursor.map(|c| c - overlap),
+        }
+        .unwrap_or_else(|| self.clock.now() - overlap);
+        let mut newest: Option<DateTime<Utc>> = None;
+        let mut fetched = self
+            .fetch_page(&ready, run, PollCursor::start(since), stop)
+            .await;
+        loop {
+            let (page, info, calls) = match fetched {
+                Fetched::Page(p, info, calls) => (p, info, calls),
+                Fetched::Failed(e, calls) => {
+                    counts.calls += calls;
+                    return Ran::failed(counts, e);
+                }
+                Fetched::Stopped => return Ran::Stopped,
+                Fetched::Done => break,
+            };
+            counts.calls += calls;
+            if counts.expected.is_none() {
+                counts.expected = page.total;
+            }
+            let next = page.next.clone();
+            let commits = self.page_commits(&ready, run, page, &info, &mut counts, &mut newest);
+            // Store this page while the next one is on its way.
+            let stored;
+            (stored, fetched) = match next {
+                Some(n) => tokio::join!(
+                    self.store_page(commits),
+                    self.fetch_page(&ready, run, n, stop)
+                ),
+                None => (self.store_page(commits).await, Fetched::Done),
+            };
+            match stored {
+                Ok(applied) => self.tally(&ready, run, &applied, &mut counts),
+                Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
+            }
+            if let Err(e) = self
+                .store
+                .progress_run(run.tenant_id, run.id, &counts)
+                .await
+            {
+                tracing::warn!(error = %e, "recording run progress");
+            }
+        }
+        let cursor = match run.trigger {
+            RunTrigger::Manual => None,
+            _ => newest.max(cursor).or(Some(since + overlap)),
+        };
+        Ran::Ended(RunEnd {
+            counts,
+            error: None,
+            cursor,
+        })
+    }
+
+    /// Turns a page into import commits (no job: `lease: None`), counting what it read.
+    fn page_commits(
+        &self,
+        ready: &Ready,
+        run: &TaskRun,
+        page: PollPage,
+        info: &CallInfo,
+        counts: &mut RunCounts,
+        newest: &mut Option<DateTime<Utc>>,
+    ) -> Vec<ImportCommit> {
+        let call = CallRecord {
+            request: info.request.clone(),
+            status: info.status,
+            duration_ms: u64::try_from(info.duration.as_millis()).unwrap_or(u64::MAX),
+            error: None,
+        };
+        let mut commits = Vec::with_capacity(page.orders.len());
+        for o in page.orders {
+            counts.seen += 1;
+            match o {
+                Ok(order) => {
+                    *newest = (*newest).max(order.data.platform_updated_at);
+                    commits.push(ImportCommit {
+                        lease: None,
+                        tenant_id: run.tenant_id,
+                        channel_id: ready.id,
+                        external_id: order.data.external_id.clone(),
+                        call: call.clone(),
+                        result: ImportResult::Fetched {
+                            order: Box::new(order),
+                            policy: ready.connector.import_policy(),
+                        },
+                    });
+                }
+                Err(u) => {
+                    counts.unreadable += 1;
+                    tracing::warn!(order = ?u.external_id, error = %u.message, "unreadable order in a listing");
+                }
+            }
+        }
+        commits
+    }
+
+    async fn store_page(
+        &self,
+        commits: Vec<ImportCommit>,
+    ) -> Result<Vec<ponte_store::PolledApplied>, ponte_store::StoreError> {
+        if commits.is_empty() {
+            return Ok(vec![]);
+        }
+        self.gate.background_turn().await;
+        self.store.apply_polled(commits, self.clock.now()).await
+    }
+
+    /// Counts a stored page. With instant events on, an order the listing created or
+    /// changed that no waiting webhook announced is a gap: the platform dropped (or
+    /// never sent) a notification.
+    fn tally(
+        &self,
+        ready: &Ready,
+        run: &TaskRun,
+        applied: &[ponte_store::PolledApplied],
+        counts: &mut RunCounts,
+    ) {
+        let mut gaps = 0;
+        for a in applied {
+            let result = match a.applied {
+                ImportApplied::Created(_) => {
+                    counts.created += 1;
+                    "created"
+                }
+                ImportApplied::Updated(_) => {
+                    counts.updated += 1;
+                    "updated"
+                }
+                ImportApplied::Unchanged(_) => {
+                    counts.unchanged += 1;
+                    "unchanged"
+                }
+                _ => {
+                    counts.skipped += 1;
+                    "skipped"
+                }
+            };
+            self.metrics.polled(result, 1);
+            let changed = matches!(
+                a.applied,
+                ImportApplied::Created(_) | ImportApplied::Updated(_)
+            );
+            if changed && !a.announced && ready.automations.instant_events {
+                gaps += 1;
+            }
+        }
+        if gaps > 0 {
+            counts.gaps += gaps;
+            self.metrics.poll_gaps(&ready.id.to_string(), gaps);
+            tracing::warn!(channel = %ready.id, run = %run.id, gaps, "polling found orders no webhook announced");
+        }
+    }
+
+    /// Fetches one page under the channel's request budget; waits out 429s and retries
+    /// transient failures a few times.
+    async fn fetch_page(
+        &self,
+        ready: &Arc<Ready>,
+        run: &TaskRun,
+        cursor: PollCursor,
+        stop: &watch::Receiver<bool>,
+    ) -> Fetched {
+        let mut calls = 0;
+        let mut failures = 0;
+        loop {
+            if *stop.borrow() {
+                return Fetched::Stopped;
+            }
+            if !self.wait_for_token(ready, run, stop).await {
+                return Fetched::Stopped;
+            }
+            let (info, result) = ready.connector.list_orders(&cursor).await;
+            calls += 1;
+            self.metrics.call(&ready.platform, info.status);
+            let e = match result {
+                Ok(page) => return Fetched::Page(page, info, calls),
+                Err(e) => e,
+            };
+            let wait = match e.kind {
+                PlatformErrorKind::RateLimited(wait) => wait,
+                PlatformErrorKind::Transient if failures + 1 < PAGE_ATTEMPTS => {
+                    failures += 1;
+                    self.config
+                        .import_retry
+                        .backoff(failures, rand::random::<f64>())
+                }
+                _ => {
+                    return Fetched::Failed(
+                        format!("{}: {} ({})", e.code(), e.message, info.request),
+                        calls,
+                    )
+                }
+            };
+            if sleep_or_stop(stop, wait).await {
+                return Fetched::Stopped;
+            }
+        }
+    }
+
+    /// Takes one request from the channel's shared budget, waiting for it; false when
+    /// stopped meanwhile.
+    async fn wait_for_token(
+        &self,
+        ready: &Ready,
+        run: &TaskRun,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        let limit = ready.connector.rate_limit();
+        loop {
+            let grant = self
+                .store
+                .take_tokens(
+                    run.tenant_id,
+                    &crate::budget::bucket(ready.id),
+                    1,
+                    limit.burst,
+                    limit.per_sec,
+                    self.clock.now(),
+                )
+                .await;
+            let wait = match grant {
+                Ok(g) if g.granted > 0 => return true,
+                Ok(g) => g.retry_after,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
+                    Duration::from_secs(1)
+                }
+            };
+            if sleep_or_stop(stop, wait).await {
+                return false;
+            }
+        }
+    }
+}
+
+/// A page fetch's outcome.
+pub(crate) enum Fetched {
+    /// A page, its call, and the calls it took (retries included).
+    Page(PollPage, CallInfo, u64),
+    /// The walk cannot go on.
+    Failed(String, u64),
+    /// Shutdown.
+    Stopped,
+    /// No page left.
+    Done,
+}
+
+/// Sleeps; true when stopped meanwhile.
+async fn sleep_or_stop(stop: &watch::Receiver<bool>, d: Duration) -> bool {
+    let mut stop = stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}

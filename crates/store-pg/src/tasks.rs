@@ -1,0 +1,487 @@
+//! Scheduled tasks and their runs.
+//!
+//! Several instances share the tables: a due time fires by compare-and-set on
+//! `next_run_at` (the instance whose update moved it starts the run), and the partial
+//! unique index `task_runs_one_active` keeps at most one queued or running run per task,
+//! whoever asks (a run now racing another run now or a due time gets `Busy`).
+
+use crate::codec::{col, cursor, from_json, limit};
+use crate::jobs::insert_jobs;
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{ChannelId, RunId, TaskId, TenantId};
+use ponte_store::{
+    JobLease, NewJob, NewTask, Page, PageRequest, RunCounts, RunEnd, RunRequest, RunStart,
+    RunState, RunTrigger, ScheduledTask, StoreError, StoreResult, TaskJob, TaskKind, TaskPatch,
+    TaskRun, TaskStore, TASK_JOB_KIND,
+};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
+                           created_at, started_at, finished_at, counts, error";
+
+/// Tasks (rows of `from`, aliased `t`) with their latest run (run columns prefixed `r_`).
+fn task_select(from: &str) -> String {
+    format!(
+        "SELECT t.tenant_id, t.id, t.kind, t.channel_id, t.interval_secs, t.enabled, \
+         t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, \
+         r.state AS r_state, r.created_at AS r_created_at, r.started_at AS r_started_at, \
+         r.finished_at AS r_finished_at, r.counts AS r_counts, r.error AS r_error \
+         FROM {from} t LEFT JOIN LATERAL ( \
+           SELECT x.id, x.trigger, x.since, x.state, x.created_at, x.started_at, x.finished_at, \
+                  x.counts, x.error \
+           FROM task_runs x WHERE x.tenant_id = t.tenant_id AND x.task_id = t.id \
+           ORDER BY x.id DESC LIMIT 1) r ON true"
+    )
+}
+
+fn kind(s: &str) -> StoreResult<TaskKind> {
+    TaskKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("task kind {s}")))
+}
+
+/// The run columns of a row, prefixed `p`, of the given task.
+fn run_of(
+    r: &PgRow,
+    p: &str,
+    tenant_id: TenantId,
+    task_id: TaskId,
+    kind: TaskKind,
+    channel_id: Option<ChannelId>,
+) -> StoreResult<TaskRun> {
+    let trigger: String = col(r, &format!("{p}trigger"))?;
+    let state: String = col(r, &format!("{p}state"))?;
+    Ok(TaskRun {
+        tenant_id,
+        id: RunId(col(r, &format!("{p}id"))?),
+        task_id,
+        kind,
+        channel_id,
+        trigger: RunTrigger::parse(&trigger)
+            .ok_or_else(|| StoreError::Corrupt(format!("run trigger {trigger}")))?,
+        since: col(r, &format!("{p}since"))?,
+        state: RunState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("run state {state}")))?,
+        created_at: col(r, &format!("{p}created_at"))?,
+        started_at: col(r, &format!("{p}started_at"))?,
+        finished_at: col(r, &format!("{p}finished_at"))?,
+        counts: from_json(col(r, &format!("{p}counts"))?)?,
+        error: col(r, &format!("{p}error"))?,
+    })
+}
+
+/// Decodes a run selected with [`RUN_COLUMNS`].
+fn decode_run(r: &PgRow) -> StoreResult<TaskRun> {
+    run_of(
+        r,
+        "",
+        TenantId(col(r, "tenant_id")?),
+        TaskId(col(r, "task_id")?),
+        kind(&col::<String>(r, "kind")?)?,
+        col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId),
+    )
+}
+
+/// Decodes a task selected with [`task_select`].
+fn decode_task(r: &PgRow) -> StoreResult<ScheduledTask> {
+    let tenant_id = TenantId(col(r, "tenant_id")?);
+    let task_id = TaskId(col(r, "id")?);
+    let task_kind = kind(&col::<String>(r, "kind")?)?;
+    let channel_id = col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId);
+    let last_run = match col::<Option<Uuid>>(r, "r_id")? {
+        Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
+        None => None,
+    };
+    Ok(ScheduledTask {
+        tenant_id,
+        id: task_id,
+        kind: task_kind,
+        channel_id,
+        interval_secs: col(r, "interval_secs")?,
+        enabled: col(r, "enabled")?,
+        next_run_at: col(r, "next_run_at")?,
+        cursor: col(r, "cursor")?,
+        last_run,
+    })
+}
+
+/// The task's queued or running run, if any.
+async fn active_run(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    task: TaskId,
+) -> StoreResult<Option<TaskRun>> {
+    sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM task_runs \
+         WHERE tenant_id = $1 AND task_id = $2 AND state IN ('queued', 'running')"
+    ))
+    .bind(tenant.0)
+    .bind(task.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .as_ref()
+    .map(decode_run)
+    .transpose()
+}
+
+/// How many times `start_run` tries again when its insert met an active run that ended
+/// before it could be read (it then starts a run on the next try).
+const START_TRIES: usize = 3;
+
+#[async_trait]
+impl TaskStore for PgStore {
+    async fn ensure_tasks(&self, tasks: &[NewTask], now: DateTime<Utc>) -> StoreResult<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        // Concurrent instances insert the same keys in the same order: no deadlock.
+        let mut rows: Vec<(&NewTask, String)> = tasks
+            .iter()
+            .map(|t| (t, t.kind.key(t.channel_id)))
+            .collect();
+        rows.sort_by(|a, b| (a.0.tenant_id, &a.1).cmp(&(b.0.tenant_id, &b.1)));
+        let tenants: Vec<Uuid> = rows.iter().map(|r| r.0.tenant_id.0).collect();
+        let ids: Vec<Uuid> = rows.iter().map(|_| TaskId::new().0).collect();
+        let keys: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.0.kind.as_str()).collect();
+        let channels: Vec<Option<Uuid>> =
+            rows.iter().map(|r| r.0.channel_id.map(|c| c.0)).collect();
+        let intervals: Vec<i64> = rows.iter().map(|r| r.0.interval_secs).collect();
+        let next: Vec<DateTime<Utc>> = rows.iter().map(|r| r.0.next_run_at).collect();
+        let cursors: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.0.cursor).collect();
+        sqlx::query(
+            "INSERT INTO scheduled_tasks (tenant_id, id, key, kind, channel_id, interval_secs, \
+               enabled, next_run_at, cursor, created_at) \
+             SELECT t, i, k, kd, c, iv, true, n, cur, $9 \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::bigint[], \
+                         $7::timestamptz[], $8::timestamptz[]) AS u (t, i, k, kd, c, iv, n, cur) \
+             ON CONFLICT (tenant_id, key) DO NOTHING",
+        )
+        .bind(tenants)
+        .bind(ids)
+        .bind(keys)
+        .bind(kinds)
+        .bind(channels)
+        .bind(intervals)
+        .bind(next)
+        .bind(cursors)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn tasks(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<ScheduledTask>> {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "{} WHERE t.tenant_id = ",
+            task_select("scheduled_tasks")
+        ));
+        q.push_bind(tenant.0);
+        if let Some(c) = channel {
+            q.push(" AND t.channel_id = ").push_bind(c.0);
+        }
+        // Tenant tasks (no channel) first, as SQLite sorts NULLs.
+        q.push(" ORDER BY t.channel_id NULLS FIRST, t.kind");
+        q.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode_task)
+            .collect()
+    }
+
+    async fn task(&self, tenant: TenantId, task: TaskId) -> StoreResult<Option<ScheduledTask>> {
+        sqlx::query(&format!(
+            "{} WHERE t.tenant_id = $1 AND t.id = $2",
+            task_select("scheduled_tasks")
+        ))
+        .bind(tenant.0)
+        .bind(task.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_task)
+        .transpose()
+    }
+
+    async fn update_task(
+        &self,
+        tenant: TenantId,
+        task: TaskId,
+        patch: &TaskPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ScheduledTask>> {
+        if patch.interval_secs.is_none() && patch.enabled.is_none() {
+            return self.task(tenant, task).await;
+        }
+        // The outer query reads the updated row from the CTE (it runs on the snapshot
+        // taken before the update).
+        let updated = "(UPDATE scheduled_tasks SET interval_secs = COALESCE($1::bigint, interval_secs), \
+             enabled = COALESCE($2::boolean, enabled), \
+             next_run_at = $3::timestamptz + make_interval(secs => COALESCE($1::bigint, interval_secs)) \
+             WHERE tenant_id = $4 AND id = $5 RETURNING *)";
+        sqlx::query(&format!("WITH u AS {updated} {}", task_select("u")))
+            .bind(patch.interval_secs)
+            .bind(patch.enabled)
+            .bind(now)
+            .bind(tenant.0)
+            .bind(task.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_task)
+            .transpose()
+    }
+
+    async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
+        sqlx::query(&format!(
+            "{} WHERE t.enabled AND t.next_run_at <= $1 ORDER BY t.next_run_at LIMIT $2",
+            task_select("scheduled_tasks")
+        ))
+        .bind(now)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_task)
+        .collect()
+    }
+
+    async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some((expected, next)) = req.fire {
+            // The instance whose update moves the due time fires it; the others see the
+            // moved value once the winner commits (the row lock makes them wait).
+            let moved = sqlx::query(
+                "UPDATE scheduled_tasks SET next_run_at = $1 \
+                 WHERE tenant_id = $2 AND id = $3 AND next_run_at = $4 AND enabled",
+            )
+            .bind(next)
+            .bind(req.tenant_id.0)
+            .bind(req.task_id.0)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if moved.rows_affected() != 1 {
+                return Ok(RunStart::NotFired);
+            }
+        }
+        for _ in 0..START_TRIES {
+            // The partial unique index refuses a second active run; a concurrent insert
+            // still uncommitted makes this one wait for its outcome.
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
+                   state, created_at) \
+                 SELECT t.tenant_id, $3::uuid, t.id, t.kind, t.channel_id, $4::text, $5::timestamptz, \
+                        'queued', $6::timestamptz \
+                 FROM scheduled_tasks t WHERE t.tenant_id = $1 AND t.id = $2 \
+                 ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
+                 RETURNING {RUN_COLUMNS}"
+            ))
+            .bind(req.tenant_id.0)
+            .bind(req.task_id.0)
+            .bind(RunId::new().0)
+            .bind(req.trigger.as_str())
+            .bind(req.since)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(row) = inserted {
+                let run = decode_run(&row)?;
+                let job = NewJob {
+                    kind: TASK_JOB_KIND.into(),
+                    payload: serde_json::to_value(TaskJob { run_id: run.id })
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    unique_key: None,
+                    run_at: now,
+                };
+                insert_jobs(&mut tx, &[(req.tenant_id, &job)]).await?;
+                tx.commit().await.map_err(db_err)?;
+                return Ok(RunStart::Started(run));
+            }
+            // Nothing inserted: the task is gone, or it has an active run (read with a
+            // new snapshot, so one committed meanwhile is seen).
+            if let Some(active) = active_run(&mut tx, req.tenant_id, req.task_id).await? {
+                // Commit: a fired due time stays moved on.
+                tx.commit().await.map_err(db_err)?;
+                return Ok(RunStart::Busy(active));
+            }
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM scheduled_tasks WHERE tenant_id = $1 AND id = $2)",
+            )
+            .bind(req.tenant_id.0)
+            .bind(req.task_id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if !exists {
+                return Ok(RunStart::NotFired);
+            }
+            // The active run ended between the insert and the read: try again.
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(RunStart::NotFired)
+    }
+
+    async fn begin_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TaskRun>> {
+        // The job row stays locked until the statement ends: a reap waits for it.
+        sqlx::query(&format!(
+            "WITH j AS (SELECT 1 FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+                        FOR UPDATE) \
+             UPDATE task_runs SET state = 'running', started_at = $3, counts = '{{}}'::jsonb, error = NULL \
+             WHERE tenant_id = $4 AND id = $5 AND state IN ('queued', 'running') AND EXISTS (SELECT 1 FROM j) \
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
+        .bind(now)
+        .bind(tenant.0)
+        .bind(run.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn progress_run(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        counts: &RunCounts,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE task_runs SET counts = $1 WHERE tenant_id = $2 AND id = $3 AND state = 'running'",
+        )
+        .bind(Json(counts))
+        .bind(tenant.0)
+        .bind(run.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        end: &RunEnd,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let state = if end.error.is_none() {
+            RunState::Succeeded
+        } else {
+            RunState::Failed
+        };
+        // Only a successful run moves the cursor.
+        let new_cursor = end.cursor.filter(|_| end.error.is_none());
+        // One statement: removing the job proves the lease; the run and the task's cursor
+        // are written only if it did.
+        let gone: i64 = sqlx::query_scalar(
+            "WITH j AS (DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+                        RETURNING 1), \
+             r AS (UPDATE task_runs SET state = $3, finished_at = $4, counts = $5, error = $6 \
+                   WHERE tenant_id = $7 AND id = $8 AND EXISTS (SELECT 1 FROM j) \
+                   RETURNING tenant_id, task_id), \
+             c AS (UPDATE scheduled_tasks s SET cursor = $9 FROM r \
+                   WHERE $9::timestamptz IS NOT NULL AND s.tenant_id = r.tenant_id AND s.id = r.task_id \
+                   RETURNING 1) \
+             SELECT COUNT(*) FROM j",
+        )
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
+        .bind(state.as_str())
+        .bind(now)
+        .bind(Json(&end.counts))
+        .bind(&end.error)
+        .bind(tenant.0)
+        .bind(run.0)
+        .bind(new_cursor)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(gone == 1)
+    }
+
+    async fn task_run(&self, tenant: TenantId, run: RunId) -> StoreResult<Option<TaskRun>> {
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(run.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn task_runs(
+        &self,
+        tenant: TenantId,
+        task: TaskId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TaskRun>> {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = "
+        ));
+        q.push_bind(tenant.0)
+            .push(" AND task_id = ")
+            .push_bind(task.0);
+        if let Some(c) = &page.cursor {
+            q.push(" AND id < ").push_bind(cursor(c)?);
+        }
+        let n = limit(page.limit);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+        let items = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode_run)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|r| r.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM((counts->>'gaps')::bigint), 0)::bigint FROM task_runs \
+             WHERE tenant_id = $1 AND channel_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,49 @@
+//! Token buckets shared by every instance.
+
+use crate::codec::ts;
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::TenantId;
+use ponte_store::{RateGrant, RateLimitStore, StoreResult};
+
+#[async_trait]
+impl RateLimitStore for SqliteStore {
+    async fn take_tokens(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        want: u32,
+        capacity: f64,
+        per_sec: f64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateGrant> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let row: Option<(f64, i64)> = sqlx::query_as(
+            "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = ? AND key = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (tokens, elapsed) = match row {
+            Some((t, at)) => (t, (ts(now) - at) as f64 / 1e6),
+            None => (capacity, 0.0),
+        };
+        let (left, grant) = ponte_store::rate::take(tokens, elapsed, want, capacity, per_sec);
+        sqlx::query(
+            "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (tenant_id, key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.to_string())
+        .bind(key)
+        .bind(left)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(grant)
+    }
+}

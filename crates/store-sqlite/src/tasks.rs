@@ -1,0 +1,454 @@
+//! Scheduled tasks and their runs.
+
+use crate::codec::{from_opt_ts, from_ts, id, json, limit, pow2_chunks, to_json, ts};
+use crate::jobs::insert_jobs;
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{ChannelId, RunId, TaskId, TenantId};
+use ponte_store::{
+    JobLease, NewJob, NewTask, Page, PageRequest, RunEnd, RunRequest, RunStart, RunState,
+    RunTrigger, ScheduledTask, StoreError, StoreResult, TaskJob, TaskKind, TaskPatch, TaskRun,
+    TaskStore, TASK_JOB_KIND,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
+                           created_at, started_at, finished_at, counts, error";
+
+/// Tasks with their latest run (run columns prefixed `r_`).
+const TASK_SELECT: &str = "SELECT t.tenant_id, t.id, t.kind, t.channel_id, t.interval_secs, t.enabled, \
+     t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, \
+     r.state AS r_state, r.created_at AS r_created_at, r.started_at AS r_started_at, \
+     r.finished_at AS r_finished_at, r.counts AS r_counts, r.error AS r_error \
+     FROM scheduled_tasks t LEFT JOIN task_runs r ON r.tenant_id = t.tenant_id AND r.id = \
+     (SELECT x.id FROM task_runs x WHERE x.tenant_id = t.tenant_id AND x.task_id = t.id ORDER BY x.id DESC LIMIT 1)";
+
+fn kind(s: &str) -> StoreResult<TaskKind> {
+    TaskKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("task kind {s}")))
+}
+
+fn run_fields(r: &SqliteRow, p: &str) -> StoreResult<(RunTrigger, RunState)> {
+    let trigger: &str = r.get(format!("{p}trigger").as_str());
+    let state: &str = r.get(format!("{p}state").as_str());
+    Ok((
+        RunTrigger::parse(trigger)
+            .ok_or_else(|| StoreError::Corrupt(format!("run trigger {trigger}")))?,
+        RunState::parse(state).ok_or_else(|| StoreError::Corrupt(format!("run state {state}")))?,
+    ))
+}
+
+fn decode_run(r: &SqliteRow) -> StoreResult<TaskRun> {
+    let (trigger, state) = run_fields(r, "")?;
+    Ok(TaskRun {
+        tenant_id: id(r.get("tenant_id"))?,
+        id: id(r.get("id"))?,
+        task_id: id(r.get("task_id"))?,
+        kind: kind(r.get("kind"))?,
+        channel_id: r.get::<Option<&str>, _>("channel_id").map(id).transpose()?,
+        trigger,
+        since: from_opt_ts(r.get("since"))?,
+        state,
+        created_at: from_ts(r.get("created_at"))?,
+        started_at: from_opt_ts(r.get("started_at"))?,
+        finished_at: from_opt_ts(r.get("finished_at"))?,
+        counts: json(r.get("counts"))?,
+        error: r.get("error"),
+    })
+}
+
+fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
+    let tenant_id = id(r.get("tenant_id"))?;
+    let task_id = id(r.get("id"))?;
+    let task_kind = kind(r.get("kind"))?;
+    let channel_id = r.get::<Option<&str>, _>("channel_id").map(id).transpose()?;
+    let last_run = match r.get::<Option<&str>, _>("r_id") {
+        Some(rid) => {
+            let (trigger, state) = run_fields(r, "r_")?;
+            Some(TaskRun {
+                tenant_id,
+                id: id(rid)?,
+                task_id,
+                kind: task_kind,
+                channel_id,
+                trigger,
+                since: from_opt_ts(r.get("r_since"))?,
+                state,
+                created_at: from_ts(r.get("r_created_at"))?,
+                started_at: from_opt_ts(r.get("r_started_at"))?,
+                finished_at: from_opt_ts(r.get("r_finished_at"))?,
+                counts: json(r.get("r_counts"))?,
+                error: r.get("r_error"),
+            })
+        }
+        None => None,
+    };
+    Ok(ScheduledTask {
+        tenant_id,
+        id: task_id,
+        kind: task_kind,
+        channel_id,
+        interval_secs: r.get("interval_secs"),
+        enabled: r.get::<i64, _>("enabled") != 0,
+        next_run_at: from_ts(r.get("next_run_at"))?,
+        cursor: from_opt_ts(r.get("cursor"))?,
+        last_run,
+    })
+}
+
+async fn run_in(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    run: RunId,
+) -> StoreResult<Option<TaskRun>> {
+    sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = ? AND id = ?"
+    ))
+    .bind(tenant.to_string())
+    .bind(run.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .as_ref()
+    .map(decode_run)
+    .transpose()
+}
+
+/// Whether `lease` still holds its job.
+async fn holds(conn: &mut SqliteConnection, lease: &JobLease) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
+    )
+    .bind(lease.job_id.to_string())
+    .bind(&lease.owner)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(n == 1)
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn ensure_tasks(&self, tasks: &[NewTask], now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        for chunk in pow2_chunks(tasks) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO scheduled_tasks (tenant_id, id, key, kind, channel_id, interval_secs, \
+                 enabled, next_run_at, cursor, created_at) ",
+            );
+            q.push_values(chunk, |mut b, t| {
+                b.push_bind(t.tenant_id.to_string())
+                    .push_bind(TaskId::new().to_string())
+                    .push_bind(t.kind.key(t.channel_id))
+                    .push_bind(t.kind.as_str())
+                    .push_bind(t.channel_id.map(|c| c.to_string()))
+                    .push_bind(t.interval_secs)
+                    .push_bind(1i64)
+                    .push_bind(ts(t.next_run_at))
+                    .push_bind(t.cursor.map(ts))
+                    .push_bind(ts(now));
+            });
+            q.push(" ON CONFLICT (tenant_id, key) DO NOTHING");
+            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn tasks(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<ScheduledTask>> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("{TASK_SELECT} WHERE t.tenant_id = "));
+        q.push_bind(tenant.to_string());
+        if let Some(c) = channel {
+            q.push(" AND t.channel_id = ").push_bind(c.to_string());
+        }
+        q.push(" ORDER BY t.channel_id, t.kind");
+        q.build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode_task)
+            .collect()
+    }
+
+    async fn task(&self, tenant: TenantId, task: TaskId) -> StoreResult<Option<ScheduledTask>> {
+        sqlx::query(&format!("{TASK_SELECT} WHERE t.tenant_id = ? AND t.id = ?"))
+            .bind(tenant.to_string())
+            .bind(task.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_task)
+            .transpose()
+    }
+
+    async fn update_task(
+        &self,
+        tenant: TenantId,
+        task: TaskId,
+        patch: &TaskPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ScheduledTask>> {
+        if patch.interval_secs.is_some() || patch.enabled.is_some() {
+            sqlx::query(
+                "UPDATE scheduled_tasks SET interval_secs = COALESCE(?1, interval_secs), \
+                 enabled = COALESCE(?2, enabled), \
+                 next_run_at = ?3 + COALESCE(?1, interval_secs) * 1000000 \
+                 WHERE tenant_id = ?4 AND id = ?5",
+            )
+            .bind(patch.interval_secs)
+            .bind(patch.enabled.map(i64::from))
+            .bind(ts(now))
+            .bind(tenant.to_string())
+            .bind(task.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        }
+        self.task(tenant, task).await
+    }
+
+    async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
+        sqlx::query(&format!(
+            "{TASK_SELECT} WHERE t.enabled = 1 AND t.next_run_at <= ? ORDER BY t.next_run_at LIMIT ?"
+        ))
+        .bind(ts(now))
+        .bind(i64::from(n))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_task)
+        .collect()
+    }
+
+    async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        if let Some((expected, next)) = req.fire {
+            let moved = sqlx::query(
+                "UPDATE scheduled_tasks SET next_run_at = ? \
+                 WHERE tenant_id = ? AND id = ? AND next_run_at = ? AND enabled = 1",
+            )
+            .bind(ts(next))
+            .bind(req.tenant_id.to_string())
+            .bind(req.task_id.to_string())
+            .bind(ts(expected))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if moved.rows_affected() != 1 {
+                return Ok(RunStart::NotFired);
+            }
+        }
+        let task = sqlx::query(
+            "SELECT t.kind, t.channel_id, \
+             (SELECT r.id FROM task_runs r WHERE r.tenant_id = t.tenant_id AND r.task_id = t.id \
+              AND r.state IN ('queued', 'running')) AS active \
+             FROM scheduled_tasks t WHERE t.tenant_id = ? AND t.id = ?",
+        )
+        .bind(req.tenant_id.to_string())
+        .bind(req.task_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(task) = task else {
+            return Ok(RunStart::NotFired);
+        };
+        if let Some(active) = task.get::<Option<&str>, _>("active") {
+            let run = run_in(&mut tx, req.tenant_id, id(active)?).await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(run.map_or(RunStart::NotFired, RunStart::Busy));
+        }
+        let run = TaskRun {
+            tenant_id: req.tenant_id,
+            id: RunId::new(),
+            task_id: req.task_id,
+            kind: kind(task.get("kind"))?,
+            channel_id: task
+                .get::<Option<&str>, _>("channel_id")
+                .map(id)
+                .transpose()?,
+            trigger: req.trigger,
+            since: req.since,
+            state: RunState::Queued,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            counts: Default::default(),
+            error: None,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO task_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, '{{}}', NULL)"
+        ))
+        .bind(run.tenant_id.to_string())
+        .bind(run.id.to_string())
+        .bind(run.task_id.to_string())
+        .bind(run.kind.as_str())
+        .bind(run.channel_id.map(|c| c.to_string()))
+        .bind(run.trigger.as_str())
+        .bind(run.since.map(ts))
+        .bind(run.state.as_str())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let job = NewJob {
+            kind: TASK_JOB_KIND.into(),
+            payload: serde_json::to_value(TaskJob { run_id: run.id })
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            unique_key: None,
+            run_at: now,
+        };
+        insert_jobs(&mut tx, &[(req.tenant_id, &job)]).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RunStart::Started(run))
+    }
+
+    async fn begin_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TaskRun>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        if !holds(&mut tx, lease).await? {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE task_runs SET state = 'running', started_at = ?, counts = '{{}}', error = NULL \
+             WHERE tenant_id = ? AND id = ? AND state IN ('queued', 'running') RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(tenant.to_string())
+        .bind(run.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        row.as_ref().map(decode_run).transpose()
+    }
+
+    async fn progress_run(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        counts: &ponte_store::RunCounts,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE task_runs SET counts = ? WHERE tenant_id = ? AND id = ? AND state = 'running'",
+        )
+        .bind(to_json(counts)?)
+        .bind(tenant.to_string())
+        .bind(run.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        lease: &JobLease,
+        tenant: TenantId,
+        run: RunId,
+        end: &RunEnd,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let gone =
+            sqlx::query("DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?")
+                .bind(lease.job_id.to_string())
+                .bind(&lease.owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if gone.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let state = if end.error.is_none() {
+            RunState::Succeeded
+        } else {
+            RunState::Failed
+        };
+        let task: Option<String> = sqlx::query_scalar(
+            "UPDATE task_runs SET state = ?, finished_at = ?, counts = ?, error = ? \
+             WHERE tenant_id = ? AND id = ? RETURNING task_id",
+        )
+        .bind(state.as_str())
+        .bind(ts(now))
+        .bind(to_json(&end.counts)?)
+        .bind(&end.error)
+        .bind(tenant.to_string())
+        .bind(run.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let (Some(task), Some(cursor), None) = (task, end.cursor, &end.error) {
+            sqlx::query("UPDATE scheduled_tasks SET cursor = ? WHERE tenant_id = ? AND id = ?")
+                .bind(ts(cursor))
+                .bind(tenant.to_string())
+                .bind(task)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn task_run(&self, tenant: TenantId, run: RunId) -> StoreResult<Option<TaskRun>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        run_in(&mut conn, tenant, run).await
+    }
+
+    async fn task_runs(
+        &self,
+        tenant: TenantId,
+        task: TaskId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TaskRun>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = "
+        ));
+        q.push_bind(tenant.to_string())
+            .push(" AND task_id = ")
+            .push_bind(task.to_string());
+        if let Some(c) = &page.cursor {
+            q.push(" AND id < ").push_bind(c.clone());
+        }
+        let n = limit(page.limit);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+        let items = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode_run)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|r| r.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(json_extract(counts, '$.gaps')), 0) FROM task_runs \
+             WHERE tenant_id = ? AND channel_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
