@@ -336,3 +336,95 @@ async fn three_instances_send_each_event_in_order() {
     }
     db.drop_db().await;
 }
+
+/// Three instances run one channel's polling every second, with a slow platform (a run
+/// outlasts the interval) and one instance SIGKILLed mid-way: each due time starts at
+/// most one run, runs of the task never overlap, and every order is imported once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_fire_each_due_run_once() {
+    use ponte_sim::faults::{Fault, FaultKind};
+    let db = TestDb::create().await;
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let env = |db: &TestDb| {
+        vec![
+            ("PONTE_DATABASE_URL", db.url.clone()),
+            ("PONTE_MASTER_KEY", MASTER_KEY.to_owned()),
+            ("PONTE_JOB_LEASE_SECS", "3".to_owned()),
+            ("PONTE_MIN_TASK_INTERVAL_SECONDS", "1".to_owned()),
+        ]
+    };
+    let start_node = |dir: &std::path::Path| {
+        let e = env(&db);
+        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ponte::start(dir, &e)
+    };
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start_node(d.path())).collect();
+    let (channel, _) = nodes[0].nuvemshop_channel(&sim, "all").await;
+    let ids: Vec<u64> = (0..600)
+        .map(|_| sim.sim.create_order(NewOrder::default()))
+        .collect();
+    // Every listing call takes 400 ms: a run (several calls) outlasts the interval.
+    sim.sim.inject(
+        Fault::new("/orders", 1000, FaultKind::Delay(Duration::from_millis(400)))
+            .with_method(reqwest::Method::GET),
+    );
+    let list = nodes[0]
+        .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
+        .await;
+    let task = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "import_orders")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = nodes[1]
+        .patch(
+            &format!("/api/v1/scheduled-tasks/{task}"),
+            &serde_json::json!({"interval_seconds": 1}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    nodes[2].kill();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (status, _) = nodes[0]
+        .patch(
+            &format!("/api/v1/scheduled-tasks/{task}"),
+            &serde_json::json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    common::wait_for(Duration::from_secs(60), || async {
+        db.scalar("SELECT COUNT(*) FROM task_runs WHERE state IN ('queued', 'running')")
+            .await
+            == 0
+    })
+    .await;
+    let runs = db
+        .scalar("SELECT COUNT(*) FROM task_runs WHERE trigger = 'schedule' AND state = 'succeeded'")
+        .await;
+    assert!(runs >= 2, "the schedule kept firing: {runs} runs");
+    let overlapping = db
+        .scalar(
+            "SELECT COUNT(*) FROM task_runs a JOIN task_runs b ON a.task_id = b.task_id AND a.id < b.id \
+             AND a.started_at < b.finished_at AND b.started_at < a.finished_at",
+        )
+        .await;
+    assert_eq!(overlapping, 0, "runs of one task never overlap");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM orders").await,
+        ids.len() as i64
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(DISTINCT external_id) FROM orders").await,
+        ids.len() as i64
+    );
+    for n in &mut nodes {
+        n.kill();
+    }
+    db.drop_db().await;
+}
