@@ -472,3 +472,49 @@ async fn auto_cancel_cancels_exactly_the_orders_past_the_deadline() {
     let again = finished(&ponte, &run_now(&ponte, &auto_id).await).await;
     assert_eq!(again["counts"]["cancelled"], 0, "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_refresh_rereads_orders_awaiting_payment() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &FAST);
+    let (ch, url) = channel(&ponte, &sim, true).await;
+    let ids: Vec<u64> = (0..20)
+        .map(|_| sim.sim.create_order(NewOrder::default()))
+        .collect();
+    for id in &ids {
+        assert_eq!(
+            sim.notify(&ponte.http, &url, "order/created", *id).await,
+            200
+        );
+    }
+    ponte.settle(Duration::from_secs(30)).await;
+    // The platform confirms payment of half of them; its notifications are lost.
+    for id in &ids[..10] {
+        sim.sim.set_payment_status(*id, "paid").unwrap();
+    }
+    let refresh = task(&ponte, Some(&ch), "refresh_payment_status").await;
+    let run = finished(
+        &ponte,
+        &run_now(&ponte, refresh["id"].as_str().unwrap()).await,
+    )
+    .await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["enqueued"], 20, "{run}");
+    ponte.settle(Duration::from_secs(30)).await;
+    assert_eq!(assert_matches_sim(&ponte, &sim).await, 20);
+    let paid = ponte
+        .all_orders()
+        .await
+        .iter()
+        .filter(|o| o["status"] == "approved")
+        .count();
+    assert_eq!(paid, 10);
+    // Now only the 10 still waiting are read again.
+    let again = finished(
+        &ponte,
+        &run_now(&ponte, refresh["id"].as_str().unwrap()).await,
+    )
+    .await;
+    assert_eq!(again["counts"]["enqueued"], 10, "{again}");
+}
