@@ -10,7 +10,8 @@ use crate::Engine;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_channels::{CallInfo, PlatformErrorKind, PollCursor, PollPage};
 use ponte_store::{
-    CallRecord, ImportApplied, ImportCommit, ImportResult, RunCounts, RunEnd, RunTrigger, TaskRun,
+    CallRecord, ImportApplied, ImportCommit, ImportResult, JobLease, RunCounts, RunEnd, RunTrigger,
+    TaskRun,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ const PAGE_ATTEMPTS: u32 = 5;
 impl Engine {
     pub(crate) async fn run_import_orders(
         &self,
+        lease: &JobLease,
         run: &TaskRun,
         stop: &watch::Receiver<bool>,
     ) -> Ran {
@@ -81,7 +83,7 @@ impl Engine {
             }
             if let Err(e) = self
                 .store
-                .progress_run(run.tenant_id, run.id, &counts)
+                .progress_run(lease, run.tenant_id, run.id, &counts)
                 .await
             {
                 tracing::warn!(error = %e, "recording run progress");

@@ -66,7 +66,7 @@ impl Engine {
         };
         tracing::info!(run = %run.id, kind = run.kind.as_str(), trigger = run.trigger.as_str(), "task run started");
         let ran = match run.kind {
-            TaskKind::ImportOrders => self.run_import_orders(&run, stop).await,
+            TaskKind::ImportOrders => self.run_import_orders(&lease, &run, stop).await,
             TaskKind::RefreshPaymentStatus => self.run_refresh_payments(&run).await,
             TaskKind::AutoCancel => self.run_auto_cancel(&run).await,
         };

@@ -368,16 +368,20 @@ impl TaskStore for PgStore {
 
     async fn progress_run(
         &self,
+        lease: &JobLease,
         tenant: TenantId,
         run: RunId,
         counts: &RunCounts,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE task_runs SET counts = $1 WHERE tenant_id = $2 AND id = $3 AND state = 'running'",
+            "UPDATE task_runs SET counts = $1 WHERE tenant_id = $2 AND id = $3 AND state = 'running' \
+             AND EXISTS (SELECT 1 FROM jobs WHERE id = $4 AND state = 'running' AND lease_owner = $5)",
         )
         .bind(Json(counts))
         .bind(tenant.0)
         .bind(run.0)
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

@@ -337,16 +337,20 @@ impl TaskStore for SqliteStore {
 
     async fn progress_run(
         &self,
+        lease: &JobLease,
         tenant: TenantId,
         run: RunId,
         counts: &ponte_store::RunCounts,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE task_runs SET counts = ? WHERE tenant_id = ? AND id = ? AND state = 'running'",
+            "UPDATE task_runs SET counts = ? WHERE tenant_id = ? AND id = ? AND state = 'running' \
+             AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?)",
         )
         .bind(to_json(counts)?)
         .bind(tenant.to_string())
         .bind(run.to_string())
+        .bind(lease.job_id.to_string())
+        .bind(&lease.owner)
         .execute(&self.writer)
         .await
         .map_err(db_err)?;

@@ -191,9 +191,11 @@ pub trait TaskStore: Send + Sync {
         run: RunId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<TaskRun>>;
-    /// Records a running run's progress.
+    /// Records a running run's progress, under its job's lease (a worker that lost
+    /// the run writes nothing).
     async fn progress_run(
         &self,
+        lease: &JobLease,
         tenant: TenantId,
         run: RunId,
         counts: &RunCounts,

@@ -221,7 +221,7 @@ pub async fn runs_finish_under_lease_and_move_the_cursor(s: &impl Store) {
         expected: Some(1000),
         ..RunCounts::default()
     };
-    s.progress_run(t, run.id, &counts).await.unwrap();
+    s.progress_run(&lease1, t, run.id, &counts).await.unwrap();
     assert_eq!(s.task_run(t, run.id).await.unwrap().unwrap().counts, counts);
     assert_eq!(
         s.reap_expired(t0() + CDuration::minutes(5)).await.unwrap(),
@@ -260,6 +260,16 @@ pub async fn runs_finish_under_lease_and_move_the_cursor(s: &impl Store) {
         .await
         .unwrap()
         .is_none());
+    let stale = RunCounts {
+        seen: 9999,
+        ..RunCounts::default()
+    };
+    s.progress_run(&lease1, t, run.id, &stale).await.unwrap();
+    assert_eq!(
+        s.task_run(t, run.id).await.unwrap().unwrap().counts,
+        RunCounts::default(),
+        "a worker that lost the run writes no progress"
+    );
     // A failed run keeps the cursor where it was.
     let failed = RunEnd {
         error: Some("platform_unavailable: HTTP 503".into()),
