@@ -50,6 +50,17 @@ enum Cmd {
         #[command(subcommand)]
         platform: SimCmd,
     },
+    /// Sync a channel now through a running server's API, following its progress.
+    Sync {
+        #[command(subcommand)]
+        what: SyncCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncCmd {
+    /// Re-read a channel's orders updated since a time (imports missing ones, updates changed ones).
+    Orders(ponte::sync_cli::SyncOrdersArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,5 +116,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sim {
             platform: SimCmd::Nuvemshop(args),
         } => ponte_sim::run_demo(args).await.map_err(Into::into),
+        Cmd::Sync {
+            what: SyncCmd::Orders(args),
+        } => ponte::sync_cli::sync_orders(args).await,
     }
 }

@@ -1,7 +1,14 @@
-//! `ponte migrate` on both backends, and clear errors for a database that cannot be used.
+//! `ponte migrate` on both backends, and clear errors for a database that cannot be used;
+//! `ponte sync orders` against a running server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{importable, Ponte, Sim, TOKEN};
+use ponte_sim::faults::{Fault, FaultKind};
+use serde_json::json;
 use std::process::Command;
+use std::time::Duration;
 
 fn ponte(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ponte"))
@@ -86,4 +93,236 @@ async fn migrate_postgres_and_clear_errors() {
     let (ok, out) = ponte(&["migrate", "--database-url", "mysql://x@y/z"], &[]);
     assert!(!ok);
     assert!(out.contains("unsupported database URL"), "{out}");
+}
+
+/// Runs `ponte sync orders ARGS` with stdout piped (not a terminal): (success, stdout,
+/// stdout + stderr).
+async fn sync_orders(args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ponte"))
+        .args(["sync", "orders"])
+        .args(args)
+        .env_remove("PONTE_API_TOKEN")
+        .env_remove("PONTE_URL")
+        .env_remove("PONTE_DATA_DIR")
+        .env("PONTE_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), stdout, all)
+}
+
+/// `key=<number>` in a line.
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {line}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_orders_follows_the_run_and_imports_everything() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    let (ch, _) = ponte.nuvemshop_channel(&sim, "all").await;
+    sim.sim.generate_orders(500, 11);
+    // Slow listing pages, so the run is seen running.
+    sim.sim.inject(
+        Fault::new("/orders", 3, FaultKind::Delay(Duration::from_millis(500)))
+            .with_method(reqwest::Method::GET),
+    );
+
+    let (ok, stdout, all) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        TOKEN,
+        "--channel",
+        &ch,
+        "--since",
+        "2020-01-01",
+    ])
+    .await;
+    assert!(ok, "{all}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let summary = *lines.last().unwrap();
+    assert!(
+        summary.starts_with("sync ") && summary.contains(": succeeded seen="),
+        "{stdout}"
+    );
+    assert!(
+        summary.contains(" in ") && summary.ends_with('s'),
+        "{summary}"
+    );
+    let run_id = summary["sync ".len()..].split(':').next().unwrap();
+    let progress: Vec<&&str> = lines[..lines.len() - 1]
+        .iter()
+        .filter(|l| l.starts_with(&format!("sync {run_id}: ")))
+        .collect();
+    assert!(
+        progress.iter().any(|l| l.contains(": queued seen=")),
+        "{stdout}"
+    );
+    assert!(
+        progress.iter().any(|l| l.contains(": running seen=")),
+        "{stdout}"
+    );
+    // Pages ending inside a second read its orders again: seen may exceed 500.
+    assert!(field(summary, "seen") >= 500, "{summary}");
+    let importable = sim.sim.orders().iter().filter(|o| importable(o)).count();
+    assert!(importable > 100, "{importable}");
+    assert_eq!(field(summary, "created"), importable as u64, "{summary}");
+    assert_eq!(ponte.all_orders().await.len(), importable);
+    let run = ponte.get(&format!("/api/v1/task-runs/{run_id}")).await;
+    assert_eq!(
+        (run["state"].as_str(), run["trigger"].as_str()),
+        (Some("succeeded"), Some("manual")),
+        "{run}"
+    );
+    assert_eq!(run["since"], "2020-01-01T00:00:00Z", "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_orders_explains_what_went_wrong() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    let (ch, _) = ponte.nuvemshop_channel(&sim, "all").await;
+    // The token from a data directory's `api-token` file, as `ponte serve` writes it.
+    let client_dir = tempfile::tempdir().unwrap();
+    std::fs::write(client_dir.path().join("api-token"), format!("{TOKEN}\n")).unwrap();
+    let data_dir = client_dir.path().to_str().unwrap();
+
+    let missing = ponte_core::ChannelId::new().to_string();
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--data-dir",
+        data_dir,
+        "--channel",
+        &missing,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("404") && out.contains(&format!("no channel {missing}")),
+        "{out}"
+    );
+
+    let (ok, _, out) =
+        sync_orders(&["--url", &ponte.base, "--token", TOKEN, "--channel", "42"]).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("not a channel id"), "{out}");
+
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        TOKEN,
+        "--channel",
+        &ch,
+        "--since",
+        "last week",
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("--since"), "{out}");
+
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        "not-the-token",
+        "--channel",
+        &ch,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("401") && out.contains("unauthorized") && out.contains("invalid token"),
+        "{out}"
+    );
+
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        "http://127.0.0.1:1",
+        "--token",
+        TOKEN,
+        "--channel",
+        &ch,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("cannot connect to ponte at http://127.0.0.1:1"),
+        "{out}"
+    );
+
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--channel",
+        &ch,
+        "--data-dir",
+        dir.path().join("nowhere").to_str().unwrap(),
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("no API token"), "{out}");
+
+    // The platform fails: so does the run, and the CLI says why.
+    sim.sim
+        .inject(Fault::new("/orders", 50, FaultKind::Status(503)));
+    let (ok, stdout, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--data-dir",
+        data_dir,
+        "--channel",
+        &ch,
+        "--since",
+        "2020-01-01T00:00:00-03:00",
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(summary.contains(": failed seen="), "{out}");
+    assert!(
+        out.contains("failed: platform_unavailable"),
+        "the server's error: {out}"
+    );
+    sim.sim.clear_faults();
+
+    // Another sync of the channel is running: 409 names it.
+    sim.sim.generate_orders(10, 3);
+    sim.sim.inject(
+        Fault::new("/orders", 1, FaultKind::Delay(Duration::from_secs(3)))
+            .with_method(reqwest::Method::GET),
+    );
+    let (status, run) = ponte
+        .post(
+            &format!("/api/v1/channels/{ch}/sync"),
+            &json!({"kind": "orders", "since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let busy = run["id"].as_str().unwrap();
+    let (ok, _, out) = sync_orders(&[
+        "--url",
+        &ponte.base,
+        "--data-dir",
+        data_dir,
+        "--channel",
+        &ch,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("409") && out.contains(busy) && out.contains("Wait"),
+        "{out}"
+    );
 }

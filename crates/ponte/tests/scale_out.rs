@@ -366,8 +366,12 @@ async fn three_instances_fire_each_due_run_once() {
         .collect();
     // Every listing call takes 400 ms: a run (several calls) outlasts the interval.
     sim.sim.inject(
-        Fault::new("/orders", 1000, FaultKind::Delay(Duration::from_millis(400)))
-            .with_method(reqwest::Method::GET),
+        Fault::new(
+            "/orders",
+            1000,
+            FaultKind::Delay(Duration::from_millis(400)),
+        )
+        .with_method(reqwest::Method::GET),
     );
     let list = nodes[0]
         .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
@@ -420,7 +424,8 @@ async fn three_instances_fire_each_due_run_once() {
         ids.len() as i64
     );
     assert_eq!(
-        db.scalar("SELECT COUNT(DISTINCT external_id) FROM orders").await,
+        db.scalar("SELECT COUNT(DISTINCT external_id) FROM orders")
+            .await,
         ids.len() as i64
     );
     for n in &mut nodes {
