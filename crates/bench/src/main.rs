@@ -6,6 +6,7 @@
 mod jobs;
 mod load;
 mod pg;
+mod poll;
 mod report;
 mod scenarios;
 mod sends;
@@ -31,6 +32,9 @@ enum Cmd {
     /// ERP action to platform request p50/p99 with an idle queue, and sends per
     /// second to the simulator.
     Sends(sends::SendsArgs),
+    /// Orders imported per second by a manual sync of a simulator backlog (pages of
+    /// 200), and the server's peak memory, per backlog size.
+    Poll(poll::PollArgs),
     /// Every scenario.
     All {
         /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
@@ -53,12 +57,16 @@ fn main() -> anyhow::Result<()> {
             Cmd::E2e(a) => scenarios::e2e(a).await.map(|_| ()),
             Cmd::Jobs(a) => jobs::jobs(a).await,
             Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
+            Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::All { quick } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 for target in [Target::sqlite(), Target::postgres(1), Target::postgres(2)] {
                     scenarios::ingest(IngestArgs::preset(quick, target.clone())).await?;
                     scenarios::e2e(E2eArgs::preset(quick, target.clone())).await?;
-                    sends::sends(sends::SendsArgs::preset(quick, target)).await?;
+                    sends::sends(sends::SendsArgs::preset(quick, target.clone())).await?;
+                    if target.instances == 1 {
+                        poll::poll(poll::PollArgs::preset(quick, target)).await?;
+                    }
                 }
                 jobs::jobs(jobs::JobsArgs::preset(quick)).await?;
                 Ok(())

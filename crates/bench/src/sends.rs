@@ -5,7 +5,7 @@
 //! the simulator exactly once.
 
 mod phases;
-mod probe;
+pub(crate) mod probe;
 mod table;
 
 use crate::report::emit;
