@@ -12,6 +12,7 @@ pub mod order;
 pub mod retry;
 pub mod status;
 pub mod status_rules;
+pub mod stock;
 
 pub use clock::{Clock, SystemClock};
 pub use ids::{ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId};

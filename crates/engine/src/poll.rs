@@ -54,7 +54,15 @@ impl Engine {
             .await;
         loop {
             let (page, info, calls) = match fetched {
-                Fetched::Page(p, info, calls) => (p, info, calls),
+                Fetched::Page(p, info, calls, first) => {
+                    // The platform's total for each query of the walk, summed.
+                    if first {
+                        if let Some(t) = p.total {
+                            counts.expected = Some(counts.expected.unwrap_or(0) + t);
+                        }
+                    }
+                    (p, info, calls)
+                }
                 Fetched::Failed(e, calls) => {
                     counts.calls += calls;
                     return Ran::failed(counts, e);
@@ -63,9 +71,6 @@ impl Engine {
                 Fetched::Done => break,
             };
             counts.calls += calls;
-            if counts.expected.is_none() {
-                counts.expected = page.total;
-            }
             let next = page.next.clone();
             let commits = self.page_commits(&ready, run, page, &info, &mut counts, &mut newest);
             // Store this page while the next one is on its way.
@@ -222,7 +227,10 @@ impl Engine {
             calls += 1;
             self.metrics.call(&ready.platform, info.status);
             let e = match result {
-                Ok(page) => return Fetched::Page(page, info, calls),
+                Ok(page) => {
+                    let first = cursor.page == 1 && cursor.since == cursor.origin;
+                    return Fetched::Page(page, info, calls, first);
+                }
                 Err(e) => e,
             };
             let wait = match e.kind {
@@ -284,8 +292,9 @@ impl Engine {
 
 /// A page fetch's outcome.
 pub(crate) enum Fetched {
-    /// A page, its call, and the calls it took (retries included).
-    Page(PollPage, CallInfo, u64),
+    /// A page, its call, the calls it took (retries included), and whether it is the
+    /// first page of one of the walk's queries.
+    Page(PollPage, CallInfo, u64, bool),
     /// The walk cannot go on.
     Failed(String, u64),
     /// Shutdown.

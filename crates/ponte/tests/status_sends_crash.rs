@@ -43,7 +43,7 @@ async fn sigkill_mid_send_loses_nothing() {
         Fault::new(
             "/fulfillment-orders/",
             (ORDERS / 2) as u32,
-            FaultKind::Delay(Duration::from_secs(2)),
+            FaultKind::Delay(Duration::from_secs(5)),
         )
         .with_method(Method::PATCH),
     );
