@@ -9,6 +9,7 @@ mod ops;
 mod orders;
 mod problem;
 mod sends;
+mod stock;
 mod tasks;
 mod webhooks;
 
@@ -34,6 +35,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(sends::routes())
         .merge(deliveries::routes())
         .merge(tasks::routes())
+        .merge(stock::routes())
         .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(
             engine.clone(),

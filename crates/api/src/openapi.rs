@@ -18,11 +18,15 @@ use utoipa::{Modify, OpenApi};
         crate::actions::cancel, crate::sends::list, crate::sends::show, crate::sends::resend,
         crate::tasks::list, crate::tasks::show, crate::tasks::update, crate::tasks::run_now,
         crate::tasks::runs, crate::tasks::show_run, crate::tasks::sync, crate::tasks::settings,
-        crate::tasks::update_settings,
+        crate::tasks::update_settings, crate::stock::create_product, crate::stock::products,
+        crate::stock::product, crate::stock::update_product, crate::stock::create_warehouse,
+        crate::stock::warehouses, crate::stock::set_listings, crate::stock::listings,
+        crate::stock::movements, crate::stock::sku_stock, crate::stock::pushes,
+        crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
     ),
     modifiers(&Bearer),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
-        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"))
+        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"))
 )]
 struct ApiDoc;
 

@@ -52,6 +52,7 @@ impl From<EngineError> for Problem {
         use ponte_engine::EngineError as E;
         let status = match &e {
             E::NotFound(_) | E::Store(ponte_store::StoreError::NotFound) => StatusCode::NOT_FOUND,
+            E::Store(ponte_store::StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
             E::Config(_) | E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::Webhook(w) => match w.code() {
                 "missing_signature" | "invalid_signature" => StatusCode::UNAUTHORIZED,
@@ -61,6 +62,11 @@ impl From<EngineError> for Problem {
             E::ChannelDisabled => StatusCode::GONE,
             E::Action(_) | E::Busy(_) => StatusCode::CONFLICT,
             E::Invoice(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Stock(s) => match s {
+                ponte_engine::StockError::SkuExists(_)
+                | ponte_engine::StockError::WarehouseExists(_) => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
             E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             E::Store(_) | E::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -7,11 +7,13 @@ mod http_call;
 pub mod nuvemshop;
 mod poll;
 mod send;
+mod stock;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::CallInfo;
 pub use poll::{PollCursor, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
+pub use stock::{StockCall, StockItem};
 
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
@@ -90,6 +92,14 @@ pub trait Connector: Send + Sync {
     /// Lists orders updated at or after `cursor.since`: one page of a walk that the
     /// engine repeats with [`PollPage::next`] (polling safety net, manual sync).
     async fn list_orders(&self, cursor: &PollCursor) -> (CallInfo, PollResult);
+    /// The key of the platform call a listing's stock goes out in: items with the
+    /// same key are pushed together (Nuvemshop: one call per product).
+    fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String;
+    /// Most items one stock call takes.
+    fn stock_batch_max(&self) -> usize;
+    /// Pushes absolute quantities; `items` share one batch key and are at most
+    /// [`Connector::stock_batch_max`]. One call's outcome per platform call made.
+    async fn push_stock(&self, items: &[StockItem]) -> Vec<StockCall>;
     /// Whether the platform can take ERP events of this kind at all
     /// (`NotSent::NotSupported` with why not, when it cannot).
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent>;

@@ -96,6 +96,66 @@ impl Change {
     }
 }
 
+/// What an order's units of one SKU do to its warehouse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect {
+    /// Units reserved.
+    pub reserved: i64,
+    /// Units debited (left the shelf with the invoice).
+    pub debited: i64,
+}
+
+/// What an order's units should do: nothing once cancelled, debited once invoiced,
+/// reserved otherwise.
+pub fn order_effect(cancelled: bool, invoiced: bool, quantity: i64) -> Effect {
+    let quantity = quantity.max(0);
+    match (cancelled, invoiced) {
+        (true, _) => Effect::default(),
+        (false, true) => Effect {
+            reserved: 0,
+            debited: quantity,
+        },
+        (false, false) => Effect {
+            reserved: quantity,
+            debited: 0,
+        },
+    }
+}
+
+/// The ledger changes that take an order's effect from `from` to `to` (none when
+/// equal: replays change nothing).
+pub fn moves(from: Effect, to: Effect) -> Vec<Change> {
+    if from == to {
+        return vec![];
+    }
+    // The usual path: the invoice turns the whole reservation into a debit.
+    if from.debited == 0 && to.reserved == 0 && from.reserved == to.debited {
+        return vec![Change::Debit(to.debited)];
+    }
+    let mut out = vec![];
+    if from.reserved > 0 {
+        out.push(Change::Release(from.reserved));
+    }
+    if from.debited > 0 {
+        out.push(Change::Restore(from.debited));
+    }
+    if to.reserved > 0 {
+        out.push(Change::Reserve(to.reserved));
+    }
+    if to.debited > 0 {
+        out.push(Change::Reserve(to.debited));
+        out.push(Change::Debit(to.debited));
+    }
+    out
+}
+
+/// The balance an effect leaves: the changes that build it from nothing.
+pub fn effect_balance(e: Effect) -> Balance {
+    moves(Effect::default(), e)
+        .into_iter()
+        .fold(Balance::default(), Balance::apply)
+}
+
 /// The stock a channel should show for a SKU: what is available in the warehouses that
 /// feed it, minus the units held back; platforms take no negative stock.
 pub fn channel_value(available_in_feeding_warehouses: i64, buffer: i64) -> i64 {
@@ -185,6 +245,17 @@ impl StockSettings {
             return Err(StockSettingsError(
                 "stock_buffer must not be negative".into(),
             ));
+        }
+        if let Some(w) = s
+            .stock_warehouses
+            .iter()
+            .enumerate()
+            .find(|(i, w)| s.stock_warehouses[..*i].contains(w))
+            .map(|(_, w)| w)
+        {
+            return Err(StockSettingsError(format!(
+                "stock_warehouses lists `{w}` twice"
+            )));
         }
         if s.send_stock && s.stock_warehouses.is_empty() {
             return Err(StockSettingsError(

@@ -2,12 +2,14 @@
 //! jobs take tokens from the channel's bucket in the store; jobs beyond the grant go
 //! back to the queue for when tokens will be there (without using an attempt).
 
+use crate::channels::Ready;
 use crate::Engine;
 use chrono::Duration as CDuration;
-use ponte_core::ChannelId;
+use ponte_core::{ChannelId, TenantId};
 use ponte_store::{Job, JobLease, JobOutcome};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The bucket key of a channel.
 pub(crate) fn bucket(channel: ChannelId) -> String {
@@ -84,5 +86,40 @@ impl Engine {
             }
         }
         run
+    }
+
+    /// Takes one request from the channel's shared budget, waiting for it; false when
+    /// stopped meanwhile.
+    pub(crate) async fn wait_for_token(
+        &self,
+        ready: &Ready,
+        tenant: TenantId,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        let limit = ready.connector.rate_limit();
+        loop {
+            let grant = self
+                .store
+                .take_tokens(
+                    tenant,
+                    &bucket(ready.id),
+                    1,
+                    limit.burst,
+                    limit.per_sec,
+                    self.clock.now(),
+                )
+                .await;
+            let wait = match grant {
+                Ok(g) if g.granted > 0 => return true,
+                Ok(g) => g.retry_after,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
+                    Duration::from_secs(1)
+                }
+            };
+            if crate::poll::sleep_or_stop(stop, wait).await {
+                return false;
+            }
+        }
     }
 }

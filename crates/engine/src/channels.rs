@@ -4,6 +4,7 @@
 use crate::{Engine, EngineError};
 use ponte_channels::{ConfigError, Connector};
 use ponte_core::automation::Automations;
+use ponte_core::stock::StockSettings;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::Channel;
 use std::collections::HashMap;
@@ -64,11 +65,49 @@ impl Engine {
         platform: &dyn ponte_channels::Platform,
         settings: &serde_json::Value,
     ) -> Result<serde_json::Value, EngineError> {
-        let (automations, rest) =
-            Automations::split(settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let (automations, stock, rest) = split_common(settings)?;
         let mut out = platform.validate_settings(&rest)?;
         automations.merge_into(&mut out);
+        stock.merge_into(&mut out);
         Ok(out)
+    }
+
+    /// Checks the warehouses a channel's stock settings name exist, and stores the
+    /// settings where stock reads them (recomputing what the channel should show).
+    async fn apply_stock_settings(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        settings: &serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let (_, stock, _) = split_common(settings)?;
+        let known: Vec<String> = self
+            .store
+            .warehouses(tenant)
+            .await?
+            .into_iter()
+            .map(|w| w.code)
+            .collect();
+        if let Some(missing) = stock
+            .warehouse_codes()
+            .find(|c| !known.iter().any(|k| k == c))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "unknown warehouse `{missing}` (create it with POST /api/v1/warehouses)"
+            ))
+            .into());
+        }
+        let cs = ponte_store::ChannelStock {
+            send_stock: stock.send_stock,
+            warehouses: stock.stock_warehouses,
+            debit_warehouse: stock.debit_warehouse,
+            buffer: stock.stock_buffer,
+        };
+        self.store
+            .set_channel_stock(tenant, id, &cs, self.clock.now())
+            .await?;
+        self.wake_workers();
+        Ok(())
     }
 
     fn seal(&self, id: ChannelId, credentials: &serde_json::Value) -> Result<Vec<u8>, EngineError> {
@@ -118,6 +157,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
+        self.apply_stock_settings(tenant, id, &ch.settings).await?;
         self.store.insert_channel(&ch).await?;
         self.ensure_channel_tasks(tenant, id).await?;
         tracing::info!(channel = %id, platform = %ch.platform, "channel created");
@@ -179,6 +219,7 @@ impl Engine {
             ch.enabled = enabled;
         }
         ch.updated_at = self.clock.now();
+        self.apply_stock_settings(tenant, id, &ch.settings).await?;
         self.store.update_channel(&ch).await?;
         self.forget_channel(id);
         // Sends held by an auth failure (or a disabled channel) go out now.
@@ -238,8 +279,7 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound("channel"))?;
         let creds = self.unseal(&ch)?;
-        let (automations, settings) =
-            Automations::split(&ch.settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let (automations, _, settings) = split_common(&ch.settings)?;
         let connector =
             self.platform(&ch.platform)?
                 .connect(&settings, &creds, self.http.clone())?;
@@ -257,4 +297,16 @@ impl Engine {
         }
         Ok(ready)
     }
+}
+
+/// Splits a channel's settings into the keys every platform shares (automations,
+/// stock) and the platform's own.
+fn split_common(
+    settings: &serde_json::Value,
+) -> Result<(Automations, StockSettings, serde_json::Value), ConfigError> {
+    let (automations, rest) =
+        Automations::split(settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let (stock, rest) =
+        StockSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok((automations, stock, rest))
 }

@@ -36,6 +36,9 @@ pub enum EngineError {
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// A stock request was refused.
+    #[error(transparent)]
+    Stock(#[from] crate::stock::StockError),
     /// The task already has a queued or running run.
     #[error("a run of this task is already queued or running: {0}")]
     Busy(ponte_core::RunId),
@@ -46,6 +49,7 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Store(StoreError::NotFound) => "not_found",
+            Self::Store(StoreError::Invalid(_)) => "invalid_request",
             Self::Store(_) => "storage_error",
             Self::Config(ConfigError::UnknownKey(_)) => "unknown_setting",
             Self::Config(ConfigError::UnknownPlatform(_)) => "unknown_platform",
@@ -59,6 +63,7 @@ impl EngineError {
             Self::Invoice(e) => e.code(),
             Self::ShuttingDown => "shutting_down",
             Self::Busy(_) => "task_busy",
+            Self::Stock(e) => e.code(),
         }
     }
 }

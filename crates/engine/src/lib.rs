@@ -16,6 +16,8 @@ mod metrics;
 mod poll;
 mod secrets;
 mod send;
+mod stock;
+mod stock_push;
 mod sweeps;
 mod task_run;
 mod tasks;
@@ -28,6 +30,7 @@ pub use error::EngineError;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
 pub use secrets::{Cipher, MasterKey};
+pub use stock::{ProductInput, StockError, MAX_MOVEMENTS};
 pub use tasks::{TenantSettings, DEFAULT_INTERVAL_SECS};
 pub use worker::Workers;
 
@@ -66,6 +69,8 @@ pub struct EngineConfig {
     pub poll_overlap: Duration,
     /// Concurrent task runs per instance.
     pub task_workers: usize,
+    /// Concurrent stock push jobs (one channel each) per instance.
+    pub stock_workers: usize,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +91,7 @@ impl Default for EngineConfig {
             min_task_interval: Duration::from_secs(60),
             poll_overlap: Duration::from_secs(600),
             task_workers: 2,
+            stock_workers: 2,
         }
     }
 }

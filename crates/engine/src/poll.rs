@@ -220,7 +220,7 @@ impl Engine {
             if *stop.borrow() {
                 return Fetched::Stopped;
             }
-            if !self.wait_for_token(ready, run, stop).await {
+            if !self.wait_for_token(ready, run.tenant_id, stop).await {
                 return Fetched::Stopped;
             }
             let (info, result) = ready.connector.list_orders(&cursor).await;
@@ -253,41 +253,6 @@ impl Engine {
             }
         }
     }
-
-    /// Takes one request from the channel's shared budget, waiting for it; false when
-    /// stopped meanwhile.
-    async fn wait_for_token(
-        &self,
-        ready: &Ready,
-        run: &TaskRun,
-        stop: &watch::Receiver<bool>,
-    ) -> bool {
-        let limit = ready.connector.rate_limit();
-        loop {
-            let grant = self
-                .store
-                .take_tokens(
-                    run.tenant_id,
-                    &crate::budget::bucket(ready.id),
-                    1,
-                    limit.burst,
-                    limit.per_sec,
-                    self.clock.now(),
-                )
-                .await;
-            let wait = match grant {
-                Ok(g) if g.granted > 0 => return true,
-                Ok(g) => g.retry_after,
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
-                    Duration::from_secs(1)
-                }
-            };
-            if sleep_or_stop(stop, wait).await {
-                return false;
-            }
-        }
-    }
 }
 
 /// A page fetch's outcome.
@@ -304,7 +269,7 @@ pub(crate) enum Fetched {
 }
 
 /// Sleeps; true when stopped meanwhile.
-async fn sleep_or_stop(stop: &watch::Receiver<bool>, d: Duration) -> bool {
+pub(crate) async fn sleep_or_stop(stop: &watch::Receiver<bool>, d: Duration) -> bool {
     let mut stop = stop.clone();
     tokio::select! {
         _ = tokio::time::sleep(d) => *stop.borrow(),

@@ -4,7 +4,9 @@
 use crate::ingest::IMPORT_ORDER;
 use crate::Engine;
 use futures_util::future::join_all;
-use ponte_store::{ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, TASK_JOB_KIND};
+use ponte_store::{
+    ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -26,7 +28,10 @@ impl Workers {
             tasks.spawn(claim_loop(engine.clone(), rx.clone()));
         }
         for _ in 0..engine.config.task_workers {
-            tasks.spawn(task_loop(engine.clone(), rx.clone()));
+            tasks.spawn(long_job_loop(engine.clone(), rx.clone(), TASK_JOB_KIND));
+        }
+        for _ in 0..engine.config.stock_workers {
+            tasks.spawn(long_job_loop(engine.clone(), rx.clone(), STOCK_JOB_KIND));
         }
         tasks.spawn(scheduler(engine.clone(), rx.clone()));
         tasks.spawn(housekeeping(engine.clone(), rx));
@@ -107,26 +112,25 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Runs task-run jobs one at a time (a run can take minutes: it has its own loops so
-/// that imports and sends never wait behind it).
-async fn task_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+/// Runs long jobs of one kind (task runs, stock pushes: minutes under a platform's rate
+/// limit) one at a time, in loops of their own so that imports and sends never wait
+/// behind them.
+async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kind: &'static str) {
     let owner = engine.config.instance_id.clone();
     while !*stop.borrow() {
         let notified = engine.wake.notified();
         let jobs = engine
             .store
-            .claim_jobs(
-                &owner,
-                &[TASK_JOB_KIND],
-                1,
-                engine.clock.now(),
-                engine.config.lease,
-            )
+            .claim_jobs(&owner, &[kind], 1, engine.clock.now(), engine.config.lease)
             .await;
         match jobs {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
-                    engine.run_task_job(job, &stop).await;
+                    if kind == STOCK_JOB_KIND {
+                        engine.run_stock_job(job, &stop).await;
+                    } else {
+                        engine.run_task_job(job, &stop).await;
+                    }
                 }
             }
             Ok(_) => {
@@ -137,7 +141,7 @@ async fn task_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "claiming task runs");
+                tracing::warn!(error = %e, kind, "claiming jobs");
                 sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
             }
         }

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod backend;
 pub mod config;
+pub mod stock_cli;
 pub mod sync_cli;

@@ -55,12 +55,23 @@ enum Cmd {
         #[command(subcommand)]
         what: SyncCmd,
     },
+    /// Stock on a running server's channels, through its API, following the progress.
+    Stock {
+        #[command(subcommand)]
+        what: StockCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum SyncCmd {
     /// Re-read a channel's orders updated since a time (imports missing ones, updates changed ones).
     Orders(ponte::sync_cli::SyncOrdersArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum StockCmd {
+    /// Push every listing of a channel again (the platform then shows ponte's values).
+    Resync(ponte::stock_cli::StockResyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,5 +130,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sync {
             what: SyncCmd::Orders(args),
         } => ponte::sync_cli::sync_orders(args).await,
+        Cmd::Stock {
+            what: StockCmd::Resync(args),
+        } => ponte::stock_cli::stock_resync(args).await,
     }
 }

@@ -1,12 +1,13 @@
 //! `ponte migrate` on both backends, and clear errors for a database that cannot be used;
-//! `ponte sync orders` against a running server.
+//! `ponte sync orders` and `ponte stock resync` against a running server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::{importable, Ponte, Sim, TOKEN};
 use ponte_sim::faults::{Fault, FaultKind};
-use serde_json::json;
+use ponte_sim::nuvemshop::Method;
+use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
 
@@ -98,8 +99,19 @@ async fn migrate_postgres_and_clear_errors() {
 /// Runs `ponte sync orders ARGS` with stdout piped (not a terminal): (success, stdout,
 /// stdout + stderr).
 async fn sync_orders(args: &[&str]) -> (bool, String, String) {
+    piped(&["sync", "orders"], args).await
+}
+
+/// Runs `ponte stock resync ARGS` as [`sync_orders`] does.
+async fn stock_resync(args: &[&str]) -> (bool, String, String) {
+    piped(&["stock", "resync"], args).await
+}
+
+/// Runs `ponte COMMAND ARGS` with stdout piped and no server settings from the
+/// environment: (success, stdout, stdout + stderr).
+async fn piped(command: &[&str], args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ponte"))
-        .args(["sync", "orders"])
+        .args(command)
         .args(args)
         .env_remove("PONTE_API_TOKEN")
         .env_remove("PONTE_URL")
@@ -323,6 +335,224 @@ async fn sync_orders_explains_what_went_wrong() {
     assert!(!ok, "{out}");
     assert!(
         out.contains("409") && out.contains(busy) && out.contains("Wait"),
+        "{out}"
+    );
+}
+
+/// A channel that sends stock (warehouses SP and RJ) and `products` x `variants` of the
+/// simulator's catalogue listed on it, stock set and pushed once: (channel id, the
+/// catalogue, what the simulator should show per variant).
+async fn stock_channel(
+    ponte: &Ponte,
+    sim: &Sim,
+    products: usize,
+    variants: usize,
+    per_sec: f64,
+) -> (String, Vec<(u64, u64, String)>, Vec<i64>) {
+    for code in ["SP", "RJ"] {
+        let (s, w) = ponte
+            .post("/api/v1/warehouses", &json!({"code": code, "name": code}))
+            .await;
+        assert_eq!(s, 201, "{w}");
+    }
+    let catalogue = sim.sim.add_catalogue(products, variants);
+    for (_, _, sku) in &catalogue {
+        let (s, p) = ponte
+            .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
+            .await;
+        assert_eq!(s, 201, "{p}");
+    }
+    let (status, ch) = ponte
+        .post(
+            "/api/v1/channels",
+            &json!({
+                "platform": "nuvemshop",
+                "name": "Loja",
+                "settings": {"store_id": sim.sim.config().store_id.to_string(), "api_base_url": sim.base_url,
+                             "import_policy": "all", "rate_limit_per_sec": per_sec, "rate_limit_burst": 1,
+                             "send_stock": true, "stock_warehouses": ["SP", "RJ"], "debit_warehouse": "SP"},
+                "credentials": {"access_token": sim.sim.config().access_token, "app_secret": sim.sim.config().app_secret}
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{ch}");
+    let ch = ch["id"].as_str().unwrap().to_owned();
+    let listings: Vec<Value> = catalogue
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p.to_string(), "variant_id": v.to_string()}))
+        .collect();
+    let (s, l) = ponte
+        .post(
+            &format!("/api/v1/channels/{ch}/listings"),
+            &json!({ "listings": listings }),
+        )
+        .await;
+    assert_eq!(s, 200, "{l}");
+    let rows: Vec<Value> = catalogue
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, _, sku))| {
+            [
+                json!({"sku": sku, "warehouse": "SP", "set": i as i64}),
+                json!({"sku": sku, "warehouse": "RJ", "set": 3}),
+            ]
+        })
+        .collect();
+    let (s, r) = ponte
+        .post("/api/v1/stock/movements", &json!({ "movements": rows }))
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let want = (0..catalogue.len()).map(|i| i as i64 + 3).collect();
+    common::wait_for(Duration::from_secs(60), || async {
+        ponte.get(&format!("/api/v1/channels/{ch}/stock")).await["pending"] == 0
+    })
+    .await;
+    (ch, catalogue, want)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_resync_pushes_every_listing_and_follows_the_flusher() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    // 50 listings on 10 products; 4 calls a second, so the resync takes a few seconds.
+    let (ch, catalogue, want) = stock_channel(&ponte, &sim, 10, 5, 4.0).await;
+    assert_eq!(catalogue.len(), 50);
+    // The platform's values drift away from ponte's: the resync puts them back.
+    for (p, v, _) in &catalogue {
+        sim.sim.set_variant_stock(*p, *v, 999).unwrap();
+    }
+    sim.sim.clear_requests();
+
+    let (ok, stdout, all) =
+        stock_resync(&["--url", &ponte.base, "--token", TOKEN, "--channel", &ch]).await;
+    assert!(ok, "{all}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let summary = *lines.last().unwrap();
+    assert!(
+        summary.starts_with(&format!("resync {ch}: pushed=50 failed=0 in "))
+            && summary.ends_with('s'),
+        "{stdout}"
+    );
+    let took: f64 = summary
+        .rsplit(' ')
+        .next()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(took >= 1.5, "4 calls a second for 10 products: {summary}");
+    let progress = &lines[..lines.len() - 1];
+    assert!(!progress.is_empty(), "{stdout}");
+    assert!(
+        progress
+            .iter()
+            .all(|l| l.starts_with(&format!("resync {ch}: pushing "))),
+        "{stdout}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains(" rate=") && l.contains(" eta=")),
+        "{stdout}"
+    );
+    // Plain lines: at most about one a second.
+    assert!(progress.len() as f64 <= took + 2.0, "{stdout}");
+    assert!(field(progress[0], "pending") > 0, "{stdout}");
+
+    assert_eq!(
+        sim.sim.request_count(&Method::PATCH, "/products/"),
+        10,
+        "one call per product"
+    );
+    for ((p, v, _), n) in catalogue.iter().zip(&want) {
+        assert_eq!(sim.sim.variant_stock(*p, *v), Some(*n), "variant {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_resync_explains_what_went_wrong() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    let (ch, _, _) = stock_channel(&ponte, &sim, 4, 2, 1e6).await;
+
+    let missing = ponte_core::ChannelId::new().to_string();
+    let (ok, stdout, out) = stock_resync(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        TOKEN,
+        "--channel",
+        &missing,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("404") && out.contains(&format!("no channel {missing}")),
+        "{out}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+
+    let (ok, _, out) =
+        stock_resync(&["--url", &ponte.base, "--token", TOKEN, "--channel", "42"]).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("not a channel id"), "{out}");
+
+    let (ok, _, out) = stock_resync(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        "not-the-token",
+        "--channel",
+        &ch,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("401") && out.contains("unauthorized"), "{out}");
+
+    let (ok, _, out) = stock_resync(&[
+        "--url",
+        "http://127.0.0.1:1",
+        "--token",
+        TOKEN,
+        "--channel",
+        &ch,
+    ])
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("cannot connect to ponte at http://127.0.0.1:1"),
+        "{out}"
+    );
+
+    // The platform refuses one product (2 values): exit 1, and where to look.
+    sim.sim.inject(
+        Fault::new("/products/", 1, FaultKind::Status(422)).with_method(reqwest::Method::PATCH),
+    );
+    let (ok, stdout, out) =
+        stock_resync(&["--url", &ponte.base, "--token", TOKEN, "--channel", &ch]).await;
+    assert!(!ok, "{out}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with(&format!("resync {ch}: pushed=6 failed=2 in ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("/api/v1/stock/pushes?channel_id={ch}"))
+            && out.contains("pushed again on the next change or resync"),
+        "{out}"
+    );
+
+    // Pushed again by the next resync.
+    let (ok, stdout, out) =
+        stock_resync(&["--url", &ponte.base, "--token", TOKEN, "--channel", &ch]).await;
+    assert!(ok, "{out}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with(&format!("resync {ch}: pushed=8 failed=0 in ")),
         "{out}"
     );
 }

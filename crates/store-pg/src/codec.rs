@@ -1,8 +1,8 @@
 //! Conversions between Rust values and PostgreSQL columns, and error mapping.
 
-use ponte_store::StoreError;
-use sqlx::postgres::{PgRow, Postgres};
-use sqlx::Row;
+use ponte_store::{Page, PageRequest, StoreError, StoreResult};
+use sqlx::postgres::{PgPool, PgRow, Postgres};
+use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 /// Maps a driver error.
@@ -46,23 +46,66 @@ pub(crate) fn cursor(c: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(c).map_err(|_| StoreError::Invalid(format!("cursor {c:?}")))
 }
 
+/// Finishes `q` (whose last condition is open to ` AND ...`) as a newest-first keyset page on `id`.
+pub(crate) async fn newest_first<T>(
+    mut q: QueryBuilder<'_, Postgres>,
+    page: &PageRequest,
+    pool: &PgPool,
+    decode: impl Fn(&PgRow) -> StoreResult<T>,
+    id: impl Fn(&T) -> String,
+) -> StoreResult<Page<T>> {
+    if let Some(c) = &page.cursor {
+        q.push(" AND id < ").push_bind(cursor(c)?);
+    }
+    let n = limit(page.limit);
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+    let items = q
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = (items.len() as i64 == n)
+        .then(|| items.last().map(id))
+        .flatten();
+    Ok(Page { items, next_cursor })
+}
+
 /// A stable 64-bit key for a transaction-level advisory lock on one platform order
 /// (FNV-1a over tenant, channel and external id). Stable across processes and builds,
 /// so every instance locks the same key for the same order.
 pub(crate) fn order_lock_key(tenant: Uuid, channel: Uuid, external_id: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts: [&[u8]; 5] = [
+    fnv_key(&[
         tenant.as_bytes(),
         b"/",
         channel.as_bytes(),
         b"/",
         external_id.as_bytes(),
-    ];
-    for b in parts.into_iter().flatten() {
+    ])
+}
+
+/// FNV-1a over byte strings, as a signed advisory-lock key.
+fn fnv_key(parts: &[&[u8]]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().copied().flatten() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// A stable 64-bit key for a transaction-level advisory lock on one SKU's stock (its
+/// balances, targets and listings), like [`order_lock_key`] for orders.
+pub(crate) fn sku_lock_key(tenant: Uuid, sku: &str) -> i64 {
+    fnv_key(&[b"sku/", tenant.as_bytes(), b"/", sku.as_bytes()])
+}
+
+/// The key of a tenant's whole stock: SKU writers hold it shared, work on more SKUs than
+/// is reasonable to lock one by one holds it exclusive.
+pub(crate) fn stock_lock_key(tenant: Uuid) -> i64 {
+    fnv_key(&[b"stock/", tenant.as_bytes()])
 }
 
 #[cfg(test)]
@@ -76,6 +119,29 @@ mod tests {
         assert_eq!(order_lock_key(t, c, "42"), order_lock_key(t, c, "42"));
         assert_ne!(order_lock_key(t, c, "42"), order_lock_key(t, c, "43"));
         assert_ne!(order_lock_key(t, c, "42"), order_lock_key(c, t, "42"));
+        assert_eq!(sku_lock_key(t, "S1"), sku_lock_key(t, "S1"));
+        assert_ne!(sku_lock_key(t, "S1"), sku_lock_key(t, "S2"));
+        assert_ne!(sku_lock_key(t, "S1"), sku_lock_key(c, "S1"));
+        assert_ne!(stock_lock_key(t), stock_lock_key(c));
+        assert_ne!(stock_lock_key(t), sku_lock_key(t, ""));
+    }
+
+    #[test]
+    fn order_lock_keys_did_not_change() {
+        // The keys running instances take: an upgrade must keep them.
+        let (t, c) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in [t.as_bytes().as_slice(), b"/", c.as_bytes(), b"/", b"42"]
+            .into_iter()
+            .flatten()
+        {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(
+            order_lock_key(t, c, "42"),
+            i64::from_ne_bytes(h.to_ne_bytes())
+        );
     }
 
     #[test]

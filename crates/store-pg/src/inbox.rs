@@ -1,4 +1,4 @@
-use crate::codec::{col, cursor, limit};
+use crate::codec::{col, newest_first};
 use crate::jobs::insert_jobs;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
@@ -72,15 +72,11 @@ impl InboxStore for PgStore {
         if let Some(r) = &filter.resource_id {
             q.push(" AND resource_id = ").push_bind(r.clone());
         }
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(cursor(c)?);
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let rows = q.build().fetch_all(&self.pool).await.map_err(db_err)?;
-        let items = rows
-            .iter()
-            .map(|r| {
+        newest_first(
+            q,
+            page,
+            &self.pool,
+            |r| {
                 let state: String = col(r, "state")?;
                 Ok(Delivery {
                     id: DeliveryId(col(r, "id")?),
@@ -94,11 +90,9 @@ impl InboxStore for PgStore {
                     error: col(r, "error")?,
                     processed_at: col(r, "processed_at")?,
                 })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|d| d.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+            },
+            |d| d.id.to_string(),
+        )
+        .await
     }
 }

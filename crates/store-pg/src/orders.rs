@@ -1,4 +1,4 @@
-use crate::codec::{col, cursor, from_json, limit, order_lock_key};
+use crate::codec::{col, from_json, newest_first, order_lock_key};
 use crate::jobs::finish_in;
 use crate::timeline::Timeline as Notes;
 use crate::{db_err, PgStore};
@@ -339,10 +339,18 @@ async fn apply_batch(
     lock_orders(&mut tx, &batch).await?;
     let mut out = Vec::with_capacity(batch.len());
     let mut notes = Notes::default();
+    let mut touched = vec![];
     for c in batch {
-        out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+        let tenant = c.tenant_id;
+        let applied = apply_one(&mut tx, &mut notes, c, now).await?;
+        if let ImportApplied::Created(o) | ImportApplied::Updated(o) = applied.0 {
+            touched.push((tenant, o));
+        }
+        out.push(applied);
     }
     notes.write(&mut tx).await?;
+    // Under the orders' locks, taken above: the SKUs' locks come after them.
+    crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }
@@ -450,23 +458,7 @@ impl OrderStore for PgStore {
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(t);
         }
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(cursor(c)?);
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let items = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|o| o.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        newest_first(q, page, &self.pool, decode, |o| o.id.to_string()).await
     }
 
     async fn timeline(

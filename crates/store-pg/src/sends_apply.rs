@@ -100,6 +100,16 @@ pub(crate) async fn apply_actions(
     }
     write_orders(&mut tx, &orders, now).await?;
     writes.write(&mut tx, now).await?;
+    // What the applied actions do to stock (an invoice debits, a cancellation gives
+    // back), under the orders' locks taken above.
+    let touched: Vec<(TenantId, OrderId)> = out
+        .iter()
+        .filter_map(|a| match a {
+            ActionApplied::Applied { order, .. } => Some((order.tenant_id, order.id)),
+            _ => None,
+        })
+        .collect();
+    crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }

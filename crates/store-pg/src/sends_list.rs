@@ -1,6 +1,6 @@
 //! Listing status sends with their attempts.
 
-use crate::codec::{col, cursor, limit};
+use crate::codec::{col, newest_first};
 use crate::db_err;
 use crate::sends::{decode_send, from_db, SEND_COLUMNS};
 use ponte_core::{SendId, TenantId};
@@ -92,24 +92,9 @@ pub(crate) async fn status_sends(
     if let Some(t) = f.to {
         q.push(" AND created_at < ").push_bind(t);
     }
-    if let Some(c) = &page.cursor {
-        q.push(" AND id < ").push_bind(cursor(c)?);
-    }
-    let n = limit(page.limit);
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-    let mut items = q
-        .build()
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_send)
-        .collect::<StoreResult<Vec<_>>>()?;
-    with_attempts(pool, tenant, &mut items).await?;
-    let next_cursor = (items.len() as i64 == n)
-        .then(|| items.last().map(|s| s.id.to_string()))
-        .flatten();
-    Ok(Page { items, next_cursor })
+    let mut sends = newest_first(q, page, pool, decode_send, |s| s.id.to_string()).await?;
+    with_attempts(pool, tenant, &mut sends.items).await?;
+    Ok(sends)
 }
 
 pub(crate) async fn status_send(

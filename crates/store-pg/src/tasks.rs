@@ -5,7 +5,7 @@
 //! unique index `task_runs_one_active` keeps at most one queued or running run per task,
 //! whoever asks (a run now racing another run now or a due time gets `Busy`).
 
-use crate::codec::{col, cursor, from_json, limit};
+use crate::codec::{col, from_json, newest_first};
 use crate::jobs::insert_jobs;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
@@ -457,23 +457,7 @@ impl TaskStore for PgStore {
         q.push_bind(tenant.0)
             .push(" AND task_id = ")
             .push_bind(task.0);
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(cursor(c)?);
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let items = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode_run)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|r| r.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        newest_first(q, page, &self.pool, decode_run, |r| r.id.to_string()).await
     }
 
     async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {

@@ -1,7 +1,9 @@
 //! Conversions between Rust values and SQLite columns.
 
 use chrono::{DateTime, Utc};
-use ponte_store::StoreError;
+use ponte_store::{Page, PageRequest, StoreError, StoreResult};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Sqlite};
 use std::str::FromStr;
 
 /// Maps a driver error.
@@ -48,6 +50,33 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> 
 /// Page size bounds.
 pub(crate) fn limit(l: u32) -> i64 {
     i64::from(l.clamp(1, 500))
+}
+
+/// Finishes `q` (whose last condition is open to ` AND ...`) as a newest-first keyset page on `id`.
+pub(crate) async fn newest_first<T>(
+    mut q: QueryBuilder<'_, Sqlite>,
+    page: &PageRequest,
+    pool: &SqlitePool,
+    decode: impl Fn(&SqliteRow) -> StoreResult<T>,
+    id: impl Fn(&T) -> String,
+) -> StoreResult<Page<T>> {
+    if let Some(c) = &page.cursor {
+        q.push(" AND id < ").push_bind(c.clone());
+    }
+    let n = limit(page.limit);
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
+    let items = q
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = (items.len() as i64 == n)
+        .then(|| items.last().map(id))
+        .flatten();
+    Ok(Page { items, next_cursor })
 }
 
 /// Splits rows for multi-row statements into power-of-two chunks (at most 512), so

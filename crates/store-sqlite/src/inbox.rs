@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, limit, pow2_chunks, ts};
+use crate::codec::{from_opt_ts, from_ts, id, newest_first, pow2_chunks, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -61,15 +61,11 @@ impl InboxStore for SqliteStore {
         if let Some(r) = &filter.resource_id {
             q.push(" AND resource_id = ").push_bind(r.clone());
         }
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(c.clone());
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
-        let items = rows
-            .iter()
-            .map(|r| {
+        newest_first(
+            q,
+            page,
+            &self.reader,
+            |r| {
                 let state: String = r.get("state");
                 Ok(Delivery {
                     id: id(r.get("id"))?,
@@ -83,11 +79,9 @@ impl InboxStore for SqliteStore {
                     error: r.get("error"),
                     processed_at: from_opt_ts(r.get("processed_at"))?,
                 })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|d| d.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+            },
+            |d| d.id.to_string(),
+        )
+        .await
     }
 }

@@ -12,6 +12,10 @@ mod sends_apply;
 mod sends_begin;
 mod sends_finish;
 mod sends_list;
+mod stock;
+mod stock_marks;
+mod stock_orders;
+mod stock_push;
 mod tasks;
 mod tenants;
 

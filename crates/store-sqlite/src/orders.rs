@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, json, limit, pow2_chunks, to_json, ts};
+use crate::codec::{from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
 use crate::jobs::finish_in;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -326,10 +326,17 @@ async fn apply_batch(
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     let mut out = Vec::with_capacity(batch.len());
     let mut notes = Notes::default();
+    let mut touched = vec![];
     for c in batch {
-        out.push(apply_one(&mut tx, &mut notes, c, now).await?);
+        let tenant = c.tenant_id;
+        let applied = apply_one(&mut tx, &mut notes, c, now).await?;
+        if let ImportApplied::Created(o) | ImportApplied::Updated(o) = applied.0 {
+            touched.push((tenant, o));
+        }
+        out.push(applied);
     }
     notes.write(&mut tx).await?;
+    crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }
@@ -443,23 +450,7 @@ impl OrderStore for SqliteStore {
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(ts(t));
         }
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(c.clone());
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let items = q
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|o| o.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        newest_first(q, page, &self.reader, decode, |o| o.id.to_string()).await
     }
 
     async fn timeline(

@@ -259,6 +259,14 @@ impl SendStore for SqliteStore {
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let out = crate::sends_apply::apply_actions(&mut tx, batch, now).await?;
+        let touched: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                ActionApplied::Applied { order, .. } => Some((order.tenant_id, order.id)),
+                _ => None,
+            })
+            .collect();
+        crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }

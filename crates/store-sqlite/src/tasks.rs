@@ -1,6 +1,6 @@
 //! Scheduled tasks and their runs.
 
-use crate::codec::{from_opt_ts, from_ts, id, json, limit, pow2_chunks, to_json, ts};
+use crate::codec::{from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -424,23 +424,7 @@ impl TaskStore for SqliteStore {
         q.push_bind(tenant.to_string())
             .push(" AND task_id = ")
             .push_bind(task.to_string());
-        if let Some(c) = &page.cursor {
-            q.push(" AND id < ").push_bind(c.clone());
-        }
-        let n = limit(page.limit);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(n);
-        let items = q
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode_run)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|r| r.id.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        newest_first(q, page, &self.reader, decode_run, |r| r.id.to_string()).await
     }
 
     async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {

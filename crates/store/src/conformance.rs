@@ -36,6 +36,10 @@ where
     tasks::runs_finish_under_lease_and_move_the_cursor(&make().await).await;
     tasks::polled_orders_import_without_jobs(&make().await).await;
     tasks::sweeps_and_tenant_settings(&make().await).await;
+    stock::catalogue(&make().await).await;
+    stock::movements_targets_and_pushes(&make().await).await;
+    stock::orders_reserve_debit_and_release(&make().await).await;
+    stock::two_actions_on_one_order_in_one_batch_move_stock_once(&make().await).await;
     rate_buckets(&make().await).await;
     sends::actions_are_decided_and_recorded(&make().await).await;
     sends::sends_go_out_in_order_and_record_attempts(&make().await).await;
@@ -47,6 +51,7 @@ where
 }
 
 pub mod sends;
+pub mod stock;
 pub mod tasks;
 
 pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {

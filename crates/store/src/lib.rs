@@ -5,6 +5,7 @@ mod error;
 pub mod rate;
 mod records;
 mod sends;
+mod stock;
 mod tasks;
 mod traits;
 
@@ -14,5 +15,6 @@ pub mod conformance;
 pub use error::StoreError;
 pub use records::*;
 pub use sends::*;
+pub use stock::*;
 pub use tasks::*;
 pub use traits::*;

@@ -4,6 +4,7 @@
 use crate::error::StoreError;
 use crate::records::*;
 use crate::sends::*;
+use crate::stock::*;
 use crate::tasks::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -224,6 +225,112 @@ pub trait TaskStore: Send + Sync {
     async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64>;
 }
 
+/// Stock: the catalogue, the ledger, balances and what each channel should show.
+///
+/// Orders move stock by themselves: [`OrderStore::apply_imports`],
+/// [`OrderStore::apply_polled`] and [`SendStore::apply_actions`] bring each touched
+/// order's effect in its channel's debit warehouse to what its state asks for
+/// (`ponte_core::stock::order_effect`): reserved while open, debited once invoiced,
+/// nothing once cancelled (released, or restored after an invoice); lines whose SKU is
+/// not a product are recorded as unmapped; lines with a SKU, product and variant reveal
+/// a listing when the channel has none for that SKU. Every balance change marks the
+/// affected (channel, SKU) targets and enqueues the channel's push job, in the same
+/// transaction.
+#[async_trait]
+pub trait StockStore: Send + Sync {
+    /// Adds a product; `Conflict` when the SKU exists.
+    async fn insert_product(&self, product: &Product) -> StoreResult<()>;
+    /// Replaces a product's name, EAN and unit; false when there is no such SKU.
+    async fn update_product(&self, product: &Product) -> StoreResult<bool>;
+    /// One product.
+    async fn product(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<Product>>;
+    /// Products by SKU (the cursor is the last SKU of the previous page).
+    async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>>;
+    /// Adds a warehouse; `Conflict` when the code exists.
+    async fn insert_warehouse(&self, warehouse: &Warehouse) -> StoreResult<()>;
+    /// A tenant's warehouses by code.
+    async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>>;
+    /// Sets listings (one per channel and SKU: a new one replaces the old) and marks
+    /// their targets. `Ok(Err(skus))` when some SKUs are not products (nothing written).
+    async fn upsert_listings(
+        &self,
+        listings: &[Listing],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<(), Vec<String>>>;
+    /// A channel's listings by SKU.
+    async fn listings(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Listing>>;
+    /// Stores a channel's stock settings and recomputes its targets.
+    async fn set_channel_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        settings: &ChannelStock,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records movements in the ledger and applies them, in ONE transaction, in order;
+    /// `Ok(Err(..))` (nothing recorded) when a row names an unknown SKU or warehouse.
+    async fn record_movements(
+        &self,
+        tenant: TenantId,
+        batch: &[NewMovement],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<u64, MovementsRefused>>;
+    /// A SKU's balances and channel values.
+    async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>>;
+    /// Order lines whose SKU is not a product, grouped by channel and platform ids.
+    async fn unmapped_skus(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<UnmappedSku>>;
+    /// Up to `limit` pending targets of the channel, by product id, for the push job
+    /// holding `lease`; `None` when the lease is lost or an older push job of the
+    /// channel is running (this one should come back later: the older one may have
+    /// looked before these values were marked).
+    async fn claim_stock_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<StockTarget>>>;
+    /// Records push calls and their effect on the targets: succeeded → `pushed` holds
+    /// what was sent (the target stays pending if it changed meanwhile); retrying →
+    /// one more attempt; failed → `failed`; waiting → unchanged.
+    async fn record_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Push calls, newest first (of one channel, touching one SKU).
+    async fn stock_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>>;
+    /// Marks every listing of the channel pending (pushed again even if unchanged) and
+    /// enqueues its push job; the number of listings.
+    async fn resync_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A channel's targets per state: (pending, pushed, failed).
+    async fn stock_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)>;
+}
+
 /// Token buckets shared by every instance (a platform's budget is per store and app,
 /// not per process).
 #[async_trait]
@@ -330,6 +437,7 @@ pub trait Store:
     + OrderStore
     + SendStore
     + TaskStore
+    + StockStore
     + RateLimitStore
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).

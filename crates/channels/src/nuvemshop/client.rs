@@ -5,7 +5,7 @@ use super::settings::{NuvemshopCredentials, NuvemshopSettings};
 use super::{dto, webhook};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
-use crate::{PollCursor, PollResult, SendCheckError, SendReport};
+use crate::{PollCursor, PollResult, SendCheckError, SendReport, StockCall, StockItem};
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
@@ -126,6 +126,18 @@ impl Connector for NuvemshopConnector {
 
     async fn list_orders(&self, cursor: &PollCursor) -> (CallInfo, PollResult) {
         super::poll::list(self, cursor).await
+    }
+
+    fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        super::stock::batch_key(product_id, variant_id)
+    }
+
+    fn stock_batch_max(&self) -> usize {
+        super::stock::BATCH_MAX
+    }
+
+    async fn push_stock(&self, items: &[StockItem]) -> Vec<StockCall> {
+        super::stock::push(self, items, super::stock::BATCH_MAX).await
     }
 
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {

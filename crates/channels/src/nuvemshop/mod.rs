@@ -17,6 +17,7 @@ mod send;
 mod send_fo;
 mod send_nfe;
 mod settings;
+mod stock;
 mod webhook;
 
 pub use map::default_status_table;

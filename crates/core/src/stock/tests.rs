@@ -80,6 +80,66 @@ proptest! {
     }
 }
 
+fn effect() -> impl Strategy<Value = Effect> {
+    (any::<bool>(), any::<bool>(), 0i64..100).prop_map(|(c, i, q)| order_effect(c, i, q))
+}
+
+proptest! {
+    #[test]
+    fn moves_between_effects_add_up(start in (-100i64..100, 0i64..100), path in prop::collection::vec(effect(), 1..8)) {
+        // Whatever order an order's states arrive in (duplicated, out of order), the
+        // balance ends as if only the last effect had ever been applied.
+        let base = Balance { physical: start.0, reserved: start.1 };
+        let mut b = base;
+        let mut applied = Effect::default();
+        for e in &path {
+            for c in moves(applied, *e) {
+                b = b.apply(c);
+            }
+            applied = *e;
+        }
+        let last = *path.last().unwrap_or(&Effect::default());
+        let want = effect_balance(last);
+        prop_assert_eq!(b.physical, base.physical + want.physical);
+        prop_assert_eq!(b.reserved, base.reserved + want.reserved);
+        prop_assert!(moves(last, last).is_empty());
+    }
+}
+
+#[test]
+fn order_effects() {
+    assert_eq!(
+        order_effect(false, false, 3),
+        Effect {
+            reserved: 3,
+            debited: 0
+        }
+    );
+    assert_eq!(
+        order_effect(false, true, 3),
+        Effect {
+            reserved: 0,
+            debited: 3
+        }
+    );
+    assert_eq!(order_effect(true, true, 3), Effect::default());
+    assert_eq!(
+        moves(order_effect(false, false, 3), order_effect(false, true, 3)),
+        [Change::Debit(3)]
+    );
+    assert_eq!(
+        moves(order_effect(false, true, 3), order_effect(true, true, 3)),
+        [Change::Restore(3)]
+    );
+    assert_eq!(
+        effect_balance(order_effect(false, true, 3)),
+        Balance {
+            physical: -3,
+            reserved: 0
+        }
+    );
+}
+
 #[test]
 fn known_gtins() {
     for ok in [
@@ -108,6 +168,7 @@ fn settings_split_and_validate() {
     assert_eq!(d, StockSettings::default());
     assert!(StockSettings::split(&json!({"send_stock": true})).is_err());
     assert!(StockSettings::split(&json!({"stock_buffer": -1})).is_err());
+    assert!(StockSettings::split(&json!({"stock_warehouses": ["SP", "SP"]})).is_err());
     assert!(StockSettings::split(&json!({"stock_warehouses": "SP"})).is_err());
     let mut out = json!({"store_id": "1"});
     s.merge_into(&mut out);

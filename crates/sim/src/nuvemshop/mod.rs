@@ -449,6 +449,62 @@ impl NuvemshopSim {
         self.read().variant_keys()
     }
 
+    /// Test helper: adds `products` products of `variants` variants each (SKUs
+    /// `BULK-<product>-<variant>`, stock 0), as a merchant's catalogue would have; returns
+    /// their `(product_id, variant_id, sku)`.
+    pub fn add_catalogue(&self, products: usize, variants: usize) -> Vec<(u64, u64, String)> {
+        let mut store = self.write();
+        let now = store.clock.now();
+        let mut out = vec![];
+        for _ in 0..products {
+            let pid = store.next_product_id;
+            store.next_product_id += 1;
+            let vs: Vec<catalogue::Variant> = (0..variants)
+                .map(|j| {
+                    let vid = store.next_variant_id;
+                    store.next_variant_id += 1;
+                    let sku = format!("BULK-{pid}-{}", j + 1);
+                    out.push((pid, vid, sku.clone()));
+                    catalogue::Variant {
+                        id: vid,
+                        product_id: pid,
+                        position: j + 1,
+                        sku: Some(sku),
+                        barcode: None,
+                        price: Some(1990),
+                        promotional_price: None,
+                        stock_management: true,
+                        stock: Some(0),
+                        values: vec![serde_json::json!({ "pt": format!("V{}", j + 1) })],
+                        weight: None,
+                        extra: serde_json::Map::new(),
+                        created_at: now,
+                        updated_at: now,
+                    }
+                })
+                .collect();
+            store.products.insert(
+                pid,
+                catalogue::Product {
+                    id: pid,
+                    name: format!("Produto {pid}"),
+                    variants: vs,
+                },
+            );
+        }
+        out
+    }
+
+    /// Every variant's SKU: `(product_id, variant_id, sku)`.
+    pub fn variant_skus(&self) -> Vec<(u64, u64, Option<String>)> {
+        let store = self.read();
+        store
+            .products
+            .values()
+            .flat_map(|p| p.variants.iter().map(|v| (p.id, v.id, v.sku.clone())))
+            .collect()
+    }
+
     /// A variant as `GET /products/{p}/variants/{v}` serves it.
     pub fn variant(&self, product_id: u64, variant_id: u64) -> Option<Value> {
         let store = self.read();

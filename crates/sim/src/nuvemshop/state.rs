@@ -33,8 +33,8 @@ pub struct Store {
     next_order_id: u64,
     next_number: u64,
     next_customer_id: u64,
-    next_product_id: u64,
-    next_variant_id: u64,
+    pub next_product_id: u64,
+    pub next_variant_id: u64,
 }
 
 fn order_token(id: u64) -> String {

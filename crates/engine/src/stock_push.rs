@@ -1,0 +1,206 @@
+//! The per-channel stock flusher: a push job takes the channel's pending values (the
+//! newest value of each listing: changes in between coalesce), groups them in the
+//! platform's batch shape, pushes each batch under the channel's shared request
+//! budget, records every call, and goes on until nothing is pending.
+
+use crate::Engine;
+use chrono::Duration as CDuration;
+use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
+use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Pending values taken per round.
+const CLAIM: u32 = 500;
+
+/// Failed attempts before a value is listed as failed (until the next change).
+const MAX_ATTEMPTS: u32 = 5;
+
+/// How long a push waits after the platform refused the credentials.
+const HELD: Duration = Duration::from_secs(3600);
+
+impl Engine {
+    /// Runs one claimed stock push job to its end.
+    pub(crate) async fn run_stock_job(&self, job: Job, stop: &watch::Receiver<bool>) {
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let payload: StockJob = match serde_json::from_value(job.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => return self.fail_malformed(&lease, &e).await,
+        };
+        let outcome = self.flush(&job, &lease, payload, stop).await;
+        if let Some(outcome) = outcome {
+            if let Err(e) = self
+                .store
+                .finish_job(&lease, &outcome, self.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "finishing a stock push job");
+            }
+        }
+    }
+
+    /// Pushes until nothing is pending; the job's outcome (`None`: stopped, the job
+    /// goes back to the queue at shutdown).
+    async fn flush(
+        &self,
+        job: &Job,
+        lease: &JobLease,
+        payload: StockJob,
+        stop: &watch::Receiver<bool>,
+    ) -> Option<JobOutcome> {
+        let channel = payload.channel_id;
+        let ready = match self.cached_channel(channel).await {
+            Ok(r) if r.enabled => r,
+            // A disabled or broken channel keeps its pending values for later.
+            Ok(_) => return Some(JobOutcome::Done),
+            Err(e) => {
+                return Some(JobOutcome::Failed {
+                    error: e.to_string(),
+                })
+            }
+        };
+        let mut later: Option<(Duration, String, bool)> = None;
+        loop {
+            if *stop.borrow() {
+                return None;
+            }
+            let targets = match self.store.claim_stock_targets(lease, channel, CLAIM).await {
+                Ok(Some(t)) => t,
+                // An older push job of the channel runs: come back when it is done
+                // (it may have looked before these values were marked).
+                Ok(None) => {
+                    return Some(self.retry_in(
+                        Duration::from_secs(1),
+                        "another push job of the channel is running".into(),
+                        false,
+                    ))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming stock targets");
+                    return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false));
+                }
+            };
+            if targets.is_empty() {
+                break;
+            }
+            let attempts: BTreeMap<String, u32> = targets
+                .iter()
+                .map(|t| (t.sku.clone(), t.attempts))
+                .collect();
+            let connector = &ready.connector;
+            let mut batches: BTreeMap<String, Vec<StockItem>> = BTreeMap::new();
+            for t in targets {
+                batches
+                    .entry(connector.stock_batch_key(&t.product_id, &t.variant_id))
+                    .or_default()
+                    .push(StockItem {
+                        sku: t.sku,
+                        product_id: t.product_id,
+                        variant_id: t.variant_id,
+                        quantity: t.desired,
+                    });
+            }
+            for items in batches.values() {
+                for chunk in items.chunks(connector.stock_batch_max().max(1)) {
+                    if !self.wait_for_token(&ready, job.tenant_id, stop).await {
+                        return None;
+                    }
+                    let calls = connector.push_stock(chunk).await;
+                    let records: Vec<PushRecord> = calls
+                        .iter()
+                        .map(|c| self.push_record(channel, c, &attempts, &mut later))
+                        .collect();
+                    if let Err(e) = self
+                        .store
+                        .record_pushes(job.tenant_id, &records, self.clock.now())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "recording stock pushes");
+                        return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false));
+                    }
+                }
+            }
+            // A failure that will be tried again ends this run: the job comes back.
+            if later.is_some() {
+                break;
+            }
+        }
+        Some(match later {
+            None => JobOutcome::Done,
+            Some((wait, error, count)) => self.retry_in(wait, error, count),
+        })
+    }
+
+    fn retry_in(&self, wait: Duration, error: String, count_attempt: bool) -> JobOutcome {
+        JobOutcome::Retry {
+            run_at: self.clock.now() + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+            count_attempt,
+            error,
+        }
+    }
+
+    /// One call's record; notes when the job should run again.
+    fn push_record(
+        &self,
+        channel: ponte_core::ChannelId,
+        call: &StockCall,
+        attempts: &BTreeMap<String, u32>,
+        later: &mut Option<(Duration, String, bool)>,
+    ) -> PushRecord {
+        self.metrics.call("stock", call.info.status);
+        let outcome = match &call.result {
+            Ok(()) => PushOutcome::Succeeded,
+            Err(e) => {
+                let error = format!("{}: {}", e.code(), e.message);
+                match e.kind {
+                    PlatformErrorKind::RateLimited(wait) => {
+                        *later = Some((wait, error.clone(), false));
+                        PushOutcome::Waiting { error }
+                    }
+                    PlatformErrorKind::Auth => {
+                        *later = Some((HELD, error.clone(), false));
+                        PushOutcome::Waiting { error }
+                    }
+                    PlatformErrorKind::Transient => {
+                        let used = call
+                            .items
+                            .iter()
+                            .filter_map(|i| attempts.get(&i.sku))
+                            .max()
+                            .copied()
+                            .unwrap_or(0);
+                        if used + 1 >= MAX_ATTEMPTS {
+                            PushOutcome::Failed { error }
+                        } else {
+                            let wait = self
+                                .config
+                                .send_retry
+                                .backoff(used + 1, rand::random::<f64>());
+                            if later.is_none() {
+                                *later = Some((wait, error.clone(), false));
+                            }
+                            PushOutcome::Retrying { error }
+                        }
+                    }
+                    _ => PushOutcome::Failed { error },
+                }
+            }
+        };
+        PushRecord {
+            channel_id: channel,
+            items: call
+                .items
+                .iter()
+                .map(|i| (i.sku.clone(), i.variant_id.clone(), i.quantity))
+                .collect(),
+            request: call.info.request.clone(),
+            http_status: call.info.status,
+            duration_ms: u64::try_from(call.info.duration.as_millis()).unwrap_or(u64::MAX),
+            outcome,
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! The catalogue (products, warehouses, listings), channel stock settings, movements
+//! and reading stock. Pushing is in `stock_push.rs`; every write of a SKU's stock takes
+//! its lock first (`stock_marks::lock_stock`).
+
+use crate::codec::{col, limit, order_lock_key};
+use crate::sends::lock_keys;
+use crate::stock_marks::{apply_entries, lock_stock, mark_targets, Entry, SkuKey};
+use crate::stock_orders::apply_order_effects_locking;
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::stock::Balance;
+use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::*;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
+
+/// Times a new product's transaction starts over when an order that began waiting for
+/// it meanwhile is locked by another transaction; the last time it commits without
+/// that order (which then moves the product's stock at its next import).
+const PRODUCT_ATTEMPTS: u32 = 4;
+
+fn decode_product(r: &PgRow) -> StoreResult<Product> {
+    Ok(Product {
+        tenant_id: TenantId(col(r, "tenant_id")?),
+        sku: col(r, "sku")?,
+        name: col(r, "name")?,
+        ean: col(r, "ean")?,
+        unit: col(r, "unit")?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
+    let state: String = col(r, "state")?;
+    Ok(StockTarget {
+        channel_id: ChannelId(col(r, "channel_id")?),
+        sku: col(r, "sku")?,
+        product_id: col(r, "product_id")?,
+        variant_id: col(r, "variant_id")?,
+        desired: col(r, "desired")?,
+        changed_at: col(r, "changed_at")?,
+        pushed: col(r, "pushed")?,
+        pushed_at: col(r, "pushed_at")?,
+        state: PushState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
+        attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+        last_error: col(r, "last_error")?,
+    })
+}
+
+pub(crate) const TARGET_COLUMNS: &str =
+    "channel_id, sku, product_id, variant_id, desired, changed_at, \
+     pushed, pushed_at, state, attempts, last_error";
+
+/// The orders with unmapped lines of this SKU: ids and advisory-lock keys.
+async fn waiting_orders(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    sku: &str,
+) -> StoreResult<BTreeMap<OrderId, i64>> {
+    let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT DISTINCT o.id, o.channel_id, o.external_id FROM unmapped_lines u \
+         JOIN orders o ON o.tenant_id = u.tenant_id AND o.id = u.order_id \
+         WHERE u.tenant_id = $1 AND u.sku = $2",
+    )
+    .bind(tenant.0)
+    .bind(sku)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|(o, c, ext)| (OrderId(o), order_lock_key(tenant.0, c, &ext)))
+        .collect())
+}
+
+/// Tries the advisory locks of these orders without waiting; the keys another
+/// transaction holds.
+async fn try_lock_orders(conn: &mut sqlx::PgConnection, keys: Vec<i64>) -> StoreResult<Vec<i64>> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    sqlx::query_scalar(
+        "SELECT k FROM UNNEST($1::bigint[]) AS k WHERE NOT pg_try_advisory_xact_lock(k)",
+    )
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)
+}
+
+/// Adds a product and brings the orders waiting for it up to date; false when one of
+/// them is locked by another transaction (this one must start over).
+///
+/// Orders imported before the product existed now move its stock. Their locks come
+/// first (the global order); then the tenant's whole stock, which waits for every
+/// import in its stock phase: one that read the products before this one commits has
+/// written its unmapped lines once the lock is granted, one that reads them after
+/// finds the product. Orders whose lines arrived between the two are read again and
+/// locked without waiting (waiting for an order while holding stock locks could
+/// deadlock).
+async fn insert_product_once(store: &PgStore, p: &Product, last: bool) -> StoreResult<bool> {
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    sqlx::query(&format!(
+        "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(p.tenant_id.0)
+    .bind(&p.sku)
+    .bind(&p.name)
+    .bind(&p.ean)
+    .bind(&p.unit)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let t = p.tenant_id;
+    let mut waiting = waiting_orders(&mut tx, t, &p.sku).await?;
+    lock_keys(&mut tx, waiting.values().copied().collect()).await?;
+    lock_stock(&mut tx, &BTreeSet::new(), &[t]).await?;
+    let late: BTreeMap<OrderId, i64> = waiting_orders(&mut tx, t, &p.sku)
+        .await?
+        .into_iter()
+        .filter(|(o, _)| !waiting.contains_key(o))
+        .collect();
+    let busy = try_lock_orders(&mut tx, late.values().copied().collect()).await?;
+    if !busy.is_empty() {
+        if !last {
+            return Ok(false);
+        }
+        tracing::warn!(sku = %p.sku, orders = busy.len(), "orders waiting for a new product stay busy; they move its stock at their next import");
+    }
+    waiting.extend(late.into_iter().filter(|(_, k)| !busy.contains(k)));
+    let orders: Vec<(TenantId, OrderId)> = waiting.keys().map(|o| (t, *o)).collect();
+    apply_order_effects_locking(&mut tx, &orders, &[t], p.created_at).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+#[async_trait]
+impl StockStore for PgStore {
+    async fn insert_product(&self, p: &Product) -> StoreResult<()> {
+        for attempt in 1..=PRODUCT_ATTEMPTS {
+            if insert_product_once(self, p, attempt == PRODUCT_ATTEMPTS).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_product(&self, p: &Product) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE products SET name = $1, ean = $2, unit = $3, updated_at = $4 \
+             WHERE tenant_id = $5 AND sku = $6",
+        )
+        .bind(&p.name)
+        .bind(&p.ean)
+        .bind(&p.unit)
+        .bind(p.updated_at)
+        .bind(p.tenant_id.0)
+        .bind(&p.sku)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn product(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<Product>> {
+        sqlx::query(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = $1 AND sku = $2"
+        ))
+        .bind(tenant.0)
+        .bind(sku)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_product)
+        .transpose()
+    }
+
+    async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
+        let n = limit(page.limit);
+        let items = sqlx::query(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = $1 AND sku > $2 ORDER BY sku LIMIT $3"
+        ))
+        .bind(tenant.0)
+        .bind(page.cursor.clone().unwrap_or_default())
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_product)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|p| p.sku.clone()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn insert_warehouse(&self, w: &Warehouse) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO warehouses (tenant_id, code, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(w.tenant_id.0)
+        .bind(&w.code)
+        .bind(&w.name)
+        .bind(w.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
+        sqlx::query(
+            "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = $1 ORDER BY code",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(Warehouse {
+                tenant_id: TenantId(col(r, "tenant_id")?),
+                code: col(r, "code")?,
+                name: col(r, "name")?,
+                created_at: col(r, "created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn upsert_listings(
+        &self,
+        listings: &[Listing],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<(), Vec<String>>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let skus: BTreeSet<SkuKey> = listings
+            .iter()
+            .map(|l| (l.tenant_id, l.sku.clone()))
+            .collect();
+        let unknown = crate::stock_push::unknown_skus(&mut tx, &skus).await?;
+        if !unknown.is_empty() {
+            return Ok(Err(unknown));
+        }
+        lock_stock(&mut tx, &skus, &[]).await?;
+        // One row per listing (the last one given wins), in key order.
+        let rows: BTreeMap<(TenantId, ChannelId, &str), &Listing> = listings
+            .iter()
+            .map(|l| ((l.tenant_id, l.channel_id, l.sku.as_str()), l))
+            .collect();
+        if !rows.is_empty() {
+            let rows: Vec<&Listing> = rows.into_values().collect();
+            sqlx::query(
+                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                   $7::timestamptz[]) \
+                 ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = EXCLUDED.product_id, \
+                   variant_id = EXCLUDED.variant_id, source = EXCLUDED.source",
+            )
+            .bind(rows.iter().map(|l| l.tenant_id.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.channel_id.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.product_id.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.variant_id.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.source.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|l| l.created_at).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        mark_targets(&mut tx, &skus, None, false, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(()))
+    }
+
+    async fn listings(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Listing>> {
+        let n = limit(page.limit);
+        let items = sqlx::query(
+            "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
+             WHERE tenant_id = $1 AND channel_id = $2 AND sku > $3 ORDER BY sku LIMIT $4",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(page.cursor.clone().unwrap_or_default())
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(Listing {
+                tenant_id: TenantId(col(r, "tenant_id")?),
+                channel_id: ChannelId(col(r, "channel_id")?),
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                source: if col::<String>(r, "source")? == ListingSource::Order.as_str() {
+                    ListingSource::Order
+                } else {
+                    ListingSource::Manual
+                },
+                created_at: col(r, "created_at")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|l| l.sku.clone()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn set_channel_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelStock,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Every target of the channel changes: the tenant's whole stock, so that no
+        // listing appears or balance moves while they are recomputed.
+        lock_stock(&mut tx, &BTreeSet::new(), &[tenant]).await?;
+        sqlx::query(
+            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_stock = EXCLUDED.send_stock, warehouses = EXCLUDED.warehouses, \
+             debit_warehouse = EXCLUDED.debit_warehouse, buffer = EXCLUDED.buffer",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(s.send_stock)
+        .bind(sqlx::types::Json(&s.warehouses))
+        .bind(&s.debit_warehouse)
+        .bind(s.buffer)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
+        mark_targets(&mut tx, &skus, Some(channel), false, now).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn record_movements(
+        &self,
+        tenant: TenantId,
+        batch: &[NewMovement],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<u64, MovementsRefused>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let skus: BTreeSet<SkuKey> = batch.iter().map(|m| (tenant, m.sku.clone())).collect();
+        let unknown: BTreeSet<String> = crate::stock_push::unknown_skus(&mut tx, &skus)
+            .await?
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            let rows = batch
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| unknown.contains(&m.sku))
+                .map(|(i, m)| (i, m.sku.clone()))
+                .collect();
+            return Ok(Err(MovementsRefused::UnknownSku(rows)));
+        }
+        let known: BTreeSet<String> =
+            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = $1")
+                .bind(tenant.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .collect();
+        let bad: Vec<(usize, String)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !known.contains(&m.warehouse))
+            .map(|(i, m)| (i, m.warehouse.clone()))
+            .collect();
+        if !bad.is_empty() {
+            return Ok(Err(MovementsRefused::UnknownWarehouse(bad)));
+        }
+        // Before the balances are read: they are written back whole.
+        lock_stock(&mut tx, &skus, &[]).await?;
+        let entries: Vec<Entry> = batch
+            .iter()
+            .map(|m| Entry {
+                tenant,
+                sku: m.sku.clone(),
+                warehouse: m.warehouse.clone(),
+                change: m.change,
+                reason: m.reason.clone(),
+                order: None,
+            })
+            .collect();
+        apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(batch.len() as u64))
+    }
+
+    async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>> {
+        let Some(product) = self.product(tenant, sku).await? else {
+            return Ok(None);
+        };
+        let levels = sqlx::query(
+            "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
+             WHERE tenant_id = $1 AND sku = $2 ORDER BY warehouse",
+        )
+        .bind(tenant.0)
+        .bind(sku)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(StockLevel {
+                warehouse: col(r, "warehouse")?,
+                balance: Balance {
+                    physical: col(r, "physical")?,
+                    reserved: col(r, "reserved")?,
+                },
+                updated_at: col(r, "updated_at")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let channels = sqlx::query(&format!(
+            "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
+        ))
+        .bind(tenant.0)
+        .bind(sku)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_target)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(SkuStock {
+            product,
+            levels,
+            channels,
+        }))
+    }
+
+    async fn unmapped_skus(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<UnmappedSku>> {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT channel_id, sku, product_id, variant_id, COUNT(DISTINCT order_id) AS orders, \
+             SUM(quantity)::bigint AS units, MAX(seen_at) AS last_seen, \
+             (array_agg(order_id ORDER BY order_id DESC))[1] AS example \
+             FROM unmapped_lines WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.0);
+        if let Some(c) = channel {
+            q.push(" AND channel_id = ").push_bind(c.0);
+        }
+        q.push(
+            " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
+        );
+        q.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok(UnmappedSku {
+                    channel_id: ChannelId(col(r, "channel_id")?),
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    orders: col(r, "orders")?,
+                    units: col(r, "units")?,
+                    last_seen: col(r, "last_seen")?,
+                    example_order: OrderId(col(r, "example")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_stock_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        n: u32,
+    ) -> StoreResult<Option<Vec<StockTarget>>> {
+        crate::stock_push::claim(self, lease, channel, n).await
+    }
+
+    async fn record_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::stock_push::record(self, tenant, pushes, now).await
+    }
+
+    async fn stock_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>> {
+        crate::stock_push::list(self, tenant, channel, sku, page).await
+    }
+
+    async fn resync_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Every listing of the channel: the tenant's whole stock (see set_channel_stock).
+        lock_stock(&mut tx, &BTreeSet::new(), &[tenant]).await?;
+        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
+        mark_targets(&mut tx, &skus, Some(channel), true, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(skus.len() as u64)
+    }
+
+    async fn stock_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) AS n FROM stock_targets WHERE tenant_id = $1 AND channel_id = $2 GROUP BY state",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let count = |s: &str| {
+            rows.iter()
+                .find(|(state, _)| state == s)
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+        };
+        Ok((count("pending"), count("pushed"), count("failed")))
+    }
+}

@@ -1,0 +1,352 @@
+//! What orders do to stock, inside the transaction that changed them: each order's
+//! effect per SKU in its channel's debit warehouse is brought to what its state asks
+//! for (`ponte_core::stock::order_effect`), unknown SKUs are recorded as unmapped
+//! lines, and lines with platform ids reveal listings.
+//!
+//! The caller holds the orders' advisory locks (imports and actions take them; so does
+//! a new product for the orders waiting for it): an order's data, effects and unmapped
+//! lines only change under its lock, so they are read before the SKU locks, which are
+//! taken next (see `stock_marks`), before anything they protect is read.
+
+use crate::codec::{col, from_json};
+use crate::db_err;
+use crate::stock_marks::{apply_entries, lock_stock, Entry, SkuKey};
+use chrono::{DateTime, Utc};
+use ponte_core::action::Fulfilment;
+use ponte_core::order::{OrderData, OrderItem};
+use ponte_core::stock::{moves, order_effect, Effect};
+use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
+use ponte_store::StoreResult;
+use sqlx::PgConnection;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use uuid::Uuid;
+
+struct Touched {
+    tenant: TenantId,
+    id: OrderId,
+    channel: ChannelId,
+    external_id: String,
+    data: OrderData,
+    fulfilment: Fulfilment,
+    debit_warehouse: String,
+}
+
+/// An order's current effect on one SKU, and where.
+type Applied = HashMap<(OrderId, String), (String, Effect)>;
+
+/// A listing an order line reveals: (tenant, channel, SKU, product id, variant id).
+type Revealed = (TenantId, ChannelId, String, String, String);
+
+/// Brings the stock effect of these orders up to date (see the module doc).
+pub(crate) async fn apply_order_effects(
+    conn: &mut PgConnection,
+    orders: &[(TenantId, OrderId)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    apply_order_effects_locking(conn, orders, &[], now).await
+}
+
+/// [`apply_order_effects`], locking the whole stock of the tenants in `whole` instead
+/// of their SKUs one by one (a new product's transaction holds it already).
+pub(crate) async fn apply_order_effects_locking(
+    conn: &mut PgConnection,
+    orders: &[(TenantId, OrderId)],
+    whole: &[TenantId],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    // An order twice in a batch (two actions on it) is brought up to date once.
+    let keys: BTreeSet<(TenantId, OrderId)> = orders.iter().copied().collect();
+    let touched = read_touched(conn, &keys).await?;
+    let applied = read_applied(conn, &touched).await?;
+    let mut lock: BTreeSet<SkuKey> = BTreeSet::new();
+    for t in &touched {
+        lock.extend(
+            t.data
+                .items
+                .iter()
+                .filter_map(|i| i.sku.clone().map(|s| (t.tenant, s))),
+        );
+    }
+    let tenant_of: HashMap<OrderId, TenantId> = touched.iter().map(|t| (t.id, t.tenant)).collect();
+    for (o, sku) in applied.keys() {
+        if let Some(t) = tenant_of.get(o) {
+            lock.insert((*t, sku.clone()));
+        }
+    }
+    lock_stock(conn, &lock, whole).await?;
+    if touched.is_empty() {
+        return Ok(());
+    }
+
+    let mentioned: BTreeSet<SkuKey> = touched
+        .iter()
+        .flat_map(|t| {
+            t.data
+                .items
+                .iter()
+                .filter_map(|i| i.sku.clone().map(|s| (t.tenant, s)))
+        })
+        .collect();
+    let products = read_products(conn, &mentioned).await?;
+
+    let mut entries = vec![];
+    let mut effects: Vec<(TenantId, OrderId, String, String, Effect)> = vec![];
+    let mut unmapped: Vec<(&Touched, usize, &OrderItem)> = vec![];
+    let mut revealed: Vec<Revealed> = vec![];
+    for t in &touched {
+        let cancelled = t.data.status == OrderStatus::Cancelled;
+        let invoiced = t.fulfilment.invoice.is_some();
+        let mut quantities: BTreeMap<String, i64> = BTreeMap::new();
+        for (n, item) in t.data.items.iter().enumerate() {
+            match &item.sku {
+                Some(sku) if products.contains(&(t.tenant, sku.clone())) => {
+                    *quantities.entry(sku.clone()).or_default() += item.quantity;
+                    if let (Some(p), Some(v)) = (&item.product_id, &item.variant_id) {
+                        revealed.push((t.tenant, t.channel, sku.clone(), p.clone(), v.clone()));
+                    }
+                }
+                _ => unmapped.push((t, n, item)),
+            }
+        }
+        let gone: Vec<String> = applied
+            .keys()
+            .filter(|(o, s)| *o == t.id && !quantities.contains_key(s))
+            .map(|(_, s)| s.clone())
+            .collect();
+        for s in gone {
+            quantities.insert(s, 0);
+        }
+        for (sku, qty) in quantities {
+            let (warehouse, from) = applied
+                .get(&(t.id, sku.clone()))
+                .cloned()
+                .unwrap_or_else(|| (t.debit_warehouse.clone(), Effect::default()));
+            let to = order_effect(cancelled, invoiced, qty);
+            let changes = moves(from, to);
+            if changes.is_empty() {
+                continue;
+            }
+            for change in changes {
+                entries.push(Entry {
+                    tenant: t.tenant,
+                    sku: sku.clone(),
+                    warehouse: warehouse.clone(),
+                    change,
+                    reason: format!("order {} {}", t.external_id, t.data.status.as_str()),
+                    order: Some(t.id),
+                });
+            }
+            effects.push((t.tenant, t.id, sku, warehouse, to));
+        }
+    }
+    write_effects(conn, &effects).await?;
+    write_unmapped(conn, &touched, &unmapped, now).await?;
+    let marked = reveal_listings(conn, &revealed, now).await?;
+    apply_entries(conn, &entries, &marked, now).await
+}
+
+/// The orders of these keys whose channel's sales move stock (orders of other channels
+/// are left as they are), in key order.
+async fn read_touched(
+    conn: &mut PgConnection,
+    keys: &BTreeSet<(TenantId, OrderId)>,
+) -> StoreResult<Vec<Touched>> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    let (tenants, ids): (Vec<Uuid>, Vec<Uuid>) = keys.iter().map(|(t, o)| (t.0, o.0)).unzip();
+    sqlx::query(
+        "SELECT o.tenant_id, o.id, o.channel_id, o.external_id, o.data, o.fulfilment, cs.debit_warehouse \
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS k (t, i) \
+         JOIN orders o ON o.tenant_id = k.t AND o.id = k.i \
+         JOIN channel_stock cs ON cs.tenant_id = o.tenant_id AND cs.channel_id = o.channel_id \
+         WHERE cs.debit_warehouse IS NOT NULL \
+         ORDER BY o.tenant_id, o.id",
+    )
+    .bind(tenants)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| {
+        Ok(Touched {
+            tenant: TenantId(col(r, "tenant_id")?),
+            id: OrderId(col(r, "id")?),
+            channel: ChannelId(col(r, "channel_id")?),
+            external_id: col(r, "external_id")?,
+            data: from_json(col(r, "data")?)?,
+            fulfilment: from_json(col(r, "fulfilment")?)?,
+            debit_warehouse: col(r, "debit_warehouse")?,
+        })
+    })
+    .collect()
+}
+
+/// What the touched orders do to stock now.
+async fn read_applied(conn: &mut PgConnection, touched: &[Touched]) -> StoreResult<Applied> {
+    let mut applied = Applied::new();
+    if touched.is_empty() {
+        return Ok(applied);
+    }
+    let rows = sqlx::query(
+        "SELECT s.order_id, s.sku, s.warehouse, s.reserved, s.debited \
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS k (t, i) \
+         JOIN order_stock s ON s.tenant_id = k.t AND s.order_id = k.i",
+    )
+    .bind(touched.iter().map(|t| t.tenant.0).collect::<Vec<_>>())
+    .bind(touched.iter().map(|t| t.id.0).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for r in &rows {
+        applied.insert(
+            (OrderId(col(r, "order_id")?), col(r, "sku")?),
+            (
+                col(r, "warehouse")?,
+                Effect {
+                    reserved: col(r, "reserved")?,
+                    debited: col(r, "debited")?,
+                },
+            ),
+        );
+    }
+    Ok(applied)
+}
+
+/// The SKUs among `skus` that are products.
+async fn read_products(
+    conn: &mut PgConnection,
+    skus: &BTreeSet<SkuKey>,
+) -> StoreResult<HashSet<SkuKey>> {
+    if skus.is_empty() {
+        return Ok(HashSet::new());
+    }
+    sqlx::query(
+        "SELECT p.tenant_id, p.sku FROM UNNEST($1::uuid[], $2::text[]) AS k (t, sku) \
+         JOIN products p ON p.tenant_id = k.t AND p.sku = k.sku",
+    )
+    .bind(skus.iter().map(|k| k.0 .0).collect::<Vec<_>>())
+    .bind(skus.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| Ok((TenantId(col(r, "tenant_id")?), col(r, "sku")?)))
+    .collect()
+}
+
+async fn write_effects(
+    conn: &mut PgConnection,
+    effects: &[(TenantId, OrderId, String, String, Effect)],
+) -> StoreResult<()> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO order_stock (tenant_id, order_id, sku, warehouse, reserved, debited) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+         ON CONFLICT (tenant_id, order_id, sku) DO UPDATE SET reserved = EXCLUDED.reserved, \
+           debited = EXCLUDED.debited",
+    )
+    .bind(effects.iter().map(|e| e.0 .0).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.1 .0).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.2.as_str()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.3.as_str()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.4.reserved).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.4.debited).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Replaces the unmapped lines of the touched orders.
+async fn write_unmapped(
+    conn: &mut PgConnection,
+    touched: &[Touched],
+    lines: &[(&Touched, usize, &OrderItem)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM unmapped_lines u USING UNNEST($1::uuid[], $2::uuid[]) AS k (t, i) \
+         WHERE u.tenant_id = k.t AND u.order_id = k.i",
+    )
+    .bind(touched.iter().map(|t| t.tenant.0).collect::<Vec<_>>())
+    .bind(touched.iter().map(|t| t.id.0).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO unmapped_lines (tenant_id, order_id, line, channel_id, sku, product_id, variant_id, quantity, seen_at) \
+         SELECT t, o, n, c, sku, p, v, q, $9 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::integer[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[]) \
+           AS u (t, o, n, c, sku, p, v, q)",
+    )
+    .bind(lines.iter().map(|l| l.0.tenant.0).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.0.id.0).collect::<Vec<_>>())
+    .bind(
+        lines
+            .iter()
+            .map(|l| i32::try_from(l.1).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(lines.iter().map(|l| l.0.channel.0).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.2.sku.as_deref()).collect::<Vec<_>>())
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.2.product_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.2.variant_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(lines.iter().map(|l| l.2.quantity).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Adds the listings order lines reveal where the channel has none for the SKU (the
+/// first line of a batch wins); the SKUs of new listings (their targets need marking).
+async fn reveal_listings(
+    conn: &mut PgConnection,
+    revealed: &[Revealed],
+    now: DateTime<Utc>,
+) -> StoreResult<BTreeSet<SkuKey>> {
+    let mut seen = HashSet::new();
+    let rows: Vec<&Revealed> = revealed
+        .iter()
+        .filter(|r| seen.insert((r.0, r.1, r.2.as_str())))
+        .collect();
+    if rows.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    sqlx::query(
+        "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) \
+         SELECT t, c, sku, p, v, 'order', $6 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS u (t, c, sku, p, v) \
+         ON CONFLICT (tenant_id, channel_id, sku) DO NOTHING RETURNING tenant_id, sku",
+    )
+    .bind(rows.iter().map(|r| r.0 .0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1 .0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.4.as_str()).collect::<Vec<_>>())
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| Ok((TenantId(col(r, "tenant_id")?), col(r, "sku")?)))
+    .collect()
+}

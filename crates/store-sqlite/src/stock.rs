@@ -1,0 +1,470 @@
+//! The catalogue (products, warehouses, listings), channel stock settings, movements
+//! and reading stock. Pushing is in `stock_push.rs`.
+
+use crate::codec::{from_ts, id, limit, pow2_chunks, to_json, ts};
+use crate::stock_marks::{apply_entries, mark_targets, Entry, SkuKey};
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::stock::Balance;
+use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::*;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::BTreeSet;
+
+const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
+
+fn decode_product(r: &SqliteRow) -> StoreResult<Product> {
+    Ok(Product {
+        tenant_id: id(r.get("tenant_id"))?,
+        sku: r.get("sku"),
+        name: r.get("name"),
+        ean: r.get("ean"),
+        unit: r.get("unit"),
+        created_at: from_ts(r.get("created_at"))?,
+        updated_at: from_ts(r.get("updated_at"))?,
+    })
+}
+
+pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
+    let state: &str = r.get("state");
+    Ok(StockTarget {
+        channel_id: id(r.get("channel_id"))?,
+        sku: r.get("sku"),
+        product_id: r.get("product_id"),
+        variant_id: r.get("variant_id"),
+        desired: r.get("desired"),
+        changed_at: from_ts(r.get("changed_at"))?,
+        pushed: r.get("pushed"),
+        pushed_at: crate::codec::from_opt_ts(r.get("pushed_at"))?,
+        state: PushState::parse(state)
+            .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
+        attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
+        last_error: r.get("last_error"),
+    })
+}
+
+pub(crate) const TARGET_COLUMNS: &str =
+    "channel_id, sku, product_id, variant_id, desired, changed_at, \
+     pushed, pushed_at, state, attempts, last_error";
+
+#[async_trait]
+impl StockStore for SqliteStore {
+    async fn insert_product(&self, p: &Product) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        sqlx::query(&format!(
+            "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(p.tenant_id.to_string())
+        .bind(&p.sku)
+        .bind(&p.name)
+        .bind(&p.ean)
+        .bind(&p.unit)
+        .bind(ts(p.created_at))
+        .bind(ts(p.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        // Orders imported before the product existed now move its stock.
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT order_id FROM unmapped_lines WHERE tenant_id = ? AND sku = ?",
+        )
+        .bind(p.tenant_id.to_string())
+        .bind(&p.sku)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let orders = waiting
+            .iter()
+            .map(|o| Ok((p.tenant_id, id::<OrderId>(o)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        crate::stock_orders::apply_order_effects(&mut tx, &orders, p.created_at).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn update_product(&self, p: &Product) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE products SET name = ?, ean = ?, unit = ?, updated_at = ? WHERE tenant_id = ? AND sku = ?",
+        )
+        .bind(&p.name)
+        .bind(&p.ean)
+        .bind(&p.unit)
+        .bind(ts(p.updated_at))
+        .bind(p.tenant_id.to_string())
+        .bind(&p.sku)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn product(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<Product>> {
+        sqlx::query(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = ? AND sku = ?"
+        ))
+        .bind(tenant.to_string())
+        .bind(sku)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_product)
+        .transpose()
+    }
+
+    async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
+        let n = limit(page.limit);
+        let items = sqlx::query(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = ? AND sku > ? ORDER BY sku LIMIT ?"
+        ))
+        .bind(tenant.to_string())
+        .bind(page.cursor.clone().unwrap_or_default())
+        .bind(n)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_product)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|p| p.sku.clone()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn insert_warehouse(&self, w: &Warehouse) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO warehouses (tenant_id, code, name, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(w.tenant_id.to_string())
+        .bind(&w.code)
+        .bind(&w.name)
+        .bind(ts(w.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
+        sqlx::query("SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code")
+            .bind(tenant.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok(Warehouse {
+                    tenant_id: id(r.get("tenant_id"))?,
+                    code: r.get("code"),
+                    name: r.get("name"),
+                    created_at: from_ts(r.get("created_at"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_listings(
+        &self,
+        listings: &[Listing],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<(), Vec<String>>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let skus: BTreeSet<SkuKey> = listings
+            .iter()
+            .map(|l| (l.tenant_id, l.sku.clone()))
+            .collect();
+        let unknown = crate::stock_push::unknown_skus(&mut tx, &skus).await?;
+        if !unknown.is_empty() {
+            return Ok(Err(unknown));
+        }
+        for chunk in pow2_chunks(listings) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) ",
+            );
+            q.push_values(chunk, |mut b, l| {
+                b.push_bind(l.tenant_id.to_string())
+                    .push_bind(l.channel_id.to_string())
+                    .push_bind(&l.sku)
+                    .push_bind(&l.product_id)
+                    .push_bind(&l.variant_id)
+                    .push_bind(l.source.as_str())
+                    .push_bind(ts(l.created_at));
+            });
+            q.push(
+                " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = excluded.product_id, \
+                 variant_id = excluded.variant_id, source = excluded.source",
+            );
+            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        mark_targets(&mut tx, &skus, None, false, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(()))
+    }
+
+    async fn listings(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Listing>> {
+        let n = limit(page.limit);
+        let items = sqlx::query(
+            "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
+             WHERE tenant_id = ? AND channel_id = ? AND sku > ? ORDER BY sku LIMIT ?",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(page.cursor.clone().unwrap_or_default())
+        .bind(n)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(Listing {
+                tenant_id: id(r.get("tenant_id"))?,
+                channel_id: id(r.get("channel_id"))?,
+                sku: r.get("sku"),
+                product_id: r.get("product_id"),
+                variant_id: r.get("variant_id"),
+                source: if r.get::<&str, _>("source") == "order" {
+                    ListingSource::Order
+                } else {
+                    ListingSource::Manual
+                },
+                created_at: from_ts(r.get("created_at"))?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = (items.len() as i64 == n)
+            .then(|| items.last().map(|l| l.sku.clone()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn set_channel_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelStock,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_stock = excluded.send_stock, warehouses = excluded.warehouses, \
+             debit_warehouse = excluded.debit_warehouse, buffer = excluded.buffer",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(i64::from(s.send_stock))
+        .bind(to_json(&s.warehouses)?)
+        .bind(&s.debit_warehouse)
+        .bind(s.buffer)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
+        mark_targets(&mut tx, &skus, Some(channel), false, now).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn record_movements(
+        &self,
+        tenant: TenantId,
+        batch: &[NewMovement],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<u64, MovementsRefused>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let skus: BTreeSet<SkuKey> = batch.iter().map(|m| (tenant, m.sku.clone())).collect();
+        let unknown: BTreeSet<String> = crate::stock_push::unknown_skus(&mut tx, &skus)
+            .await?
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            let rows = batch
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| unknown.contains(&m.sku))
+                .map(|(i, m)| (i, m.sku.clone()))
+                .collect();
+            return Ok(Err(MovementsRefused::UnknownSku(rows)));
+        }
+        let known: BTreeSet<String> =
+            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
+                .bind(tenant.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .collect();
+        let bad: Vec<(usize, String)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !known.contains(&m.warehouse))
+            .map(|(i, m)| (i, m.warehouse.clone()))
+            .collect();
+        if !bad.is_empty() {
+            return Ok(Err(MovementsRefused::UnknownWarehouse(bad)));
+        }
+        let entries: Vec<Entry> = batch
+            .iter()
+            .map(|m| Entry {
+                tenant,
+                sku: m.sku.clone(),
+                warehouse: m.warehouse.clone(),
+                change: m.change,
+                reason: m.reason.clone(),
+                order: None,
+            })
+            .collect();
+        apply_entries(&mut tx, &entries, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(batch.len() as u64))
+    }
+
+    async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>> {
+        let Some(product) = self.product(tenant, sku).await? else {
+            return Ok(None);
+        };
+        let levels = sqlx::query(
+            "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
+             WHERE tenant_id = ? AND sku = ? ORDER BY warehouse",
+        )
+        .bind(tenant.to_string())
+        .bind(sku)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(StockLevel {
+                warehouse: r.get("warehouse"),
+                balance: Balance {
+                    physical: r.get("physical"),
+                    reserved: r.get("reserved"),
+                },
+                updated_at: from_ts(r.get("updated_at"))?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let channels = sqlx::query(&format!(
+            "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
+        ))
+        .bind(tenant.to_string())
+        .bind(sku)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode_target)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(SkuStock {
+            product,
+            levels,
+            channels,
+        }))
+    }
+
+    async fn unmapped_skus(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<UnmappedSku>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT channel_id, sku, product_id, variant_id, COUNT(DISTINCT order_id) AS orders, \
+             SUM(quantity) AS units, MAX(seen_at) AS last_seen, MAX(order_id) AS example \
+             FROM unmapped_lines WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        if let Some(c) = channel {
+            q.push(" AND channel_id = ").push_bind(c.to_string());
+        }
+        q.push(
+            " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
+        );
+        q.build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok(UnmappedSku {
+                    channel_id: id(r.get("channel_id"))?,
+                    sku: r.get("sku"),
+                    product_id: r.get("product_id"),
+                    variant_id: r.get("variant_id"),
+                    orders: r.get("orders"),
+                    units: r.get("units"),
+                    last_seen: from_ts(r.get("last_seen"))?,
+                    example_order: id(r.get("example"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_stock_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        n: u32,
+    ) -> StoreResult<Option<Vec<StockTarget>>> {
+        crate::stock_push::claim(self, lease, channel, n).await
+    }
+
+    async fn record_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::stock_push::record(self, tenant, pushes, now).await
+    }
+
+    async fn stock_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>> {
+        crate::stock_push::list(self, tenant, channel, sku, page).await
+    }
+
+    async fn resync_stock(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
+        mark_targets(&mut tx, &skus, Some(channel), true, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(skus.len() as u64)
+    }
+
+    async fn stock_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM stock_targets WHERE tenant_id = ? AND channel_id = ? GROUP BY state",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let count = |s: &str| {
+            rows.iter()
+                .find(|r| r.get::<&str, _>("state") == s)
+                .map_or(0, |r| u64::try_from(r.get::<i64, _>("n")).unwrap_or(0))
+        };
+        Ok((count("pending"), count("pushed"), count("failed")))
+    }
+}

@@ -1,0 +1,233 @@
+//! Pushing stock: claiming a channel's pending values, recording push calls and their
+//! effect on the targets, and the push history.
+
+use crate::codec::{from_ts, id, limit, to_json, ts};
+use crate::stock::{decode_target, TARGET_COLUMNS};
+use crate::stock_marks::SkuKey;
+use crate::{db_err, SqliteStore};
+use chrono::{DateTime, Utc};
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::*;
+use serde_json::json;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::BTreeSet;
+
+/// The SKUs among `skus` that are not products.
+pub(crate) async fn unknown_skus(
+    conn: &mut SqliteConnection,
+    skus: &BTreeSet<SkuKey>,
+) -> StoreResult<Vec<String>> {
+    let pairs = serde_json::to_string(
+        &skus
+            .iter()
+            .map(|(t, s)| (t.to_string(), s))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query_scalar(
+        "SELECT json_extract(j.value, '$[1]') FROM json_each(?) j WHERE NOT EXISTS \
+         (SELECT 1 FROM products p WHERE p.tenant_id = json_extract(j.value, '$[0]') \
+          AND p.sku = json_extract(j.value, '$[1]'))",
+    )
+    .bind(pairs)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)
+}
+
+/// Every SKU a channel lists.
+pub(crate) async fn channel_skus(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    channel: ChannelId,
+) -> StoreResult<BTreeSet<SkuKey>> {
+    let skus: Vec<String> =
+        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    Ok(skus.into_iter().map(|s| (tenant, s)).collect())
+}
+
+pub(crate) async fn claim(
+    store: &SqliteStore,
+    lease: &JobLease,
+    channel: ChannelId,
+    n: u32,
+) -> StoreResult<Option<Vec<StockTarget>>> {
+    let mut conn = store.writer.acquire().await.map_err(db_err)?;
+    // This job must hold its lease, and no older push job of the channel may be running.
+    let (mine, others): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(id = ?1 AND lease_owner = ?2), 0), COALESCE(SUM(id < ?1), 0) \
+         FROM jobs WHERE unique_key = ?3 AND state = 'running'",
+    )
+    .bind(lease.job_id.to_string())
+    .bind(&lease.owner)
+    .bind(stock_job_key(channel))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if mine != 1 || others > 0 {
+        return Ok(None);
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ? AND state = 'pending' \
+         ORDER BY product_id, sku LIMIT ?"
+    ))
+    .bind(channel.to_string())
+    .bind(i64::from(n))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(decode_target)
+        .collect::<StoreResult<Vec<_>>>()
+        .map(Some)
+}
+
+pub(crate) async fn record(
+    store: &SqliteStore,
+    tenant: TenantId,
+    pushes: &[PushRecord],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if pushes.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.writer.begin().await.map_err(db_err)?;
+    for p in pushes {
+        let (outcome, error) = match &p.outcome {
+            PushOutcome::Succeeded => ("succeeded", None),
+            PushOutcome::Retrying { error } => ("retrying", Some(error)),
+            PushOutcome::Failed { error } => ("failed", Some(error)),
+            PushOutcome::Waiting { error } => ("waiting", Some(error)),
+        };
+        let items: Vec<_> = p
+            .items
+            .iter()
+            .map(|(sku, variant, q)| json!({"sku": sku, "variant_id": variant, "quantity": q}))
+            .collect();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO stock_pushes (tenant_id, channel_id, at, request, items, http_status, duration_ms, outcome, error) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(tenant.to_string())
+        .bind(p.channel_id.to_string())
+        .bind(ts(now))
+        .bind(&p.request)
+        .bind(to_json(&items)?)
+        .bind(p.http_status.map(i64::from))
+        .bind(i64::try_from(p.duration_ms).unwrap_or(i64::MAX))
+        .bind(outcome)
+        .bind(error)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT OR IGNORE INTO stock_push_skus (tenant_id, push_seq, sku) ");
+        q.push_values(&p.items, |mut b, (sku, _, _)| {
+            b.push_bind(tenant.to_string())
+                .push_bind(seq)
+                .push_bind(sku);
+        });
+        if !p.items.is_empty() {
+            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        let sent = serde_json::to_string(
+            &p.items
+                .iter()
+                .map(|(sku, _, q)| (sku, q))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let set = match &p.outcome {
+            PushOutcome::Succeeded => {
+                "pushed = s.q, pushed_at = ?, attempts = 0, last_error = NULL, \
+                 state = CASE WHEN stock_targets.desired = s.q THEN 'pushed' ELSE 'pending' END"
+            }
+            PushOutcome::Retrying { .. } => "attempts = attempts + 1, last_error = ?",
+            PushOutcome::Failed { .. } => {
+                "attempts = attempts + 1, last_error = ?, \
+                 state = CASE WHEN stock_targets.desired = s.q THEN 'failed' ELSE 'pending' END"
+            }
+            PushOutcome::Waiting { .. } => "last_error = ?",
+        };
+        let sql = format!(
+            "UPDATE stock_targets SET {set} FROM (SELECT json_extract(value, '$[0]') AS sku, \
+             json_extract(value, '$[1]') AS q FROM json_each(?)) s \
+             WHERE stock_targets.tenant_id = ? AND stock_targets.channel_id = ? AND stock_targets.sku = s.sku"
+        );
+        let q = sqlx::query(&sql);
+        let q = match error {
+            None => q.bind(ts(now)),
+            Some(e) => q.bind(e.clone()),
+        };
+        q.bind(sent)
+            .bind(tenant.to_string())
+            .bind(p.channel_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn list(
+    store: &SqliteStore,
+    tenant: TenantId,
+    channel: Option<ChannelId>,
+    sku: Option<&str>,
+    page: &PageRequest,
+) -> StoreResult<Page<StockPush>> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT p.seq, p.channel_id, p.at, p.request, p.items, p.http_status, p.duration_ms, p.outcome, p.error \
+         FROM stock_pushes p WHERE p.tenant_id = ",
+    );
+    q.push_bind(tenant.to_string());
+    if let Some(c) = channel {
+        q.push(" AND p.channel_id = ").push_bind(c.to_string());
+    }
+    if let Some(s) = sku {
+        q.push(" AND p.seq IN (SELECT push_seq FROM stock_push_skus WHERE tenant_id = ")
+            .push_bind(tenant.to_string())
+            .push(" AND sku = ")
+            .push_bind(s.to_owned())
+            .push(")");
+    }
+    if let Some(c) = &page.cursor {
+        let c: i64 = c
+            .parse()
+            .map_err(|_| StoreError::Invalid(format!("cursor {c}")))?;
+        q.push(" AND p.seq < ").push_bind(c);
+    }
+    let n = limit(page.limit);
+    q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
+    let items = q
+        .build()
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(StockPush {
+                seq: r.get("seq"),
+                channel_id: id(r.get("channel_id"))?,
+                at: from_ts(r.get("at"))?,
+                request: r.get("request"),
+                items: crate::codec::json(r.get("items"))?,
+                http_status: r
+                    .get::<Option<i64>, _>("http_status")
+                    .and_then(|s| u16::try_from(s).ok()),
+                duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
+                outcome: r.get("outcome"),
+                error: r.get("error"),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = (items.len() as i64 == n)
+        .then(|| items.last().map(|p| p.seq.to_string()))
+        .flatten();
+    Ok(Page { items, next_cursor })
+}
