@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Pending values taken per round.
-const CLAIM: u32 = 500;
+/// Products whose pending values are taken per round.
+const CLAIM: u32 = 100;
 
 /// Failed attempts before a value is listed as failed (until the next change).
 const MAX_ATTEMPTS: u32 = 5;

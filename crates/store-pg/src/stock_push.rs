@@ -74,7 +74,9 @@ pub(crate) async fn claim(
     let rows = sqlx::query(&format!(
         "SELECT {TARGET_COLUMNS} FROM stock_targets \
          WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' \
-         ORDER BY product_id, sku LIMIT $3"
+         AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
+           WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' ORDER BY product_id LIMIT $3) \
+         ORDER BY product_id, sku"
     ))
     .bind(tenant)
     .bind(channel.0)

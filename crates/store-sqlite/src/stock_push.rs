@@ -73,8 +73,10 @@ pub(crate) async fn claim(
         return Ok(None);
     }
     let rows = sqlx::query(&format!(
-        "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ? AND state = 'pending' \
-         ORDER BY product_id, sku LIMIT ?"
+        "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ?1 AND state = 'pending' \
+         AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
+           WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2) \
+         ORDER BY product_id, sku"
     ))
     .bind(channel.to_string())
     .bind(i64::from(n))

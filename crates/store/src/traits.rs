@@ -288,7 +288,8 @@ pub trait StockStore: Send + Sync {
         tenant: TenantId,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<UnmappedSku>>;
-    /// Up to `limit` pending targets of the channel, by product id, for the push job
+    /// The pending targets of up to `limit` of the channel's products (whole products,
+    /// so that a product's variants go out in one call), by product id, for the push job
     /// holding `lease`; `None` when the lease is lost or an older push job of the
     /// channel is running (this one should come back later: the older one may have
     /// looked before these values were marked).

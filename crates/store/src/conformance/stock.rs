@@ -250,6 +250,15 @@ pub async fn movements_targets_and_pushes(s: &impl Store) {
 
     // One push job for the channel; a twin job (enqueued meanwhile) gets nothing.
     let lease = push_job(s, t0()).await.unwrap();
+    let first: Vec<String> = s
+        .claim_stock_targets(&lease, c, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|x| x.sku)
+        .collect();
+    assert_eq!(first, ["S1", "S2"], "whole products");
     let claimed = s
         .claim_stock_targets(&lease, c, 100)
         .await
