@@ -435,3 +435,117 @@ async fn three_instances_fire_each_due_run_once() {
     }
     db.drop_db().await;
 }
+
+/// Two instances on PostgreSQL take stock movements and orders for the same SKUs at
+/// once; the platform ends up showing exactly ponte's balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_keep_stock_exact() {
+    use ponte_sim::nuvemshop::{NewLine, PaymentStatus};
+    use serde_json::json;
+    let db = TestDb::create().await;
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let (s, _) = nodes[0]
+        .post("/api/v1/warehouses", &json!({"code": "SP", "name": "SP"}))
+        .await;
+    assert_eq!(s, 201);
+    let catalogue = sim.sim.add_catalogue(20, 5);
+    for (_, _, sku) in &catalogue {
+        let (s, _) = nodes[1]
+            .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (status, ch) = nodes[0]
+        .post(
+            "/api/v1/channels",
+            &json!({
+                "platform": "nuvemshop", "name": "Loja",
+                "settings": {"store_id": sim.sim.config().store_id.to_string(), "api_base_url": sim.base_url,
+                             "import_policy": "all", "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6,
+                             "send_stock": true, "stock_warehouses": ["SP"], "debit_warehouse": "SP"},
+                "credentials": {"access_token": sim.sim.config().access_token, "app_secret": sim.sim.config().app_secret}
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{ch}");
+    let channel = ch["id"].as_str().unwrap().to_owned();
+    let url = ch["webhook_url"].as_str().unwrap().to_owned();
+    let listings: Vec<_> = catalogue
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p.to_string(), "variant_id": v.to_string()}))
+        .collect();
+    let (s, _) = nodes[0]
+        .post(
+            &format!("/api/v1/channels/{channel}/listings"),
+            &json!({ "listings": listings }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = nodes[0]
+        .post(
+            "/api/v1/stock/movements",
+            &json!({"movements": catalogue.iter().map(|(_, _, sku)| json!({"sku": sku, "warehouse": "SP", "set": 100})).collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // Both instances at once: +1 movements on every SKU, and orders for 2 units of
+    // the first 20 SKUs.
+    let mut orders = vec![];
+    for (p, v, sku) in catalogue.iter().take(20) {
+        orders.push(sim.sim.create_order(NewOrder {
+            payment_status: PaymentStatus::Paid,
+            lines: vec![NewLine {
+                variant_id: Some(*v),
+                product_id: Some(*p),
+                quantity: 2,
+                price_cents: Some(1000),
+                name: None,
+                sku: Some(sku.clone()),
+            }],
+            ..NewOrder::default()
+        }));
+    }
+    let http = reqwest::Client::new();
+    let moves = futures::future::join_all((0..10).map(|i| {
+        let node = &nodes[i % 2];
+        let rows: Vec<_> = catalogue
+            .iter()
+            .map(|(_, _, sku)| json!({"sku": sku, "warehouse": "SP", "delta": 1}))
+            .collect();
+        async move {
+            node.post("/api/v1/stock/movements", &json!({ "movements": rows }))
+                .await
+                .0
+        }
+    }));
+    let notes = futures::future::join_all(orders.iter().enumerate().map(|(i, o)| {
+        let url = url.replace(&nodes[0].base, &nodes[i % 2].base);
+        let (sim, http) = (&sim, &http);
+        async move { sim.notify(http, &url, "order/paid", *o).await }
+    }));
+    let (moved, notified) = tokio::join!(moves, notes);
+    assert!(moved.iter().all(|s| *s == 201), "{moved:?}");
+    assert!(notified.iter().all(|s| *s == 200), "{notified:?}");
+    nodes[0].settle(Duration::from_secs(60)).await;
+    common::wait_for(Duration::from_secs(60), || async {
+        nodes[1]
+            .get(&format!("/api/v1/channels/{channel}/stock"))
+            .await["pending"]
+            == 0
+    })
+    .await;
+    for (i, (p, v, sku)) in catalogue.iter().enumerate() {
+        let want = if i < 20 { 108 } else { 110 };
+        let st = nodes[i % 2].get(&format!("/api/v1/stock/{sku}")).await;
+        assert_eq!(st["available"], want, "{st}");
+        assert_eq!(sim.sim.variant_stock(*p, *v), Some(want), "variant {v}");
+    }
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM stock_ledger WHERE kind = 'delta'")
+            .await,
+        1000
+    );
+    db.drop_db().await;
+}
