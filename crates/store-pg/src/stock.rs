@@ -4,13 +4,17 @@
 
 use crate::codec::{col, limit, order_lock_key};
 use crate::sends::lock_keys;
-use crate::stock_marks::{apply_entries, lock_stock, mark_targets, Entry, SkuKey};
+use crate::stock_marks::{apply_entries, lock_stock, mark_targets};
 use crate::stock_orders::apply_order_effects_locking;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::stock_plan::{
+    keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
+    SkuKey,
+};
 use ponte_store::*;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder};
@@ -199,10 +203,7 @@ impl StockStore for PgStore {
         .iter()
         .map(decode_product)
         .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|p| p.sku.clone()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
     async fn insert_warehouse(&self, w: &Warehouse) -> StoreResult<()> {
@@ -310,19 +311,12 @@ impl StockStore for PgStore {
                 sku: col(r, "sku")?,
                 product_id: col(r, "product_id")?,
                 variant_id: col(r, "variant_id")?,
-                source: if col::<String>(r, "source")? == ListingSource::Order.as_str() {
-                    ListingSource::Order
-                } else {
-                    ListingSource::Manual
-                },
+                source: listing_source(&col::<String>(r, "source")?),
                 created_at: col(r, "created_at")?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|l| l.sku.clone()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
     async fn set_channel_stock(
@@ -368,14 +362,8 @@ impl StockStore for PgStore {
             .await?
             .into_iter()
             .collect();
-        if !unknown.is_empty() {
-            let rows = batch
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| unknown.contains(&m.sku))
-                .map(|(i, m)| (i, m.sku.clone()))
-                .collect();
-            return Ok(Err(MovementsRefused::UnknownSku(rows)));
+        if let Some(refused) = refuse_unknown_skus(batch, &unknown) {
+            return Ok(Err(refused));
         }
         let known: BTreeSet<String> =
             sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = $1")
@@ -385,28 +373,12 @@ impl StockStore for PgStore {
                 .map_err(db_err)?
                 .into_iter()
                 .collect();
-        let bad: Vec<(usize, String)> = batch
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !known.contains(&m.warehouse))
-            .map(|(i, m)| (i, m.warehouse.clone()))
-            .collect();
-        if !bad.is_empty() {
-            return Ok(Err(MovementsRefused::UnknownWarehouse(bad)));
+        if let Some(refused) = refuse_unknown_warehouses(batch, &known) {
+            return Ok(Err(refused));
         }
         // Before the balances are read: they are written back whole.
         lock_stock(&mut tx, &skus, &[]).await?;
-        let entries: Vec<Entry> = batch
-            .iter()
-            .map(|m| Entry {
-                tenant,
-                sku: m.sku.clone(),
-                warehouse: m.warehouse.clone(),
-                change: m.change,
-                reason: m.reason.clone(),
-                order: None,
-            })
-            .collect();
+        let entries = movement_entries(tenant, batch);
         apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Ok(batch.len() as u64))

@@ -12,28 +12,16 @@ use crate::codec::{col, sku_lock_key, stock_lock_key};
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::{channel_value, Balance, Change};
-use ponte_core::{ChannelId, OrderId, TenantId};
-use ponte_store::{stock_job_key, NewJob, StockJob, StoreError, StoreResult, STOCK_JOB_KIND};
+use ponte_core::stock::Balance;
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::stock_plan::{
+    desired_values, entry_level_keys, entry_skus, feed_level_keys, fold_entries, push_jobs, Feed,
+    LedgerEntry, LevelKey, SkuKey,
+};
+use ponte_store::{NewJob, StoreResult};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
-
-/// A (tenant, SKU) pair.
-pub(crate) type SkuKey = (TenantId, String);
-
-/// A (tenant, SKU, warehouse) triple.
-pub(crate) type LevelKey = (TenantId, String, String);
-
-/// One ledger entry to write.
-pub(crate) struct Entry {
-    pub tenant: TenantId,
-    pub sku: String,
-    pub warehouse: String,
-    pub change: Change,
-    pub reason: String,
-    pub order: Option<OrderId>,
-}
 
 /// SKUs of one tenant above which a transaction locks the tenant's whole stock instead
 /// of each SKU: advisory locks live in a shared table of limited size
@@ -138,28 +126,18 @@ pub(crate) async fn load_levels(
 /// the SKUs' locks ([`lock_stock`]).
 pub(crate) async fn apply_entries(
     conn: &mut PgConnection,
-    entries: &[Entry],
+    entries: &[LedgerEntry],
     also_mark: &BTreeSet<SkuKey>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let mut skus: BTreeSet<SkuKey> = also_mark.clone();
     if !entries.is_empty() {
-        let keys: BTreeSet<LevelKey> = entries
-            .iter()
-            .map(|e| (e.tenant, e.sku.clone(), e.warehouse.clone()))
-            .collect();
-        let mut levels = load_levels(conn, &keys).await?;
-        for e in entries {
-            let b = levels
-                .entry((e.tenant, e.sku.clone(), e.warehouse.clone()))
-                .or_default();
-            *b = b.apply(e.change);
-        }
-        write_ledger(conn, entries, now).await?;
+        let levels = load_levels(conn, &entry_level_keys(entries)).await?;
         // In key order: concurrent writers of other SKUs never wait on each other.
-        let rows: BTreeMap<LevelKey, Balance> = levels.into_iter().collect();
-        write_levels(conn, &rows, now).await?;
-        skus.extend(entries.iter().map(|e| (e.tenant, e.sku.clone())));
+        let levels = fold_entries(levels, entries);
+        write_ledger(conn, entries, now).await?;
+        write_levels(conn, &levels, now).await?;
+        skus.extend(entry_skus(entries));
     }
     mark_targets(conn, &skus, None, false, now).await
 }
@@ -167,7 +145,7 @@ pub(crate) async fn apply_entries(
 /// Appends the entries to the ledger, in order (their `seq` follows it).
 async fn write_ledger(
     conn: &mut PgConnection,
-    entries: &[Entry],
+    entries: &[LedgerEntry],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let tenants: Vec<Uuid> = entries.iter().map(|e| e.tenant.0).collect();
@@ -228,17 +206,6 @@ async fn write_levels(
     Ok(())
 }
 
-/// A listing of a channel that shows stock, with what feeds it.
-struct Feed {
-    tenant: TenantId,
-    channel: ChannelId,
-    sku: String,
-    product_id: String,
-    variant_id: String,
-    warehouses: Vec<String>,
-    buffer: i64,
-}
-
 /// Recomputes what every stock-showing channel listing these SKUs (or only `channel`)
 /// should show; a changed value becomes pending (or `pushed` again if it is what the
 /// channel last took), `force` makes every one pending. Enqueues the push job of each
@@ -284,30 +251,9 @@ pub(crate) async fn mark_targets(
     if feeds.is_empty() {
         return Ok(());
     }
-    let keys: BTreeSet<LevelKey> = feeds
-        .iter()
-        .flat_map(|f| {
-            f.warehouses
-                .iter()
-                .map(|w| (f.tenant, f.sku.clone(), w.clone()))
-        })
-        .collect();
-    let levels = load_levels(conn, &keys).await?;
+    let levels = load_levels(conn, &feed_level_keys(&feeds)).await?;
     // One row per target (an upsert cannot touch a row twice), in key order.
-    let mut values: BTreeMap<(TenantId, ChannelId, &str), (&Feed, i64)> = BTreeMap::new();
-    for f in &feeds {
-        let available: i64 = f
-            .warehouses
-            .iter()
-            .filter_map(|w| levels.get(&(f.tenant, f.sku.clone(), w.clone())))
-            .map(|b| b.available())
-            .sum();
-        values.insert(
-            (f.tenant, f.channel, f.sku.as_str()),
-            (f, channel_value(available, f.buffer)),
-        );
-    }
-    let rows: Vec<&(&Feed, i64)> = values.values().collect();
+    let rows = desired_values(&feeds, &levels);
     let same = "st.product_id = EXCLUDED.product_id AND st.variant_id = EXCLUDED.variant_id";
     let changed = sqlx::query(&format!(
         "INSERT INTO stock_targets AS st (tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state) \
@@ -353,20 +299,7 @@ pub(crate) async fn enqueue_pushes(
     channels: impl Iterator<Item = (TenantId, ChannelId)>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let jobs = channels
-        .map(|(t, c)| {
-            Ok((
-                t,
-                NewJob {
-                    kind: STOCK_JOB_KIND.into(),
-                    payload: serde_json::to_value(StockJob { channel_id: c })
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    unique_key: Some(stock_job_key(c)),
-                    run_at: now,
-                },
-            ))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let jobs = push_jobs(channels, now)?;
     let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|(t, j)| (*t, j)).collect();
     insert_jobs(conn, &refs).await
 }

@@ -10,32 +10,18 @@
 
 use crate::codec::{col, from_json};
 use crate::db_err;
-use crate::stock_marks::{apply_entries, lock_stock, Entry, SkuKey};
+use crate::stock_marks::{apply_entries, lock_stock};
 use chrono::{DateTime, Utc};
-use ponte_core::action::Fulfilment;
-use ponte_core::order::{OrderData, OrderItem};
-use ponte_core::stock::{moves, order_effect, Effect};
-use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
+use ponte_core::stock::Effect;
+use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::stock_plan::{
+    order_skus, plan_order_effects, AppliedEffects, OrderStockEffect, OrderStockInput,
+    RevealedListing, SkuKey, UnmappedLine,
+};
 use ponte_store::StoreResult;
 use sqlx::PgConnection;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
-
-struct Touched {
-    tenant: TenantId,
-    id: OrderId,
-    channel: ChannelId,
-    external_id: String,
-    data: OrderData,
-    fulfilment: Fulfilment,
-    debit_warehouse: String,
-}
-
-/// An order's current effect on one SKU, and where.
-type Applied = HashMap<(OrderId, String), (String, Effect)>;
-
-/// A listing an order line reveals: (tenant, channel, SKU, product id, variant id).
-type Revealed = (TenantId, ChannelId, String, String, String);
 
 /// Brings the stock effect of these orders up to date (see the module doc).
 pub(crate) async fn apply_order_effects(
@@ -58,16 +44,10 @@ pub(crate) async fn apply_order_effects_locking(
     let keys: BTreeSet<(TenantId, OrderId)> = orders.iter().copied().collect();
     let touched = read_touched(conn, &keys).await?;
     let applied = read_applied(conn, &touched).await?;
-    let mut lock: BTreeSet<SkuKey> = BTreeSet::new();
-    for t in &touched {
-        lock.extend(
-            t.data
-                .items
-                .iter()
-                .filter_map(|i| i.sku.clone().map(|s| (t.tenant, s))),
-        );
-    }
-    let tenant_of: HashMap<OrderId, TenantId> = touched.iter().map(|t| (t.id, t.tenant)).collect();
+    let mentioned = order_skus(&touched);
+    let mut lock = mentioned.clone();
+    let tenant_of: HashMap<OrderId, TenantId> =
+        touched.iter().map(|t| (t.order, t.tenant)).collect();
     for (o, sku) in applied.keys() {
         if let Some(t) = tenant_of.get(o) {
             lock.insert((*t, sku.clone()));
@@ -77,72 +57,12 @@ pub(crate) async fn apply_order_effects_locking(
     if touched.is_empty() {
         return Ok(());
     }
-
-    let mentioned: BTreeSet<SkuKey> = touched
-        .iter()
-        .flat_map(|t| {
-            t.data
-                .items
-                .iter()
-                .filter_map(|i| i.sku.clone().map(|s| (t.tenant, s)))
-        })
-        .collect();
     let products = read_products(conn, &mentioned).await?;
-
-    let mut entries = vec![];
-    let mut effects: Vec<(TenantId, OrderId, String, String, Effect)> = vec![];
-    let mut unmapped: Vec<(&Touched, usize, &OrderItem)> = vec![];
-    let mut revealed: Vec<Revealed> = vec![];
-    for t in &touched {
-        let cancelled = t.data.status == OrderStatus::Cancelled;
-        let invoiced = t.fulfilment.invoice.is_some();
-        let mut quantities: BTreeMap<String, i64> = BTreeMap::new();
-        for (n, item) in t.data.items.iter().enumerate() {
-            match &item.sku {
-                Some(sku) if products.contains(&(t.tenant, sku.clone())) => {
-                    *quantities.entry(sku.clone()).or_default() += item.quantity;
-                    if let (Some(p), Some(v)) = (&item.product_id, &item.variant_id) {
-                        revealed.push((t.tenant, t.channel, sku.clone(), p.clone(), v.clone()));
-                    }
-                }
-                _ => unmapped.push((t, n, item)),
-            }
-        }
-        let gone: Vec<String> = applied
-            .keys()
-            .filter(|(o, s)| *o == t.id && !quantities.contains_key(s))
-            .map(|(_, s)| s.clone())
-            .collect();
-        for s in gone {
-            quantities.insert(s, 0);
-        }
-        for (sku, qty) in quantities {
-            let (warehouse, from) = applied
-                .get(&(t.id, sku.clone()))
-                .cloned()
-                .unwrap_or_else(|| (t.debit_warehouse.clone(), Effect::default()));
-            let to = order_effect(cancelled, invoiced, qty);
-            let changes = moves(from, to);
-            if changes.is_empty() {
-                continue;
-            }
-            for change in changes {
-                entries.push(Entry {
-                    tenant: t.tenant,
-                    sku: sku.clone(),
-                    warehouse: warehouse.clone(),
-                    change,
-                    reason: format!("order {} {}", t.external_id, t.data.status.as_str()),
-                    order: Some(t.id),
-                });
-            }
-            effects.push((t.tenant, t.id, sku, warehouse, to));
-        }
-    }
-    write_effects(conn, &effects).await?;
-    write_unmapped(conn, &touched, &unmapped, now).await?;
-    let marked = reveal_listings(conn, &revealed, now).await?;
-    apply_entries(conn, &entries, &marked, now).await
+    let plan = plan_order_effects(&touched, &products, &applied);
+    write_effects(conn, &plan.effects).await?;
+    write_unmapped(conn, &touched, &plan.unmapped, now).await?;
+    let marked = reveal_listings(conn, &plan.revealed, now).await?;
+    apply_entries(conn, &plan.entries, &marked, now).await
 }
 
 /// The orders of these keys whose channel's sales move stock (orders of other channels
@@ -150,7 +70,7 @@ pub(crate) async fn apply_order_effects_locking(
 async fn read_touched(
     conn: &mut PgConnection,
     keys: &BTreeSet<(TenantId, OrderId)>,
-) -> StoreResult<Vec<Touched>> {
+) -> StoreResult<Vec<OrderStockInput>> {
     if keys.is_empty() {
         return Ok(vec![]);
     }
@@ -170,22 +90,25 @@ async fn read_touched(
     .map_err(db_err)?
     .iter()
     .map(|r| {
-        Ok(Touched {
-            tenant: TenantId(col(r, "tenant_id")?),
-            id: OrderId(col(r, "id")?),
-            channel: ChannelId(col(r, "channel_id")?),
-            external_id: col(r, "external_id")?,
-            data: from_json(col(r, "data")?)?,
-            fulfilment: from_json(col(r, "fulfilment")?)?,
-            debit_warehouse: col(r, "debit_warehouse")?,
-        })
+        Ok(OrderStockInput::new(
+            TenantId(col(r, "tenant_id")?),
+            OrderId(col(r, "id")?),
+            ChannelId(col(r, "channel_id")?),
+            col(r, "external_id")?,
+            from_json(col(r, "data")?)?,
+            &from_json(col(r, "fulfilment")?)?,
+            col(r, "debit_warehouse")?,
+        ))
     })
     .collect()
 }
 
 /// What the touched orders do to stock now.
-async fn read_applied(conn: &mut PgConnection, touched: &[Touched]) -> StoreResult<Applied> {
-    let mut applied = Applied::new();
+async fn read_applied(
+    conn: &mut PgConnection,
+    touched: &[OrderStockInput],
+) -> StoreResult<AppliedEffects> {
+    let mut applied = AppliedEffects::new();
     if touched.is_empty() {
         return Ok(applied);
     }
@@ -195,7 +118,7 @@ async fn read_applied(conn: &mut PgConnection, touched: &[Touched]) -> StoreResu
          JOIN order_stock s ON s.tenant_id = k.t AND s.order_id = k.i",
     )
     .bind(touched.iter().map(|t| t.tenant.0).collect::<Vec<_>>())
-    .bind(touched.iter().map(|t| t.id.0).collect::<Vec<_>>())
+    .bind(touched.iter().map(|t| t.order.0).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -236,10 +159,7 @@ async fn read_products(
     .collect()
 }
 
-async fn write_effects(
-    conn: &mut PgConnection,
-    effects: &[(TenantId, OrderId, String, String, Effect)],
-) -> StoreResult<()> {
+async fn write_effects(conn: &mut PgConnection, effects: &[OrderStockEffect]) -> StoreResult<()> {
     if effects.is_empty() {
         return Ok(());
     }
@@ -249,12 +169,12 @@ async fn write_effects(
          ON CONFLICT (tenant_id, order_id, sku) DO UPDATE SET reserved = EXCLUDED.reserved, \
            debited = EXCLUDED.debited",
     )
-    .bind(effects.iter().map(|e| e.0 .0).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.1 .0).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.2.as_str()).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.3.as_str()).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.4.reserved).collect::<Vec<_>>())
-    .bind(effects.iter().map(|e| e.4.debited).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.tenant.0).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.order.0).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.sku.as_str()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.warehouse.as_str()).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.effect.reserved).collect::<Vec<_>>())
+    .bind(effects.iter().map(|e| e.effect.debited).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -264,8 +184,8 @@ async fn write_effects(
 /// Replaces the unmapped lines of the touched orders.
 async fn write_unmapped(
     conn: &mut PgConnection,
-    touched: &[Touched],
-    lines: &[(&Touched, usize, &OrderItem)],
+    touched: &[OrderStockInput],
+    lines: &[UnmappedLine],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
@@ -273,7 +193,7 @@ async fn write_unmapped(
          WHERE u.tenant_id = k.t AND u.order_id = k.i",
     )
     .bind(touched.iter().map(|t| t.tenant.0).collect::<Vec<_>>())
-    .bind(touched.iter().map(|t| t.id.0).collect::<Vec<_>>())
+    .bind(touched.iter().map(|t| t.order.0).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -286,29 +206,29 @@ async fn write_unmapped(
          FROM UNNEST($1::uuid[], $2::uuid[], $3::integer[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[]) \
            AS u (t, o, n, c, sku, p, v, q)",
     )
-    .bind(lines.iter().map(|l| l.0.tenant.0).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.0.id.0).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.tenant.0).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.order.0).collect::<Vec<_>>())
     .bind(
         lines
             .iter()
-            .map(|l| i32::try_from(l.1).unwrap_or(i32::MAX))
+            .map(|l| i32::try_from(l.line).unwrap_or(i32::MAX))
             .collect::<Vec<_>>(),
     )
-    .bind(lines.iter().map(|l| l.0.channel.0).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.2.sku.as_deref()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.channel.0).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.sku.as_deref()).collect::<Vec<_>>())
     .bind(
         lines
             .iter()
-            .map(|l| l.2.product_id.as_deref())
+            .map(|l| l.product_id.as_deref())
             .collect::<Vec<_>>(),
     )
     .bind(
         lines
             .iter()
-            .map(|l| l.2.variant_id.as_deref())
+            .map(|l| l.variant_id.as_deref())
             .collect::<Vec<_>>(),
     )
-    .bind(lines.iter().map(|l| l.2.quantity).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -316,18 +236,13 @@ async fn write_unmapped(
     Ok(())
 }
 
-/// Adds the listings order lines reveal where the channel has none for the SKU (the
-/// first line of a batch wins); the SKUs of new listings (their targets need marking).
+/// Adds the listings order lines reveal where the channel has none for the SKU; the
+/// SKUs of new listings (their targets need marking).
 async fn reveal_listings(
     conn: &mut PgConnection,
-    revealed: &[Revealed],
+    rows: &[RevealedListing],
     now: DateTime<Utc>,
 ) -> StoreResult<BTreeSet<SkuKey>> {
-    let mut seen = HashSet::new();
-    let rows: Vec<&Revealed> = revealed
-        .iter()
-        .filter(|r| seen.insert((r.0, r.1, r.2.as_str())))
-        .collect();
     if rows.is_empty() {
         return Ok(BTreeSet::new());
     }
@@ -337,11 +252,11 @@ async fn reveal_listings(
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS u (t, c, sku, p, v) \
          ON CONFLICT (tenant_id, channel_id, sku) DO NOTHING RETURNING tenant_id, sku",
     )
-    .bind(rows.iter().map(|r| r.0 .0).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1 .0).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.4.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.channel.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.product_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.variant_id.as_str()).collect::<Vec<_>>())
     .bind(now)
     .fetch_all(&mut *conn)
     .await

@@ -3,14 +3,16 @@
 
 use crate::codec::{col, limit};
 use crate::stock::{decode_target, TARGET_COLUMNS};
-use crate::stock_marks::{lock_stock, SkuKey};
+use crate::stock_marks::lock_stock;
 use crate::{db_err, PgStore};
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
+use ponte_store::stock_plan::{
+    keyset_page, push_items_json, push_outcome_parts, pushed_values, SkuKey,
+};
 use ponte_store::*;
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// The SKUs among `skus` that are not products.
@@ -107,23 +109,9 @@ pub(crate) async fn record(
         .collect();
     lock_stock(&mut tx, &skus, &[]).await?;
     for p in pushes {
-        let (outcome, error) = match &p.outcome {
-            PushOutcome::Succeeded => ("succeeded", None),
-            PushOutcome::Retrying { error } => ("retrying", Some(error)),
-            PushOutcome::Failed { error } => ("failed", Some(error)),
-            PushOutcome::Waiting { error } => ("waiting", Some(error)),
-        };
-        let items: Vec<_> = p
-            .items
-            .iter()
-            .map(|(sku, variant, q)| json!({"sku": sku, "variant_id": variant, "quantity": q}))
-            .collect();
+        let (outcome, error) = push_outcome_parts(&p.outcome);
         // One row per target (the last value sent for a SKU).
-        let sent: BTreeMap<&str, i64> = p
-            .items
-            .iter()
-            .map(|(sku, _, q)| (sku.as_str(), *q))
-            .collect();
+        let sent = pushed_values(&p.items);
         let set = match &p.outcome {
             PushOutcome::Succeeded => {
                 "pushed = s.q, pushed_at = $5, attempts = 0, last_error = NULL, \
@@ -154,7 +142,7 @@ pub(crate) async fn record(
         .bind(sent.values().copied().collect::<Vec<_>>())
         .bind(now)
         .bind(&p.request)
-        .bind(serde_json::Value::Array(items))
+        .bind(push_items_json(&p.items))
         .bind(p.http_status.map(i32::from))
         .bind(i64::try_from(p.duration_ms).unwrap_or(i64::MAX))
         .bind(outcome)
@@ -217,8 +205,5 @@ pub(crate) async fn list(
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = (items.len() as i64 == n)
-        .then(|| items.last().map(|p| p.seq.to_string()))
-        .flatten();
-    Ok(Page { items, next_cursor })
+    Ok(keyset_page(items, n, |p| p.seq.to_string()))
 }

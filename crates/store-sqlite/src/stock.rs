@@ -2,12 +2,16 @@
 //! and reading stock. Pushing is in `stock_push.rs`.
 
 use crate::codec::{from_ts, id, limit, pow2_chunks, to_json, ts};
-use crate::stock_marks::{apply_entries, mark_targets, Entry, SkuKey};
+use crate::stock_marks::{apply_entries, mark_targets};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::stock_plan::{
+    keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
+    SkuKey,
+};
 use ponte_store::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -127,10 +131,7 @@ impl StockStore for SqliteStore {
         .iter()
         .map(decode_product)
         .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|p| p.sku.clone()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
     async fn insert_warehouse(&self, w: &Warehouse) -> StoreResult<()> {
@@ -229,19 +230,12 @@ impl StockStore for SqliteStore {
                 sku: r.get("sku"),
                 product_id: r.get("product_id"),
                 variant_id: r.get("variant_id"),
-                source: if r.get::<&str, _>("source") == "order" {
-                    ListingSource::Order
-                } else {
-                    ListingSource::Manual
-                },
+                source: listing_source(r.get("source")),
                 created_at: from_ts(r.get("created_at"))?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = (items.len() as i64 == n)
-            .then(|| items.last().map(|l| l.sku.clone()))
-            .flatten();
-        Ok(Page { items, next_cursor })
+        Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
     async fn set_channel_stock(
@@ -284,14 +278,8 @@ impl StockStore for SqliteStore {
             .await?
             .into_iter()
             .collect();
-        if !unknown.is_empty() {
-            let rows = batch
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| unknown.contains(&m.sku))
-                .map(|(i, m)| (i, m.sku.clone()))
-                .collect();
-            return Ok(Err(MovementsRefused::UnknownSku(rows)));
+        if let Some(refused) = refuse_unknown_skus(batch, &unknown) {
+            return Ok(Err(refused));
         }
         let known: BTreeSet<String> =
             sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
@@ -301,27 +289,11 @@ impl StockStore for SqliteStore {
                 .map_err(db_err)?
                 .into_iter()
                 .collect();
-        let bad: Vec<(usize, String)> = batch
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !known.contains(&m.warehouse))
-            .map(|(i, m)| (i, m.warehouse.clone()))
-            .collect();
-        if !bad.is_empty() {
-            return Ok(Err(MovementsRefused::UnknownWarehouse(bad)));
+        if let Some(refused) = refuse_unknown_warehouses(batch, &known) {
+            return Ok(Err(refused));
         }
-        let entries: Vec<Entry> = batch
-            .iter()
-            .map(|m| Entry {
-                tenant,
-                sku: m.sku.clone(),
-                warehouse: m.warehouse.clone(),
-                change: m.change,
-                reason: m.reason.clone(),
-                order: None,
-            })
-            .collect();
-        apply_entries(&mut tx, &entries, now).await?;
+        let entries = movement_entries(tenant, batch);
+        apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Ok(batch.len() as u64))
     }

@@ -6,30 +6,21 @@ use crate::codec::{pow2_chunks, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::{channel_value, Balance, Change};
-use ponte_core::{ChannelId, OrderId, TenantId};
-use ponte_store::{stock_job_key, NewJob, StockJob, StoreError, StoreResult, STOCK_JOB_KIND};
+use ponte_core::stock::Balance;
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::stock_plan::{
+    desired_values, entry_level_keys, entry_skus, feed_level_keys, fold_entries, push_jobs, Feed,
+    LedgerEntry, LevelKey, SkuKey,
+};
+use ponte_store::{NewJob, StoreError, StoreResult};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// A (tenant, SKU) pair.
-pub(crate) type SkuKey = (TenantId, String);
-
-/// One ledger entry to write.
-pub(crate) struct Entry {
-    pub tenant: TenantId,
-    pub sku: String,
-    pub warehouse: String,
-    pub change: Change,
-    pub reason: String,
-    pub order: Option<OrderId>,
-}
 
 /// Current balances of (tenant, SKU, warehouse) triples.
 pub(crate) async fn load_levels(
     conn: &mut SqliteConnection,
-    keys: &BTreeSet<(TenantId, String, String)>,
-) -> StoreResult<HashMap<(TenantId, String, String), Balance>> {
+    keys: &BTreeSet<LevelKey>,
+) -> StoreResult<HashMap<LevelKey, Balance>> {
     let json = serde_json::to_string(
         &keys
             .iter()
@@ -64,26 +55,30 @@ pub(crate) async fn load_levels(
 }
 
 /// Applies ledger entries in order: writes them and the resulting balances, then
-/// marks the targets of every SKU they touched.
+/// marks the targets of every SKU they touched, and of `also_mark` (in one pass).
 pub(crate) async fn apply_entries(
     conn: &mut SqliteConnection,
-    entries: &[Entry],
+    entries: &[LedgerEntry],
+    also_mark: &BTreeSet<SkuKey>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if entries.is_empty() {
-        return Ok(());
+    let mut skus: BTreeSet<SkuKey> = also_mark.clone();
+    if !entries.is_empty() {
+        let levels = load_levels(conn, &entry_level_keys(entries)).await?;
+        let levels = fold_entries(levels, entries);
+        write_ledger(conn, entries, now).await?;
+        write_levels(conn, &levels, now).await?;
+        skus.extend(entry_skus(entries));
     }
-    let keys: BTreeSet<_> = entries
-        .iter()
-        .map(|e| (e.tenant, e.sku.clone(), e.warehouse.clone()))
-        .collect();
-    let mut levels = load_levels(conn, &keys).await?;
-    for e in entries {
-        let b = levels
-            .entry((e.tenant, e.sku.clone(), e.warehouse.clone()))
-            .or_default();
-        *b = b.apply(e.change);
-    }
+    mark_targets(conn, &skus, None, false, now).await
+}
+
+/// Appends the entries to the ledger, in order.
+async fn write_ledger(
+    conn: &mut SqliteConnection,
+    entries: &[LedgerEntry],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     for chunk in pow2_chunks(entries) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO stock_ledger (tenant_id, sku, warehouse, kind, quantity, reason, order_id, at) ",
@@ -100,7 +95,16 @@ pub(crate) async fn apply_entries(
         });
         q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
-    let rows: Vec<_> = levels.into_iter().collect();
+    Ok(())
+}
+
+/// Writes balances whole.
+async fn write_levels(
+    conn: &mut SqliteConnection,
+    levels: &BTreeMap<LevelKey, Balance>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let rows: Vec<_> = levels.iter().collect();
     for chunk in pow2_chunks(&rows) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO stock_levels (tenant_id, sku, warehouse, physical, reserved, updated_at) ",
@@ -119,19 +123,7 @@ pub(crate) async fn apply_entries(
         );
         q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
-    let skus: BTreeSet<SkuKey> = entries.iter().map(|e| (e.tenant, e.sku.clone())).collect();
-    mark_targets(conn, &skus, None, false, now).await
-}
-
-/// A listing of a channel that shows stock, with what feeds it.
-struct Feed {
-    tenant: TenantId,
-    channel: ChannelId,
-    sku: String,
-    product_id: String,
-    variant_id: String,
-    warehouses: Vec<String>,
-    buffer: i64,
+    Ok(())
 }
 
 /// Recomputes what every stock-showing channel listing these SKUs (or only `channel`)
@@ -187,27 +179,8 @@ pub(crate) async fn mark_targets(
     if feeds.is_empty() {
         return Ok(());
     }
-    let keys: BTreeSet<_> = feeds
-        .iter()
-        .flat_map(|f| {
-            f.warehouses
-                .iter()
-                .map(|w| (f.tenant, f.sku.clone(), w.clone()))
-        })
-        .collect();
-    let levels = load_levels(conn, &keys).await?;
-    let values: Vec<(&Feed, i64)> = feeds
-        .iter()
-        .map(|f| {
-            let available: i64 = f
-                .warehouses
-                .iter()
-                .filter_map(|w| levels.get(&(f.tenant, f.sku.clone(), w.clone())))
-                .map(|b| b.available())
-                .sum();
-            (f, channel_value(available, f.buffer))
-        })
-        .collect();
+    let levels = load_levels(conn, &feed_level_keys(&feeds)).await?;
+    let values = desired_values(&feeds, &levels);
     let mut pending: BTreeMap<(TenantId, ChannelId), ()> = BTreeMap::new();
     for chunk in pow2_chunks(&values) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -258,20 +231,7 @@ pub(crate) async fn enqueue_pushes(
     channels: impl Iterator<Item = (TenantId, ChannelId)>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let jobs = channels
-        .map(|(t, c)| {
-            Ok((
-                t,
-                NewJob {
-                    kind: STOCK_JOB_KIND.into(),
-                    payload: serde_json::to_value(StockJob { channel_id: c })
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    unique_key: Some(stock_job_key(c)),
-                    run_at: now,
-                },
-            ))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let jobs = push_jobs(channels, now)?;
     let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|(t, j)| (*t, j)).collect();
     insert_jobs(conn, &refs).await
 }

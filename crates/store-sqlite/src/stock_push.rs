@@ -3,12 +3,13 @@
 
 use crate::codec::{from_ts, id, limit, to_json, ts};
 use crate::stock::{decode_target, TARGET_COLUMNS};
-use crate::stock_marks::SkuKey;
 use crate::{db_err, SqliteStore};
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
+use ponte_store::stock_plan::{
+    keyset_page, push_items_json, push_outcome_parts, pushed_values, SkuKey,
+};
 use ponte_store::*;
-use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
@@ -100,17 +101,9 @@ pub(crate) async fn record(
     }
     let mut tx = store.writer.begin().await.map_err(db_err)?;
     for p in pushes {
-        let (outcome, error) = match &p.outcome {
-            PushOutcome::Succeeded => ("succeeded", None),
-            PushOutcome::Retrying { error } => ("retrying", Some(error)),
-            PushOutcome::Failed { error } => ("failed", Some(error)),
-            PushOutcome::Waiting { error } => ("waiting", Some(error)),
-        };
-        let items: Vec<_> = p
-            .items
-            .iter()
-            .map(|(sku, variant, q)| json!({"sku": sku, "variant_id": variant, "quantity": q}))
-            .collect();
+        let (outcome, error) = push_outcome_parts(&p.outcome);
+        // One row per target (the last value sent for a SKU).
+        let sent = pushed_values(&p.items);
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO stock_pushes (tenant_id, channel_id, at, request, items, http_status, duration_ms, outcome, error) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
@@ -119,7 +112,7 @@ pub(crate) async fn record(
         .bind(p.channel_id.to_string())
         .bind(ts(now))
         .bind(&p.request)
-        .bind(to_json(&items)?)
+        .bind(to_json(&push_items_json(&p.items))?)
         .bind(p.http_status.map(i64::from))
         .bind(i64::try_from(p.duration_ms).unwrap_or(i64::MAX))
         .bind(outcome)
@@ -129,21 +122,15 @@ pub(crate) async fn record(
         .map_err(db_err)?;
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT OR IGNORE INTO stock_push_skus (tenant_id, push_seq, sku) ");
-        q.push_values(&p.items, |mut b, (sku, _, _)| {
+        q.push_values(sent.keys(), |mut b, sku| {
             b.push_bind(tenant.to_string())
                 .push_bind(seq)
-                .push_bind(sku);
+                .push_bind(*sku);
         });
-        if !p.items.is_empty() {
+        if !sent.is_empty() {
             q.build().execute(&mut *tx).await.map_err(db_err)?;
         }
-        let sent = serde_json::to_string(
-            &p.items
-                .iter()
-                .map(|(sku, _, q)| (sku, q))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sent = to_json(&sent.into_iter().collect::<Vec<_>>())?;
         let set = match &p.outcome {
             PushOutcome::Succeeded => {
                 "pushed = s.q, pushed_at = ?, attempts = 0, last_error = NULL, \
@@ -164,7 +151,7 @@ pub(crate) async fn record(
         let q = sqlx::query(&sql);
         let q = match error {
             None => q.bind(ts(now)),
-            Some(e) => q.bind(e.clone()),
+            Some(e) => q.bind(e.to_owned()),
         };
         q.bind(sent)
             .bind(tenant.to_string())
@@ -228,8 +215,5 @@ pub(crate) async fn list(
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = (items.len() as i64 == n)
-        .then(|| items.last().map(|p| p.seq.to_string()))
-        .flatten();
-    Ok(Page { items, next_cursor })
+    Ok(keyset_page(items, n, |p| p.seq.to_string()))
 }

@@ -6,6 +6,7 @@ pub mod rate;
 mod records;
 mod sends;
 mod stock;
+pub mod stock_plan;
 mod tasks;
 mod traits;
 
