@@ -45,6 +45,10 @@ pub(crate) struct OrderDetail {
     /// The platform's payload as last fetched.
     #[schema(value_type = Object)]
     raw: serde_json::Value,
+    /// What the order does to stock: `effects` (per SKU: warehouse, reserved, debited)
+    /// and `unmapped_lines` (lines whose SKU is not a product: flagged, stock not moved).
+    #[schema(value_type = Object)]
+    stock: serde_json::Value,
     /// Oldest first.
     timeline: Vec<TimelineItem>,
 }
@@ -172,10 +176,25 @@ pub(crate) async fn show(
             detail: e.detail,
         })
         .collect();
+    let (effects, unmapped) = store
+        .order_stock(tenant, o.id)
+        .await
+        .map_err(ponte_engine::EngineError::from)?;
+    let stock = serde_json::json!({
+        "effects": effects.iter().map(|e| serde_json::json!({
+            "sku": e.sku, "warehouse": e.warehouse,
+            "reserved": e.effect.reserved, "debited": e.effect.debited,
+        })).collect::<Vec<_>>(),
+        "unmapped_lines": unmapped.iter().map(|l| serde_json::json!({
+            "line": l.line, "sku": l.sku, "product_id": l.product_id,
+            "variant_id": l.variant_id, "quantity": l.quantity,
+        })).collect::<Vec<_>>(),
+    });
     let raw = o.raw.clone();
     Ok(Json(OrderDetail {
         order: view(o),
         raw,
+        stock,
         timeline,
     }))
 }

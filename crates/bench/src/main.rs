@@ -11,6 +11,7 @@ mod report;
 mod scenarios;
 mod sends;
 mod server;
+mod stock;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,10 @@ enum Cmd {
     /// Orders imported per second by a manual sync of a simulator backlog (pages of
     /// 200), and the server's peak memory, per backlog size.
     Poll(poll::PollArgs),
+    /// Stock change to platform push p99 on an idle channel; time and calls to
+    /// propagate many changes to several channels, without and with Nuvemshop's rate
+    /// limit.
+    Stock(stock::StockArgs),
     /// Every scenario.
     All {
         /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
@@ -58,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Jobs(a) => jobs::jobs(a).await,
             Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
+            Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::All { quick } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 for target in [Target::sqlite(), Target::postgres(1), Target::postgres(2)] {
@@ -65,7 +71,8 @@ fn main() -> anyhow::Result<()> {
                     scenarios::e2e(E2eArgs::preset(quick, target.clone())).await?;
                     sends::sends(sends::SendsArgs::preset(quick, target.clone())).await?;
                     if target.instances == 1 {
-                        poll::poll(poll::PollArgs::preset(quick, target)).await?;
+                        poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
+                        stock::stock(stock::StockArgs::preset(quick, target)).await?;
                     }
                 }
                 jobs::jobs(jobs::JobsArgs::preset(quick)).await?;

@@ -352,7 +352,8 @@ async fn the_rate_limit_bucket_covers_stock_pushes() {
     assert_ok(&conn.push_stock(&[item(pid, vids[0], 3)]).await);
     let (c, err) = only_error(conn.push_stock(&[item(pid, vids[0], 4)]).await);
     assert!(
-        matches!(err.kind, PlatformErrorKind::RateLimited(w) if w > Duration::from_secs(1)),
+        // The bucket's reset is far away; ponte waits at most a second (one slot).
+        matches!(err.kind, PlatformErrorKind::RateLimited(w) if w == Duration::from_secs(1)),
         "{c:#?}"
     );
     assert_eq!(env.stock(pid, vids[0]), Some(3));

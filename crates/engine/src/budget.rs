@@ -88,6 +88,31 @@ impl Engine {
         run
     }
 
+    /// Takes one request from the channel's shared budget now; `Some(wait)` when there
+    /// is none yet.
+    pub(crate) async fn token_or_wait(&self, ready: &Ready, tenant: TenantId) -> Option<Duration> {
+        let limit = ready.connector.rate_limit();
+        match self
+            .store
+            .take_tokens(
+                tenant,
+                &bucket(ready.id),
+                1,
+                limit.burst,
+                limit.per_sec,
+                self.clock.now(),
+            )
+            .await
+        {
+            Ok(g) if g.granted > 0 => None,
+            Ok(g) => Some(g.retry_after),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
+                Some(Duration::from_secs(1))
+            }
+        }
+    }
+
     /// Takes one request from the channel's shared budget, waiting for it; false when
     /// stopped meanwhile.
     pub(crate) async fn wait_for_token(
@@ -96,30 +121,11 @@ impl Engine {
         tenant: TenantId,
         stop: &watch::Receiver<bool>,
     ) -> bool {
-        let limit = ready.connector.rate_limit();
-        loop {
-            let grant = self
-                .store
-                .take_tokens(
-                    tenant,
-                    &bucket(ready.id),
-                    1,
-                    limit.burst,
-                    limit.per_sec,
-                    self.clock.now(),
-                )
-                .await;
-            let wait = match grant {
-                Ok(g) if g.granted > 0 => return true,
-                Ok(g) => g.retry_after,
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
-                    Duration::from_secs(1)
-                }
-            };
+        while let Some(wait) = self.token_or_wait(ready, tenant).await {
             if crate::poll::sleep_or_stop(stop, wait).await {
                 return false;
             }
         }
+        true
     }
 }

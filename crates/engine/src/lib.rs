@@ -91,7 +91,7 @@ impl Default for EngineConfig {
             min_task_interval: Duration::from_secs(60),
             poll_overlap: Duration::from_secs(600),
             task_workers: 2,
-            stock_workers: 2,
+            stock_workers: 4,
         }
     }
 }

@@ -106,8 +106,14 @@ impl Engine {
             }
             for items in batches.values() {
                 for chunk in items.chunks(connector.stock_batch_max().max(1)) {
-                    if !self.wait_for_token(&ready, job.tenant_id, stop).await {
-                        return None;
+                    // Out of budget: give the worker back until a token is there (other
+                    // channels' pushes run meanwhile); the rest stays pending.
+                    if let Some(wait) = self.token_or_wait(&ready, job.tenant_id).await {
+                        return Some(self.retry_in(
+                            wait,
+                            "rate_limited: waiting for the channel's request budget".into(),
+                            false,
+                        ));
                     }
                     let calls = connector.push_stock(chunk).await;
                     let records: Vec<PushRecord> = calls

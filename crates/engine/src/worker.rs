@@ -88,16 +88,10 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             engine.within_budget(jobs).await
         };
         if jobs.is_empty() {
-            let idle = match engine.store.next_run_at().await {
-                Ok(Some(at)) => (at - engine.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .min(Duration::from_secs(1)),
-                _ => Duration::from_secs(1),
-            };
+            let idle = idle_for(&engine).await;
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(idle.max(Duration::from_millis(5))) => {}
+                _ = tokio::time::sleep(idle) => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -134,9 +128,10 @@ async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kin
                 }
             }
             Ok(_) => {
+                let idle = idle_for(&engine).await;
                 tokio::select! {
                     _ = notified => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(idle) => {}
                     _ = stop.changed() => {}
                 }
             }
@@ -146,6 +141,18 @@ async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kin
             }
         }
     }
+}
+
+/// How long an idle loop may sleep: until the next job is due, at most a second.
+async fn idle_for(engine: &Engine) -> Duration {
+    let idle = match engine.store.next_run_at().await {
+        Ok(Some(at)) => (at - engine.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(1)),
+        _ => Duration::from_secs(1),
+    };
+    idle.max(Duration::from_millis(5))
 }
 
 /// Starts the runs of due tasks, every second.

@@ -64,6 +64,8 @@ fn start(dir: &std::path::Path, db: &TestDb) -> Ponte {
             ("PONTE_DATABASE_URL", &db.url),
             ("PONTE_MASTER_KEY", MASTER_KEY),
             ("PONTE_JOB_LEASE_SECS", "3"),
+            // Tests run side by side on one PostgreSQL (100 connections).
+            ("PONTE_DATABASE_MAX_CONNECTIONS", "8"),
         ],
     )
 }
@@ -352,6 +354,7 @@ async fn three_instances_fire_each_due_run_once() {
             ("PONTE_MASTER_KEY", MASTER_KEY.to_owned()),
             ("PONTE_JOB_LEASE_SECS", "3".to_owned()),
             ("PONTE_MIN_TASK_INTERVAL_SECONDS", "1".to_owned()),
+            ("PONTE_DATABASE_MAX_CONNECTIONS", "8".to_owned()),
         ]
     };
     let start_node = |dir: &std::path::Path| {

@@ -198,6 +198,21 @@ async fn the_platform_shows_the_right_stock_at_each_step() {
     assert_eq!(st["channels"][0]["should_show"], 13, "{st}");
     assert_eq!(st["channels"][0]["last_pushed"], 13, "{st}");
     assert_eq!(st["channels"][0]["state"], "pushed", "{st}");
+    let o1_id = ponte
+        .all_orders()
+        .await
+        .iter()
+        .find(|o| o["external_id"].as_str() == Some(&o1.to_string()))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail = ponte.get(&format!("/api/v1/orders/{o1_id}")).await;
+    assert_eq!(
+        detail["stock"]["unmapped_lines"][0]["sku"], "NAO-CADASTRADO",
+        "{detail}"
+    );
+    assert_eq!(detail["stock"]["effects"][0]["reserved"], 2, "{detail}");
     let unmapped = ponte.get("/api/v1/unmapped-skus").await;
     assert_eq!(unmapped["items"][0]["sku"], "NAO-CADASTRADO", "{unmapped}");
     assert_eq!(unmapped["items"][0]["orders"], 1);

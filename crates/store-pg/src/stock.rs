@@ -13,7 +13,7 @@ use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
-    SkuKey,
+    OrderStockEffect, SkuKey, UnmappedLine,
 };
 use ponte_store::*;
 use sqlx::postgres::PgRow;
@@ -425,6 +425,60 @@ impl StockStore for PgStore {
             levels,
             channels,
         }))
+    }
+
+    async fn order_stock(
+        &self,
+        tenant: TenantId,
+        order: OrderId,
+    ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
+        let effects = sqlx::query(
+            "SELECT sku, warehouse, reserved, debited FROM order_stock \
+             WHERE tenant_id = $1 AND order_id = $2 ORDER BY sku",
+        )
+        .bind(tenant.0)
+        .bind(order.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(OrderStockEffect {
+                tenant,
+                order,
+                sku: col(r, "sku")?,
+                warehouse: col(r, "warehouse")?,
+                effect: ponte_core::stock::Effect {
+                    reserved: col(r, "reserved")?,
+                    debited: col(r, "debited")?,
+                },
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let unmapped = sqlx::query(
+            "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
+             WHERE tenant_id = $1 AND order_id = $2 ORDER BY line",
+        )
+        .bind(tenant.0)
+        .bind(order.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(UnmappedLine {
+                tenant,
+                order,
+                line: usize::try_from(col::<i32>(r, "line")?).unwrap_or(0),
+                channel: ChannelId(col(r, "channel_id")?),
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                quantity: col(r, "quantity")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok((effects, unmapped))
     }
 
     async fn unmapped_skus(

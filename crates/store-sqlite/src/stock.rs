@@ -10,7 +10,7 @@ use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
-    SkuKey,
+    OrderStockEffect, SkuKey, UnmappedLine,
 };
 use ponte_store::*;
 use sqlx::sqlite::SqliteRow;
@@ -339,6 +339,58 @@ impl StockStore for SqliteStore {
             levels,
             channels,
         }))
+    }
+
+    async fn order_stock(
+        &self,
+        tenant: TenantId,
+        order: OrderId,
+    ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
+        let effects = sqlx::query(
+            "SELECT sku, warehouse, reserved, debited FROM order_stock \
+             WHERE tenant_id = ? AND order_id = ? ORDER BY sku",
+        )
+        .bind(tenant.to_string())
+        .bind(order.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| OrderStockEffect {
+            tenant,
+            order,
+            sku: r.get("sku"),
+            warehouse: r.get("warehouse"),
+            effect: ponte_core::stock::Effect {
+                reserved: r.get("reserved"),
+                debited: r.get("debited"),
+            },
+        })
+        .collect();
+        let unmapped = sqlx::query(
+            "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
+             WHERE tenant_id = ? AND order_id = ? ORDER BY line",
+        )
+        .bind(tenant.to_string())
+        .bind(order.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(UnmappedLine {
+                tenant,
+                order,
+                line: usize::try_from(r.get::<i64, _>("line")).unwrap_or(0),
+                channel: id(r.get("channel_id"))?,
+                sku: r.get("sku"),
+                product_id: r.get("product_id"),
+                variant_id: r.get("variant_id"),
+                quantity: r.get("quantity"),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok((effects, unmapped))
     }
 
     async fn unmapped_skus(

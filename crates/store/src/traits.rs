@@ -282,6 +282,16 @@ pub trait StockStore: Send + Sync {
     ) -> StoreResult<Result<u64, MovementsRefused>>;
     /// A SKU's balances and channel values.
     async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>>;
+    /// What one order does to stock: its effect per SKU, and its lines flagged as
+    /// unmapped (their SKU is not a product).
+    async fn order_stock(
+        &self,
+        tenant: TenantId,
+        order: OrderId,
+    ) -> StoreResult<(
+        Vec<crate::stock_plan::OrderStockEffect>,
+        Vec<crate::stock_plan::UnmappedLine>,
+    )>;
     /// Order lines whose SKU is not a product, grouped by channel and platform ids.
     async fn unmapped_skus(
         &self,

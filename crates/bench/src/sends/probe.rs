@@ -149,14 +149,19 @@ pub struct CpuProbe {
 impl CpuProbe {
     /// Now; PostgreSQL's processes when `s` has a scratch database.
     pub fn now(s: &Setup) -> CpuProbe {
+        let pids: Vec<u32> = s.servers.iter().map(|srv| srv.pid()).collect();
+        CpuProbe::of(&pids, s.database())
+    }
+
+    /// Now, for the ponte processes `pids` and (with a scratch database) PostgreSQL.
+    pub fn of(pids: &[u32], database: Option<&str>) -> CpuProbe {
         CpuProbe {
-            ponte: s
-                .servers
+            ponte: pids
                 .iter()
-                .filter_map(|srv| cpu_secs(&srv.pid().to_string()))
+                .filter_map(|pid| cpu_secs(&pid.to_string()))
                 .sum(),
             bench: cpu_secs("self").unwrap_or(0.0),
-            postgres: s.database().map(postgres_cpu).unwrap_or_default(),
+            postgres: database.map(postgres_cpu).unwrap_or_default(),
         }
     }
 

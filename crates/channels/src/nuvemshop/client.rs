@@ -57,14 +57,17 @@ impl NuvemshopConnector {
 }
 
 /// How long a 429 says to wait: `Retry-After` (seconds) when present, else
-/// `X-Rate-Limit-Reset` (milliseconds until the bucket is empty, `TN:README.md`).
+/// `X-Rate-Limit-Reset` capped at one second. The reset is the time until the whole
+/// bucket is empty (`TN:README.md`), up to 20 s, while one request fits again as soon
+/// as one slot leaks (0.5 s at the documented 2/s): waiting for the full reset would
+/// stall a channel for no reason.
 pub(super) fn rate_limit_wait(h: &reqwest::header::HeaderMap) -> Duration {
     retry_after(h)
         .or_else(|| {
             h.get("x-rate-limit-reset")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_millis)
+                .map(|ms| Duration::from_millis(ms).min(Duration::from_secs(1)))
         })
         .unwrap_or(Duration::from_secs(1))
 }
