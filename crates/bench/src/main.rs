@@ -42,9 +42,13 @@ enum Cmd {
     Stock(stock::StockArgs),
     /// Every scenario.
     All {
-        /// Seconds per measurement instead of the defaults (e.g. 1 for a smoke run).
+        /// Small sizes and short measurements: a smoke run of every scenario (seconds
+        /// each), as CI runs it so the bench code cannot rot.
         #[arg(long)]
         quick: bool,
+        /// Only the embedded backend (no PostgreSQL needed).
+        #[arg(long)]
+        sqlite_only: bool,
     },
     /// (internal) Run a ponte server for a scenario.
     #[command(hide = true)]
@@ -64,9 +68,15 @@ fn main() -> anyhow::Result<()> {
             Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
-            Cmd::All { quick } => {
+            Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
-                for target in [Target::sqlite(), Target::postgres(1), Target::postgres(2)] {
+                let started = chrono::Utc::now();
+                let targets = if sqlite_only {
+                    vec![Target::sqlite()]
+                } else {
+                    vec![Target::sqlite(), Target::postgres(1), Target::postgres(2)]
+                };
+                for target in targets {
                     scenarios::ingest(IngestArgs::preset(quick, target.clone())).await?;
                     scenarios::e2e(E2eArgs::preset(quick, target.clone())).await?;
                     sends::sends(sends::SendsArgs::preset(quick, target.clone())).await?;
@@ -75,8 +85,10 @@ fn main() -> anyhow::Result<()> {
                         stock::stock(stock::StockArgs::preset(quick, target)).await?;
                     }
                 }
-                jobs::jobs(jobs::JobsArgs::preset(quick)).await?;
-                Ok(())
+                if !sqlite_only {
+                    jobs::jobs(jobs::JobsArgs::preset(quick)).await?;
+                }
+                report::summary(started).map(|_| ())
             }
             Cmd::Serve(a) => server::serve(a).await,
         }

@@ -61,11 +61,16 @@ pub fn emit(
         if correct { "passed" } else { "FAILED" }
     );
     std::fs::create_dir_all("bench-results")?;
+    let table: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"figure": r.name, "value": r.value, "target": r.target, "met": r.ok}))
+        .collect();
     let doc = json!({
         "scenario": scenario,
         "backend": backend,
         "at": chrono::Utc::now().to_rfc3339(),
         "machine": machine(),
+        "rows": table,
         "figures": figures,
         "correct": correct,
     });
@@ -76,4 +81,58 @@ pub fn emit(
         anyhow::bail!("{scenario}: the results were wrong");
     }
     Ok(())
+}
+
+/// Prints every figure with a target from the results written since `since`, and
+/// writes them to `bench-results/summary.json`; the number of targets missed.
+pub fn summary(since: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+    let mut docs: Vec<Value> = std::fs::read_dir("bench-results")?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter(|d| {
+            d["at"]
+                .as_str()
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                .is_some_and(|t| t >= since)
+        })
+        .collect();
+    docs.sort_by_key(|d| d["at"].as_str().map(str::to_owned));
+    println!(
+        "
+== summary: every figure with a target =="
+    );
+    println!(
+        "{:<10} {:<22} {:<44} {:>14} {:>12}",
+        "scenario", "backend", "figure", "value", "target"
+    );
+    let mut missed = 0;
+    let mut lines = vec![];
+    for d in &docs {
+        for r in d["rows"].as_array().into_iter().flatten() {
+            let Some(met) = r["met"].as_bool() else {
+                continue;
+            };
+            missed += usize::from(!met);
+            println!(
+                "{:<10} {:<22} {:<44} {:>14} {:>12}  {}",
+                d["scenario"].as_str().unwrap_or_default(),
+                d["backend"].as_str().unwrap_or_default(),
+                r["figure"].as_str().unwrap_or_default(),
+                r["value"].as_str().unwrap_or_default(),
+                r["target"].as_str().unwrap_or_default(),
+                if met { "ok" } else { "MISSED" }
+            );
+            lines.push(json!({"scenario": d["scenario"], "backend": d["backend"], "row": r}));
+        }
+    }
+    println!("correctness: every scenario passed its checks; targets missed: {missed}");
+    let doc = json!({"at": chrono::Utc::now().to_rfc3339(), "machine": machine(), "targets": lines, "missed": missed});
+    std::fs::write(
+        "bench-results/summary.json",
+        serde_json::to_string_pretty(&doc)?,
+    )?;
+    println!("wrote bench-results/summary.json");
+    Ok(missed)
 }
