@@ -8,6 +8,7 @@ pub mod nuvemshop;
 mod poll;
 mod send;
 mod stock;
+pub mod vtex;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::CallInfo;
