@@ -88,7 +88,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             engine.within_budget(jobs).await
         };
         if jobs.is_empty() {
-            let idle = idle_for(&engine).await;
+            let idle = idle_for(&engine, Duration::from_millis(5)).await;
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(idle) => {}
@@ -128,7 +128,7 @@ async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kin
                 }
             }
             Ok(_) => {
-                let idle = idle_for(&engine).await;
+                let idle = idle_for(&engine, Duration::from_millis(100)).await;
                 tokio::select! {
                     _ = notified => {}
                     _ = tokio::time::sleep(idle) => {}
@@ -143,8 +143,9 @@ async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kin
     }
 }
 
-/// How long an idle loop may sleep: until the next job is due, at most a second.
-async fn idle_for(engine: &Engine) -> Duration {
+/// How long an idle loop may sleep: until the next job (of any kind) is due, at most
+/// a second, at least `floor` (a due job of another kind must not make it spin).
+async fn idle_for(engine: &Engine, floor: Duration) -> Duration {
     let idle = match engine.store.next_run_at().await {
         Ok(Some(at)) => (at - engine.clock.now())
             .to_std()
@@ -152,7 +153,7 @@ async fn idle_for(engine: &Engine) -> Duration {
             .min(Duration::from_secs(1)),
         _ => Duration::from_secs(1),
     };
-    idle.max(Duration::from_millis(5))
+    idle.max(floor)
 }
 
 /// Starts the runs of due tasks, every second.
