@@ -2,7 +2,7 @@
 //! vtex/openapi-schemas; status table from help.vtex.com "Order flow and status").
 //!
 //! So far: reading and mapping an order (`GET /api/oms/pvt/orders/{orderId}`, `dto.rs`,
-//! `map.rs`). The platform is not registered in [`crate::platforms`] and has no
+//! `map.rs`) and authenticating hook notifications (`hook.rs`). The platform is not registered in [`crate::platforms`] and has no
 //! connector yet.
 //!
 //! # Mapping
@@ -93,6 +93,7 @@
 //! [`MappedOrder`]: ponte_core::order::MappedOrder
 
 mod dto;
+pub mod hook;
 mod map;
 
 pub use map::{
