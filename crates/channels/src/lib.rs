@@ -7,6 +7,7 @@ mod http_call;
 pub mod nuvemshop;
 mod poll;
 mod send;
+mod settings;
 mod stock;
 pub mod vtex;
 

@@ -1,5 +1,6 @@
 //! Nuvemshop channel settings and credentials.
 
+use crate::settings::from_value;
 use crate::ConfigError;
 use ponte_core::import::ImportPolicy;
 use ponte_core::status_rules::StatusRule;
@@ -136,20 +137,6 @@ impl NuvemshopCredentials {
         }
         Ok(c)
     }
-}
-
-/// Deserialises, turning serde's unknown-field message into [`ConfigError::UnknownKey`].
-fn from_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, ConfigError> {
-    T::deserialize(v).map_err(|e| {
-        let msg = e.to_string();
-        match msg
-            .strip_prefix("unknown field `")
-            .and_then(|r| r.split('`').next())
-        {
-            Some(key) => ConfigError::UnknownKey(key.to_owned()),
-            None => ConfigError::Invalid(msg),
-        }
-    })
 }
 
 #[cfg(test)]

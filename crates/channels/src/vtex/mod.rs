@@ -2,7 +2,8 @@
 //! vtex/openapi-schemas; status table from help.vtex.com "Order flow and status").
 //!
 //! So far: reading and mapping an order (`GET /api/oms/pvt/orders/{orderId}`, `dto.rs`,
-//! `map.rs`) and authenticating hook notifications (`hook.rs`). The platform is not registered in [`crate::platforms`] and has no
+//! `map.rs`), authenticating hook notifications (`hook.rs`) and the channel's settings and
+//! credentials (`settings.rs`). The platform is not registered in [`crate::platforms`] and has no
 //! connector yet.
 //!
 //! # Mapping
@@ -95,8 +96,10 @@
 mod dto;
 pub mod hook;
 mod map;
+mod settings;
 
 pub use map::{
     default_status_table, order_refs, read_listed_order, read_order, ListedOrder, OrderRefs,
     STATUSES,
 };
+pub use settings::{VtexCredentials, VtexSettings, DEFAULT_ENVIRONMENT};
