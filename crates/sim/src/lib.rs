@@ -4,7 +4,7 @@
 //! in-memory state that tests can inspect and manipulate, and can inject faults
 //! (errors, rate limiting, delays) so connectors can be exercised end to end.
 //!
-//! Only Nuvemshop/Tiendanube exists for now: see [`nuvemshop`].
+//! Nuvemshop/Tiendanube ([`nuvemshop`]) and VTEX ([`vtex`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![recursion_limit = "256"]
@@ -16,6 +16,7 @@ pub mod error;
 pub mod faults;
 pub mod nuvemshop;
 pub mod reqlog;
+pub mod vtex;
 
 pub use demo::{run_demo, DemoArgs};
 pub use error::SimError;
