@@ -27,7 +27,7 @@
 //! - `updated_at_*` filters sort by `(updated_at, id)`, everything else by `id`;
 //! - timestamps come from [`crate::clock::SimClock`] (strictly increasing).
 
-mod brdata;
+pub(crate) mod brdata;
 mod catalogue;
 mod fmt;
 mod fo_routes;

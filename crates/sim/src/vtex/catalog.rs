@@ -1,10 +1,9 @@
 //! Generated Brazilian data for VTEX orders: people, places, the SKU catalogue,
 //! and documents with valid check digits (CPF, CNPJ, EAN-13, NF-e access key).
 //!
-//! The Nuvemshop simulator's generators are private to that module, so the few
-//! needed here are re-implemented (validity is checked against
-//! [`crate::nuvemshop::cpf_is_valid`] / [`crate::nuvemshop::cnpj_is_valid`] in tests).
+//! Documents and names come from the Nuvemshop simulator's generators (`brdata`).
 
+pub use crate::nuvemshop::brdata::{email_local, pick, random_cnpj, random_cpf, random_ean13};
 use rand::Rng;
 
 pub const FIRST_NAMES: &[&str] = &[
@@ -238,65 +237,6 @@ pub fn catalogue<R: Rng + ?Sized>(rng: &mut R) -> Vec<Sku> {
     out
 }
 
-pub fn pick<'a, R: Rng + ?Sized>(rng: &mut R, xs: &[&'a str]) -> &'a str {
-    xs[rng.gen_range(0..xs.len())]
-}
-
-fn mod11_digit(digits: &[u8], weights: &[u8]) -> u8 {
-    let sum: u32 = digits
-        .iter()
-        .zip(weights)
-        .map(|(d, w)| u32::from(*d) * u32::from(*w))
-        .sum();
-    let r = sum % 11;
-    if r < 2 {
-        0
-    } else {
-        (11 - r) as u8
-    }
-}
-
-fn digits_to_string(d: &[u8]) -> String {
-    d.iter().map(|x| char::from(b'0' + x)).collect()
-}
-
-/// A valid CPF (11 digits, not all equal).
-pub fn random_cpf<R: Rng + ?Sized>(rng: &mut R) -> String {
-    loop {
-        let mut d: Vec<u8> = (0..9).map(|_| rng.gen_range(0..10)).collect();
-        if d.iter().all(|x| *x == d[0]) {
-            continue;
-        }
-        d.push(mod11_digit(&d, &[10, 9, 8, 7, 6, 5, 4, 3, 2]));
-        d.push(mod11_digit(&d, &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2]));
-        return digits_to_string(&d);
-    }
-}
-
-/// A valid CNPJ of a head office (`0001` branch).
-pub fn random_cnpj<R: Rng + ?Sized>(rng: &mut R) -> String {
-    let mut d: Vec<u8> = (0..8).map(|_| rng.gen_range(0..10)).collect();
-    d.extend_from_slice(&[0, 0, 0, 1]);
-    d.push(mod11_digit(&d, &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]));
-    d.push(mod11_digit(&d, &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]));
-    digits_to_string(&d)
-}
-
-/// A valid EAN-13 with the Brazilian `789` prefix.
-pub fn random_ean13<R: Rng + ?Sized>(rng: &mut R) -> String {
-    let mut d = vec![7u8, 8, 9];
-    for _ in 0..9 {
-        d.push(rng.gen_range(0..10));
-    }
-    let sum: u32 = d
-        .iter()
-        .enumerate()
-        .map(|(i, x)| u32::from(*x) * if i % 2 == 0 { 1 } else { 3 })
-        .sum();
-    d.push(((10 - sum % 10) % 10) as u8);
-    digits_to_string(&d)
-}
-
 /// A 44-digit NF-e access key (`cUF AAMM CNPJ mod serie nNF tpEmis cNF cDV`)
 /// with a valid mod-11 check digit.
 pub fn nfe_key<R: Rng + ?Sized>(
@@ -322,24 +262,6 @@ pub fn nfe_key<R: Rng + ?Sized>(
     let dv = if r < 2 { 0 } else { 11 - r };
     s.push(char::from(b'0' + dv as u8));
     s
-}
-
-/// `"João Gonçalves"` -> `"joao.goncalves"`.
-pub fn email_local(name: &str) -> String {
-    name.to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' => 'a',
-            'é' | 'ê' => 'e',
-            'í' => 'i',
-            'ó' | 'ô' | 'õ' => 'o',
-            'ú' | 'ü' => 'u',
-            'ç' => 'c',
-            ' ' => '.',
-            c => c,
-        })
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-        .collect()
 }
 
 #[cfg(test)]
