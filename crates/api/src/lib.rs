@@ -10,6 +10,7 @@ mod orders;
 mod problem;
 mod sends;
 mod stock;
+mod subscriptions;
 mod tasks;
 mod webhooks;
 
@@ -36,6 +37,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(deliveries::routes())
         .merge(tasks::routes())
         .merge(stock::routes())
+        .merge(subscriptions::routes())
         .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(
             engine.clone(),

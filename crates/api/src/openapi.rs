@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         crate::stock::warehouses, crate::stock::set_listings, crate::stock::listings,
         crate::stock::movements, crate::stock::sku_stock, crate::stock::pushes,
         crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
+        crate::subscriptions::check,
     ),
     modifiers(&Bearer),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),

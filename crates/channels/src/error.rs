@@ -73,6 +73,16 @@ pub struct PlatformError {
 }
 
 impl PlatformError {
+    /// A permanent failure found without an HTTP answer (a refusal before any call,
+    /// an answer ponte cannot use).
+    pub fn permanent(message: String) -> Self {
+        Self {
+            kind: PlatformErrorKind::Permanent,
+            status: None,
+            message,
+        }
+    }
+
     /// Stable code for APIs and history.
     pub fn code(&self) -> &'static str {
         match self.kind {

@@ -9,13 +9,15 @@ mod poll;
 mod send;
 mod settings;
 mod stock;
+mod subscription;
 pub mod vtex;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::CallInfo;
-pub use poll::{PollCursor, PollPage, PollResult, UnreadableOrder};
+pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
 pub use stock::{StockCall, StockItem};
+pub use subscription::{HookTarget, Subscribed, SubscriptionReport};
 
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
@@ -55,6 +57,11 @@ pub trait Platform: Send + Sync {
     ) -> Result<serde_json::Value, ConfigError>;
     /// Validates credentials.
     fn validate_credentials(&self, credentials: &serde_json::Value) -> Result<(), ConfigError>;
+    /// Credential keys ponte fills with a fresh random secret when they are not given
+    /// (VTEX: the hook secret ponte configures on its hook).
+    fn generated_secrets(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Builds a connector for one channel.
     fn connect(
         &self,
@@ -94,6 +101,20 @@ pub trait Connector: Send + Sync {
     /// Lists orders updated at or after `cursor.since`: one page of a walk that the
     /// engine repeats with [`PollPage::next`] (polling safety net, manual sync).
     async fn list_orders(&self, cursor: &PollCursor) -> (CallInfo, PollResult);
+    /// Acknowledges a listed page once its orders are stored ([`PollPage::receipt`];
+    /// VTEX commits the feed handles). Platforms whose listings need no
+    /// acknowledgement make no call.
+    async fn ack_listed(
+        &self,
+        receipt: &[String],
+    ) -> Option<(CallInfo, Result<(), PlatformError>)> {
+        let _ = receipt;
+        None
+    }
+    /// Makes the platform's push subscription for this channel what `want` says:
+    /// ponte's webhook registered at `want.url` (repairing what is missing or stale),
+    /// or, with `None`, ponte's registrations removed. Idempotent.
+    async fn reconcile_subscription(&self, want: Option<&HookTarget>) -> SubscriptionReport;
     /// The key of the platform call a listing's stock goes out in: items with the
     /// same key are pushed together (Nuvemshop: one call per product).
     fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String;
@@ -108,12 +129,14 @@ pub trait Connector: Send + Sync {
     /// Checks the platform's requirements for a send; on error no call is made.
     fn check_send(&self, action: &Action) -> Result<(), SendCheckError>;
     /// Tells the platform about an ERP event on order `external_id` (maybe several calls).
-    async fn send(&self, external_id: &str, action: &Action) -> SendReport;
+    /// `nfe_xml` is the authorized NF-e XML stored with an invoice action, when given
+    /// (VTEX embeds it in the invoice notification).
+    async fn send(&self, external_id: &str, action: &Action, nfe_xml: Option<&str>) -> SendReport;
 }
 
 /// Every platform ponte knows.
 pub fn platforms() -> Vec<Arc<dyn Platform>> {
-    vec![Arc::new(nuvemshop::Nuvemshop)]
+    vec![Arc::new(nuvemshop::Nuvemshop), Arc::new(vtex::Vtex)]
 }
 
 /// A shared HTTP client; `timeout` bounds each whole platform call.

@@ -5,10 +5,23 @@ use crate::PlatformError;
 use chrono::{DateTime, Utc};
 use ponte_core::order::MappedOrder;
 
+/// What a listing walk is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollMode {
+    /// The scheduled safety net: what changed since `since`. A platform with a change
+    /// queue (VTEX Feed v3) reads the queue instead of a listing.
+    Changes,
+    /// A manual sync: every order updated (or, where the platform can only filter by
+    /// creation, created) since `since`.
+    Backfill,
+}
+
 /// Where a listing walk is. The engine starts it at `since` (page 1, part 0) and
 /// passes back whatever [`PollPage::next`] says until it is `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollCursor {
+    /// What the walk is for.
+    pub mode: PollMode,
     /// Orders updated at or after this instant (inclusive).
     pub since: DateTime<Utc>,
     /// Page of the current query, from 1.
@@ -22,9 +35,16 @@ pub struct PollCursor {
 }
 
 impl PollCursor {
-    /// The first page of a walk over orders updated at or after `since`.
+    /// The first page of a walk over orders updated at or after `since`
+    /// ([`PollMode::Changes`]).
     pub fn start(since: DateTime<Utc>) -> Self {
+        Self::start_as(PollMode::Changes, since)
+    }
+
+    /// The first page of a walk of `mode` from `since`.
+    pub fn start_as(mode: PollMode, since: DateTime<Utc>) -> Self {
         Self {
+            mode,
             since,
             page: 1,
             part: 0,
@@ -51,6 +71,9 @@ pub struct PollPage {
     pub next: Option<PollCursor>,
     /// How many orders the platform says the current query matches, when it says.
     pub total: Option<u64>,
+    /// What to hand back to [`crate::Connector::ack_listed`] once the page's orders are
+    /// stored (VTEX feed handles); empty when the platform needs no acknowledgement.
+    pub receipt: Vec<String>,
 }
 
 /// A listing call's result.

@@ -24,3 +24,14 @@ pub struct SendReport {
     /// saying "already in that state" is success too: sends are retried after crashes).
     pub result: Result<(), PlatformError>,
 }
+
+impl SendReport {
+    /// A send refused before any call.
+    pub fn refused(message: String) -> Self {
+        Self {
+            request: "nothing sent".into(),
+            calls: vec![],
+            result: Err(PlatformError::permanent(message)),
+        }
+    }
+}

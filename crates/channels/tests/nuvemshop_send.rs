@@ -151,7 +151,7 @@ async fn separation_packs_in_both_modes_and_repeats() {
     let env = Env::start().await;
     let (id, ext) = env.paid_order();
     assert_eq!(env.fo(id)["status"], "UNPACKED");
-    let r = env.connector(FO).send(&ext, &separation()).await;
+    let r = env.connector(FO).send(&ext, &separation(), None).await;
     assert_ok(&r);
     assert_eq!(statuses(&r), [Some(200), Some(200)]);
     let fo_id = env.fo(id)["id"].as_str().unwrap().to_owned();
@@ -163,21 +163,21 @@ async fn separation_packs_in_both_modes_and_repeats() {
         )
     );
     assert_eq!(env.fo(id)["status"], "PACKED");
-    let again = env.connector(FO).send(&ext, &separation()).await;
+    let again = env.connector(FO).send(&ext, &separation(), None).await;
     assert_ok(&again);
     assert_eq!(statuses(&again), [Some(200)], "a packed FO needs no PATCH");
 
     let (id, ext) = env.paid_order();
     let legacy = env.connector(LEGACY);
-    let r = legacy.send(&ext, &separation()).await;
+    let r = legacy.send(&ext, &separation(), None).await;
     assert_ok(&r);
     assert_eq!(r.request, format!("POST /orders/{id}/pack {{}}"));
     assert_eq!(env.fo(id)["status"], "PACKED");
-    let again = legacy.send(&ext, &separation()).await;
+    let again = legacy.send(&ext, &separation(), None).await;
     assert_ok(&again);
     assert_eq!(statuses(&again), [Some(422)], "already packed is success");
     env.sim.fulfill(id, "BR1", None).unwrap();
-    let late = legacy.send(&ext, &separation()).await;
+    let late = legacy.send(&ext, &separation(), None).await;
     assert_ok(&late);
     assert!(late.calls[0]
         .response
@@ -193,7 +193,7 @@ async fn shipment_dispatches_with_tracking_in_both_modes_and_repeats() {
     for api in [FO, LEGACY] {
         let conn = env.connector(api);
         let (id, ext) = env.paid_order();
-        let r = conn.send(&ext, &shipment(Some("BR123"))).await;
+        let r = conn.send(&ext, &shipment(Some("BR123")), None).await;
         assert_ok(&r);
         let fo = env.fo(id);
         assert_eq!(fo["status"], "DISPATCHED", "{api}");
@@ -210,7 +210,7 @@ async fn shipment_dispatches_with_tracking_in_both_modes_and_repeats() {
             "{}",
             r.request
         );
-        let again = conn.send(&ext, &shipment(Some("BR123"))).await;
+        let again = conn.send(&ext, &shipment(Some("BR123")), None).await;
         assert_ok(&again);
         let want: &[Option<u16>] = if api == FO {
             &[Some(200)]
@@ -222,7 +222,11 @@ async fn shipment_dispatches_with_tracking_in_both_modes_and_repeats() {
     // A packed FO is dispatched too.
     let (id, ext) = env.paid_order();
     env.sim.pack(id).unwrap();
-    assert_ok(&env.connector(FO).send(&ext, &shipment(Some("BR9"))).await);
+    assert_ok(
+        &env.connector(FO)
+            .send(&ext, &shipment(Some("BR9")), None)
+            .await,
+    );
     assert_eq!(env.fo(id)["status"], "DISPATCHED");
     env.stop().await;
 }
@@ -232,14 +236,14 @@ async fn delivery_posts_a_delivered_event_once_dispatched() {
     let env = Env::start().await;
     let conn = env.connector(FO);
     let (id, ext) = env.paid_order();
-    let early = conn.send(&ext, &delivery()).await;
+    let early = conn.send(&ext, &delivery(), None).await;
     assert_kind(&early, PlatformErrorKind::Permanent);
     assert_eq!(statuses(&early), [Some(200)], "refused before any event");
     let msg = &early.result.as_ref().unwrap_err().message;
     assert!(msg.contains("not dispatched at the platform"), "{msg}");
 
-    assert_ok(&conn.send(&ext, &shipment(Some("BR1"))).await);
-    let r = conn.send(&ext, &delivery()).await;
+    assert_ok(&conn.send(&ext, &shipment(Some("BR1")), None).await);
+    let r = conn.send(&ext, &delivery(), None).await;
     assert_ok(&r);
     assert_eq!(statuses(&r), [Some(200), Some(201)]);
     let fo = env.fo(id);
@@ -247,14 +251,14 @@ async fn delivery_posts_a_delivered_event_once_dispatched() {
     assert_eq!(fo["fulfilled_at"], "2026-03-04T15:30:00+00:00");
     assert_eq!(fo["tracking_events"][0]["status"], "delivered");
     assert_eq!(env.order(id)["shipping_status"], "delivered");
-    let again = conn.send(&ext, &delivery()).await;
+    let again = conn.send(&ext, &delivery(), None).await;
     assert_ok(&again);
     assert_eq!(statuses(&again), [Some(200)]);
     assert_eq!(env.fo(id)["tracking_events"].as_array().unwrap().len(), 1);
 
     let legacy = env.connector(LEGACY);
     assert!(legacy.send_support(delivery().kind()).is_err());
-    let r = legacy.send(&ext, &delivery()).await;
+    let r = legacy.send(&ext, &delivery(), None).await;
     assert_kind(&r, PlatformErrorKind::Permanent);
     assert!(r.calls.is_empty());
     env.stop().await;
@@ -267,7 +271,7 @@ async fn invoice_sets_the_nfe_metafields_and_repeats() {
         let conn = env.connector(api);
         let (id, ext) = env.paid_order();
         let url = "https://erp.example.com.br/nfe/26.xml";
-        let r = conn.send(&ext, &invoice(26, Some(url))).await;
+        let r = conn.send(&ext, &invoice(26, Some(url)), None).await;
         assert_ok(&r);
         assert_eq!(statuses(&r), [Some(201), Some(201)]);
         assert!(r.request.starts_with("POST /metafields {"), "{}", r.request);
@@ -281,7 +285,7 @@ async fn invoice_sets_the_nfe_metafields_and_repeats() {
         assert!(all.iter().all(|m| m["owner_resource"] == "Order"));
         assert!(all.iter().any(|m| m["description"] == "Chave da NFe"));
 
-        let again = conn.send(&ext, &invoice(26, Some(url))).await;
+        let again = conn.send(&ext, &invoice(26, Some(url)), None).await;
         assert_ok(&again);
         assert_eq!(
             statuses(&again),
@@ -293,12 +297,12 @@ async fn invoice_sets_the_nfe_metafields_and_repeats() {
     // A different stored value is replaced.
     let conn = env.connector(FO);
     let (id, ext) = env.paid_order();
-    assert_ok(&conn.send(&ext, &invoice(1, None)).await);
+    assert_ok(&conn.send(&ext, &invoice(1, None), None).await);
     assert!(
         env.metafield(id, "link").is_none(),
         "no link without xml_url"
     );
-    let r = conn.send(&ext, &invoice(2, None)).await;
+    let r = conn.send(&ext, &invoice(2, None), None).await;
     assert_ok(&r);
     assert_eq!(statuses(&r), [Some(422), Some(200), Some(200)]);
     assert!(r.calls[2].request.starts_with("PUT /metafields/"));
@@ -311,7 +315,9 @@ async fn cancel_cancels_and_repeats() {
     let env = Env::start().await;
     let conn = env.connector(FO);
     let (id, ext) = env.paid_order();
-    let r = conn.send(&ext, &cancel(CancelReason::PaymentExpired)).await;
+    let r = conn
+        .send(&ext, &cancel(CancelReason::PaymentExpired), None)
+        .await;
     assert_ok(&r);
     assert_eq!(
         r.request,
@@ -320,7 +326,9 @@ async fn cancel_cancels_and_repeats() {
     let order = env.order(id);
     assert_eq!(order["status"], "cancelled");
     assert_eq!(order["cancel_reason"], "other");
-    let again = conn.send(&ext, &cancel(CancelReason::PaymentExpired)).await;
+    let again = conn
+        .send(&ext, &cancel(CancelReason::PaymentExpired), None)
+        .await;
     assert_ok(&again);
     assert_eq!(
         statuses(&again),
@@ -329,7 +337,7 @@ async fn cancel_cancels_and_repeats() {
     );
 
     let (id, ext) = env.paid_order();
-    assert_ok(&conn.send(&ext, &cancel(CancelReason::Fraud)).await);
+    assert_ok(&conn.send(&ext, &cancel(CancelReason::Fraud), None).await);
     assert_eq!(env.order(id)["cancel_reason"], "fraud");
     env.stop().await;
 }
@@ -340,20 +348,26 @@ async fn platform_refusals_are_permanent() {
     let (id, ext) = env.paid_order();
     env.sim.cancel(id, "customer").unwrap();
     // 422 "Order is cancelled" from the legacy API.
-    let r = env.connector(LEGACY).send(&ext, &separation()).await;
+    let r = env.connector(LEGACY).send(&ext, &separation(), None).await;
     assert_kind(&r, PlatformErrorKind::Permanent);
     assert_eq!(statuses(&r), [Some(422)]);
     let r = env
         .connector(LEGACY)
-        .send(&ext, &shipment(Some("BR1")))
+        .send(&ext, &shipment(Some("BR1")), None)
         .await;
     assert_kind(&r, PlatformErrorKind::Permanent);
     // 400 from the Fulfillment Order API.
-    let r = env.connector(FO).send(&ext, &shipment(Some("BR1"))).await;
+    let r = env
+        .connector(FO)
+        .send(&ext, &shipment(Some("BR1")), None)
+        .await;
     assert_kind(&r, PlatformErrorKind::Permanent);
     assert_eq!(statuses(&r), [Some(200), Some(400)]);
     // Unknown order.
-    let r = env.connector(FO).send("999999999", &separation()).await;
+    let r = env
+        .connector(FO)
+        .send("999999999", &separation(), None)
+        .await;
     assert_kind(&r, PlatformErrorKind::NotFound);
     env.stop().await;
 }
@@ -366,7 +380,7 @@ async fn transient_rate_limited_and_auth_failures_are_classified() {
 
     env.sim
         .inject(Fault::new("/fulfillment-orders", 1, FaultKind::Status(500)));
-    let r = conn.send(&ext, &separation()).await;
+    let r = conn.send(&ext, &separation(), None).await;
     assert_kind(&r, PlatformErrorKind::Transient);
     assert_eq!(statuses(&r), [Some(500)], "stops at the first failure");
     assert_eq!(env.fo(id)["status"], "UNPACKED");
@@ -374,7 +388,7 @@ async fn transient_rate_limited_and_auth_failures_are_classified() {
     env.sim
         .inject(Fault::new("/metafields", 1, FaultKind::Status(502)).with_method(Method::POST));
     let r = conn
-        .send(&ext, &invoice(7, Some("https://x.example/7.xml")))
+        .send(&ext, &invoice(7, Some("https://x.example/7.xml")), None)
         .await;
     assert_kind(&r, PlatformErrorKind::Transient);
     assert_eq!(statuses(&r), [Some(502)]);
@@ -387,25 +401,25 @@ async fn transient_rate_limited_and_auth_failures_are_classified() {
             retry_after_ms: 2500,
         },
     ));
-    let r = conn.send(&ext, &cancel(CancelReason::Customer)).await;
+    let r = conn.send(&ext, &cancel(CancelReason::Customer), None).await;
     assert_kind(&r, PlatformErrorKind::RateLimited(Duration::from_secs(3)));
     assert_eq!(env.order(id)["status"], "open");
 
     env.sim
         .inject(Fault::new("/orders/", 1, FaultKind::Unauthorized));
     assert_kind(
-        &conn.send(&ext, &separation()).await,
+        &conn.send(&ext, &separation(), None).await,
         PlatformErrorKind::Auth,
     );
     let wrong = env.connector_with_token(LEGACY, "not-the-token");
     assert_kind(
-        &wrong.send(&ext, &separation()).await,
+        &wrong.send(&ext, &separation(), None).await,
         PlatformErrorKind::Auth,
     );
     assert_eq!(env.fo(id)["status"], "UNPACKED");
 
     // After the faults, the same sends go through.
-    assert_ok(&conn.send(&ext, &separation()).await);
+    assert_ok(&conn.send(&ext, &separation(), None).await);
     assert_eq!(env.fo(id)["status"], "PACKED");
     env.stop().await;
 }
@@ -416,16 +430,16 @@ async fn a_partly_done_send_is_finished_by_its_retry() {
     let conn = env.connector(FO);
     let (id, ext) = env.paid_order();
     let url = "https://x.example/7.xml";
-    assert_ok(&conn.send(&ext, &invoice(7, None)).await);
+    assert_ok(&conn.send(&ext, &invoice(7, None), None).await);
     // The key is already there; reading it back fails: the link is not attempted.
     env.sim.inject(
         Fault::new("/metafields/orders", 1, FaultKind::Status(500)).with_method(Method::GET),
     );
-    let r = conn.send(&ext, &invoice(7, Some(url))).await;
+    let r = conn.send(&ext, &invoice(7, Some(url)), None).await;
     assert_kind(&r, PlatformErrorKind::Transient);
     assert_eq!(statuses(&r), [Some(422), Some(500)]);
     assert!(env.metafield(id, "link").is_none());
-    let retry = conn.send(&ext, &invoice(7, Some(url))).await;
+    let retry = conn.send(&ext, &invoice(7, Some(url)), None).await;
     assert_ok(&retry);
     assert_eq!(statuses(&retry), [Some(422), Some(200), Some(201)]);
     assert_eq!(env.metafield(id, "key").as_deref(), Some(key(7).as_str()));
@@ -441,7 +455,7 @@ async fn check_refuses_a_shipment_without_tracking_code() {
         let conn = env.connector(api);
         let err = conn.check_send(&shipment(None)).unwrap_err();
         assert_eq!(err.code, "missing_tracking_code");
-        let r = conn.send(&ext, &shipment(None)).await;
+        let r = conn.send(&ext, &shipment(None), None).await;
         assert_kind(&r, PlatformErrorKind::Permanent);
         assert!(r.calls.is_empty());
     }

@@ -143,7 +143,8 @@ impl Engine {
             return Err(EngineError::Invalid("name must not be empty".into()));
         }
         let settings = Self::validate_settings(platform.as_ref(), &input.settings)?;
-        platform.validate_credentials(&input.credentials)?;
+        let credentials = with_secrets(platform.as_ref(), input.credentials, None);
+        platform.validate_credentials(&credentials)?;
         let id = ChannelId::new();
         let now = self.clock.now();
         let ch = Channel {
@@ -152,7 +153,7 @@ impl Engine {
             platform: platform.name().to_owned(),
             name,
             settings,
-            credentials: self.seal(id, &input.credentials)?,
+            credentials: self.seal(id, &credentials)?,
             enabled: true,
             created_at: now,
             updated_at: now,
@@ -161,6 +162,7 @@ impl Engine {
         self.store.insert_channel(&ch).await?;
         self.ensure_channel_tasks(tenant, id).await?;
         tracing::info!(channel = %id, platform = %ch.platform, "channel created");
+        self.reconcile_quietly(tenant, id).await;
         Ok(ch)
     }
 
@@ -212,6 +214,8 @@ impl Engine {
         }
         let new_credentials = patch.credentials.is_some();
         if let Some(creds) = patch.credentials {
+            let old = self.unseal(&ch).ok();
+            let creds = with_secrets(platform.as_ref(), creds, old.as_ref());
             platform.validate_credentials(&creds)?;
             ch.credentials = self.seal(id, &creds)?;
         }
@@ -233,6 +237,7 @@ impl Engine {
                 self.wake_workers();
             }
         }
+        self.reconcile_quietly(tenant, id).await;
         Ok(ch)
     }
 
@@ -297,6 +302,29 @@ impl Engine {
         }
         Ok(ready)
     }
+}
+
+/// Fills the credential keys the platform generates: kept from the channel's current
+/// credentials when they have them (so a hook keeps working across a token change),
+/// else a fresh random secret (32 bytes, hex).
+fn with_secrets(
+    platform: &dyn ponte_channels::Platform,
+    mut credentials: serde_json::Value,
+    old: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    if let serde_json::Value::Object(m) = &mut credentials {
+        for key in platform.generated_secrets() {
+            if m.get(*key).is_none_or(serde_json::Value::is_null) {
+                let value = old
+                    .and_then(|o| o.get(*key))
+                    .filter(|v| v.is_string())
+                    .cloned()
+                    .unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>()).into());
+                m.insert((*key).to_owned(), value);
+            }
+        }
+    }
+    credentials
 }
 
 /// Splits a channel's settings into the keys every platform shares (automations,

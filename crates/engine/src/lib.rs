@@ -18,6 +18,7 @@ mod secrets;
 mod send;
 mod stock;
 mod stock_push;
+mod subscriptions;
 mod sweeps;
 mod task_run;
 mod tasks;
@@ -46,6 +47,9 @@ use std::time::Duration;
 pub struct EngineConfig {
     /// Base URL the platforms reach ponte at (for webhook URLs).
     pub public_url: String,
+    /// Whether `public_url` was configured (`PONTE_PUBLIC_URL`): only then does ponte
+    /// register its webhooks at the platforms; otherwise channels are polling-only.
+    pub public_url_set: bool,
     /// This process's id in job leases.
     pub instance_id: String,
     /// Concurrent claim loops.
@@ -77,6 +81,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             public_url: "http://127.0.0.1:8080".into(),
+            public_url_set: false,
             instance_id: format!("ponte-{}", ponte_core::JobId::new()),
             workers: 4,
             claim_batch: 32,

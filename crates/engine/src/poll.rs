@@ -8,7 +8,7 @@ use crate::channels::Ready;
 use crate::task_run::Ran;
 use crate::Engine;
 use chrono::{DateTime, Duration as CDuration, Utc};
-use ponte_channels::{CallInfo, PlatformErrorKind, PollCursor, PollPage};
+use ponte_channels::{CallInfo, PlatformErrorKind, PollCursor, PollMode, PollPage};
 use ponte_store::{
     CallRecord, ImportApplied, ImportCommit, ImportResult, JobLease, RunCounts, RunEnd, RunTrigger,
     TaskRun,
@@ -38,6 +38,11 @@ impl Engine {
             }
             Err(e) => return Ran::failed(counts, format!("{}: {e}", e.code())),
         };
+        // Each scheduled run re-verifies the webhook registration (VTEX drops a hook
+        // after 3 days without notifications; a merchant may delete one by hand).
+        if run.trigger != RunTrigger::Manual {
+            self.reconcile_quietly(run.tenant_id, channel).await;
+        }
         let cursor = match self.store.task(run.tenant_id, run.task_id).await {
             Ok(t) => t.and_then(|t| t.cursor),
             Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
@@ -49,11 +54,15 @@ impl Engine {
         }
         .unwrap_or_else(|| self.clock.now() - overlap);
         let mut newest: Option<DateTime<Utc>> = None;
+        let mode = match run.trigger {
+            RunTrigger::Manual => PollMode::Backfill,
+            _ => PollMode::Changes,
+        };
         let mut fetched = self
-            .fetch_page(&ready, run, PollCursor::start(since), stop)
+            .fetch_page(&ready, run, PollCursor::start_as(mode, since), stop)
             .await;
         loop {
-            let (page, info, calls) = match fetched {
+            let (mut page, info, calls) = match fetched {
                 Fetched::Page(p, info, calls, first) => {
                     // The platform's total for each query of the walk, summed.
                     if first {
@@ -72,6 +81,7 @@ impl Engine {
             };
             counts.calls += calls;
             let next = page.next.clone();
+            let receipt = std::mem::take(&mut page.receipt);
             let commits = self.page_commits(&ready, run, page, &info, &mut counts, &mut newest);
             // Store this page while the next one is on its way.
             let stored;
@@ -86,6 +96,7 @@ impl Engine {
                 Ok(applied) => self.tally(&ready, run, &applied, &mut counts),
                 Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
             }
+            self.ack_page(&ready, &receipt, &mut counts).await;
             if let Err(e) = self
                 .store
                 .progress_run(lease, run.tenant_id, run.id, &counts)
@@ -157,6 +168,20 @@ impl Engine {
         }
         self.gate.background_turn().await;
         self.store.apply_polled(commits, self.clock.now()).await
+    }
+
+    /// Acknowledges a stored page to the platform (VTEX feed handles). A failed
+    /// acknowledgement loses nothing: the platform hands the events out again.
+    async fn ack_page(&self, ready: &Ready, receipt: &[String], counts: &mut RunCounts) {
+        let Some((info, result)) = ready.connector.ack_listed(receipt).await else {
+            return;
+        };
+        counts.calls += 1;
+        self.metrics.call(&ready.platform, info.status);
+        if let Err(e) = result {
+            tracing::warn!(channel = %ready.id, error = %e, request = %info.request,
+                "acknowledging a listed page failed; its events will come again");
+        }
     }
 
     /// Counts a stored page. With instant events on, an order the listing created or

@@ -5,6 +5,7 @@ use crate::Engine;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
+use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
 use ponte_store::{
     Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
@@ -115,7 +116,19 @@ impl Engine {
             self.metrics.send("check_failed", None);
             return finish;
         }
-        let report = ready.connector.send(&send.external_id, &send.action).await;
+        let xml = match &send.action {
+            Action::Invoice(i) if i.has_xml => {
+                match self.store.invoice_xml(send.tenant_id, send.order_id).await {
+                    Ok(x) => x,
+                    Err(e) => return held(finish, now, "storage_error", e.to_string()),
+                }
+            }
+            _ => None,
+        };
+        let report = ready
+            .connector
+            .send(&send.external_id, &send.action, xml.as_deref())
+            .await;
         for c in &report.calls {
             self.metrics.call(&ready.platform, c.status);
         }

@@ -42,6 +42,7 @@ pub async fn run(
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
+        public_url_set: config.public_url.is_some(),
         workers: config.workers,
         lease: Duration::from_secs(config.job_lease_secs.max(1)),
         import_retry: RetryPolicy {

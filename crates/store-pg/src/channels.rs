@@ -2,7 +2,7 @@ use crate::codec::col;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::{Channel, ChannelStore, StoreError, StoreResult};
+use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
 use sqlx::postgres::PgRow;
 
 const COLUMNS: &str =
@@ -86,5 +86,38 @@ impl ChannelStore for PgStore {
         .iter()
         .map(decode)
         .collect()
+    }
+
+    async fn set_subscription(
+        &self,
+        tenant: TenantId,
+        cid: ChannelId,
+        sub: &Subscription,
+    ) -> StoreResult<()> {
+        let doc = serde_json::to_value(sub).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done =
+            sqlx::query("UPDATE channels SET subscription = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(&doc)
+                .bind(tenant.0)
+                .bind(cid.0)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
+        let doc: Option<Option<serde_json::Value>> =
+            sqlx::query_scalar("SELECT subscription FROM channels WHERE id = $1")
+                .bind(cid.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        doc.flatten()
+            .map(|d| serde_json::from_value(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 }

@@ -281,6 +281,17 @@ impl SendStore for PgStore {
         sends_list::status_send(&self.pool, tenant, id).await
     }
 
+    async fn invoice_xml(&self, tenant: TenantId, order: OrderId) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT content FROM order_documents WHERE tenant_id = $1 AND order_id = $2 AND kind = 'nfe_xml'",
+        )
+        .bind(tenant.0)
+        .bind(order.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
     async fn resend(
         &self,
         tenant: TenantId,

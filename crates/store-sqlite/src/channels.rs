@@ -2,7 +2,7 @@ use crate::codec::{from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::{Channel, ChannelStore, StoreError, StoreResult};
+use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -87,5 +87,35 @@ impl ChannelStore for SqliteStore {
         .iter()
         .map(decode)
         .collect()
+    }
+
+    async fn set_subscription(
+        &self,
+        tenant: TenantId,
+        cid: ChannelId,
+        sub: &Subscription,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE channels SET subscription = ? WHERE tenant_id = ? AND id = ?")
+                .bind(to_json(sub)?)
+                .bind(tenant.to_string())
+                .bind(cid.to_string())
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
+        let doc: Option<Option<String>> =
+            sqlx::query_scalar("SELECT subscription FROM channels WHERE id = ?")
+                .bind(cid.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        doc.flatten().map(|d| json(&d)).transpose()
     }
 }

@@ -312,6 +312,17 @@ impl SendStore for SqliteStore {
         crate::sends_list::one(&self.reader, tenant, send).await
     }
 
+    async fn invoice_xml(&self, tenant: TenantId, order: OrderId) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT content FROM order_documents WHERE tenant_id = ? AND order_id = ? AND kind = 'nfe_xml'",
+        )
+        .bind(tenant.to_string())
+        .bind(order.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)
+    }
+
     async fn resend(
         &self,
         tenant: TenantId,

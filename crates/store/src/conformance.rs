@@ -208,6 +208,26 @@ pub async fn channels_round_trip(s: &impl Store) {
     assert!(!list[0].enabled);
     assert_eq!(list[0].name, "Outra");
     assert!(s.channel(ChannelId::new()).await.unwrap().is_none());
+    // The push subscription, replaced as a whole.
+    assert_eq!(s.subscription(c).await.unwrap(), None);
+    let mut sub = Subscription {
+        state: SubscriptionState::Active,
+        url: Some("https://ponte.example/webhooks/x".into()),
+        registered: vec!["order/paid".into()],
+        changes: vec!["created order/paid".into()],
+        reason: None,
+        checked_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    };
+    s.set_subscription(t, c, &sub).await.unwrap();
+    assert_eq!(s.subscription(c).await.unwrap().as_ref(), Some(&sub));
+    sub.state = SubscriptionState::Failed;
+    sub.reason = Some("HTTP 401".into());
+    s.set_subscription(t, c, &sub).await.unwrap();
+    assert_eq!(s.subscription(c).await.unwrap(), Some(sub.clone()));
+    assert!(matches!(
+        s.set_subscription(TenantId::new(), c, &sub).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub async fn deliveries_coalesce_jobs(s: &impl Store) {

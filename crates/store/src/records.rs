@@ -29,6 +29,42 @@ pub struct Channel {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where a channel's push subscription at its platform stands (ponte registers its
+/// own webhook when it has a public URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// The platform pushes this channel's events to ponte.
+    Active,
+    /// Registering (or removing) failed; `error` says why. Polling still imports.
+    Failed,
+    /// No public URL: the platform cannot reach ponte, polling imports.
+    PollingOnly,
+    /// Removed at the platform (the channel is disabled).
+    Removed,
+}
+
+/// A channel's push subscription, as last reconciled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Where it stands.
+    pub state: SubscriptionState,
+    /// The URL registered (or to register).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What the platform has for ponte (events, hook statuses).
+    #[serde(default)]
+    pub registered: Vec<String>,
+    /// What the last reconciliation changed (empty: it was already right).
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Why it failed, or why the channel is polling-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was last reconciled.
+    pub checked_at: DateTime<Utc>,
+}
+
 /// State of an inbound webhook delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -53,6 +53,15 @@ pub trait ChannelStore: Send + Sync {
     async fn channel(&self, id: ChannelId) -> StoreResult<Option<Channel>>;
     /// A tenant's channels, oldest first.
     async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>>;
+    /// Records a channel's push subscription as last reconciled.
+    async fn set_subscription(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        subscription: &Subscription,
+    ) -> StoreResult<()>;
+    /// A channel's push subscription, when it was ever reconciled.
+    async fn subscription(&self, id: ChannelId) -> StoreResult<Option<Subscription>>;
 }
 
 /// Inbound deliveries (the inbox).
@@ -419,6 +428,9 @@ pub trait SendStore: Send + Sync {
 
     /// One send with its attempts.
     async fn status_send(&self, tenant: TenantId, id: SendId) -> StoreResult<Option<StatusSend>>;
+
+    /// The authorized NF-e XML stored with an order's invoice action, when one was given.
+    async fn invoice_xml(&self, tenant: TenantId, order: OrderId) -> StoreResult<Option<String>>;
 
     /// Resends failed sends with a fresh attempt budget (history kept): they become
     /// `pending`, the sends they blocked `pending` again, and their orders' jobs are

@@ -5,7 +5,8 @@ use super::settings::{NuvemshopCredentials, NuvemshopSettings};
 use super::{dto, webhook};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
-use crate::{PollCursor, PollResult, SendCheckError, SendReport, StockCall, StockItem};
+use crate::{HookTarget, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport};
+use crate::{StockCall, StockItem};
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
@@ -131,6 +132,10 @@ impl Connector for NuvemshopConnector {
         super::poll::list(self, cursor).await
     }
 
+    async fn reconcile_subscription(&self, want: Option<&HookTarget>) -> SubscriptionReport {
+        super::subscription::reconcile(self, want).await
+    }
+
     fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String {
         super::stock::batch_key(product_id, variant_id)
     }
@@ -151,7 +156,8 @@ impl Connector for NuvemshopConnector {
         super::send::check(&self.settings, action)
     }
 
-    async fn send(&self, external_id: &str, action: &Action) -> SendReport {
+    async fn send(&self, external_id: &str, action: &Action, _nfe_xml: Option<&str>) -> SendReport {
+        // Nuvemshop takes the NF-e as key and link metafields, never the XML.
         super::send::send(self, external_id, action).await
     }
 }

@@ -18,6 +18,7 @@ mod send_fo;
 mod send_nfe;
 mod settings;
 mod stock;
+mod subscription;
 mod webhook;
 
 pub use map::default_status_table;

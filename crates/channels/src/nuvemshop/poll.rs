@@ -82,6 +82,7 @@ pub(super) async fn list(c: &NuvemshopConnector, cursor: &PollCursor) -> (CallIn
             orders: Vec::new(),
             next: next_part(cursor),
             total: Some(0),
+            receipt: Vec::new(),
         }),
         Err(e) => Err(e),
     };
@@ -163,6 +164,7 @@ fn read_page(
         orders,
         next,
         total,
+        receipt: Vec::new(),
     })
 }
 
@@ -226,7 +228,7 @@ fn next_part(cursor: &PollCursor) -> Option<PollCursor> {
         since: cursor.origin,
         page: 1,
         part,
-        origin: cursor.origin,
+        ..cursor.clone()
     })
 }
 

@@ -18,7 +18,7 @@ use super::client::{rate_limit_wait, NuvemshopConnector};
 use super::settings::{NuvemshopSettings, ShippingApi};
 use super::{send_fo, send_nfe};
 use crate::http_call;
-use crate::{CallInfo, PlatformError, PlatformErrorKind, SendCheckError, SendReport};
+use crate::{CallInfo, PlatformError, SendCheckError, SendReport};
 use ponte_core::action::{is_http_url, Action, ActionKind, CancelReason, Cancellation, Shipment};
 use ponte_core::automation::NotSent;
 use reqwest::Method;
@@ -97,10 +97,10 @@ pub(super) async fn send(
 ) -> SendReport {
     let order_id = match external_id.parse::<u64>() {
         Ok(id) if external_id.bytes().all(|b| b.is_ascii_digit()) => id,
-        _ => return refused(format!("not a Nuvemshop order id: {external_id}")),
+        _ => return SendReport::refused(format!("not a Nuvemshop order id: {external_id}")),
     };
     if let Err(e) = check(conn.settings(), action) {
-        return refused(format!("{} ({})", e.message, e.code));
+        return SendReport::refused(format!("{} ({})", e.message, e.code));
     }
     let mut trail = Trail::new(conn);
     let legacy = conn.settings().shipping_api == ShippingApi::Legacy;
@@ -113,27 +113,9 @@ pub(super) async fn send(
         Action::Delivery(d) => send_fo::deliver(&mut trail, order_id, d).await,
         Action::Cancel(c) => cancel(&mut trail, order_id, c).await,
         // Refused by `check` above.
-        Action::CollectionOrder(_) => Err(permanent(NO_PICKUP_ORDER.to_owned())),
+        Action::CollectionOrder(_) => Err(PlatformError::permanent(NO_PICKUP_ORDER.to_owned())),
     };
     trail.finish(result)
-}
-
-/// A report for a send refused before any call.
-fn refused(message: String) -> SendReport {
-    SendReport {
-        request: "nothing sent".into(),
-        calls: vec![],
-        result: Err(permanent(message)),
-    }
-}
-
-/// A permanent error not tied to an HTTP answer.
-pub(super) fn permanent(message: String) -> PlatformError {
-    PlatformError {
-        kind: PlatformErrorKind::Permanent,
-        status: None,
-        message,
-    }
 }
 
 /// Whether a failed call says the order is already in the wanted state: a 422 whose

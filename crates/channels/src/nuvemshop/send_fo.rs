@@ -3,7 +3,7 @@
 //! (FOs); each is moved on its own, and FOs already past the step are left alone, so
 //! repeating a send after a crash finishes what the first attempt started.
 
-use super::send::{permanent, tracking_code, Trail};
+use super::send::{tracking_code, Trail};
 use crate::{PlatformError, PlatformErrorKind};
 use chrono::SecondsFormat;
 use ponte_core::action::{Delivery, Shipment};
@@ -66,7 +66,7 @@ async fn list(trail: &mut Trail<'_>, order_id: u64) -> Result<Vec<Fo>, PlatformE
         message: format!("unreadable fulfillment-order list: {m}"),
     })?;
     if fos.is_empty() {
-        return Err(permanent(format!(
+        return Err(PlatformError::permanent(format!(
             "order {order_id} has no fulfillment orders at the platform"
         )));
     }
@@ -147,7 +147,7 @@ pub(super) async fn deliver(
         .iter()
         .find(|f| f.status != DISPATCHED && f.status != DELIVERED)
     {
-        return Err(permanent(format!(
+        return Err(PlatformError::permanent(format!(
             "fulfillment order {} is {}, not dispatched at the platform: send the shipment first",
             fo.id, fo.status
         )));

@@ -2,7 +2,7 @@
 //! convention (platforms.md §1 "NF-e", "use this example as-is" so other apps can read
 //! it) is namespace `nfe` with key `key` (access key) and key `link` (XML/DANFE URL).
 
-use super::send::{permanent, Trail};
+use super::send::Trail;
 use crate::PlatformError;
 use ponte_core::action::Invoice;
 use reqwest::Method;
@@ -109,7 +109,7 @@ async fn reconcile(
     let query = format!("/metafields/orders?owner_id={order_id}&namespace={NAMESPACE}&key={key}");
     let body = trail.call(Method::GET, &query, None).await?;
     let Some(stored) = find_stored(&body, order_id, key) else {
-        return Err(permanent(format!(
+        return Err(PlatformError::permanent(format!(
             "Nuvemshop says metafield {NAMESPACE}.{key} of order {order_id} exists but does not list it"
         )));
     };

@@ -10,7 +10,7 @@ use sha2::Sha256;
 pub const SIGNATURE_HEADER: &str = "x-linkedstore-hmac-sha256";
 
 /// Order events ponte acts on (`TN:resources/webhook.md`).
-const ORDER_EVENTS: [&str; 6] = [
+pub(super) const ORDER_EVENTS: [&str; 6] = [
     "order/created",
     "order/updated",
     "order/paid",

@@ -93,13 +93,59 @@
 //! [`MappedOrder::raw`]: ponte_core::order::MappedOrder::raw
 //! [`MappedOrder`]: ponte_core::order::MappedOrder
 
+mod client;
 mod dto;
 pub mod hook;
 mod map;
+mod poll;
+mod send;
 mod settings;
+mod stock;
+mod subscription;
 
 pub use map::{
     default_status_table, order_refs, read_listed_order, read_order, ListedOrder, OrderRefs,
     STATUSES,
 };
 pub use settings::{VtexCredentials, VtexSettings, DEFAULT_ENVIRONMENT};
+
+use crate::{ConfigError, Connector, Platform};
+use std::sync::Arc;
+
+/// The VTEX platform.
+pub struct Vtex;
+
+impl Platform for Vtex {
+    fn name(&self) -> &'static str {
+        "vtex"
+    }
+
+    fn validate_settings(
+        &self,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, ConfigError> {
+        let s = VtexSettings::parse(settings)?;
+        serde_json::to_value(&s).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    fn validate_credentials(&self, credentials: &serde_json::Value) -> Result<(), ConfigError> {
+        VtexCredentials::parse(credentials).map(|_| ())
+    }
+
+    fn generated_secrets(&self) -> &'static [&'static str] {
+        &["hook_secret"]
+    }
+
+    fn connect(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+        http: reqwest::Client,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
+        Ok(Arc::new(client::VtexConnector::new(
+            VtexSettings::parse(settings)?,
+            VtexCredentials::parse(credentials)?,
+            http,
+        )))
+    }
+}

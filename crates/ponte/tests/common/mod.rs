@@ -22,8 +22,14 @@ pub struct Ponte {
 impl Ponte {
     /// Starts `ponte serve` on a free port with `data_dir`, waiting until it listens.
     pub fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Ponte {
+        Self::try_start(data_dir, "127.0.0.1:0", extra_env).expect("ponte did not start")
+    }
+
+    /// Starts `ponte serve` listening on `listen`; `None` when it exits at start (the
+    /// port was taken).
+    pub fn try_start(data_dir: &Path, listen: &str, extra_env: &[(&str, &str)]) -> Option<Ponte> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ponte"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .env("PONTE_API_TOKEN", TOKEN)
             .env("PONTE_LOG", "warn")
@@ -44,14 +50,24 @@ impl Ponte {
                 }
             }
         });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("ponte did not start");
-        Ponte {
-            child,
-            base,
-            data_dir: data_dir.to_owned(),
-            http: reqwest::Client::new(),
+        let started = Instant::now();
+        loop {
+            if let Ok(base) = rx.recv_timeout(Duration::from_millis(100)) {
+                return Some(Ponte {
+                    child,
+                    base,
+                    data_dir: data_dir.to_owned(),
+                    http: reqwest::Client::new(),
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("ponte exited at start ({status})");
+                return None;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "ponte did not start"
+            );
         }
     }
 

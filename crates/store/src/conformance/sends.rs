@@ -179,6 +179,11 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         Some("26")
     );
     assert!(send.is_some());
+    assert_eq!(
+        s.invoice_xml(t, o).await.unwrap().as_deref(),
+        Some("<nfeProc/>")
+    );
+    assert_eq!(s.invoice_xml(TenantId::new(), o).await.unwrap(), None);
     // The same call again is one event: no second send.
     assert!(matches!(
         apply(s, &inv, t0()).await.unwrap(),

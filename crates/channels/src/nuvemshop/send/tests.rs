@@ -1,7 +1,7 @@
 use super::super::send_fo::{delivered_event, dispatch_body, parse_list, Fo};
 use super::super::send_nfe::{find_stored, metafield_body, taken, Stored};
 use super::*;
-use crate::Platform;
+use crate::{Platform, PlatformErrorKind};
 use chrono::{DateTime, Utc};
 use ponte_core::action::{CollectionOrder, Delivery, Invoice, Separation, SeparationKind};
 use ponte_core::nfe::NfeKey;
@@ -252,7 +252,7 @@ async fn refused_sends_make_no_call() {
         kind: SeparationKind::Separation,
     });
     for id in ["", "12a", "-1", "99999999999999999999999"] {
-        let r = conn.send(id, &sep).await;
+        let r = conn.send(id, &sep, None).await;
         assert!(r.calls.is_empty(), "{id}");
         assert_eq!(
             r.result.map_err(|e| e.kind),
@@ -260,7 +260,7 @@ async fn refused_sends_make_no_call() {
         );
     }
     let r = conn
-        .send("12", &Action::Shipment(shipment(None, None)))
+        .send("12", &Action::Shipment(shipment(None, None)), None)
         .await;
     assert!(r.calls.is_empty());
     let e = r.result.err().map(|e| e.message).unwrap_or_default();
