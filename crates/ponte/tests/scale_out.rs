@@ -44,6 +44,34 @@ impl TestDb {
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 
+    /// Every task run, one line each (what a failed wait shows).
+    async fn runs(&self) -> String {
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT COALESCE(string_agg(format('%s %s %s..%s %s %s', trigger, state, started_at, \
+             finished_at, counts, error), E'\\n' ORDER BY created_at), '') FROM task_runs",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+
+    /// Waits (up to two minutes) until `n` scheduled runs have succeeded.
+    async fn wait_scheduled_successes(&self, n: i64) {
+        let start = std::time::Instant::now();
+        let sql =
+            "SELECT COUNT(*) FROM task_runs WHERE trigger = 'schedule' AND state = 'succeeded'";
+        while self.scalar(sql).await < n {
+            if start.elapsed() > Duration::from_secs(120) {
+                panic!(
+                    "fewer than {n} scheduled runs succeeded:\n{}",
+                    self.runs().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn drop_db(self) {
         let admin = std::env::var("PONTE_TEST_DATABASE_URL").unwrap_or_else(|_| ADMIN_URL.into());
         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
@@ -352,7 +380,9 @@ async fn three_instances_fire_each_due_run_once() {
         vec![
             ("PONTE_DATABASE_URL", db.url.clone()),
             ("PONTE_MASTER_KEY", MASTER_KEY.to_owned()),
-            ("PONTE_JOB_LEASE_SECS", "3".to_owned()),
+            // Long enough that a heartbeat late on a loaded machine does not lose a
+            // live run's lease; short enough that the killed instance's run comes back.
+            ("PONTE_JOB_LEASE_SECS", "6".to_owned()),
             ("PONTE_MIN_TASK_INTERVAL_SECONDS", "1".to_owned()),
             ("PONTE_DATABASE_MAX_CONNECTIONS", "8".to_owned()),
         ]
@@ -395,15 +425,9 @@ async fn three_instances_fire_each_due_run_once() {
         )
         .await;
     assert_eq!(status, 200);
-    let succeeded = || async {
-        db.scalar(
-            "SELECT COUNT(*) FROM task_runs WHERE trigger = 'schedule' AND state = 'succeeded'",
-        )
-        .await
-    };
-    common::wait_for(Duration::from_secs(60), || async { succeeded().await >= 1 }).await;
+    db.wait_scheduled_successes(1).await;
     nodes[2].kill();
-    common::wait_for(Duration::from_secs(60), || async { succeeded().await >= 3 }).await;
+    db.wait_scheduled_successes(3).await;
     let (status, _) = nodes[0]
         .patch(
             &format!("/api/v1/scheduled-tasks/{task}"),
