@@ -78,6 +78,8 @@ enum StockCmd {
 enum SimCmd {
     /// A simulated Nuvemshop store.
     Nuvemshop(ponte_sim::DemoArgs),
+    /// A simulated VTEX account.
+    Vtex(ponte_sim::VtexDemoArgs),
 }
 
 #[tokio::main]
@@ -127,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sim {
             platform: SimCmd::Nuvemshop(args),
         } => ponte_sim::run_demo(args).await.map_err(Into::into),
+        Cmd::Sim {
+            platform: SimCmd::Vtex(args),
+        } => ponte_sim::run_vtex_demo(args).await.map_err(Into::into),
         Cmd::Sync {
             what: SyncCmd::Orders(args),
         } => ponte::sync_cli::sync_orders(args).await,

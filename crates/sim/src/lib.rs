@@ -12,6 +12,7 @@
 pub mod bucket;
 pub mod clock;
 pub mod demo;
+pub mod demo_vtex;
 pub mod error;
 pub mod faults;
 pub mod nuvemshop;
@@ -19,4 +20,5 @@ pub mod reqlog;
 pub mod vtex;
 
 pub use demo::{run_demo, DemoArgs};
+pub use demo_vtex::{run_vtex_demo, VtexDemoArgs};
 pub use error::SimError;

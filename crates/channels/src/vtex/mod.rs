@@ -1,10 +1,18 @@
 //! VTEX (facts: shared/platforms.md §2; spec `VX:VTEX - Orders API.json` from
 //! vtex/openapi-schemas; status table from help.vtex.com "Order flow and status").
 //!
-//! So far: reading and mapping an order (`GET /api/oms/pvt/orders/{orderId}`, `dto.rs`,
-//! `map.rs`), authenticating hook notifications (`hook.rs`) and the channel's settings and
-//! credentials (`settings.rs`). The platform is not registered in [`crate::platforms`] and has no
-//! connector yet.
+//! - `settings.rs`: the channel's settings and credentials (`X-VTEX-API-AppKey`/`AppToken`).
+//! - `hook.rs`: authenticating hook notifications (ponte's secret header plus
+//!   `Origin.Account`, constant time; the configuration ping is acknowledged).
+//! - `client.rs`, `dto.rs`, `map.rs`: reading (`GET /api/oms/pvt/orders/{orderId}`) and
+//!   mapping an order.
+//! - `poll.rs`: the safety net. Scheduled runs read Feed v3 (configured on first use,
+//!   committed only after the import is stored); a manual sync walks the OMS list by
+//!   creation date.
+//! - `send.rs`: status sends (start-handling, invoice with the NF-e XML, tracking,
+//!   delivery, cancel).
+//! - `stock.rs`: logistics inventory pushes into the channel's `warehouse_id`.
+//! - `subscription.rs`: registering ponte's hook (`/api/orders/hook/config`).
 //!
 //! # Mapping
 //!

@@ -13,6 +13,8 @@ struct Cli {
 enum Cmd {
     /// Simulated Nuvemshop/Tiendanube store.
     Nuvemshop(ponte_sim::DemoArgs),
+    /// Simulated VTEX account.
+    Vtex(ponte_sim::VtexDemoArgs),
 }
 
 #[tokio::main]
@@ -20,6 +22,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Nuvemshop(args) => ponte_sim::run_demo(args).await,
+        Cmd::Vtex(args) => ponte_sim::run_vtex_demo(args).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
