@@ -12,6 +12,7 @@ mod scenarios;
 mod sends;
 mod server;
 mod stock;
+mod vtex;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,9 @@ enum Cmd {
     /// propagate many changes to several channels, without and with Nuvemshop's rate
     /// limit.
     Stock(stock::StockArgs),
+    /// Orders imported per second from a simulated VTEX account through Feed v3 (the
+    /// scheduled run) and through a manual sync of the OMS list.
+    Vtex(vtex::VtexArgs),
     /// Every scenario.
     All {
         /// Small sizes and short measurements: a smoke run of every scenario (seconds
@@ -68,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
+            Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 let started = chrono::Utc::now();
@@ -82,7 +87,8 @@ fn main() -> anyhow::Result<()> {
                     sends::sends(sends::SendsArgs::preset(quick, target.clone())).await?;
                     if target.instances == 1 {
                         poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
-                        stock::stock(stock::StockArgs::preset(quick, target)).await?;
+                        stock::stock(stock::StockArgs::preset(quick, target.clone())).await?;
+                        vtex::vtex(vtex::VtexArgs::preset(quick, target)).await?;
                     }
                 }
                 if !sqlite_only {
