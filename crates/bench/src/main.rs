@@ -3,6 +3,7 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+mod held;
 mod jobs;
 mod load;
 mod pg;

@@ -6,6 +6,7 @@
 //! and leave ponte holding exactly the importable orders, each once, with the status
 //! the default table gives; the feed must end empty.
 
+use crate::held;
 use crate::pg::TestDb;
 use crate::report::{emit, Row};
 use crate::scenarios::Target;
@@ -267,8 +268,8 @@ async fn run(
     if end["state"] != "succeeded" {
         wrong.push(format!("run {}: {}", end["state"], end["error"]));
     }
-    let held = api.orders().await?;
-    wrong.extend(compare(&expected, &held));
+    let held = held::orders(&api.http, &api.base).await?;
+    wrong.extend(held::differences(&expected, &held));
     if let Path::Feed = path {
         if sim.feed_len() > 0 {
             wrong.push(format!("{} feed events left uncommitted", sim.feed_len()));
@@ -300,34 +301,6 @@ fn importable(sim: &VtexSim) -> HashMap<String, String> {
                 .then(|| (m.data.external_id, status.as_str().to_owned()))
         })
         .collect()
-}
-
-/// Differences between what should be held and what is, in words.
-fn compare(expected: &HashMap<String, String>, held: &[(String, String)]) -> Vec<String> {
-    let by_ext: HashMap<&str, &str> = held.iter().map(|(e, s)| (e.as_str(), s.as_str())).collect();
-    let mut wrong = vec![];
-    if by_ext.len() != held.len() {
-        wrong.push(format!("{} duplicate orders", held.len() - by_ext.len()));
-    }
-    let missing = expected
-        .keys()
-        .filter(|e| !by_ext.contains_key(e.as_str()))
-        .count();
-    let stray = by_ext
-        .keys()
-        .filter(|e| !expected.contains_key(**e))
-        .count();
-    let status = expected
-        .iter()
-        .filter(|(e, s)| by_ext.get(e.as_str()).is_some_and(|m| m != s))
-        .count();
-    if missing + stray + status > 0 {
-        wrong.push(format!(
-            "ponte holds {} orders: {missing} importable missing, {stray} not importable, {status} with another status",
-            by_ext.len()
-        ));
-    }
-    wrong
 }
 
 /// The API of the server under test.
@@ -369,26 +342,6 @@ impl Api {
             }
             if t0.elapsed() > deadline {
                 bail!("run not finished after {deadline:?}: {r}");
-            }
-        }
-    }
-
-    /// Every order: (platform id, status).
-    async fn orders(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let mut out = vec![];
-        let mut cursor = String::new();
-        loop {
-            let page = self
-                .get(&format!("/api/v1/orders?limit=500{cursor}"))
-                .await?;
-            for o in page["items"].as_array().context("items")? {
-                let ext = o["external_id"].as_str().context("external_id")?;
-                let status = o["status"].as_str().context("status")?;
-                out.push((ext.to_owned(), status.to_owned()));
-            }
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = format!("&cursor={c}"),
-                None => return Ok(out),
             }
         }
     }

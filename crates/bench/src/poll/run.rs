@@ -2,6 +2,7 @@
 //! a polling-only channel to it, one manual sync followed to its end, then ponte's
 //! orders checked against the simulator's.
 
+use crate::held;
 use crate::scenarios::{Setup, SetupSpec, Target};
 use crate::sends::probe::{Cpu, CpuProbe};
 use crate::server::TOKEN;
@@ -209,49 +210,7 @@ async fn check(
             expected.len()
         ));
     }
-    let mine = orders(s).await?;
-    let by_ext: HashMap<&str, &str> = mine
-        .iter()
-        .map(|(e, st)| (e.as_str(), st.as_str()))
-        .collect();
-    if by_ext.len() != mine.len() {
-        wrong.push(format!("{} duplicate orders", mine.len() - by_ext.len()));
-    }
-    let missing = expected
-        .keys()
-        .filter(|e| !by_ext.contains_key(e.as_str()))
-        .count();
-    let stray = by_ext
-        .keys()
-        .filter(|e| !expected.contains_key(**e))
-        .count();
-    let status = expected
-        .iter()
-        .filter(|(e, st)| by_ext.get(e.as_str()).is_some_and(|m| m != st))
-        .count();
-    if missing + stray + status > 0 {
-        wrong.push(format!(
-            "ponte holds {} orders: {missing} importable missing, {stray} not importable, {status} with another status",
-            by_ext.len()
-        ));
-    }
+    let held = held::orders(&s.http, &s.servers[0].base).await?;
+    wrong.extend(held::differences(expected, &held));
     Ok(wrong)
-}
-
-/// Every order in ponte: (platform id, status).
-async fn orders(s: &Setup) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = vec![];
-    let mut cursor = String::new();
-    loop {
-        let page = s.get(&format!("/api/v1/orders?limit=500{cursor}")).await?;
-        for o in page["items"].as_array().context("items")? {
-            let ext = o["external_id"].as_str().context("external_id")?;
-            let status = o["status"].as_str().context("status")?;
-            out.push((ext.to_owned(), status.to_owned()));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return Ok(out),
-        }
-    }
 }
