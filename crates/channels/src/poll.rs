@@ -74,6 +74,9 @@ pub struct PollPage {
     /// What to hand back to [`crate::Connector::ack_listed`] once the page's orders are
     /// stored (VTEX feed handles); empty when the platform needs no acknowledgement.
     pub receipt: Vec<String>,
+    /// Requests the page made beyond its listing call (VTEX fetches each listed
+    /// order); the engine charges them to the channel's request budget.
+    pub extra_requests: u32,
 }
 
 /// A listing call's result.

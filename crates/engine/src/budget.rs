@@ -113,6 +113,29 @@ impl Engine {
         }
     }
 
+    /// Charges `n` requests already made (beyond the token taken before them) to the
+    /// channel's shared budget, even into debt: later takers wait until it refills.
+    pub(crate) async fn spend(&self, ready: &Ready, tenant: TenantId, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let limit = ready.connector.rate_limit();
+        if let Err(e) = self
+            .store
+            .spend_tokens(
+                tenant,
+                &bucket(ready.id),
+                n,
+                limit.burst,
+                limit.per_sec,
+                self.clock.now(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "charging the channel's request budget");
+        }
+    }
+
     /// Takes one request from the channel's shared budget, waiting for it; false when
     /// stopped meanwhile.
     pub(crate) async fn wait_for_token(

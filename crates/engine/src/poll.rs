@@ -9,6 +9,7 @@ use crate::task_run::Ran;
 use crate::Engine;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_channels::{CallInfo, PlatformErrorKind, PollCursor, PollMode, PollPage};
+use ponte_core::TenantId;
 use ponte_store::{
     CallRecord, ImportApplied, ImportCommit, ImportResult, JobLease, RunCounts, RunEnd, RunTrigger,
     TaskRun,
@@ -96,7 +97,8 @@ impl Engine {
                 Ok(applied) => self.tally(&ready, run, &applied, &mut counts),
                 Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
             }
-            self.ack_page(&ready, &receipt, &mut counts).await;
+            self.ack_page(&ready, run.tenant_id, &receipt, &mut counts)
+                .await;
             if let Err(e) = self
                 .store
                 .progress_run(lease, run.tenant_id, run.id, &counts)
@@ -170,14 +172,22 @@ impl Engine {
         self.store.apply_polled(commits, self.clock.now()).await
     }
 
-    /// Acknowledges a stored page to the platform (VTEX feed handles). A failed
-    /// acknowledgement loses nothing: the platform hands the events out again.
-    async fn ack_page(&self, ready: &Ready, receipt: &[String], counts: &mut RunCounts) {
+    /// Acknowledges a stored page to the platform (VTEX feed handles) at once, charging
+    /// the call to the budget after it. A failed acknowledgement loses nothing: the
+    /// platform hands the events out again.
+    async fn ack_page(
+        &self,
+        ready: &Ready,
+        tenant: TenantId,
+        receipt: &[String],
+        counts: &mut RunCounts,
+    ) {
         let Some((info, result)) = ready.connector.ack_listed(receipt).await else {
             return;
         };
         counts.calls += 1;
         self.metrics.call(&ready.platform, info.status);
+        self.spend(ready, tenant, 1).await;
         if let Err(e) = result {
             tracing::warn!(channel = %ready.id, error = %e, request = %info.request,
                 "acknowledging a listed page failed; its events will come again");
@@ -253,6 +263,8 @@ impl Engine {
             self.metrics.call(&ready.platform, info.status);
             let e = match result {
                 Ok(page) => {
+                    self.spend(ready, run.tenant_id, page.extra_requests).await;
+                    calls += u64::from(page.extra_requests);
                     let first = cursor.page == 1 && cursor.since == cursor.origin;
                     return Fetched::Page(page, info, calls, first);
                 }

@@ -7,10 +7,16 @@ use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
 use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
+use ponte_core::{ChannelId, TenantId};
 use ponte_store::{
     Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
 };
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Calls made beyond each send's first, per channel (with its tenant), in a batch.
+type ExtraCalls = HashMap<ChannelId, (TenantId, u32)>;
 
 /// How long a send held by an auth failure waits before being checked again anyway
 /// (a credentials change releases it at once).
@@ -51,12 +57,20 @@ impl Engine {
         if started.is_empty() {
             return;
         }
+        let extra = Mutex::new(ExtraCalls::new());
         let finishes: Vec<SendFinish> = join_all(
             started
                 .into_iter()
-                .map(|(lease, send)| self.attempt(lease, send)),
+                .map(|(lease, send)| self.attempt(lease, send, &extra)),
         )
         .await;
+        // Sends that took several calls used one token each: charge the rest, once per
+        // channel for the batch.
+        for (channel, (tenant, n)) in extra.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            if let Ok(ready) = self.cached_channel(channel).await {
+                self.spend(&ready, tenant, n).await;
+            }
+        }
         self.gate.background_turn().await;
         if let Err(e) = self.store.finish_sends(&finishes, self.clock.now()).await {
             // The attempts stay `started`: the next run records them as interrupted.
@@ -79,8 +93,14 @@ impl Engine {
         }
     }
 
-    /// One attempt of one send: check, call, classify.
-    async fn attempt(&self, lease: JobLease, send: StatusSend) -> SendFinish {
+    /// One attempt of one send: check, call (adding calls beyond the first to `extra`),
+    /// classify.
+    async fn attempt(
+        &self,
+        lease: JobLease,
+        send: StatusSend,
+        extra: &Mutex<ExtraCalls>,
+    ) -> SendFinish {
         let n = send.attempts.first().map_or(1, |a| a.n);
         let mut finish = SendFinish {
             lease,
@@ -131,6 +151,12 @@ impl Engine {
             .await;
         for c in &report.calls {
             self.metrics.call(&ready.platform, c.status);
+        }
+        if report.calls.len() > 1 {
+            let n = u32::try_from(report.calls.len() - 1).unwrap_or(u32::MAX);
+            let mut extra = extra.lock().unwrap_or_else(|e| e.into_inner());
+            let e = extra.entry(send.channel_id).or_insert((send.tenant_id, 0));
+            e.1 = e.1.saturating_add(n);
         }
         let last = report.calls.last();
         finish.request = Some(report.request);

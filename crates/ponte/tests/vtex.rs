@@ -10,7 +10,7 @@ mod common;
 mod vtex_harness;
 
 use common::{wait_for, Ponte, Sim};
-use ponte_sim::vtex::{lock_fault, OrderStatus};
+use ponte_sim::vtex::{lock_fault, OrderStatus, VtexConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 use vtex_harness::{
@@ -279,6 +279,75 @@ async fn the_feed_imports_what_the_hook_lost_and_is_committed() {
     ext.sort_unstable();
     ext.dedup();
     assert_eq!(ext.len(), 6, "no duplicates");
+}
+
+/// Each feed page fetches up to 10 orders on one request token; the fetches are charged
+/// to the channel's budget after the page, so ponte told 16 requests/s (burst 8) stays
+/// within an account that allows 20 order reads/s (bucket 30). Charging one token per
+/// page would read about 10 times faster and meet 429s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_order_fetches_are_charged_to_the_channel_budget() {
+    let vtex = Vtex::start_with(VtexConfig {
+        orders_get_limit: Some((30, 20.0)),
+        ..Vtex::config()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_public(dir.path(), &[]);
+    let extra =
+        json!({"import_policy": "all", "rate_limit_per_sec": 16.0, "rate_limit_burst": 8.0});
+    let ch = id_of(&vtex.channel(&p, &extra).await);
+    let import = id_of(&task(&p, &ch, "import_orders").await);
+    vtex.sim.set_drop_hook_notifications(true);
+    let first = run_now(&p, &import).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+
+    let ids = vtex.sim.generate_orders(60, 7);
+    vtex.sim.clear_requests();
+    let run = run_now(&p, &import).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(vtex.sim.feed_len(), 0, "every event committed");
+    let requests = vtex.sim.requests();
+    let limited: Vec<String> = requests
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(limited.is_empty(), "over the account's limit: {limited:?}");
+    let reads = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/api/oms/pvt/orders/"))
+        .count();
+    assert!(reads >= 60, "{reads} order reads");
+    // Besides the hook check every scheduled run starts with.
+    let polling = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/api/orders/feed") || r.path.starts_with("/api/oms/"))
+        .count();
+    assert_eq!(
+        run["counts"]["calls"].as_u64().unwrap(),
+        polling as u64,
+        "the run counts every request it made: {run}"
+    );
+    let table = ponte_channels::vtex::default_status_table();
+    let mut want: Vec<String> = ids
+        .iter()
+        .filter_map(|id| ponte_channels::vtex::read_order(vtex.sim.order(id)?, &[]).ok())
+        .filter(|m| {
+            let s = table.resolve(&[], &m.data.platform_status).unwrap();
+            s.as_str() != "cancelled" && !m.closed_at_platform
+        })
+        .map(|m| m.data.external_id)
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = p
+        .all_orders()
+        .await
+        .iter()
+        .map(|o| o["external_id"].as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "every importable order, once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -188,6 +188,38 @@ fn invoice_body(o: &Value, number: &str, value: i64) -> Value {
 // ---- auth -------------------------------------------------------------------------
 
 #[tokio::test]
+async fn order_reads_beyond_the_configured_limit_get_429() {
+    let ctx = start(VtexConfig {
+        orders_get_limit: Some((3, 0.5)),
+        ..VtexConfig::default()
+    })
+    .await;
+    let id = ctx.sim.create_order(NewOrder::default());
+    for _ in 0..2 {
+        let (status, _) = ctx
+            .json(ctx.get(&format!("/api/oms/pvt/orders/{id}")))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = ctx.json(ctx.get("/api/oms/pvt/orders")).await;
+    assert_eq!(status, 200, "the list counts too, up to the bucket size");
+    let (status, body) = ctx
+        .json(ctx.get(&format!("/api/oms/pvt/orders/{id}")))
+        .await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "429");
+    let (status, _) = ctx.json(ctx.get("/api/orders/feed/config")).await;
+    assert_ne!(status, 429, "only order reads are limited");
+    let (status, _) = ctx
+        .json(ctx.post(
+            &format!("/api/oms/pvt/orders/{id}/start-handling"),
+            json!({}),
+        ))
+        .await;
+    assert_ne!(status, 429, "writes are not limited");
+}
+
+#[tokio::test]
 async fn auth() {
     let ctx = start(VtexConfig {
         user_token: Some("user-jwt".into()),

@@ -680,4 +680,20 @@ pub async fn rate_buckets(s: &impl Store) {
     assert_eq!(g.granted, 4, "refilled at 2 per second");
     let g = s.take_tokens(t, "other", 1, 40.0, 2.0, t0()).await.unwrap();
     assert_eq!(g.granted, 1, "buckets are independent");
+    // Calls already made are charged even into debt; takers wait it out.
+    let at = t0() + CDuration::seconds(2);
+    s.spend_tokens(t, "other", 45, 40.0, 2.0, at).await.unwrap();
+    let g = s.take_tokens(t, "other", 1, 40.0, 2.0, at).await.unwrap();
+    assert_eq!(
+        g.granted, 0,
+        "in debt after spending more than the bucket held"
+    );
+    assert!(
+        g.retry_after >= Duration::from_secs(2) && g.retry_after <= Duration::from_millis(3001)
+    );
+    let g = s
+        .take_tokens(t, "other", 1, 40.0, 2.0, at + CDuration::seconds(3))
+        .await
+        .unwrap();
+    assert_eq!(g.granted, 1, "the debt refills");
 }

@@ -30,6 +30,13 @@ pub fn take(
     )
 }
 
+/// A bucket's level after refilling for `elapsed_secs` and spending `n` tokens on
+/// calls already made: it may go below zero, and takers then wait until it refills.
+pub fn spend(tokens: f64, elapsed_secs: f64, n: u32, capacity: f64, per_sec: f64) -> f64 {
+    let per_sec = per_sec.max(f64::MIN_POSITIVE);
+    (tokens + elapsed_secs.max(0.0) * per_sec).min(capacity) - f64::from(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +51,16 @@ mod tests {
         assert!((g.retry_after.as_secs_f64() - 0.25).abs() < 1e-6);
         let (left, g) = take(0.0, 100.0, 1, 40.0, 2.0);
         assert_eq!((g.granted, left), (1, 39.0));
+    }
+
+    #[test]
+    fn spending_goes_into_debt_that_takers_wait_out() {
+        let left = spend(5.0, 0.0, 11, 40.0, 2.0);
+        assert!((left + 6.0).abs() < 1e-9);
+        let (_, g) = take(left, 0.0, 1, 40.0, 2.0);
+        assert_eq!(g.granted, 0);
+        assert!((g.retry_after.as_secs_f64() - 3.5).abs() < 1e-6);
+        let (_, g) = take(left, 3.5, 1, 40.0, 2.0);
+        assert_eq!(g.granted, 1);
     }
 }

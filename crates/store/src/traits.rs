@@ -366,6 +366,18 @@ pub trait RateLimitStore: Send + Sync {
         per_sec: f64,
         now: DateTime<Utc>,
     ) -> StoreResult<RateGrant>;
+
+    /// Charges `n` tokens for calls already made (a page or send that took several
+    /// requests) to bucket `key`, even below zero: later takers wait until it refills.
+    async fn spend_tokens(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        n: u32,
+        capacity: f64,
+        per_sec: f64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// ERP actions and the status sends they cause (the outbound side).

@@ -83,6 +83,7 @@ pub(super) async fn list(c: &NuvemshopConnector, cursor: &PollCursor) -> (CallIn
             next: next_part(cursor),
             total: Some(0),
             receipt: Vec::new(),
+            extra_requests: 0,
         }),
         Err(e) => Err(e),
     };
@@ -165,6 +166,7 @@ fn read_page(
         next,
         total,
         receipt: Vec::new(),
+        extra_requests: 0,
     })
 }
 

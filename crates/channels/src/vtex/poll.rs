@@ -23,9 +23,10 @@
 //! permanent answer (5xx, 429, auth) fails as a whole, uncommitted: the engine retries
 //! or fails the run, and the events come back.
 //!
-//! The engine takes one request token per page while a page makes up to 11 (feed) or
-//! 31 (backfill) calls, 4 at a time (assumption: well within the 6000/min documented
-//! for the order GET).
+//! A page makes up to 11 (feed) or 31 (backfill) calls, fetches 4 at a time: the engine
+//! takes one request token before it and charges the fetches ([`PollPage::extra_requests`])
+//! after, so the channel's budget (default 20/s, below the 6000/min documented for the
+//! order GET) holds over time; a single page may run ahead of it by its fetches.
 
 use super::client::{parse_order, VtexConnector};
 use crate::{CallInfo, PlatformError, PlatformErrorKind, PollCursor, PollMode, PollPage};
@@ -93,7 +94,7 @@ async fn read_feed(conn: &VtexConnector, cursor: &PollCursor) -> (CallInfo, Poll
     let mut ids: Vec<String> = events.iter().map(|e| e.order_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let fetched = match fetch_all(conn, &ids).await {
+    let (fetched, fetches) = match fetch_all(conn, &ids).await {
         Ok(f) => f,
         Err(e) => return (info, Err(e)),
     };
@@ -106,6 +107,7 @@ async fn read_feed(conn: &VtexConnector, cursor: &PollCursor) -> (CallInfo, Poll
         }),
         total: None,
         receipt,
+        extra_requests: fetches,
     };
     (info, Ok(page))
 }
@@ -127,11 +129,13 @@ async fn configure_feed(conn: &VtexConnector, first: CallInfo) -> (CallInfo, Pol
         request: format!("{} (after {})", info.request, first.request),
         ..info
     };
+    // The feed read that answered 404 was the listing call; this is one more.
     let page = result.map(|_| PollPage {
         orders: Vec::new(),
         next: None,
         total: None,
         receipt: Vec::new(),
+        extra_requests: 1,
     });
     (info, page)
 }
@@ -159,7 +163,7 @@ async fn read_listing(conn: &VtexConnector, cursor: &PollCursor) -> (CallInfo, P
         Err(e) => return (info, Err(e)),
     };
     let ids: Vec<String> = rows.iter().map(|r| r.order_id.clone()).collect();
-    let fetched = match fetch_all(conn, &ids).await {
+    let (fetched, fetches) = match fetch_all(conn, &ids).await {
         Ok(f) => f,
         Err(e) => return (info, Err(e)),
     };
@@ -184,6 +188,7 @@ async fn read_listing(conn: &VtexConnector, cursor: &PollCursor) -> (CallInfo, P
         next,
         total: None,
         receipt: Vec::new(),
+        extra_requests: fetches,
     };
     (info, Ok(page))
 }
@@ -203,13 +208,17 @@ fn query(cursor: &PollCursor, now: DateTime<Utc>) -> String {
     )
 }
 
+/// The orders of a page, and the requests fetching them took.
+type Fetched = (Vec<Result<MappedOrder, UnreadableOrder>>, u32);
+
 /// Fetches orders 4 at a time. A permanent answer (404, unreadable) leaves that order
 /// out as unreadable; any other failure fails the page. Orders of another sales channel
 /// are dropped.
-async fn fetch_all(
-    conn: &VtexConnector,
-    ids: &[String],
-) -> Result<Vec<Result<MappedOrder, UnreadableOrder>>, PlatformError> {
+async fn fetch_all(conn: &VtexConnector, ids: &[String]) -> Result<Fetched, PlatformError> {
+    let requests = ids
+        .iter()
+        .filter(|id| super::client::order_id_ok(id))
+        .count();
     let results: Vec<(String, Result<MappedOrder, PlatformError>)> =
         stream::iter(ids.iter().cloned())
             .map(|id| async move {
@@ -245,7 +254,7 @@ async fn fetch_all(
             Err(e) => return Err(e),
         }
     }
-    Ok(out)
+    Ok((out, u32::try_from(requests).unwrap_or(u32::MAX)))
 }
 
 fn in_sales_channel(conn: &VtexConnector, order: &MappedOrder) -> bool {

@@ -45,10 +45,20 @@ pub struct Vtex {
 impl Vtex {
     /// Hook retries are fast (200 ms, doubling) so a lost delivery is retried quickly.
     pub async fn start() -> Vtex {
-        let sim = VtexSim::new(VtexConfig {
+        Self::start_with(Self::config()).await
+    }
+
+    /// The configuration [`Vtex::start`] uses.
+    pub fn config() -> VtexConfig {
+        VtexConfig {
             hook_retry_base: Duration::from_millis(200),
             ..VtexConfig::default()
-        });
+        }
+    }
+
+    /// An account with `config`.
+    pub async fn start_with(config: VtexConfig) -> Vtex {
+        let sim = VtexSim::new(config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = sim.serve(listener).await;
         let base_url = server.base_url();

@@ -178,5 +178,14 @@ async fn gate_inner(
     if !(key_ok || user_ok) {
         return unauthorized();
     }
+    if method == Method::GET && path.starts_with("/api/oms/pvt/orders") {
+        if let Some(bucket) = &inner.orders_bucket {
+            let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
+            if bucket.try_acquire(Instant::now()).is_err() {
+                // No documented body or headers: the Orders API's error shape.
+                return vtex_error(429, "429", "Too Many Requests");
+            }
+        }
+    }
     next.run(req).await
 }

@@ -74,6 +74,7 @@ pub use generate::{Corporate, NewAddress, NewCustomer, NewItem, NewOrder, Paymen
 pub use hook::HookDelivery;
 pub use status::OrderStatus;
 
+use crate::bucket::LeakyBucket;
 use crate::faults::FaultQueue;
 use crate::reqlog::RequestLog;
 use crate::SimError;
@@ -105,6 +106,10 @@ pub struct VtexConfig {
     pub hook_require_https: bool,
     /// How many requests [`VtexSim::requests`] keeps (oldest dropped).
     pub request_log_capacity: usize,
+    /// The Orders GET limit as a leaky bucket `(size, per second)`: order reads
+    /// (`GET /api/oms/pvt/orders...`) beyond it get 429. VTEX documents 6000/min per
+    /// account and no burst or headers; `None` (the default) does not limit.
+    pub orders_get_limit: Option<(u32, f64)>,
 }
 
 impl Default for VtexConfig {
@@ -123,6 +128,7 @@ impl Default for VtexConfig {
             hook_retry_base: Duration::from_secs(1),
             hook_require_https: false,
             request_log_capacity: 100_000,
+            orders_get_limit: None,
         }
     }
 }
@@ -132,6 +138,7 @@ pub(crate) struct Inner {
     pub(crate) store: RwLock<Store>,
     pub(crate) faults: FaultQueue,
     pub(crate) log: RequestLog,
+    pub(crate) orders_bucket: Option<Mutex<LeakyBucket>>,
     hook_tx: Mutex<Option<mpsc::UnboundedSender<HookJob>>>,
     pending: Mutex<Vec<HookJob>>,
     drop_next: AtomicU32,
@@ -201,12 +208,16 @@ impl VtexSim {
             config.warehouses.clone(),
         );
         let log = RequestLog::new(config.request_log_capacity);
+        let orders_bucket = config
+            .orders_get_limit
+            .map(|(size, per_sec)| Mutex::new(LeakyBucket::new(size, per_sec)));
         Self {
             inner: Arc::new(Inner {
                 config,
                 store: RwLock::new(store),
                 faults: FaultQueue::default(),
                 log,
+                orders_bucket,
                 hook_tx: Mutex::new(None),
                 pending: Mutex::new(Vec::new()),
                 drop_next: AtomicU32::new(0),
