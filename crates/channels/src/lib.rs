@@ -17,7 +17,7 @@ pub use http_call::CallInfo;
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
 pub use stock::{StockCall, StockItem};
-pub use subscription::{HookTarget, Subscribed, SubscriptionReport};
+pub use subscription::{HookTarget, HookWant, Subscribed, SubscriptionReport};
 
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
@@ -112,9 +112,13 @@ pub trait Connector: Send + Sync {
         None
     }
     /// Makes the platform's push subscription for this channel what `want` says:
-    /// ponte's webhook registered at `want.url` (repairing what is missing or stale),
-    /// or, with `None`, ponte's registrations removed. Idempotent.
-    async fn reconcile_subscription(&self, want: Option<&HookTarget>) -> SubscriptionReport;
+    /// ponte's webhook registered at `target.url` (repairing what is missing or
+    /// stale), or every registration of the channel removed. Idempotent.
+    async fn reconcile_subscription(
+        &self,
+        target: &HookTarget,
+        want: HookWant,
+    ) -> SubscriptionReport;
     /// The key of the platform call a listing's stock goes out in: items with the
     /// same key are pushed together (Nuvemshop: one call per product).
     fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String;

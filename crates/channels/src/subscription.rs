@@ -13,6 +13,16 @@ pub struct HookTarget {
     pub path: String,
 }
 
+/// What reconciling makes of a channel's registrations at its platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookWant {
+    /// ponte's webhook registered at the target URL (missing or stale ones repaired).
+    Registered,
+    /// Every registration of the channel (a URL ending with the target's path, under
+    /// any public URL) removed.
+    Removed,
+}
+
 /// What the platform has registered after reconciling.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subscribed {

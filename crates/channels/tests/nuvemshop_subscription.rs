@@ -2,7 +2,7 @@
 //! repaired, moved off a stale public URL, other webhooks untouched, removed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ponte_channels::{Connector, HookTarget, PlatformErrorKind, SubscriptionReport};
+use ponte_channels::{Connector, HookTarget, HookWant, PlatformErrorKind, SubscriptionReport};
 use ponte_sim::nuvemshop::{Method, NuvemshopSim, ServerHandle, SimConfig};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -163,7 +163,7 @@ async fn first_reconcile_creates_every_event_then_changes_nothing() {
     let c = env.connector();
     let t = target("https://ponte.example");
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.registered, EVENTS);
     let mut want: Vec<String> = EVENTS.iter().map(|e| format!("created {e}")).collect();
@@ -179,7 +179,7 @@ async fn first_reconcile_creates_every_event_then_changes_nothing() {
     assert_eq!(env.events_at(&t.url), sorted(&EVENTS));
 
     let writes = env.writes();
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.registered, EVENTS);
     assert!(s.changes.is_empty(), "{:?}", s.changes);
@@ -193,7 +193,10 @@ async fn a_webhook_deleted_behind_pontes_back_is_recreated() {
     let env = Env::start().await;
     let c = env.connector();
     let t = target("https://ponte.example");
-    c.reconcile_subscription(Some(&t)).await.result.unwrap();
+    c.reconcile_subscription(&t, HookWant::Registered)
+        .await
+        .result
+        .unwrap();
     let paid = env
         .sim
         .webhooks()
@@ -202,7 +205,7 @@ async fn a_webhook_deleted_behind_pontes_back_is_recreated() {
         .unwrap();
     env.remove(paid["id"].as_u64().unwrap()).await;
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(changes(&r), ["created order/paid"]);
     assert_eq!(env.events_at(&t.url), sorted(&EVENTS));
     env.stop().await;
@@ -231,7 +234,7 @@ async fn a_stale_public_url_is_replaced_and_others_are_untouched() {
     env.add("order/cancelled", &new.url).await;
 
     let c = env.connector();
-    let r = c.reconcile_subscription(Some(&new)).await;
+    let r = c.reconcile_subscription(&new, HookWant::Registered).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.registered, EVENTS);
     assert!(
@@ -264,7 +267,7 @@ async fn a_stale_public_url_is_replaced_and_others_are_untouched() {
     }
     assert_eq!(hooks.len(), 6 + foreign.len());
 
-    let r = c.reconcile_subscription(Some(&new)).await;
+    let r = c.reconcile_subscription(&new, HookWant::Registered).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
     env.stop().await;
@@ -276,10 +279,13 @@ async fn a_duplicate_is_deleted() {
     let t = target("https://ponte.example");
     let stale = target("https://older.example");
     let c = env.connector();
-    c.reconcile_subscription(Some(&t)).await.result.unwrap();
+    c.reconcile_subscription(&t, HookWant::Registered)
+        .await
+        .result
+        .unwrap();
     let dup = env.add("order/paid", &stale.url).await;
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(
         changes(&r),
         [format!("deleted stale webhook {dup} (order/paid)")]
@@ -289,7 +295,7 @@ async fn a_duplicate_is_deleted() {
 }
 
 #[tokio::test]
-async fn none_removes_pontes_webhooks_only() {
+async fn removing_removes_this_channels_webhooks_only() {
     let env = Env::start().await;
     let t = target("https://ponte.example");
     let c = env.connector();
@@ -299,17 +305,30 @@ async fn none_removes_pontes_webhooks_only() {
             "order/paid",
             "https://erp.example/webhooks/orders".to_owned(),
         ),
+        (
+            "order/paid",
+            "https://ponte.example/webhooks/11111111-2222-3333-4444-555555555555".to_owned(),
+        ),
     ];
     for (e, u) in &foreign {
         env.add(e, u).await;
     }
-    c.reconcile_subscription(Some(&t)).await.result.unwrap();
+    c.reconcile_subscription(&t, HookWant::Registered)
+        .await
+        .result
+        .unwrap();
     assert_eq!(env.hooks().len(), 6 + foreign.len());
+    // Left over under an older public URL: this channel's too.
+    env.add(
+        "order/created",
+        &format!("https://old.example/webhooks/{CHANNEL}"),
+    )
+    .await;
 
-    let r = c.reconcile_subscription(None).await;
+    let r = c.reconcile_subscription(&t, HookWant::Removed).await;
     let s = r.result.as_ref().unwrap();
     assert!(s.registered.is_empty());
-    assert_eq!(s.changes.len(), 6, "{:?}", s.changes);
+    assert_eq!(s.changes.len(), 7, "{:?}", s.changes);
     assert!(s.changes.iter().all(|c| c.starts_with("deleted webhook ")));
     let mut left: Vec<(String, String)> = foreign
         .iter()
@@ -318,7 +337,7 @@ async fn none_removes_pontes_webhooks_only() {
     left.sort();
     assert_eq!(env.hooks(), left);
 
-    let r = c.reconcile_subscription(None).await;
+    let r = c.reconcile_subscription(&t, HookWant::Removed).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
     env.stop().await;
@@ -333,7 +352,7 @@ async fn a_long_listing_is_walked() {
     }
     let t = target("https://ponte.example");
     let c = env.connector();
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(r.result.as_ref().unwrap().changes.len(), 6);
     let gets: Vec<&str> = r
         .calls
@@ -344,7 +363,7 @@ async fn a_long_listing_is_walked() {
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(gets[1].contains("since_id="), "{gets:?}");
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
     assert_eq!(env.hooks().len(), 205 + 6);
@@ -356,7 +375,7 @@ async fn a_wrong_token_is_an_auth_error() {
     let env = Env::start().await;
     let c = env.connector_with_token("wrong");
     let r = c
-        .reconcile_subscription(Some(&target("https://ponte.example")))
+        .reconcile_subscription(&target("https://ponte.example"), HookWant::Registered)
         .await;
     let e = r.result.unwrap_err();
     assert_eq!(e.kind, PlatformErrorKind::Auth);
@@ -376,7 +395,7 @@ async fn a_url_outside_its_path_is_refused_before_any_call() {
         url: "https://ponte.example/hooks/x".into(),
         path: format!("/webhooks/{CHANNEL}"),
     };
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(r.result.unwrap_err().kind, PlatformErrorKind::Permanent);
     assert!(r.calls.is_empty());
     env.stop().await;

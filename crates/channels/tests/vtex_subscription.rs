@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ponte_channels::vtex::hook::SECRET_HEADER;
-use ponte_channels::{Connector, HookTarget, PlatformErrorKind, SubscriptionReport};
+use ponte_channels::{Connector, HookTarget, HookWant, PlatformErrorKind, SubscriptionReport};
 use ponte_sim::vtex::{Method, ServerHandle, VtexConfig, VtexSim};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -189,7 +189,7 @@ async fn first_reconcile_configures_the_hook_then_changes_nothing() {
     let t = rx.target();
     let c = env.connector();
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.changes, ["configured hook"]);
     assert_eq!(s.registered, every_status());
@@ -211,7 +211,7 @@ async fn first_reconcile_configures_the_hook_then_changes_nothing() {
     assert!(ping[0].contains("hookConfig"));
 
     let writes = env.hook_writes();
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert!(changes(&r).is_empty());
     assert_eq!(r.result.as_ref().unwrap().registered, every_status());
     assert!(only_reads(&r), "{:?}", r.calls);
@@ -225,7 +225,10 @@ async fn a_hook_deleted_or_altered_behind_pontes_back_is_repaired() {
     let rx = receiver(200).await;
     let t = rx.target();
     let c = env.connector();
-    c.reconcile_subscription(Some(&t)).await.result.unwrap();
+    c.reconcile_subscription(&t, HookWant::Registered)
+        .await
+        .result
+        .unwrap();
 
     // Deleted.
     env.http
@@ -236,7 +239,7 @@ async fn a_hook_deleted_or_altered_behind_pontes_back_is_repaired() {
         .await
         .unwrap();
     assert!(env.hook().is_none());
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(changes(&r), ["configured hook"]);
     assert_eq!(env.hook().unwrap()["hook"]["url"], t.url);
 
@@ -247,7 +250,7 @@ async fn a_hook_deleted_or_altered_behind_pontes_back_is_repaired() {
         json!({SECRET_HEADER: "someone-elses-secret"}),
     )
     .await;
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(
         changes(&r),
         ["reconfigured hook (filter or secret header out of date)"]
@@ -264,11 +267,11 @@ async fn a_hook_deleted_or_altered_behind_pontes_back_is_repaired() {
         json!({SECRET_HEADER: SECRET}),
     )
     .await;
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(changes(&r).len(), 1);
     assert_eq!(status_of(&env.hook().unwrap()), every_status());
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
     env.stop().await;
@@ -280,12 +283,14 @@ async fn a_stale_public_url_is_replaced() {
     let old = receiver(200).await;
     let new = receiver(200).await;
     let c = env.connector();
-    c.reconcile_subscription(Some(&old.target()))
+    c.reconcile_subscription(&old.target(), HookWant::Registered)
         .await
         .result
         .unwrap();
 
-    let r = c.reconcile_subscription(Some(&new.target())).await;
+    let r = c
+        .reconcile_subscription(&new.target(), HookWant::Registered)
+        .await;
     assert_eq!(changes(&r), ["replaced stale hook (older public URL)"]);
     assert_eq!(env.hook().unwrap()["hook"]["url"], new.target().url);
     assert_eq!(new.requests().len(), 1, "the new URL was pinged");
@@ -300,7 +305,7 @@ async fn a_sales_channel_uses_an_orders_filter() {
     let token = env.sim.config().app_token.clone();
     let c = env.connector_with(json!({"sales_channel": "2"}), &token, SECRET);
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.changes, ["configured hook"]);
     assert_eq!(s.registered, ["FromOrders: salesChannel = \"2\""]);
@@ -309,13 +314,13 @@ async fn a_sales_channel_uses_an_orders_filter() {
         json!({"type": "FromOrders", "expression": "salesChannel = \"2\"", "disableSingleFire": true})
     );
 
-    let r = c.reconcile_subscription(Some(&t)).await;
+    let r = c.reconcile_subscription(&t, HookWant::Registered).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
 
     // The channel drops its sales channel: back to every status.
     let all = env.connector();
-    let r = all.reconcile_subscription(Some(&t)).await;
+    let r = all.reconcile_subscription(&t, HookWant::Registered).await;
     assert_eq!(changes(&r).len(), 1);
     assert_eq!(status_of(&env.hook().unwrap()), every_status());
     env.stop().await;
@@ -332,7 +337,9 @@ async fn another_hook_of_the_app_key_is_replaced_when_ponte_wants_one() {
     )
     .await;
     let c = env.connector();
-    let r = c.reconcile_subscription(Some(&rx.target())).await;
+    let r = c
+        .reconcile_subscription(&rx.target(), HookWant::Registered)
+        .await;
     assert_eq!(
         changes(&r),
         ["configured hook (replaced another hook of this appKey)"]
@@ -342,13 +349,14 @@ async fn another_hook_of_the_app_key_is_replaced_when_ponte_wants_one() {
 }
 
 #[tokio::test]
-async fn none_removes_pontes_hook_only() {
+async fn removing_removes_this_channels_hook_only() {
     let env = Env::start().await;
     let rx = receiver(200).await;
+    let t = rx.target();
     let c = env.connector();
 
     // Nothing configured: one read, nothing changed.
-    let r = c.reconcile_subscription(None).await;
+    let r = c.reconcile_subscription(&t, HookWant::Removed).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
 
@@ -366,7 +374,7 @@ async fn none_removes_pontes_hook_only() {
         (rx.target().url, json!({})),
     ] {
         env.configure(every.clone(), &url, headers).await;
-        let r = c.reconcile_subscription(None).await;
+        let r = c.reconcile_subscription(&t, HookWant::Removed).await;
         assert!(changes(&r).is_empty(), "{url}");
         assert!(only_reads(&r));
         assert_eq!(env.hook().unwrap()["hook"]["url"], url);
@@ -374,11 +382,11 @@ async fn none_removes_pontes_hook_only() {
 
     // Ours, at whatever public URL it was configured.
     let old = receiver(200).await;
-    c.reconcile_subscription(Some(&old.target()))
+    c.reconcile_subscription(&old.target(), HookWant::Registered)
         .await
         .result
         .unwrap();
-    let r = c.reconcile_subscription(None).await;
+    let r = c.reconcile_subscription(&t, HookWant::Removed).await;
     let s = r.result.as_ref().unwrap();
     assert_eq!(s.changes, ["removed hook"]);
     assert!(s.registered.is_empty());
@@ -388,7 +396,7 @@ async fn none_removes_pontes_hook_only() {
         Some(format!("DELETE {HOOK}"))
     );
 
-    let r = c.reconcile_subscription(None).await;
+    let r = c.reconcile_subscription(&t, HookWant::Removed).await;
     assert!(changes(&r).is_empty());
     assert!(only_reads(&r));
     env.stop().await;
@@ -399,7 +407,9 @@ async fn a_failed_ping_is_the_error() {
     let env = Env::start().await;
     let rx = receiver(500).await;
     let c = env.connector();
-    let r = c.reconcile_subscription(Some(&rx.target())).await;
+    let r = c
+        .reconcile_subscription(&rx.target(), HookWant::Registered)
+        .await;
     let e = r.result.as_ref().unwrap_err();
     assert_eq!(e.kind, PlatformErrorKind::Permanent);
     assert_eq!(e.status, Some(400));
@@ -418,7 +428,9 @@ async fn a_wrong_token_is_an_auth_error() {
     let env = Env::start().await;
     let rx = receiver(200).await;
     let c = env.connector_with(json!({}), "wrong-token", SECRET);
-    let r = c.reconcile_subscription(Some(&rx.target())).await;
+    let r = c
+        .reconcile_subscription(&rx.target(), HookWant::Registered)
+        .await;
     assert_eq!(r.result.unwrap_err().kind, PlatformErrorKind::Auth);
     assert_eq!(r.calls.len(), 1);
     assert!(rx.requests().is_empty());

@@ -35,7 +35,8 @@ impl Engine {
         let ready = match self.cached_channel(channel).await {
             Ok(r) if r.enabled => r,
             Ok(_) => {
-                return Ran::failed(counts, "channel_disabled: the channel is disabled".into())
+                self.retry_failed_removal(run.tenant_id, channel).await;
+                return Ran::failed(counts, "channel_disabled: the channel is disabled".into());
             }
             Err(e) => return Ran::failed(counts, format!("{}: {e}", e.code())),
         };

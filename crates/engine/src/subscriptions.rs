@@ -8,7 +8,7 @@
 //! platform's answer), polling keeps importing, and the next check repairs it.
 
 use crate::{Engine, EngineError};
-use ponte_channels::{HookTarget, SubscriptionReport};
+use ponte_channels::{HookTarget, HookWant, SubscriptionReport};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{Subscription, SubscriptionState};
 
@@ -28,8 +28,12 @@ impl Engine {
                 path: format!("/webhooks/{id}"),
             };
             let ready = self.cached_channel(id).await?;
-            let want = ch.enabled.then_some(&target);
-            let report = ready.connector.reconcile_subscription(want).await;
+            let want = if ch.enabled {
+                HookWant::Registered
+            } else {
+                HookWant::Removed
+            };
+            let report = ready.connector.reconcile_subscription(&target, want).await;
             self.outcome(&ready.platform, ch.enabled, target.url, report, now)
         } else {
             Subscription {
@@ -61,6 +65,16 @@ impl Engine {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(channel = %id, error = %e, "reconciling the platform subscription")
+            }
+        }
+    }
+
+    /// A disabled channel whose webhook removal failed tries it again (its scheduled
+    /// runs call this), so a platform that was down does not keep pushing for good.
+    pub(crate) async fn retry_failed_removal(&self, tenant: TenantId, id: ChannelId) {
+        if let Ok(Some(s)) = self.store.subscription(id).await {
+            if s.state == SubscriptionState::Failed {
+                self.reconcile_quietly(tenant, id).await;
             }
         }
     }

@@ -10,7 +10,7 @@ mod common;
 mod vtex_harness;
 
 use common::{wait_for, Ponte, Sim};
-use ponte_sim::vtex::{lock_fault, OrderStatus, VtexConfig};
+use ponte_sim::vtex::{lock_fault, Fault, FaultKind, Method, OrderStatus, VtexConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 use vtex_harness::{
@@ -874,6 +874,27 @@ async fn the_subscription_follows_the_channel_and_is_repaired() {
     // And orders flow by the repaired hook.
     let ext = vtex.order(true);
     imported(&p, &ext, WAIT).await;
+
+    // Disabled while VTEX fails the removal: failed, and the disabled channel's next
+    // scheduled run removes it.
+    vtex.sim.inject(
+        Fault::new("/api/orders/hook/config", 1, FaultKind::Status(500))
+            .with_method(Method::DELETE),
+    );
+    let (s, b) = p
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let sub = subscription(&p, &ch).await;
+    assert_eq!(sub["state"], "failed", "{sub}");
+    assert!(vtex.sim.hook_config().is_some(), "still there");
+    let run = run_now(&p, &import).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(vtex.sim.hook_config().is_none(), "removed by the run");
+    assert_eq!(subscription(&p, &ch).await["state"], "removed");
 
     // Credentials never appear in any channel answer.
     answers.push(p.get(&format!("/api/v1/channels/{ch}")).await);

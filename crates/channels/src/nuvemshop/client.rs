@@ -5,7 +5,9 @@ use super::settings::{NuvemshopCredentials, NuvemshopSettings};
 use super::{dto, webhook};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
-use crate::{HookTarget, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport};
+use crate::{
+    HookTarget, HookWant, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport,
+};
 use crate::{StockCall, StockItem};
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
@@ -132,8 +134,12 @@ impl Connector for NuvemshopConnector {
         super::poll::list(self, cursor).await
     }
 
-    async fn reconcile_subscription(&self, want: Option<&HookTarget>) -> SubscriptionReport {
-        super::subscription::reconcile(self, want).await
+    async fn reconcile_subscription(
+        &self,
+        target: &HookTarget,
+        want: HookWant,
+    ) -> SubscriptionReport {
+        super::subscription::reconcile(self, target, want).await
     }
 
     fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String {

@@ -17,17 +17,16 @@
 //!   alone. Per event, a webhook at exactly the target URL is kept, else a stale one is
 //!   moved with PUT, else one is created; further ones of the event (duplicates, stale
 //!   ones) and this channel's webhooks for events ponte no longer imports are deleted.
-//! - with `None` the channel's path is not known, so ponte's webhooks are recognised by
-//!   shape: an order event of [`ORDER_EVENTS`] at a URL ending with
-//!   `/webhooks/{uuid}`. Limitation: another ponte channel (or another ponte
-//!   installation) on the same store and app would match too; Nuvemshop lists only
-//!   the calling app's webhooks, so other apps' ones are never seen.
+//! - removing deletes every webhook whose URL ends with the target's `path`, whatever
+//!   its event or host; other channels' and other integrations' webhooks stay (and
+//!   Nuvemshop lists only the calling app's webhooks anyway).
 
 use super::client::{rate_limit_wait, NuvemshopConnector};
 use super::webhook::ORDER_EVENTS;
 use crate::http_call::send;
 use crate::{
-    CallInfo, HookTarget, PlatformError, PlatformErrorKind, Subscribed, SubscriptionReport,
+    CallInfo, HookTarget, HookWant, PlatformError, PlatformErrorKind, Subscribed,
+    SubscriptionReport,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -51,12 +50,13 @@ struct Webhook {
 /// Makes the store's webhooks for this channel what `want` says.
 pub(super) async fn reconcile(
     conn: &NuvemshopConnector,
-    want: Option<&HookTarget>,
+    target: &HookTarget,
+    want: HookWant,
 ) -> SubscriptionReport {
     let mut calls = Vec::new();
     let result = match want {
-        Some(target) => register(conn, target, &mut calls).await,
-        None => remove(conn, &mut calls).await,
+        HookWant::Registered => register(conn, target, &mut calls).await,
+        HookWant::Removed => remove(conn, target, &mut calls).await,
     };
     SubscriptionReport { calls, result }
 }
@@ -127,34 +127,20 @@ async fn register(
 
 async fn remove(
     conn: &NuvemshopConnector,
+    target: &HookTarget,
     calls: &mut Vec<CallInfo>,
 ) -> Result<Subscribed, PlatformError> {
+    if target.path.is_empty() {
+        return Err(PlatformError::permanent("no channel path to remove".into()));
+    }
     let hooks = list(conn, calls).await?;
     let mut out = Subscribed::default();
-    for h in hooks.iter().filter(|h| looks_like_ponte(h)) {
+    for h in hooks.iter().filter(|h| h.url.ends_with(&target.path)) {
         delete(conn, h, calls).await?;
         out.changes
             .push(format!("deleted webhook {} ({})", h.id, h.event));
     }
     Ok(out)
-}
-
-/// An order event ponte registers, at a URL ending with `/webhooks/{uuid}`.
-fn looks_like_ponte(h: &Webhook) -> bool {
-    ORDER_EVENTS.contains(&h.event.as_str())
-        && h.url
-            .rsplit_once("/webhooks/")
-            .is_some_and(|(_, id)| is_uuid(id))
-}
-
-/// `8-4-4-4-12` hex digits.
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Every webhook of the store (for this app), walking the listing by `since_id`.
@@ -271,35 +257,6 @@ async fn call(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hook(event: &str, url: &str) -> Webhook {
-        Webhook {
-            id: 1,
-            event: event.into(),
-            url: url.into(),
-        }
-    }
-
-    #[test]
-    fn ponte_shape() {
-        let id = "0b9c5f3e-2f6a-4c7e-9d1a-3e5f7a9b1c2d";
-        assert!(looks_like_ponte(&hook(
-            "order/paid",
-            &format!("https://p.example/webhooks/{id}")
-        )));
-        assert!(!looks_like_ponte(&hook(
-            "product/created",
-            &format!("https://p.example/webhooks/{id}")
-        )));
-        for url in [
-            "https://erp.example/webhooks/orders",
-            "https://erp.example/hooks/0b9c5f3e-2f6a-4c7e-9d1a-3e5f7a9b1c2d",
-            "https://p.example/webhooks/0b9c5f3e-2f6a-4c7e-9d1a-3e5f7a9b1c2d/x",
-            "https://p.example/webhooks/0b9c5f3e2f6a4c7e9d1a3e5f7a9b1c2d",
-        ] {
-            assert!(!looks_like_ponte(&hook("order/paid", url)), "{url}");
-        }
-    }
 
     #[test]
     fn pages_are_read_leniently() {

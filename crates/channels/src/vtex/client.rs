@@ -4,7 +4,9 @@ use super::settings::{VtexCredentials, VtexSettings};
 use super::{hook, map};
 use crate::http_call::{retry_after, send};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
-use crate::{HookTarget, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport};
+use crate::{
+    HookTarget, HookWant, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport,
+};
 use crate::{StockCall, StockItem};
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -181,8 +183,12 @@ impl Connector for VtexConnector {
         super::poll::commit(self, receipt).await
     }
 
-    async fn reconcile_subscription(&self, want: Option<&HookTarget>) -> SubscriptionReport {
-        super::subscription::reconcile(self, want).await
+    async fn reconcile_subscription(
+        &self,
+        target: &HookTarget,
+        want: HookWant,
+    ) -> SubscriptionReport {
+        super::subscription::reconcile(self, target, want).await
     }
 
     fn stock_batch_key(&self, product_id: &str, variant_id: &str) -> String {

@@ -16,17 +16,18 @@
 //!   secret header and the filter; else the configuration is posted (replacing
 //!   whatever hook the appKey had). VTEX pings the URL with `{"hookConfig":"ping"}`
 //!   and answers 400 unless it gets 200: that is the result's error (`Permanent`).
-//! - With `None` (the channel's path is unknown) ponte's hook is recognised by its URL
-//!   containing `/webhooks/` and its [`SECRET_HEADER`] being the channel's secret; any
-//!   other hook is left alone.
+//! - Removing: the hook is removed only when it is this channel's: its URL ends with
+//!   the target's path (under any public URL) and its [`SECRET_HEADER`] is the
+//!   channel's secret; any other hook is left alone.
 //! - The simulator's GET renders `hook.headers`. Assumption: when a GET answer has no
 //!   `headers` object at all (not rendered), the secret cannot be compared: the URL
-//!   and the filter decide alone, and `None` relies on the URL alone.
+//!   and the filter decide alone, and removing relies on the URL alone.
 
 use super::client::VtexConnector;
 use super::hook::SECRET_HEADER;
 use crate::{
-    CallInfo, HookTarget, PlatformError, PlatformErrorKind, Subscribed, SubscriptionReport,
+    CallInfo, HookTarget, HookWant, PlatformError, PlatformErrorKind, Subscribed,
+    SubscriptionReport,
 };
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -128,24 +129,27 @@ impl Current {
 /// Makes the appKey's hook what `want` says.
 pub(super) async fn reconcile(
     conn: &VtexConnector,
-    want: Option<&HookTarget>,
+    target: &HookTarget,
+    want: HookWant,
 ) -> SubscriptionReport {
     let mut calls = Vec::new();
-    let result = run(conn, want, &mut calls).await;
+    let result = run(conn, target, want, &mut calls).await;
     SubscriptionReport { calls, result }
 }
 
 async fn run(
     conn: &VtexConnector,
-    want: Option<&HookTarget>,
+    target: &HookTarget,
+    want: HookWant,
     calls: &mut Vec<CallInfo>,
 ) -> Result<Subscribed, PlatformError> {
     let current = get(conn, calls).await?;
     let secret = conn.hook_secret();
-    let Some(target) = want else {
-        let ours = current
-            .as_ref()
-            .is_some_and(|c| c.url.contains("/webhooks/") && c.has_secret(secret).unwrap_or(true));
+    if want == HookWant::Removed {
+        let ours = !target.path.is_empty()
+            && current.as_ref().is_some_and(|c| {
+                c.url.ends_with(&target.path) && c.has_secret(secret).unwrap_or(true)
+            });
         if !ours {
             return Ok(Subscribed::default());
         }
@@ -154,7 +158,7 @@ async fn run(
             registered: Vec::new(),
             changes: vec!["removed hook".into()],
         });
-    };
+    }
     let filter = wanted_filter(conn);
     let registered = filter.registered();
     let change = match &current {
