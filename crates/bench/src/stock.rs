@@ -14,7 +14,7 @@
 //!
 //! Every store must show, for every variant, the value the movements give.
 
-mod hub;
+pub(crate) mod hub;
 mod phases;
 mod table;
 

@@ -5,21 +5,30 @@
 //! data directory; platform rate limits are off on both sides. Each run must succeed
 //! and leave ponte holding exactly the importable orders, each once, with the status
 //! the default table gives; the feed must end empty.
+//!
+//! Then stock: SKUs listed on a VTEX channel, one bulk inventory count, and the time
+//! until the simulator's warehouse shows every value (one `PUT` per SKU, each answered
+//! after a simulated platform latency); every SKU must show ponte's value.
 
 use crate::held;
 use crate::pg::TestDb;
 use crate::report::{emit, Row};
 use crate::scenarios::Target;
 use crate::server::{Server, TOKEN};
+use crate::stock::hub::{Hub, Item, WAREHOUSE};
 use anyhow::{bail, Context};
 use ponte_core::status::OrderStatus;
-use ponte_sim::vtex::{VtexConfig, VtexSim};
+use ponte_sim::vtex::{Fault, FaultKind, Method, VtexConfig, VtexSim};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Orders per second each path must reach (with rate limits off).
 const RATE: f64 = 200.0;
+/// How long the simulator takes to answer each inventory `PUT` in the stock phase.
+const PUT_LATENCY: Duration = Duration::from_millis(50);
+/// The simulator's warehouse the channel pushes to.
+const VTEX_WAREHOUSE: &str = "1_1";
 
 /// Options of `vtex`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +41,9 @@ pub struct VtexArgs {
     /// Seed of the generated orders.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// SKUs listed on the channel in the stock phase.
+    #[arg(long, default_value_t = 1_000)]
+    pub skus: usize,
 }
 
 impl VtexArgs {
@@ -41,6 +53,7 @@ impl VtexArgs {
             target,
             orders: if quick { 200 } else { 5_000 },
             seed: 42,
+            skus: if quick { 100 } else { 1_000 },
         }
     }
 }
@@ -111,6 +124,13 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
         }
         runs.push(m);
     }
+    let stock = measure_stock(&a.target, a.skus).await?;
+    eprintln!(
+        "vtex stock: {} SKUs in {:.1} s ({:.0}/s)",
+        stock.skus,
+        stock.secs,
+        stock.rate()
+    );
     let label = a.target.label();
     println!(
         "\n== vtex ({label}): {} orders imported by each polling path ==",
@@ -137,7 +157,16 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
          time), stored, then committed; sync = pages of 30 by creation date, each order fetched; \
          at VTEX's documented 6000 order reads/min either path is capped near 100 orders/s"
     );
-    let rows: Vec<Row> = runs
+    println!(
+        "stock: {} SKUs counted at once -> every value in the VTEX warehouse: {:.1} s, {:.0} SKUs/s, \
+         {} PUTs ({} ms platform latency each, rate limits off)",
+        stock.skus,
+        stock.secs,
+        stock.rate(),
+        stock.requests,
+        PUT_LATENCY.as_millis()
+    );
+    let mut rows: Vec<Row> = runs
         .iter()
         .map(|m| Row {
             name: match m.path {
@@ -149,6 +178,12 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
             ok: Some(m.rate() >= RATE),
         })
         .collect();
+    rows.push(Row {
+        name: "stock SKUs/s (50 ms per PUT)",
+        value: format!("{:.0}", stock.rate()),
+        target: "-".into(),
+        ok: None,
+    });
     let figures = json!({
         "orders": a.orders,
         "seed": a.seed,
@@ -165,8 +200,19 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
             "correct": m.wrong.is_empty(),
             "wrong": m.wrong,
         })).collect::<Vec<_>>(),
+        "stock": {
+            "skus": stock.skus,
+            "secs": stock.secs,
+            "skus_per_sec": stock.rate(),
+            "inventory_puts": stock.requests,
+            "put_latency_ms": PUT_LATENCY.as_millis(),
+            "wrong": stock.wrong,
+        },
     });
-    let correct = runs.iter().all(|m| m.wrong.is_empty());
+    for w in &stock.wrong {
+        eprintln!("vtex stock: {w}");
+    }
+    let correct = runs.iter().all(|m| m.wrong.is_empty()) && stock.wrong.is_empty();
     emit("vtex", &label, &rows, figures.clone(), correct)?;
     Ok(figures)
 }
@@ -345,4 +391,101 @@ impl Api {
             }
         }
     }
+}
+
+/// The stock phase's measurement.
+struct StockMeasured {
+    skus: usize,
+    /// The bulk movement posted to every value shown.
+    secs: f64,
+    /// Inventory `PUT`s the simulator answered.
+    requests: usize,
+    wrong: Vec<String>,
+}
+
+impl StockMeasured {
+    fn rate(&self) -> f64 {
+        self.skus as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// A fresh simulator and ponte, `skus` listings, one bulk count, the check.
+async fn measure_stock(target: &Target, skus: usize) -> anyhow::Result<StockMeasured> {
+    let sim = VtexSim::new(VtexConfig {
+        request_log_capacity: 4 * skus + 1_000,
+        ..VtexConfig::default()
+    });
+    let sim_server = sim
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await;
+    let hub = Hub::start(target).await?;
+    let out = stock_run(&hub, &sim, &sim_server.base_url(), skus).await;
+    hub.finish().await;
+    sim_server.shutdown().await;
+    out
+}
+
+async fn stock_run(
+    hub: &Hub,
+    sim: &VtexSim,
+    sim_base: &str,
+    skus: usize,
+) -> anyhow::Result<StockMeasured> {
+    let items: Vec<Item> = (0..skus as u64)
+        .map(|i| (1_000 + i, 100_000 + i, format!("VTX-{i:06}")))
+        .collect();
+    hub.catalogue(&items).await?;
+    let c = sim.config();
+    let ch = hub
+        .post(
+            "/api/v1/channels",
+            &json!({"platform": "vtex", "name": "bench stock",
+                "settings": {"account": c.account, "api_base_url": sim_base, "warehouse_id": VTEX_WAREHOUSE,
+                             "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6, "send_stock": true,
+                             "stock_warehouses": [WAREHOUSE], "debit_warehouse": WAREHOUSE, "stock_buffer": 0},
+                "credentials": {"app_key": c.app_key, "app_token": c.app_token}}),
+        )
+        .await?;
+    let ch = ch["id"].as_str().context("channel id")?.to_owned();
+    hub.list(&ch, &items).await?;
+    let timeout = Duration::from_secs(120 + skus as u64 / 5);
+    hub.settled(std::slice::from_ref(&ch), timeout).await?;
+    sim.clear_requests();
+    let puts = u32::try_from(skus).unwrap_or(u32::MAX);
+    sim.inject(
+        Fault::new("/api/logistics/", puts, FaultKind::Delay(PUT_LATENCY)).with_method(Method::PUT),
+    );
+    let movements: Vec<Value> = items
+        .iter()
+        .map(
+            |(_, _, sku)| json!({"sku": sku, "warehouse": WAREHOUSE, "set": 40, "reason": "bench"}),
+        )
+        .collect();
+    let t0 = Instant::now();
+    hub.post(
+        "/api/v1/stock/movements",
+        &json!({ "movements": movements }),
+    )
+    .await?;
+    hub.settled(std::slice::from_ref(&ch), timeout).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let requests = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == Method::PUT && r.path.starts_with("/api/logistics/"))
+        .count();
+    let off = items
+        .iter()
+        .filter(|(_, v, _)| sim.stock(&v.to_string(), VTEX_WAREHOUSE) != Some(40))
+        .count();
+    let mut wrong = vec![];
+    if off > 0 {
+        wrong.push(format!("{off} SKUs do not show 40 in the VTEX warehouse"));
+    }
+    Ok(StockMeasured {
+        skus,
+        secs,
+        requests,
+        wrong,
+    })
 }

@@ -91,24 +91,35 @@ impl Engine {
     /// Takes one request from the channel's shared budget now; `Some(wait)` when there
     /// is none yet.
     pub(crate) async fn token_or_wait(&self, ready: &Ready, tenant: TenantId) -> Option<Duration> {
+        self.tokens_or_wait(ready, tenant, 1).await.err()
+    }
+
+    /// Takes up to `want` requests from the channel's shared budget now: how many
+    /// (at least one), or how long until there is one.
+    pub(crate) async fn tokens_or_wait(
+        &self,
+        ready: &Ready,
+        tenant: TenantId,
+        want: u32,
+    ) -> Result<u32, Duration> {
         let limit = ready.connector.rate_limit();
         match self
             .store
             .take_tokens(
                 tenant,
                 &bucket(ready.id),
-                1,
+                want,
                 limit.burst,
                 limit.per_sec,
                 self.clock.now(),
             )
             .await
         {
-            Ok(g) if g.granted > 0 => None,
-            Ok(g) => Some(g.retry_after),
+            Ok(g) if g.granted > 0 => Ok(g.granted),
+            Ok(g) => Err(g.retry_after),
             Err(e) => {
                 tracing::warn!(error = %e, "rate-limit bucket unavailable; waiting");
-                Some(Duration::from_secs(1))
+                Err(Duration::from_secs(1))
             }
         }
     }

@@ -64,19 +64,19 @@ impl Engine {
                 .map(|(lease, send)| self.attempt(lease, send, &extra)),
         )
         .await;
-        // Sends that took several calls used one token each: charge the rest, once per
-        // channel for the batch.
-        for (channel, (tenant, n)) in extra.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            if let Ok(ready) = self.cached_channel(channel).await {
-                self.spend(&ready, tenant, n).await;
-            }
-        }
         self.gate.background_turn().await;
         if let Err(e) = self.store.finish_sends(&finishes, self.clock.now()).await {
             // The attempts stay `started`: the next run records them as interrupted.
             tracing::error!(error = %e, "recording status sends; the jobs go back to the queue");
             self.give_back(finishes.iter().map(|f| &f.lease), &e.to_string())
                 .await;
+        }
+        // Sends that took several calls used one token each: charge the rest, once per
+        // channel for the batch.
+        for (channel, (tenant, n)) in extra.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            if let Ok(ready) = self.cached_channel(channel).await {
+                self.spend(&ready, tenant, n).await;
+            }
         }
     }
 

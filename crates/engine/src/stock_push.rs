@@ -1,10 +1,12 @@
 //! The per-channel stock flusher: a push job takes the channel's pending values (the
 //! newest value of each listing: changes in between coalesce), groups them in the
-//! platform's batch shape, pushes each batch under the channel's shared request
-//! budget, records every call, and goes on until nothing is pending.
+//! platform's batch shape, pushes the batches (up to 4 at once, never two of one
+//! batch key) under the channel's shared request budget, records every call, and goes
+//! on until nothing is pending.
 
 use crate::Engine;
 use chrono::Duration as CDuration;
+use futures_util::future::join_all;
 use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
 use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
 use std::collections::BTreeMap;
@@ -19,6 +21,19 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// How long a push waits after the platform refused the credentials.
 const HELD: Duration = Duration::from_secs(3600);
+
+/// Stock calls of one channel in flight at once (VTEX takes one SKU per call).
+const IN_FLIGHT: usize = 4;
+
+/// How many of the next calls go out together: up to [`IN_FLIGHT`], never two of one
+/// batch key (one Nuvemshop product) at once.
+fn in_flight(chunks: &[(&String, &[StockItem])]) -> usize {
+    let mut n = 0;
+    while n < chunks.len().min(IN_FLIGHT) && !chunks[..n].iter().any(|(k, _)| *k == chunks[n].0) {
+        n += 1;
+    }
+    n.max(1)
+}
 
 impl Engine {
     /// Runs one claimed stock push job to its end.
@@ -104,30 +119,42 @@ impl Engine {
                         quantity: t.desired,
                     });
             }
-            for items in batches.values() {
-                for chunk in items.chunks(connector.stock_batch_max().max(1)) {
-                    // Out of budget: give the worker back until a token is there (other
-                    // channels' pushes run meanwhile); the rest stays pending.
-                    if let Some(wait) = self.token_or_wait(&ready, job.tenant_id).await {
+            let max = connector.stock_batch_max().max(1);
+            let chunks: Vec<(&String, &[StockItem])> = batches
+                .iter()
+                .flat_map(|(key, items)| items.chunks(max).map(move |c| (key, c)))
+                .collect();
+            let mut rest = chunks.as_slice();
+            while !rest.is_empty() {
+                let group = in_flight(rest);
+                // Out of budget: give the worker back until a token is there (other
+                // channels' pushes run meanwhile); the rest stays pending.
+                let want = u32::try_from(group).unwrap_or(1);
+                let granted = match self.tokens_or_wait(&ready, job.tenant_id, want).await {
+                    Ok(n) => usize::try_from(n).unwrap_or(1).min(group),
+                    Err(wait) => {
                         return Some(self.retry_in(
                             wait,
                             "rate_limited: waiting for the channel's request budget".into(),
                             false,
-                        ));
+                        ))
                     }
-                    let calls = connector.push_stock(chunk).await;
-                    let records: Vec<PushRecord> = calls
-                        .iter()
-                        .map(|c| self.push_record(channel, c, &attempts, &mut later))
-                        .collect();
-                    if let Err(e) = self
-                        .store
-                        .record_pushes(job.tenant_id, &records, self.clock.now())
-                        .await
-                    {
-                        tracing::warn!(error = %e, "recording stock pushes");
-                        return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false));
-                    }
+                };
+                let (going, tail) = rest.split_at(granted);
+                rest = tail;
+                let calls = join_all(going.iter().map(|(_, c)| connector.push_stock(c))).await;
+                let records: Vec<PushRecord> = calls
+                    .iter()
+                    .flatten()
+                    .map(|c| self.push_record(channel, c, &attempts, &mut later))
+                    .collect();
+                if let Err(e) = self
+                    .store
+                    .record_pushes(job.tenant_id, &records, self.clock.now())
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording stock pushes");
+                    return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false));
                 }
             }
             // A failure that will be tried again ends this run: the job comes back.
@@ -208,5 +235,25 @@ impl Engine {
             duration_ms: u64::try_from(call.info.duration.as_millis()).unwrap_or(u64::MAX),
             outcome,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_in_flight_never_share_a_batch_key() {
+        let none: &[StockItem] = &[];
+        let keys: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let of = |ix: &[usize]| -> usize {
+            let chunks: Vec<(&String, &[StockItem])> =
+                ix.iter().map(|&i| (&keys[i], none)).collect();
+            in_flight(&chunks)
+        };
+        assert_eq!(of(&[0, 1, 2, 3, 4]), IN_FLIGHT);
+        assert_eq!(of(&[0, 1, 1, 2]), 2);
+        assert_eq!(of(&[0, 0]), 1);
+        assert_eq!(of(&[0]), 1);
     }
 }
