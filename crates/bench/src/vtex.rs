@@ -11,10 +11,8 @@
 //! after a simulated platform latency); every SKU must show ponte's value.
 
 use crate::held;
-use crate::pg::TestDb;
 use crate::report::{emit, Row};
 use crate::scenarios::Target;
-use crate::server::{Server, TOKEN};
 use crate::stock::hub::{Hub, Item, WAREHOUSE};
 use anyhow::{bail, Context};
 use ponte_core::status::OrderStatus;
@@ -226,24 +224,10 @@ async fn measure(a: &VtexArgs, path: Path) -> anyhow::Result<Measured> {
     let sim_server = sim
         .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
         .await;
-    let db = match a.target.backend.as_str() {
-        "postgres" => Some(TestDb::create().await?),
-        "sqlite" => None,
-        other => bail!("unknown backend `{other}`"),
-    };
-    let dir = tempfile::tempdir()?;
-    let mut env = vec![];
-    if let Some(db) = &db {
-        env.push(("PONTE_DATABASE_URL", db.url.clone()));
-        env.push(("PONTE_MASTER_KEY", "42".repeat(32)));
-    }
-    let server = Server::start(dir.path(), &env)?;
-    let out = run(a, path, &sim, &sim_server.base_url(), &server).await;
-    drop(server);
+    let hub = Hub::start(&a.target).await?;
+    let out = run(a, path, &sim, &sim_server.base_url(), &hub).await;
+    hub.finish().await;
     sim_server.shutdown().await;
-    if let Some(db) = db {
-        db.drop_db().await;
-    }
     out
 }
 
@@ -252,14 +236,10 @@ async fn run(
     path: Path,
     sim: &VtexSim,
     sim_base: &str,
-    server: &Server,
+    hub: &Hub,
 ) -> anyhow::Result<Measured> {
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-    };
     let c = sim.config();
-    let channel = api
+    let channel = hub
         .post(
             "/api/v1/channels",
             &json!({"platform": "vtex", "name": "bench",
@@ -270,7 +250,7 @@ async fn run(
         )
         .await?;
     let channel = channel["id"].as_str().context("channel id")?.to_owned();
-    let tasks = api
+    let tasks = hub
         .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
         .await?;
     let task = tasks["items"]
@@ -282,16 +262,16 @@ async fn run(
     let run_now = format!("/api/v1/scheduled-tasks/{task}/run");
     if let Path::Feed = path {
         // The first run configures the feed; only later changes are queued in it.
-        let first = api.post(&run_now, &json!({})).await?;
-        api.follow(&first, Duration::from_secs(60)).await?;
+        let first = hub.post(&run_now, &json!({})).await?;
+        follow(hub, &first, Duration::from_secs(60)).await?;
     }
     sim.generate_orders(a.orders, a.seed);
     let expected = importable(sim);
     sim.clear_requests();
     let started = match path {
-        Path::Feed => api.post(&run_now, &json!({})).await?,
+        Path::Feed => hub.post(&run_now, &json!({})).await?,
         Path::Sync => {
-            api.post(
+            hub.post(
                 &format!("/api/v1/channels/{channel}/sync"),
                 &json!({"kind": "orders", "since": "2020-01-01T00:00:00Z"}),
             )
@@ -299,8 +279,8 @@ async fn run(
         }
     };
     let deadline = Duration::from_secs(300 + a.orders as u64 / 20);
-    let end = api.follow(&started, deadline).await?;
-    let rss_peak_mb = server.rss_bytes().map(|b| b / 1_048_576);
+    let end = follow(hub, &started, deadline).await?;
+    let rss_peak_mb = hub.rss_mb();
     let requests = sim.requests().len();
     let secs = |k: &str| -> anyhow::Result<f64> {
         let t: chrono::DateTime<chrono::Utc> = end[k]
@@ -314,7 +294,7 @@ async fn run(
     if end["state"] != "succeeded" {
         wrong.push(format!("run {}: {}", end["state"], end["error"]));
     }
-    let held = held::orders(&api.http, &api.base).await?;
+    let held = hub.orders().await?;
     wrong.extend(held::differences(&expected, &held));
     if let Path::Feed = path {
         if sim.feed_len() > 0 {
@@ -349,46 +329,18 @@ fn importable(sim: &VtexSim) -> HashMap<String, String> {
         .collect()
 }
 
-/// The API of the server under test.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let r = self.http.get(format!("{}{path}", self.base));
-        Ok(r.bearer_auth(TOKEN)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let r = self.http.post(format!("{}{path}", self.base)).json(body);
-        Ok(r.bearer_auth(TOKEN)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    /// Follows a task run to its end.
-    async fn follow(&self, run: &Value, deadline: Duration) -> anyhow::Result<Value> {
-        let id = run["id"].as_str().context("run id")?;
-        let t0 = Instant::now();
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let r = self.get(&format!("/api/v1/task-runs/{id}")).await?;
-            if matches!(r["state"].as_str(), Some("succeeded" | "failed")) {
-                return Ok(r);
-            }
-            if t0.elapsed() > deadline {
-                bail!("run not finished after {deadline:?}: {r}");
-            }
+/// Follows a task run to its end.
+async fn follow(hub: &Hub, run: &Value, deadline: Duration) -> anyhow::Result<Value> {
+    let id = run["id"].as_str().context("run id")?;
+    let t0 = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = hub.get(&format!("/api/v1/task-runs/{id}")).await?;
+        if matches!(r["state"].as_str(), Some("succeeded" | "failed")) {
+            return Ok(r);
+        }
+        if t0.elapsed() > deadline {
+            bail!("run not finished after {deadline:?}: {r}");
         }
     }
 }

@@ -355,6 +355,18 @@ pub trait StockStore: Send + Sync {
 /// not per process).
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
+    /// Sets bucket `key` (a new one starts at `capacity`) to `next(tokens,
+    /// elapsed_secs since its last update)` atomically across instances, and returns
+    /// the `(tokens, elapsed_secs)` `next` was given.
+    async fn update_bucket(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        capacity: f64,
+        now: DateTime<Utc>,
+        next: &(dyn Fn(f64, f64) -> f64 + Sync),
+    ) -> StoreResult<(f64, f64)>;
+
     /// Takes up to `want` tokens from bucket `key` (refilled at `per_sec` up to
     /// `capacity`), atomically across instances.
     async fn take_tokens(
@@ -365,7 +377,13 @@ pub trait RateLimitStore: Send + Sync {
         capacity: f64,
         per_sec: f64,
         now: DateTime<Utc>,
-    ) -> StoreResult<RateGrant>;
+    ) -> StoreResult<RateGrant> {
+        let take = |tokens, elapsed| crate::rate::take(tokens, elapsed, want, capacity, per_sec);
+        let (tokens, elapsed) = self
+            .update_bucket(tenant, key, capacity, now, &|t, e| take(t, e).0)
+            .await?;
+        Ok(take(tokens, elapsed).1)
+    }
 
     /// Charges `n` tokens for calls already made (a page or send that took several
     /// requests) to bucket `key`, even below zero: later takers wait until it refills.
@@ -377,7 +395,12 @@ pub trait RateLimitStore: Send + Sync {
         capacity: f64,
         per_sec: f64,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let spend = |t, e| crate::rate::spend(t, e, n, capacity, per_sec);
+        self.update_bucket(tenant, key, capacity, now, &spend)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// ERP actions and the status sends they cause (the outbound side).

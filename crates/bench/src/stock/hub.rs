@@ -252,6 +252,11 @@ impl Hub {
         Ok(())
     }
 
+    /// Every order: (platform id, status).
+    pub async fn orders(&self) -> anyhow::Result<Vec<(String, String)>> {
+        crate::held::orders(&self.http, &self.server.base).await
+    }
+
     /// A channel's stock values per state.
     pub async fn summary(&self, channel: &str) -> anyhow::Result<Summary> {
         let s = self
