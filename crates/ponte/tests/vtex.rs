@@ -201,6 +201,100 @@ async fn the_registered_hook_delivers_orders_that_are_imported_whole() {
     }
 }
 
+/// Bad hook deliveries and bad channel settings get a clear code and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_hook_deliveries_and_settings_are_refused_and_change_nothing() {
+    let vtex = Vtex::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_public(dir.path(), &[]);
+    let ch = vtex.channel(&p, &json!({"import_policy": "all"})).await;
+    let id = id_of(&ch);
+    let url = ch["webhook_url"].as_str().unwrap().to_owned();
+    let secret = vtex.hook_secret();
+    let ext = vtex.order(true);
+    p.settle(WAIT).await;
+    let before = p
+        .get(&format!("/api/v1/webhook-deliveries?channel_id={id}"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let good = vtex
+        .sim
+        .sample_notification(&ext, "ready-for-handling", "payment-approved");
+    let header = ponte_channels::vtex::hook::SECRET_HEADER;
+    let post = |secret: Option<String>, body: Vec<u8>| {
+        let mut r = p.http.post(&url).header("Content-Type", "application/json");
+        if let Some(s) = secret {
+            r = r.header(header, s);
+        }
+        async move {
+            let r = r.body(body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let body = serde_json::to_vec(&good).unwrap();
+    let mut other_account = good.clone();
+    other_account["Origin"]["Account"] = json!("anotherstore");
+    let cases = [
+        (None, body.clone(), 401, "missing_signature"),
+        (
+            Some("not-the-secret".to_owned()),
+            body.clone(),
+            401,
+            "invalid_signature",
+        ),
+        (
+            Some(secret.clone()),
+            serde_json::to_vec(&other_account).unwrap(),
+            403,
+            "store_mismatch",
+        ),
+        (
+            Some(secret.clone()),
+            b"{\"OrderId\": ".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            Some(secret.clone()),
+            vec![b' '; 70 * 1024],
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (secret, body, status, code) in cases {
+        let (s, b) = post(secret, body).await;
+        assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{b}");
+    }
+    let after = p
+        .get(&format!("/api/v1/webhook-deliveries?channel_id={id}"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "no refused delivery is stored");
+    assert_eq!(orders_of(&p, &ext).await.len(), 1);
+
+    // Settings and credentials the channel cannot work with.
+    for (extra, code) in [
+        (json!({"account": "not an account"}), "invalid_settings"),
+        (json!({"store_id": "123"}), "unknown_setting"),
+        (json!({"api_base_url": "ftp://x"}), "invalid_settings"),
+        (json!({"rate_limit_per_sec": 0}), "invalid_settings"),
+    ] {
+        let (s, b) = p.post("/api/v1/channels", &vtex.channel_body(&extra)).await;
+        assert_eq!((s, b["code"].as_str()), (422, Some(code)), "{extra}: {b}");
+    }
+    let mut no_token = vtex.channel_body(&json!({}));
+    no_token["credentials"] = json!({"app_key": "k"});
+    let (s, b) = p.post("/api/v1/channels", &no_token).await;
+    assert_eq!(s, 422, "{b}");
+    let channels = p.get("/api/v1/channels").await;
+    assert_eq!(channels["items"].as_array().unwrap().len(), 1, "{channels}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_imports_what_the_hook_lost_and_is_committed() {
     let vtex = Vtex::start().await;
