@@ -111,6 +111,12 @@ pub trait Connector: Send + Sync {
         let _ = receipt;
         None
     }
+    /// Sets up what polling reads, when the platform needs it (VTEX: the Feed v3 queue
+    /// with ponte's filter), so that changes are kept from the moment the channel is
+    /// created or enabled. `None`: nothing to set up.
+    async fn prepare_polling(&self) -> Option<SubscriptionReport> {
+        None
+    }
     /// Makes the platform's push subscription for this channel what `want` says:
     /// ponte's webhook registered at `target.url` (repairing what is missing or
     /// stale), or every registration of the channel removed. Idempotent.

@@ -53,8 +53,10 @@ impl Engine {
         Ok(sub)
     }
 
-    /// Reconciles and only logs a failure (channel creation, updates, polling runs).
+    /// Reconciles (and sets up what polling reads) and only logs a failure (channel
+    /// creation, updates, polling runs).
     pub(crate) async fn reconcile_quietly(&self, tenant: TenantId, id: ChannelId) {
+        self.prepare_polling(id).await;
         match self.reconcile_subscription(tenant, id).await {
             Ok(s) if s.state == SubscriptionState::Failed => {
                 tracing::warn!(channel = %id, reason = ?s.reason, "platform subscription failed");
@@ -65,6 +67,30 @@ impl Engine {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(channel = %id, error = %e, "reconciling the platform subscription")
+            }
+        }
+    }
+
+    /// Sets up what an enabled channel's polling reads at its platform (VTEX's feed),
+    /// logging what changed or failed: the next scheduled run tries again.
+    async fn prepare_polling(&self, id: ChannelId) {
+        let ready = match self.cached_channel(id).await {
+            Ok(r) if r.enabled => r,
+            _ => return,
+        };
+        let Some(report) = ready.connector.prepare_polling().await else {
+            return;
+        };
+        for c in &report.calls {
+            self.metrics.call(&ready.platform, c.status);
+        }
+        match report.result {
+            Ok(s) if !s.changes.is_empty() => {
+                tracing::info!(channel = %id, changes = ?s.changes, "polling set up at the platform")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(channel = %id, error = %e, "setting up polling at the platform")
             }
         }
     }

@@ -212,6 +212,11 @@ async fn bad_hook_deliveries_and_settings_are_refused_and_change_nothing() {
     let url = ch["webhook_url"].as_str().unwrap().to_owned();
     let secret = vtex.hook_secret();
     let ext = vtex.order(true);
+    // Its three notifications delivered and stored before counting.
+    until(WAIT, "3 hook deliveries", || async {
+        (vtex.sim.hook_deliveries().len() >= 3).then_some(())
+    })
+    .await;
     p.settle(WAIT).await;
     let before = p
         .get(&format!("/api/v1/webhook-deliveries?channel_id={id}"))
@@ -304,11 +309,12 @@ async fn the_feed_imports_what_the_hook_lost_and_is_committed() {
     let import = id_of(&task(&p, &ch, "import_orders").await);
     vtex.sim.set_drop_hook_notifications(true);
 
-    // The first run finds no feed and configures it.
-    let first = run_now(&p, &import).await;
-    assert_eq!(first["state"], "succeeded", "{first}");
+    // Creating the channel configured the feed; the first run finds it empty.
     let feed = vtex.sim.feed_config().expect("ponte configured the feed");
     assert_eq!(feed["filter"]["type"], "FromWorkflow", "{feed}");
+    let first = run_now(&p, &import).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+    assert_eq!(first["counts"]["seen"], 0, "{first}");
 
     // Orders change while the hook loses every notification.
     let paid: Vec<String> = (0..5).map(|_| vtex.order(true)).collect();
@@ -413,10 +419,10 @@ async fn feed_order_fetches_are_charged_to_the_channel_budget() {
         .filter(|r| r.path.starts_with("/api/oms/pvt/orders/"))
         .count();
     assert!(reads >= 60, "{reads} order reads");
-    // Besides the hook check every scheduled run starts with.
+    // Besides the hook and feed checks every scheduled run starts with.
     let polling = requests
         .iter()
-        .filter(|r| r.path.starts_with("/api/orders/feed") || r.path.starts_with("/api/oms/"))
+        .filter(|r| r.path == "/api/orders/feed" || r.path.starts_with("/api/oms/"))
         .count();
     assert_eq!(
         run["counts"]["calls"].as_u64().unwrap(),
@@ -442,6 +448,58 @@ async fn feed_order_fetches_are_charged_to_the_channel_budget() {
         .collect();
     got.sort();
     assert_eq!(got, want, "every importable order, once");
+}
+
+/// Without a public URL the feed is the only way in: it is set up when the channel is
+/// created, so orders placed before the first scheduled run are not missed, and it
+/// follows the channel's sales channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_only_channel_has_its_feed_from_creation() {
+    let vtex = Vtex::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = Ponte::start(dir.path(), &[]);
+    let ch = id_of(&vtex.channel(&p, &json!({})).await);
+    assert!(vtex.sim.hook_config().is_none(), "no public URL, no hook");
+    let feed = vtex.sim.feed_config().expect("feed configured at creation");
+    assert_eq!(feed["filter"]["type"], "FromWorkflow", "{feed}");
+
+    let paid: Vec<String> = (0..3).map(|_| vtex.order(true)).collect();
+    let import = id_of(&task(&p, &ch, "import_orders").await);
+    let run = run_now(&p, &import).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["created"], 3, "{run}");
+    for ext in &paid {
+        assert_eq!(orders_of(&p, ext).await.len(), 1, "{ext}");
+    }
+
+    // Only one sales channel from now on: the feed's filter follows.
+    let (s, b) = p
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            &json!({"settings": {"sales_channel": "2"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let feed = vtex.sim.feed_config().unwrap();
+    assert_eq!(feed["filter"]["type"], "FromOrders", "{feed}");
+    assert_eq!(
+        feed["filter"]["expression"], "salesChannel = \"2\"",
+        "{feed}"
+    );
+    // Unchanged settings: nothing is written again.
+    vtex.sim.clear_requests();
+    let (s, _) = p
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            &json!({"name": "Loja VTEX 2"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        vtex.sim
+            .request_count(&Method::POST, "/api/orders/feed/config"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,8 +528,15 @@ async fn a_manual_sync_imports_the_history_from_the_order_listing() {
     for ext in &history {
         assert_eq!(orders_of(&p, ext).await.len(), 1, "{ext}");
     }
-    // The listing needs no commit and leaves the feed alone.
-    assert!(vtex.sim.feed_config().is_none());
+    // The listing needs no commit and leaves the feed (set up at creation) alone.
+    assert_eq!(
+        vtex.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/orders/feed")
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,6 +183,10 @@ impl Connector for VtexConnector {
         super::poll::commit(self, receipt).await
     }
 
+    async fn prepare_polling(&self) -> Option<SubscriptionReport> {
+        Some(super::feed::reconcile(self).await)
+    }
+
     async fn reconcile_subscription(
         &self,
         target: &HookTarget,

@@ -6,6 +6,7 @@
 //!   `Origin.Account`, constant time; the configuration ping is acknowledged).
 //! - `client.rs`, `dto.rs`, `map.rs`: reading (`GET /api/oms/pvt/orders/{orderId}`) and
 //!   mapping an order.
+//! - `feed.rs`: setting up the Feed v3 queue when the channel is created or enabled.
 //! - `poll.rs`: the safety net. Scheduled runs read Feed v3 (configured on first use,
 //!   committed only after the import is stored); a manual sync walks the OMS list by
 //!   creation date.
@@ -103,6 +104,7 @@
 
 mod client;
 mod dto;
+mod feed;
 pub mod hook;
 mod map;
 mod poll;

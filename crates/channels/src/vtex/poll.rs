@@ -7,10 +7,10 @@
 //!   page, then calls [`commit`] (`POST /api/orders/feed {"handles": [...]}`): an event
 //!   whose import was not stored is never committed and comes back after the queue's
 //!   visibility timeout (events may repeat; imports are idempotent). A full lot means
-//!   more may wait: the walk goes on until a lot comes back short. A feed that is not
-//!   configured (404) is configured (the hook's filter, visibility 240 s, retention
-//!   4 days, the Feed v3 guide's example values) and the run ends: changes before the
-//!   feed existed come by a manual sync.
+//!   more may wait: the walk goes on until a lot comes back short. The feed is set up
+//!   when the channel is created or enabled (`feed.rs`); one missing anyway (404) is
+//!   configured and the run ends: changes before the feed existed come by a manual
+//!   sync.
 //! - [`PollMode::Backfill`] (a manual sync with `since`) walks
 //!   `GET /api/oms/pvt/orders?f_creationDate=creationDate:[since TO now+1d]&orderBy=creationDate,asc`
 //!   (30 per page; the API serves at most 30 pages, so after each full page the walk
@@ -118,10 +118,7 @@ async fn configure_feed(conn: &VtexConnector, first: CallInfo) -> (CallInfo, Pol
         account = %conn.settings().account,
         "VTEX feed not configured: configuring it"
     );
-    let body = json!({
-        "filter": super::subscription::wanted_filter(conn).to_json(),
-        "queue": {"visibilityTimeoutInSeconds": 240, "MessageRetentionPeriodInSeconds": 345_600},
-    });
+    let body = super::feed::config_body(conn, None);
     let (info, result) = conn
         .call(Method::POST, "/api/orders/feed/config", Some(&body))
         .await;

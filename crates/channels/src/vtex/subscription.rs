@@ -69,7 +69,7 @@ impl Filter {
     }
 
     /// Reads a GET answer's `filter`; `None` when it is of no known shape.
-    fn read(v: &Value) -> Option<Self> {
+    pub(super) fn read(v: &Value) -> Option<Self> {
         match v["type"].as_str()? {
             "FromWorkflow" => {
                 let status = v["status"]
