@@ -124,7 +124,7 @@ pub(crate) fn channel_id(s: &str) -> ApiResult<ChannelId> {
 
 /// Creates a channel.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel,
-    responses((status = 201, body = ChannelView), (status = 422, body = Problem), (status = 401, body = Problem)),
+    responses((status = 201, body = ChannelView), (status = 422, body = Problem), (status = 409, description = "Another enabled channel uses these credentials (`credentials_in_use`)", body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub(crate) async fn create(
     State(engine): State<AppState>,
@@ -183,7 +183,7 @@ pub(crate) async fn show(
 /// Changes a channel: settings merge, credentials replace.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     request_body = UpdateChannel,
-    responses((status = 200, body = ChannelView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ChannelView), (status = 404, body = Problem), (status = 422, body = Problem), (status = 409, description = "Another enabled channel uses these credentials (`credentials_in_use`)", body = Problem)),
     security(("bearer" = [])))]
 pub(crate) async fn update(
     State(engine): State<AppState>,

@@ -60,7 +60,7 @@ impl From<EngineError> for Problem {
                 _ => StatusCode::BAD_REQUEST,
             },
             E::ChannelDisabled => StatusCode::GONE,
-            E::Action(_) | E::Busy(_) => StatusCode::CONFLICT,
+            E::Action(_) | E::Busy(_) | E::InUse(_) => StatusCode::CONFLICT,
             E::Invoice(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::Stock(s) => match s {
                 ponte_engine::StockError::SkuExists(_)

@@ -62,6 +62,17 @@ pub trait Platform: Send + Sync {
     fn generated_secrets(&self) -> &'static [&'static str] {
         &[]
     }
+    /// What the platform keeps one push subscription and change queue for, when it is
+    /// not the channel (VTEX: one hook and one feed per account and appKey): two
+    /// enabled channels with the same key would take each other's. `None`: per channel.
+    fn exclusive_key(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+    ) -> Option<String> {
+        let _ = (settings, credentials);
+        None
+    }
     /// Builds a connector for one channel.
     fn connect(
         &self,

@@ -2,7 +2,7 @@
 //! short-lived cache of ready connectors for the webhook hot path.
 
 use crate::{Engine, EngineError};
-use ponte_channels::{ConfigError, Connector};
+use ponte_channels::{ConfigError, Connector, Platform};
 use ponte_core::automation::Automations;
 use ponte_core::stock::StockSettings;
 use ponte_core::{ChannelId, TenantId};
@@ -123,6 +123,31 @@ impl Engine {
         serde_json::from_slice(&plain).map_err(|_| EngineError::Crypto)
     }
 
+    /// Refuses an enabled channel whose platform subscription another enabled channel
+    /// of the tenant already holds ([`Platform::exclusive_key`]).
+    async fn check_exclusive(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        platform: &dyn Platform,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let Some(key) = platform.exclusive_key(settings, credentials) else {
+            return Ok(());
+        };
+        for other in self.store.channels(tenant).await? {
+            if other.id == id || !other.enabled || other.platform != platform.name() {
+                continue;
+            }
+            let creds = self.unseal(&other)?;
+            if platform.exclusive_key(&other.settings, &creds).as_ref() == Some(&key) {
+                return Err(EngineError::InUse(other.id));
+            }
+        }
+        Ok(())
+    }
+
     /// The URL the platform must post this channel's webhooks to.
     pub fn webhook_url(&self, id: ChannelId) -> String {
         format!(
@@ -146,6 +171,8 @@ impl Engine {
         let credentials = with_secrets(platform.as_ref(), input.credentials, None);
         platform.validate_credentials(&credentials)?;
         let id = ChannelId::new();
+        self.check_exclusive(tenant, id, platform.as_ref(), &settings, &credentials)
+            .await?;
         let now = self.clock.now();
         let ch = Channel {
             id,
@@ -221,6 +248,11 @@ impl Engine {
         }
         if let Some(enabled) = patch.enabled {
             ch.enabled = enabled;
+        }
+        if ch.enabled {
+            let creds = self.unseal(&ch)?;
+            self.check_exclusive(tenant, id, platform.as_ref(), &ch.settings, &creds)
+                .await?;
         }
         ch.updated_at = self.clock.now();
         self.apply_stock_settings(tenant, id, &ch.settings).await?;

@@ -39,6 +39,13 @@ pub enum EngineError {
     /// A stock request was refused.
     #[error(transparent)]
     Stock(#[from] crate::stock::StockError),
+    /// Another enabled channel already uses what the platform keeps one subscription
+    /// for (VTEX: the account and appKey).
+    #[error(
+        "channel {0} already uses these credentials for the platform's webhook and change \
+         queue: give each channel its own"
+    )]
+    InUse(ponte_core::ChannelId),
     /// The task already has a queued or running run.
     #[error("a run of this task is already queued or running: {0}")]
     Busy(ponte_core::RunId),
@@ -63,6 +70,7 @@ impl EngineError {
             Self::Invoice(e) => e.code(),
             Self::ShuttingDown => "shutting_down",
             Self::Busy(_) => "task_busy",
+            Self::InUse(_) => "credentials_in_use",
             Self::Stock(e) => e.code(),
         }
     }

@@ -298,6 +298,39 @@ async fn bad_hook_deliveries_and_settings_are_refused_and_change_nothing() {
     assert_eq!(s, 422, "{b}");
     let channels = p.get("/api/v1/channels").await;
     assert_eq!(channels["items"].as_array().unwrap().len(), 1, "{channels}");
+
+    // A second channel on the same account and appKey would take the first one's hook
+    // and feed: refused, on creation and on a credentials change.
+    let (s, b) = p
+        .post("/api/v1/channels", &vtex.channel_body(&json!({})))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (409, Some("credentials_in_use")),
+        "{b}"
+    );
+    let mut other_key = vtex.channel_body(&json!({}));
+    other_key["credentials"]["app_key"] = json!("vtexappkey-simstore-OTHER");
+    let (s, second) = p.post("/api/v1/channels", &other_key).await;
+    assert_eq!(s, 201, "{second}");
+    let same = vtex.channel_body(&json!({}))["credentials"].clone();
+    let (s, b) = p
+        .patch(
+            &format!("/api/v1/channels/{}", id_of(&second)),
+            &json!({"credentials": same}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (409, Some("credentials_in_use")),
+        "{b}"
+    );
+    assert_eq!(vtex.sim.hook_config().unwrap()["hook"]["url"], json!(url));
+    assert_eq!(
+        vtex.hook_secret(),
+        secret,
+        "the first channel's hook is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

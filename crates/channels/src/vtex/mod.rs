@@ -146,6 +146,16 @@ impl Platform for Vtex {
         &["hook_secret"]
     }
 
+    fn exclusive_key(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+    ) -> Option<String> {
+        let account = settings.get("account")?.as_str()?.to_ascii_lowercase();
+        let app_key = credentials.get("app_key")?.as_str()?;
+        Some(format!("{account} / {app_key}"))
+    }
+
     fn connect(
         &self,
         settings: &serde_json::Value,
