@@ -3,13 +3,14 @@
 //! listing walk of a manual backfill past the API's 30-page cap.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod vtex_env;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use ponte_channels::{Connector, PlatformErrorKind, PollCursor, PollMode};
-use ponte_sim::vtex::{Fault, FaultKind, Method, ServerHandle, VtexConfig, VtexSim};
+use ponte_sim::vtex::{Fault, FaultKind, Method, ServerHandle, VtexSim};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 struct Env {
     sim: VtexSim,
@@ -19,23 +20,8 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let sim = VtexSim::new(VtexConfig::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = sim.serve(listener).await;
-        let cfg = sim.config();
-        let settings = json!({"account": cfg.account, "api_base_url": server.base_url()});
-        let credentials = json!({
-            "app_key": cfg.app_key,
-            "app_token": cfg.app_token,
-            "hook_secret": "0123456789abcdef",
-        });
-        let http = ponte_channels::http_client(Duration::from_secs(5)).unwrap();
-        let conn = ponte_channels::platforms()
-            .into_iter()
-            .find(|p| p.name() == "vtex")
-            .unwrap()
-            .connect(&settings, &credentials, http)
-            .unwrap();
+        let (sim, server) = vtex_env::start().await;
+        let conn = vtex_env::connector(&sim, &server, json!({}));
         Env { sim, server, conn }
     }
 

@@ -2,6 +2,8 @@
 //! repeats succeed without duplicates, and failures are classified.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod vtex_env;
+
 use chrono::{DateTime, Utc};
 use ponte_channels::{Connector, PlatformErrorKind, SendReport};
 use ponte_core::action::{
@@ -10,7 +12,7 @@ use ponte_core::action::{
 };
 use ponte_core::nfe::NfeKey;
 use ponte_sim::vtex::{
-    Fault, FaultKind, Method, NewItem, NewOrder, OrderStatus, ServerHandle, VtexConfig, VtexSim,
+    Fault, FaultKind, Method, NewItem, NewOrder, OrderStatus, ServerHandle, VtexSim,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -26,22 +28,8 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let sim = VtexSim::new(VtexConfig::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = sim.serve(listener).await;
-        let cfg = sim.config();
-        let settings = json!({"account": cfg.account, "api_base_url": server.base_url()});
-        let credentials = json!({
-            "app_key": cfg.app_key,
-            "app_token": cfg.app_token,
-            "hook_secret": "0123456789abcdef",
-        });
-        let http = ponte_channels::http_client(Duration::from_secs(5)).unwrap();
-        let vtex = ponte_channels::platforms()
-            .into_iter()
-            .find(|p| p.name() == "vtex")
-            .unwrap();
-        let conn = vtex.connect(&settings, &credentials, http).unwrap();
+        let (sim, server) = vtex_env::start().await;
+        let conn = vtex_env::connector(&sim, &server, json!({}));
         Env { sim, server, conn }
     }
 

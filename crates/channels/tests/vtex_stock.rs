@@ -2,11 +2,12 @@
 //! warehouse, lock contention is Transient, configuration errors are Permanent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod vtex_env;
+
 use ponte_channels::{Connector, PlatformErrorKind, StockCall, StockItem};
-use ponte_sim::vtex::{lock_fault, Method, ServerHandle, VtexConfig, VtexSim};
+use ponte_sim::vtex::{lock_fault, Method, ServerHandle, VtexSim};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 const INVENTORY: &str = "/api/logistics/pvt/inventory/skus/";
 
@@ -17,31 +18,17 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let sim = VtexSim::new(VtexConfig::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = sim.serve(listener).await;
+        let (sim, server) = vtex_env::start().await;
         Env { sim, server }
     }
 
     /// A connector writing to `warehouse` (no `warehouse_id` setting when `None`).
     fn connector(&self, warehouse: Option<&str>) -> Arc<dyn Connector> {
-        let cfg = self.sim.config();
-        let mut settings = json!({"account": cfg.account, "api_base_url": self.server.base_url()});
+        let mut settings = json!({});
         if let Some(wh) = warehouse {
             settings["warehouse_id"] = Value::from(wh);
         }
-        let credentials = json!({
-            "app_key": cfg.app_key,
-            "app_token": cfg.app_token,
-            "hook_secret": "0123456789abcdef",
-        });
-        let http = ponte_channels::http_client(Duration::from_secs(5)).unwrap();
-        ponte_channels::platforms()
-            .into_iter()
-            .find(|p| p.name() == "vtex")
-            .unwrap()
-            .connect(&settings, &credentials, http)
-            .unwrap()
+        vtex_env::connector(&self.sim, &self.server, settings)
     }
 
     fn puts(&self) -> usize {

@@ -3,12 +3,13 @@
 //! is ponte's, ping failures and bad credentials reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod vtex_env;
+
 use ponte_channels::vtex::hook::SECRET_HEADER;
 use ponte_channels::{Connector, HookTarget, HookWant, PlatformErrorKind, SubscriptionReport};
-use ponte_sim::vtex::{Method, ServerHandle, VtexConfig, VtexSim};
+use ponte_sim::vtex::{Method, ServerHandle, VtexSim};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CHANNEL: &str = "0b9c5f3e-2f6a-4c7e-9d1a-3e5f7a9b1c2d";
@@ -94,9 +95,7 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let sim = VtexSim::new(VtexConfig::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = sim.serve(listener).await;
+        let (sim, server) = vtex_env::start().await;
         Env {
             sim,
             server,
@@ -105,20 +104,7 @@ impl Env {
     }
 
     fn connector_with(&self, settings: Value, token: &str, secret: &str) -> Arc<dyn Connector> {
-        let platform = ponte_channels::platforms()
-            .into_iter()
-            .find(|p| p.name() == "vtex")
-            .unwrap();
-        let mut settings = settings;
-        settings["account"] = json!(self.sim.config().account);
-        settings["api_base_url"] = json!(self.server.base_url());
-        let credentials = json!({
-            "app_key": self.sim.config().app_key,
-            "app_token": token,
-            "hook_secret": secret,
-        });
-        let http = ponte_channels::http_client(Duration::from_secs(10)).unwrap();
-        platform.connect(&settings, &credentials, http).unwrap()
+        vtex_env::connect(&self.sim, &self.server, settings, token, secret)
     }
 
     fn connector(&self) -> Arc<dyn Connector> {
