@@ -140,7 +140,9 @@ impl Engine {
             if other.id == id || !other.enabled || other.platform != platform.name() {
                 continue;
             }
-            let creds = self.unseal(&other)?;
+            let Ok(creds) = self.unseal(&other) else {
+                continue;
+            };
             if platform.exclusive_key(&other.settings, &creds).as_ref() == Some(&key) {
                 return Err(EngineError::InUse(other.id));
             }
@@ -249,8 +251,8 @@ impl Engine {
         if let Some(enabled) = patch.enabled {
             ch.enabled = enabled;
         }
-        if ch.enabled {
-            let creds = self.unseal(&ch)?;
+        // Unreadable credentials (another master key) are refused where they are used.
+        if let (true, Ok(creds)) = (ch.enabled, self.unseal(&ch)) {
             self.check_exclusive(tenant, id, platform.as_ref(), &ch.settings, &creds)
                 .await?;
         }
