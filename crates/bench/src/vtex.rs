@@ -6,6 +6,10 @@
 //! and leave ponte holding exactly the importable orders, each once, with the status
 //! the default table gives; the feed must end empty.
 //!
+//! Then the hook: ponte's hook configured at the account, orders created at a steady
+//! rate, each notification's answer time as the simulator saw it (VTEX gives a hook 5 s),
+//! and every importable order held once.
+//!
 //! Then stock: SKUs listed on a VTEX channel, one bulk inventory count, and the time
 //! until the simulator's warehouse shows every value (one `PUT` per SKU, each answered
 //! after a simulated platform latency); every SKU must show ponte's value.
@@ -25,6 +29,12 @@ use std::time::{Duration, Instant};
 const RATE: f64 = 200.0;
 /// How long the simulator takes to answer each inventory `PUT` in the stock phase.
 const PUT_LATENCY: Duration = Duration::from_millis(50);
+/// Orders per second created in the hook phase.
+const HOOK_RATE: usize = 100;
+/// Most orders the hook phase creates.
+const HOOK_ORDERS_MAX: usize = 2_000;
+/// The hook secret the hook phase gives its channel.
+const HOOK_SECRET: &str = "bench-hook-secret-0123456789";
 /// The simulator's warehouse the channel pushes to.
 const VTEX_WAREHOUSE: &str = "1_1";
 
@@ -122,6 +132,11 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
         }
         runs.push(m);
     }
+    let hook = measure_hook(&a.target, a.orders.min(HOOK_ORDERS_MAX), a.seed).await?;
+    eprintln!(
+        "vtex hook: {} notifications, answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        hook.answered, hook.p50_ms, hook.p99_ms, hook.max_ms
+    );
     let stock = measure_stock(&a.target, a.skus).await?;
     eprintln!(
         "vtex stock: {} SKUs in {:.1} s ({:.0}/s)",
@@ -156,6 +171,11 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
          at VTEX's documented 6000 order reads/min either path is capped near 100 orders/s"
     );
     println!(
+        "hook: {} orders at {HOOK_RATE} orders/s -> {} notifications answered 200 (answer p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms; {} not 200)",
+        hook.orders, hook.answered, hook.p50_ms, hook.p99_ms, hook.max_ms, hook.refused
+    );
+    println!(
         "stock: {} SKUs counted at once -> every value in the VTEX warehouse: {:.1} s, {:.0} SKUs/s, \
          {} PUTs ({} ms platform latency each, rate limits off)",
         stock.skus,
@@ -176,6 +196,12 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
             ok: Some(m.rate() >= RATE),
         })
         .collect();
+    rows.push(Row {
+        name: "hook answer p99",
+        value: format!("{:.1} ms", hook.p99_ms),
+        target: "< 5000 ms".into(),
+        ok: Some(hook.p99_ms < 5_000.0),
+    });
     rows.push(Row {
         name: "stock SKUs/s (50 ms per PUT)",
         value: format!("{:.0}", stock.rate()),
@@ -198,6 +224,16 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
             "correct": m.wrong.is_empty(),
             "wrong": m.wrong,
         })).collect::<Vec<_>>(),
+        "hook": {
+            "orders": hook.orders,
+            "orders_per_sec": HOOK_RATE,
+            "notifications_answered_200": hook.answered,
+            "not_200": hook.refused,
+            "answer_p50_ms": hook.p50_ms,
+            "answer_p99_ms": hook.p99_ms,
+            "answer_max_ms": hook.max_ms,
+            "wrong": hook.wrong,
+        },
         "stock": {
             "skus": stock.skus,
             "secs": stock.secs,
@@ -207,10 +243,11 @@ pub async fn vtex(a: VtexArgs) -> anyhow::Result<Value> {
             "wrong": stock.wrong,
         },
     });
-    for w in &stock.wrong {
-        eprintln!("vtex stock: {w}");
+    for w in hook.wrong.iter().chain(&stock.wrong) {
+        eprintln!("vtex: {w}");
     }
-    let correct = runs.iter().all(|m| m.wrong.is_empty()) && stock.wrong.is_empty();
+    let correct =
+        runs.iter().all(|m| m.wrong.is_empty()) && hook.wrong.is_empty() && stock.wrong.is_empty();
     emit("vtex", &label, &rows, figures.clone(), correct)?;
     Ok(figures)
 }
@@ -438,6 +475,116 @@ async fn stock_run(
         skus,
         secs,
         requests,
+        wrong,
+    })
+}
+
+/// The hook phase's measurement.
+struct HookMeasured {
+    orders: usize,
+    /// First attempts answered 200.
+    answered: usize,
+    /// Attempts answered otherwise (or not at all).
+    refused: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    wrong: Vec<String>,
+}
+
+/// A fresh simulator and ponte, the hook configured, `orders` created at [`HOOK_RATE`].
+async fn measure_hook(target: &Target, orders: usize, seed: u64) -> anyhow::Result<HookMeasured> {
+    let sim = VtexSim::new(VtexConfig {
+        request_log_capacity: 4 * orders + 1_000,
+        ..VtexConfig::default()
+    });
+    let sim_server = sim
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await;
+    let hub = Hub::start(target).await?;
+    let out = hook_run(&hub, &sim, &sim_server.base_url(), orders, seed).await;
+    hub.finish().await;
+    sim_server.shutdown().await;
+    out
+}
+
+async fn hook_run(
+    hub: &Hub,
+    sim: &VtexSim,
+    sim_base: &str,
+    orders: usize,
+    seed: u64,
+) -> anyhow::Result<HookMeasured> {
+    let c = sim.config();
+    let ch = hub
+        .post(
+            "/api/v1/channels",
+            &json!({"platform": "vtex", "name": "bench hook",
+                "settings": {"account": c.account, "api_base_url": sim_base, "import_policy": "all",
+                             "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6},
+                "credentials": {"app_key": c.app_key, "app_token": c.app_token, "hook_secret": HOOK_SECRET}}),
+        )
+        .await?;
+    let id = ch["id"].as_str().context("channel id")?;
+    // What ponte registers itself when it has a public URL (the bench's port is not
+    // known before ponte starts).
+    let statuses: Vec<&str> = ponte_channels::vtex::STATUSES
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    let url = format!("{}/webhooks/{id}", hub.base());
+    let r = reqwest::Client::new()
+        .post(format!("{sim_base}/api/orders/hook/config"))
+        .header("X-VTEX-API-AppKey", &c.app_key)
+        .header("X-VTEX-API-AppToken", &c.app_token)
+        .json(&json!({"filter": {"type": "FromWorkflow", "status": statuses},
+                      "hook": {"url": url, "headers": {ponte_channels::vtex::hook::SECRET_HEADER: HOOK_SECRET}}}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("configuring the hook: {}", r.status());
+    }
+    let batches = orders.div_ceil(10);
+    let mut tick = tokio::time::interval(Duration::from_millis(1_000 * 10 / HOOK_RATE as u64));
+    for b in 0..batches {
+        tick.tick().await;
+        let n = 10.min(orders - b * 10);
+        sim.generate_orders(n, seed.wrapping_add(b as u64));
+    }
+    let expected = importable(sim);
+    let deadline = Instant::now() + Duration::from_secs(120 + orders as u64 / 10);
+    while hub.orders().await?.len() < expected.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Later notifications of the same orders are stored too before the check.
+    hub.jobs_idle(Duration::from_secs(60)).await?;
+    let held = hub.orders().await?;
+    let deliveries = sim.hook_deliveries();
+    let mut took: Vec<f64> = deliveries
+        .iter()
+        .filter(|d| d.attempt == 1 && d.status == Some(200))
+        .map(|d| d.took.as_secs_f64() * 1000.0)
+        .collect();
+    took.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((took.len() as f64 * q).ceil() as usize).clamp(1, took.len().max(1)) - 1;
+        took.get(i).copied().unwrap_or(0.0)
+    };
+    let refused = deliveries
+        .iter()
+        .filter(|d| !d.dropped && d.status != Some(200))
+        .count();
+    let mut wrong = held::differences(&expected, &held);
+    if took.is_empty() {
+        wrong.push("no hook notification was answered 200".into());
+    }
+    Ok(HookMeasured {
+        orders,
+        answered: took.len(),
+        refused,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: took.last().copied().unwrap_or(0.0),
         wrong,
     })
 }

@@ -323,6 +323,11 @@ impl Hub {
         CpuProbe::of(&[self.server.pid()], database)
     }
 
+    /// ponte's base URL (`http://127.0.0.1:port`).
+    pub fn base(&self) -> &str {
+        &self.server.base
+    }
+
     /// Peak RSS of ponte, MiB.
     pub fn rss_mb(&self) -> Option<u64> {
         self.server.rss_bytes().map(|b| b / 1_048_576)

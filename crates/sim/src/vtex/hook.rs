@@ -38,6 +38,8 @@ pub struct HookDelivery {
     pub dropped: bool,
     /// When the attempt finished.
     pub at: Instant,
+    /// How long the receiver took to answer (zero when dropped).
+    pub took: Duration,
 }
 
 pub(crate) fn client() -> Option<reqwest::Client> {
@@ -89,6 +91,7 @@ pub(crate) async fn worker(
                 status: None,
                 dropped: true,
                 at: Instant::now(),
+                took: Duration::ZERO,
             });
             continue;
         }
@@ -100,6 +103,7 @@ pub(crate) async fn worker(
             let attempts = cfg.hook_max_attempts.max(1);
             let mut delay = cfg.hook_retry_base;
             for attempt in 1..=attempts {
+                let sent = Instant::now();
                 let status = post(&client, &job.url, &job.headers, &job.body).await;
                 sim.log_delivery(HookDelivery {
                     order_id: job.order_id.clone(),
@@ -108,6 +112,7 @@ pub(crate) async fn worker(
                     status,
                     dropped: false,
                     at: Instant::now(),
+                    took: sent.elapsed(),
                 });
                 if status == Some(200) || attempt == attempts {
                     return;
