@@ -1,6 +1,7 @@
 //! Status sends as connectors see them: check first, then call.
 
 use crate::{CallInfo, PlatformError};
+use ponte_core::action::{is_http_url, Action, Shipment};
 
 /// A send refused before any call: the platform's requirements are not met (a
 /// tracking code it needs, ...). Final; resend after fixing the order's data.
@@ -11,6 +12,41 @@ pub struct SendCheckError {
     pub code: &'static str,
     /// What is missing.
     pub message: String,
+}
+
+impl SendCheckError {
+    /// A refusal with a stable `code`.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The trimmed tracking code of a shipment, when there is one.
+pub(crate) fn tracking_code(s: &Shipment) -> Option<&str> {
+    s.tracking_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+}
+
+/// Refuses links no platform can take: a shipment's tracking URL or an invoice's XML
+/// URL that is not http(s).
+pub(crate) fn check_links(action: &Action) -> Result<(), SendCheckError> {
+    match action {
+        Action::Shipment(s) if s.tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) => {
+            Err(SendCheckError::new(
+                "invalid_tracking_url",
+                "tracking_url must be an http(s) URL",
+            ))
+        }
+        Action::Invoice(i) if i.xml_url.as_deref().is_some_and(|u| !is_http_url(u)) => Err(
+            SendCheckError::new("invalid_xml_url", "xml_url must be an http(s) URL"),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// How one send attempt went: what was sent, every call made, and the result.

@@ -18,8 +18,9 @@ use super::client::{rate_limit_wait, NuvemshopConnector};
 use super::settings::{NuvemshopSettings, ShippingApi};
 use super::{send_fo, send_nfe};
 use crate::http_call;
+use crate::send::{check_links, tracking_code};
 use crate::{CallInfo, PlatformError, SendCheckError, SendReport};
-use ponte_core::action::{is_http_url, Action, ActionKind, CancelReason, Cancellation, Shipment};
+use ponte_core::action::{Action, ActionKind, CancelReason, Cancellation, Shipment};
 use ponte_core::automation::NotSent;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -48,45 +49,16 @@ pub(super) fn support(settings: &NuvemshopSettings, kind: ActionKind) -> Result<
 /// Checks an action against what the platform needs; no IO.
 pub(super) fn check(settings: &NuvemshopSettings, action: &Action) -> Result<(), SendCheckError> {
     if let Err(NotSent::NotSupported(why)) = support(settings, action.kind()) {
-        return Err(refusal("not_supported_by_platform", why));
+        return Err(SendCheckError::new("not_supported_by_platform", why));
     }
     match action {
-        Action::Shipment(s) => {
-            if tracking_code(s).is_none() {
-                // Both APIs carry the tracking number in the fulfill/dispatch call.
-                return Err(refusal(
-                    "missing_tracking_code",
-                    "Nuvemshop needs the shipment's tracking code",
-                ));
-            }
-            if s.tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) {
-                return Err(refusal(
-                    "invalid_tracking_url",
-                    "tracking_url must be an http(s) URL",
-                ));
-            }
-        }
-        Action::Invoice(i) if i.xml_url.as_deref().is_some_and(|u| !is_http_url(u)) => {
-            return Err(refusal("invalid_xml_url", "xml_url must be an http(s) URL"));
-        }
-        _ => {}
+        // Both APIs carry the tracking number in the fulfill/dispatch call.
+        Action::Shipment(s) if tracking_code(s).is_none() => Err(SendCheckError::new(
+            "missing_tracking_code",
+            "Nuvemshop needs the shipment's tracking code",
+        )),
+        _ => check_links(action),
     }
-    Ok(())
-}
-
-fn refusal(code: &'static str, message: &str) -> SendCheckError {
-    SendCheckError {
-        code,
-        message: message.to_owned(),
-    }
-}
-
-/// The trimmed tracking code, when there is one.
-pub(super) fn tracking_code(s: &Shipment) -> Option<&str> {
-    s.tracking_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
 }
 
 /// Tells the platform about `action` on order `external_id`.

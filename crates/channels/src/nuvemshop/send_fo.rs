@@ -3,7 +3,8 @@
 //! (FOs); each is moved on its own, and FOs already past the step are left alone, so
 //! repeating a send after a crash finishes what the first attempt started.
 
-use super::send::{tracking_code, Trail};
+use super::send::Trail;
+use crate::send::tracking_code;
 use crate::{PlatformError, PlatformErrorKind};
 use chrono::SecondsFormat;
 use ponte_core::action::{Delivery, Shipment};

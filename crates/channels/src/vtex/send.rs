@@ -37,10 +37,11 @@
 //!   to earlier ones is not documented.
 
 use super::client::{order_id_ok, VtexConnector};
+use crate::send::{check_links, tracking_code};
 use crate::{CallInfo, PlatformError, PlatformErrorKind, SendCheckError, SendReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ponte_core::action::{
-    is_http_url, Action, ActionKind, CancelReason, Cancellation, Delivery, Invoice, Shipment,
+    Action, ActionKind, CancelReason, Cancellation, Delivery, Invoice, Shipment,
 };
 use ponte_core::automation::NotSent;
 use reqwest::Method;
@@ -100,39 +101,15 @@ pub(super) fn support(kind: ActionKind) -> Result<(), NotSent> {
 /// Checks an action against what VTEX needs; no IO.
 pub(super) fn check(action: &Action) -> Result<(), SendCheckError> {
     if let Err(NotSent::NotSupported(why)) = support(action.kind()) {
-        return Err(refusal("not_supported_by_platform", why));
+        return Err(SendCheckError::new("not_supported_by_platform", why));
     }
     match action {
-        Action::Shipment(s) if tracking_code(s).is_none() => Err(refusal(
+        Action::Shipment(s) if tracking_code(s).is_none() => Err(SendCheckError::new(
             "missing_tracking_code",
             "VTEX needs the shipment's tracking code (trackingNumber)",
         )),
-        Action::Shipment(s) if s.tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) => {
-            Err(refusal(
-                "invalid_tracking_url",
-                "tracking_url must be an http(s) URL",
-            ))
-        }
-        Action::Invoice(i) if i.xml_url.as_deref().is_some_and(|u| !is_http_url(u)) => {
-            Err(refusal("invalid_xml_url", "xml_url must be an http(s) URL"))
-        }
-        _ => Ok(()),
+        _ => check_links(action),
     }
-}
-
-fn refusal(code: &'static str, message: &str) -> SendCheckError {
-    SendCheckError {
-        code,
-        message: message.to_owned(),
-    }
-}
-
-/// The trimmed tracking code, when there is one.
-fn tracking_code(s: &Shipment) -> Option<&str> {
-    s.tracking_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
 }
 
 /// Tells VTEX about `action` on order `external_id`.
