@@ -24,6 +24,20 @@ impl SendCheckError {
     }
 }
 
+/// Longest `SendReport::request` kept.
+pub(crate) const SUMMARY_MAX: usize = 500;
+
+/// The calls made, joined and cut to [`SUMMARY_MAX`] characters.
+pub(crate) fn summary(sent: &[String]) -> String {
+    let all = sent.join("; ");
+    if all.chars().count() <= SUMMARY_MAX {
+        return all;
+    }
+    let mut cut: String = all.chars().take(SUMMARY_MAX - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The trimmed tracking code of a shipment, when there is one.
 pub(crate) fn tracking_code(s: &Shipment) -> Option<&str> {
     s.tracking_code
@@ -69,5 +83,26 @@ impl SendReport {
             calls: vec![],
             result: Err(PlatformError::permanent(message)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_joined_and_bounded() {
+        let short = vec![
+            "GET /orders/1/fulfillment-orders".to_owned(),
+            "PATCH x {}".into(),
+        ];
+        assert_eq!(
+            summary(&short),
+            "GET /orders/1/fulfillment-orders; PATCH x {}"
+        );
+        let long = vec!["é".repeat(400), "x".repeat(400)];
+        let s = summary(&long);
+        assert_eq!(s.chars().count(), SUMMARY_MAX);
+        assert!(s.ends_with('…'));
     }
 }

@@ -18,15 +18,12 @@ use super::client::{rate_limit_wait, NuvemshopConnector};
 use super::settings::{NuvemshopSettings, ShippingApi};
 use super::{send_fo, send_nfe};
 use crate::http_call;
-use crate::send::{check_links, tracking_code};
+use crate::send::{check_links, summary, tracking_code};
 use crate::{CallInfo, PlatformError, SendCheckError, SendReport};
 use ponte_core::action::{Action, ActionKind, CancelReason, Cancellation, Shipment};
 use ponte_core::automation::NotSent;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Longest `SendReport::request` kept.
-const SUMMARY_MAX: usize = 500;
 
 /// Why a collection order cannot be sent.
 const NO_PICKUP_ORDER: &str = "Nuvemshop has no pickup-order field or status";
@@ -207,17 +204,6 @@ impl<'a> Trail<'a> {
             result,
         }
     }
-}
-
-/// The calls made, joined and cut to [`SUMMARY_MAX`] characters.
-pub(super) fn summary(sent: &[String]) -> String {
-    let all = sent.join("; ");
-    if all.chars().count() <= SUMMARY_MAX {
-        return all;
-    }
-    let mut cut: String = all.chars().take(SUMMARY_MAX - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

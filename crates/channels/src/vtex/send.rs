@@ -37,7 +37,7 @@
 //!   to earlier ones is not documented.
 
 use super::client::{order_id_ok, VtexConnector};
-use crate::send::{check_links, tracking_code};
+use crate::send::{check_links, summary, tracking_code};
 use crate::{CallInfo, PlatformError, PlatformErrorKind, SendCheckError, SendReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ponte_core::action::{
@@ -46,9 +46,6 @@ use ponte_core::action::{
 use ponte_core::automation::NotSent;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Longest `SendReport::request` kept.
-const SUMMARY_MAX: usize = 500;
 
 /// Why a collection order cannot be sent.
 const NO_PICKUP_ORDER: &str = "the VTEX Orders API has no pickup-order field or status";
@@ -493,7 +490,6 @@ impl<'a> Trail<'a> {
     }
 }
 
-/// The calls made, joined and cut to [`SUMMARY_MAX`] characters.
 /// A body as the send history shows it: an embedded NF-e XML is named by its size,
 /// so the invoice fields stay readable within the summary's length.
 fn shown(body: &Value) -> Value {
@@ -504,19 +500,10 @@ fn shown(body: &Value) -> Value {
     b
 }
 
-fn summary(sent: &[String]) -> String {
-    let all = sent.join("; ");
-    if all.chars().count() <= SUMMARY_MAX {
-        return all;
-    }
-    let mut cut: String = all.chars().take(SUMMARY_MAX - 1).collect();
-    cut.push('…');
-    cut
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::SUMMARY_MAX;
     use ponte_core::action::{Separation, SeparationKind};
     use ponte_core::nfe::NfeKey;
 

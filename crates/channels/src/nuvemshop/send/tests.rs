@@ -112,22 +112,6 @@ fn check_refuses_what_the_platform_cannot_take() {
 }
 
 #[test]
-fn summary_is_joined_and_bounded() {
-    let short = vec![
-        "GET /orders/1/fulfillment-orders".to_owned(),
-        "PATCH x {}".into(),
-    ];
-    assert_eq!(
-        summary(&short),
-        "GET /orders/1/fulfillment-orders; PATCH x {}"
-    );
-    let long = vec!["é".repeat(400), "x".repeat(400)];
-    let s = summary(&long);
-    assert_eq!(s.chars().count(), SUMMARY_MAX);
-    assert!(s.ends_with('…'));
-}
-
-#[test]
 fn already_is_narrow() {
     let err = |status, body: &str| PlatformError {
         kind: PlatformErrorKind::Permanent,
