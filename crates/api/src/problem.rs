@@ -12,13 +12,18 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     /// Short summary.
-    pub title: String,
+    pub title: &'static str,
     /// HTTP status.
     pub status: u16,
     /// Stable machine-readable code.
     pub code: String,
-    /// What went wrong, for humans.
+    /// What went wrong, for humans. A server error says only that it happened: the
+    /// full error is in the log under `request_id`.
     pub detail: String,
+    /// Set on server errors: the id the log records the full error under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub request_id: Option<Box<str>>,
 }
 
 impl Problem {
@@ -26,10 +31,26 @@ impl Problem {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
             kind: format!("https://ponte.dev/problems/{code}"),
-            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            title: status.canonical_reason().unwrap_or("error"),
             status: status.as_u16(),
             code: code.to_owned(),
             detail: detail.into(),
+            request_id: None,
+        }
+    }
+
+    /// A server error: a generic detail and a fresh request id; the full error goes to
+    /// the log under that id, never to the client.
+    pub fn internal(status: StatusCode, code: &str, error: &dyn std::fmt::Display) -> Self {
+        let id = uuid::Uuid::now_v7().to_string();
+        tracing::error!(request_id = %id, code, error = %error, "request failed");
+        Self {
+            request_id: Some(id.clone().into()),
+            ..Self::new(
+                status,
+                code,
+                format!("ponte could not complete this request; the operator can find it in the log as request {id}"),
+            )
         }
     }
 }
@@ -68,10 +89,10 @@ impl From<EngineError> for Problem {
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             },
             E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            E::Store(_) | E::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Store(_) | E::Crypto | E::KeyMismatch => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
-            tracing::error!(error = %e, "request failed");
+            return Problem::internal(status, e.code(), &e);
         }
         Problem::new(status, e.code(), e.to_string())
     }

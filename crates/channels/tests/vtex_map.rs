@@ -1,4 +1,4 @@
-//! VTEX order mapping against the real sample payloads in `shared/fixtures/vtex`
+//! VTEX order mapping against the real sample payloads in `fixtures/vtex`
 //! (examples of `VX:VTEX - Orders API.json`): every order-shaped fixture maps, the
 //! fields land where documented, and the status table (with channel overrides) holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,10 +14,7 @@ use ponte_core::OrderStatus::{self, *};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../../../shared/fixtures/vtex/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../fixtures/vtex/{name}", env!("CARGO_MANIFEST_DIR"));
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -1,5 +1,5 @@
 //! NF-e (Brazilian electronic invoice): the 44-digit access key and the figures ponte
-//! reads from an authorized NF-e XML (layout 4.00, shared/platforms.md §7).
+//! reads from an authorized NF-e XML (layout 4.00, docs/platforms.md §7).
 
 use crate::money::parse_cents;
 use chrono::{DateTime, Utc};
@@ -232,7 +232,7 @@ mod tests {
     fn reads_the_fixture() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/nfe/nfe_layout4_com_prot.xml"
+            "/../../fixtures/nfe/nfe_layout4_com_prot.xml"
         );
         let xml = std::fs::read_to_string(path).unwrap();
         let s = NfeSummary::from_xml(&xml).unwrap();

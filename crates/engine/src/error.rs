@@ -27,6 +27,13 @@ pub enum EngineError {
     /// Credentials could not be decrypted (wrong master key?).
     #[error("credentials cannot be decrypted: is PONTE_MASTER_KEY the key they were stored with?")]
     Crypto,
+    /// The master key is not the one this database's credentials are stored with.
+    #[error(
+        "the master key does not match the one this database's credentials were stored with: \
+         start every instance with the same PONTE_MASTER_KEY (the embedded database keeps it in \
+         master.key in the data directory when PONTE_MASTER_KEY is unset)"
+    )]
+    KeyMismatch,
     /// An ERP action was refused (impossible transition, conflict, ...).
     #[error(transparent)]
     Action(#[from] ponte_core::action::ActionError),
@@ -66,6 +73,7 @@ impl EngineError {
             Self::ChannelDisabled => "channel_disabled",
             Self::Invalid(_) => "validation_failed",
             Self::Crypto => "credentials_unreadable",
+            Self::KeyMismatch => "master_key_mismatch",
             Self::Action(e) => e.code(),
             Self::Invoice(e) => e.code(),
             Self::ShuttingDown => "shutting_down",

@@ -1,6 +1,7 @@
 //! The import job: fetch the order from the platform and turn the answer into an
 //! [`ImportCommit`] (applied later, in a batch, under the job's lease).
 
+use crate::send::HELD_RECHECK;
 use crate::{Engine, EngineError};
 use chrono::Duration as CDuration;
 use ponte_channels::{PlatformError, PlatformErrorKind};
@@ -42,13 +43,26 @@ impl Engine {
                 ));
             }
             Err(e) => {
-                return Some(self.failed_commit(
+                let mut commit = self.failed_commit(
                     job,
                     lease,
                     payload.channel_id,
                     payload.external_id,
                     e.to_string(),
-                ))
+                );
+                // Unreadable credentials are held like a 401, never failed: the job
+                // comes back when they may have been fixed, without using an attempt.
+                if let EngineError::Crypto = e {
+                    commit.result = ImportResult::FetchFailed {
+                        outcome: JobOutcome::Retry {
+                            run_at: self.clock.now()
+                                + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+                            count_attempt: false,
+                            error: format!("{}: {e}", e.code()),
+                        },
+                    };
+                }
+                return Some(commit);
             }
         };
         let (info, result) = ready.connector.fetch_order(&payload.external_id).await;

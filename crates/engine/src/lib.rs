@@ -30,7 +30,7 @@ pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
-pub use secrets::{Cipher, MasterKey};
+pub use secrets::{verify_master_key, Cipher, MasterKey};
 pub use stock::{ProductInput, StockError, MAX_MOVEMENTS};
 pub use tasks::{TenantSettings, DEFAULT_INTERVAL_SECS};
 pub use worker::Workers;

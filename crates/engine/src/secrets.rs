@@ -5,6 +5,8 @@ use crate::EngineError;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
+use ponte_store::Store;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// A 32-byte master key.
@@ -43,6 +45,49 @@ impl MasterKey {
         let key: [u8; 32] = rand::random();
         write_private(path, &base64::engine::general_purpose::STANDARD.encode(key))?;
         Ok(Self(key))
+    }
+}
+
+impl MasterKey {
+    /// A value derived from the key that identifies it without revealing it (SHA-256 of
+    /// a domain tag and the key, hex): stored in the database the first time a key is
+    /// used, so that an instance with another key stops at start.
+    pub fn check_value(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"ponte master key check v1\0");
+        h.update(self.0);
+        hex::encode(h.finalize())
+    }
+}
+
+/// Refuses a master key that is not the one this database's credentials are stored
+/// with. The first key used records its check value; a database from before the check
+/// existed is verified by opening its channels' credentials first.
+pub async fn verify_master_key(store: &dyn Store, key: &MasterKey) -> Result<(), EngineError> {
+    let mine = key.check_value();
+    match store.key_check().await? {
+        Some(stored) if stored == mine => return Ok(()),
+        Some(_) => return Err(EngineError::KeyMismatch),
+        None => {}
+    }
+    let cipher = Cipher::new(key);
+    for tenant in store.tenants().await? {
+        let stored = store.channels(tenant).await?;
+        if let Some(ch) = stored.iter().find(|c| !c.credentials.is_empty()) {
+            // Under another key every channel fails alike: one is enough.
+            if cipher
+                .open(&ch.credentials, ch.id.to_string().as_bytes())
+                .is_err()
+            {
+                return Err(EngineError::KeyMismatch);
+            }
+        }
+    }
+    // Two instances starting at once on a new database: the first key wins.
+    if store.claim_key_check(&mine).await? == mine {
+        Ok(())
+    } else {
+        Err(EngineError::KeyMismatch)
     }
 }
 

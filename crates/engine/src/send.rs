@@ -18,9 +18,9 @@ use std::time::Duration;
 /// Calls made beyond each send's first, per channel (with its tenant), in a batch.
 type ExtraCalls = HashMap<ChannelId, (TenantId, u32)>;
 
-/// How long a send held by an auth failure waits before being checked again anyway
-/// (a credentials change releases it at once).
-const HELD_RECHECK: Duration = Duration::from_secs(3600);
+/// How long a job held by an auth failure or unreadable credentials waits before being
+/// checked again anyway (a credentials change releases held sends at once).
+pub(crate) const HELD_RECHECK: Duration = Duration::from_secs(3600);
 
 impl Engine {
     /// Runs a batch of claimed send jobs.

@@ -4,7 +4,8 @@
 //! batch key) under the channel's shared request budget, records every call, and goes
 //! on until nothing is pending.
 
-use crate::Engine;
+use crate::send::HELD_RECHECK;
+use crate::{Engine, EngineError};
 use chrono::Duration as CDuration;
 use futures_util::future::join_all;
 use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
@@ -72,6 +73,10 @@ impl Engine {
             Ok(r) if r.enabled => r,
             // A disabled or broken channel keeps its pending values for later.
             Ok(_) => return Some(JobOutcome::Done),
+            // Unreadable credentials are held like a 401, never failed.
+            Err(e @ EngineError::Crypto) => {
+                return Some(self.retry_in(HELD_RECHECK, e.to_string(), false))
+            }
             Err(e) => {
                 return Some(JobOutcome::Failed {
                     error: e.to_string(),

@@ -2,10 +2,12 @@
 
 use crate::backend::Backend;
 use crate::config::Config;
-use anyhow::Context;
+use anyhow::{bail, Context};
 use ponte_core::retry::RetryPolicy;
 use ponte_core::SystemClock;
-use ponte_engine::{Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers};
+use ponte_engine::{
+    verify_master_key, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers,
+};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +33,19 @@ pub async fn run(
             );
         }
     }
-    let key = match &config.master_key {
-        Some(k) => MasterKey::parse(k)?,
-        None => MasterKey::load_or_create(&config.data_dir.join("master.key"))
-            .context("reading the master key")?,
+    let key = match (&config.master_key, &backend) {
+        (Some(k), _) => MasterKey::parse(k).context("PONTE_MASTER_KEY")?,
+        (None, Backend::Postgres(_)) => bail!(
+            "PONTE_MASTER_KEY is required with PostgreSQL: every instance encrypts and reads \
+             the channels' credentials with it, so all must be given the same key \
+             (32 bytes, base64 or hex)"
+        ),
+        (None, Backend::Sqlite(..)) => {
+            MasterKey::load_or_create(&config.data_dir.join("master.key"))
+                .context("reading the master key")?
+        }
     };
+    verify_master_key(store.as_ref(), &key).await?;
     let addr = listener.local_addr()?;
     let engine_config = EngineConfig {
         public_url: config

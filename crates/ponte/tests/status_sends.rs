@@ -14,7 +14,7 @@ const KEY: &str = "43180906929383000163550010000000261000010301";
 fn nfe_xml() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/nfe/nfe_layout4_com_prot.xml"
+        "/../../fixtures/nfe/nfe_layout4_com_prot.xml"
     );
     std::fs::read_to_string(path).unwrap()
 }

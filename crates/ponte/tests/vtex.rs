@@ -23,7 +23,7 @@ const WAIT: Duration = Duration::from_secs(30);
 fn nfe_xml() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/nfe/nfe_layout4_com_prot.xml"
+        "/../../fixtures/nfe/nfe_layout4_com_prot.xml"
     );
     std::fs::read_to_string(path).unwrap()
 }

@@ -31,7 +31,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Directory with Nuvemshop fixture orders (loaded if it exists).
-    #[arg(long, default_value = "../shared/fixtures/nuvemshop")]
+    #[arg(long, default_value = "fixtures/nuvemshop")]
     pub fixtures: PathBuf,
     /// Send signed notifications of live changes to this URL.
     #[arg(long)]

@@ -62,7 +62,7 @@ impl Ctx {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/nuvemshop");
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/nuvemshop");
     assert!(d.is_dir(), "fixtures not found at {}", d.display());
     d
 }

@@ -82,7 +82,7 @@ impl Ctx {
 
 fn fixture(name: &str) -> Value {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/vtex")
+        .join("../../fixtures/vtex")
         .join(name);
     let raw = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_slice(&raw).unwrap()

@@ -93,4 +93,25 @@ impl TenantStore for PgStore {
             .map_err(db_err)?;
         Ok(())
     }
+
+    async fn key_check(&self) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM deployment WHERE name = 'master_key_check'")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn claim_key_check(&self, check: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO deployment (name, value) VALUES ('master_key_check', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(check)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        sqlx::query_scalar("SELECT value FROM deployment WHERE name = 'master_key_check'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
 }

@@ -181,25 +181,13 @@ impl JobStore for SqliteStore {
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        release(
-            &self.writer,
-            "state = 'running' AND lease_until < ?",
-            Bind::Int(ts(now)),
-        )
-        .await
+        release(&self.writer, Leases::ExpiredAt(ts(now))).await
     }
 
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64> {
         match owner {
-            Some(o) => {
-                release(
-                    &self.writer,
-                    "state = 'running' AND lease_owner = ?",
-                    Bind::Text(o.to_owned()),
-                )
-                .await
-            }
-            None => release(&self.writer, "state = 'running'", Bind::None).await,
+            Some(o) => release(&self.writer, Leases::Owner(o)).await,
+            None => release(&self.writer, Leases::All).await,
         }
     }
 
@@ -232,38 +220,70 @@ impl JobStore for SqliteStore {
 }
 
 /// Puts leased jobs back to pending. A job whose key already has a pending twin is
-/// dropped instead (the twin does the same work).
-async fn release(pool: &sqlx::SqlitePool, cond: &str, arg: Bind) -> StoreResult<u64> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
+/// dropped instead (the twin does the same work), and so is every leased job but the
+/// oldest when several share a key (an older run and its newer twin, both running
+/// when the process died): only one of them may become pending.
+async fn release(pool: &sqlx::SqlitePool, which: Leases<'_>) -> StoreResult<u64> {
     let del_sql = format!(
-        "DELETE FROM jobs WHERE {cond} AND unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs p \
-         WHERE p.tenant_id = jobs.tenant_id AND p.unique_key = jobs.unique_key AND p.state = 'pending') RETURNING 1"
+        "DELETE FROM jobs WHERE {} AND unique_key IS NOT NULL AND ( \
+           EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = jobs.tenant_id AND p.unique_key = jobs.unique_key \
+                   AND p.state = 'pending') \
+           OR EXISTS (SELECT 1 FROM jobs r WHERE r.tenant_id = jobs.tenant_id AND r.unique_key = jobs.unique_key \
+                   AND {} AND r.id < jobs.id))",
+        which.cond("jobs"),
+        which.cond("r"),
     );
     let upd_sql = format!(
-        "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {cond}"
+        "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {}",
+        which.cond("jobs")
     );
-    let mut del = sqlx::query_scalar::<_, i64>(&del_sql);
-    let mut upd = sqlx::query(&upd_sql);
-    match arg {
-        Bind::Int(v) => {
-            del = del.bind(v);
-            upd = upd.bind(v);
-        }
-        Bind::Text(v) => {
-            del = del.bind(v.clone());
-            upd = upd.bind(v);
-        }
-        Bind::None => {}
-    }
-    let dropped = del.fetch_all(&mut *tx).await.map_err(db_err)?.len() as u64;
-    let r = upd.execute(&mut *tx).await.map_err(db_err)?;
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let dropped = which
+        .bind(sqlx::query(&del_sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    let requeued = which
+        .bind(sqlx::query(&upd_sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
     tx.commit().await.map_err(db_err)?;
-    Ok(dropped + r.rows_affected())
+    Ok(dropped + requeued)
 }
 
-/// The one parameter of a release condition.
-enum Bind {
-    None,
-    Int(i64),
-    Text(String),
+/// Which leased jobs a release returns.
+enum Leases<'a> {
+    /// Leases that expired before this time (stored form).
+    ExpiredAt(i64),
+    /// Every lease of one owner.
+    Owner(&'a str),
+    /// Every lease (start-up of the only process).
+    All,
 }
+
+impl<'a> Leases<'a> {
+    /// The condition on the jobs row aliased `a`; its parameter, if any, is `?1`.
+    fn cond(&self, a: &str) -> String {
+        match self {
+            Self::ExpiredAt(_) => format!("{a}.state = 'running' AND {a}.lease_until < ?1"),
+            Self::Owner(_) => format!("{a}.state = 'running' AND {a}.lease_owner = ?1"),
+            Self::All => format!("{a}.state = 'running'"),
+        }
+    }
+
+    fn bind<'q>(&self, q: SqliteQuery<'q>) -> SqliteQuery<'q>
+    where
+        'a: 'q,
+    {
+        match self {
+            Self::ExpiredAt(t) => q.bind(*t),
+            Self::Owner(o) => q.bind(*o),
+            Self::All => q,
+        }
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;

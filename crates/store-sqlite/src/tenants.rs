@@ -89,4 +89,25 @@ impl TenantStore for SqliteStore {
             .map_err(db_err)?;
         Ok(())
     }
+
+    async fn key_check(&self) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM deployment WHERE name = 'master_key_check'")
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn claim_key_check(&self, check: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO deployment (name, value) VALUES ('master_key_check', ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(check)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        sqlx::query_scalar("SELECT value FROM deployment WHERE name = 'master_key_check'")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db_err)
+    }
 }

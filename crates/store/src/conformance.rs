@@ -26,6 +26,7 @@ where
     deliveries_coalesce_jobs(&make().await).await;
     claim_is_exclusive(&make().await).await;
     lease_expiry_and_guarded_completion(&make().await).await;
+    running_twins_release_to_one(&make().await).await;
     retry_backoff_run_at(&make().await).await;
     order_upsert_is_idempotent(&make().await).await;
     stale_and_backward_snapshots(&make().await).await;
@@ -370,6 +371,64 @@ pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
     claim_one(s, "gone", t0()).await;
     assert_eq!(s.release_leases(Some("gone")).await.unwrap(), 1);
     assert_eq!(s.job_counts().await.unwrap().pending, 1);
+}
+
+/// An older run and its newer twin (same unique key) both running when the process
+/// died: every way of releasing leases leaves exactly one pending job for the key.
+pub async fn running_twins_release_to_one(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    /// Makes two running jobs for order `ext`, the newer one claimed by `owner`.
+    async fn twins(s: &impl Store, t: TenantId, c: ChannelId, ext: &str, owner: &str) {
+        s.accept_deliveries(&[delivery(t, c, ext, t0())])
+            .await
+            .unwrap();
+        assert_eq!(claim_one(s, owner, t0()).await.len(), 1);
+        s.accept_deliveries(&[delivery(t, c, ext, t0() + CDuration::seconds(1))])
+            .await
+            .unwrap();
+        assert_eq!(
+            claim_one(s, owner, t0() + CDuration::seconds(1))
+                .await
+                .len(),
+            1
+        );
+    }
+    twins(s, t, c, "1", "crashed").await;
+    assert_eq!(s.job_counts().await.unwrap().running, 2);
+    // Start-up of the only process: every lease.
+    assert_eq!(s.release_leases(None).await.unwrap(), 2);
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    // Again with a pending third twin: both running ones fold into it.
+    let again = claim_one(s, "crashed", t0() + CDuration::seconds(2)).await;
+    assert_eq!(again.len(), 1);
+    twins(s, t, c, "2", "crashed").await;
+    s.accept_deliveries(&[delivery(t, c, "2", t0() + CDuration::seconds(3))])
+        .await
+        .unwrap();
+    assert_eq!(s.release_leases(Some("crashed")).await.unwrap(), 3);
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (2, 0));
+    // Expired leases of twins are reaped to one pending job.
+    let all = claim_one(s, "old", t0() + CDuration::seconds(4)).await;
+    assert_eq!(all.len(), 2);
+    s.accept_deliveries(&[delivery(t, c, "1", t0() + CDuration::seconds(5))])
+        .await
+        .unwrap();
+    assert_eq!(
+        claim_one(s, "old", t0() + CDuration::seconds(5))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.reap_expired(t0() + CDuration::minutes(5)).await.unwrap(),
+        3
+    );
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (2, 0));
+    let jobs = claim_one(s, "new", t0() + CDuration::minutes(5)).await;
+    assert_eq!(jobs.len(), 2, "one job per order survives");
 }
 
 pub async fn retry_backoff_run_at(s: &impl Store) {

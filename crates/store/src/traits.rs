@@ -40,6 +40,11 @@ pub trait TenantStore: Send + Sync {
         tenant: TenantId,
         settings: &serde_json::Value,
     ) -> StoreResult<()>;
+    /// The deployment's master-key check value, if one was stored.
+    async fn key_check(&self) -> StoreResult<Option<String>>;
+    /// The deployment's master-key check value: `check` is stored when there is none
+    /// yet; the stored value is returned either way (the caller compares).
+    async fn claim_key_check(&self, check: &str) -> StoreResult<String>;
 }
 
 /// Channels.

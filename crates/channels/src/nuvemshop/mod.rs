@@ -1,4 +1,4 @@
-//! Nuvemshop / Tiendanube (facts: shared/platforms.md §1).
+//! Nuvemshop / Tiendanube (facts: docs/platforms.md §1).
 //!
 //! Inbound: webhooks `{store_id, event, id}` signed with `X-Linkedstore-HMAC-SHA256`
 //! (hex HMAC-SHA256 of the raw body, app secret); the order is then fetched with

@@ -1,6 +1,6 @@
-//! Status sends to Nuvemshop (facts: shared/platforms.md §1 "Write order status" and
+//! Status sends to Nuvemshop (facts: docs/platforms.md §1 "Write order status" and
 //! the addendum "Fulfillment Order API (version 2025-03)"; bodies as in
-//! shared/fixtures/nuvemshop).
+//! fixtures/nuvemshop).
 //!
 //! | action | `fulfillment_orders` (default) | `legacy` |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! VTEX (facts: shared/platforms.md §2; spec `VX:VTEX - Orders API.json` from
+//! VTEX (facts: docs/platforms.md §2; spec `VX:VTEX - Orders API.json` from
 //! vtex/openapi-schemas; status table from help.vtex.com "Order flow and status").
 //!
 //! - `settings.rs`: the channel's settings and credentials (`X-VTEX-API-AppKey`/`AppToken`).

@@ -1,5 +1,5 @@
-//! Status sends to VTEX (facts: shared/platforms.md §2 "Write order status", all in
-//! `VX:VTEX - Orders API.json`; bodies as in shared/fixtures/vtex).
+//! Status sends to VTEX (facts: docs/platforms.md §2 "Write order status", all in
+//! `VX:VTEX - Orders API.json`; bodies as in fixtures/vtex).
 //!
 //! | action | VTEX call |
 //! |---|---|
@@ -581,7 +581,7 @@ mod tests {
         );
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/vtex/invoice_notification_request.json"
+            "/../../fixtures/vtex/invoice_notification_request.json"
         );
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));

@@ -154,7 +154,7 @@ fn invoice_validation() {
     );
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/nfe/nfe_layout4_com_prot.xml"
+        "/../../fixtures/nfe/nfe_layout4_com_prot.xml"
     );
     let xml = std::fs::read_to_string(path).unwrap();
     assert_eq!(err(&|i| i.xml = Some(xml.clone())), Ok(()));

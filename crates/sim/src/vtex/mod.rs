@@ -21,7 +21,7 @@
 //! Sources: `vtex/openapi-schemas` (`VTEX - Orders API.json`, `VTEX - Logistics
 //! API.json`) and the Feed v3 guide (`vtexdocs/dev-portal-content`,
 //! `docs/guides/Orders/orders-feed.md`); sample payloads in
-//! `shared/fixtures/vtex/`. Where they are silent, the code implementing a
+//! `fixtures/vtex/`. Where they are silent, the code implementing a
 //! behaviour says what the simulator assumes. The main assumptions:
 //! - undocumented errors use the documented OMS error shape
 //!   `{"error": {"code", "message", "exception"}}` with the HTTP status as code;

@@ -15,7 +15,7 @@ fn settings(api: &str) -> NuvemshopSettings {
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/../../../shared/fixtures/nuvemshop/{name}",
+        "{}/../../fixtures/nuvemshop/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
