@@ -110,7 +110,11 @@ pub(crate) async fn send_with_headers(
     )
 }
 
-/// Parses `Retry-After` given in seconds.
+/// The longest wait a platform's `Retry-After` can ask for; a larger one is capped.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Parses `Retry-After` given in seconds, capped at [`MAX_RETRY_AFTER`] (a platform's
+/// `1e20` must not overflow a duration).
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
@@ -120,5 +124,29 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .map(|s| Duration::from_secs_f64(s.min(MAX_RETRY_AFTER.as_secs_f64())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(v: &str) -> Option<Duration> {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            reqwest::header::HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}")),
+        );
+        retry_after(&h)
+    }
+
+    #[test]
+    fn retry_after_is_capped_and_never_panics() {
+        assert_eq!(wait("2"), Some(Duration::from_secs(2)));
+        assert_eq!(wait("1e20"), Some(MAX_RETRY_AFTER));
+        assert_eq!(wait("inf"), None);
+        assert_eq!(wait("-1"), None);
+        assert_eq!(wait("NaN"), None);
+        assert_eq!(wait("1e-300"), Some(Duration::ZERO));
+    }
 }

@@ -4,7 +4,6 @@
 //! batch key) under the channel's shared request budget, records every call, and goes
 //! on until nothing is pending.
 
-use crate::send::HELD_RECHECK;
 use crate::{Engine, EngineError};
 use chrono::Duration as CDuration;
 use futures_util::future::join_all;
@@ -20,7 +19,8 @@ const CLAIM: u32 = 100;
 /// Failed attempts before a value is listed as failed (until the next change).
 const MAX_ATTEMPTS: u32 = 5;
 
-/// How long a push waits after the platform refused the credentials.
+/// How long a push waits after the platform refused the credentials (or ponte could
+/// not read them).
 const HELD: Duration = Duration::from_secs(3600);
 
 /// Stock calls of one channel in flight at once (VTEX takes one SKU per call).
@@ -74,9 +74,7 @@ impl Engine {
             // A disabled or broken channel keeps its pending values for later.
             Ok(_) => return Some(JobOutcome::Done),
             // Unreadable credentials are held like a 401, never failed.
-            Err(e @ EngineError::Crypto) => {
-                return Some(self.retry_in(HELD_RECHECK, e.to_string(), false))
-            }
+            Err(e @ EngineError::Crypto) => return Some(self.retry_in(HELD, e.to_string(), false)),
             Err(e) => {
                 return Some(JobOutcome::Failed {
                     error: e.to_string(),
