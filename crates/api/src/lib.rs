@@ -3,6 +3,7 @@
 mod actions;
 mod auth;
 mod channels;
+mod csv_cell;
 mod deliveries;
 mod openapi;
 mod ops;

@@ -74,7 +74,9 @@ impl From<EngineError> for Problem {
         let status = match &e {
             E::NotFound(_) | E::Store(ponte_store::StoreError::NotFound) => StatusCode::NOT_FOUND,
             E::Store(ponte_store::StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
-            E::Config(_) | E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Config(_) | E::Invalid(_) | E::CredentialsRequired => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             E::Webhook(w) => match w.code() {
                 "missing_signature" | "invalid_signature" => StatusCode::UNAUTHORIZED,
                 "store_mismatch" => StatusCode::FORBIDDEN,

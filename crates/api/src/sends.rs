@@ -3,6 +3,7 @@
 
 use crate::auth::Tenant;
 use crate::channels::body;
+use crate::csv_cell::cell;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
@@ -186,23 +187,26 @@ pub(crate) async fn list(
         for s in &p.items {
             let last_status = s.attempts.iter().rev().find_map(|a| a.http_status);
             let err = s.last_error.as_ref();
-            out.write_record([
-                s.id.to_string(),
-                s.created_at.to_rfc3339(),
-                s.channel_id.to_string(),
-                s.order_id.to_string(),
-                s.external_id.clone(),
-                s.seq.to_string(),
-                s.kind().as_str().to_owned(),
-                s.state.as_str().to_owned(),
-                s.attempts_used.to_string(),
-                s.max_attempts.to_string(),
-                s.attempts.len().to_string(),
-                last_status.map(|c| c.to_string()).unwrap_or_default(),
-                err.map(|e| e.code.clone()).unwrap_or_default(),
-                err.map(|e| e.message.clone()).unwrap_or_default(),
-                s.updated_at.to_rfc3339(),
-            ])
+            out.write_record(
+                [
+                    s.id.to_string(),
+                    s.created_at.to_rfc3339(),
+                    s.channel_id.to_string(),
+                    s.order_id.to_string(),
+                    s.external_id.clone(),
+                    s.seq.to_string(),
+                    s.kind().as_str().to_owned(),
+                    s.state.as_str().to_owned(),
+                    s.attempts_used.to_string(),
+                    s.max_attempts.to_string(),
+                    s.attempts.len().to_string(),
+                    last_status.map(|c| c.to_string()).unwrap_or_default(),
+                    err.map(|e| e.code.clone()).unwrap_or_default(),
+                    err.map(|e| e.message.clone()).unwrap_or_default(),
+                    s.updated_at.to_rfc3339(),
+                ]
+                .map(cell),
+            )
             .map_err(csv_err)?;
         }
         rows += p.items.len();

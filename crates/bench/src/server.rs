@@ -54,6 +54,8 @@ impl Server {
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
+            // The simulators listen on loopback.
+            .env("PONTE_ALLOW_PRIVATE_NETWORKS", "true")
             .env(
                 "PONTE_LOG",
                 std::env::var("PONTE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

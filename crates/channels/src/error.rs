@@ -14,6 +14,9 @@ pub enum ConfigError {
     /// No such platform.
     #[error("unknown platform `{0}`")]
     UnknownPlatform(String),
+    /// A URL ponte would call points to an address it must not reach.
+    #[error("forbidden address: {0}")]
+    ForbiddenAddress(String),
 }
 
 /// Why a webhook was refused. Each has a stable code.

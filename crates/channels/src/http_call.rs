@@ -19,6 +19,10 @@ pub struct CallInfo {
 /// Longest response excerpt kept in errors.
 const EXCERPT: usize = 300;
 
+/// The largest answer body ponte reads (32 MiB, far above any documented page): a
+/// larger one fails the call instead of filling memory.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
 /// Sends `req` and returns the body of a 2xx answer, or a classified error.
 /// `rate_limit_wait` reads the platform's wait hint from a 429's headers.
 pub(crate) async fn send(
@@ -51,6 +55,9 @@ pub(crate) async fn send_with_headers(
         Ok(r) => r,
         Err(e) => {
             info.duration = started.elapsed();
+            if let Some(f) = forbidden(&e) {
+                return (info, Err(PlatformError::permanent(f.to_string())));
+            }
             let what = if e.is_timeout() {
                 "timeout"
             } else {
@@ -70,7 +77,7 @@ pub(crate) async fn send_with_headers(
     info.status = Some(status);
     let wait = (status == 429).then(|| rate_limit_wait(resp.headers()));
     let headers = resp.headers().clone();
-    let body = resp.bytes().await;
+    let body = read_capped(resp).await;
     info.duration = started.elapsed();
     let body = match body {
         Ok(b) => b,
@@ -78,9 +85,8 @@ pub(crate) async fn send_with_headers(
             return (
                 info,
                 Err(PlatformError {
-                    kind: PlatformErrorKind::Transient,
                     status: Some(status),
-                    message: format!("reading body: {e}"),
+                    ..e
                 }),
             )
         }
@@ -91,7 +97,7 @@ pub(crate) async fn send_with_headers(
         .collect();
     info.response = Some(excerpt.clone());
     if (200..300).contains(&status) {
-        return (info, Ok((headers, body.to_vec())));
+        return (info, Ok((headers, body)));
     }
     let kind = match status {
         429 => PlatformErrorKind::RateLimited(wait.unwrap_or(Duration::from_secs(1))),
@@ -108,6 +114,54 @@ pub(crate) async fn send_with_headers(
             message: format!("HTTP {status}: {excerpt}"),
         }),
     )
+}
+
+/// Reads an answer's body, refusing one larger than [`MAX_BODY_BYTES`] (announced or
+/// not) without holding more than that.
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, PlatformError> {
+    let too_large = || {
+        PlatformError::permanent(format!(
+            "answer larger than {} MiB: refused",
+            MAX_BODY_BYTES >> 20
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(PlatformError {
+                    kind: PlatformErrorKind::Transient,
+                    status: None,
+                    message: format!("reading body: {e}"),
+                })
+            }
+        }
+    }
+}
+
+/// The resolver's refusal, when that is why a connection failed.
+fn forbidden(e: &reqwest::Error) -> Option<&crate::outbound::ForbiddenAddress> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(f) = s.downcast_ref::<crate::outbound::ForbiddenAddress>() {
+            return Some(f);
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The longest wait a platform's `Retry-After` can ask for; a larger one is capped.

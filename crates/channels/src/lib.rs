@@ -5,6 +5,7 @@
 mod error;
 mod http_call;
 pub mod nuvemshop;
+mod outbound;
 mod poll;
 mod send;
 mod settings;
@@ -13,7 +14,8 @@ mod subscription;
 pub mod vtex;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
-pub use http_call::CallInfo;
+pub use http_call::{CallInfo, MAX_BODY_BYTES};
+pub use outbound::{is_public, Outbound};
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
 pub use stock::{StockCall, StockItem};
@@ -73,12 +75,15 @@ pub trait Platform: Send + Sync {
         let _ = (settings, credentials);
         None
     }
+    /// The base URL a channel with these (validated) settings calls: the host its
+    /// credentials are sent to.
+    fn base_url(&self, settings: &serde_json::Value) -> Result<String, ConfigError>;
     /// Builds a connector for one channel.
     fn connect(
         &self,
         settings: &serde_json::Value,
         credentials: &serde_json::Value,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Result<Arc<dyn Connector>, ConfigError>;
 }
 
@@ -158,14 +163,4 @@ pub trait Connector: Send + Sync {
 /// Every platform ponte knows.
 pub fn platforms() -> Vec<Arc<dyn Platform>> {
     vec![Arc::new(nuvemshop::Nuvemshop), Arc::new(vtex::Vtex)]
-}
-
-/// A shared HTTP client; `timeout` bounds each whole platform call.
-pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
-        .timeout(timeout)
-        .pool_max_idle_per_host(64)
-        .build()
-        .map_err(|e| ConfigError::Invalid(format!("http client: {e}")))
 }

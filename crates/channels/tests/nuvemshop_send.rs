@@ -43,7 +43,7 @@ impl Env {
             "shipping_api": api,
         });
         let credentials = json!({"access_token": token, "app_secret": "s"});
-        let http = ponte_channels::http_client(Duration::from_secs(5)).unwrap();
+        let http = ponte_channels::Outbound::new(Duration::from_secs(5), true).unwrap();
         Nuvemshop.connect(&settings, &credentials, http).unwrap()
     }
 

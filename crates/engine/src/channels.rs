@@ -123,6 +123,18 @@ impl Engine {
         serde_json::from_slice(&plain).map_err(|_| EngineError::Crypto)
     }
 
+    /// The base URL a channel's settings make ponte call, refused when it points to an
+    /// address ponte must not reach.
+    async fn checked_base_url(
+        &self,
+        platform: &dyn Platform,
+        settings: &serde_json::Value,
+    ) -> Result<String, EngineError> {
+        let url = base_url(platform, settings)?;
+        self.http.check_url(&url).await?;
+        Ok(url)
+    }
+
     /// Refuses an enabled channel whose platform subscription another enabled channel
     /// of the tenant already holds ([`Platform::exclusive_key`]).
     async fn check_exclusive(
@@ -170,6 +182,7 @@ impl Engine {
             return Err(EngineError::Invalid("name must not be empty".into()));
         }
         let settings = Self::validate_settings(platform.as_ref(), &input.settings)?;
+        self.checked_base_url(platform.as_ref(), &settings).await?;
         let credentials = with_secrets(platform.as_ref(), input.credentials, None);
         platform.validate_credentials(&credentials)?;
         let id = ChannelId::new();
@@ -223,6 +236,7 @@ impl Engine {
             }
             ch.name = name.trim().to_owned();
         }
+        let calls = base_url(platform.as_ref(), &ch.settings).ok();
         if let Some(changes) = patch.settings {
             let serde_json::Value::Object(changes) = changes else {
                 return Err(EngineError::Invalid("settings must be an object".into()));
@@ -240,6 +254,15 @@ impl Engine {
             }
             ch.settings =
                 Self::validate_settings(platform.as_ref(), &serde_json::Value::Object(merged))?;
+            let will_call = self
+                .checked_base_url(platform.as_ref(), &ch.settings)
+                .await?;
+            // The stored credentials go only to the host they were given for.
+            if patch.credentials.is_none()
+                && calls.as_deref().map(origin) != Some(origin(&will_call))
+            {
+                return Err(EngineError::CredentialsRequired);
+            }
         }
         let new_credentials = patch.credentials.is_some();
         if let Some(creds) = patch.credentials {
@@ -319,9 +342,10 @@ impl Engine {
             .ok_or(EngineError::NotFound("channel"))?;
         let creds = self.unseal(&ch)?;
         let (automations, _, settings) = split_common(&ch.settings)?;
-        let connector =
-            self.platform(&ch.platform)?
-                .connect(&settings, &creds, self.http.clone())?;
+        let platform = self.platform(&ch.platform)?;
+        // Literal addresses meet no resolver: checked here, before any call.
+        self.http.check_literal(&platform.base_url(&settings)?)?;
+        let connector = platform.connect(&settings, &creds, self.http.clone())?;
         let ready = Arc::new(Ready {
             id: ch.id,
             tenant_id: ch.tenant_id,
@@ -363,6 +387,20 @@ fn with_secrets(
 
 /// Splits a channel's settings into the keys every platform shares (automations,
 /// stock) and the platform's own.
+/// The base URL a channel's (validated) settings make ponte call.
+fn base_url(platform: &dyn Platform, settings: &serde_json::Value) -> Result<String, ConfigError> {
+    let (_, _, rest) = split_common(settings)?;
+    platform.base_url(&rest)
+}
+
+/// Scheme, host and port of a URL (the URL itself when it does not parse).
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => url.to_owned(),
+    }
+}
+
 fn split_common(
     settings: &serde_json::Value,
 ) -> Result<(Automations, StockSettings, serde_json::Value), ConfigError> {

@@ -53,6 +53,13 @@ pub enum EngineError {
          queue: give each channel its own"
     )]
     InUse(ponte_core::ChannelId),
+    /// A change of the host a channel calls came without credentials: the stored ones
+    /// are never sent to a new host.
+    #[error(
+        "this change makes the channel call another host: give the credentials for it in the \
+         same request (the stored ones are only sent to the host they were given for)"
+    )]
+    CredentialsRequired,
     /// The task already has a queued or running run.
     #[error("a run of this task is already queued or running: {0}")]
     Busy(ponte_core::RunId),
@@ -68,6 +75,8 @@ impl EngineError {
             Self::Config(ConfigError::UnknownKey(_)) => "unknown_setting",
             Self::Config(ConfigError::UnknownPlatform(_)) => "unknown_platform",
             Self::Config(ConfigError::Invalid(_)) => "invalid_settings",
+            Self::Config(ConfigError::ForbiddenAddress(_)) => "forbidden_address",
+            Self::CredentialsRequired => "credentials_required",
             Self::Webhook(w) => w.code(),
             Self::NotFound(_) => "not_found",
             Self::ChannelDisabled => "channel_disabled",

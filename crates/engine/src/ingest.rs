@@ -118,10 +118,11 @@ impl Engine {
         body: &[u8],
     ) -> Result<WebhookAck, EngineError> {
         let ch = self.cached_channel(channel_id).await?;
+        // The signature first: a disabled channel tells only its platform so.
+        let event = ch.connector.verify_webhook(headers, body)?;
         if !ch.enabled {
             return Err(EngineError::ChannelDisabled);
         }
-        let event = ch.connector.verify_webhook(headers, body)?;
         let now: DateTime<Utc> = self.clock.now();
         let (state, note, job) = match &event.action {
             WebhookAction::ImportOrder if !ch.automations.instant_events => (

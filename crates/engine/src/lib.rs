@@ -66,6 +66,9 @@ pub struct EngineConfig {
     pub send_retry: ponte_core::retry::RetryPolicy,
     /// Longest a platform call may take.
     pub platform_timeout: Duration,
+    /// Whether platform calls may reach loopback and private addresses
+    /// (`PONTE_ALLOW_PRIVATE_NETWORKS`: simulators, sandboxes, tests).
+    pub allow_private_networks: bool,
     /// Shortest interval a scheduled task accepts.
     pub min_task_interval: Duration,
     /// How far before its cursor a polling run starts reading again (late-indexed
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
                 ..ponte_core::retry::RetryPolicy::default()
             },
             platform_timeout: Duration::from_secs(20),
+            allow_private_networks: false,
             min_task_interval: Duration::from_secs(60),
             poll_overlap: Duration::from_secs(600),
             task_workers: 2,
@@ -108,7 +112,7 @@ pub struct Engine {
     pub(crate) cipher: Cipher,
     pub(crate) config: EngineConfig,
     pub(crate) platforms: HashMap<&'static str, Arc<dyn Platform>>,
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: ponte_channels::Outbound,
     pub(crate) metrics: Metrics,
     pub(crate) channel_cache: channels::Cache,
     pub(crate) ingest: ingest::Ingest,
@@ -129,7 +133,8 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Arc<Self>, EngineError> {
         let default_tenant = store.default_tenant(clock.now()).await?;
-        let http = ponte_channels::http_client(config.platform_timeout)?;
+        let http =
+            ponte_channels::Outbound::new(config.platform_timeout, config.allow_private_networks)?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let metrics = Metrics::new();
         let gate = Arc::new(gate::WriteGate::default());

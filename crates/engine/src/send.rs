@@ -80,7 +80,13 @@ impl Engine {
         }
     }
 
-    async fn give_back<'a>(&self, leases: impl Iterator<Item = &'a JobLease>, why: &str) {
+    /// Returns jobs to the queue at once without using an attempt (storage failed
+    /// around their work: they start over).
+    pub(crate) async fn give_back<'a>(
+        &self,
+        leases: impl Iterator<Item = &'a JobLease>,
+        why: &str,
+    ) {
         let retry = JobOutcome::Retry {
             run_at: self.clock.now(),
             count_attempt: false,

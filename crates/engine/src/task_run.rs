@@ -60,8 +60,10 @@ impl Engine {
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "beginning a task run");
-                return;
+                tracing::warn!(error = %e, "beginning a task run; it will run again");
+                return self
+                    .give_back(std::iter::once(&lease), &e.to_string())
+                    .await;
             }
         };
         tracing::info!(run = %run.id, kind = run.kind.as_str(), trigger = run.trigger.as_str(), "task run started");
@@ -84,17 +86,34 @@ impl Engine {
             "succeeded"
         };
         self.metrics.task_run(run.kind.as_str(), result);
-        match self
-            .store
-            .finish_run(lease, run.tenant_id, run.id, end, self.clock.now())
-            .await
-        {
-            Ok(true) => match &end.error {
-                None => tracing::info!(run = %run.id, counts = ?end.counts, "task run succeeded"),
-                Some(e) => tracing::warn!(run = %run.id, error = %e, "task run failed"),
-            },
-            Ok(false) => tracing::warn!(run = %run.id, "task run lease lost; not recorded"),
-            Err(e) => tracing::warn!(run = %run.id, error = %e, "recording a task run"),
+        // A storage hiccup (a busy pool) must not leave the run's job held, its lease
+        // renewed by the heartbeat forever: try again, then give the job back.
+        let mut tries = 0;
+        loop {
+            match self
+                .store
+                .finish_run(lease, run.tenant_id, run.id, end, self.clock.now())
+                .await
+            {
+                Ok(true) => match &end.error {
+                    None => {
+                        tracing::info!(run = %run.id, counts = ?end.counts, "task run succeeded")
+                    }
+                    Some(e) => tracing::warn!(run = %run.id, error = %e, "task run failed"),
+                },
+                Ok(false) => tracing::warn!(run = %run.id, "task run lease lost; not recorded"),
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(run = %run.id, error = %e, "recording a task run; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(run = %run.id, error = %e, "recording a task run; it will run again");
+                    self.give_back(std::iter::once(lease), &e.to_string()).await;
+                }
+            }
+            return;
         }
     }
 }

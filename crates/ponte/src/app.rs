@@ -64,6 +64,7 @@ pub async fn run(
             ..RetryPolicy::default()
         },
         platform_timeout: Duration::from_millis(config.platform_timeout_ms),
+        allow_private_networks: config.allow_private_networks,
         min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
         poll_overlap: Duration::from_secs(config.poll_overlap_seconds),
         ..EngineConfig::default()

@@ -39,6 +39,9 @@ pub struct Config {
     pub send_retry_base_ms: u64,
     /// Longest a platform call may take, in milliseconds.
     pub platform_timeout_ms: u64,
+    /// Let platform calls reach loopback and private addresses (simulators, sandboxes,
+    /// tests); off by default.
+    pub allow_private_networks: bool,
     /// Shortest interval a scheduled task accepts, in seconds (lower it for tests and
     /// sandboxes).
     pub min_task_interval_seconds: u64,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Config {
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("workers", &self.workers)
+            .field("allow_private_networks", &self.allow_private_networks)
             .finish()
     }
 }
@@ -80,6 +84,7 @@ impl Default for Config {
             import_retry_base_ms: 2000,
             send_retry_base_ms: 5000,
             platform_timeout_ms: 20_000,
+            allow_private_networks: false,
             min_task_interval_seconds: 60,
             poll_overlap_seconds: 600,
         }

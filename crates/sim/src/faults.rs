@@ -25,6 +25,39 @@ pub enum FaultKind {
     Delay(Duration),
     /// Answer 401 as for an invalid access token.
     Unauthorized,
+    /// Answer `302 Found` with this `Location` (a hostile or misconfigured server
+    /// pointing the client elsewhere).
+    Redirect(String),
+    /// Answer 200 with a JSON string body of about this many bytes (an answer too
+    /// large to hold).
+    Oversized(usize),
+}
+
+impl FaultKind {
+    /// The answer of the kinds every platform gives alike (redirect, oversized body);
+    /// the platform-shaped ones are answered by each simulator (500 here).
+    pub(crate) fn common_response(&self) -> axum::response::Response {
+        use axum::http::{header, StatusCode};
+        use axum::response::IntoResponse;
+        match self {
+            Self::Redirect(to) => {
+                (StatusCode::FOUND, [(header::LOCATION, to.clone())]).into_response()
+            }
+            Self::Oversized(n) => {
+                let mut body = Vec::with_capacity(n + 2);
+                body.push(b'"');
+                body.resize(n + 1, b'x');
+                body.push(b'"');
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response()
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
 }
 
 /// A fault to inject.

@@ -222,13 +222,16 @@ impl Hub {
         Ok(ch["id"].as_str().context("channel: no id")?.to_owned())
     }
 
-    /// Points a channel at `shop` with Nuvemshop's documented request budget.
+    /// Points a channel at `shop` (with its credentials: another host) with
+    /// Nuvemshop's documented request budget.
     pub async fn limit(&self, channel: &str, shop: &Shop) -> anyhow::Result<()> {
+        let cfg = shop.sim.config();
         self.patch(
             &format!("/api/v1/channels/{channel}"),
             &json!({"settings": {"api_base_url": shop.base_url,
                                  "rate_limit_per_sec": LEAK_PER_SEC,
-                                 "rate_limit_burst": f64::from(BUCKET)}}),
+                                 "rate_limit_burst": f64::from(BUCKET)},
+                    "credentials": {"access_token": cfg.access_token, "app_secret": cfg.app_secret}}),
         )
         .await?;
         Ok(())

@@ -8,7 +8,7 @@ use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError,
 use crate::{
     HookTarget, HookWant, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport,
 };
-use crate::{StockCall, StockItem};
+use crate::{Outbound, StockCall, StockItem};
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
@@ -21,14 +21,14 @@ use std::time::Duration;
 pub struct NuvemshopConnector {
     settings: NuvemshopSettings,
     credentials: NuvemshopCredentials,
-    http: reqwest::Client,
+    http: Outbound,
 }
 
 impl NuvemshopConnector {
     pub(super) fn new(
         settings: NuvemshopSettings,
         credentials: NuvemshopCredentials,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Self {
         Self {
             settings,

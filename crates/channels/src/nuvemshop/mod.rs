@@ -24,7 +24,7 @@ mod webhook;
 pub use map::default_status_table;
 pub use settings::{NuvemshopCredentials, NuvemshopSettings, ShippingApi, DEFAULT_API_BASE_URL};
 
-use crate::{ConfigError, Connector, Platform};
+use crate::{ConfigError, Connector, Outbound, Platform};
 use std::sync::Arc;
 
 /// The Nuvemshop platform.
@@ -47,11 +47,15 @@ impl Platform for Nuvemshop {
         NuvemshopCredentials::parse(credentials).map(|_| ())
     }
 
+    fn base_url(&self, settings: &serde_json::Value) -> Result<String, ConfigError> {
+        Ok(NuvemshopSettings::parse(settings)?.api_base_url)
+    }
+
     fn connect(
         &self,
         settings: &serde_json::Value,
         credentials: &serde_json::Value,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(client::NuvemshopConnector::new(
             NuvemshopSettings::parse(settings)?,

@@ -547,7 +547,8 @@ mod tests {
             &json!({"access_token": sim.config().access_token, "app_secret": "s"}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let http = crate::http_client(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+        let http =
+            crate::Outbound::new(Duration::from_secs(5), true).unwrap_or_else(|e| panic!("{e}"));
         let conn = NuvemshopConnector::new(settings, credentials, http);
 
         let variants = sim.variants();

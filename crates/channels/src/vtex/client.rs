@@ -7,7 +7,7 @@ use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError,
 use crate::{
     HookTarget, HookWant, PollCursor, PollResult, SendCheckError, SendReport, SubscriptionReport,
 };
-use crate::{StockCall, StockItem};
+use crate::{Outbound, StockCall, StockItem};
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ponte_core::action::{Action, ActionKind};
@@ -21,14 +21,14 @@ pub struct VtexConnector {
     settings: VtexSettings,
     credentials: VtexCredentials,
     base_url: String,
-    http: reqwest::Client,
+    http: Outbound,
 }
 
 impl VtexConnector {
     pub(super) fn new(
         settings: VtexSettings,
         credentials: VtexCredentials,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Self {
         Self {
             base_url: settings.base_url(),

@@ -119,7 +119,7 @@ pub use map::{
 };
 pub use settings::{VtexCredentials, VtexSettings, DEFAULT_ENVIRONMENT};
 
-use crate::{ConfigError, Connector, Platform};
+use crate::{ConfigError, Connector, Outbound, Platform};
 use std::sync::Arc;
 
 /// The VTEX platform.
@@ -156,11 +156,15 @@ impl Platform for Vtex {
         Some(format!("{account} / {app_key}"))
     }
 
+    fn base_url(&self, settings: &serde_json::Value) -> Result<String, ConfigError> {
+        Ok(VtexSettings::parse(settings)?.base_url())
+    }
+
     fn connect(
         &self,
         settings: &serde_json::Value,
         credentials: &serde_json::Value,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(client::VtexConnector::new(
             VtexSettings::parse(settings)?,

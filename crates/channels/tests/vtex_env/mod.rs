@@ -35,7 +35,7 @@ pub fn connect(
         "app_token": token,
         "hook_secret": secret,
     });
-    let http = ponte_channels::http_client(Duration::from_secs(10)).unwrap();
+    let http = ponte_channels::Outbound::new(Duration::from_secs(10), true).unwrap();
     ponte_channels::platforms()
         .into_iter()
         .find(|p| p.name() == "vtex")

@@ -35,6 +35,8 @@ impl Ponte {
             .env("PONTE_LOG", "warn")
             .env("PONTE_IMPORT_RETRY_BASE_MS", "100")
             .env("PONTE_SEND_RETRY_BASE_MS", "100")
+            // The simulators listen on loopback.
+            .env("PONTE_ALLOW_PRIVATE_NETWORKS", "true")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {

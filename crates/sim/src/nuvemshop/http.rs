@@ -85,6 +85,7 @@ pub fn unauthorized() -> Response {
 
 fn fault_response(kind: &FaultKind) -> Response {
     match kind {
+        FaultKind::Redirect(_) | FaultKind::Oversized(_) => kind.common_response(),
         FaultKind::Unauthorized => unauthorized(),
         FaultKind::RateLimited { retry_after_ms } => {
             let mut r = json_value(

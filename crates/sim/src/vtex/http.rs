@@ -81,6 +81,7 @@ fn reason(code: u16) -> &'static str {
 
 fn fault_response(kind: &FaultKind) -> Response {
     match kind {
+        FaultKind::Redirect(_) | FaultKind::Oversized(_) => kind.common_response(),
         FaultKind::Unauthorized => unauthorized(),
         // Assumption: VTEX documents no 429 body or headers beyond "Too many
         // requests"; the sim sends `Retry-After` (seconds, rounded up).

@@ -229,7 +229,8 @@ async fn refused_sends_make_no_call() {
         .connect(
             &json!({"store_id": "1", "api_base_url": "http://127.0.0.1:9/v1"}),
             &json!({"access_token": "t", "app_secret": "s"}),
-            reqwest::Client::new(),
+            crate::Outbound::new(std::time::Duration::from_secs(1), true)
+                .unwrap_or_else(|e| panic!("{e}")),
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let sep = Action::Separation(Separation {
