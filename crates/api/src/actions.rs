@@ -12,11 +12,11 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::action::*;
+use ponte_core::ErrorCode;
 use ponte_core::{OrderId, SendId};
 use ponte_engine::{EngineError, SendPlan};
 use serde::{Deserialize, Serialize};
@@ -98,11 +98,7 @@ pub(crate) struct ActionResult {
 }
 
 fn invalid(detail: &str) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        detail,
-    )
+    Problem::new(ErrorCode::ValidationFailed, detail)
 }
 
 fn text(s: Option<String>) -> Option<String> {
@@ -116,7 +112,7 @@ async fn run(
     action: Action,
     xml: Option<String>,
 ) -> ApiResult<Json<ActionResult>> {
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not_found", "order not found");
+    let not_found = || Problem::new(ErrorCode::OrderNotFound, "order not found");
     let id: OrderId = id.parse().map_err(|_| not_found())?;
     let r = engine.order_action(tenant, id, action, xml).await?;
     let send = match r.send {
@@ -129,7 +125,7 @@ async fn run(
         SendPlan::NotSent(why) => SendPlanView {
             state: "not_sent",
             send_id: None,
-            code: Some(why.code()),
+            code: Some(why.code().as_str()),
             reason: Some(why.to_string()),
         },
         SendPlan::AlreadyRecorded => SendPlanView {

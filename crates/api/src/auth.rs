@@ -3,9 +3,10 @@
 use crate::problem::Problem;
 use crate::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ponte_core::ErrorCode;
 use ponte_core::TenantId;
 
 /// The authenticated tenant, available to handlers as an extension.
@@ -41,7 +42,7 @@ pub(crate) async fn require_token(
 }
 
 fn unauthorized(detail: &str) -> Response {
-    let mut r = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+    let mut r = Problem::new(ErrorCode::Unauthorized, detail).into_response();
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer"),

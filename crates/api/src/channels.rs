@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::ChannelId;
+use ponte_core::ErrorCode;
 use ponte_engine::{ChannelInput, ChannelPatch};
 use ponte_store::Channel;
 use serde::{Deserialize, Serialize};
@@ -109,17 +110,18 @@ fn view(engine: &AppState, c: Channel) -> ChannelView {
 pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     r.map(|Json(v)| v).map_err(|e| {
         let code = match e.status() {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            _ => "invalid_body",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            StatusCode::BAD_REQUEST => ErrorCode::MalformedJson,
+            _ => ErrorCode::InvalidBody,
         };
-        Problem::new(e.status(), code, e.body_text())
+        Problem::new(code, e.body_text())
     })
 }
 
 pub(crate) fn channel_id(s: &str) -> ApiResult<ChannelId> {
     s.parse()
-        .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "not_found", "channel not found"))
+        .map_err(|_| Problem::new(ErrorCode::ChannelNotFound, "channel not found"))
 }
 
 /// Creates a channel.

@@ -6,10 +6,10 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, DeliveryId};
 use ponte_store::{DeliveryFilter, DeliveryState, PageRequest};
 use serde::{Deserialize, Serialize};
@@ -68,11 +68,7 @@ pub(crate) async fn list(
     let state = match q.state.as_deref() {
         None => None,
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("unknown state `{s}`"),
-            )
+            Problem::new(ErrorCode::InvalidQuery, format!("unknown state `{s}`"))
         })?),
     };
     let filter = DeliveryFilter {

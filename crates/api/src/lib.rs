@@ -9,6 +9,7 @@ mod openapi;
 mod ops;
 mod orders;
 mod problem;
+mod route_codes;
 mod sends;
 mod stock;
 mod subscriptions;
@@ -48,12 +49,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .nest("/api/v1", api)
         .merge(webhooks::routes())
         .merge(ops::routes())
-        .fallback(|| async {
-            Problem::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not_found",
-                "no such route",
-            )
-        })
+        .fallback(|| async { Problem::new(ponte_core::ErrorCode::NotFound, "no such route") })
         .with_state(engine)
 }

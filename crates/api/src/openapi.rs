@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handlers and served at
 //! `/api/v1/openapi.json` (a copy is committed at `docs/openapi.json`).
 
+use crate::route_codes::ErrorCodes;
 use crate::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -25,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
         crate::subscriptions::check,
     ),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &ErrorCodes),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
         (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"))
 )]
@@ -46,6 +47,27 @@ impl Modify for Bearer {
 /// The OpenAPI document as pretty JSON.
 pub fn openapi_json() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// The API's (method, path) pairs as the document lists them.
+#[cfg(test)]
+pub(crate) fn operations() -> Vec<(String, String)> {
+    let doc = ApiDoc::openapi();
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (m, op) in [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("patch", &item.patch),
+            ("delete", &item.delete),
+        ] {
+            if op.is_some() {
+                out.push((m.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
 }
 
 pub(crate) fn routes() -> Router<AppState> {

@@ -5,12 +5,12 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::action::Fulfilment;
 use ponte_core::order::OrderData;
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
 use ponte_store::{OrderFilter, PageRequest, StoredOrder};
 use serde::{Deserialize, Serialize};
@@ -88,15 +88,14 @@ pub(crate) struct OrderQuery {
 
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(v)| v)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+        .map_err(|e| Problem::new(ErrorCode::InvalidQuery, e.body_text()))
 }
 
 /// Checks an opaque cursor (an id) before it reaches the store.
 pub(crate) fn cursor(c: Option<String>) -> ApiResult<Option<String>> {
     match c {
         Some(c) if c.parse::<OrderId>().is_err() => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "cursor is not one this API returned",
         )),
         c => Ok(c),
@@ -157,7 +156,7 @@ pub(crate) async fn show(
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderDetail>> {
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not_found", "order not found");
+    let not_found = || Problem::new(ErrorCode::OrderNotFound, "order not found");
     let id: OrderId = id.parse().map_err(|_| not_found())?;
     let store = engine.store();
     let o = store

@@ -2,6 +2,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ponte_core::ErrorCode;
 use ponte_engine::EngineError;
 use serde::Serialize;
 
@@ -15,8 +16,8 @@ pub struct Problem {
     pub title: &'static str,
     /// HTTP status.
     pub status: u16,
-    /// Stable machine-readable code.
-    pub code: String,
+    /// Stable machine-readable code (docs/errors.md).
+    pub code: &'static str,
     /// What went wrong, for humans. A server error says only that it happened: the
     /// full error is in the log under `request_id`.
     pub detail: String,
@@ -27,13 +28,17 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A problem with this status, code and detail.
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+    /// A problem with this code (its HTTP status comes from the code table) and detail.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        let status = code
+            .http_status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self {
             kind: format!("https://ponte.dev/problems/{code}"),
-            title: status.canonical_reason().unwrap_or("error"),
+            title: code.title(),
             status: status.as_u16(),
-            code: code.to_owned(),
+            code: code.as_str(),
             detail: detail.into(),
             request_id: None,
         }
@@ -41,13 +46,12 @@ impl Problem {
 
     /// A server error: a generic detail and a fresh request id; the full error goes to
     /// the log under that id, never to the client.
-    pub fn internal(status: StatusCode, code: &str, error: &dyn std::fmt::Display) -> Self {
+    pub fn internal(code: ErrorCode, error: &dyn std::fmt::Display) -> Self {
         let id = uuid::Uuid::now_v7().to_string();
-        tracing::error!(request_id = %id, code, error = %error, "request failed");
+        tracing::error!(request_id = %id, %code, error = %error, "request failed");
         Self {
             request_id: Some(id.clone().into()),
             ..Self::new(
-                status,
                 code,
                 format!("ponte could not complete this request; the operator can find it in the log as request {id}"),
             )
@@ -70,33 +74,11 @@ impl IntoResponse for Problem {
 
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
-        use ponte_engine::EngineError as E;
-        let status = match &e {
-            E::NotFound(_) | E::Store(ponte_store::StoreError::NotFound) => StatusCode::NOT_FOUND,
-            E::Store(ponte_store::StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
-            E::Config(_) | E::Invalid(_) | E::CredentialsRequired => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            E::Webhook(w) => match w.code() {
-                "missing_signature" | "invalid_signature" => StatusCode::UNAUTHORIZED,
-                "store_mismatch" => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            },
-            E::ChannelDisabled => StatusCode::GONE,
-            E::Action(_) | E::Busy(_) | E::InUse(_) => StatusCode::CONFLICT,
-            E::Invoice(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            E::Stock(s) => match s {
-                ponte_engine::StockError::SkuExists(_)
-                | ponte_engine::StockError::WarehouseExists(_) => StatusCode::CONFLICT,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            },
-            E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            E::Store(_) | E::Crypto | E::KeyMismatch => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            return Problem::internal(status, e.code(), &e);
+        let code = e.code();
+        if code.http_status().is_none_or(|s| s >= 500) {
+            return Problem::internal(code, &e);
         }
-        Problem::new(status, e.code(), e.to_string())
+        Problem::new(code, e.to_string())
     }
 }
 

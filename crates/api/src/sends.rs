@@ -9,12 +9,13 @@ use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::action::ActionKind;
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, OrderId, SendId};
 use ponte_engine::EngineError;
 use ponte_store::{
@@ -108,7 +109,7 @@ pub(crate) struct SendQuery {
 }
 
 fn bad_query(detail: String) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
+    Problem::new(ErrorCode::InvalidQuery, detail)
 }
 
 /// Lists status sends, newest first; `format=csv` exports them.
@@ -243,7 +244,7 @@ pub(crate) async fn show(
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SendView>> {
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not_found", "status send not found");
+    let not_found = || Problem::new(ErrorCode::StatusSendNotFound, "status send not found");
     let id: SendId = id.parse().map_err(|_| not_found())?;
     let s = engine
         .store()
@@ -286,8 +287,7 @@ pub(crate) async fn resend(
         (Some(ids), None, None) if !ids.is_empty() && ids.len() <= 1000 => ResendSelector::Ids(ids),
         (None, Some(c), Some(true)) => ResendSelector::AllFailed(c),
         _ => return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             "send either {\"ids\": [1 to 1000 ids]} or {\"channel_id\": ..., \"all_failed\": true}",
         )),
     };

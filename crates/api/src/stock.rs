@@ -14,6 +14,7 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Change;
 use ponte_core::ChannelId;
+use ponte_core::ErrorCode;
 use ponte_engine::ProductInput;
 use ponte_store::{
     Listing, NewMovement, PageRequest, Product, SkuStock, StockPush, UnmappedSku, Warehouse,
@@ -393,8 +394,7 @@ pub(crate) async fn movements(
                 (None, Some(d)) => Change::Delta(d),
                 _ => {
                     return Err(Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "validation_failed",
+                        ErrorCode::ValidationFailed,
                         format!("row {i}: give exactly one of `set` and `delta`"),
                     ))
                 }
@@ -500,8 +500,7 @@ pub(crate) async fn pushes(
         .is_some_and(|c| c.parse::<i64>().is_err())
     {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "cursor is not one this API returned",
         ));
     }

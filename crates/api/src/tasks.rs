@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, RunId, TaskId};
 use ponte_engine::TenantSettings;
 use ponte_store::{RunCounts, ScheduledTask, TaskPatch, TaskRun};
@@ -118,13 +119,8 @@ pub(crate) struct TaskQuery {
 }
 
 fn task_id(s: &str) -> ApiResult<TaskId> {
-    s.parse().map_err(|_| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "scheduled task not found",
-        )
-    })
+    s.parse()
+        .map_err(|_| Problem::new(ErrorCode::TaskNotFound, "scheduled task not found"))
 }
 
 /// Lists scheduled tasks (of one channel with `channel_id`).
@@ -234,8 +230,7 @@ pub(crate) async fn runs(
         .is_some_and(|c| c.parse::<RunId>().is_err())
     {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "cursor is not one this API returned",
         ));
     }
@@ -265,7 +260,7 @@ pub(crate) async fn show_run(
 ) -> ApiResult<Json<RunView>> {
     let id: RunId = id
         .parse()
-        .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "not_found", "task run not found"))?;
+        .map_err(|_| Problem::new(ErrorCode::TaskRunNotFound, "task run not found"))?;
     Ok(Json(run_view(engine.task_run(tenant, id).await?)))
 }
 
@@ -295,8 +290,7 @@ pub(crate) async fn sync(
     let input = body(input)?;
     if input.kind != "orders" {
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             format!("unknown sync kind `{}` (known: orders)", input.kind),
         ));
     }

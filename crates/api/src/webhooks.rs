@@ -4,10 +4,11 @@ use crate::problem::{ApiResult, Problem};
 use crate::{AppState, MAX_WEBHOOK_BODY};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use ponte_core::ChannelId;
+use ponte_core::ErrorCode;
 use serde::Serialize;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -43,19 +44,14 @@ pub(crate) async fn receive(
     body: Body,
 ) -> ApiResult<Json<Ack>> {
     let Ok(channel_id) = channel_id.parse::<ChannelId>() else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "channel_not_found",
-            "no such channel",
-        ));
+        return Err(Problem::new(ErrorCode::ChannelNotFound, "no such channel"));
     };
     let bytes = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
         .await
         .map_err(|_| {
             engine.metrics().delivery("payload_too_large");
             Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("webhook bodies are limited to {MAX_WEBHOOK_BODY} bytes"),
             )
         })?;
@@ -64,11 +60,6 @@ pub(crate) async fn receive(
             delivery_id: ack.delivery_id.to_string(),
             state: ack.state,
         })),
-        Err(ponte_engine::EngineError::NotFound(_)) => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "channel_not_found",
-            "no such channel",
-        )),
         Err(e) => Err(e.into()),
     }
 }

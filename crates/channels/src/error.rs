@@ -1,5 +1,6 @@
 //! Connector errors.
 
+use ponte_core::ErrorCode;
 use std::time::Duration;
 
 /// Invalid channel settings or credentials.
@@ -38,12 +39,12 @@ pub enum WebhookError {
 
 impl WebhookError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingSignature(_) => "missing_signature",
-            Self::InvalidSignature => "invalid_signature",
-            Self::Malformed(_) => "malformed_json",
-            Self::StoreMismatch(_) => "store_mismatch",
+            Self::MissingSignature(_) => ErrorCode::MissingSignature,
+            Self::InvalidSignature => ErrorCode::InvalidSignature,
+            Self::Malformed(_) => ErrorCode::MalformedJson,
+            Self::StoreMismatch(_) => ErrorCode::StoreMismatch,
         }
     }
 }
@@ -87,13 +88,13 @@ impl PlatformError {
     }
 
     /// Stable code for APIs and history.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self.kind {
-            PlatformErrorKind::Transient => "platform_unavailable",
-            PlatformErrorKind::RateLimited(_) => "rate_limited",
-            PlatformErrorKind::Auth => "platform_auth_failed",
-            PlatformErrorKind::NotFound => "platform_not_found",
-            PlatformErrorKind::Permanent => "platform_rejected",
+            PlatformErrorKind::Transient => ErrorCode::PlatformUnavailable,
+            PlatformErrorKind::RateLimited(_) => ErrorCode::RateLimited,
+            PlatformErrorKind::Auth => ErrorCode::PlatformAuthFailed,
+            PlatformErrorKind::NotFound => ErrorCode::PlatformNotFound,
+            PlatformErrorKind::Permanent => ErrorCode::PlatformRejected,
         }
     }
 }

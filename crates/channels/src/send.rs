@@ -2,6 +2,7 @@
 
 use crate::{CallInfo, PlatformError};
 use ponte_core::action::{is_http_url, Action, Shipment};
+use ponte_core::ErrorCode;
 
 /// A send refused before any call: the platform's requirements are not met (a
 /// tracking code it needs, ...). Final; resend after fixing the order's data.
@@ -9,14 +10,14 @@ use ponte_core::action::{is_http_url, Action, Shipment};
 #[error("{message}")]
 pub struct SendCheckError {
     /// Stable code (`missing_tracking_code`, ...).
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// What is missing.
     pub message: String,
 }
 
 impl SendCheckError {
     /// A refusal with a stable `code`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -52,12 +53,12 @@ pub(crate) fn check_links(action: &Action) -> Result<(), SendCheckError> {
     match action {
         Action::Shipment(s) if s.tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) => {
             Err(SendCheckError::new(
-                "invalid_tracking_url",
+                ErrorCode::InvalidTrackingUrl,
                 "tracking_url must be an http(s) URL",
             ))
         }
         Action::Invoice(i) if i.xml_url.as_deref().is_some_and(|u| !is_http_url(u)) => Err(
-            SendCheckError::new("invalid_xml_url", "xml_url must be an http(s) URL"),
+            SendCheckError::new(ErrorCode::InvalidXmlUrl, "xml_url must be an http(s) URL"),
         ),
         _ => Ok(()),
     }

@@ -17,7 +17,7 @@
 //!   that is a return, not a cancellation.
 
 use crate::nfe::{NfeKey, NfeSummary};
-use crate::OrderStatus;
+use crate::{ErrorCode, OrderStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -299,15 +299,15 @@ pub enum ActionError {
 
 impl ActionError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::OrderCancelled => "order_cancelled",
-            Self::NotPaid => "order_not_paid",
-            Self::Conflict(_) => "action_conflict",
-            Self::InvalidTransition(_) => "invalid_transition",
-            Self::NotInvoiced => "not_invoiced",
-            Self::NotShipped => "not_shipped",
-            Self::AlreadyShipped => "already_shipped",
+            Self::OrderCancelled => ErrorCode::OrderCancelled,
+            Self::NotPaid => ErrorCode::OrderNotPaid,
+            Self::Conflict(_) => ErrorCode::ActionConflict,
+            Self::InvalidTransition(_) => ErrorCode::InvalidTransition,
+            Self::NotInvoiced => ErrorCode::NotInvoiced,
+            Self::NotShipped => ErrorCode::NotShipped,
+            Self::AlreadyShipped => ErrorCode::AlreadyShipped,
         }
     }
 }
@@ -406,13 +406,13 @@ pub enum InvoiceError {
 
 impl InvoiceError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Key(_) => "invalid_nfe_key",
-            Self::Xml(_) => "invalid_nfe_xml",
-            Self::NotAuthorized => "nfe_not_authorized",
-            Self::Mismatch(_) => "nfe_xml_mismatch",
-            Self::Invalid(_) => "invalid_invoice",
+            Self::Key(_) => ErrorCode::InvalidNfeKey,
+            Self::Xml(_) => ErrorCode::InvalidNfeXml,
+            Self::NotAuthorized => ErrorCode::NfeNotAuthorized,
+            Self::Mismatch(_) => ErrorCode::NfeXmlMismatch,
+            Self::Invalid(_) => ErrorCode::InvalidInvoice,
         }
     }
 }

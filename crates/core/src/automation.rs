@@ -3,6 +3,7 @@
 //! flat keys, validated here for every platform.
 
 use crate::action::ActionKind;
+use crate::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 /// A channel's automations. Defaults: everything on, 3 attempts, not in fulfillment mode.
@@ -80,12 +81,12 @@ pub enum NotSent {
 
 impl NotSent {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::AutomationOff(_) => "automation_off",
-            Self::FulfillmentMode => "fulfillment_mode",
-            Self::ChannelDisabled => "channel_disabled",
-            Self::NotSupported(_) => "not_supported_by_platform",
+            Self::AutomationOff(_) => ErrorCode::AutomationOff,
+            Self::FulfillmentMode => ErrorCode::FulfillmentMode,
+            Self::ChannelDisabled => ErrorCode::ChannelDisabled,
+            Self::NotSupported(_) => ErrorCode::NotSupportedByPlatform,
         }
     }
 }
@@ -163,7 +164,7 @@ mod tests {
         assert_eq!(a.check(ActionKind::Invoice), Ok(()));
         let (a, _) = Automations::split(&json!({"send_cancellations": false})).unwrap();
         assert_eq!(
-            a.check(ActionKind::Cancel).map_err(|e| e.code()),
+            a.check(ActionKind::Cancel).map_err(|e| e.code().as_str()),
             Err("automation_off")
         );
         assert!(Automations::split(&json!({"max_attempts": 0})).is_err());

@@ -4,6 +4,7 @@ pub mod action;
 pub mod automation;
 pub mod clock;
 pub mod document;
+pub mod error_code;
 pub mod ids;
 pub mod import;
 pub mod money;
@@ -15,5 +16,6 @@ pub mod status_rules;
 pub mod stock;
 
 pub use clock::{Clock, SystemClock};
+pub use error_code::ErrorCode;
 pub use ids::{ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId};
 pub use status::OrderStatus;

@@ -4,6 +4,7 @@
 use crate::{Engine, EngineError};
 use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
+use ponte_core::ErrorCode;
 use ponte_core::{OrderId, SendId, TenantId};
 use ponte_store::{ActionApplied, ActionCommit, ResendSelector, StoredOrder};
 
@@ -42,7 +43,7 @@ impl Engine {
             .store
             .order(tenant, order_id)
             .await?
-            .ok_or(EngineError::NotFound("order"))?;
+            .ok_or(EngineError::NotFound(ErrorCode::OrderNotFound))?;
         let plan = self.send_plan(order.channel_id, action.kind()).await;
         let commit = ActionCommit {
             tenant_id: tenant,
@@ -52,7 +53,7 @@ impl Engine {
             send_max_attempts: plan.as_ref().ok().copied(),
         };
         match self.actions.apply(commit).await? {
-            ActionApplied::NotFound => Err(EngineError::NotFound("order")),
+            ActionApplied::NotFound => Err(EngineError::NotFound(ErrorCode::OrderNotFound)),
             ActionApplied::Refused(e) => Err(EngineError::Action(e)),
             ActionApplied::AlreadyDone(order) => Ok(ActionReport {
                 order: *order,

@@ -5,6 +5,7 @@ use crate::{Engine, EngineError};
 use ponte_channels::{ConfigError, Connector, Platform};
 use ponte_core::automation::Automations;
 use ponte_core::stock::StockSettings;
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::Channel;
 use std::collections::HashMap;
@@ -212,7 +213,7 @@ impl Engine {
     pub async fn channel(&self, tenant: TenantId, id: ChannelId) -> Result<Channel, EngineError> {
         match self.store.channel(id).await? {
             Some(c) if c.tenant_id == tenant => Ok(c),
-            _ => Err(EngineError::NotFound("channel")),
+            _ => Err(EngineError::NotFound(ErrorCode::ChannelNotFound)),
         }
     }
 
@@ -339,7 +340,7 @@ impl Engine {
             .store
             .channel(id)
             .await?
-            .ok_or(EngineError::NotFound("channel"))?;
+            .ok_or(EngineError::NotFound(ErrorCode::ChannelNotFound))?;
         let creds = self.unseal(&ch)?;
         let (automations, _, settings) = split_common(&ch.settings)?;
         let platform = self.platform(&ch.platform)?;

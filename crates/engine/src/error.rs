@@ -1,6 +1,7 @@
 //! Engine errors, each with a stable code for the API.
 
 use ponte_channels::{ConfigError, WebhookError};
+use ponte_core::ErrorCode;
 use ponte_store::StoreError;
 
 /// An engine failure.
@@ -15,9 +16,9 @@ pub enum EngineError {
     /// A webhook was refused.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
-    /// No such record.
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    /// No such record (its code names what is missing).
+    #[error("{}", .0.title())]
+    NotFound(ErrorCode),
     /// The channel is disabled.
     #[error("channel is disabled")]
     ChannelDisabled,
@@ -67,27 +68,27 @@ pub enum EngineError {
 
 impl EngineError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Store(StoreError::NotFound) => "not_found",
-            Self::Store(StoreError::Invalid(_)) => "invalid_request",
-            Self::Store(_) => "storage_error",
-            Self::Config(ConfigError::UnknownKey(_)) => "unknown_setting",
-            Self::Config(ConfigError::UnknownPlatform(_)) => "unknown_platform",
-            Self::Config(ConfigError::Invalid(_)) => "invalid_settings",
-            Self::Config(ConfigError::ForbiddenAddress(_)) => "forbidden_address",
-            Self::CredentialsRequired => "credentials_required",
+            Self::Store(StoreError::NotFound) => ErrorCode::NotFound,
+            Self::Store(StoreError::Invalid(_)) => ErrorCode::InvalidRequest,
+            Self::Store(_) => ErrorCode::StorageError,
+            Self::Config(ConfigError::UnknownKey(_)) => ErrorCode::UnknownSetting,
+            Self::Config(ConfigError::UnknownPlatform(_)) => ErrorCode::UnknownPlatform,
+            Self::Config(ConfigError::Invalid(_)) => ErrorCode::InvalidSettings,
+            Self::Config(ConfigError::ForbiddenAddress(_)) => ErrorCode::ForbiddenAddress,
+            Self::CredentialsRequired => ErrorCode::CredentialsRequired,
             Self::Webhook(w) => w.code(),
-            Self::NotFound(_) => "not_found",
-            Self::ChannelDisabled => "channel_disabled",
-            Self::Invalid(_) => "validation_failed",
-            Self::Crypto => "credentials_unreadable",
-            Self::KeyMismatch => "master_key_mismatch",
+            Self::NotFound(code) => *code,
+            Self::ChannelDisabled => ErrorCode::ChannelDisabled,
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::Crypto => ErrorCode::CredentialsUnreadable,
+            Self::KeyMismatch => ErrorCode::MasterKeyMismatch,
             Self::Action(e) => e.code(),
             Self::Invoice(e) => e.code(),
-            Self::ShuttingDown => "shutting_down",
-            Self::Busy(_) => "task_busy",
-            Self::InUse(_) => "credentials_in_use",
+            Self::ShuttingDown => ErrorCode::ShuttingDown,
+            Self::Busy(_) => ErrorCode::TaskBusy,
+            Self::InUse(_) => ErrorCode::CredentialsInUse,
             Self::Stock(e) => e.code(),
         }
     }

@@ -106,7 +106,7 @@ impl Engine {
         let result = self.receive(channel_id, headers, body).await;
         self.metrics.delivery(match &result {
             Ok(a) => a.state,
-            Err(e) => e.code(),
+            Err(e) => e.code().as_str(),
         });
         result
     }

@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
 use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{
     Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
@@ -127,7 +128,7 @@ impl Engine {
                 return held(
                     finish,
                     now,
-                    "channel_disabled",
+                    ErrorCode::ChannelDisabled,
                     "the channel is disabled".into(),
                 )
             }
@@ -135,7 +136,7 @@ impl Engine {
         };
         if let Err(e) = ready.connector.check_send(&send.action) {
             finish.error = Some(SendError {
-                code: e.code.to_owned(),
+                code: e.code.to_string(),
                 message: e.message,
             });
             finish.outcome = SendOutcome::Failed;
@@ -146,7 +147,7 @@ impl Engine {
             Action::Invoice(i) if i.has_xml => {
                 match self.store.invoice_xml(send.tenant_id, send.order_id).await {
                     Ok(x) => x,
-                    Err(e) => return held(finish, now, "storage_error", e.to_string()),
+                    Err(e) => return held(finish, now, ErrorCode::StorageError, e.to_string()),
                 }
             }
             _ => None,
@@ -183,7 +184,7 @@ impl Engine {
             Err(e) => {
                 finish.outcome = self.outcome_of(&send, &e, self.clock.now());
                 finish.error = Some(SendError {
-                    code: e.code().to_owned(),
+                    code: e.code().to_string(),
                     message: e.message,
                 });
                 self.metrics.send(outcome_name(&finish.outcome), None);
@@ -215,9 +216,9 @@ impl Engine {
     }
 }
 
-fn held(mut f: SendFinish, now: DateTime<Utc>, code: &str, message: String) -> SendFinish {
+fn held(mut f: SendFinish, now: DateTime<Utc>, code: ErrorCode, message: String) -> SendFinish {
     f.error = Some(SendError {
-        code: code.to_owned(),
+        code: code.to_string(),
         message,
     });
     f.outcome = SendOutcome::Held {

@@ -3,6 +3,7 @@
 
 use crate::{Engine, EngineError};
 use ponte_core::stock::{validate_gtin, Change};
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{
     Listing, ListingSource, MovementsRefused, NewMovement, Page, PageRequest, Product, SkuStock,
@@ -34,13 +35,13 @@ pub enum StockError {
 
 impl StockError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnknownSku(_) => "unknown_sku",
-            Self::UnknownWarehouse(_) => "unknown_warehouse",
-            Self::SkuExists(_) => "sku_exists",
-            Self::WarehouseExists(_) => "warehouse_exists",
-            Self::InvalidGtin(_) => "invalid_gtin",
+            Self::UnknownSku(_) => ErrorCode::UnknownSku,
+            Self::UnknownWarehouse(_) => ErrorCode::UnknownWarehouse,
+            Self::SkuExists(_) => ErrorCode::SkuExists,
+            Self::WarehouseExists(_) => ErrorCode::WarehouseExists,
+            Self::InvalidGtin(_) => ErrorCode::InvalidGtin,
         }
     }
 }
@@ -153,7 +154,7 @@ impl Engine {
         self.store
             .product(tenant, sku)
             .await?
-            .ok_or(EngineError::NotFound("product"))
+            .ok_or(EngineError::NotFound(ErrorCode::ProductNotFound))
     }
 
     /// Products by SKU.
@@ -289,7 +290,7 @@ impl Engine {
         self.store
             .sku_stock(tenant, sku)
             .await?
-            .ok_or(EngineError::NotFound("product"))
+            .ok_or(EngineError::NotFound(ErrorCode::ProductNotFound))
     }
 
     /// Order lines whose SKU ponte does not know.

@@ -3,6 +3,7 @@
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Duration as CDuration, Utc};
+use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, RunId, TaskId, TenantId};
 use ponte_store::{
     NewTask, RunRequest, RunStart, RunTrigger, ScheduledTask, TaskKind, TaskPatch, TaskRun,
@@ -95,7 +96,7 @@ impl Engine {
         self.store
             .task(tenant, id)
             .await?
-            .ok_or(EngineError::NotFound("scheduled task"))
+            .ok_or(EngineError::NotFound(ErrorCode::TaskNotFound))
     }
 
     /// Changes a task's interval or enabled flag.
@@ -116,7 +117,7 @@ impl Engine {
         self.store
             .update_task(tenant, id, &patch, self.clock.now())
             .await?
-            .ok_or(EngineError::NotFound("scheduled task"))
+            .ok_or(EngineError::NotFound(ErrorCode::TaskNotFound))
     }
 
     /// Starts a run of a task now (refused while one is queued or running).
@@ -148,7 +149,7 @@ impl Engine {
             .await?
             .into_iter()
             .find(|t| t.kind == TaskKind::ImportOrders)
-            .ok_or(EngineError::NotFound("scheduled task"))?;
+            .ok_or(EngineError::NotFound(ErrorCode::TaskNotFound))?;
         self.start(RunRequest {
             tenant_id: tenant,
             task_id: task.id,
@@ -166,7 +167,7 @@ impl Engine {
                 Ok(run)
             }
             RunStart::Busy(run) => Err(EngineError::Busy(run.id)),
-            RunStart::NotFired => Err(EngineError::NotFound("scheduled task")),
+            RunStart::NotFired => Err(EngineError::NotFound(ErrorCode::TaskNotFound)),
         }
     }
 
@@ -175,7 +176,7 @@ impl Engine {
         self.store
             .task_run(tenant, id)
             .await?
-            .ok_or(EngineError::NotFound("task run"))
+            .ok_or(EngineError::NotFound(ErrorCode::TaskRunNotFound))
     }
 
     /// Orders polling found on a channel that no webhook had announced.

@@ -45,6 +45,8 @@ enum Cmd {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print every public error code (code, HTTP status, title, when) as Markdown.
+    Errors,
     /// Run a platform simulator (demos and sandboxes).
     Sim {
         #[command(subcommand)]
@@ -120,6 +122,10 @@ async fn main() -> anyhow::Result<()> {
                     config.data_dir.display()
                 ),
             }
+            Ok(())
+        }
+        Cmd::Errors => {
+            print!("{}", ponte_core::ErrorCode::markdown());
             Ok(())
         }
         Cmd::Openapi => {

@@ -22,6 +22,7 @@ use crate::send::{check_links, summary, tracking_code};
 use crate::{CallInfo, PlatformError, SendCheckError, SendReport};
 use ponte_core::action::{Action, ActionKind, CancelReason, Cancellation, Shipment};
 use ponte_core::automation::NotSent;
+use ponte_core::ErrorCode;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -46,12 +47,12 @@ pub(super) fn support(settings: &NuvemshopSettings, kind: ActionKind) -> Result<
 /// Checks an action against what the platform needs; no IO.
 pub(super) fn check(settings: &NuvemshopSettings, action: &Action) -> Result<(), SendCheckError> {
     if let Err(NotSent::NotSupported(why)) = support(settings, action.kind()) {
-        return Err(SendCheckError::new("not_supported_by_platform", why));
+        return Err(SendCheckError::new(ErrorCode::NotSupportedByPlatform, why));
     }
     match action {
         // Both APIs carry the tracking number in the fulfill/dispatch call.
         Action::Shipment(s) if tracking_code(s).is_none() => Err(SendCheckError::new(
-            "missing_tracking_code",
+            ErrorCode::MissingTrackingCode,
             "Nuvemshop needs the shipment's tracking code",
         )),
         _ => check_links(action),

@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(
             verify(&http::HeaderMap::new(), body, b"k", "123")
                 .err()
-                .map(|e| e.code()),
+                .map(|e| e.code().as_str()),
             Some("missing_signature")
         );
         assert_eq!(
@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(
             verify(&headers(&sign(bad, b"k")), bad, b"k", "123")
                 .err()
-                .map(|e| e.code()),
+                .map(|e| e.code().as_str()),
             Some("malformed_json")
         );
     }

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn refusals_have_codes() {
         let body = fixture("hook_notification.json");
-        let code = |r: Result<WebhookEvent, WebhookError>| r.err().map(|e| e.code());
+        let code = |r: Result<WebhookEvent, WebhookError>| r.err().map(|e| e.code().as_str());
         assert_eq!(
             code(verify(&http::HeaderMap::new(), &body, "s", "accountABC")),
             Some("missing_signature")

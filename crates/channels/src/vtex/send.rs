@@ -44,6 +44,7 @@ use ponte_core::action::{
     Action, ActionKind, CancelReason, Cancellation, Delivery, Invoice, Shipment,
 };
 use ponte_core::automation::NotSent;
+use ponte_core::ErrorCode;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -98,11 +99,11 @@ pub(super) fn support(kind: ActionKind) -> Result<(), NotSent> {
 /// Checks an action against what VTEX needs; no IO.
 pub(super) fn check(action: &Action) -> Result<(), SendCheckError> {
     if let Err(NotSent::NotSupported(why)) = support(action.kind()) {
-        return Err(SendCheckError::new("not_supported_by_platform", why));
+        return Err(SendCheckError::new(ErrorCode::NotSupportedByPlatform, why));
     }
     match action {
         Action::Shipment(s) if tracking_code(s).is_none() => Err(SendCheckError::new(
-            "missing_tracking_code",
+            ErrorCode::MissingTrackingCode,
             "VTEX needs the shipment's tracking code (trackingNumber)",
         )),
         _ => check_links(action),
@@ -539,7 +540,7 @@ mod tests {
         for k in ActionKind::ALL {
             assert_eq!(support(k).is_ok(), k != ActionKind::CollectionOrder);
         }
-        let code = |a: &Action| check(a).map_err(|e| e.code);
+        let code = |a: &Action| check(a).map_err(|e| e.code.as_str());
         assert_eq!(code(&shipment(None, None)), Err("missing_tracking_code"));
         assert_eq!(
             code(&shipment(Some("  "), None)),

@@ -76,7 +76,7 @@ fn support_by_mode() {
 fn check_refuses_what_the_platform_cannot_take() {
     let fo = settings("fulfillment_orders");
     let legacy = settings("legacy");
-    let code = |s: &NuvemshopSettings, a: &Action| check(s, a).err().map(|e| e.code);
+    let code = |s: &NuvemshopSettings, a: &Action| check(s, a).err().map(|e| e.code.as_str());
     for s in [&fo, &legacy] {
         for missing in [None, Some(""), Some("   ")] {
             let a = Action::Shipment(shipment(missing, None));

@@ -1,0 +1,268 @@
+//! Which error codes each route can answer, added to the OpenAPI document as each
+//! operation's `x-error-codes` (the codes themselves are `ponte_core::ErrorCode`,
+//! listed in docs/errors.md). Every `/api` route can also answer [`API_COMMON`].
+
+use ponte_core::ErrorCode as E;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::path::Operation;
+use utoipa::Modify;
+
+/// Codes every `/api/v1` route can answer.
+pub(crate) const API_COMMON: &[E] = &[E::Unauthorized, E::StorageError, E::ShuttingDown];
+
+const BODY: &[E] = &[
+    E::MalformedJson,
+    E::InvalidBody,
+    E::UnsupportedMediaType,
+    E::PayloadTooLarge,
+];
+const LIST: &[E] = &[E::InvalidQuery, E::InvalidCursor];
+const SETTINGS: &[E] = &[
+    E::UnknownSetting,
+    E::UnknownPlatform,
+    E::InvalidSettings,
+    E::ForbiddenAddress,
+    E::CredentialsInUse,
+    E::ValidationFailed,
+];
+const ACTION: &[E] = &[
+    E::OrderNotFound,
+    E::OrderCancelled,
+    E::OrderNotPaid,
+    E::ActionConflict,
+    E::InvalidTransition,
+    E::ValidationFailed,
+];
+
+/// Per route (method, path): the codes beyond [`API_COMMON`].
+pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
+    ("get", "/api/v1/channels", &[]),
+    ("post", "/api/v1/channels", &[BODY, SETTINGS]),
+    ("get", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
+    ("delete", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
+    (
+        "patch",
+        "/api/v1/channels/{id}",
+        &[
+            BODY,
+            SETTINGS,
+            &[E::ChannelNotFound, E::CredentialsRequired],
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/listings",
+        &[LIST, &[E::ChannelNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/listings",
+        &[
+            BODY,
+            &[E::ChannelNotFound, E::UnknownSku, E::ValidationFailed],
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/stock",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/stock/resync",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/subscription/check",
+        &[&[E::ChannelNotFound, E::ChannelDisabled]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/sync",
+        &[
+            BODY,
+            &[E::ChannelNotFound, E::ValidationFailed, E::TaskBusy],
+        ],
+    ),
+    ("get", "/api/v1/orders", &[LIST]),
+    ("get", "/api/v1/orders/{id}", &[&[E::OrderNotFound]]),
+    (
+        "post",
+        "/api/v1/orders/{id}/cancel",
+        &[BODY, ACTION, &[E::AlreadyShipped]],
+    ),
+    (
+        "post",
+        "/api/v1/orders/{id}/collection-order",
+        &[BODY, ACTION, &[E::NotInvoiced]],
+    ),
+    (
+        "post",
+        "/api/v1/orders/{id}/delivery",
+        &[BODY, ACTION, &[E::NotShipped]],
+    ),
+    (
+        "post",
+        "/api/v1/orders/{id}/invoice",
+        &[
+            BODY,
+            ACTION,
+            &[
+                E::InvalidNfeKey,
+                E::InvalidNfeXml,
+                E::NfeNotAuthorized,
+                E::NfeXmlMismatch,
+                E::InvalidInvoice,
+            ],
+        ],
+    ),
+    ("post", "/api/v1/orders/{id}/separation", &[BODY, ACTION]),
+    ("post", "/api/v1/orders/{id}/shipment", &[BODY, ACTION]),
+    ("get", "/api/v1/products", &[LIST]),
+    (
+        "post",
+        "/api/v1/products",
+        &[BODY, &[E::SkuExists, E::InvalidGtin, E::ValidationFailed]],
+    ),
+    ("get", "/api/v1/products/{sku}", &[&[E::ProductNotFound]]),
+    (
+        "patch",
+        "/api/v1/products/{sku}",
+        &[
+            BODY,
+            &[E::ProductNotFound, E::InvalidGtin, E::ValidationFailed],
+        ],
+    ),
+    ("get", "/api/v1/scheduled-tasks", &[LIST]),
+    ("get", "/api/v1/scheduled-tasks/{id}", &[&[E::TaskNotFound]]),
+    (
+        "patch",
+        "/api/v1/scheduled-tasks/{id}",
+        &[BODY, &[E::TaskNotFound, E::ValidationFailed]],
+    ),
+    (
+        "post",
+        "/api/v1/scheduled-tasks/{id}/run",
+        &[&[E::TaskNotFound, E::TaskBusy]],
+    ),
+    (
+        "get",
+        "/api/v1/scheduled-tasks/{id}/runs",
+        &[LIST, &[E::TaskNotFound]],
+    ),
+    ("get", "/api/v1/settings", &[]),
+    ("patch", "/api/v1/settings", &[BODY, &[E::ValidationFailed]]),
+    ("get", "/api/v1/status-sends", &[LIST]),
+    (
+        "post",
+        "/api/v1/status-sends/resend",
+        &[BODY, &[E::ChannelNotFound, E::ValidationFailed]],
+    ),
+    (
+        "get",
+        "/api/v1/status-sends/{id}",
+        &[&[E::StatusSendNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/stock/movements",
+        &[
+            BODY,
+            &[E::UnknownSku, E::UnknownWarehouse, E::ValidationFailed],
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/stock/pushes",
+        &[LIST, &[E::ChannelNotFound]],
+    ),
+    ("get", "/api/v1/stock/{sku}", &[&[E::ProductNotFound]]),
+    ("get", "/api/v1/task-runs/{id}", &[&[E::TaskRunNotFound]]),
+    ("get", "/api/v1/unmapped-skus", &[LIST]),
+    ("get", "/api/v1/warehouses", &[]),
+    (
+        "post",
+        "/api/v1/warehouses",
+        &[BODY, &[E::WarehouseExists, E::ValidationFailed]],
+    ),
+    ("get", "/api/v1/webhook-deliveries", &[LIST]),
+    (
+        "post",
+        "/webhooks/{channel_id}",
+        &[&[
+            E::ChannelNotFound,
+            E::MissingSignature,
+            E::InvalidSignature,
+            E::MalformedJson,
+            E::StoreMismatch,
+            E::ChannelDisabled,
+            E::PayloadTooLarge,
+            E::StorageError,
+            E::ShuttingDown,
+        ]],
+    ),
+];
+
+/// The codes a route can answer, in table order without repeats; `None` for a route
+/// missing from [`ROUTES`].
+pub(crate) fn codes(method: &str, path: &str) -> Option<Vec<E>> {
+    let (_, _, groups) = ROUTES.iter().find(|(m, p, _)| *m == method && *p == path)?;
+    let common = path.starts_with("/api/").then_some(API_COMMON);
+    let mut out: Vec<E> = Vec::new();
+    for c in common.into_iter().chain(groups.iter().copied()).flatten() {
+        if !out.contains(c) {
+            out.push(*c);
+        }
+    }
+    Some(out)
+}
+
+/// Adds `x-error-codes` to every operation.
+pub(crate) struct ErrorCodes;
+
+impl Modify for ErrorCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops: [(&str, &mut Option<Operation>); 5] = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, op) in ops {
+                let (Some(op), Some(list)) = (op.as_mut(), codes(method, path)) else {
+                    continue;
+                };
+                let names: Vec<&str> = list.iter().map(|c| c.as_str()).collect();
+                op.extensions
+                    .get_or_insert_with(Extensions::default)
+                    .insert("x-error-codes".into(), serde_json::json!(names));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_lists_its_codes_and_every_code_is_an_answer() {
+        let ops = crate::openapi::operations();
+        assert!(!ops.is_empty());
+        for (m, p) in &ops {
+            let list = codes(m, p).unwrap_or_else(|| panic!("{m} {p} is not in ROUTES"));
+            for c in list {
+                assert!(c.http_status().is_some(), "{m} {p}: {c} is never answered");
+            }
+        }
+        for (m, p, _) in ROUTES {
+            assert!(
+                ops.iter().any(|(om, op)| om == m && op == p),
+                "{m} {p} is in ROUTES but not a route"
+            );
+        }
+    }
+}
