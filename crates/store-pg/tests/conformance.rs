@@ -1,10 +1,14 @@
-//! The shared store conformance suite, on PostgreSQL.
+//! The shared store conformance suite on PostgreSQL: one test per scenario, each on a
+//! scratch database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-#[tokio::test]
-async fn postgres_passes_the_conformance_suite() {
+/// A store on a new, migrated database, dropped with the guard.
+async fn fresh() -> (common::Databases, ponte_store_pg::PgStore) {
     let dbs = common::Databases::default();
-    ponte_store::conformance::run_all(|| dbs.store()).await;
+    let store = dbs.store().await;
+    (dbs, store)
 }
+
+ponte_store::conformance_tests!(fresh);

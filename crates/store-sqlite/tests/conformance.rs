@@ -1,21 +1,15 @@
-//! The shared store conformance suite, on SQLite.
+//! The shared store conformance suite on SQLite: one test per scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ponte_store_sqlite::SqliteStore;
 
-#[tokio::test]
-async fn sqlite_passes_the_conformance_suite() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let n = std::sync::atomic::AtomicU32::new(0);
-    ponte_store::conformance::run_all(|| {
-        let path = dir.path().join(format!(
-            "db{}.sqlite",
-            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
-        async move {
-            SqliteStore::open(&path)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-    })
-    .await;
+/// A fresh store in its own temporary directory (kept for the test's duration).
+async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ponte.db"))
+        .await
+        .unwrap();
+    (dir, store)
 }
+
+ponte_store::conformance_tests!(fresh);

@@ -7,48 +7,98 @@ use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::*;
 use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
-use std::future::Future;
 use std::time::Duration;
 
 pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
 }
 
-/// Runs every check, each on a fresh store from `make`.
-pub async fn run_all<S, F, Fut>(make: F)
-where
-    S: Store,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
-{
-    tenant_and_tokens(&make().await).await;
-    channels_round_trip(&make().await).await;
-    deliveries_coalesce_jobs(&make().await).await;
-    claim_is_exclusive(&make().await).await;
-    lease_expiry_and_guarded_completion(&make().await).await;
-    running_twins_release_to_one(&make().await).await;
-    retry_backoff_run_at(&make().await).await;
-    order_upsert_is_idempotent(&make().await).await;
-    stale_and_backward_snapshots(&make().await).await;
-    paid_only_skip_then_import(&make().await).await;
-    pagination(&make().await).await;
-    tasks::tasks_are_created_once_and_edited(&make().await).await;
-    tasks::due_runs_fire_once_and_never_overlap(&make().await).await;
-    tasks::runs_finish_under_lease_and_move_the_cursor(&make().await).await;
-    tasks::polled_orders_import_without_jobs(&make().await).await;
-    tasks::sweeps_and_tenant_settings(&make().await).await;
-    stock::catalogue(&make().await).await;
-    stock::movements_targets_and_pushes(&make().await).await;
-    stock::orders_reserve_debit_and_release(&make().await).await;
-    stock::two_actions_on_one_order_in_one_batch_move_stock_once(&make().await).await;
-    rate_buckets(&make().await).await;
-    sends::actions_are_decided_and_recorded(&make().await).await;
-    sends::sends_go_out_in_order_and_record_attempts(&make().await).await;
-    sends::attempts_failures_block_and_resend(&make().await).await;
-    sends::crashes_and_leases(&make().await).await;
-    sends::listing_filters_and_pages(&make().await).await;
-    sends::one_worker_per_order(&make().await).await;
-    sends::actions_commit_in_batches(&make().await).await;
+/// Expands to one `#[tokio::test]` per scenario of the suite, so that a failure names
+/// its scenario and backend. `$fresh` is an async fn of the calling test crate that
+/// returns `(guard, store)`: a fresh, migrated store and what must live as long as it
+/// (a temporary directory, a scratch database).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:ident) => {
+        $crate::conformance_scenarios!(
+            $fresh,
+            [],
+            tenant_and_tokens,
+            channels_round_trip,
+            deliveries_coalesce_jobs,
+            claim_is_exclusive,
+            lease_expiry_and_guarded_completion,
+            running_twins_release_to_one,
+            retry_backoff_run_at,
+            order_upsert_is_idempotent,
+            stale_and_backward_snapshots,
+            paid_only_skip_then_import,
+            pagination,
+            rate_buckets
+        );
+        mod tasks {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [tasks],
+                tasks_are_created_once_and_edited,
+                due_runs_fire_once_and_never_overlap,
+                runs_finish_under_lease_and_move_the_cursor,
+                polled_orders_import_without_jobs,
+                sweeps_and_tenant_settings
+            );
+        }
+        mod stock {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [stock],
+                catalogue,
+                movements_targets_and_pushes,
+                orders_reserve_debit_and_release,
+                two_actions_on_one_order_in_one_batch_move_stock_once
+            );
+        }
+        mod sends {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [sends],
+                actions_are_decided_and_recorded,
+                sends_go_out_in_order_and_record_attempts,
+                attempts_failures_block_and_resend,
+                crashes_and_leases,
+                listing_filters_and_pages,
+                one_worker_per_order,
+                actions_commit_in_batches
+            );
+        }
+    };
+}
+
+/// One test per named scenario of `ponte_store::conformance[::$module]` (used by
+/// [`conformance_tests!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! conformance_scenarios {
+    ($fresh:ident, [], $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $fresh().await;
+                $crate::conformance::$name(&store).await;
+            }
+        )*
+    };
+    ($fresh:ident, [$module:ident], $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $fresh().await;
+                $crate::conformance::$module::$name(&store).await;
+            }
+        )*
+    };
 }
 
 pub mod sends;
