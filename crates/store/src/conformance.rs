@@ -49,8 +49,14 @@ where
     sends::listing_filters_and_pages(&make().await).await;
     sends::one_worker_per_order(&make().await).await;
     sends::actions_commit_in_batches(&make().await).await;
+    retention::old_deliveries_go_in_batches_and_timelines_stay(&make().await).await;
+    retention::only_old_succeeded_sends_lose_their_attempts(&make().await).await;
+    retention::finished_runs_go_but_each_tasks_latest_and_gap_totals_stay(&make().await).await;
+    retention::old_stock_pushes_go_with_their_skus(&make().await).await;
+    retention::a_sweep_deletes_in_batches_and_can_stop(&make().await).await;
 }
 
+pub mod retention;
 pub mod sends;
 pub mod stock;
 pub mod tasks;
