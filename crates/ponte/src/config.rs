@@ -44,6 +44,17 @@ pub struct Config {
     pub min_task_interval_seconds: u64,
     /// How far before its cursor a polling run starts reading again, in seconds.
     pub poll_overlap_seconds: u64,
+    /// Days raw webhook deliveries, status-send attempts, task runs and stock push
+    /// records are kept once finished (orders, timelines and the stock ledger stay
+    /// forever); 0 keeps nothing finished.
+    pub retention_days: u32,
+    /// Seconds between retention sweeps; 0 turns retention off.
+    pub retention_sweep_secs: u64,
+    /// How often the job counts and database size `/metrics` and `/ready` show are
+    /// read, in milliseconds.
+    pub metrics_refresh_ms: u64,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +70,8 @@ impl std::fmt::Debug for Config {
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("workers", &self.workers)
+            .field("retention_days", &self.retention_days)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -82,6 +95,10 @@ impl Default for Config {
             platform_timeout_ms: 20_000,
             min_task_interval_seconds: 60,
             poll_overlap_seconds: 600,
+            retention_days: 90,
+            retention_sweep_secs: 3600,
+            metrics_refresh_ms: 5000,
+            metrics_listen: None,
         }
     }
 }
