@@ -29,8 +29,23 @@ pub(crate) type AppState = Arc<Engine>;
 /// Largest webhook body accepted (Nuvemshop sends ~100 bytes).
 pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 
-/// The whole HTTP application.
+/// The whole HTTP application, `/metrics` included.
 pub fn router(engine: Arc<Engine>) -> Router {
+    app(engine, true)
+}
+
+/// The HTTP application without `/metrics` (served on its own listener by
+/// [`metrics_router`]).
+pub fn router_without_metrics(engine: Arc<Engine>) -> Router {
+    app(engine, false)
+}
+
+/// `/metrics` alone, for a listener of its own; every other path is 404.
+pub fn metrics_router(engine: Arc<Engine>) -> Router {
+    ops::metrics_route().fallback(not_found).with_state(engine)
+}
+
+fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
     let api = Router::new()
         .merge(channels::routes())
         .merge(orders::routes())
@@ -45,10 +60,16 @@ pub fn router(engine: Arc<Engine>) -> Router {
             engine.clone(),
             auth::require_token,
         ));
-    Router::new()
+    let mut app = Router::new()
         .nest("/api/v1", api)
         .merge(webhooks::routes())
-        .merge(ops::routes())
-        .fallback(|| async { Problem::new(ponte_core::ErrorCode::NotFound, "no such route") })
-        .with_state(engine)
+        .merge(ops::probes());
+    if with_metrics {
+        app = app.merge(ops::metrics_route());
+    }
+    app.fallback(not_found).with_state(engine)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(ponte_core::ErrorCode::NotFound, "no such route")
 }

@@ -1,4 +1,5 @@
-//! `/health`, `/ready`, `/metrics`.
+//! `/health`, `/ready`, `/metrics`. Readiness and metrics answer from the figures the
+//! engine reads in the background: a probe or a scrape never queries the database.
 
 use crate::AppState;
 use axum::extract::State;
@@ -7,15 +8,20 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-pub(crate) fn routes() -> Router<AppState> {
+/// `/health` and `/ready`.
+pub(crate) fn probes() -> Router<AppState> {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+}
+
+/// `/metrics`.
+pub(crate) fn metrics_route() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn ready(State(engine): State<AppState>) -> impl IntoResponse {
-    if engine.ready().await {
+    if engine.ready() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
@@ -23,12 +29,11 @@ async fn ready(State(engine): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(engine): State<AppState>) -> impl IntoResponse {
-    let counts = engine.store().job_counts().await.unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        engine.metrics().render(&counts),
+        engine.render_metrics(),
     )
 }

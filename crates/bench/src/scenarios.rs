@@ -306,18 +306,39 @@ impl Setup {
             .await?
             .text()
             .await?;
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0))
+        Ok(value_of(&text, key).unwrap_or(0.0))
+    }
+
+    /// Pending and running jobs of one instance, as read after this call began (ponte
+    /// reads them in the background): every job enqueued before is counted.
+    pub(crate) async fn jobs_of(http: &reqwest::Client, base: &str) -> anyhow::Result<(f64, f64)> {
+        let asked = Utc::now().timestamp_millis();
+        let start = Instant::now();
+        loop {
+            let text = http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await?
+                .text()
+                .await?;
+            let read = value_of(&text, "ponte_database_figures_read_timestamp_seconds");
+            if read.is_some_and(|s| (s * 1000.0).round() as i64 >= asked) {
+                let pending = value_of(&text, "ponte_jobs{state=\"pending\"}").unwrap_or(0.0);
+                let running = value_of(&text, "ponte_jobs{state=\"running\"}").unwrap_or(0.0);
+                return Ok((pending, running));
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("/metrics figures not refreshed in 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until the job queue is empty.
     pub(crate) async fn settle(&self, timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
-            let pending = self.metric("ponte_jobs{state=\"pending\"}").await?;
-            let running = self.metric("ponte_jobs{state=\"running\"}").await?;
+            let (pending, running) = Self::jobs_of(&self.http, &self.servers[0].base).await?;
             if pending == 0.0 && running == 0.0 {
                 return Ok(start.elapsed());
             }
@@ -347,6 +368,12 @@ impl Setup {
             }
         }
     }
+}
+
+/// The value of an exact `name{labels}` key in Prometheus text.
+pub(crate) fn value_of(text: &str, key: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// Microseconds as milliseconds text.

@@ -50,6 +50,8 @@ impl Server {
     pub fn start(data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
+            // Job counts in /metrics are read in the background: often, for `settle`.
+            .env("PONTE_METRICS_REFRESH_MS", "100")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .arg("--data-dir")

@@ -9,11 +9,13 @@ mod batch;
 mod budget;
 mod channels;
 mod error;
+mod figures;
 mod gate;
 mod import;
 mod ingest;
 mod metrics;
 mod poll;
+mod retention;
 mod secrets;
 mod send;
 mod stock;
@@ -28,6 +30,7 @@ pub use actions::{ActionReport, SendPlan};
 pub use auth::{hash_token, TokenSetup};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
+pub use figures::DbFigures;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
 pub use secrets::{verify_master_key, Cipher, MasterKey};
@@ -78,6 +81,14 @@ pub struct EngineConfig {
     pub task_workers: usize,
     /// Concurrent stock push jobs (one channel each) per instance.
     pub stock_workers: usize,
+    /// Days raw deliveries, send attempts, task runs and stock pushes are kept once
+    /// finished (see `ponte_store::Prunable` for what is kept whatever its age).
+    pub retention_days: u32,
+    /// Time between retention sweeps; `None`: records are never deleted.
+    pub retention_sweep: Option<Duration>,
+    /// How often the job counts and database size shown by `/metrics` and `/ready`
+    /// are read.
+    pub figures_every: Duration,
 }
 
 impl Default for EngineConfig {
@@ -101,6 +112,9 @@ impl Default for EngineConfig {
             poll_overlap: Duration::from_secs(600),
             task_workers: 2,
             stock_workers: 4,
+            retention_days: 90,
+            retention_sweep: Some(Duration::from_secs(3600)),
+            figures_every: Duration::from_secs(5),
         }
     }
 }
@@ -120,6 +134,7 @@ pub struct Engine {
     pub(crate) tokens: auth::TokenCache,
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
+    pub(crate) figures: figures::Figures,
     default_tenant: TenantId,
 }
 
@@ -133,6 +148,8 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Arc<Self>, EngineError> {
         let default_tenant = store.default_tenant(clock.now()).await?;
+        let figures =
+            figures::Figures::new(store.as_ref(), clock.as_ref(), config.figures_every).await;
         let http =
             ponte_channels::Outbound::new(config.platform_timeout, config.allow_private_networks)?;
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -163,6 +180,7 @@ impl Engine {
             tokens: auth::TokenCache::default(),
             gate,
             actions,
+            figures,
             default_tenant,
         }))
     }
@@ -182,9 +200,21 @@ impl Engine {
         &self.metrics
     }
 
-    /// Whether the store answers.
-    pub async fn ready(&self) -> bool {
-        self.store.job_counts().await.is_ok()
+    /// Whether the store answered the latest background read, and recently (no query
+    /// here).
+    pub fn ready(&self) -> bool {
+        self.figures.fresh()
+    }
+
+    /// The job counts and database size last read, if any.
+    pub fn db_figures(&self) -> Option<DbFigures> {
+        self.figures.latest()
+    }
+
+    /// The metrics in the text exposition format, with the figures last read (no
+    /// query here).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(self.figures.latest().as_ref())
     }
 
     /// Wakes the claim loops (new jobs were enqueued elsewhere).

@@ -1,11 +1,13 @@
 //! Prometheus metrics.
 
+use crate::figures::DbFigures;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,6 +37,11 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabel {
+    record: String,
+}
+
 struct Inner {
     registry: Registry,
     deliveries: Family<ResultLabel, Counter>,
@@ -48,6 +55,9 @@ struct Inner {
     task_runs: Family<TaskLabel, Counter>,
     polled: Family<ResultLabel, Counter>,
     poll_gaps: Family<ChannelLabel, Counter>,
+    database_bytes: Gauge,
+    figures_read_at: Gauge<f64, AtomicU64>,
+    retention_deleted: Family<RecordLabel, Counter>,
 }
 
 /// ponte's metrics, cheap to clone.
@@ -122,7 +132,28 @@ impl Metrics {
             "Orders polling created or changed that no webhook had announced",
             poll_gaps.clone(),
         );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "database_size_bytes",
+            "Size of the database in bytes (as last read)",
+            database_bytes.clone(),
+        );
+        let figures_read_at = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "database_figures_read_timestamp_seconds",
+            "When the job counts and database size were last read (unix time)",
+            figures_read_at.clone(),
+        );
+        let retention_deleted = Family::<RecordLabel, Counter>::default();
+        registry.register(
+            "retention_deleted",
+            "Records deleted by the retention sweep",
+            retention_deleted.clone(),
+        );
         Self(Arc::new(Inner {
+            database_bytes,
+            figures_read_at,
+            retention_deleted,
             task_runs,
             polled,
             poll_gaps,
@@ -215,19 +246,37 @@ impl Metrics {
         self.0.ingest_batch.observe(n as f64);
     }
 
-    /// Sets the job gauges and renders the text exposition format.
-    pub fn render(&self, jobs: &ponte_store::JobCounts) -> String {
-        for (state, n) in [
-            ("pending", jobs.pending),
-            ("running", jobs.running),
-            ("failed", jobs.failed),
-        ] {
+    pub(crate) fn retention_deleted(&self, record: &str, n: u64) {
+        self.0
+            .retention_deleted
+            .get_or_create(&RecordLabel {
+                record: record.into(),
+            })
+            .inc_by(n);
+    }
+
+    /// Sets the database gauges from the last figures read (none yet: left unset) and
+    /// renders the text exposition format.
+    pub(crate) fn render(&self, figures: Option<&DbFigures>) -> String {
+        if let Some(f) = figures {
+            for (state, n) in [
+                ("pending", f.jobs.pending),
+                ("running", f.jobs.running),
+                ("failed", f.jobs.failed),
+            ] {
+                self.0
+                    .jobs
+                    .get_or_create(&StateLabel {
+                        state: state.into(),
+                    })
+                    .set(n);
+            }
             self.0
-                .jobs
-                .get_or_create(&StateLabel {
-                    state: state.into(),
-                })
-                .set(n);
+                .database_bytes
+                .set(i64::try_from(f.database_bytes).unwrap_or(i64::MAX));
+            self.0
+                .figures_read_at
+                .set(f.read_at.timestamp_millis() as f64 / 1000.0);
         }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.0.registry).is_err() {

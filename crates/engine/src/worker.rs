@@ -20,7 +20,8 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the claim loops, the heartbeat and the reaper.
+    /// Starts the claim loops, the heartbeat and the reaper, the refresh of the
+    /// database figures and the retention sweep.
     pub fn start(engine: Arc<Engine>) -> Self {
         let (stop, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -34,7 +35,9 @@ impl Workers {
             tasks.spawn(long_job_loop(engine.clone(), rx.clone(), STOCK_JOB_KIND));
         }
         tasks.spawn(scheduler(engine.clone(), rx.clone()));
-        tasks.spawn(housekeeping(engine.clone(), rx));
+        tasks.spawn(housekeeping(engine.clone(), rx.clone()));
+        tasks.spawn(refresh_figures(engine.clone(), rx.clone()));
+        tasks.spawn(crate::retention::retention_loop(engine.clone(), rx));
         Self {
             stop,
             tasks,
@@ -262,7 +265,22 @@ async fn housekeeping(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) {
+/// Reads the job counts and database size `/metrics` and `/ready` show.
+async fn refresh_figures(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        sleep_or_stop(&mut stop, engine.figures.every()).await;
+        if *stop.borrow() {
+            return;
+        }
+        engine
+            .figures
+            .refresh(engine.store.as_ref(), engine.clock.as_ref())
+            .await;
+    }
+}
+
+/// Sleeps for `d`, or less when `stop` changes.
+pub(crate) async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = stop.changed() => {}

@@ -47,6 +47,13 @@ pub async fn run(
     };
     verify_master_key(store.as_ref(), &key).await?;
     let addr = listener.local_addr()?;
+    let metrics_listener =
+        match config.metrics_listen {
+            Some(at) => Some(TcpListener::bind(at).await.with_context(|| {
+                format!("listening for /metrics on {at} (PONTE_METRICS_LISTEN)")
+            })?),
+            None => None,
+        };
     let engine_config = EngineConfig {
         public_url: config
             .public_url
@@ -67,6 +74,10 @@ pub async fn run(
         allow_private_networks: config.allow_private_networks,
         min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
         poll_overlap: Duration::from_secs(config.poll_overlap_seconds),
+        retention_days: config.retention_days,
+        retention_sweep: (config.retention_sweep_secs > 0)
+            .then(|| Duration::from_secs(config.retention_sweep_secs)),
+        figures_every: Duration::from_millis(config.metrics_refresh_ms),
         ..EngineConfig::default()
     };
     let engine = Engine::new(
@@ -98,11 +109,40 @@ pub async fn run(
     }
     engine.ensure_all_tasks().await?;
     let workers = Workers::start(engine.clone());
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_server = match metrics_listener {
+        Some(l) => {
+            let at = l.local_addr()?;
+            tracing::info!(%at, "metrics listening");
+            println!("ponte metrics listening on http://{at}");
+            let mut stop_rx = stop_rx.clone();
+            let router = ponte_api::metrics_router(engine.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.wait_for(|s| *s).await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let router = if metrics_server.is_some() {
+        ponte_api::router_without_metrics(engine.clone())
+    } else {
+        ponte_api::router(engine.clone())
+    };
     tracing::info!(%addr, backend = backend.name(), "ponte listening");
     println!("ponte listening on http://{addr}");
-    axum::serve(listener, ponte_api::router(engine.clone()))
-        .with_graceful_shutdown(shutdown)
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        })
         .await?;
+    if let Some(server) = metrics_server {
+        server.await??;
+    }
     tracing::info!("shutting down: committing accepted webhooks");
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let stopped = async {

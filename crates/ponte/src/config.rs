@@ -47,6 +47,17 @@ pub struct Config {
     pub min_task_interval_seconds: u64,
     /// How far before its cursor a polling run starts reading again, in seconds.
     pub poll_overlap_seconds: u64,
+    /// Days raw webhook deliveries, status-send attempts, task runs and stock push
+    /// records are kept once finished (orders, timelines and the stock ledger stay
+    /// forever); 0 keeps nothing finished.
+    pub retention_days: u32,
+    /// Seconds between retention sweeps; 0 turns retention off.
+    pub retention_sweep_secs: u64,
+    /// How often the job counts and database size `/metrics` and `/ready` show are
+    /// read, in milliseconds.
+    pub metrics_refresh_ms: u64,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +74,8 @@ impl std::fmt::Debug for Config {
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("workers", &self.workers)
             .field("allow_private_networks", &self.allow_private_networks)
+            .field("retention_days", &self.retention_days)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -87,6 +100,10 @@ impl Default for Config {
             allow_private_networks: false,
             min_task_interval_seconds: 60,
             poll_overlap_seconds: 600,
+            retention_days: 90,
+            retention_sweep_secs: 3600,
+            metrics_refresh_ms: 5000,
+            metrics_listen: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod jobs;
 mod listen;
 mod orders;
 mod rate_limits;
+mod retention;
 mod sends;
 mod sends_apply;
 mod sends_begin;

@@ -467,7 +467,8 @@ impl OrderStore for PgStore {
         channel: ChannelId,
         external_id: &str,
     ) -> StoreResult<Vec<TimelineEntry>> {
-        // Ties on time: deliveries first (by id), then entries in insertion order.
+        // Ties on time: deliveries first (by id; those the retention sweep moved into
+        // the timeline table too), then entries in insertion order.
         let rows = sqlx::query(
             "SELECT at, kind, detail FROM ( \
                SELECT received_at AS at, 'delivery_received' AS kind, \
@@ -475,7 +476,8 @@ impl OrderStore for PgStore {
                       0 AS src, id AS delivery_id, 0::bigint AS seq \
                FROM deliveries WHERE tenant_id = $1 AND channel_id = $2 AND resource_id = $3 \
                UNION ALL \
-               SELECT at, kind, detail, 1, NULL, id \
+               SELECT at, kind, detail, CASE WHEN kind = 'delivery_received' THEN 0 ELSE 1 END, \
+                      CASE WHEN kind = 'delivery_received' THEN (detail->>'delivery_id')::uuid END, id \
                FROM timeline WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3 \
              ) e ORDER BY at, src, delivery_id, seq",
         )

@@ -462,8 +462,10 @@ impl TaskStore for PgStore {
 
     async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM((counts->>'gaps')::bigint), 0)::bigint FROM task_runs \
-             WHERE tenant_id = $1 AND channel_id = $2",
+            "SELECT ((SELECT COALESCE(SUM((counts->>'gaps')::bigint), 0) FROM task_runs \
+               WHERE tenant_id = $1 AND channel_id = $2) \
+             + (SELECT COALESCE(SUM(pruned_gaps), 0) FROM scheduled_tasks \
+               WHERE tenant_id = $1 AND channel_id = $2))::bigint",
         )
         .bind(tenant.0)
         .bind(channel.0)

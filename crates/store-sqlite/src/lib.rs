@@ -7,6 +7,7 @@ mod inbox;
 mod jobs;
 mod orders;
 mod rate_limits;
+mod retention;
 mod sends;
 mod sends_apply;
 mod sends_begin;
@@ -23,7 +24,7 @@ use ponte_store::{Store, StoreError};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) use codec::db_err;
@@ -33,6 +34,8 @@ pub(crate) use codec::db_err;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The database file (its WAL is counted in the database size).
+    path: PathBuf,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -69,7 +72,11 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            path: path.to_owned(),
+        })
     }
 
     /// Applies pending migrations; refuses a database newer than this binary.

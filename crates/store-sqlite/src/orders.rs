@@ -466,7 +466,7 @@ impl OrderStore for SqliteStore {
                FROM deliveries WHERE tenant_id = ?1 AND channel_id = ?2 AND resource_id = ?3 \
                UNION ALL \
                SELECT at, kind, detail FROM timeline WHERE tenant_id = ?1 AND channel_id = ?2 AND external_id = ?3 \
-             ) ORDER BY at",
+             ) ORDER BY at, kind <> 'delivery_received'",
         )
         .bind(tenant.to_string())
         .bind(channel.to_string())

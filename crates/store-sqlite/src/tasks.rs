@@ -429,8 +429,10 @@ impl TaskStore for SqliteStore {
 
     async fn poll_gaps(&self, tenant: TenantId, channel: ChannelId) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(json_extract(counts, '$.gaps')), 0) FROM task_runs \
-             WHERE tenant_id = ? AND channel_id = ?",
+            "SELECT (SELECT COALESCE(SUM(json_extract(counts, '$.gaps')), 0) FROM task_runs \
+               WHERE tenant_id = ?1 AND channel_id = ?2) \
+             + (SELECT COALESCE(SUM(pruned_gaps), 0) FROM scheduled_tasks \
+               WHERE tenant_id = ?1 AND channel_id = ?2)",
         )
         .bind(tenant.to_string())
         .bind(channel.to_string())

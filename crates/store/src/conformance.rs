@@ -73,6 +73,18 @@ macro_rules! conformance_tests {
                 actions_commit_in_batches
             );
         }
+        mod retention {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [retention],
+                old_deliveries_go_in_batches_and_timelines_stay,
+                only_old_succeeded_sends_lose_their_attempts,
+                finished_runs_go_but_each_tasks_latest_and_gap_totals_stay,
+                old_stock_pushes_go_with_their_skus,
+                a_sweep_deletes_in_batches_and_can_stop
+            );
+        }
     };
 }
 
@@ -101,6 +113,7 @@ macro_rules! conformance_scenarios {
     };
 }
 
+pub mod retention;
 pub mod sends;
 pub mod stock;
 pub mod tasks;

@@ -4,6 +4,7 @@
 mod error;
 pub mod rate;
 mod records;
+mod retention;
 mod sends;
 mod stock;
 pub mod stock_plan;
@@ -15,6 +16,7 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use records::*;
+pub use retention::*;
 pub use sends::*;
 pub use stock::*;
 pub use tasks::*;

@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use crate::records::*;
+use crate::retention::Prunable;
 use crate::sends::*;
 use crate::stock::*;
 use crate::tasks::*;
@@ -491,6 +492,17 @@ pub trait SendStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// Housekeeping: retention deletes and the database's size.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    /// Deletes up to `limit` records of kind `what` older than `cutoff` that its rule
+    /// ([`Prunable`]) allows, in one short transaction; the number deleted. Safe to run
+    /// from several instances at once.
+    async fn prune(&self, what: Prunable, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// The database's size in bytes.
+    async fn database_size(&self) -> StoreResult<u64>;
+}
+
 /// A complete storage backend.
 pub trait Store:
     TenantStore
@@ -502,6 +514,7 @@ pub trait Store:
     + TaskStore
     + StockStore
     + RateLimitStore
+    + MaintenanceStore
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

@@ -273,16 +273,12 @@ impl Hub {
         })
     }
 
-    async fn metric(&self, key: &str) -> anyhow::Result<f64> {
-        crate::scenarios::Setup::metric_of(&self.http, &self.server.base, key).await
-    }
-
     /// Waits until no job is pending or running.
     pub async fn jobs_idle(&self, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         loop {
-            let pending = self.metric("ponte_jobs{state=\"pending\"}").await?;
-            let running = self.metric("ponte_jobs{state=\"running\"}").await?;
+            let (pending, running) =
+                crate::scenarios::Setup::jobs_of(&self.http, &self.server.base).await?;
             if pending == 0.0 && running == 0.0 {
                 return Ok(());
             }

@@ -15,6 +15,8 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 pub struct Ponte {
     pub child: Child,
     pub base: String,
+    /// Where `/metrics` answers (`base` unless `PONTE_METRICS_LISTEN` is set).
+    pub metrics_base: String,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
 }
@@ -37,6 +39,8 @@ impl Ponte {
             .env("PONTE_SEND_RETRY_BASE_MS", "100")
             // The simulators listen on loopback.
             .env("PONTE_ALLOW_PRIVATE_NETWORKS", "true")
+            // Job counts in /metrics are read in the background: often, for `settle`.
+            .env("PONTE_METRICS_REFRESH_MS", "100")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {
@@ -46,17 +50,22 @@ impl Ponte {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut metrics = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ponte metrics listening on ") {
+                    metrics = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("ponte listening on ") {
-                    let _ = tx.send(url.to_owned());
+                    let _ = tx.send((url.to_owned(), metrics.clone()));
                 }
             }
         });
         let started = Instant::now();
         loop {
-            if let Ok(base) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Ok((base, metrics)) = rx.recv_timeout(Duration::from_millis(100)) {
                 return Some(Ponte {
                     child,
+                    metrics_base: metrics.unwrap_or_else(|| base.clone()),
                     base,
                     data_dir: data_dir.to_owned(),
                     http: reqwest::Client::new(),
@@ -177,33 +186,45 @@ impl Ponte {
         }
     }
 
-    /// Prometheus text.
+    /// Prometheus text whose job counts and database size were read after this call
+    /// began (ponte reads them in the background), so they show everything done before.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let asked = chrono::Utc::now().timestamp_millis();
+        let start = Instant::now();
+        loop {
+            let text = self
+                .http
+                .get(format!("{}/metrics", self.metrics_base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let read = value_of(&text, "ponte_database_figures_read_timestamp_seconds");
+            if read.is_some_and(|s| (s * 1000.0).round() as i64 >= asked) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "/metrics figures not refreshed in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A metric's value for an exact `name{labels}` key, 0 when absent.
     pub async fn metric(&self, key: &str) -> f64 {
-        self.metrics()
-            .await
-            .lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
+        value_of(&self.metrics().await, key).unwrap_or(0.0)
     }
 
     /// Waits until no job is pending or running and no delivery is still `received`.
     pub async fn settle(&self, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let pending = self.metric("ponte_jobs{state=\"pending\"}").await;
-            let running = self.metric("ponte_jobs{state=\"running\"}").await;
+            let text = self.metrics().await;
+            let pending = value_of(&text, "ponte_jobs{state=\"pending\"}").unwrap_or(0.0);
+            let running = value_of(&text, "ponte_jobs{state=\"running\"}").unwrap_or(0.0);
             let waiting = self
                 .get("/api/v1/webhook-deliveries?state=received&limit=1")
                 .await;
@@ -217,6 +238,12 @@ impl Ponte {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The value of an exact `name{labels}` key in Prometheus text.
+pub fn value_of(text: &str, key: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 impl Drop for Ponte {
