@@ -1,25 +1,24 @@
-use crate::codec::{from_ts, id, json, to_json, ts};
+use crate::codec::{col, from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 const COLUMNS: &str =
     "tenant_id, id, platform, name, settings, credentials, enabled, created_at, updated_at";
 
 fn decode(r: &SqliteRow) -> StoreResult<Channel> {
     Ok(Channel {
-        tenant_id: id(r.get("tenant_id"))?,
-        id: id(r.get("id"))?,
-        platform: r.get("platform"),
-        name: r.get("name"),
-        settings: json(r.get("settings"))?,
-        credentials: r.get("credentials"),
-        enabled: r.get::<i64, _>("enabled") != 0,
-        created_at: from_ts(r.get("created_at"))?,
-        updated_at: from_ts(r.get("updated_at"))?,
+        tenant_id: id(col(r, "tenant_id")?)?,
+        id: id(col(r, "id")?)?,
+        platform: col(r, "platform")?,
+        name: col(r, "name")?,
+        settings: json(col(r, "settings")?)?,
+        credentials: col(r, "credentials")?,
+        enabled: col::<i64>(r, "enabled")? != 0,
+        created_at: from_ts(col(r, "created_at")?)?,
+        updated_at: from_ts(col(r, "updated_at")?)?,
     })
 }
 

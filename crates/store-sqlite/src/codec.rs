@@ -16,6 +16,17 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Reads a column; a value that does not decode is a corrupt record naming the
+/// column (never a panic, as `Row::get` would).
+pub(crate) fn col<'r, T>(r: &'r SqliteRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    use sqlx::Row;
+    r.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
 /// A timestamp as unix microseconds.
 pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()

@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, newest_first, pow2_chunks, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, newest_first, pow2_chunks, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -7,7 +7,7 @@ use ponte_store::{
     Delivery, DeliveryFilter, DeliveryState, InboxStore, NewDelivery, Page, PageRequest,
     StoreError, StoreResult,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 #[async_trait]
 impl InboxStore for SqliteStore {
@@ -66,18 +66,18 @@ impl InboxStore for SqliteStore {
             page,
             &self.reader,
             |r| {
-                let state: String = r.get("state");
+                let state: String = col(r, "state")?;
                 Ok(Delivery {
-                    id: id(r.get("id"))?,
-                    channel_id: id(r.get("channel_id"))?,
-                    received_at: from_ts(r.get("received_at"))?,
-                    event: r.get("event"),
-                    resource_id: r.get("resource_id"),
-                    body: String::from_utf8_lossy(r.get::<&[u8], _>("body")).into_owned(),
+                    id: id(col(r, "id")?)?,
+                    channel_id: id(col(r, "channel_id")?)?,
+                    received_at: from_ts(col(r, "received_at")?)?,
+                    event: col(r, "event")?,
+                    resource_id: col(r, "resource_id")?,
+                    body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
                     state: DeliveryState::parse(&state)
                         .ok_or_else(|| StoreError::Corrupt(state.clone()))?,
-                    error: r.get("error"),
-                    processed_at: from_opt_ts(r.get("processed_at"))?,
+                    error: col(r, "error")?,
+                    processed_at: from_opt_ts(col(r, "processed_at")?)?,
                 })
             },
             |d| d.id.to_string(),

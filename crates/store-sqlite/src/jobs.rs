@@ -1,10 +1,10 @@
-use crate::codec::{from_ts, id, json, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_ts, id, json, pow2_chunks, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
 use ponte_store::{Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreResult};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -144,12 +144,12 @@ impl JobStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(Job {
-                    tenant_id: id(r.get("tenant_id"))?,
-                    id: id(r.get("id"))?,
-                    kind: r.get("kind"),
-                    payload: json(r.get("payload"))?,
-                    attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
-                    created_at: from_ts(r.get("created_at"))?,
+                    tenant_id: id(col(r, "tenant_id")?)?,
+                    id: id(col(r, "id")?)?,
+                    kind: col(r, "kind")?,
+                    payload: json(col(r, "payload")?)?,
+                    attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+                    created_at: from_ts(col(r, "created_at")?)?,
                     lease_owner: owner.to_owned(),
                 })
             })
@@ -198,8 +198,8 @@ impl JobStore for SqliteStore {
             .map_err(db_err)?;
         let mut c = JobCounts::default();
         for r in rows {
-            let n: i64 = r.get("n");
-            match r.get::<&str, _>("state") {
+            let n: i64 = col(&r, "n")?;
+            match col::<&str>(&r, "state")? {
                 "pending" => c.pending = n,
                 "running" => c.running = n,
                 "failed" => c.failed = n,

@@ -1,4 +1,4 @@
-use crate::codec::{from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
 use crate::jobs::finish_in;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -12,21 +12,21 @@ use ponte_store::{
 };
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 pub(crate) const COLUMNS: &str =
     "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
 pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
     Ok(StoredOrder {
-        tenant_id: id(r.get("tenant_id"))?,
-        id: id(r.get("id"))?,
-        channel_id: id(r.get("channel_id"))?,
-        data: json(r.get("data"))?,
-        raw: json(r.get("raw"))?,
-        fulfilment: json(r.get("fulfilment"))?,
-        created_at: from_ts(r.get("created_at"))?,
-        updated_at: from_ts(r.get("updated_at"))?,
+        tenant_id: id(col(r, "tenant_id")?)?,
+        id: id(col(r, "id")?)?,
+        channel_id: id(col(r, "channel_id")?)?,
+        data: json(col(r, "data")?)?,
+        raw: json(col(r, "raw")?)?,
+        fulfilment: json(col(r, "fulfilment")?)?,
+        created_at: from_ts(col(r, "created_at")?)?,
+        updated_at: from_ts(col(r, "updated_at")?)?,
     })
 }
 
@@ -116,13 +116,14 @@ async fn existing(conn: &mut SqliteConnection, c: &ImportCommit) -> StoreResult<
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
-    let order = match row.get::<Option<&str>, _>("id") {
-        Some(oid) => Some((id(oid)?, json(row.get("data"))?)),
+    let order = match col::<Option<&str>>(&row, "id")? {
+        Some(oid) => Some((id(oid)?, json(col(&row, "data")?)?)),
         None => None,
     };
-    let skipped = row
-        .get::<Option<&str>, _>("reason")
-        .map(|_| row.get::<Option<i64>, _>("skipped_at"));
+    let skipped = match col::<Option<&str>>(&row, "reason")? {
+        Some(_) => Some(col::<Option<i64>>(&row, "skipped_at")?),
+        None => None,
+    };
     Ok(Existing { order, skipped })
 }
 
@@ -403,11 +404,10 @@ impl OrderStore for SqliteStore {
             .iter()
             .map(|r| {
                 Ok(OrderRef {
-                    id: id(r.get("id"))?,
-                    channel_id: id(r.get("channel_id"))?,
-                    external_id: r.get("external_id"),
-                    placed_at: r
-                        .get::<Option<&str>, _>("placed_at")
+                    id: id(col(r, "id")?)?,
+                    channel_id: id(col(r, "channel_id")?)?,
+                    external_id: col(r, "external_id")?,
+                    placed_at: col::<Option<&str>>(r, "placed_at")?
                         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                         .map(|t| t.with_timezone(&Utc)),
                 })
@@ -477,9 +477,9 @@ impl OrderStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(TimelineEntry {
-                    at: from_ts(r.get("at"))?,
-                    kind: r.get("kind"),
-                    detail: json(r.get("detail"))?,
+                    at: from_ts(col(r, "at")?)?,
+                    kind: col(r, "kind")?,
+                    detail: json(col(r, "detail")?)?,
                 })
             })
             .collect()

@@ -1,6 +1,6 @@
 //! ERP actions and status sends (SQLite).
 
-use crate::codec::{from_ts, id, json, ts};
+use crate::codec::{col, from_ts, id, json, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use ponte_core::{ChannelId, OrderId, SendId, TenantId};
 use ponte_store::*;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
 /// The `status_sends` columns [`decode_send`] reads.
@@ -29,48 +29,45 @@ pub(crate) fn u32_of(v: i64) -> u32 {
 
 /// Decodes a `status_sends` row (without attempts).
 pub(crate) fn decode_send(r: &SqliteRow) -> StoreResult<StatusSend> {
-    let state: &str = r.get("state");
-    let code: Option<String> = r.get("error_code");
+    let state: &str = col(r, "state")?;
+    let code: Option<String> = col(r, "error_code")?;
     Ok(StatusSend {
-        id: id(r.get("id"))?,
-        tenant_id: id(r.get("tenant_id"))?,
-        channel_id: id(r.get("channel_id"))?,
-        order_id: id(r.get("order_id"))?,
-        external_id: r.get("external_id"),
-        seq: r.get("seq"),
-        action: json(r.get("action"))?,
+        id: id(col(r, "id")?)?,
+        tenant_id: id(col(r, "tenant_id")?)?,
+        channel_id: id(col(r, "channel_id")?)?,
+        order_id: id(col(r, "order_id")?)?,
+        external_id: col(r, "external_id")?,
+        seq: col(r, "seq")?,
+        action: json(col(r, "action")?)?,
         state: SendState::parse(state).ok_or_else(|| bad("send state", state))?,
-        attempts_used: u32_of(r.get("attempts_used")),
-        max_attempts: u32_of(r.get("max_attempts")),
-        last_error: code.map(|code| SendError {
-            code,
-            message: r
-                .get::<Option<String>, _>("error_message")
-                .unwrap_or_default(),
-        }),
-        created_at: from_ts(r.get("created_at"))?,
-        updated_at: from_ts(r.get("updated_at"))?,
+        attempts_used: u32_of(col(r, "attempts_used")?),
+        max_attempts: u32_of(col(r, "max_attempts")?),
+        last_error: match code {
+            Some(code) => Some(SendError {
+                code,
+                message: col::<Option<String>>(r, "error_message")?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+        created_at: from_ts(col(r, "created_at")?)?,
+        updated_at: from_ts(col(r, "updated_at")?)?,
         attempts: vec![],
     })
 }
 
 /// Decodes a `send_attempts` row.
 pub(crate) fn decode_attempt(r: &SqliteRow) -> StoreResult<SendAttempt> {
-    let outcome: &str = r.get("outcome");
+    let outcome: &str = col(r, "outcome")?;
     Ok(SendAttempt {
-        n: u32_of(r.get("n")),
-        started_at: from_ts(r.get("started_at"))?,
+        n: u32_of(col(r, "n")?),
+        started_at: from_ts(col(r, "started_at")?)?,
         outcome: AttemptOutcome::parse(outcome).ok_or_else(|| bad("attempt outcome", outcome))?,
-        request: r.get("request"),
-        http_status: r
-            .get::<Option<i64>, _>("http_status")
-            .and_then(|s| u16::try_from(s).ok()),
-        response: r.get("response"),
-        duration_ms: r
-            .get::<Option<i64>, _>("duration_ms")
-            .and_then(|d| u64::try_from(d).ok()),
-        error_code: r.get("error_code"),
-        error: r.get("error"),
+        request: col(r, "request")?,
+        http_status: col::<Option<i64>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+        response: col(r, "response")?,
+        duration_ms: col::<Option<i64>>(r, "duration_ms")?.and_then(|d| u64::try_from(d).ok()),
+        error_code: col(r, "error_code")?,
+        error: col(r, "error")?,
     })
 }
 
@@ -125,9 +122,9 @@ impl SendRow {
     pub(crate) fn decode(r: &SqliteRow) -> StoreResult<Self> {
         Ok(Self {
             send: decode_send(r)?,
-            used: r.get("attempts_used"),
-            code: r.get("error_code"),
-            message: r.get("error_message"),
+            used: col(r, "attempts_used")?,
+            code: col(r, "error_code")?,
+            message: col(r, "error_message")?,
             dirty: false,
         })
     }
@@ -356,10 +353,10 @@ impl SendStore for SqliteStore {
         let mut resent = Vec::with_capacity(rows.len());
         let mut orders = BTreeSet::new();
         for r in &rows {
-            resent.push(id::<SendId>(r.get("id"))?);
+            resent.push(id::<SendId>(col(r, "id")?)?);
             orders.insert((
-                id::<ChannelId>(r.get("channel_id"))?,
-                id::<OrderId>(r.get("order_id"))?,
+                id::<ChannelId>(col(r, "channel_id")?)?,
+                id::<OrderId>(col(r, "order_id")?)?,
             ));
         }
         let mut jobs = Vec::with_capacity(orders.len());

@@ -2,7 +2,7 @@
 //! read every order and its sends once, decide in memory in batch order, write each
 //! table with one multi-row statement.
 
-use crate::codec::{id, pow2_chunks, to_json, ts};
+use crate::codec::{col, id, pow2_chunks, to_json, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
@@ -12,7 +12,7 @@ use ponte_core::action::{decide, Decision};
 use ponte_core::{ChannelId, OrderId, SendId, TenantId};
 use ponte_store::{ActionApplied, ActionCommit, NewJob, SendState, StoreResult, StoredOrder};
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
 /// An order of the batch as the actions before leave it.
@@ -62,7 +62,7 @@ async fn load(
         current.insert(
             order.id,
             Current {
-                external_id: r.get("external_id"),
+                external_id: col(&r, "external_id")?,
                 order,
                 next_seq: 1,
                 blocked: false,
@@ -83,10 +83,10 @@ async fn load(
     }
     q.push(") GROUP BY order_id");
     for r in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-        let oid: OrderId = id(r.get("order_id"))?;
+        let oid: OrderId = id(col(&r, "order_id")?)?;
         if let Some(cur) = current.get_mut(&oid) {
-            cur.next_seq = r.get("next_seq");
-            cur.blocked = r.get::<i64, _>("blocked") != 0;
+            cur.next_seq = col(&r, "next_seq")?;
+            cur.blocked = col::<i64>(&r, "blocked")? != 0;
         }
     }
     Ok(current)

@@ -2,7 +2,7 @@
 //! read the batch's jobs and the heads of their orders once, decide in memory as if
 //! the jobs ran one after another in batch order, then write each table once.
 
-use crate::codec::ts;
+use crate::codec::{col, ts};
 use crate::db_err;
 use crate::sends::{
     attempt_note, delete_jobs, json_rows, u32_of, write_notes, write_sends, SendRow, INTERRUPTED,
@@ -14,7 +14,7 @@ use ponte_store::{
     StoreResult,
 };
 use serde_json::{json, Value};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
 /// An attempt of a head send left `started`.
@@ -74,15 +74,15 @@ async fn running_jobs(
     let mut by_id = HashMap::with_capacity(rows.len());
     let mut by_key: HashMap<(String, String), Vec<String>> = HashMap::new();
     for r in &rows {
-        let tenant: String = r.get("tenant_id");
-        let id: String = r.get("id");
-        if let Some(key) = r.get::<Option<String>, _>("unique_key") {
+        let tenant: String = col(r, "tenant_id")?;
+        let id: String = col(r, "id")?;
+        if let Some(key) = col::<Option<String>>(r, "unique_key")? {
             by_key
                 .entry((tenant.clone(), key))
                 .or_default()
                 .push(id.clone());
         }
-        by_id.insert(id, (tenant, r.get("lease_owner")));
+        by_id.insert(id, (tenant, col(r, "lease_owner")?));
     }
     Ok((by_id, by_key))
 }
@@ -112,13 +112,13 @@ async fn heads(
     .map_err(db_err)?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in &rows {
-        let started: String = r.get("started");
+        let started: String = col(r, "started")?;
         let mut started: Vec<i64> = crate::codec::json(&started)?;
         started.sort_unstable();
-        let key = (r.get("v_t"), r.get("v_o"));
+        let key = (col(r, "v_t")?, col(r, "v_o")?);
         let head = Head {
             row: SendRow::decode(r)?,
-            max_n: r.get::<Option<i64>, _>("max_n").unwrap_or(0),
+            max_n: col::<Option<i64>>(r, "max_n")?.unwrap_or(0),
             open: started.into_iter().map(Open::Stored).collect(),
         };
         out.insert(key, head);

@@ -3,7 +3,7 @@
 //! outcomes in memory as if they were recorded one after another in batch order, then
 //! write each table once.
 
-use crate::codec::ts;
+use crate::codec::{col, ts};
 use crate::db_err;
 use crate::sends::{
     attempt_note, delete_jobs, json_rows, write_notes, write_sends, SendRow, SEND_COLUMNS,
@@ -13,7 +13,7 @@ use ponte_store::{
     send_job_key, AttemptOutcome, SendError, SendFinish, SendOutcome, SendState, StoreResult,
 };
 use serde_json::{json, Value};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
 /// A finish whose lease held before the batch, with what its job row says.
@@ -89,7 +89,7 @@ async fn load(
     let mut items = HashMap::new();
     let mut sends = Sends::default();
     for r in &rows {
-        let at = (r.get::<String, _>("tenant_id"), r.get::<String, _>("id"));
+        let at = (col::<String>(r, "tenant_id")?, col::<String>(r, "id")?);
         let n = match sends.at.get(&at) {
             Some(n) => *n,
             None => {
@@ -98,11 +98,11 @@ async fn load(
                 sends.rows.len() - 1
             }
         };
-        if r.get::<String, _>("target") == at.1 {
-            let i = usize::try_from(r.get::<i64, _>("i")).unwrap_or(usize::MAX);
+        if col::<String>(r, "target")? == at.1 {
+            let i = usize::try_from(col::<i64>(r, "i")?).unwrap_or(usize::MAX);
             let item = Item {
-                tenant: r.get("job_tenant"),
-                key: r.get("job_key"),
+                tenant: col(r, "job_tenant")?,
+                key: col(r, "job_key")?,
                 send: n,
             };
             items.insert(i, item);
@@ -250,13 +250,12 @@ async fn pending_jobs(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|r| {
-            let key = (r.get("tenant_id"), r.get("unique_key"));
-            (key, Pending::Stored(r.get("id")))
+            let key = (col(r, "tenant_id")?, col(r, "unique_key")?);
+            Ok((key, Pending::Stored(col(r, "id")?)))
         })
-        .collect())
+        .collect()
 }
 
 /// Finishes the jobs as `finish_in` would one after another: done jobs are deleted; a

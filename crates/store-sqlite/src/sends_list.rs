@@ -1,11 +1,11 @@
 //! Listing status sends with their attempts (SQLite).
 
-use crate::codec::{limit, ts};
+use crate::codec::{col, limit, ts};
 use crate::db_err;
 use crate::sends::{decode_attempt, decode_send, SEND_COLUMNS};
 use ponte_core::{SendId, TenantId};
 use ponte_store::{Page, PageRequest, SendFilter, StatusSend, StoreResult};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::collections::HashMap;
 
 /// Fills each send's attempts with one query.
@@ -29,7 +29,7 @@ async fn with_attempts(
     let mut by_send: HashMap<String, Vec<_>> = HashMap::new();
     for r in &rows {
         by_send
-            .entry(r.get("send_id"))
+            .entry(col(r, "send_id")?)
             .or_default()
             .push(decode_attempt(r)?);
     }

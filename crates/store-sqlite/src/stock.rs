@@ -1,7 +1,7 @@
 //! The catalogue (products, warehouses, listings), channel stock settings, movements
 //! and reading stock. Pushing is in `stock_push.rs`.
 
-use crate::codec::{from_ts, id, limit, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_ts, id, limit, pow2_chunks, to_json, ts};
 use crate::stock_marks::{apply_entries, mark_targets};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -14,38 +14,38 @@ use ponte_store::stock_plan::{
 };
 use ponte_store::*;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 use std::collections::BTreeSet;
 
 const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
 
 fn decode_product(r: &SqliteRow) -> StoreResult<Product> {
     Ok(Product {
-        tenant_id: id(r.get("tenant_id"))?,
-        sku: r.get("sku"),
-        name: r.get("name"),
-        ean: r.get("ean"),
-        unit: r.get("unit"),
-        created_at: from_ts(r.get("created_at"))?,
-        updated_at: from_ts(r.get("updated_at"))?,
+        tenant_id: id(col(r, "tenant_id")?)?,
+        sku: col(r, "sku")?,
+        name: col(r, "name")?,
+        ean: col(r, "ean")?,
+        unit: col(r, "unit")?,
+        created_at: from_ts(col(r, "created_at")?)?,
+        updated_at: from_ts(col(r, "updated_at")?)?,
     })
 }
 
 pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
-    let state: &str = r.get("state");
+    let state: &str = col(r, "state")?;
     Ok(StockTarget {
-        channel_id: id(r.get("channel_id"))?,
-        sku: r.get("sku"),
-        product_id: r.get("product_id"),
-        variant_id: r.get("variant_id"),
-        desired: r.get("desired"),
-        changed_at: from_ts(r.get("changed_at"))?,
-        pushed: r.get("pushed"),
-        pushed_at: crate::codec::from_opt_ts(r.get("pushed_at"))?,
+        channel_id: id(col(r, "channel_id")?)?,
+        sku: col(r, "sku")?,
+        product_id: col(r, "product_id")?,
+        variant_id: col(r, "variant_id")?,
+        desired: col(r, "desired")?,
+        changed_at: from_ts(col(r, "changed_at")?)?,
+        pushed: col(r, "pushed")?,
+        pushed_at: crate::codec::from_opt_ts(col(r, "pushed_at")?)?,
         state: PushState::parse(state)
             .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
-        attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
-        last_error: r.get("last_error"),
+        attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+        last_error: col(r, "last_error")?,
     })
 }
 
@@ -157,10 +157,10 @@ impl StockStore for SqliteStore {
             .iter()
             .map(|r| {
                 Ok(Warehouse {
-                    tenant_id: id(r.get("tenant_id"))?,
-                    code: r.get("code"),
-                    name: r.get("name"),
-                    created_at: from_ts(r.get("created_at"))?,
+                    tenant_id: id(col(r, "tenant_id")?)?,
+                    code: col(r, "code")?,
+                    name: col(r, "name")?,
+                    created_at: from_ts(col(r, "created_at")?)?,
                 })
             })
             .collect()
@@ -225,13 +225,13 @@ impl StockStore for SqliteStore {
         .iter()
         .map(|r| {
             Ok(Listing {
-                tenant_id: id(r.get("tenant_id"))?,
-                channel_id: id(r.get("channel_id"))?,
-                sku: r.get("sku"),
-                product_id: r.get("product_id"),
-                variant_id: r.get("variant_id"),
-                source: listing_source(r.get("source")),
-                created_at: from_ts(r.get("created_at"))?,
+                tenant_id: id(col(r, "tenant_id")?)?,
+                channel_id: id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                source: listing_source(col(r, "source")?),
+                created_at: from_ts(col(r, "created_at")?)?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -314,12 +314,12 @@ impl StockStore for SqliteStore {
         .iter()
         .map(|r| {
             Ok(StockLevel {
-                warehouse: r.get("warehouse"),
+                warehouse: col(r, "warehouse")?,
                 balance: Balance {
-                    physical: r.get("physical"),
-                    reserved: r.get("reserved"),
+                    physical: col(r, "physical")?,
+                    reserved: col(r, "reserved")?,
                 },
-                updated_at: from_ts(r.get("updated_at"))?,
+                updated_at: from_ts(col(r, "updated_at")?)?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -356,17 +356,19 @@ impl StockStore for SqliteStore {
         .await
         .map_err(db_err)?
         .iter()
-        .map(|r| OrderStockEffect {
-            tenant,
-            order,
-            sku: r.get("sku"),
-            warehouse: r.get("warehouse"),
-            effect: ponte_core::stock::Effect {
-                reserved: r.get("reserved"),
-                debited: r.get("debited"),
-            },
+        .map(|r| {
+            Ok(OrderStockEffect {
+                tenant,
+                order,
+                sku: col(r, "sku")?,
+                warehouse: col(r, "warehouse")?,
+                effect: ponte_core::stock::Effect {
+                    reserved: col(r, "reserved")?,
+                    debited: col(r, "debited")?,
+                },
+            })
         })
-        .collect();
+        .collect::<StoreResult<_>>()?;
         let unmapped = sqlx::query(
             "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
              WHERE tenant_id = ? AND order_id = ? ORDER BY line",
@@ -381,12 +383,12 @@ impl StockStore for SqliteStore {
             Ok(UnmappedLine {
                 tenant,
                 order,
-                line: usize::try_from(r.get::<i64, _>("line")).unwrap_or(0),
-                channel: id(r.get("channel_id"))?,
-                sku: r.get("sku"),
-                product_id: r.get("product_id"),
-                variant_id: r.get("variant_id"),
-                quantity: r.get("quantity"),
+                line: usize::try_from(col::<i64>(r, "line")?).unwrap_or(0),
+                channel: id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                quantity: col(r, "quantity")?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -417,14 +419,14 @@ impl StockStore for SqliteStore {
             .iter()
             .map(|r| {
                 Ok(UnmappedSku {
-                    channel_id: id(r.get("channel_id"))?,
-                    sku: r.get("sku"),
-                    product_id: r.get("product_id"),
-                    variant_id: r.get("variant_id"),
-                    orders: r.get("orders"),
-                    units: r.get("units"),
-                    last_seen: from_ts(r.get("last_seen"))?,
-                    example_order: id(r.get("example"))?,
+                    channel_id: id(col(r, "channel_id")?)?,
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    orders: col(r, "orders")?,
+                    units: col(r, "units")?,
+                    last_seen: from_ts(col(r, "last_seen")?)?,
+                    example_order: id(col(r, "example")?)?,
                 })
             })
             .collect()
@@ -484,11 +486,16 @@ impl StockStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let count = |s: &str| {
-            rows.iter()
-                .find(|r| r.get::<&str, _>("state") == s)
-                .map_or(0, |r| u64::try_from(r.get::<i64, _>("n")).unwrap_or(0))
-        };
-        Ok((count("pending"), count("pushed"), count("failed")))
+        let mut n = [0u64; 3];
+        for r in &rows {
+            let slot = match col::<&str>(r, "state")? {
+                "pending" => 0,
+                "pushed" => 1,
+                "failed" => 2,
+                _ => continue,
+            };
+            n[slot] = u64::try_from(col::<i64>(r, "n")?).unwrap_or(0);
+        }
+        Ok((n[0], n[1], n[2]))
     }
 }

@@ -2,7 +2,7 @@
 //! what each channel should show (computed by `ponte_core::stock`), with the
 //! channels' push jobs enqueued in the same transaction.
 
-use crate::codec::{pow2_chunks, ts};
+use crate::codec::{col, pow2_chunks, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use ponte_store::stock_plan::{
     LedgerEntry, LevelKey, SkuKey,
 };
 use ponte_store::{NewJob, StoreError, StoreResult};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Current balances of (tenant, SKU, warehouse) triples.
@@ -41,13 +41,13 @@ pub(crate) async fn load_levels(
         .map(|r| {
             Ok((
                 (
-                    crate::codec::id(r.get("tenant_id"))?,
-                    r.get("sku"),
-                    r.get("warehouse"),
+                    crate::codec::id(col(r, "tenant_id")?)?,
+                    col(r, "sku")?,
+                    col(r, "warehouse")?,
                 ),
                 Balance {
-                    physical: r.get("physical"),
-                    reserved: r.get("reserved"),
+                    physical: col(r, "physical")?,
+                    reserved: col(r, "reserved")?,
                 },
             ))
         })
@@ -166,13 +166,13 @@ pub(crate) async fn mark_targets(
         .iter()
         .map(|r| {
             Ok(Feed {
-                tenant: crate::codec::id(r.get("tenant_id"))?,
-                channel: crate::codec::id(r.get("channel_id"))?,
-                sku: r.get("sku"),
-                product_id: r.get("product_id"),
-                variant_id: r.get("variant_id"),
-                warehouses: crate::codec::json(r.get("warehouses"))?,
-                buffer: r.get("buffer"),
+                tenant: crate::codec::id(col(r, "tenant_id")?)?,
+                channel: crate::codec::id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                warehouses: crate::codec::json(col(r, "warehouses")?)?,
+                buffer: col(r, "buffer")?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -211,11 +211,11 @@ pub(crate) async fn mark_targets(
             force = i32::from(force)
         ));
         for r in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-            if r.get::<&str, _>("state") == "pending" {
+            if col::<&str>(&r, "state")? == "pending" {
                 pending.insert(
                     (
-                        crate::codec::id(r.get("tenant_id"))?,
-                        crate::codec::id(r.get("channel_id"))?,
+                        crate::codec::id(col(&r, "tenant_id")?)?,
+                        crate::codec::id(col(&r, "channel_id")?)?,
                     ),
                     (),
                 );

@@ -3,7 +3,7 @@
 //! for (`ponte_core::stock::order_effect`), unknown SKUs are recorded as unmapped
 //! lines, and lines with platform ids reveal listings.
 
-use crate::codec::{id, json, pow2_chunks, ts};
+use crate::codec::{col, id, json, pow2_chunks, ts};
 use crate::db_err;
 use crate::stock_marks::apply_entries;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use ponte_store::stock_plan::{
     RevealedListing, SkuKey, UnmappedLine,
 };
 use ponte_store::{StoreError, StoreResult};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeSet, HashSet};
 
 fn pairs_json<A: ToString, B: ToString>(v: impl Iterator<Item = (A, B)>) -> StoreResult<String> {
@@ -70,13 +70,13 @@ async fn read_touched(
     .iter()
     .map(|r| {
         Ok(OrderStockInput::new(
-            id(r.get("tenant_id"))?,
-            id(r.get("id"))?,
-            id(r.get("channel_id"))?,
-            r.get("external_id"),
-            json::<OrderData>(r.get("data"))?,
-            &json::<Fulfilment>(r.get("fulfilment"))?,
-            r.get("debit_warehouse"),
+            id(col(r, "tenant_id")?)?,
+            id(col(r, "id")?)?,
+            id(col(r, "channel_id")?)?,
+            col(r, "external_id")?,
+            json::<OrderData>(col(r, "data")?)?,
+            &json::<Fulfilment>(col(r, "fulfilment")?)?,
+            col(r, "debit_warehouse")?,
         ))
     })
     .collect()
@@ -96,7 +96,7 @@ async fn read_products(
     .await
     .map_err(db_err)?
     .iter()
-    .map(|r| Ok((id(r.get("tenant_id"))?, r.get::<String, _>("sku"))))
+    .map(|r| Ok((id(col(r, "tenant_id")?)?, col::<String>(r, "sku")?)))
     .collect()
 }
 
@@ -116,12 +116,12 @@ async fn read_applied(
     .map_err(db_err)?
     {
         applied.insert(
-            (id(r.get("order_id"))?, r.get("sku")),
+            (id(col(&r, "order_id")?)?, col(&r, "sku")?),
             (
-                r.get("warehouse"),
+                col(&r, "warehouse")?,
                 Effect {
-                    reserved: r.get("reserved"),
-                    debited: r.get("debited"),
+                    reserved: col(&r, "reserved")?,
+                    debited: col(&r, "debited")?,
                 },
             ),
         );
@@ -212,7 +212,7 @@ async fn reveal_listings(
         });
         q.push(" ON CONFLICT (tenant_id, channel_id, sku) DO NOTHING RETURNING tenant_id, sku");
         for r in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-            out.insert((id(r.get("tenant_id"))?, r.get("sku")));
+            out.insert((id(col(&r, "tenant_id")?)?, col(&r, "sku")?));
         }
     }
     Ok(out)

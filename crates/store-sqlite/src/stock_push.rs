@@ -1,7 +1,7 @@
 //! Pushing stock: claiming a channel's pending values, recording push calls and their
 //! effect on the targets, and the push history.
 
-use crate::codec::{from_ts, id, limit, to_json, ts};
+use crate::codec::{col, from_ts, id, limit, to_json, ts};
 use crate::stock::{decode_target, TARGET_COLUMNS};
 use crate::{db_err, SqliteStore};
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use ponte_store::stock_plan::{
     keyset_page, push_items_json, push_outcome_parts, pushed_values, SkuKey,
 };
 use ponte_store::*;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
 /// The SKUs among `skus` that are not products.
@@ -201,17 +201,16 @@ pub(crate) async fn list(
         .iter()
         .map(|r| {
             Ok(StockPush {
-                seq: r.get("seq"),
-                channel_id: id(r.get("channel_id"))?,
-                at: from_ts(r.get("at"))?,
-                request: r.get("request"),
-                items: crate::codec::json(r.get("items"))?,
-                http_status: r
-                    .get::<Option<i64>, _>("http_status")
+                seq: col(r, "seq")?,
+                channel_id: id(col(r, "channel_id")?)?,
+                at: from_ts(col(r, "at")?)?,
+                request: col(r, "request")?,
+                items: crate::codec::json(col(r, "items")?)?,
+                http_status: col::<Option<i64>>(r, "http_status")?
                     .and_then(|s| u16::try_from(s).ok()),
-                duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
-                outcome: r.get("outcome"),
-                error: r.get("error"),
+                duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
+                outcome: col(r, "outcome")?,
+                error: col(r, "error")?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;

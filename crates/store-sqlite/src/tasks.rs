@@ -1,6 +1,6 @@
 //! Scheduled tasks and their runs.
 
-use crate::codec::{from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use ponte_store::{
     TaskStore, TASK_JOB_KIND,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
                            created_at, started_at, finished_at, counts, error";
@@ -30,8 +30,8 @@ fn kind(s: &str) -> StoreResult<TaskKind> {
 }
 
 fn run_fields(r: &SqliteRow, p: &str) -> StoreResult<(RunTrigger, RunState)> {
-    let trigger: &str = r.get(format!("{p}trigger").as_str());
-    let state: &str = r.get(format!("{p}state").as_str());
+    let trigger: &str = col(r, &format!("{p}trigger"))?;
+    let state: &str = col(r, &format!("{p}state"))?;
     Ok((
         RunTrigger::parse(trigger)
             .ok_or_else(|| StoreError::Corrupt(format!("run trigger {trigger}")))?,
@@ -42,28 +42,28 @@ fn run_fields(r: &SqliteRow, p: &str) -> StoreResult<(RunTrigger, RunState)> {
 fn decode_run(r: &SqliteRow) -> StoreResult<TaskRun> {
     let (trigger, state) = run_fields(r, "")?;
     Ok(TaskRun {
-        tenant_id: id(r.get("tenant_id"))?,
-        id: id(r.get("id"))?,
-        task_id: id(r.get("task_id"))?,
-        kind: kind(r.get("kind"))?,
-        channel_id: r.get::<Option<&str>, _>("channel_id").map(id).transpose()?,
+        tenant_id: id(col(r, "tenant_id")?)?,
+        id: id(col(r, "id")?)?,
+        task_id: id(col(r, "task_id")?)?,
+        kind: kind(col(r, "kind")?)?,
+        channel_id: col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?,
         trigger,
-        since: from_opt_ts(r.get("since"))?,
+        since: from_opt_ts(col(r, "since")?)?,
         state,
-        created_at: from_ts(r.get("created_at"))?,
-        started_at: from_opt_ts(r.get("started_at"))?,
-        finished_at: from_opt_ts(r.get("finished_at"))?,
-        counts: json(r.get("counts"))?,
-        error: r.get("error"),
+        created_at: from_ts(col(r, "created_at")?)?,
+        started_at: from_opt_ts(col(r, "started_at")?)?,
+        finished_at: from_opt_ts(col(r, "finished_at")?)?,
+        counts: json(col(r, "counts")?)?,
+        error: col(r, "error")?,
     })
 }
 
 fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
-    let tenant_id = id(r.get("tenant_id"))?;
-    let task_id = id(r.get("id"))?;
-    let task_kind = kind(r.get("kind"))?;
-    let channel_id = r.get::<Option<&str>, _>("channel_id").map(id).transpose()?;
-    let last_run = match r.get::<Option<&str>, _>("r_id") {
+    let tenant_id = id(col(r, "tenant_id")?)?;
+    let task_id = id(col(r, "id")?)?;
+    let task_kind = kind(col(r, "kind")?)?;
+    let channel_id = col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?;
+    let last_run = match col::<Option<&str>>(r, "r_id")? {
         Some(rid) => {
             let (trigger, state) = run_fields(r, "r_")?;
             Some(TaskRun {
@@ -73,13 +73,13 @@ fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
                 kind: task_kind,
                 channel_id,
                 trigger,
-                since: from_opt_ts(r.get("r_since"))?,
+                since: from_opt_ts(col(r, "r_since")?)?,
                 state,
-                created_at: from_ts(r.get("r_created_at"))?,
-                started_at: from_opt_ts(r.get("r_started_at"))?,
-                finished_at: from_opt_ts(r.get("r_finished_at"))?,
-                counts: json(r.get("r_counts"))?,
-                error: r.get("r_error"),
+                created_at: from_ts(col(r, "r_created_at")?)?,
+                started_at: from_opt_ts(col(r, "r_started_at")?)?,
+                finished_at: from_opt_ts(col(r, "r_finished_at")?)?,
+                counts: json(col(r, "r_counts")?)?,
+                error: col(r, "r_error")?,
             })
         }
         None => None,
@@ -89,10 +89,10 @@ fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
         id: task_id,
         kind: task_kind,
         channel_id,
-        interval_secs: r.get("interval_secs"),
-        enabled: r.get::<i64, _>("enabled") != 0,
-        next_run_at: from_ts(r.get("next_run_at"))?,
-        cursor: from_opt_ts(r.get("cursor"))?,
+        interval_secs: col(r, "interval_secs")?,
+        enabled: col::<i64>(r, "enabled")? != 0,
+        next_run_at: from_ts(col(r, "next_run_at")?)?,
+        cursor: from_opt_ts(col(r, "cursor")?)?,
         last_run,
     })
 }
@@ -260,7 +260,7 @@ impl TaskStore for SqliteStore {
         let Some(task) = task else {
             return Ok(RunStart::NotFired);
         };
-        if let Some(active) = task.get::<Option<&str>, _>("active") {
+        if let Some(active) = col::<Option<&str>>(&task, "active")? {
             let run = run_in(&mut tx, req.tenant_id, id(active)?).await?;
             tx.commit().await.map_err(db_err)?;
             return Ok(run.map_or(RunStart::NotFired, RunStart::Busy));
@@ -269,9 +269,8 @@ impl TaskStore for SqliteStore {
             tenant_id: req.tenant_id,
             id: RunId::new(),
             task_id: req.task_id,
-            kind: kind(task.get("kind"))?,
-            channel_id: task
-                .get::<Option<&str>, _>("channel_id")
+            kind: kind(col(&task, "kind")?)?,
+            channel_id: col::<Option<&str>>(&task, "channel_id")?
                 .map(id)
                 .transpose()?,
             trigger: req.trigger,
