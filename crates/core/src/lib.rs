@@ -13,6 +13,7 @@ pub mod retry;
 pub mod status;
 pub mod status_rules;
 pub mod stock;
+pub mod wait;
 
 pub use clock::{Clock, SystemClock};
 pub use ids::{ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId};

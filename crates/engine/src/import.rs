@@ -3,8 +3,8 @@
 
 use crate::send::HELD_RECHECK;
 use crate::{Engine, EngineError};
-use chrono::Duration as CDuration;
 use ponte_channels::{PlatformError, PlatformErrorKind};
+use ponte_core::wait::after;
 use ponte_core::ChannelId;
 use ponte_store::{CallRecord, ImportCommit, ImportResult, Job, JobLease, JobOutcome};
 use serde::Deserialize;
@@ -55,8 +55,7 @@ impl Engine {
                 if let EngineError::Crypto = e {
                     commit.result = ImportResult::FetchFailed {
                         outcome: JobOutcome::Retry {
-                            run_at: self.clock.now()
-                                + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+                            run_at: after(self.clock.now(), HELD_RECHECK),
                             count_attempt: false,
                             error: format!("{}: {e}", e.code()),
                         },
@@ -113,14 +112,14 @@ impl Engine {
         let error = format!("{}: {}", e.code(), e.message);
         match e.kind {
             PlatformErrorKind::RateLimited(wait) => JobOutcome::Retry {
-                run_at: now + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+                run_at: after(now, wait),
                 count_attempt: false,
                 error,
             },
             PlatformErrorKind::Transient if policy.allows_another(job.attempts + 1) => {
                 let delay = policy.backoff(job.attempts + 1, rand::random::<f64>());
                 JobOutcome::Retry {
-                    run_at: now + CDuration::from_std(delay).unwrap_or(CDuration::seconds(1)),
+                    run_at: after(now, delay),
                     count_attempt: true,
                     error,
                 }

@@ -2,11 +2,12 @@
 //! platform's requirements, call, and record how it ended, for a batch of orders.
 
 use crate::Engine;
-use chrono::{DateTime, Duration as CDuration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
 use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
+use ponte_core::wait::after;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{
     Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
@@ -188,7 +189,7 @@ impl Engine {
 
     /// What a platform error means for the send (`max_attempts` per send).
     fn outcome_of(&self, send: &StatusSend, e: &PlatformError, now: DateTime<Utc>) -> SendOutcome {
-        let after = |d: Duration| now + CDuration::from_std(d).unwrap_or(CDuration::seconds(1));
+        let after = |d: Duration| after(now, d);
         let policy = RetryPolicy {
             max_attempts: send.max_attempts,
             ..self.config.send_retry
@@ -215,7 +216,7 @@ fn held(mut f: SendFinish, now: DateTime<Utc>, code: &str, message: String) -> S
         message,
     });
     f.outcome = SendOutcome::Held {
-        run_at: now + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+        run_at: after(now, HELD_RECHECK),
     };
     f
 }

@@ -5,7 +5,6 @@
 //! on until nothing is pending.
 
 use crate::{Engine, EngineError};
-use chrono::Duration as CDuration;
 use futures_util::future::join_all;
 use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
 use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
@@ -173,7 +172,7 @@ impl Engine {
 
     fn retry_in(&self, wait: Duration, error: String, count_attempt: bool) -> JobOutcome {
         JobOutcome::Retry {
-            run_at: self.clock.now() + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+            run_at: ponte_core::wait::after(self.clock.now(), wait),
             count_attempt,
             error,
         }

@@ -241,9 +241,7 @@ async fn housekeeping(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         sleep_or_stop(&mut stop, every).await;
         let now = engine.clock.now();
-        let until = now
-            + chrono::Duration::from_std(engine.config.lease)
-                .unwrap_or(chrono::Duration::seconds(60));
+        let until = ponte_core::wait::after(now, engine.config.lease);
         if let Err(e) = engine
             .store
             .heartbeat(&engine.config.instance_id, until)
