@@ -15,10 +15,9 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn ready(State(engine): State<AppState>) -> impl IntoResponse {
-    if engine.ready().await {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    match engine.ready().await {
+        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

@@ -91,6 +91,31 @@ impl Engine {
         })
     }
 
+    /// The commit of an import job whose handling panicked: retried (counting an
+    /// attempt) or failed with `panic: <message>`, its deliveries settled as usual.
+    pub(crate) async fn panicked_import(&self, job: &Job, panic: &str) -> Option<ImportCommit> {
+        let Ok(payload) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+            self.finish_panicked(job, panic).await;
+            return None;
+        };
+        self.job_panicked(&job.kind, panic);
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let mut commit = self.failed_commit(
+            job,
+            lease,
+            payload.channel_id,
+            payload.external_id,
+            format!("panic: {panic}"),
+        );
+        commit.result = ImportResult::FetchFailed {
+            outcome: self.panic_outcome(job.attempts, panic),
+        };
+        Some(commit)
+    }
+
     /// Fails a job whose payload cannot be read (it would never run).
     pub(crate) async fn fail_malformed(&self, lease: &JobLease, e: &serde_json::Error) {
         let outcome = JobOutcome::Failed {

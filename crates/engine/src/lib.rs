@@ -19,6 +19,7 @@ mod send;
 mod stock;
 mod stock_push;
 mod subscriptions;
+mod supervise;
 mod sweeps;
 mod task_run;
 mod tasks;
@@ -41,6 +42,17 @@ use ponte_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why an instance is not ready.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NotReady {
+    /// The store does not answer.
+    #[error("database unavailable")]
+    Database,
+    /// Worker loops (named) that panicked and are not running again yet.
+    #[error("worker loop not running: {0}")]
+    WorkersDown(String),
+}
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -116,6 +128,7 @@ pub struct Engine {
     pub(crate) tokens: auth::TokenCache,
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
+    pub(crate) loops: supervise::Loops,
     default_tenant: TenantId,
 }
 
@@ -158,6 +171,7 @@ impl Engine {
             tokens: auth::TokenCache::default(),
             gate,
             actions,
+            loops: supervise::Loops::default(),
             default_tenant,
         }))
     }
@@ -177,9 +191,22 @@ impl Engine {
         &self.metrics
     }
 
-    /// Whether the store answers.
-    pub async fn ready(&self) -> bool {
-        self.store.job_counts().await.is_ok()
+    /// Whether this instance can do its work: the store answers and every worker
+    /// loop runs (one that panicked is down until it has been restarted).
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        self.store
+            .job_counts()
+            .await
+            .map_err(|_| NotReady::Database)?;
+        let down: Vec<String> = (self.loops.all().iter())
+            .filter(|l| !l.running())
+            .map(|l| l.name.clone())
+            .collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(NotReady::WorkersDown(down.join(", ")))
+        }
     }
 
     /// Wakes the claim loops (new jobs were enqueued elsewhere).

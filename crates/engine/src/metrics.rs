@@ -31,6 +31,11 @@ struct ChannelLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -48,6 +53,7 @@ struct Inner {
     task_runs: Family<TaskLabel, Counter>,
     polled: Family<ResultLabel, Counter>,
     poll_gaps: Family<ChannelLabel, Counter>,
+    panics: Family<KindLabel, Counter>,
 }
 
 /// ponte's metrics, cheap to clone.
@@ -122,7 +128,14 @@ impl Metrics {
             "Orders polling created or changed that no webhook had announced",
             poll_gaps.clone(),
         );
+        let panics = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "panics",
+            "Panics caught, by job kind or worker loop",
+            panics.clone(),
+        );
         Self(Arc::new(Inner {
+            panics,
             task_runs,
             polled,
             poll_gaps,
@@ -209,6 +222,13 @@ impl Metrics {
                 channel: channel.into(),
             })
             .inc_by(n);
+    }
+
+    pub(crate) fn panic(&self, kind: &str) {
+        self.0
+            .panics
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub(crate) fn ingest_batch(&self, n: usize) {

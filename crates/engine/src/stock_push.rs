@@ -37,7 +37,7 @@ fn in_flight(chunks: &[(&String, &[StockItem])]) -> usize {
 
 impl Engine {
     /// Runs one claimed stock push job to its end.
-    pub(crate) async fn run_stock_job(&self, job: Job, stop: &watch::Receiver<bool>) {
+    pub(crate) async fn run_stock_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
         let lease = JobLease {
             job_id: job.id,
             owner: job.lease_owner.clone(),
@@ -46,7 +46,7 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return self.fail_malformed(&lease, &e).await,
         };
-        let outcome = self.flush(&job, &lease, payload, stop).await;
+        let outcome = self.flush(job, &lease, payload, stop).await;
         if let Some(outcome) = outcome {
             if let Err(e) = self
                 .store
