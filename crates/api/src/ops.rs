@@ -21,10 +21,9 @@ pub(crate) fn metrics_route() -> Router<AppState> {
 }
 
 async fn ready(State(engine): State<AppState>) -> impl IntoResponse {
-    if engine.ready() {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    match engine.ready() {
+        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

@@ -512,7 +512,8 @@ pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
     let n = (a.rate * a.seconds) as usize;
     let (s, ids) = Setup::new(n, &a.target).await?;
     let s = Arc::new(s);
-    let interval = Duration::from_secs_f64(1.0 / a.rate as f64);
+    let interval = Duration::try_from_secs_f64(1.0 / a.rate as f64)
+        .map_err(|_| anyhow::anyhow!("--rate must be at least 1"))?;
     let start_at = Utc::now() + chrono::Duration::milliseconds(200);
     let start = Instant::now() + Duration::from_millis(200);
     let addrs = s.addrs()?;

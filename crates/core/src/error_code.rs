@@ -159,6 +159,8 @@ codes! {
         "A platform refused the credentials (401/403): the work is held until they change.";
     PlatformNotFound = "platform_not_found", None, "Not found at the platform",
         "A platform answered 404 for the order or resource.";
+    Panic = "panic", None, "Panic",
+        "Handling the job panicked (a defect in ponte): it is retried, counting an attempt, or failed once out of attempts; the worker goes on.";
     PlatformRejected = "platform_rejected", None, "Rejected by the platform",
         "A platform refused the call (another 4xx, a 3xx, an answer too large or unreadable, a forbidden address): retrying will not help.";
 }

@@ -14,6 +14,7 @@ pub mod retry;
 pub mod status;
 pub mod status_rules;
 pub mod stock;
+pub mod wait;
 
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;

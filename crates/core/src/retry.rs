@@ -16,13 +16,20 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The delay before retry number `attempt` (1 = after the first failure), with
     /// "equal jitter": half fixed, half scaled by `unit` (a random value in [0, 1)).
+    /// Saturates: no policy, attempt or unit makes it panic.
     pub fn backoff(&self, attempt: u32, unit: f64) -> Duration {
         let exp = self
             .base
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
             .min(self.max);
         let half = exp / 2;
-        half + half.mul_f64(unit.clamp(0.0, 1.0))
+        let unit = if unit.is_nan() {
+            0.0
+        } else {
+            unit.clamp(0.0, 1.0)
+        };
+        let jitter = Duration::try_from_secs_f64(half.as_secs_f64() * unit).unwrap_or(half);
+        half.saturating_add(jitter.min(half))
     }
 
     /// Whether another attempt is allowed after `attempts` have been made.
@@ -55,6 +62,24 @@ mod tests {
             prop_assert!(d >= p.backoff(attempt, 0.0));
             prop_assert!(p.backoff(attempt + 1, 0.0) >= p.backoff(attempt, 0.0));
         }
+    }
+
+    #[test]
+    fn extreme_policies_and_units_never_panic() {
+        let huge = RetryPolicy {
+            base: Duration::MAX,
+            max: Duration::MAX,
+            max_attempts: u32::MAX,
+        };
+        for attempt in [0, 1, 2, 33, u32::MAX] {
+            for unit in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                assert!(huge.backoff(attempt, unit) <= Duration::MAX);
+                assert!(RetryPolicy::default().backoff(attempt, unit) <= Duration::from_secs(600));
+            }
+        }
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(u32::MAX, 0.0), Duration::from_secs(300));
+        assert_eq!(p.backoff(1, f64::NAN), Duration::from_secs(1));
     }
 
     #[test]

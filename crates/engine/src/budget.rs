@@ -4,8 +4,7 @@
 
 use crate::channels::Ready;
 use crate::Engine;
-use chrono::Duration as CDuration;
-use ponte_core::{ChannelId, TenantId};
+use ponte_core::{wait, ChannelId, TenantId};
 use ponte_store::{Job, JobLease, JobOutcome};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -62,16 +61,18 @@ impl Engine {
                     }
                 }
             };
-            let per_token = Duration::from_secs_f64(1.0 / limit.per_sec.max(f64::MIN_POSITIVE));
+            let per_token = wait::from_secs_f64(1.0 / limit.per_sec);
             for (i, job) in jobs.into_iter().enumerate() {
-                let i = i as u32;
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
                 if i < grant.granted {
                     run.push(job);
                     continue;
                 }
-                let wait = grant.retry_after + per_token * (i - grant.granted);
+                let wait = grant
+                    .retry_after
+                    .saturating_add(per_token.saturating_mul(i - grant.granted));
                 let outcome = JobOutcome::Retry {
-                    run_at: now + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+                    run_at: wait::after(now, wait),
                     count_attempt: false,
                     error: "rate_limited: waiting for the channel's request budget".into(),
                 };

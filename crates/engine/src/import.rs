@@ -3,8 +3,8 @@
 
 use crate::send::HELD_RECHECK;
 use crate::{Engine, EngineError};
-use chrono::Duration as CDuration;
 use ponte_channels::{PlatformError, PlatformErrorKind};
+use ponte_core::wait::after;
 use ponte_core::ChannelId;
 use ponte_store::{CallRecord, ImportCommit, ImportResult, Job, JobLease, JobOutcome};
 use serde::Deserialize;
@@ -55,8 +55,7 @@ impl Engine {
                 if let EngineError::Crypto = e {
                     commit.result = ImportResult::FetchFailed {
                         outcome: JobOutcome::Retry {
-                            run_at: self.clock.now()
-                                + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+                            run_at: after(self.clock.now(), HELD_RECHECK),
                             count_attempt: false,
                             error: format!("{}: {e}", e.code()),
                         },
@@ -92,6 +91,31 @@ impl Engine {
         })
     }
 
+    /// The commit of an import job whose handling panicked: retried (counting an
+    /// attempt) or failed with `panic: <message>`, its deliveries settled as usual.
+    pub(crate) async fn panicked_import(&self, job: &Job, panic: &str) -> Option<ImportCommit> {
+        let Ok(payload) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+            self.finish_panicked(job, panic).await;
+            return None;
+        };
+        self.job_panicked(&job.kind, panic);
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let mut commit = self.failed_commit(
+            job,
+            lease,
+            payload.channel_id,
+            payload.external_id,
+            format!("panic: {panic}"),
+        );
+        commit.result = ImportResult::FetchFailed {
+            outcome: self.panic_outcome(job.attempts, panic),
+        };
+        Some(commit)
+    }
+
     /// Fails a job whose payload cannot be read (it would never run).
     pub(crate) async fn fail_malformed(&self, lease: &JobLease, e: &serde_json::Error) {
         let outcome = JobOutcome::Failed {
@@ -113,14 +137,14 @@ impl Engine {
         let error = format!("{}: {}", e.code(), e.message);
         match e.kind {
             PlatformErrorKind::RateLimited(wait) => JobOutcome::Retry {
-                run_at: now + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+                run_at: after(now, wait),
                 count_attempt: false,
                 error,
             },
             PlatformErrorKind::Transient if policy.allows_another(job.attempts + 1) => {
                 let delay = policy.backoff(job.attempts + 1, rand::random::<f64>());
                 JobOutcome::Retry {
-                    run_at: now + CDuration::from_std(delay).unwrap_or(CDuration::seconds(1)),
+                    run_at: after(now, delay),
                     count_attempt: true,
                     error,
                 }

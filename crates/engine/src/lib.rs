@@ -21,6 +21,7 @@ mod send;
 mod stock;
 mod stock_push;
 mod subscriptions;
+mod supervise;
 mod sweeps;
 mod task_run;
 mod tasks;
@@ -44,6 +45,17 @@ use ponte_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why an instance is not ready.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NotReady {
+    /// The store does not answer.
+    #[error("database unavailable")]
+    Database,
+    /// Worker loops (named) that panicked and are not running again yet.
+    #[error("worker loop not running: {0}")]
+    WorkersDown(String),
+}
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -135,6 +147,7 @@ pub struct Engine {
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
     pub(crate) figures: figures::Figures,
+    pub(crate) loops: supervise::Loops,
     default_tenant: TenantId,
 }
 
@@ -181,6 +194,7 @@ impl Engine {
             gate,
             actions,
             figures,
+            loops: supervise::Loops::default(),
             default_tenant,
         }))
     }
@@ -200,10 +214,22 @@ impl Engine {
         &self.metrics
     }
 
-    /// Whether the store answered the latest background read, and recently (no query
-    /// here).
-    pub fn ready(&self) -> bool {
-        self.figures.fresh()
+    /// Whether this instance can do its work: the store answered the latest
+    /// background read, recently (no query here), and every worker loop runs (one
+    /// that panicked is down until it has been restarted).
+    pub fn ready(&self) -> Result<(), NotReady> {
+        if !self.figures.fresh() {
+            return Err(NotReady::Database);
+        }
+        let down: Vec<String> = (self.loops.all().iter())
+            .filter(|l| !l.running())
+            .map(|l| l.name.clone())
+            .collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(NotReady::WorkersDown(down.join(", ")))
+        }
     }
 
     /// The job counts and database size last read, if any.

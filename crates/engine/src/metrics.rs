@@ -33,6 +33,11 @@ struct ChannelLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -58,6 +63,7 @@ struct Inner {
     database_bytes: Gauge,
     figures_read_at: Gauge<f64, AtomicU64>,
     retention_deleted: Family<RecordLabel, Counter>,
+    panics: Family<KindLabel, Counter>,
 }
 
 /// ponte's metrics, cheap to clone.
@@ -150,10 +156,17 @@ impl Metrics {
             "Records deleted by the retention sweep",
             retention_deleted.clone(),
         );
+        let panics = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "panics",
+            "Panics caught, by job kind or worker loop",
+            panics.clone(),
+        );
         Self(Arc::new(Inner {
             database_bytes,
             figures_read_at,
             retention_deleted,
+            panics,
             task_runs,
             polled,
             poll_gaps,
@@ -240,6 +253,13 @@ impl Metrics {
                 channel: channel.into(),
             })
             .inc_by(n);
+    }
+
+    pub(crate) fn panic(&self, kind: &str) {
+        self.0
+            .panics
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub(crate) fn ingest_batch(&self, n: usize) {

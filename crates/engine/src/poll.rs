@@ -21,6 +21,10 @@ use tokio::sync::watch;
 /// Transient listing failures (5xx, timeouts) tried per page before the run fails.
 const PAGE_ATTEMPTS: u32 = 5;
 
+/// The widest overlap window honoured (`PONTE_POLL_OVERLAP_SECONDS` beyond it is
+/// capped, so that no setting can push a date out of range).
+const MAX_OVERLAP: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl Engine {
     pub(crate) async fn run_import_orders(
         &self,
@@ -49,7 +53,8 @@ impl Engine {
             Ok(t) => t.and_then(|t| t.cursor),
             Err(e) => return Ran::failed(counts, format!("storage_error: {e}")),
         };
-        let overlap = CDuration::from_std(self.config.poll_overlap).unwrap_or_default();
+        let overlap =
+            CDuration::from_std(self.config.poll_overlap.min(MAX_OVERLAP)).unwrap_or_default();
         let since = match run.trigger {
             RunTrigger::Manual => run.since,
             _ => cursor.map(|c| c - overlap),

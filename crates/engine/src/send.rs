@@ -1,16 +1,19 @@
 //! The status-send job: begin (the attempt is recorded as started), check the
 //! platform's requirements, call, and record how it ended, for a batch of orders.
 
+use crate::supervise::caught;
 use crate::Engine;
-use chrono::{DateTime, Duration as CDuration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
 use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
+use ponte_core::wait::after;
 use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::{
     Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
+    SEND_JOB_KIND,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,11 +62,15 @@ impl Engine {
             return;
         }
         let extra = Mutex::new(ExtraCalls::new());
-        let finishes: Vec<SendFinish> = join_all(
-            started
-                .into_iter()
-                .map(|(lease, send)| self.attempt(lease, send, &extra)),
-        )
+        let finishes: Vec<SendFinish> = join_all(started.into_iter().map(|(lease, send)| {
+            let extra = &extra;
+            async move {
+                match caught(self.attempt(lease.clone(), &send, extra)).await {
+                    Ok(finish) => finish,
+                    Err(panic) => self.panicked_send(lease, &send, &panic),
+                }
+            }
+        }))
         .await;
         self.gate.background_turn().await;
         if let Err(e) = self.store.finish_sends(&finishes, self.clock.now()).await {
@@ -105,10 +112,10 @@ impl Engine {
     async fn attempt(
         &self,
         lease: JobLease,
-        send: StatusSend,
+        send: &StatusSend,
         extra: &Mutex<ExtraCalls>,
     ) -> SendFinish {
-        let n = send.attempts.first().map_or(1, |a| a.n);
+        let n = attempt_number(send);
         let mut finish = SendFinish {
             lease,
             tenant_id: send.tenant_id,
@@ -169,7 +176,7 @@ impl Engine {
         finish.request = Some(report.request);
         finish.http_status = last.and_then(|c| c.status);
         finish.response = last.and_then(|c| c.response.clone());
-        let total: Duration = report.calls.iter().map(|c| c.duration).sum();
+        let total = (report.calls.iter()).fold(Duration::ZERO, |t, c| t.saturating_add(c.duration));
         finish.duration_ms = u64::try_from(total.as_millis()).unwrap_or(u64::MAX);
         let first_try = send.attempts_used == 0 && n == 1;
         let latency = first_try
@@ -182,7 +189,7 @@ impl Engine {
                 finish
             }
             Err(e) => {
-                finish.outcome = self.outcome_of(&send, &e, self.clock.now());
+                finish.outcome = self.outcome_of(send, &e, self.clock.now());
                 finish.error = Some(SendError {
                     code: e.code().to_string(),
                     message: e.message,
@@ -193,13 +200,52 @@ impl Engine {
         }
     }
 
-    /// What a platform error means for the send (`max_attempts` per send).
-    fn outcome_of(&self, send: &StatusSend, e: &PlatformError, now: DateTime<Utc>) -> SendOutcome {
-        let after = |d: Duration| now + CDuration::from_std(d).unwrap_or(CDuration::seconds(1));
-        let policy = RetryPolicy {
+    /// The attempt of a send whose handling panicked: error code `panic`, retried with
+    /// backoff while the send has attempts left, else failed.
+    fn panicked_send(&self, lease: JobLease, send: &StatusSend, panic: &str) -> SendFinish {
+        self.job_panicked(SEND_JOB_KIND, panic);
+        let policy = self.policy_of(send);
+        let used = send.attempts_used + 1;
+        let outcome = if policy.allows_another(used) {
+            SendOutcome::Retry {
+                run_at: after(
+                    self.clock.now(),
+                    policy.backoff(used, rand::random::<f64>()),
+                ),
+            }
+        } else {
+            SendOutcome::Failed
+        };
+        self.metrics.send(outcome_name(&outcome), None);
+        SendFinish {
+            lease,
+            tenant_id: send.tenant_id,
+            send_id: send.id,
+            n: attempt_number(send),
+            request: None,
+            http_status: None,
+            response: None,
+            duration_ms: 0,
+            error: Some(SendError {
+                code: ErrorCode::Panic.to_string(),
+                message: panic.to_owned(),
+            }),
+            outcome,
+        }
+    }
+
+    /// The send's retry policy (its own `max_attempts`, the configured backoff).
+    fn policy_of(&self, send: &StatusSend) -> RetryPolicy {
+        RetryPolicy {
             max_attempts: send.max_attempts,
             ..self.config.send_retry
-        };
+        }
+    }
+
+    /// What a platform error means for the send (`max_attempts` per send).
+    fn outcome_of(&self, send: &StatusSend, e: &PlatformError, now: DateTime<Utc>) -> SendOutcome {
+        let after = |d: Duration| after(now, d);
+        let policy = self.policy_of(send);
         let used = send.attempts_used + 1;
         match e.kind {
             PlatformErrorKind::RateLimited(wait) => SendOutcome::RateLimited {
@@ -216,13 +262,18 @@ impl Engine {
     }
 }
 
+/// The number of the attempt being made (the one `begin_sends` recorded).
+fn attempt_number(send: &StatusSend) -> u32 {
+    send.attempts.first().map_or(1, |a| a.n)
+}
+
 fn held(mut f: SendFinish, now: DateTime<Utc>, code: ErrorCode, message: String) -> SendFinish {
     f.error = Some(SendError {
         code: code.to_string(),
         message,
     });
     f.outcome = SendOutcome::Held {
-        run_at: now + CDuration::from_std(HELD_RECHECK).unwrap_or(CDuration::hours(1)),
+        run_at: after(now, HELD_RECHECK),
     };
     f
 }

@@ -5,7 +5,6 @@
 //! on until nothing is pending.
 
 use crate::{Engine, EngineError};
-use chrono::Duration as CDuration;
 use futures_util::future::join_all;
 use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
 use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
@@ -38,7 +37,7 @@ fn in_flight(chunks: &[(&String, &[StockItem])]) -> usize {
 
 impl Engine {
     /// Runs one claimed stock push job to its end.
-    pub(crate) async fn run_stock_job(&self, job: Job, stop: &watch::Receiver<bool>) {
+    pub(crate) async fn run_stock_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
         let lease = JobLease {
             job_id: job.id,
             owner: job.lease_owner.clone(),
@@ -47,7 +46,7 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return self.fail_malformed(&lease, &e).await,
         };
-        let outcome = self.flush(&job, &lease, payload, stop).await;
+        let outcome = self.flush(job, &lease, payload, stop).await;
         if let Some(outcome) = outcome {
             if let Err(e) = self
                 .store
@@ -173,7 +172,7 @@ impl Engine {
 
     fn retry_in(&self, wait: Duration, error: String, count_attempt: bool) -> JobOutcome {
         JobOutcome::Retry {
-            run_at: self.clock.now() + CDuration::from_std(wait).unwrap_or(CDuration::seconds(1)),
+            run_at: ponte_core::wait::after(self.clock.now(), wait),
             count_attempt,
             error,
         }

@@ -2,6 +2,7 @@
 //! job in one transaction. A run stopped by shutdown is not ended: its job goes back
 //! to the queue and the run starts over (an import's cursor only moves at the end).
 
+use crate::supervise::caught;
 use crate::Engine;
 use ponte_store::{Job, JobLease, JobOutcome, RunCounts, RunEnd, TaskJob, TaskKind, TaskRun};
 use tokio::sync::watch;
@@ -36,7 +37,7 @@ impl Ran {
 
 impl Engine {
     /// Runs one claimed task-run job to its end.
-    pub(crate) async fn run_task_job(&self, job: Job, stop: &watch::Receiver<bool>) {
+    pub(crate) async fn run_task_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
         let lease = JobLease {
             job_id: job.id,
             owner: job.lease_owner.clone(),
@@ -67,11 +68,18 @@ impl Engine {
             }
         };
         tracing::info!(run = %run.id, kind = run.kind.as_str(), trigger = run.trigger.as_str(), "task run started");
-        let ran = match run.kind {
-            TaskKind::ImportOrders => self.run_import_orders(&lease, &run, stop).await,
-            TaskKind::RefreshPaymentStatus => self.run_refresh_payments(&run).await,
-            TaskKind::AutoCancel => self.run_auto_cancel(&run).await,
+        let body = async {
+            match run.kind {
+                TaskKind::ImportOrders => self.run_import_orders(&lease, &run, stop).await,
+                TaskKind::RefreshPaymentStatus => self.run_refresh_payments(&run).await,
+                TaskKind::AutoCancel => self.run_auto_cancel(&run).await,
+            }
         };
+        // A run whose body panicked is recorded as failed; its schedule goes on.
+        let ran = caught(body).await.unwrap_or_else(|panic| {
+            self.job_panicked(&job.kind, &panic);
+            Ran::failed(RunCounts::default(), format!("panic: {panic}"))
+        });
         let Ran::Ended(end) = ran else {
             tracing::info!(run = %run.id, "task run stopped by shutdown; it will run again");
             return;

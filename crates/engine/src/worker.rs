@@ -1,12 +1,16 @@
-//! The workers: claim loops that run jobs in batches, a heartbeat that keeps this
-//! instance's leases alive, and a reaper that returns expired leases to the queue.
+//! The workers: claim loops that run jobs in batches, a heartbeat that keeps the
+//! running loops' leases alive, and a reaper that returns expired leases to the
+//! queue. Every loop runs supervised: each claims jobs as its own lease owner
+//! (`{instance}/{loop}`), so that a loop that panics gives back exactly its jobs.
 
 use crate::ingest::IMPORT_ORDER;
+use crate::supervise::{caught, supervise};
 use crate::Engine;
 use futures_util::future::join_all;
 use ponte_store::{
     ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
 };
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -24,25 +28,62 @@ impl Workers {
     /// database figures and the retention sweep.
     pub fn start(engine: Arc<Engine>) -> Self {
         let (stop, rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        for _ in 0..engine.config.workers {
-            tasks.spawn(claim_loop(engine.clone(), rx.clone()));
-        }
-        for _ in 0..engine.config.task_workers {
-            tasks.spawn(long_job_loop(engine.clone(), rx.clone(), TASK_JOB_KIND));
-        }
-        for _ in 0..engine.config.stock_workers {
-            tasks.spawn(long_job_loop(engine.clone(), rx.clone(), STOCK_JOB_KIND));
-        }
-        tasks.spawn(scheduler(engine.clone(), rx.clone()));
-        tasks.spawn(housekeeping(engine.clone(), rx.clone()));
-        tasks.spawn(refresh_figures(engine.clone(), rx.clone()));
-        tasks.spawn(crate::retention::retention_loop(engine.clone(), rx));
-        Self {
+        let mut w = Self {
             stop,
-            tasks,
+            tasks: JoinSet::new(),
             engine,
+        };
+        for i in 0..w.engine.config.workers {
+            w.spawn(format!("claim-{i}"), true, &rx, claim_loop);
         }
+        for i in 0..w.engine.config.task_workers {
+            w.spawn(format!("task-{i}"), true, &rx, |e, stop, owner| {
+                long_job_loop(e, stop, owner, TASK_JOB_KIND)
+            });
+        }
+        for i in 0..w.engine.config.stock_workers {
+            w.spawn(format!("stock-{i}"), true, &rx, |e, stop, owner| {
+                long_job_loop(e, stop, owner, STOCK_JOB_KIND)
+            });
+        }
+        w.spawn("scheduler".into(), false, &rx, |e, stop, _| {
+            scheduler(e, stop)
+        });
+        w.spawn("housekeeping".into(), false, &rx, |e, stop, _| {
+            housekeeping(e, stop)
+        });
+        w.spawn("figures".into(), false, &rx, |e, stop, _| {
+            refresh_figures(e, stop)
+        });
+        w.spawn("retention".into(), false, &rx, |e, stop, _| {
+            crate::retention::retention_loop(e, stop)
+        });
+        w
+    }
+
+    /// Starts the loop `run` makes, supervised: after a panic its leases are given
+    /// back and a new one starts. `claims`: it leases jobs (as `{instance}/{name}`).
+    fn spawn<L>(
+        &mut self,
+        name: String,
+        claims: bool,
+        stop: &watch::Receiver<bool>,
+        run: impl Fn(Arc<Engine>, watch::Receiver<bool>, String) -> L + Send + Sync + 'static,
+    ) where
+        L: Future<Output = ()> + Send + 'static,
+    {
+        let owner = format!("{}/{name}", self.engine.config.instance_id);
+        let l = self.engine.loops.add(name, claims.then(|| owner.clone()));
+        let engine = self.engine.clone();
+        let stop = stop.clone();
+        self.tasks.spawn(async move {
+            let start = || run(engine.clone(), stop.clone(), owner.clone());
+            let after_panic = |_| async {
+                engine.metrics.panic("worker_loop");
+                engine.release_loop_leases(&l).await;
+            };
+            supervise(&l, stop.clone(), start, after_panic).await;
+        });
     }
 
     /// Stops after the batches in hand are stored, then releases this instance's leases.
@@ -50,19 +91,31 @@ impl Workers {
         let _ = self.stop.send(true);
         self.engine.wake.notify_waiters();
         while self.tasks.join_next().await.is_some() {}
-        if let Err(e) = self
-            .engine
-            .store
-            .release_leases(Some(&self.engine.config.instance_id))
-            .await
-        {
-            tracing::warn!(error = %e, "releasing leases at shutdown");
+        for l in self.engine.loops.all() {
+            self.engine.release_loop_leases(&l).await;
+        }
+        self.engine.loops.clear();
+    }
+}
+
+impl Engine {
+    /// Gives back the jobs a worker loop holds.
+    async fn release_loop_leases(&self, l: &crate::supervise::WorkerLoop) {
+        let Some(owner) = &l.owner else {
+            return;
+        };
+        match self.store.release_leases(Some(owner)).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(worker = %l.name, jobs = n, "gave back a worker loop's jobs");
+                self.wake.notify_waiters();
+            }
+            Err(e) => tracing::warn!(worker = %l.name, error = %e, "releasing leases"),
         }
     }
 }
 
-async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    let owner = engine.config.instance_id.clone();
+async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner: String) {
     while !*stop.borrow() {
         let notified = engine.wake.notified();
         engine.gate.background_turn().await;
@@ -112,8 +165,12 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
 /// Runs long jobs of one kind (task runs, stock pushes: minutes under a platform's rate
 /// limit) one at a time, in loops of their own so that imports and sends never wait
 /// behind them.
-async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kind: &'static str) {
-    let owner = engine.config.instance_id.clone();
+async fn long_job_loop(
+    engine: Arc<Engine>,
+    mut stop: watch::Receiver<bool>,
+    owner: String,
+    kind: &'static str,
+) {
     while !*stop.borrow() {
         let notified = engine.wake.notified();
         let jobs = engine
@@ -123,10 +180,15 @@ async fn long_job_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, kin
         match jobs {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
-                    if kind == STOCK_JOB_KIND {
-                        engine.run_stock_job(job, &stop).await;
-                    } else {
-                        engine.run_task_job(job, &stop).await;
+                    let run = async {
+                        if kind == STOCK_JOB_KIND {
+                            engine.run_stock_job(&job, &stop).await;
+                        } else {
+                            engine.run_task_job(&job, &stop).await;
+                        }
+                    };
+                    if let Err(panic) = caught(run).await {
+                        engine.finish_panicked(&job, &panic).await;
                     }
                 }
             }
@@ -178,7 +240,13 @@ async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
     // could not name their order were failed on the spot and have no result.
     let (commits, created): (Vec<_>, Vec<_>) = join_all(jobs.iter().map(|j| {
         let engine = &engine;
-        async move { engine.run_import(j).await.map(|c| (c, j.created_at)) }
+        async move {
+            let commit = match caught(engine.run_import(j)).await {
+                Ok(c) => c,
+                Err(panic) => engine.panicked_import(j, &panic).await,
+            };
+            commit.map(|c| (c, j.created_at))
+        }
     }))
     .await
     .into_iter()
@@ -244,15 +312,15 @@ async fn housekeeping(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         sleep_or_stop(&mut stop, every).await;
         let now = engine.clock.now();
-        let until = now
-            + chrono::Duration::from_std(engine.config.lease)
-                .unwrap_or(chrono::Duration::seconds(60));
-        if let Err(e) = engine
-            .store
-            .heartbeat(&engine.config.instance_id, until)
-            .await
-        {
-            tracing::warn!(error = %e, "lease heartbeat");
+        let until = ponte_core::wait::after(now, engine.config.lease);
+        // Only running loops: a loop that panicked must not keep its jobs forever.
+        for l in engine.loops.all() {
+            let Some(owner) = l.owner.as_deref().filter(|_| l.running()) else {
+                continue;
+            };
+            if let Err(e) = engine.store.heartbeat(owner, until).await {
+                tracing::warn!(worker = %l.name, error = %e, "lease heartbeat");
+            }
         }
         match engine.store.reap_expired(now).await {
             Ok(0) => {}
@@ -286,3 +354,6 @@ pub(crate) async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration)
         _ = stop.changed() => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,7 +59,7 @@ impl Resync {
     /// Time left at the recent rate.
     fn eta(&self) -> Option<Duration> {
         let rate = self.rate.filter(|r| r.is_finite() && *r > 0.0)?;
-        Some(Duration::from_secs_f64(self.stock.pending as f64 / rate))
+        Duration::try_from_secs_f64(self.stock.pending as f64 / rate).ok()
     }
 }
 

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::Method;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 /// What a matched request gets instead of (or before) its normal handling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,17 @@ pub enum FaultKind {
     /// Answer 200 with a JSON string body of about this many bytes (an answer too
     /// large to hold).
     Oversized(usize),
+    /// Answer with exactly this status, these headers and this body (a platform, or
+    /// something in front of it, sending what no documentation promises: e.g. a 429
+    /// with `Retry-After: 1e20`). Header names or values HTTP cannot carry are left out.
+    Raw {
+        /// HTTP status (500 when it is not a valid one).
+        status: u16,
+        /// Headers, in order.
+        headers: Vec<(String, String)>,
+        /// Body, sent as is.
+        body: String,
+    },
 }
 
 impl FaultKind {
@@ -89,6 +101,21 @@ impl Fault {
         self.method = Some(method);
         self
     }
+}
+
+/// The answer of a [`FaultKind::Raw`] fault.
+pub(crate) fn raw_response(status: u16, headers: &[(String, String)], body: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, body.to_owned()).into_response();
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            r.headers_mut().append(n, v);
+        }
+    }
+    r
 }
 
 /// Queue of pending faults. The first fault (in injection order) that matches a

@@ -206,6 +206,34 @@ async fn faults_are_consumed_in_order() {
 }
 
 #[tokio::test]
+async fn raw_fault_answers_exactly_what_it_says() {
+    let ctx = start(relaxed()).await;
+    let id = ctx.sim.create_order(NewOrder::default());
+    let p = format!("/orders/{id}");
+    ctx.sim.inject(Fault::new(
+        p.clone(),
+        1,
+        FaultKind::Raw {
+            status: 429,
+            headers: vec![
+                ("Retry-After".into(), "1e20".into()),
+                ("bad header".into(), "left out".into()),
+            ],
+            body: "slow down".into(),
+        },
+    ));
+    let r = ctx.get(&p).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1e20");
+    assert!(
+        !r.headers().contains_key("x-rate-limit-reset"),
+        "no headers of its own, even with the bucket on"
+    );
+    assert_eq!(r.text().await.unwrap(), "slow down");
+    assert_eq!(ctx.get(&p).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn delay_fault_causes_client_timeout() {
     let ctx = start(relaxed()).await;
     let id = ctx.sim.create_order(NewOrder::default());

@@ -41,16 +41,18 @@ impl PgStore {
         max_connections: u32,
         give_up_after: Duration,
     ) -> Result<Self, StoreError> {
-        let deadline = Instant::now() + give_up_after;
+        // Measured from the start, so that no `give_up_after` can overflow an instant.
+        let started = Instant::now();
         let mut attempt: u32 = 1;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = give_up_after.saturating_sub(started.elapsed());
             let timeout = left.clamp(RETRY_EVERY, CONNECT_TIMEOUT);
             let failure = match Self::try_connect(url, max_connections, timeout).await {
                 Ok(store) => return Ok(store),
                 Err(f) => f,
             };
-            let retry = failure.retryable && Instant::now() + RETRY_EVERY <= deadline;
+            let retry =
+                failure.retryable && started.elapsed().saturating_add(RETRY_EVERY) <= give_up_after;
             tracing::warn!(
                 attempt,
                 retry,
@@ -61,7 +63,7 @@ impl PgStore {
                 return Err(failure.error);
             }
             tokio::time::sleep(RETRY_EVERY).await;
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
         }
     }
 

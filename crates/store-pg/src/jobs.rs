@@ -171,8 +171,7 @@ impl JobStore for PgStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
-        let until =
-            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let until = ponte_core::wait::after(now, lease);
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
              WHERE (tenant_id, id) IN ( \

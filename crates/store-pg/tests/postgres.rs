@@ -168,6 +168,9 @@ async fn connection_errors_are_clear() {
     };
     assert!(msg.contains("authentication failed"), "{msg}");
     assert!(!msg.contains("secret"), "{msg}");
+    // No wait is too long to compute (an error waiting cannot fix returns at once).
+    let r = PgStore::connect_with_retry(&bad_user, 2, Duration::MAX).await;
+    assert!(matches!(r, Err(StoreError::Database(_))));
 
     let started = std::time::Instant::now();
     let r = PgStore::connect_with_retry(

@@ -118,8 +118,7 @@ impl JobStore for SqliteStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
-        let until =
-            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let until = ponte_core::wait::after(now, lease);
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("UPDATE jobs SET state = 'running', lease_owner = ");
         q.push_bind(owner)

@@ -17,7 +17,8 @@ pub fn take(
     let granted = (available.floor().max(0.0) as u32).min(want);
     let left = available - f64::from(granted);
     let retry_after = if granted == 0 {
-        Duration::from_secs_f64(((1.0 - left) / per_sec).clamp(0.001, 3600.0))
+        ponte_core::wait::from_secs_f64((1.0 - left) / per_sec)
+            .clamp(Duration::from_millis(1), Duration::from_secs(3600))
     } else {
         Duration::ZERO
     };
@@ -51,6 +52,20 @@ mod tests {
         assert!((g.retry_after.as_secs_f64() - 0.25).abs() < 1e-6);
         let (left, g) = take(0.0, 100.0, 1, 40.0, 2.0);
         assert_eq!((g.granted, left), (1, 39.0));
+    }
+
+    #[test]
+    fn nonsense_limits_never_panic() {
+        for per_sec in [1e-300, 0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            for capacity in [0.0, 1.0, f64::NAN, f64::INFINITY] {
+                for tokens in [0.0, -1e300, f64::NAN] {
+                    let (_, g) = take(tokens, 1.0, 3, capacity, per_sec);
+                    assert!(g.granted <= 3);
+                    assert!(g.retry_after <= Duration::from_secs(3600));
+                    let _ = spend(tokens, 1.0, u32::MAX, capacity, per_sec);
+                }
+            }
+        }
     }
 
     #[test]

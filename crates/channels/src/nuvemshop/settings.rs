@@ -1,6 +1,6 @@
 //! Nuvemshop channel settings and credentials.
 
-use crate::settings::from_value;
+use crate::settings::{check_rate_limit, from_value};
 use crate::ConfigError;
 use ponte_core::import::ImportPolicy;
 use ponte_core::status_rules::StatusRule;
@@ -93,11 +93,7 @@ impl NuvemshopSettings {
                 "store_id must be the numeric store id".into(),
             ));
         }
-        if !(s.rate_limit_per_sec > 0.0 && s.rate_limit_burst >= 1.0) {
-            return Err(ConfigError::Invalid(
-                "rate_limit_per_sec must be > 0 and rate_limit_burst >= 1".into(),
-            ));
-        }
+        check_rate_limit(s.rate_limit_per_sec, s.rate_limit_burst)?;
         if !(s.api_base_url.starts_with("https://") || s.api_base_url.starts_with("http://")) {
             return Err(ConfigError::Invalid(
                 "api_base_url must be an http(s) URL".into(),

@@ -1,6 +1,6 @@
 //! VTEX channel settings and credentials (issue 8 item 1; platforms.md §2 "Auth").
 
-use crate::settings::from_value;
+use crate::settings::{check_rate_limit, from_value};
 use crate::ConfigError;
 use ponte_core::import::ImportPolicy;
 use ponte_core::status_rules::StatusRule;
@@ -71,11 +71,7 @@ impl VtexSettings {
                 "account and environment: letters, digits, - or _".into(),
             ));
         }
-        if !(s.rate_limit_per_sec > 0.0 && s.rate_limit_burst >= 1.0) {
-            return Err(ConfigError::Invalid(
-                "rate_limit_per_sec must be > 0 and rate_limit_burst >= 1".into(),
-            ));
-        }
+        check_rate_limit(s.rate_limit_per_sec, s.rate_limit_burst)?;
         if let Some(u) = &s.api_base_url {
             if !(u.starts_with("https://") || u.starts_with("http://")) {
                 return Err(ConfigError::Invalid(

@@ -243,7 +243,7 @@ fn eta(run: &Run) -> Option<Duration> {
     let expected = run.counts.expected?;
     let rate = run.rate_per_sec.filter(|r| r.is_finite() && *r > 0.0)?;
     let left = expected.saturating_sub(run.counts.seen) as f64;
-    Some(Duration::from_secs_f64(left / rate))
+    Duration::try_from_secs_f64(left / rate).ok()
 }
 
 #[cfg(test)]

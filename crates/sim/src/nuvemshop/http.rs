@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::routes::AppState;
 use crate::bucket::RateInfo;
-use crate::faults::FaultKind;
+use crate::faults::{raw_response, FaultKind};
 use crate::reqlog::RequestRecord;
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -87,6 +87,11 @@ fn fault_response(kind: &FaultKind) -> Response {
     match kind {
         FaultKind::Redirect(_) | FaultKind::Oversized(_) => kind.common_response(),
         FaultKind::Unauthorized => unauthorized(),
+        FaultKind::Raw {
+            status,
+            headers,
+            body,
+        } => raw_response(*status, headers, body),
         FaultKind::RateLimited { retry_after_ms } => {
             let mut r = json_value(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -210,7 +215,8 @@ async fn gate_inner(
             }
         } else {
             let mut r = fault_response(&kind);
-            if limited || matches!(kind, FaultKind::RateLimited { .. }) {
+            let raw = matches!(kind, FaultKind::Raw { .. });
+            if (limited && !raw) || matches!(kind, FaultKind::RateLimited { .. }) {
                 let mut info = peek();
                 info.limit = cfg.bucket_size;
                 set_rate_headers(r.headers_mut(), info);

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::routes::AppState;
-use crate::faults::FaultKind;
+use crate::faults::{raw_response, FaultKind};
 use crate::reqlog::RequestRecord;
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -83,6 +83,11 @@ fn fault_response(kind: &FaultKind) -> Response {
     match kind {
         FaultKind::Redirect(_) | FaultKind::Oversized(_) => kind.common_response(),
         FaultKind::Unauthorized => unauthorized(),
+        FaultKind::Raw {
+            status,
+            headers,
+            body,
+        } => raw_response(*status, headers, body),
         // Assumption: VTEX documents no 429 body or headers beyond "Too many
         // requests"; the sim sends `Retry-After` (seconds, rounded up).
         FaultKind::RateLimited { retry_after_ms } => {
