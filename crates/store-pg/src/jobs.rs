@@ -3,6 +3,7 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::lease_release::Leases;
 use ponte_store::{
     Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreError, StoreResult,
 };
@@ -267,51 +268,18 @@ impl JobStore for PgStore {
     }
 }
 
-/// Which leases to give back.
-enum Leases<'a> {
-    /// Those that ran out before this time.
-    ExpiredAt(DateTime<Utc>),
-    /// Those of one owner.
-    Owner(&'a str),
-    /// Every one.
-    All,
-}
-
-impl<'a> Leases<'a> {
-    /// The condition on the jobs row aliased `a`; its parameter, if any, is `$1`.
-    fn cond(&self, a: &str) -> String {
-        match self {
-            Self::ExpiredAt(_) => format!("{a}.state = 'running' AND {a}.lease_until < $1"),
-            Self::Owner(_) => format!("{a}.state = 'running' AND {a}.lease_owner = $1"),
-            Self::All => format!("{a}.state = 'running'"),
-        }
-    }
-
-    fn bind<'q>(&self, q: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments>
-    where
-        'a: 'q,
-    {
-        match self {
-            Self::ExpiredAt(t) => q.bind(*t),
-            Self::Owner(o) => q.bind(*o),
-            Self::All => q,
-        }
-    }
-}
-
 /// Restricts a release to rows no other transaction holds: a worker completing a job
 /// right now keeps it (waiting for its row could deadlock with that transaction).
-fn unlocked(which: &Leases<'_>) -> String {
+fn unlocked(which: &Leases<'_, DateTime<Utc>>, a: &str) -> String {
     format!(
-        "(j.tenant_id, j.id) IN (SELECT tenant_id, id FROM jobs l WHERE {} ORDER BY tenant_id, id FOR UPDATE SKIP LOCKED)",
-        which.cond("l")
+        "({a}.tenant_id, {a}.id) IN (SELECT tenant_id, id FROM jobs l WHERE {} ORDER BY tenant_id, id FOR UPDATE SKIP LOCKED)",
+        which.cond("l", "$1")
     )
 }
 
-/// Puts leased jobs back to pending. A job whose key already has a pending twin is
-/// dropped instead (the twin does the same work), and so is every leased job but the
-/// oldest when several share a key. Retried when a twin appears concurrently.
-async fn release(store: &PgStore, which: Leases<'_>) -> StoreResult<u64> {
+/// Puts leased jobs back to pending ([`ponte_store::lease_release`]). Retried when a
+/// twin appears concurrently.
+async fn release(store: &PgStore, which: Leases<'_, DateTime<Utc>>) -> StoreResult<u64> {
     let mut attempt = 0;
     loop {
         match release_once(store, &which).await {
@@ -321,31 +289,27 @@ async fn release(store: &PgStore, which: Leases<'_>) -> StoreResult<u64> {
     }
 }
 
-async fn release_once(store: &PgStore, which: &Leases<'_>) -> StoreResult<u64> {
-    let del_sql = format!(
-        "DELETE FROM jobs j WHERE {} AND {} AND j.unique_key IS NOT NULL AND ( \
-           EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id AND p.unique_key = j.unique_key \
-                   AND p.state = 'pending') \
-           OR EXISTS (SELECT 1 FROM jobs r WHERE r.tenant_id = j.tenant_id AND r.unique_key = j.unique_key \
-                   AND {} AND r.id < j.id))",
-        which.cond("j"),
-        unlocked(which),
-        which.cond("r"),
-    );
-    let upd_sql = format!(
-        "UPDATE jobs j SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {} AND {}",
-        which.cond("j"),
-        unlocked(which),
-    );
+/// Binds a release's one parameter.
+fn bind<'q>(
+    which: &Leases<'_, DateTime<Utc>>,
+    q: Query<'q, Postgres, PgArguments>,
+) -> Query<'q, Postgres, PgArguments> {
+    match *which {
+        Leases::ExpiredAt(t) => q.bind(t),
+        Leases::Owner(o) => q.bind(o.to_owned()),
+        Leases::All => q,
+    }
+}
+
+async fn release_once(store: &PgStore, which: &Leases<'_, DateTime<Utc>>) -> StoreResult<u64> {
+    let sql = which.sql("$1", |a| unlocked(which, a));
     let mut tx = store.pool.begin().await.map_err(db_err)?;
-    let dropped = which
-        .bind(sqlx::query(&del_sql))
+    let dropped = bind(which, sqlx::query(&sql.drop))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
-    let requeued = which
-        .bind(sqlx::query(&upd_sql))
+    let requeued = bind(which, sqlx::query(&sql.requeue))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?

@@ -3,6 +3,7 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::lease_release::Leases;
 use ponte_store::{Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashSet;
@@ -218,33 +219,16 @@ impl JobStore for SqliteStore {
     }
 }
 
-/// Puts leased jobs back to pending. A job whose key already has a pending twin is
-/// dropped instead (the twin does the same work), and so is every leased job but the
-/// oldest when several share a key (an older run and its newer twin, both running
-/// when the process died): only one of them may become pending.
-async fn release(pool: &sqlx::SqlitePool, which: Leases<'_>) -> StoreResult<u64> {
-    let del_sql = format!(
-        "DELETE FROM jobs WHERE {} AND unique_key IS NOT NULL AND ( \
-           EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = jobs.tenant_id AND p.unique_key = jobs.unique_key \
-                   AND p.state = 'pending') \
-           OR EXISTS (SELECT 1 FROM jobs r WHERE r.tenant_id = jobs.tenant_id AND r.unique_key = jobs.unique_key \
-                   AND {} AND r.id < jobs.id))",
-        which.cond("jobs"),
-        which.cond("r"),
-    );
-    let upd_sql = format!(
-        "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE {}",
-        which.cond("jobs")
-    );
+/// Puts leased jobs back to pending ([`ponte_store::lease_release`]).
+async fn release(pool: &sqlx::SqlitePool, which: Leases<'_, i64>) -> StoreResult<u64> {
+    let sql = which.sql("?1", |_| String::new());
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let dropped = which
-        .bind(sqlx::query(&del_sql))
+    let dropped = bind(&which, sqlx::query(&sql.drop))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
-    let requeued = which
-        .bind(sqlx::query(&upd_sql))
+    let requeued = bind(&which, sqlx::query(&sql.requeue))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -253,35 +237,12 @@ async fn release(pool: &sqlx::SqlitePool, which: Leases<'_>) -> StoreResult<u64>
     Ok(dropped + requeued)
 }
 
-/// Which leased jobs a release returns.
-enum Leases<'a> {
-    /// Leases that expired before this time (stored form).
-    ExpiredAt(i64),
-    /// Every lease of one owner.
-    Owner(&'a str),
-    /// Every lease (start-up of the only process).
-    All,
-}
-
-impl<'a> Leases<'a> {
-    /// The condition on the jobs row aliased `a`; its parameter, if any, is `?1`.
-    fn cond(&self, a: &str) -> String {
-        match self {
-            Self::ExpiredAt(_) => format!("{a}.state = 'running' AND {a}.lease_until < ?1"),
-            Self::Owner(_) => format!("{a}.state = 'running' AND {a}.lease_owner = ?1"),
-            Self::All => format!("{a}.state = 'running'"),
-        }
-    }
-
-    fn bind<'q>(&self, q: SqliteQuery<'q>) -> SqliteQuery<'q>
-    where
-        'a: 'q,
-    {
-        match self {
-            Self::ExpiredAt(t) => q.bind(*t),
-            Self::Owner(o) => q.bind(*o),
-            Self::All => q,
-        }
+/// Binds a release's one parameter.
+fn bind<'q>(which: &Leases<'_, i64>, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+    match *which {
+        Leases::ExpiredAt(t) => q.bind(t),
+        Leases::Owner(o) => q.bind(o.to_owned()),
+        Leases::All => q,
     }
 }
 

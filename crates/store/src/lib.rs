@@ -2,6 +2,7 @@
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
 mod error;
+pub mod lease_release;
 pub mod rate;
 mod records;
 mod retention;
