@@ -30,7 +30,6 @@ pub use actions::{ActionReport, SendPlan};
 pub use auth::{hash_token, TokenSetup};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
-pub use figures::DbFigures;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
 pub use secrets::{verify_master_key, Cipher, MasterKey};
@@ -199,11 +198,6 @@ impl Engine {
     /// here).
     pub fn ready(&self) -> bool {
         self.figures.fresh()
-    }
-
-    /// The job counts and database size last read, if any.
-    pub fn db_figures(&self) -> Option<DbFigures> {
-        self.figures.latest()
     }
 
     /// The metrics in the text exposition format, with the figures last read (no
