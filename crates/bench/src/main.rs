@@ -9,6 +9,7 @@ mod load;
 mod pg;
 mod poll;
 mod report;
+mod retention;
 mod scenarios;
 mod sends;
 mod server;
@@ -45,6 +46,9 @@ enum Cmd {
     /// Orders imported per second from a simulated VTEX account through Feed v3 (the
     /// scheduled run) and through a manual sync of the OMS list.
     Vtex(vtex::VtexArgs),
+    /// Signed webhooks accepted per second with the retention sweep off, then while it
+    /// deletes a database full of old deliveries.
+    Retention(retention::RetentionArgs),
     /// Every scenario.
     All {
         /// Small sizes and short measurements: a smoke run of every scenario (seconds
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
+            Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 let started = chrono::Utc::now();
@@ -89,7 +94,9 @@ fn main() -> anyhow::Result<()> {
                     if target.instances == 1 {
                         poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
                         stock::stock(stock::StockArgs::preset(quick, target.clone())).await?;
-                        vtex::vtex(vtex::VtexArgs::preset(quick, target)).await?;
+                        vtex::vtex(vtex::VtexArgs::preset(quick, target.clone())).await?;
+                        retention::retention(retention::RetentionArgs::preset(quick, target))
+                            .await?;
                     }
                 }
                 if !sqlite_only {

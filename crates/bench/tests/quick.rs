@@ -21,7 +21,16 @@ fn every_scenario_runs_and_checks_itself_in_quick_mode() {
         "ponte-bench all --quick failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for scenario in ["ingest", "e2e", "sends", "poll", "stock", "vtex", "jobs"] {
+    for scenario in [
+        "ingest",
+        "e2e",
+        "sends",
+        "poll",
+        "stock",
+        "vtex",
+        "retention",
+        "jobs",
+    ] {
         assert!(
             stdout.contains(&format!("== {scenario} (")),
             "{scenario} did not run:\n{stdout}"

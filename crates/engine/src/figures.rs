@@ -10,13 +10,13 @@ use tokio::time::Instant;
 
 /// The figures of the last successful read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DbFigures {
+pub(crate) struct DbFigures {
     /// Jobs per state.
-    pub jobs: JobCounts,
+    pub(crate) jobs: JobCounts,
     /// The database's size in bytes.
-    pub database_bytes: u64,
+    pub(crate) database_bytes: u64,
     /// When their read began (wall clock): they show every change committed before.
-    pub read_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) read_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]

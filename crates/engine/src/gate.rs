@@ -2,7 +2,7 @@
 //! jobs do not. While the inbox committer has work, background writers step aside
 //! (for a bounded time, so they are never starved).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -13,6 +13,8 @@ const MAX_YIELD: Duration = Duration::from_millis(10);
 #[derive(Default)]
 pub(crate) struct WriteGate {
     inbox_busy: AtomicUsize,
+    /// Inbox commits begun so far.
+    inbox_turns: AtomicU64,
     idle: Notify,
 }
 
@@ -30,8 +32,14 @@ impl Drop for InboxTurn<'_> {
 impl WriteGate {
     /// Marks the inbox busy until the guard drops.
     pub(crate) fn inbox_turn(&self) -> InboxTurn<'_> {
+        self.inbox_turns.fetch_add(1, Ordering::Relaxed);
         self.inbox_busy.fetch_add(1, Ordering::AcqRel);
         InboxTurn(self)
+    }
+
+    /// How many inbox commits have begun (a change means webhooks are coming in).
+    pub(crate) fn inbox_turns(&self) -> u64 {
+        self.inbox_turns.load(Ordering::Relaxed)
     }
 
     /// Waits (at most [`MAX_YIELD`]) while the inbox is busy.

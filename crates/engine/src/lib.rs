@@ -31,7 +31,6 @@ pub use actions::{ActionReport, SendPlan};
 pub use auth::{hash_token, TokenSetup};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
-pub use figures::DbFigures;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
 pub use secrets::{verify_master_key, Cipher, MasterKey};
@@ -230,11 +229,6 @@ impl Engine {
         } else {
             Err(NotReady::WorkersDown(down.join(", ")))
         }
-    }
-
-    /// The job counts and database size last read, if any.
-    pub fn db_figures(&self) -> Option<DbFigures> {
-        self.figures.latest()
     }
 
     /// The metrics in the text exposition format, with the figures last read (no

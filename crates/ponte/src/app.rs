@@ -109,18 +109,17 @@ pub async fn run(
     }
     engine.ensure_all_tasks().await?;
     let workers = Workers::start(engine.clone());
-    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let metrics_server = match metrics_listener {
         Some(l) => {
             let at = l.local_addr()?;
             tracing::info!(%at, "metrics listening");
             println!("ponte metrics listening on http://{at}");
-            let mut stop_rx = stop_rx.clone();
             let router = ponte_api::metrics_router(engine.clone());
             Some(tokio::spawn(async move {
                 axum::serve(l, router)
                     .with_graceful_shutdown(async move {
-                        let _ = stop_rx.wait_for(|s| *s).await;
+                        let _ = stopped.wait_for(|s| *s).await;
                     })
                     .await
             }))
