@@ -61,7 +61,9 @@ fn no_file_refers_to_a_path_outside_the_repository() {
     let root = root().canonicalize().unwrap();
     let mut all = Vec::new();
     files(&root, &mut all);
+    // Spelled in pieces so that this file does not name what it looks for.
     let outside = ["shared/", "fixtures"].concat();
+    let beside = ["..", "/shared"].concat();
     let mut bad = Vec::new();
     for path in &all {
         let Ok(text) = std::fs::read_to_string(path) else {
@@ -74,7 +76,7 @@ fn no_file_refers_to_a_path_outside_the_repository() {
         let depth = base_depth(rel);
         for (n, line) in text.lines().enumerate() {
             let escapes = climbs(line).into_iter().any(|c| c > depth);
-            if escapes || line.contains(&outside) || line.contains("../shared") {
+            if escapes || line.contains(&outside) || line.contains(&beside) {
                 bad.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
             }
         }
