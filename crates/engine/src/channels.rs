@@ -386,8 +386,6 @@ fn with_secrets(
     credentials
 }
 
-/// Splits a channel's settings into the keys every platform shares (automations,
-/// stock) and the platform's own.
 /// The base URL a channel's (validated) settings make ponte call.
 fn base_url(platform: &dyn Platform, settings: &serde_json::Value) -> Result<String, ConfigError> {
     let (_, _, rest) = split_common(settings)?;
@@ -402,6 +400,8 @@ fn origin(url: &str) -> String {
     }
 }
 
+/// Splits a channel's settings into the keys every platform shares (automations,
+/// stock) and the platform's own.
 fn split_common(
     settings: &serde_json::Value,
 ) -> Result<(Automations, StockSettings, serde_json::Value), ConfigError> {
