@@ -5,14 +5,14 @@ use crate::batch::{next_batch, Item};
 use crate::gate::WriteGate;
 use crate::EngineError;
 use ponte_core::Clock;
-use ponte_store::{ActionApplied, ActionCommit, Store};
+use ponte_store::{ActionApplied, ActionCommit, Store, StoreError};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Most actions applied in one transaction.
 const MAX_BATCH: usize = 256;
 
-type Reply = Result<ActionApplied, String>;
+type Reply = Result<ActionApplied, StoreError>;
 
 /// The queue in front of `apply_actions`.
 pub(crate) struct ActionCommitter {
@@ -42,7 +42,7 @@ impl ActionCommitter {
                     }
                     Err(e) => {
                         for r in replies {
-                            let _ = r.send(Err(e.to_string()));
+                            let _ = r.send(Err(e.clone()));
                         }
                     }
                 }
@@ -60,6 +60,6 @@ impl ActionCommitter {
             .map_err(|_| EngineError::ShuttingDown)?;
         orx.await
             .map_err(|_| EngineError::ShuttingDown)?
-            .map_err(|e| EngineError::Store(ponte_store::StoreError::Database(e)))
+            .map_err(EngineError::Store)
     }
 }

@@ -4,7 +4,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 /// One queued item and where to send its result.
-pub(crate) type Item<T, R = Result<(), String>> = (T, oneshot::Sender<R>);
+pub(crate) type Item<T, R = Result<(), ponte_store::StoreError>> = (T, oneshot::Sender<R>);
 
 /// Takes the next batch: waits for one item, then takes whatever else is queued,
 /// up to `max`. `None` when the queue is closed and empty.

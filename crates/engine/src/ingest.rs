@@ -45,10 +45,7 @@ impl Ingest {
                 let _turn = gate.inbox_turn();
                 let (deliveries, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let started = std::time::Instant::now();
-                let result = store
-                    .accept_deliveries(&deliveries)
-                    .await
-                    .map_err(|e| e.to_string());
+                let result = store.accept_deliveries(&deliveries).await;
                 tracing::debug!(
                     n = deliveries.len(),
                     ms = started.elapsed().as_secs_f64() * 1e3,
@@ -82,7 +79,7 @@ impl Ingest {
             .map_err(|_| EngineError::ShuttingDown)?;
         orx.await
             .map_err(|_| EngineError::ShuttingDown)?
-            .map_err(|e| EngineError::Store(ponte_store::StoreError::Database(e)))
+            .map_err(EngineError::Store)
     }
 
     /// Stops taking deliveries and waits for the queued ones to commit.

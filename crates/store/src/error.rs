@@ -1,7 +1,8 @@
 //! Errors of the storage layer.
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
+/// A storage failure (cloneable: a group commit hands one failure to every caller of
+/// its batch, typed).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or answered with an error.
     #[error("database error: {0}")]
