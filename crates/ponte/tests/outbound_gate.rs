@@ -8,16 +8,13 @@
 mod common;
 #[path = "common/pg.rs"]
 mod pg;
-#[path = "common/vtex.rs"]
-mod vtex_harness;
 
-use common::{Ponte, Sim, TOKEN};
+use common::{run_now, task, until, Ponte, Sim, TOKEN};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vtex_harness::{run_now, task};
 
 const STRICT: (&str, &str) = ("PONTE_ALLOW_PRIVATE_NETWORKS", "false");
 
@@ -216,7 +213,7 @@ async fn redirects_are_not_followed_and_large_answers_are_refused() {
         .post(&format!("/api/v1/orders/{order}/separation"), &json!({}))
         .await;
     assert_eq!(s, 200);
-    let send = vtex_harness::until(Duration::from_secs(30), "send settled", || async {
+    let send = until(Duration::from_secs(30), "send settled", || async {
         let page = ponte
             .get(&format!("/api/v1/status-sends?order_id={order}"))
             .await;

@@ -127,21 +127,6 @@ async fn action(p: &Ponte, order: &str, kind: &str, body: Value) {
     .await;
 }
 
-async fn task_id(p: &Ponte, channel: &str, kind: &str) -> String {
-    let list = p
-        .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
-        .await;
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == kind)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn run_to_end(p: &Ponte, task: &str) -> String {
     let (s, run) = p
         .post(&format!("/api/v1/scheduled-tasks/{task}/run"), &json!({}))
@@ -242,8 +227,14 @@ async fn old_records_go_and_needed_ones_stay(db: Db) {
     let order2 = imported(&p, &sim, &url, o2).await;
     let no_code = json!({"tracking_code": null, "shipped_at": "2026-11-23T12:00:00Z"});
     action(&p, &order2, "shipment", no_code).await;
-    let import_task = task_id(&p, &ch, "import_orders").await;
-    let refresh_task = task_id(&p, &ch, "refresh_payment_status").await;
+    let import_task = common::task(&p, &ch, "import_orders").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh_task = common::task(&p, &ch, "refresh_payment_status").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     run_to_end(&p, &import_task).await;
     let last_import = run_to_end(&p, &import_task).await;
     run_to_end(&p, &refresh_task).await;

@@ -348,3 +348,53 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Polls `f` every 50 ms until it gives a value; panics after `timeout`.
+pub async fn until<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{what}: not reached after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The channel's task of `kind`.
+pub async fn task(p: &Ponte, channel: &str, kind: &str) -> Value {
+    let list = p
+        .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
+        .await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == kind)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} task in {list}"))
+}
+
+/// Runs a task now and waits for the run to end; returns the run.
+pub async fn run_now(p: &Ponte, task_id: &str) -> Value {
+    let (status, run) = p
+        .post(
+            &format!("/api/v1/scheduled-tasks/{task_id}/run"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    until(Duration::from_secs(30), "task run finished", || async {
+        let out = p.get(&format!("/api/v1/task-runs/{run_id}")).await;
+        (out["state"] == "succeeded" || out["state"] == "failed").then_some(out)
+    })
+    .await
+}

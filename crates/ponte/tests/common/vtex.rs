@@ -3,11 +3,12 @@
 //! it, and a VTEX simulator served in this process.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub use crate::common::{run_now, task, until};
 use crate::common::{wait_for, Ponte};
 use ponte_sim::vtex::{NewItem, NewOrder, OrderStatus, ServerHandle, VtexConfig, VtexSim};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A free loopback port: bound, read, released.
 pub fn free_port() -> u16 {
@@ -161,25 +162,6 @@ impl Vtex {
     }
 }
 
-/// Polls `f` every 50 ms until it gives a value; panics after `timeout`.
-pub async fn until<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "{what}: not reached after {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// ponte's order of a platform id, once imported (waits up to `timeout`).
 pub async fn imported(p: &Ponte, external_id: &str, timeout: Duration) -> Value {
     until(
@@ -202,37 +184,6 @@ pub async fn orders_of(p: &Ponte, external_id: &str) -> Vec<Value> {
         .get(&format!("/api/v1/orders?external_id={external_id}"))
         .await;
     page["items"].as_array().unwrap().clone()
-}
-
-/// The channel's task of `kind`.
-pub async fn task(p: &Ponte, channel: &str, kind: &str) -> Value {
-    let list = p
-        .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
-        .await;
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == kind)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {kind} task in {list}"))
-}
-
-/// Runs a task now and waits for the run to end; returns the run.
-pub async fn run_now(p: &Ponte, task_id: &str) -> Value {
-    let (status, run) = p
-        .post(
-            &format!("/api/v1/scheduled-tasks/{task_id}/run"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 202, "{run}");
-    let run_id = run["id"].as_str().unwrap().to_owned();
-    until(Duration::from_secs(30), "task run finished", || async {
-        let out = p.get(&format!("/api/v1/task-runs/{run_id}")).await;
-        (out["state"] == "succeeded" || out["state"] == "failed").then_some(out)
-    })
-    .await
 }
 
 /// The order's status sends, in order.
