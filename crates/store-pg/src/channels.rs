@@ -2,6 +2,7 @@ use crate::codec::col;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
+use ponte_store::rows::updated;
 use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
 use sqlx::postgres::PgRow;
 
@@ -58,10 +59,7 @@ impl ChannelStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        updated(done.rows_affected())
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
@@ -103,10 +101,7 @@ impl ChannelStore for PgStore {
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        updated(done.rows_affected())
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {

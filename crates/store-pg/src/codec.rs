@@ -15,11 +15,6 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Whether a driver error is a unique violation.
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
 /// Reads a column; a value that does not decode is a corrupt record.
 pub(crate) fn col<'r, T>(r: &'r PgRow, name: &str) -> Result<T, StoreError>
 where

@@ -4,9 +4,11 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, DeliveryId, TenantId};
+use ponte_store::inbox::delivery_jobs;
+use ponte_store::rows::parse_stored;
 use ponte_store::{
     Delivery, DeliveryFilter, DeliveryState, InboxStore, NewDelivery, Page, PageRequest,
-    StoreError, StoreResult,
+    StoreResult,
 };
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -44,11 +46,7 @@ impl InboxStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let jobs: Vec<_> = batch
-            .iter()
-            .filter_map(|d| d.job.as_ref().map(|j| (d.tenant_id, j)))
-            .collect();
-        insert_jobs(&mut tx, &jobs).await?;
+        insert_jobs(&mut tx, &delivery_jobs(batch)).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -85,8 +83,7 @@ impl InboxStore for PgStore {
                     event: col(r, "event")?,
                     resource_id: col(r, "resource_id")?,
                     body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
-                    state: DeliveryState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(state.clone()))?,
+                    state: parse_stored("delivery state", &state, DeliveryState::parse)?,
                     error: col(r, "error")?,
                     processed_at: col(r, "processed_at")?,
                 })

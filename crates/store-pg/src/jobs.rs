@@ -1,16 +1,17 @@
-use crate::codec::{col, is_unique_violation};
+use crate::codec::col;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::job_outcome::{finish_leased, JobUpdate, LeasedJob};
+use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
 use ponte_store::{
     Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreError, StoreResult,
 };
 use sqlx::postgres::{PgArguments, PgConnection};
 use sqlx::query::Query;
-use sqlx::{Connection, Postgres, Row};
-use std::collections::HashMap;
+use sqlx::{Connection, Postgres};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -24,20 +25,9 @@ pub(crate) async fn insert_jobs(
     conn: &mut PgConnection,
     jobs: &[(TenantId, &NewJob)],
 ) -> StoreResult<()> {
-    // PostgreSQL refuses to update one row twice in one statement: coalesce the batch
-    // first, keeping the first job of each key with the earliest run_at.
-    let mut rows: Vec<(TenantId, &NewJob, DateTime<Utc>)> = Vec::with_capacity(jobs.len());
-    let mut by_key: HashMap<(TenantId, &str), usize> = HashMap::new();
-    for (t, j) in jobs {
-        let slot = j
-            .unique_key
-            .as_deref()
-            .map(|k| *by_key.entry((*t, k)).or_insert(rows.len()));
-        match slot {
-            Some(i) if i < rows.len() => rows[i].2 = rows[i].2.min(j.run_at),
-            _ => rows.push((*t, j, j.run_at)),
-        }
-    }
+    // PostgreSQL refuses to update one row twice in one statement: the batch is
+    // coalesced first.
+    let mut rows = coalesce_jobs(jobs);
     if rows.is_empty() {
         return Ok(());
     }
@@ -72,88 +62,76 @@ pub(crate) async fn insert_jobs(
     Ok(())
 }
 
-/// Deletes the job if `lease` still holds it; rows deleted.
-async fn delete_leased(conn: &mut PgConnection, lease: &JobLease) -> Result<u64, sqlx::Error> {
-    let r =
-        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2")
-            .bind(lease.job_id.0)
-            .bind(&lease.owner)
-            .execute(&mut *conn)
-            .await?;
-    Ok(r.rows_affected())
+/// A leased job on a connection ([`ponte_store::job_outcome`]). `in_tx` says the
+/// connection is inside a transaction, where a failed statement would abort everything:
+/// the update then runs under a savepoint.
+struct PgLeasedJob<'a> {
+    conn: &'a mut PgConnection,
+    lease: &'a JobLease,
+    in_tx: bool,
 }
 
-/// Puts the leased job back to pending for a retry; rows changed. Fails with a unique
-/// violation when a pending twin with the same key exists.
-async fn requeue_leased(
-    conn: &mut PgConnection,
-    lease: &JobLease,
-    run_at: DateTime<Utc>,
-    count_attempt: bool,
-    error: &str,
-) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE jobs SET state = 'pending', run_at = $1, attempts = attempts + $2, last_error = $3, \
-         lease_owner = NULL, lease_until = NULL WHERE id = $4 AND state = 'running' AND lease_owner = $5",
-    )
-    .bind(run_at)
-    .bind(i32::from(count_attempt))
-    .bind(error)
-    .bind(lease.job_id.0)
-    .bind(&lease.owner)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected())
+impl PgLeasedJob<'_> {
+    async fn write(&mut self, u: &JobUpdate<'_>) -> Result<u64, sqlx::Error> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), attempts = attempts + $3, \
+             last_error = $4, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+        )
+        .bind(u.state.as_str())
+        .bind(u.run_at)
+        .bind(u.attempts)
+        .bind(u.error)
+        .bind(self.lease.job_id.0)
+        .bind(&self.lease.owner)
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(r.rows_affected())
+    }
+}
+
+#[async_trait]
+impl LeasedJob for PgLeasedJob<'_> {
+    async fn delete(&mut self) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+        )
+        .bind(self.lease.job_id.0)
+        .bind(&self.lease.owner)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn update(&mut self, u: &JobUpdate<'_>) -> StoreResult<u64> {
+        if !self.in_tx {
+            return self.write(u).await.map_err(db_err);
+        }
+        let mut sp = Connection::begin(&mut *self.conn).await.map_err(db_err)?;
+        let mut inner = PgLeasedJob {
+            conn: &mut sp,
+            lease: self.lease,
+            in_tx: false,
+        };
+        let r = inner.write(u).await;
+        match r {
+            Ok(_) => sp.commit().await.map_err(db_err)?,
+            Err(_) => sp.rollback().await.map_err(db_err)?,
+        }
+        r.map_err(db_err)
+    }
 }
 
 /// Finishes a job; false if the lease was lost. `in_tx` says `conn` is inside a
-/// transaction, where a failed statement would abort everything: the retry's update
-/// then runs under a savepoint.
+/// transaction (see [`PgLeasedJob`]).
 pub(crate) async fn finish_in(
     conn: &mut PgConnection,
     lease: &JobLease,
     outcome: &JobOutcome,
     in_tx: bool,
 ) -> StoreResult<bool> {
-    let done = match outcome {
-        JobOutcome::Done => delete_leased(conn, lease).await,
-        JobOutcome::Retry {
-            run_at,
-            count_attempt,
-            error,
-        } => {
-            let requeued = if in_tx {
-                let mut sp = Connection::begin(&mut *conn).await.map_err(db_err)?;
-                let r = requeue_leased(&mut sp, lease, *run_at, *count_attempt, error).await;
-                match r {
-                    Ok(_) => sp.commit().await.map_err(db_err)?,
-                    Err(_) => sp.rollback().await.map_err(db_err)?,
-                }
-                r
-            } else {
-                requeue_leased(conn, lease, *run_at, *count_attempt, error).await
-            };
-            match requeued {
-                // A pending twin with the same unique key exists: this run's retry folds into it.
-                Err(e) if is_unique_violation(&e) => {
-                    delete_leased(conn, lease).await.map_err(db_err)?;
-                    return Ok(true);
-                }
-                other => other,
-            }
-        }
-        JobOutcome::Failed { error } => sqlx::query(
-            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $2 AND state = 'running' AND lease_owner = $3",
-        )
-        .bind(error)
-        .bind(lease.job_id.0)
-        .bind(&lease.owner)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected()),
-    };
-    Ok(done.map_err(db_err)? == 1)
+    finish_leased(&mut PgLeasedJob { conn, lease, in_tx }, outcome).await
 }
 
 #[async_trait]
@@ -249,13 +227,7 @@ impl JobStore for PgStore {
             .map_err(db_err)?;
         let mut c = JobCounts::default();
         for r in rows {
-            let n: i64 = col(&r, "n")?;
-            match r.try_get::<&str, _>("state").map_err(db_err)? {
-                "pending" => c.pending = n,
-                "running" => c.running = n,
-                "failed" => c.failed = n,
-                _ => {}
-            }
+            c.add(col(&r, "state")?, col(&r, "n")?);
         }
         Ok(c)
     }

@@ -1,9 +1,9 @@
-//! Scheduled tasks and their runs.
+//! Scheduled tasks and their runs (the rules are `ponte_store::task_runs`'s).
 //!
 //! Several instances share the tables: a due time fires by compare-and-set on
-//! `next_run_at` (the instance whose update moved it starts the run), and the partial
-//! unique index `task_runs_one_active` keeps at most one queued or running run per task,
-//! whoever asks (a run now racing another run now or a due time gets `Busy`).
+//! `next_run_at`, and the partial unique index `task_runs_one_active` keeps at most one
+//! queued or running run per task, whoever asks (a run now racing another run now or a
+//! due time gets `Busy`).
 
 use crate::codec::{col, from_json, newest_first};
 use crate::jobs::insert_jobs;
@@ -11,14 +11,15 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, RunId, TaskId, TenantId};
+use ponte_store::rows::parse_stored;
+use ponte_store::task_runs::{self, RunStartTx};
 use ponte_store::{
     JobLease, NewJob, NewTask, Page, PageRequest, RunCounts, RunEnd, RunRequest, RunStart,
-    RunState, RunTrigger, ScheduledTask, StoreError, StoreResult, TaskJob, TaskKind, TaskPatch,
-    TaskRun, TaskStore, TASK_JOB_KIND,
+    RunState, RunTrigger, ScheduledTask, StoreResult, TaskKind, TaskPatch, TaskRun, TaskStore,
 };
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
@@ -40,7 +41,7 @@ fn task_select(from: &str) -> String {
 }
 
 fn kind(s: &str) -> StoreResult<TaskKind> {
-    TaskKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("task kind {s}")))
+    parse_stored("task kind", s, TaskKind::parse)
 }
 
 /// The run columns of a row, prefixed `p`, of the given task.
@@ -60,11 +61,9 @@ fn run_of(
         task_id,
         kind,
         channel_id,
-        trigger: RunTrigger::parse(&trigger)
-            .ok_or_else(|| StoreError::Corrupt(format!("run trigger {trigger}")))?,
+        trigger: parse_stored("run trigger", &trigger, RunTrigger::parse)?,
         since: col(r, &format!("{p}since"))?,
-        state: RunState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("run state {state}")))?,
+        state: parse_stored("run state", &state, RunState::parse)?,
         created_at: col(r, &format!("{p}created_at"))?,
         started_at: col(r, &format!("{p}started_at"))?,
         finished_at: col(r, &format!("{p}finished_at"))?,
@@ -108,29 +107,99 @@ fn decode_task(r: &PgRow) -> StoreResult<ScheduledTask> {
     })
 }
 
-/// The task's queued or running run, if any.
-async fn active_run(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    task: TaskId,
-) -> StoreResult<Option<TaskRun>> {
-    sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM task_runs \
-         WHERE tenant_id = $1 AND task_id = $2 AND state IN ('queued', 'running')"
-    ))
-    .bind(tenant.0)
-    .bind(task.0)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .as_ref()
-    .map(decode_run)
-    .transpose()
-}
+/// Starting a run ([`task_runs::start_run`]): the partial unique index refuses a second
+/// active run, and a concurrent insert still uncommitted makes an insert wait for its
+/// outcome.
+struct PgRunStart(Transaction<'static, Postgres>);
 
-/// How many times `start_run` tries again when its insert met an active run that ended
-/// before it could be read (it then starts a run on the next try).
-const START_TRIES: usize = 3;
+#[async_trait]
+impl RunStartTx for PgRunStart {
+    async fn fire(
+        &mut self,
+        req: &RunRequest,
+        expected: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // The others see the moved value once the winner commits (the row lock makes
+        // them wait).
+        let moved = sqlx::query(
+            "UPDATE scheduled_tasks SET next_run_at = $1 \
+             WHERE tenant_id = $2 AND id = $3 AND next_run_at = $4 AND enabled",
+        )
+        .bind(next)
+        .bind(req.tenant_id.0)
+        .bind(req.task_id.0)
+        .bind(expected)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn insert_run(
+        &mut self,
+        req: &RunRequest,
+        id: RunId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TaskRun>> {
+        sqlx::query(&format!(
+            "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
+               state, created_at) \
+             SELECT t.tenant_id, $3::uuid, t.id, t.kind, t.channel_id, $4::text, $5::timestamptz, \
+                    'queued', $6::timestamptz \
+             FROM scheduled_tasks t WHERE t.tenant_id = $1 AND t.id = $2 \
+             ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(req.tenant_id.0)
+        .bind(req.task_id.0)
+        .bind(id.0)
+        .bind(req.trigger.as_str())
+        .bind(req.since)
+        .bind(now)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn active_run(&mut self, req: &RunRequest) -> StoreResult<Option<TaskRun>> {
+        // A new statement, a new snapshot: a run committed meanwhile is seen.
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs \
+             WHERE tenant_id = $1 AND task_id = $2 AND state IN ('queued', 'running')"
+        ))
+        .bind(req.tenant_id.0)
+        .bind(req.task_id.0)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn task_exists(&mut self, req: &RunRequest) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM scheduled_tasks WHERE tenant_id = $1 AND id = $2)",
+        )
+        .bind(req.tenant_id.0)
+        .bind(req.task_id.0)
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn enqueue(&mut self, tenant: TenantId, job: &NewJob) -> StoreResult<()> {
+        insert_jobs(&mut self.0, &[(tenant, job)]).await
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        self.0.commit().await.map_err(db_err)
+    }
+}
 
 #[async_trait]
 impl TaskStore for PgStore {
@@ -222,7 +291,7 @@ impl TaskStore for PgStore {
         patch: &TaskPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ScheduledTask>> {
-        if patch.interval_secs.is_none() && patch.enabled.is_none() {
+        if patch.is_empty() {
             return self.task(tenant, task).await;
         }
         // The outer query reads the updated row from the CTE (it runs on the snapshot
@@ -261,81 +330,8 @@ impl TaskStore for PgStore {
     }
 
     async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if let Some((expected, next)) = req.fire {
-            // The instance whose update moves the due time fires it; the others see the
-            // moved value once the winner commits (the row lock makes them wait).
-            let moved = sqlx::query(
-                "UPDATE scheduled_tasks SET next_run_at = $1 \
-                 WHERE tenant_id = $2 AND id = $3 AND next_run_at = $4 AND enabled",
-            )
-            .bind(next)
-            .bind(req.tenant_id.0)
-            .bind(req.task_id.0)
-            .bind(expected)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if moved.rows_affected() != 1 {
-                return Ok(RunStart::NotFired);
-            }
-        }
-        for _ in 0..START_TRIES {
-            // The partial unique index refuses a second active run; a concurrent insert
-            // still uncommitted makes this one wait for its outcome.
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
-                   state, created_at) \
-                 SELECT t.tenant_id, $3::uuid, t.id, t.kind, t.channel_id, $4::text, $5::timestamptz, \
-                        'queued', $6::timestamptz \
-                 FROM scheduled_tasks t WHERE t.tenant_id = $1 AND t.id = $2 \
-                 ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
-                 RETURNING {RUN_COLUMNS}"
-            ))
-            .bind(req.tenant_id.0)
-            .bind(req.task_id.0)
-            .bind(RunId::new().0)
-            .bind(req.trigger.as_str())
-            .bind(req.since)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if let Some(row) = inserted {
-                let run = decode_run(&row)?;
-                let job = NewJob {
-                    kind: TASK_JOB_KIND.into(),
-                    payload: serde_json::to_value(TaskJob { run_id: run.id })
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    unique_key: None,
-                    run_at: now,
-                };
-                insert_jobs(&mut tx, &[(req.tenant_id, &job)]).await?;
-                tx.commit().await.map_err(db_err)?;
-                return Ok(RunStart::Started(run));
-            }
-            // Nothing inserted: the task is gone, or it has an active run (read with a
-            // new snapshot, so one committed meanwhile is seen).
-            if let Some(active) = active_run(&mut tx, req.tenant_id, req.task_id).await? {
-                // Commit: a fired due time stays moved on.
-                tx.commit().await.map_err(db_err)?;
-                return Ok(RunStart::Busy(active));
-            }
-            let exists: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM scheduled_tasks WHERE tenant_id = $1 AND id = $2)",
-            )
-            .bind(req.tenant_id.0)
-            .bind(req.task_id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if !exists {
-                return Ok(RunStart::NotFired);
-            }
-            // The active run ended between the insert and the read: try again.
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(RunStart::NotFired)
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        task_runs::start_run(PgRunStart(tx), req, now).await
     }
 
     async fn begin_run(
@@ -396,13 +392,6 @@ impl TaskStore for PgStore {
         end: &RunEnd,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let state = if end.error.is_none() {
-            RunState::Succeeded
-        } else {
-            RunState::Failed
-        };
-        // Only a successful run moves the cursor.
-        let new_cursor = end.cursor.filter(|_| end.error.is_none());
         // One statement: removing the job proves the lease; the run and the task's cursor
         // are written only if it did.
         let gone: i64 = sqlx::query_scalar(
@@ -418,13 +407,13 @@ impl TaskStore for PgStore {
         )
         .bind(lease.job_id.0)
         .bind(&lease.owner)
-        .bind(state.as_str())
+        .bind(end.state().as_str())
         .bind(now)
         .bind(Json(&end.counts))
         .bind(&end.error)
         .bind(tenant.0)
         .bind(run.0)
-        .bind(new_cursor)
+        .bind(end.new_cursor())
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;

@@ -2,7 +2,8 @@ use crate::codec::{col, from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
+use ponte_store::rows::updated;
+use ponte_store::{Channel, ChannelStore, StoreResult, Subscription};
 use sqlx::sqlite::SqliteRow;
 
 const COLUMNS: &str =
@@ -58,10 +59,7 @@ impl ChannelStore for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        updated(done.rows_affected())
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
@@ -102,10 +100,7 @@ impl ChannelStore for SqliteStore {
                 .execute(&self.writer)
                 .await
                 .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        updated(done.rows_affected())
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {

@@ -3,9 +3,11 @@ use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use ponte_core::TenantId;
+use ponte_store::inbox::delivery_jobs;
+use ponte_store::rows::parse_stored;
 use ponte_store::{
     Delivery, DeliveryFilter, DeliveryState, InboxStore, NewDelivery, Page, PageRequest,
-    StoreError, StoreResult,
+    StoreResult,
 };
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -33,11 +35,7 @@ impl InboxStore for SqliteStore {
             });
             q.build().execute(&mut *tx).await.map_err(db_err)?;
         }
-        let jobs: Vec<_> = batch
-            .iter()
-            .filter_map(|d| d.job.as_ref().map(|j| (d.tenant_id, j)))
-            .collect();
-        insert_jobs(&mut tx, &jobs).await?;
+        insert_jobs(&mut tx, &delivery_jobs(batch)).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -74,8 +72,7 @@ impl InboxStore for SqliteStore {
                     event: col(r, "event")?,
                     resource_id: col(r, "resource_id")?,
                     body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
-                    state: DeliveryState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(state.clone()))?,
+                    state: parse_stored("delivery state", &state, DeliveryState::parse)?,
                     error: col(r, "error")?,
                     processed_at: from_opt_ts(col(r, "processed_at")?)?,
                 })

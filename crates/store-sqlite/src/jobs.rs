@@ -3,10 +3,11 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::job_outcome::{finish_leased, JobUpdate, LeasedJob};
+use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
 use ponte_store::{Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::HashSet;
 use std::time::Duration;
 
 /// Inserts jobs, coalescing by unique key: a key already pending (in the table or
@@ -15,32 +16,27 @@ pub(crate) async fn insert_jobs(
     conn: &mut SqliteConnection,
     jobs: &[(TenantId, &NewJob)],
 ) -> StoreResult<()> {
-    let mut seen = HashSet::new();
-    let unique: Vec<_> = jobs
-        .iter()
-        .filter(|(t, j)| {
-            j.unique_key
-                .as_ref()
-                .is_none_or(|k| seen.insert((*t, k.clone())))
-        })
-        .collect();
-    for chunk in pow2_chunks(&unique) {
+    let rows = coalesce_jobs(jobs);
+    for chunk in pow2_chunks(&rows) {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) ");
         let payloads = chunk
             .iter()
-            .map(|(_, j)| to_json(&j.payload))
+            .map(|(_, j, _)| to_json(&j.payload))
             .collect::<StoreResult<Vec<_>>>()?;
-        q.push_values(chunk.iter().zip(payloads), |mut b, ((t, j), payload)| {
-            b.push_bind(t.to_string())
-                .push_bind(JobId::new().to_string())
-                .push_bind(&j.kind)
-                .push_bind(payload)
-                .push_bind(&j.unique_key)
-                .push_bind("pending")
-                .push_bind(ts(j.run_at))
-                .push_bind(ts(j.run_at));
-        });
+        q.push_values(
+            chunk.iter().zip(payloads),
+            |mut b, ((t, j, run_at), payload)| {
+                b.push_bind(t.to_string())
+                    .push_bind(JobId::new().to_string())
+                    .push_bind(&j.kind)
+                    .push_bind(payload)
+                    .push_bind(&j.unique_key)
+                    .push_bind("pending")
+                    .push_bind(ts(*run_at))
+                    .push_bind(ts(*run_at));
+            },
+        );
         q.push(
             " ON CONFLICT (tenant_id, unique_key) WHERE state = 'pending' AND unique_key IS NOT NULL \
              DO UPDATE SET run_at = MIN(jobs.run_at, excluded.run_at)",
@@ -50,57 +46,51 @@ pub(crate) async fn insert_jobs(
     Ok(())
 }
 
+/// A leased job inside an open transaction ([`ponte_store::job_outcome`]).
+struct SqliteLeasedJob<'a> {
+    conn: &'a mut SqliteConnection,
+    lease: &'a JobLease,
+}
+
+#[async_trait]
+impl LeasedJob for SqliteLeasedJob<'_> {
+    async fn delete(&mut self) -> StoreResult<u64> {
+        let r =
+            sqlx::query("DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?")
+                .bind(self.lease.job_id.to_string())
+                .bind(&self.lease.owner)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn update(&mut self, u: &JobUpdate<'_>) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), attempts = attempts + ?, \
+             last_error = ?, lease_owner = NULL, lease_until = NULL \
+             WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        )
+        .bind(u.state.as_str())
+        .bind(u.run_at.map(ts))
+        .bind(u.attempts)
+        .bind(u.error)
+        .bind(self.lease.job_id.to_string())
+        .bind(&self.lease.owner)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+}
+
 /// Finishes a job inside an open transaction; false if the lease was lost.
 pub(crate) async fn finish_in(
     conn: &mut SqliteConnection,
     lease: &JobLease,
     outcome: &JobOutcome,
 ) -> StoreResult<bool> {
-    let done = match outcome {
-        JobOutcome::Done => sqlx::query("DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?")
-            .bind(lease.job_id.to_string())
-            .bind(&lease.owner)
-            .execute(&mut *conn)
-            .await,
-        JobOutcome::Retry {
-            run_at,
-            count_attempt,
-            error,
-        } => sqlx::query(
-            "UPDATE jobs SET state = 'pending', run_at = ?, attempts = attempts + ?, last_error = ?, \
-             lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'running' AND lease_owner = ?",
-        )
-        .bind(ts(*run_at))
-        .bind(i64::from(*count_attempt))
-        .bind(error)
-        .bind(lease.job_id.to_string())
-        .bind(&lease.owner)
-        .execute(&mut *conn)
-        .await,
-        JobOutcome::Failed { error } => sqlx::query(
-            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ?, lease_owner = NULL, \
-             lease_until = NULL WHERE id = ? AND state = 'running' AND lease_owner = ?",
-        )
-        .bind(error)
-        .bind(lease.job_id.to_string())
-        .bind(&lease.owner)
-        .execute(&mut *conn)
-        .await,
-    };
-    match done {
-        Ok(r) => Ok(r.rows_affected() == 1),
-        // A pending twin with the same unique key exists: this run's retry folds into it.
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            sqlx::query("DELETE FROM jobs WHERE id = ? AND lease_owner = ?")
-                .bind(lease.job_id.to_string())
-                .bind(&lease.owner)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            Ok(true)
-        }
-        Err(e) => Err(db_err(e)),
-    }
+    finish_leased(&mut SqliteLeasedJob { conn, lease }, outcome).await
 }
 
 #[async_trait]
@@ -198,13 +188,7 @@ impl JobStore for SqliteStore {
             .map_err(db_err)?;
         let mut c = JobCounts::default();
         for r in rows {
-            let n: i64 = col(&r, "n")?;
-            match col::<&str>(&r, "state")? {
-                "pending" => c.pending = n,
-                "running" => c.running = n,
-                "failed" => c.failed = n,
-                _ => {}
-            }
+            c.add(col(&r, "state")?, col(&r, "n")?);
         }
         Ok(c)
     }

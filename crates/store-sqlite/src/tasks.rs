@@ -1,4 +1,4 @@
-//! Scheduled tasks and their runs.
+//! Scheduled tasks and their runs (the rules are `ponte_store::task_runs`'s).
 
 use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
 use crate::jobs::insert_jobs;
@@ -6,13 +6,14 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, RunId, TaskId, TenantId};
+use ponte_store::rows::parse_stored;
+use ponte_store::task_runs::{self, RunStartTx};
 use ponte_store::{
-    JobLease, NewJob, NewTask, Page, PageRequest, RunEnd, RunRequest, RunStart, RunState,
-    RunTrigger, ScheduledTask, StoreError, StoreResult, TaskJob, TaskKind, TaskPatch, TaskRun,
-    TaskStore, TASK_JOB_KIND,
+    JobLease, NewJob, NewTask, Page, PageRequest, RunCounts, RunEnd, RunRequest, RunStart,
+    RunState, RunTrigger, ScheduledTask, StoreResult, TaskKind, TaskPatch, TaskRun, TaskStore,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
                            created_at, started_at, finished_at, counts, error";
@@ -26,62 +27,57 @@ const TASK_SELECT: &str = "SELECT t.tenant_id, t.id, t.kind, t.channel_id, t.int
      (SELECT x.id FROM task_runs x WHERE x.tenant_id = t.tenant_id AND x.task_id = t.id ORDER BY x.id DESC LIMIT 1)";
 
 fn kind(s: &str) -> StoreResult<TaskKind> {
-    TaskKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("task kind {s}")))
+    parse_stored("task kind", s, TaskKind::parse)
 }
 
-fn run_fields(r: &SqliteRow, p: &str) -> StoreResult<(RunTrigger, RunState)> {
+/// The run columns of a row, prefixed `p`, of the given task.
+fn run_of(
+    r: &SqliteRow,
+    p: &str,
+    tenant_id: TenantId,
+    task_id: TaskId,
+    kind: TaskKind,
+    channel_id: Option<ChannelId>,
+) -> StoreResult<TaskRun> {
     let trigger: &str = col(r, &format!("{p}trigger"))?;
     let state: &str = col(r, &format!("{p}state"))?;
-    Ok((
-        RunTrigger::parse(trigger)
-            .ok_or_else(|| StoreError::Corrupt(format!("run trigger {trigger}")))?,
-        RunState::parse(state).ok_or_else(|| StoreError::Corrupt(format!("run state {state}")))?,
-    ))
-}
-
-fn decode_run(r: &SqliteRow) -> StoreResult<TaskRun> {
-    let (trigger, state) = run_fields(r, "")?;
     Ok(TaskRun {
-        tenant_id: id(col(r, "tenant_id")?)?,
-        id: id(col(r, "id")?)?,
-        task_id: id(col(r, "task_id")?)?,
-        kind: kind(col(r, "kind")?)?,
-        channel_id: col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?,
-        trigger,
-        since: from_opt_ts(col(r, "since")?)?,
-        state,
-        created_at: from_ts(col(r, "created_at")?)?,
-        started_at: from_opt_ts(col(r, "started_at")?)?,
-        finished_at: from_opt_ts(col(r, "finished_at")?)?,
-        counts: json(col(r, "counts")?)?,
-        error: col(r, "error")?,
+        tenant_id,
+        id: id(col(r, &format!("{p}id"))?)?,
+        task_id,
+        kind,
+        channel_id,
+        trigger: parse_stored("run trigger", trigger, RunTrigger::parse)?,
+        since: from_opt_ts(col(r, &format!("{p}since"))?)?,
+        state: parse_stored("run state", state, RunState::parse)?,
+        created_at: from_ts(col(r, &format!("{p}created_at"))?)?,
+        started_at: from_opt_ts(col(r, &format!("{p}started_at"))?)?,
+        finished_at: from_opt_ts(col(r, &format!("{p}finished_at"))?)?,
+        counts: json(col(r, &format!("{p}counts"))?)?,
+        error: col(r, &format!("{p}error"))?,
     })
 }
 
+/// Decodes a run selected with [`RUN_COLUMNS`].
+fn decode_run(r: &SqliteRow) -> StoreResult<TaskRun> {
+    run_of(
+        r,
+        "",
+        id(col(r, "tenant_id")?)?,
+        id(col(r, "task_id")?)?,
+        kind(col(r, "kind")?)?,
+        col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?,
+    )
+}
+
+/// Decodes a task selected with [`TASK_SELECT`].
 fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
     let tenant_id = id(col(r, "tenant_id")?)?;
     let task_id = id(col(r, "id")?)?;
     let task_kind = kind(col(r, "kind")?)?;
     let channel_id = col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?;
     let last_run = match col::<Option<&str>>(r, "r_id")? {
-        Some(rid) => {
-            let (trigger, state) = run_fields(r, "r_")?;
-            Some(TaskRun {
-                tenant_id,
-                id: id(rid)?,
-                task_id,
-                kind: task_kind,
-                channel_id,
-                trigger,
-                since: from_opt_ts(col(r, "r_since")?)?,
-                state,
-                created_at: from_ts(col(r, "r_created_at")?)?,
-                started_at: from_opt_ts(col(r, "r_started_at")?)?,
-                finished_at: from_opt_ts(col(r, "r_finished_at")?)?,
-                counts: json(col(r, "r_counts")?)?,
-                error: col(r, "r_error")?,
-            })
-        }
+        Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
         None => None,
     };
     Ok(ScheduledTask {
@@ -97,22 +93,92 @@ fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
     })
 }
 
-async fn run_in(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    run: RunId,
-) -> StoreResult<Option<TaskRun>> {
-    sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = ? AND id = ?"
-    ))
-    .bind(tenant.to_string())
-    .bind(run.to_string())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .as_ref()
-    .map(decode_run)
-    .transpose()
+/// Starting a run ([`task_runs::start_run`]) in the one writer's transaction.
+struct SqliteRunStart(Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl RunStartTx for SqliteRunStart {
+    async fn fire(
+        &mut self,
+        req: &RunRequest,
+        expected: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let moved = sqlx::query(
+            "UPDATE scheduled_tasks SET next_run_at = ? \
+             WHERE tenant_id = ? AND id = ? AND next_run_at = ? AND enabled = 1",
+        )
+        .bind(ts(next))
+        .bind(req.tenant_id.to_string())
+        .bind(req.task_id.to_string())
+        .bind(ts(expected))
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn insert_run(
+        &mut self,
+        req: &RunRequest,
+        run: RunId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TaskRun>> {
+        sqlx::query(&format!(
+            "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
+               state, created_at) \
+             SELECT t.tenant_id, ?3, t.id, t.kind, t.channel_id, ?4, ?5, 'queued', ?6 \
+             FROM scheduled_tasks t WHERE t.tenant_id = ?1 AND t.id = ?2 \
+             ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(req.tenant_id.to_string())
+        .bind(req.task_id.to_string())
+        .bind(run.to_string())
+        .bind(req.trigger.as_str())
+        .bind(req.since.map(ts))
+        .bind(ts(now))
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn active_run(&mut self, req: &RunRequest) -> StoreResult<Option<TaskRun>> {
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs \
+             WHERE tenant_id = ? AND task_id = ? AND state IN ('queued', 'running')"
+        ))
+        .bind(req.tenant_id.to_string())
+        .bind(req.task_id.to_string())
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
+    }
+
+    async fn task_exists(&mut self, req: &RunRequest) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM scheduled_tasks WHERE tenant_id = ? AND id = ?)",
+        )
+        .bind(req.tenant_id.to_string())
+        .bind(req.task_id.to_string())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn enqueue(&mut self, tenant: TenantId, job: &NewJob) -> StoreResult<()> {
+        insert_jobs(&mut self.0, &[(tenant, job)]).await
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        self.0.commit().await.map_err(db_err)
+    }
 }
 
 /// Whether `lease` still holds its job.
@@ -195,7 +261,7 @@ impl TaskStore for SqliteStore {
         patch: &TaskPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ScheduledTask>> {
-        if patch.interval_secs.is_some() || patch.enabled.is_some() {
+        if !patch.is_empty() {
             sqlx::query(
                 "UPDATE scheduled_tasks SET interval_secs = COALESCE(?1, interval_secs), \
                  enabled = COALESCE(?2, enabled), \
@@ -229,84 +295,8 @@ impl TaskStore for SqliteStore {
     }
 
     async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        if let Some((expected, next)) = req.fire {
-            let moved = sqlx::query(
-                "UPDATE scheduled_tasks SET next_run_at = ? \
-                 WHERE tenant_id = ? AND id = ? AND next_run_at = ? AND enabled = 1",
-            )
-            .bind(ts(next))
-            .bind(req.tenant_id.to_string())
-            .bind(req.task_id.to_string())
-            .bind(ts(expected))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if moved.rows_affected() != 1 {
-                return Ok(RunStart::NotFired);
-            }
-        }
-        let task = sqlx::query(
-            "SELECT t.kind, t.channel_id, \
-             (SELECT r.id FROM task_runs r WHERE r.tenant_id = t.tenant_id AND r.task_id = t.id \
-              AND r.state IN ('queued', 'running')) AS active \
-             FROM scheduled_tasks t WHERE t.tenant_id = ? AND t.id = ?",
-        )
-        .bind(req.tenant_id.to_string())
-        .bind(req.task_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some(task) = task else {
-            return Ok(RunStart::NotFired);
-        };
-        if let Some(active) = col::<Option<&str>>(&task, "active")? {
-            let run = run_in(&mut tx, req.tenant_id, id(active)?).await?;
-            tx.commit().await.map_err(db_err)?;
-            return Ok(run.map_or(RunStart::NotFired, RunStart::Busy));
-        }
-        let run = TaskRun {
-            tenant_id: req.tenant_id,
-            id: RunId::new(),
-            task_id: req.task_id,
-            kind: kind(col(&task, "kind")?)?,
-            channel_id: col::<Option<&str>>(&task, "channel_id")?
-                .map(id)
-                .transpose()?,
-            trigger: req.trigger,
-            since: req.since,
-            state: RunState::Queued,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            counts: Default::default(),
-            error: None,
-        };
-        sqlx::query(&format!(
-            "INSERT INTO task_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, '{{}}', NULL)"
-        ))
-        .bind(run.tenant_id.to_string())
-        .bind(run.id.to_string())
-        .bind(run.task_id.to_string())
-        .bind(run.kind.as_str())
-        .bind(run.channel_id.map(|c| c.to_string()))
-        .bind(run.trigger.as_str())
-        .bind(run.since.map(ts))
-        .bind(run.state.as_str())
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let job = NewJob {
-            kind: TASK_JOB_KIND.into(),
-            payload: serde_json::to_value(TaskJob { run_id: run.id })
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            unique_key: None,
-            run_at: now,
-        };
-        insert_jobs(&mut tx, &[(req.tenant_id, &job)]).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(RunStart::Started(run))
+        let tx = self.writer.begin().await.map_err(db_err)?;
+        task_runs::start_run(SqliteRunStart(tx), req, now).await
     }
 
     async fn begin_run(
@@ -339,7 +329,7 @@ impl TaskStore for SqliteStore {
         lease: &JobLease,
         tenant: TenantId,
         run: RunId,
-        counts: &ponte_store::RunCounts,
+        counts: &RunCounts,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE task_runs SET counts = ? WHERE tenant_id = ? AND id = ? AND state = 'running' \
@@ -375,16 +365,11 @@ impl TaskStore for SqliteStore {
         if gone.rows_affected() != 1 {
             return Ok(false);
         }
-        let state = if end.error.is_none() {
-            RunState::Succeeded
-        } else {
-            RunState::Failed
-        };
         let task: Option<String> = sqlx::query_scalar(
             "UPDATE task_runs SET state = ?, finished_at = ?, counts = ?, error = ? \
              WHERE tenant_id = ? AND id = ? RETURNING task_id",
         )
-        .bind(state.as_str())
+        .bind(end.state().as_str())
         .bind(ts(now))
         .bind(to_json(&end.counts)?)
         .bind(&end.error)
@@ -393,7 +378,7 @@ impl TaskStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        if let (Some(task), Some(cursor), None) = (task, end.cursor, &end.error) {
+        if let (Some(task), Some(cursor)) = (task, end.new_cursor()) {
             sqlx::query("UPDATE scheduled_tasks SET cursor = ? WHERE tenant_id = ? AND id = ?")
                 .bind(ts(cursor))
                 .bind(tenant.to_string())
@@ -407,8 +392,17 @@ impl TaskStore for SqliteStore {
     }
 
     async fn task_run(&self, tenant: TenantId, run: RunId) -> StoreResult<Option<TaskRun>> {
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        run_in(&mut conn, tenant, run).await
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = ? AND id = ?"
+        ))
+        .bind(tenant.to_string())
+        .bind(run.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_run)
+        .transpose()
     }
 
     async fn task_runs(

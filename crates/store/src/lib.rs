@@ -2,13 +2,20 @@
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
 mod error;
+pub mod inbox;
+pub mod job_outcome;
+pub mod job_queue;
 pub mod lease_release;
 pub mod rate;
+#[cfg(test)]
+mod ready;
 mod records;
 mod retention;
+pub mod rows;
 mod sends;
 mod stock;
 pub mod stock_plan;
+pub mod task_runs;
 mod tasks;
 mod traits;
 
