@@ -1,4 +1,4 @@
-use crate::codec::col;
+use crate::codec::{col, fetch_opt, fetch_rows};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
@@ -63,27 +63,24 @@ impl ChannelStore for PgStore {
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
-            .bind(cid.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(decode)
-            .transpose()
+        fetch_opt(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1")).bind(cid.0),
+            &self.pool,
+            decode,
+        )
+        .await
     }
 
     async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY id"
-        ))
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
+        fetch_rows(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY id"
+            ))
+            .bind(tenant.0),
+            &self.pool,
+            decode,
+        )
         .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode)
-        .collect()
     }
 
     async fn set_subscription(

@@ -1,7 +1,8 @@
 //! Conversions between Rust values and PostgreSQL columns, and error mapping.
 
 use ponte_store::{Page, PageRequest, StoreError, StoreResult};
-use sqlx::postgres::{PgPool, PgRow, Postgres};
+use sqlx::postgres::{PgArguments, PgExecutor, PgPool, PgRow, Postgres};
+use sqlx::query::Query;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -22,6 +23,26 @@ where
 {
     r.try_get(name)
         .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+/// Runs `q` and decodes the row it returns, if any.
+pub(crate) async fn fetch_opt<'q, 'e, T>(
+    q: Query<'q, Postgres, PgArguments>,
+    on: impl PgExecutor<'e>,
+    decode: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = q.fetch_optional(on).await.map_err(db_err)?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Runs `q` and decodes every row it returns.
+pub(crate) async fn fetch_rows<'q, 'e, T>(
+    q: Query<'q, Postgres, PgArguments>,
+    on: impl PgExecutor<'e>,
+    decode: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = q.fetch_all(on).await.map_err(db_err)?;
+    rows.iter().map(decode).collect()
 }
 
 /// Decodes stored JSON into a typed value.

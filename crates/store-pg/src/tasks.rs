@@ -5,7 +5,7 @@
 //! queued or running run per task, whoever asks (a run now racing another run now or a
 //! due time gets `Busy`).
 
-use crate::codec::{col, from_json, newest_first};
+use crate::codec::{col, fetch_opt, fetch_rows, from_json, newest_first};
 use crate::jobs::insert_jobs;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
@@ -142,43 +142,41 @@ impl RunStartTx for PgRunStart {
         id: RunId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<TaskRun>> {
-        sqlx::query(&format!(
-            "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
+        fetch_opt(
+            sqlx::query(&format!(
+                "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
                state, created_at) \
              SELECT t.tenant_id, $3::uuid, t.id, t.kind, t.channel_id, $4::text, $5::timestamptz, \
                     'queued', $6::timestamptz \
              FROM scheduled_tasks t WHERE t.tenant_id = $1 AND t.id = $2 \
              ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
              RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(req.tenant_id.0)
-        .bind(req.task_id.0)
-        .bind(id.0)
-        .bind(req.trigger.as_str())
-        .bind(req.since)
-        .bind(now)
-        .fetch_optional(&mut *self.0)
+            ))
+            .bind(req.tenant_id.0)
+            .bind(req.task_id.0)
+            .bind(id.0)
+            .bind(req.trigger.as_str())
+            .bind(req.since)
+            .bind(now),
+            &mut *self.0,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn active_run(&mut self, req: &RunRequest) -> StoreResult<Option<TaskRun>> {
         // A new statement, a new snapshot: a run committed meanwhile is seen.
-        sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM task_runs \
+        fetch_opt(
+            sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM task_runs \
              WHERE tenant_id = $1 AND task_id = $2 AND state IN ('queued', 'running')"
-        ))
-        .bind(req.tenant_id.0)
-        .bind(req.task_id.0)
-        .fetch_optional(&mut *self.0)
+            ))
+            .bind(req.tenant_id.0)
+            .bind(req.task_id.0),
+            &mut *self.0,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn task_exists(&mut self, req: &RunRequest) -> StoreResult<bool> {
@@ -260,28 +258,21 @@ impl TaskStore for PgStore {
         }
         // Tenant tasks (no channel) first, as SQLite sorts NULLs.
         q.push(" ORDER BY t.channel_id NULLS FIRST, t.kind");
-        q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode_task)
-            .collect()
+        fetch_rows(q.build(), &self.pool, decode_task).await
     }
 
     async fn task(&self, tenant: TenantId, task: TaskId) -> StoreResult<Option<ScheduledTask>> {
-        sqlx::query(&format!(
-            "{} WHERE t.tenant_id = $1 AND t.id = $2",
-            task_select("scheduled_tasks")
-        ))
-        .bind(tenant.0)
-        .bind(task.0)
-        .fetch_optional(&self.pool)
+        fetch_opt(
+            sqlx::query(&format!(
+                "{} WHERE t.tenant_id = $1 AND t.id = $2",
+                task_select("scheduled_tasks")
+            ))
+            .bind(tenant.0)
+            .bind(task.0),
+            &self.pool,
+            decode_task,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_task)
-        .transpose()
     }
 
     async fn update_task(
@@ -300,33 +291,31 @@ impl TaskStore for PgStore {
              enabled = COALESCE($2::boolean, enabled), \
              next_run_at = $3::timestamptz + make_interval(secs => COALESCE($1::bigint, interval_secs)) \
              WHERE tenant_id = $4 AND id = $5 RETURNING *)";
-        sqlx::query(&format!("WITH u AS {updated} {}", task_select("u")))
-            .bind(patch.interval_secs)
-            .bind(patch.enabled)
-            .bind(now)
-            .bind(tenant.0)
-            .bind(task.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(decode_task)
-            .transpose()
+        fetch_opt(
+            sqlx::query(&format!("WITH u AS {updated} {}", task_select("u")))
+                .bind(patch.interval_secs)
+                .bind(patch.enabled)
+                .bind(now)
+                .bind(tenant.0)
+                .bind(task.0),
+            &self.pool,
+            decode_task,
+        )
+        .await
     }
 
     async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
-        sqlx::query(&format!(
-            "{} WHERE t.enabled AND t.next_run_at <= $1 ORDER BY t.next_run_at LIMIT $2",
-            task_select("scheduled_tasks")
-        ))
-        .bind(now)
-        .bind(i64::from(n))
-        .fetch_all(&self.pool)
+        fetch_rows(
+            sqlx::query(&format!(
+                "{} WHERE t.enabled AND t.next_run_at <= $1 ORDER BY t.next_run_at LIMIT $2",
+                task_select("scheduled_tasks")
+            ))
+            .bind(now)
+            .bind(i64::from(n)),
+            &self.pool,
+            decode_task,
+        )
         .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_task)
-        .collect()
     }
 
     async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
@@ -342,24 +331,20 @@ impl TaskStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<TaskRun>> {
         // The job row stays locked until the statement ends: a reap waits for it.
-        sqlx::query(&format!(
+        let sql = format!(
             "WITH j AS (SELECT 1 FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
                         FOR UPDATE) \
              UPDATE task_runs SET state = 'running', started_at = $3, counts = '{{}}'::jsonb, error = NULL \
              WHERE tenant_id = $4 AND id = $5 AND state IN ('queued', 'running') AND EXISTS (SELECT 1 FROM j) \
              RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(lease.job_id.0)
-        .bind(&lease.owner)
-        .bind(now)
-        .bind(tenant.0)
-        .bind(run.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
+        );
+        let q = sqlx::query(&sql)
+            .bind(lease.job_id.0)
+            .bind(&lease.owner)
+            .bind(now)
+            .bind(tenant.0)
+            .bind(run.0);
+        fetch_opt(q, &self.pool, decode_run).await
     }
 
     async fn progress_run(
@@ -421,17 +406,16 @@ impl TaskStore for PgStore {
     }
 
     async fn task_run(&self, tenant: TenantId, run: RunId) -> StoreResult<Option<TaskRun>> {
-        sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(tenant.0)
-        .bind(run.0)
-        .fetch_optional(&self.pool)
+        fetch_opt(
+            sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = $1 AND id = $2"
+            ))
+            .bind(tenant.0)
+            .bind(run.0),
+            &self.pool,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn task_runs(

@@ -1,4 +1,4 @@
-use crate::codec::{col, from_ts, id, json, to_json, ts};
+use crate::codec::{col, fetch_opt, fetch_rows, from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use ponte_core::{ChannelId, TenantId};
@@ -63,27 +63,25 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
-            .bind(cid.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(decode)
-            .transpose()
+        fetch_opt(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?"))
+                .bind(cid.to_string()),
+            &self.reader,
+            decode,
+        )
+        .await
     }
 
     async fn channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM channels WHERE tenant_id = ? ORDER BY id"
-        ))
-        .bind(tenant.to_string())
-        .fetch_all(&self.reader)
+        fetch_rows(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM channels WHERE tenant_id = ? ORDER BY id"
+            ))
+            .bind(tenant.to_string()),
+            &self.reader,
+            decode,
+        )
         .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode)
-        .collect()
     }
 
     async fn set_subscription(

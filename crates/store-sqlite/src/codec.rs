@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use ponte_store::{Page, PageRequest, StoreError, StoreResult};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteExecutor, SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Sqlite};
 use std::str::FromStr;
 
@@ -25,6 +26,26 @@ where
     use sqlx::Row;
     r.try_get(name)
         .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// Runs `q` and decodes the row it returns, if any.
+pub(crate) async fn fetch_opt<'q, 'e, T>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    on: impl SqliteExecutor<'e>,
+    decode: impl Fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = q.fetch_optional(on).await.map_err(db_err)?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Runs `q` and decodes every row it returns.
+pub(crate) async fn fetch_rows<'q, 'e, T>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    on: impl SqliteExecutor<'e>,
+    decode: impl Fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = q.fetch_all(on).await.map_err(db_err)?;
+    rows.iter().map(decode).collect()
 }
 
 /// A timestamp as unix microseconds.

@@ -1,6 +1,9 @@
 //! Scheduled tasks and their runs (the rules are `ponte_store::task_runs`'s).
 
-use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
+use crate::codec::{
+    col, fetch_opt, fetch_rows, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json,
+    ts,
+};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -124,41 +127,39 @@ impl RunStartTx for SqliteRunStart {
         run: RunId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<TaskRun>> {
-        sqlx::query(&format!(
-            "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
+        fetch_opt(
+            sqlx::query(&format!(
+                "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
                state, created_at) \
              SELECT t.tenant_id, ?3, t.id, t.kind, t.channel_id, ?4, ?5, 'queued', ?6 \
              FROM scheduled_tasks t WHERE t.tenant_id = ?1 AND t.id = ?2 \
              ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
              RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(req.tenant_id.to_string())
-        .bind(req.task_id.to_string())
-        .bind(run.to_string())
-        .bind(req.trigger.as_str())
-        .bind(req.since.map(ts))
-        .bind(ts(now))
-        .fetch_optional(&mut *self.0)
+            ))
+            .bind(req.tenant_id.to_string())
+            .bind(req.task_id.to_string())
+            .bind(run.to_string())
+            .bind(req.trigger.as_str())
+            .bind(req.since.map(ts))
+            .bind(ts(now)),
+            &mut *self.0,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn active_run(&mut self, req: &RunRequest) -> StoreResult<Option<TaskRun>> {
-        sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM task_runs \
+        fetch_opt(
+            sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM task_runs \
              WHERE tenant_id = ? AND task_id = ? AND state IN ('queued', 'running')"
-        ))
-        .bind(req.tenant_id.to_string())
-        .bind(req.task_id.to_string())
-        .fetch_optional(&mut *self.0)
+            ))
+            .bind(req.tenant_id.to_string())
+            .bind(req.task_id.to_string()),
+            &mut *self.0,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn task_exists(&mut self, req: &RunRequest) -> StoreResult<bool> {
@@ -233,25 +234,18 @@ impl TaskStore for SqliteStore {
             q.push(" AND t.channel_id = ").push_bind(c.to_string());
         }
         q.push(" ORDER BY t.channel_id, t.kind");
-        q.build()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(decode_task)
-            .collect()
+        fetch_rows(q.build(), &self.reader, decode_task).await
     }
 
     async fn task(&self, tenant: TenantId, task: TaskId) -> StoreResult<Option<ScheduledTask>> {
-        sqlx::query(&format!("{TASK_SELECT} WHERE t.tenant_id = ? AND t.id = ?"))
-            .bind(tenant.to_string())
-            .bind(task.to_string())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(decode_task)
-            .transpose()
+        fetch_opt(
+            sqlx::query(&format!("{TASK_SELECT} WHERE t.tenant_id = ? AND t.id = ?"))
+                .bind(tenant.to_string())
+                .bind(task.to_string()),
+            &self.writer,
+            decode_task,
+        )
+        .await
     }
 
     async fn update_task(
@@ -281,17 +275,11 @@ impl TaskStore for SqliteStore {
     }
 
     async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
-        sqlx::query(&format!(
+        let sql = format!(
             "{TASK_SELECT} WHERE t.enabled = 1 AND t.next_run_at <= ? ORDER BY t.next_run_at LIMIT ?"
-        ))
-        .bind(ts(now))
-        .bind(i64::from(n))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_task)
-        .collect()
+        );
+        let q = sqlx::query(&sql).bind(ts(now)).bind(i64::from(n));
+        fetch_rows(q, &self.reader, decode_task).await
     }
 
     async fn start_run(&self, req: &RunRequest, now: DateTime<Utc>) -> StoreResult<RunStart> {
@@ -392,17 +380,16 @@ impl TaskStore for SqliteStore {
     }
 
     async fn task_run(&self, tenant: TenantId, run: RunId) -> StoreResult<Option<TaskRun>> {
-        sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = ? AND id = ?"
-        ))
-        .bind(tenant.to_string())
-        .bind(run.to_string())
-        .fetch_optional(&self.reader)
+        fetch_opt(
+            sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM task_runs WHERE tenant_id = ? AND id = ?"
+            ))
+            .bind(tenant.to_string())
+            .bind(run.to_string()),
+            &self.reader,
+            decode_run,
+        )
         .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(decode_run)
-        .transpose()
     }
 
     async fn task_runs(
