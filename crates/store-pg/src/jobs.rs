@@ -3,7 +3,7 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
-use ponte_store::job_outcome::{finish_leased, JobUpdate, LeasedJob};
+use ponte_store::job_outcome::{finish_leased, JobUpdate, KeptState, LeasedJob};
 use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
 use ponte_store::{
@@ -64,30 +64,34 @@ pub(crate) async fn insert_jobs(
 
 /// A leased job on a connection ([`ponte_store::job_outcome`]). `in_tx` says the
 /// connection is inside a transaction, where a failed statement would abort everything:
-/// the update then runs under a savepoint.
+/// a requeue (which may meet a pending twin) then runs under a savepoint.
 struct PgLeasedJob<'a> {
     conn: &'a mut PgConnection,
     lease: &'a JobLease,
     in_tx: bool,
 }
 
-impl PgLeasedJob<'_> {
-    async fn write(&mut self, u: &JobUpdate<'_>) -> Result<u64, sqlx::Error> {
-        let r = sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), attempts = attempts + $3, \
-             last_error = $4, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $5 AND state = 'running' AND lease_owner = $6",
-        )
-        .bind(u.state.as_str())
-        .bind(u.run_at)
-        .bind(u.attempts)
-        .bind(u.error)
-        .bind(self.lease.job_id.0)
-        .bind(&self.lease.owner)
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(r.rows_affected())
-    }
+/// Writes `u` to the job `lease` holds; rows changed.
+async fn update_leased(
+    conn: &mut PgConnection,
+    lease: &JobLease,
+    u: &JobUpdate<'_>,
+) -> StoreResult<u64> {
+    let r = sqlx::query(
+        "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), attempts = attempts + $3, \
+         last_error = $4, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+    )
+    .bind(u.state.as_str())
+    .bind(u.run_at)
+    .bind(u.attempts)
+    .bind(u.error)
+    .bind(lease.job_id.0)
+    .bind(&lease.owner)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(r.rows_affected())
 }
 
 #[async_trait]
@@ -105,21 +109,16 @@ impl LeasedJob for PgLeasedJob<'_> {
     }
 
     async fn update(&mut self, u: &JobUpdate<'_>) -> StoreResult<u64> {
-        if !self.in_tx {
-            return self.write(u).await.map_err(db_err);
+        if !self.in_tx || u.state != KeptState::Pending {
+            return update_leased(self.conn, self.lease, u).await;
         }
         let mut sp = Connection::begin(&mut *self.conn).await.map_err(db_err)?;
-        let mut inner = PgLeasedJob {
-            conn: &mut sp,
-            lease: self.lease,
-            in_tx: false,
-        };
-        let r = inner.write(u).await;
+        let r = update_leased(&mut sp, self.lease, u).await;
         match r {
             Ok(_) => sp.commit().await.map_err(db_err)?,
             Err(_) => sp.rollback().await.map_err(db_err)?,
         }
-        r.map_err(db_err)
+        r
     }
 }
 
