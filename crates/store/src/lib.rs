@@ -2,6 +2,7 @@
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
 mod error;
+pub mod import_apply;
 pub mod lease_release;
 pub mod rate;
 mod records;
@@ -10,6 +11,7 @@ mod sends;
 mod stock;
 pub mod stock_plan;
 mod tasks;
+mod timeline;
 mod traits;
 
 #[cfg(feature = "conformance")]
@@ -21,4 +23,5 @@ pub use retention::*;
 pub use sends::*;
 pub use stock::*;
 pub use tasks::*;
+pub use timeline::*;
 pub use traits::*;
