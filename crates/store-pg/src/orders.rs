@@ -56,31 +56,37 @@ async fn lock_orders(conn: &mut PgConnection, batch: &[ImportCommit]) -> StoreRe
 /// The import reads and writes on an open transaction, under [`lock_orders`]'s locks.
 struct Import<'c>(&'c mut PgConnection);
 
+/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
+/// owner) returning the job's `started_at`.
+async fn leased_start(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    lease: &JobLease,
+) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    sqlx::query_scalar(sql)
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)
+}
+
 #[async_trait]
 impl ImportTx for Import<'_> {
+    /// Locks the job row: its finish follows in this transaction.
     async fn job_started(
         &mut self,
         lease: &JobLease,
     ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        sqlx::query_scalar(
-            "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 FOR UPDATE",
-        )
-        .bind(lease.job_id.0)
-        .bind(&lease.owner)
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(db_err)
+        let sql = "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' \
+                   AND lease_owner = $2 FOR UPDATE";
+        leased_start(self.0, sql, lease).await
     }
 
     async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        sqlx::query_scalar(
-            "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING started_at",
-        )
-        .bind(lease.job_id.0)
-        .bind(&lease.owner)
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(db_err)
+        let sql = "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+                   RETURNING started_at";
+        leased_start(self.0, sql, lease).await
     }
 
     async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {

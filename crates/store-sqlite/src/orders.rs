@@ -34,8 +34,19 @@ pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
 /// The import reads and writes on the writer's open transaction.
 struct Import<'c>(&'c mut SqliteConnection);
 
-/// The start of a leased job, from the row a statement on it returned.
-fn started(row: Option<Option<i64>>) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
+/// owner) returning the job's `started_at`.
+async fn leased_start(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    lease: &JobLease,
+) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    let row: Option<Option<i64>> = sqlx::query_scalar(sql)
+        .bind(lease.job_id.to_string())
+        .bind(&lease.owner)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
     row.map(from_opt_ts).transpose()
 }
 
@@ -45,27 +56,15 @@ impl ImportTx for Import<'_> {
         &mut self,
         lease: &JobLease,
     ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        let row = sqlx::query_scalar(
-            "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
-        )
-        .bind(lease.job_id.to_string())
-        .bind(&lease.owner)
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        started(row)
+        let sql =
+            "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?";
+        leased_start(self.0, sql, lease).await
     }
 
     async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        let row = sqlx::query_scalar(
-            "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING started_at",
-        )
-        .bind(lease.job_id.to_string())
-        .bind(&lease.owner)
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        started(row)
+        let sql = "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? \
+                   RETURNING started_at";
+        leased_start(self.0, sql, lease).await
     }
 
     async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {
