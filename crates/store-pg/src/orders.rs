@@ -1,17 +1,17 @@
 use crate::codec::{col, from_json, newest_first, order_lock_key};
 use crate::jobs::finish_in;
-use crate::timeline::Timeline as Notes;
+use crate::timeline::write_notes;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::import::{decide, ImportDecision, Known};
-use ponte_core::order::OrderData;
+use ponte_core::import::SkipReason;
+use ponte_core::order::{MappedOrder, OrderData};
 use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
+use ponte_store::import_apply::{apply_imports, ExistingOrder, ImportTx};
 use ponte_store::{
-    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
-    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
+    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
+    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry, TimelineNote,
 };
-use serde_json::json;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
@@ -35,26 +35,6 @@ pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
     })
 }
 
-impl Notes {
-    /// Adds an entry to the imported order's timeline.
-    fn add_import(
-        &mut self,
-        c: &ImportCommit,
-        at: DateTime<Utc>,
-        kind: &'static str,
-        detail: serde_json::Value,
-    ) {
-        self.add(
-            c.tenant_id.0,
-            c.channel_id.0,
-            &c.external_id,
-            at,
-            kind,
-            detail,
-        );
-    }
-}
-
 /// Serialises every import of the same order across instances (a transaction-level
 /// advisory lock per order, taken in key order so that batches never deadlock): two
 /// jobs of one order can run at once, and each must see the other's result.
@@ -73,284 +53,213 @@ async fn lock_orders(conn: &mut PgConnection, batch: &[ImportCommit]) -> StoreRe
     Ok(())
 }
 
-/// Marks the deliveries this job run covered (received before it started); how many.
-async fn settle_deliveries(
+/// The import reads and writes on an open transaction, under [`lock_orders`]'s locks.
+struct Import<'c>(&'c mut PgConnection);
+
+/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
+/// owner) returning the job's `started_at`.
+async fn leased_start(
     conn: &mut PgConnection,
-    c: &ImportCommit,
-    started_at: DateTime<Utc>,
-    state: &str,
-    message: Option<String>,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let r = sqlx::query(
-        "UPDATE deliveries SET state = $1, error = $2, processed_at = $3 \
-         WHERE tenant_id = $4 AND channel_id = $5 AND resource_id = $6 AND state = 'received' AND received_at <= $7",
-    )
-    .bind(state)
-    .bind(message)
-    .bind(now)
-    .bind(c.tenant_id.0)
-    .bind(c.channel_id.0)
-    .bind(&c.external_id)
-    .bind(started_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(r.rows_affected())
+    sql: &'static str,
+    lease: &JobLease,
+) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    sqlx::query_scalar(sql)
+        .bind(lease.job_id.0)
+        .bind(&lease.owner)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)
 }
 
-/// What is stored of an order: the order itself or a skip record.
-struct Existing {
-    order: Option<(OrderId, OrderData)>,
-    /// A skip record, with the platform version it was skipped at.
-    skipped: Option<Option<DateTime<Utc>>>,
+#[async_trait]
+impl ImportTx for Import<'_> {
+    /// Locks the job row: its finish follows in this transaction.
+    async fn job_started(
+        &mut self,
+        lease: &JobLease,
+    ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+        let sql = "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' \
+                   AND lease_owner = $2 FOR UPDATE";
+        leased_start(self.0, sql, lease).await
+    }
+
+    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+        let sql = "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+                   RETURNING started_at";
+        leased_start(self.0, sql, lease).await
+    }
+
+    async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {
+        finish_in(self.0, lease, outcome, true).await?;
+        Ok(())
+    }
+
+    async fn existing(&mut self, c: &ImportCommit) -> StoreResult<ExistingOrder> {
+        let row = sqlx::query(
+            "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
+             FROM (SELECT $1::uuid AS t, $2::uuid AS ch, $3::text AS ext) k \
+             LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
+             LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
+        )
+        .bind(c.tenant_id.0)
+        .bind(c.channel_id.0)
+        .bind(&c.external_id)
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        let order = match col::<Option<Uuid>>(&row, "id")? {
+            Some(oid) => Some((
+                OrderId(oid),
+                from_json(col::<serde_json::Value>(&row, "data")?)?,
+            )),
+            None => None,
+        };
+        let skipped = match col::<Option<String>>(&row, "reason")? {
+            Some(_) => Some(col::<Option<DateTime<Utc>>>(&row, "skipped_at")?),
+            None => None,
+        };
+        Ok(ExistingOrder { order, skipped })
+    }
+
+    async fn insert_order(
+        &mut self,
+        c: &ImportCommit,
+        oid: OrderId,
+        order: &MappedOrder,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(c.tenant_id.0)
+        .bind(oid.0)
+        .bind(c.channel_id.0)
+        .bind(&c.external_id)
+        .bind(order.data.status.as_str())
+        .bind(order.data.platform_updated_at)
+        .bind(Json(&order.data))
+        .bind(&order.raw)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_order(
+        &mut self,
+        tenant: TenantId,
+        oid: OrderId,
+        data: &OrderData,
+        raw: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5 \
+             WHERE tenant_id = $6 AND id = $7",
+        )
+        .bind(data.status.as_str())
+        .bind(data.platform_updated_at)
+        .bind(Json(data))
+        .bind(raw)
+        .bind(now)
+        .bind(tenant.0)
+        .bind(oid.0)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn clear_skip(&mut self, c: &ImportCommit) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM order_skips WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3",
+        )
+        .bind(c.tenant_id.0)
+        .bind(c.channel_id.0)
+        .bind(&c.external_id)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_skip(
+        &mut self,
+        c: &ImportCommit,
+        reason: SkipReason,
+        platform_updated_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO order_skips (tenant_id, channel_id, external_id, reason, platform_updated_at, at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id, external_id) \
+             DO UPDATE SET reason = EXCLUDED.reason, platform_updated_at = EXCLUDED.platform_updated_at, at = EXCLUDED.at",
+        )
+        .bind(c.tenant_id.0)
+        .bind(c.channel_id.0)
+        .bind(&c.external_id)
+        .bind(reason.as_str())
+        .bind(platform_updated_at)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn settle_deliveries(
+        &mut self,
+        c: &ImportCommit,
+        started_at: DateTime<Utc>,
+        state: &'static str,
+        message: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE deliveries SET state = $1, error = $2, processed_at = $3 \
+             WHERE tenant_id = $4 AND channel_id = $5 AND resource_id = $6 AND state = 'received' AND received_at <= $7",
+        )
+        .bind(state)
+        .bind(message)
+        .bind(now)
+        .bind(c.tenant_id.0)
+        .bind(c.channel_id.0)
+        .bind(&c.external_id)
+        .bind(started_at)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn write_notes(&mut self, notes: &[TimelineNote]) -> StoreResult<()> {
+        write_notes(self.0, notes).await
+    }
+
+    /// Under the orders' locks, taken first: the SKUs' locks come after them.
+    async fn order_effects(
+        &mut self,
+        orders: &[(TenantId, OrderId)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::stock_orders::apply_order_effects(self.0, orders, now).await
+    }
 }
 
-async fn existing(conn: &mut PgConnection, c: &ImportCommit) -> StoreResult<Existing> {
-    let row = sqlx::query(
-        "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
-         FROM (SELECT $1::uuid AS t, $2::uuid AS ch, $3::text AS ext) k \
-         LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
-         LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
-    )
-    .bind(c.tenant_id.0)
-    .bind(c.channel_id.0)
-    .bind(&c.external_id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let order = match col::<Option<Uuid>>(&row, "id")? {
-        Some(oid) => Some((
-            OrderId(oid),
-            from_json(col::<serde_json::Value>(&row, "data")?)?,
-        )),
-        None => None,
-    };
-    let skipped = match col::<Option<String>>(&row, "reason")? {
-        Some(_) => Some(col::<Option<DateTime<Utc>>>(&row, "skipped_at")?),
-        None => None,
-    };
-    Ok(Existing { order, skipped })
-}
-
-/// Applies one commit; the result with the number of waiting deliveries it settled.
-async fn apply_one(
-    conn: &mut PgConnection,
-    notes: &mut Notes,
-    c: ImportCommit,
-    now: DateTime<Utc>,
-) -> StoreResult<(ImportApplied, u64)> {
-    let (order, policy) = match &c.result {
-        ImportResult::FetchFailed { outcome } => {
-            // A listing never fails one order: without a job there is nothing to retry.
-            let Some(lease) = &c.lease else {
-                return Ok((ImportApplied::Failed, 0));
-            };
-            let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-                "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 FOR UPDATE",
-            )
-            .bind(lease.job_id.0)
-            .bind(&lease.owner)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let Some(started_at) = started else {
-                return Ok((ImportApplied::LeaseLost, 0));
-            };
-            notes.add_import(
-                &c,
-                now,
-                "fetched",
-                serde_json::to_value(&c.call).unwrap_or_default(),
-            );
-            if let JobOutcome::Failed { error } = outcome {
-                settle_deliveries(
-                    conn,
-                    &c,
-                    started_at.unwrap_or(now),
-                    "failed",
-                    Some(error.clone()),
-                    now,
-                )
-                .await?;
-            }
-            finish_in(conn, lease, outcome, true).await?;
-            let applied = if matches!(outcome, JobOutcome::Failed { .. }) {
-                ImportApplied::Failed
-            } else {
-                ImportApplied::Retrying
-            };
-            return Ok((applied, 0));
-        }
-        ImportResult::Fetched { order, policy } => (order, *policy),
-    };
-    // The job is done whatever the order turns out to be: removing it proves the lease.
-    // A listed order has no job: it covers every delivery received until now.
-    let started_at = match &c.lease {
-        Some(lease) => {
-            let started: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-                "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING started_at",
-            )
-            .bind(lease.job_id.0)
-            .bind(&lease.owner)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let Some(started_at) = started else {
-                return Ok((ImportApplied::LeaseLost, 0));
-            };
-            started_at.unwrap_or(now)
-        }
-        None => now,
-    };
-    notes.add_import(
-        &c,
-        now,
-        "fetched",
-        serde_json::to_value(&c.call).unwrap_or_default(),
-    );
-    let ex = existing(conn, &c).await?;
-    let known = match (&ex.order, ex.skipped) {
-        (Some((_, d)), _) => Some(Known::Order(d)),
-        (None, Some(at)) => Some(Known::Skipped(at)),
-        (None, None) => None,
-    };
-    let applied = match decide(known, order, policy) {
-        ImportDecision::Create => {
-            let oid = OrderId::new();
-            sqlx::query(
-                "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-            )
-            .bind(c.tenant_id.0)
-            .bind(oid.0)
-            .bind(c.channel_id.0)
-            .bind(&c.external_id)
-            .bind(order.data.status.as_str())
-            .bind(order.data.platform_updated_at)
-            .bind(Json(&order.data))
-            .bind(&order.raw)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            if ex.skipped.is_some() {
-                sqlx::query(
-                    "DELETE FROM order_skips WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3",
-                )
-                .bind(c.tenant_id.0)
-                .bind(c.channel_id.0)
-                .bind(&c.external_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            }
-            notes.add_import(
-                &c,
-                now,
-                "imported",
-                json!({ "order_id": oid, "status": order.data.status }),
-            );
-            ImportApplied::Created(oid)
-        }
-        ImportDecision::Update { data, status_from } => {
-            let Some((oid, _)) = ex.order else {
-                return Ok((ImportApplied::Stale, 0));
-            };
-            sqlx::query(
-                "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5 \
-                 WHERE tenant_id = $6 AND id = $7",
-            )
-            .bind(data.status.as_str())
-            .bind(data.platform_updated_at)
-            .bind(Json(&*data))
-            .bind(&order.raw)
-            .bind(now)
-            .bind(c.tenant_id.0)
-            .bind(oid.0)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            match status_from {
-                Some(from) => notes.add_import(
-                    &c,
-                    now,
-                    "status_changed",
-                    json!({ "from": from, "to": data.status, "by": "platform" }),
-                ),
-                None => notes.add_import(&c, now, "updated", json!({ "status": data.status })),
-            }
-            ImportApplied::Updated(oid)
-        }
-        ImportDecision::Unchanged => match ex.order {
-            Some((oid, _)) => ImportApplied::Unchanged(oid),
-            None => ImportApplied::Stale,
-        },
-        ImportDecision::Stale => {
-            notes.add_import(
-                &c,
-                now,
-                "stale_ignored",
-                json!({ "platform_updated_at": order.data.platform_updated_at }),
-            );
-            ImportApplied::Stale
-        }
-        ImportDecision::Skip(reason) => {
-            sqlx::query(
-                "INSERT INTO order_skips (tenant_id, channel_id, external_id, reason, platform_updated_at, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id, external_id) \
-                 DO UPDATE SET reason = EXCLUDED.reason, platform_updated_at = EXCLUDED.platform_updated_at, at = EXCLUDED.at",
-            )
-            .bind(c.tenant_id.0)
-            .bind(c.channel_id.0)
-            .bind(&c.external_id)
-            .bind(reason.as_str())
-            .bind(order.data.platform_updated_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            notes.add_import(&c, now, "skipped", json!({ "reason": reason.as_str() }));
-            ImportApplied::Skipped(reason)
-        }
-    };
-    let settled = settle_deliveries(
-        conn,
-        &c,
-        started_at,
-        "processed",
-        applied.delivery_note(),
-        now,
-    )
-    .await?;
-    Ok((applied, settled))
-}
-
-/// Applies a batch in one transaction; each result with the deliveries it settled.
+/// Applies a batch in one transaction, under the locks of its orders.
 async fn apply_batch(
     store: &PgStore,
     batch: Vec<ImportCommit>,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<(ImportApplied, u64)>> {
+) -> StoreResult<Vec<PolledApplied>> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let mut tx = store.pool.begin().await.map_err(db_err)?;
     lock_orders(&mut tx, &batch).await?;
-    let mut out = Vec::with_capacity(batch.len());
-    let mut notes = Notes::default();
-    let mut touched = vec![];
-    for c in batch {
-        let tenant = c.tenant_id;
-        let applied = apply_one(&mut tx, &mut notes, c, now).await?;
-        if let ImportApplied::Created(o) | ImportApplied::Updated(o) = applied.0 {
-            touched.push((tenant, o));
-        }
-        out.push(applied);
-    }
-    notes.write(&mut tx).await?;
-    // Under the orders' locks, taken above: the SKUs' locks come after them.
-    crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
+    let out = apply_imports(&mut Import(&mut tx), batch, now).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }
@@ -362,11 +271,8 @@ impl OrderStore for PgStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ImportApplied>> {
-        Ok(apply_batch(self, batch, now)
-            .await?
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect())
+        let out = apply_batch(self, batch, now).await?;
+        Ok(out.into_iter().map(|p| p.applied).collect())
     }
 
     async fn apply_polled(
@@ -374,14 +280,7 @@ impl OrderStore for PgStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<PolledApplied>> {
-        Ok(apply_batch(self, batch, now)
-            .await?
-            .into_iter()
-            .map(|(applied, settled)| PolledApplied {
-                applied,
-                announced: settled > 0,
-            })
-            .collect())
+        apply_batch(self, batch, now).await
     }
 
     async fn orders_in_status(

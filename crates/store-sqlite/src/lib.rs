@@ -19,6 +19,7 @@ mod stock_orders;
 mod stock_push;
 mod tasks;
 mod tenants;
+mod timeline;
 
 use ponte_store::{Store, StoreError};
 use sqlx::sqlite::{

@@ -1,16 +1,17 @@
-use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, to_json, ts};
 use crate::jobs::finish_in;
+use crate::timeline::write_notes;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::import::{decide, ImportDecision, Known};
-use ponte_core::order::OrderData;
+use ponte_core::import::SkipReason;
+use ponte_core::order::{MappedOrder, OrderData};
 use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
+use ponte_store::import_apply::{apply_imports, ExistingOrder, ImportTx};
 use ponte_store::{
-    ImportApplied, ImportCommit, ImportResult, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
-    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
+    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
+    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry, TimelineNote,
 };
-use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -30,314 +31,206 @@ pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
     })
 }
 
-/// Timeline entries collected during a batch, written in one statement.
-#[derive(Default)]
-struct Notes(Vec<(String, String, String, i64, &'static str, String)>);
+/// The import reads and writes on the writer's open transaction.
+struct Import<'c>(&'c mut SqliteConnection);
 
-impl Notes {
-    fn add(
+/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
+/// owner) returning the job's `started_at`.
+async fn leased_start(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    lease: &JobLease,
+) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    let row: Option<Option<i64>> = sqlx::query_scalar(sql)
+        .bind(lease.job_id.to_string())
+        .bind(&lease.owner)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    row.map(from_opt_ts).transpose()
+}
+
+#[async_trait]
+impl ImportTx for Import<'_> {
+    async fn job_started(
         &mut self,
-        c: &ImportCommit,
-        at: DateTime<Utc>,
-        kind: &'static str,
-        detail: serde_json::Value,
-    ) {
-        self.0.push((
-            c.tenant_id.to_string(),
-            c.channel_id.to_string(),
-            c.external_id.clone(),
-            ts(at),
-            kind,
-            detail.to_string(),
-        ));
+        lease: &JobLease,
+    ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+        let sql =
+            "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?";
+        leased_start(self.0, sql, lease).await
     }
 
-    async fn write(self, conn: &mut SqliteConnection) -> StoreResult<()> {
-        for chunk in pow2_chunks(&self.0) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) ",
-            );
-            q.push_values(chunk, |mut b, n| {
-                b.push_bind(&n.0)
-                    .push_bind(&n.1)
-                    .push_bind(&n.2)
-                    .push_bind(n.3)
-                    .push_bind(n.4)
-                    .push_bind(&n.5);
-            });
-            q.build().execute(&mut *conn).await.map_err(db_err)?;
-        }
+    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+        let sql = "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? \
+                   RETURNING started_at";
+        leased_start(self.0, sql, lease).await
+    }
+
+    async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {
+        finish_in(self.0, lease, outcome).await?;
         Ok(())
     }
+
+    async fn existing(&mut self, c: &ImportCommit) -> StoreResult<ExistingOrder> {
+        let row = sqlx::query(
+            "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
+             FROM (SELECT ?1 AS t, ?2 AS ch, ?3 AS ext) k \
+             LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
+             LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.channel_id.to_string())
+        .bind(&c.external_id)
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        let order = match col::<Option<&str>>(&row, "id")? {
+            Some(oid) => Some((id(oid)?, json(col(&row, "data")?)?)),
+            None => None,
+        };
+        let skipped = match col::<Option<&str>>(&row, "reason")? {
+            Some(_) => Some(from_opt_ts(col(&row, "skipped_at")?)?),
+            None => None,
+        };
+        Ok(ExistingOrder { order, skipped })
+    }
+
+    async fn insert_order(
+        &mut self,
+        c: &ImportCommit,
+        oid: OrderId,
+        order: &MappedOrder,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(oid.to_string())
+        .bind(c.channel_id.to_string())
+        .bind(&c.external_id)
+        .bind(order.data.status.as_str())
+        .bind(order.data.platform_updated_at.map(ts))
+        .bind(to_json(&order.data)?)
+        .bind(to_json(&order.raw)?)
+        .bind(ts(now))
+        .bind(ts(now))
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_order(
+        &mut self,
+        tenant: TenantId,
+        oid: OrderId,
+        data: &OrderData,
+        raw: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE orders SET status = ?, platform_updated_at = ?, data = ?, raw = ?, updated_at = ? \
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(data.status.as_str())
+        .bind(data.platform_updated_at.map(ts))
+        .bind(to_json(data)?)
+        .bind(to_json(raw)?)
+        .bind(ts(now))
+        .bind(tenant.to_string())
+        .bind(oid.to_string())
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn clear_skip(&mut self, c: &ImportCommit) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM order_skips WHERE tenant_id = ? AND channel_id = ? AND external_id = ?",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.channel_id.to_string())
+        .bind(&c.external_id)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_skip(
+        &mut self,
+        c: &ImportCommit,
+        reason: SkipReason,
+        platform_updated_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO order_skips (tenant_id, channel_id, external_id, reason, platform_updated_at, at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id, external_id) \
+             DO UPDATE SET reason = excluded.reason, platform_updated_at = excluded.platform_updated_at, at = excluded.at",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.channel_id.to_string())
+        .bind(&c.external_id)
+        .bind(reason.as_str())
+        .bind(platform_updated_at.map(ts))
+        .bind(ts(now))
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn settle_deliveries(
+        &mut self,
+        c: &ImportCommit,
+        started_at: DateTime<Utc>,
+        state: &'static str,
+        message: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE deliveries SET state = ?, error = ?, processed_at = ? \
+             WHERE tenant_id = ? AND channel_id = ? AND resource_id = ? AND state = 'received' AND received_at <= ?",
+        )
+        .bind(state)
+        .bind(message)
+        .bind(ts(now))
+        .bind(c.tenant_id.to_string())
+        .bind(c.channel_id.to_string())
+        .bind(&c.external_id)
+        .bind(ts(started_at))
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn write_notes(&mut self, notes: &[TimelineNote]) -> StoreResult<()> {
+        write_notes(self.0, notes).await
+    }
+
+    async fn order_effects(
+        &mut self,
+        orders: &[(TenantId, OrderId)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::stock_orders::apply_order_effects(self.0, orders, now).await
+    }
 }
 
-/// Marks the deliveries this job run covered (received before it started).
-async fn settle_deliveries(
-    conn: &mut SqliteConnection,
-    c: &ImportCommit,
-    started_at: i64,
-    state: &str,
-    message: Option<String>,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let r = sqlx::query(
-        "UPDATE deliveries SET state = ?, error = ?, processed_at = ? \
-         WHERE tenant_id = ? AND channel_id = ? AND resource_id = ? AND state = 'received' AND received_at <= ?",
-    )
-    .bind(state)
-    .bind(message)
-    .bind(ts(now))
-    .bind(c.tenant_id.to_string())
-    .bind(c.channel_id.to_string())
-    .bind(&c.external_id)
-    .bind(started_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(r.rows_affected())
-}
-
-/// What is stored of an order: the order itself or a skip record.
-struct Existing {
-    order: Option<(OrderId, OrderData)>,
-    skipped: Option<Option<i64>>,
-}
-
-async fn existing(conn: &mut SqliteConnection, c: &ImportCommit) -> StoreResult<Existing> {
-    let row = sqlx::query(
-        "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
-         FROM (SELECT ?1 AS t, ?2 AS ch, ?3 AS ext) k \
-         LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
-         LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
-    )
-    .bind(c.tenant_id.to_string())
-    .bind(c.channel_id.to_string())
-    .bind(&c.external_id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let order = match col::<Option<&str>>(&row, "id")? {
-        Some(oid) => Some((id(oid)?, json(col(&row, "data")?)?)),
-        None => None,
-    };
-    let skipped = match col::<Option<&str>>(&row, "reason")? {
-        Some(_) => Some(col::<Option<i64>>(&row, "skipped_at")?),
-        None => None,
-    };
-    Ok(Existing { order, skipped })
-}
-
-async fn apply_one(
-    conn: &mut SqliteConnection,
-    notes: &mut Notes,
-    c: ImportCommit,
-    now: DateTime<Utc>,
-) -> StoreResult<(ImportApplied, u64)> {
-    let (order, policy) = match &c.result {
-        ImportResult::FetchFailed { outcome } => {
-            // A listing never fails one order: without a job there is nothing to retry.
-            let Some(lease) = &c.lease else {
-                return Ok((ImportApplied::Failed, 0));
-            };
-            let started: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
-            )
-            .bind(lease.job_id.to_string())
-            .bind(&lease.owner)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let Some(started_at) = started else {
-                return Ok((ImportApplied::LeaseLost, 0));
-            };
-            notes.add(
-                &c,
-                now,
-                "fetched",
-                serde_json::to_value(&c.call).unwrap_or_default(),
-            );
-            if let JobOutcome::Failed { error } = outcome {
-                settle_deliveries(
-                    conn,
-                    &c,
-                    started_at.unwrap_or(ts(now)),
-                    "failed",
-                    Some(error.clone()),
-                    now,
-                )
-                .await?;
-            }
-            finish_in(conn, lease, outcome).await?;
-            let applied = if matches!(outcome, JobOutcome::Failed { .. }) {
-                ImportApplied::Failed
-            } else {
-                ImportApplied::Retrying
-            };
-            return Ok((applied, 0));
-        }
-        ImportResult::Fetched { order, policy } => (order, *policy),
-    };
-    // The job is done whatever the order turns out to be: removing it proves the lease.
-    // A listed order has no job: it covers every delivery received until now.
-    let started_at = match &c.lease {
-        Some(lease) => {
-            let started: Option<Option<i64>> = sqlx::query_scalar(
-                "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING started_at",
-            )
-            .bind(lease.job_id.to_string())
-            .bind(&lease.owner)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let Some(started_at) = started else {
-                return Ok((ImportApplied::LeaseLost, 0));
-            };
-            started_at.unwrap_or(ts(now))
-        }
-        None => ts(now),
-    };
-    notes.add(
-        &c,
-        now,
-        "fetched",
-        serde_json::to_value(&c.call).unwrap_or_default(),
-    );
-    let ex = existing(conn, &c).await?;
-    let known = match (&ex.order, ex.skipped) {
-        (Some((_, d)), _) => Some(Known::Order(d)),
-        (None, Some(at)) => Some(Known::Skipped(from_opt_ts(at)?)),
-        (None, None) => None,
-    };
-    let applied = match decide(known, order, policy) {
-        ImportDecision::Create => {
-            let oid = OrderId::new();
-            sqlx::query(
-                "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(c.tenant_id.to_string())
-            .bind(oid.to_string())
-            .bind(c.channel_id.to_string())
-            .bind(&c.external_id)
-            .bind(order.data.status.as_str())
-            .bind(order.data.platform_updated_at.map(ts))
-            .bind(to_json(&order.data)?)
-            .bind(to_json(&order.raw)?)
-            .bind(ts(now))
-            .bind(ts(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            if ex.skipped.is_some() {
-                sqlx::query("DELETE FROM order_skips WHERE tenant_id = ? AND channel_id = ? AND external_id = ?")
-                    .bind(c.tenant_id.to_string())
-                    .bind(c.channel_id.to_string())
-                    .bind(&c.external_id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-            }
-            notes.add(
-                &c,
-                now,
-                "imported",
-                json!({ "order_id": oid, "status": order.data.status }),
-            );
-            ImportApplied::Created(oid)
-        }
-        ImportDecision::Update { data, status_from } => {
-            let Some((oid, _)) = ex.order else {
-                return Ok((ImportApplied::Stale, 0));
-            };
-            sqlx::query(
-                "UPDATE orders SET status = ?, platform_updated_at = ?, data = ?, raw = ?, updated_at = ? \
-                 WHERE tenant_id = ? AND id = ?",
-            )
-            .bind(data.status.as_str())
-            .bind(data.platform_updated_at.map(ts))
-            .bind(to_json(&*data)?)
-            .bind(to_json(&order.raw)?)
-            .bind(ts(now))
-            .bind(c.tenant_id.to_string())
-            .bind(oid.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            match status_from {
-                Some(from) => notes.add(
-                    &c,
-                    now,
-                    "status_changed",
-                    json!({ "from": from, "to": data.status, "by": "platform" }),
-                ),
-                None => notes.add(&c, now, "updated", json!({ "status": data.status })),
-            }
-            ImportApplied::Updated(oid)
-        }
-        ImportDecision::Unchanged => match ex.order {
-            Some((oid, _)) => ImportApplied::Unchanged(oid),
-            None => ImportApplied::Stale,
-        },
-        ImportDecision::Stale => {
-            notes.add(
-                &c,
-                now,
-                "stale_ignored",
-                json!({ "platform_updated_at": order.data.platform_updated_at }),
-            );
-            ImportApplied::Stale
-        }
-        ImportDecision::Skip(reason) => {
-            sqlx::query(
-                "INSERT INTO order_skips (tenant_id, channel_id, external_id, reason, platform_updated_at, at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id, external_id) \
-                 DO UPDATE SET reason = excluded.reason, platform_updated_at = excluded.platform_updated_at, at = excluded.at",
-            )
-            .bind(c.tenant_id.to_string())
-            .bind(c.channel_id.to_string())
-            .bind(&c.external_id)
-            .bind(reason.as_str())
-            .bind(order.data.platform_updated_at.map(ts))
-            .bind(ts(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            notes.add(&c, now, "skipped", json!({ "reason": reason.as_str() }));
-            ImportApplied::Skipped(reason)
-        }
-    };
-    let settled = settle_deliveries(
-        conn,
-        &c,
-        started_at,
-        "processed",
-        applied.delivery_note(),
-        now,
-    )
-    .await?;
-    Ok((applied, settled))
-}
-
-/// Applies a batch in one transaction; each result with the deliveries it settled.
+/// Applies a batch in one transaction.
 async fn apply_batch(
     store: &SqliteStore,
     batch: Vec<ImportCommit>,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<(ImportApplied, u64)>> {
+) -> StoreResult<Vec<PolledApplied>> {
     let mut tx = store.writer.begin().await.map_err(db_err)?;
-    let mut out = Vec::with_capacity(batch.len());
-    let mut notes = Notes::default();
-    let mut touched = vec![];
-    for c in batch {
-        let tenant = c.tenant_id;
-        let applied = apply_one(&mut tx, &mut notes, c, now).await?;
-        if let ImportApplied::Created(o) | ImportApplied::Updated(o) = applied.0 {
-            touched.push((tenant, o));
-        }
-        out.push(applied);
-    }
-    notes.write(&mut tx).await?;
-    crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
+    let out = apply_imports(&mut Import(&mut tx), batch, now).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }
@@ -349,11 +242,8 @@ impl OrderStore for SqliteStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ImportApplied>> {
-        Ok(apply_batch(self, batch, now)
-            .await?
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect())
+        let out = apply_batch(self, batch, now).await?;
+        Ok(out.into_iter().map(|p| p.applied).collect())
     }
 
     async fn apply_polled(
@@ -361,14 +251,7 @@ impl OrderStore for SqliteStore {
         batch: Vec<ImportCommit>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<PolledApplied>> {
-        Ok(apply_batch(self, batch, now)
-            .await?
-            .into_iter()
-            .map(|(applied, settled)| PolledApplied {
-                applied,
-                announced: settled > 0,
-            })
-            .collect())
+        apply_batch(self, batch, now).await
     }
 
     async fn orders_in_status(

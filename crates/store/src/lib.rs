@@ -2,6 +2,7 @@
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
 mod error;
+pub mod import_apply;
 pub mod inbox;
 pub mod job_outcome;
 pub mod job_queue;
@@ -17,6 +18,7 @@ mod stock;
 pub mod stock_plan;
 pub mod task_runs;
 mod tasks;
+mod timeline;
 mod traits;
 
 #[cfg(feature = "conformance")]
@@ -28,4 +30,5 @@ pub use retention::*;
 pub use sends::*;
 pub use stock::*;
 pub use tasks::*;
+pub use timeline::*;
 pub use traits::*;
