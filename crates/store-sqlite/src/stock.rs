@@ -1,17 +1,19 @@
 //! The catalogue (products, warehouses, listings), channel stock settings, movements
-//! and reading stock. Pushing is in `stock_push.rs`.
+//! and reading stock. Writes run the sequences of `ponte_store::stock_writes` over
+//! [`SqliteTx`]; pushing is in `stock_push.rs`.
 
 use crate::codec::{col, from_ts, id, limit, pow2_chunks, to_json, ts};
-use crate::stock_marks::{apply_entries, mark_targets};
+use crate::stock_marks::{pairs_json, SqliteTx};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
-    keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
-    OrderStockEffect, SkuKey, UnmappedLine,
+    keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
+use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
@@ -32,7 +34,6 @@ fn decode_product(r: &SqliteRow) -> StoreResult<Product> {
 }
 
 pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
-    let state: &str = col(r, "state")?;
     Ok(StockTarget {
         channel_id: id(col(r, "channel_id")?)?,
         sku: col(r, "sku")?,
@@ -42,8 +43,7 @@ pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
         changed_at: from_ts(col(r, "changed_at")?)?,
         pushed: col(r, "pushed")?,
         pushed_at: crate::codec::from_opt_ts(col(r, "pushed_at")?)?,
-        state: PushState::parse(state)
-            .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
+        state: push_state(col(r, "state")?)?,
         attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
         last_error: col(r, "last_error")?,
     })
@@ -83,7 +83,13 @@ impl StockStore for SqliteStore {
             .iter()
             .map(|o| Ok((p.tenant_id, id::<OrderId>(o)?)))
             .collect::<StoreResult<Vec<_>>>()?;
-        crate::stock_orders::apply_order_effects(&mut tx, &orders, p.created_at).await?;
+        ponte_store::stock_orders::apply_order_effects(
+            &mut SqliteTx(&mut tx),
+            &orders,
+            &[],
+            p.created_at,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -172,36 +178,9 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<(), Vec<String>>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = listings
-            .iter()
-            .map(|l| (l.tenant_id, l.sku.clone()))
-            .collect();
-        let unknown = crate::stock_push::unknown_skus(&mut tx, &skus).await?;
-        if !unknown.is_empty() {
-            return Ok(Err(unknown));
-        }
-        for chunk in pow2_chunks(listings) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.tenant_id.to_string())
-                    .push_bind(l.channel_id.to_string())
-                    .push_bind(&l.sku)
-                    .push_bind(&l.product_id)
-                    .push_bind(&l.variant_id)
-                    .push_bind(l.source.as_str())
-                    .push_bind(ts(l.created_at));
-            });
-            q.push(
-                " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = excluded.product_id, \
-                 variant_id = excluded.variant_id, source = excluded.source",
-            );
-            q.build().execute(&mut *tx).await.map_err(db_err)?;
-        }
-        mark_targets(&mut tx, &skus, None, false, now).await?;
+        let out = stock_writes::upsert_listings(&mut SqliteTx(&mut tx), listings, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(()))
+        Ok(out)
     }
 
     async fn listings(
@@ -246,23 +225,7 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
-             send_stock = excluded.send_stock, warehouses = excluded.warehouses, \
-             debit_warehouse = excluded.debit_warehouse, buffer = excluded.buffer",
-        )
-        .bind(tenant.to_string())
-        .bind(channel.to_string())
-        .bind(i64::from(s.send_stock))
-        .bind(to_json(&s.warehouses)?)
-        .bind(&s.debit_warehouse)
-        .bind(s.buffer)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), false, now).await?;
+        stock_writes::set_channel_stock(&mut SqliteTx(&mut tx), tenant, channel, s, now).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -273,29 +236,10 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<u64, MovementsRefused>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = batch.iter().map(|m| (tenant, m.sku.clone())).collect();
-        let unknown: BTreeSet<String> = crate::stock_push::unknown_skus(&mut tx, &skus)
-            .await?
-            .into_iter()
-            .collect();
-        if let Some(refused) = refuse_unknown_skus(batch, &unknown) {
-            return Ok(Err(refused));
-        }
-        let known: BTreeSet<String> =
-            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
-                .bind(tenant.to_string())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect();
-        if let Some(refused) = refuse_unknown_warehouses(batch, &known) {
-            return Ok(Err(refused));
-        }
-        let entries = movement_entries(tenant, batch);
-        apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
+        let out =
+            stock_writes::record_movements(&mut SqliteTx(&mut tx), tenant, batch, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(batch.len() as u64))
+        Ok(out)
     }
 
     async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>> {
@@ -447,7 +391,9 @@ impl StockStore for SqliteStore {
         pushes: &[PushRecord],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        crate::stock_push::record(self, tenant, pushes, now).await
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        ponte_store::stock_push::record_pushes(&mut SqliteTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn stock_pushes(
@@ -467,10 +413,9 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), true, now).await?;
+        let n = stock_writes::resync_stock(&mut SqliteTx(&mut tx), tenant, channel, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(skus.len() as u64)
+        Ok(n)
     }
 
     async fn stock_summary(
@@ -478,7 +423,7 @@ impl StockStore for SqliteStore {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<(u64, u64, u64)> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT state, COUNT(*) AS n FROM stock_targets WHERE tenant_id = ? AND channel_id = ? GROUP BY state",
         )
         .bind(tenant.to_string())
@@ -486,16 +431,91 @@ impl StockStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let mut n = [0u64; 3];
-        for r in &rows {
-            let slot = match col::<&str>(r, "state")? {
-                "pending" => 0,
-                "pushed" => 1,
-                "failed" => 2,
-                _ => continue,
-            };
-            n[slot] = u64::try_from(col::<i64>(r, "n")?).unwrap_or(0);
+        Ok(push_state_counts(&rows))
+    }
+}
+
+#[async_trait]
+impl StockWritesTx for SqliteTx<'_> {
+    async fn unknown_skus(&mut self, skus: &BTreeSet<SkuKey>) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT json_extract(j.value, '$[1]') FROM json_each(?) j WHERE NOT EXISTS \
+             (SELECT 1 FROM products p WHERE p.tenant_id = json_extract(j.value, '$[0]') \
+              AND p.sku = json_extract(j.value, '$[1]'))",
+        )
+        .bind(pairs_json(skus.iter().map(|(t, s)| (t, s)))?)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn warehouse_codes(&mut self, tenant: TenantId) -> StoreResult<BTreeSet<String>> {
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
+                .bind(tenant.to_string())
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db_err)?;
+        Ok(codes.into_iter().collect())
+    }
+
+    async fn write_listings(&mut self, rows: &[&Listing]) -> StoreResult<()> {
+        for chunk in pow2_chunks(rows) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) ",
+            );
+            q.push_values(chunk, |mut b, l| {
+                b.push_bind(l.tenant_id.to_string())
+                    .push_bind(l.channel_id.to_string())
+                    .push_bind(&l.sku)
+                    .push_bind(&l.product_id)
+                    .push_bind(&l.variant_id)
+                    .push_bind(l.source.as_str())
+                    .push_bind(ts(l.created_at));
+            });
+            q.push(
+                " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = excluded.product_id, \
+                 variant_id = excluded.variant_id, source = excluded.source",
+            );
+            q.build().execute(&mut *self.0).await.map_err(db_err)?;
         }
-        Ok((n[0], n[1], n[2]))
+        Ok(())
+    }
+
+    async fn write_channel_stock(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelStock,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_stock = excluded.send_stock, warehouses = excluded.warehouses, \
+             debit_warehouse = excluded.debit_warehouse, buffer = excluded.buffer",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(i64::from(s.send_stock))
+        .bind(to_json(&s.warehouses)?)
+        .bind(&s.debit_warehouse)
+        .bind(s.buffer)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn channel_skus(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)
     }
 }

@@ -8,7 +8,11 @@ mod records;
 mod retention;
 mod sends;
 mod stock;
+pub mod stock_marks;
+pub mod stock_orders;
 pub mod stock_plan;
+pub mod stock_push;
+pub mod stock_writes;
 mod tasks;
 mod traits;
 
