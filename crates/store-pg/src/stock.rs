@@ -9,7 +9,7 @@ use crate::stock_marks::{lock_stock, PgTx};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::Balance;
+use ponte_core::stock::{Balance, Effect};
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
@@ -17,8 +17,9 @@ use ponte_store::stock_plan::{
 use ponte_store::stock_push::{push_state, push_state_counts};
 use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Executor, Postgres, QueryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -60,6 +61,36 @@ pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
 pub(crate) const TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, \
      pushed, pushed_at, state, attempts, last_error";
+
+/// Runs a query and decodes every row it returns.
+pub(crate) async fn fetch<'q, 'c: 'q, T>(
+    q: Query<'q, Postgres, PgArguments>,
+    conn: impl Executor<'c, Database = Postgres> + 'q,
+    decode: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    q.fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// A balance's columns `physical` and `reserved`.
+pub(crate) fn decode_balance(r: &PgRow) -> StoreResult<Balance> {
+    Ok(Balance {
+        physical: col(r, "physical")?,
+        reserved: col(r, "reserved")?,
+    })
+}
+
+/// An order's effect's columns `reserved` and `debited`.
+pub(crate) fn decode_effect(r: &PgRow) -> StoreResult<Effect> {
+    Ok(Effect {
+        reserved: col(r, "reserved")?,
+        debited: col(r, "debited")?,
+    })
+}
 
 /// The orders with unmapped lines of this SKU: ids and advisory-lock keys.
 async fn waiting_orders(
@@ -191,18 +222,14 @@ impl StockStore for PgStore {
 
     async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
         let n = limit(page.limit);
-        let items = sqlx::query(&format!(
+        let q = format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = $1 AND sku > $2 ORDER BY sku LIMIT $3"
-        ))
-        .bind(tenant.0)
-        .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_product)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.0)
+            .bind(page.cursor.clone().unwrap_or_default())
+            .bind(n);
+        let items = fetch(q, &self.pool, decode_product).await?;
         Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
@@ -221,15 +248,11 @@ impl StockStore for PgStore {
     }
 
     async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = $1 ORDER BY code",
         )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(tenant.0);
+        fetch(q, &self.pool, |r| {
             Ok(Warehouse {
                 tenant_id: TenantId(col(r, "tenant_id")?),
                 code: col(r, "code")?,
@@ -237,7 +260,7 @@ impl StockStore for PgStore {
                 created_at: col(r, "created_at")?,
             })
         })
-        .collect()
+        .await
     }
 
     async fn upsert_listings(
@@ -258,19 +281,15 @@ impl StockStore for PgStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Listing>> {
         let n = limit(page.limit);
-        let items = sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
              WHERE tenant_id = $1 AND channel_id = $2 AND sku > $3 ORDER BY sku LIMIT $4",
         )
         .bind(tenant.0)
         .bind(channel.0)
         .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(n);
+        let items = fetch(q, &self.pool, |r| {
             Ok(Listing {
                 tenant_id: TenantId(col(r, "tenant_id")?),
                 channel_id: ChannelId(col(r, "channel_id")?),
@@ -281,7 +300,7 @@ impl StockStore for PgStore {
                 created_at: col(r, "created_at")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
@@ -313,38 +332,23 @@ impl StockStore for PgStore {
         let Some(product) = self.product(tenant, sku).await? else {
             return Ok(None);
         };
-        let levels = sqlx::query(
+        let q = sqlx::query(
             "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
              WHERE tenant_id = $1 AND sku = $2 ORDER BY warehouse",
-        )
-        .bind(tenant.0)
-        .bind(sku)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let levels = fetch(q.bind(tenant.0).bind(sku), &self.pool, |r| {
             Ok(StockLevel {
                 warehouse: col(r, "warehouse")?,
-                balance: Balance {
-                    physical: col(r, "physical")?,
-                    reserved: col(r, "reserved")?,
-                },
+                balance: decode_balance(r)?,
                 updated_at: col(r, "updated_at")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let channels = sqlx::query(&format!(
+        .await?;
+        let q = format!(
             "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
-        ))
-        .bind(tenant.0)
-        .bind(sku)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q).bind(tenant.0).bind(sku);
+        let channels = fetch(q, &self.pool, decode_target).await?;
         Ok(Some(SkuStock {
             product,
             levels,
@@ -357,40 +361,25 @@ impl StockStore for PgStore {
         tenant: TenantId,
         order: OrderId,
     ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
-        let effects = sqlx::query(
+        let q = sqlx::query(
             "SELECT sku, warehouse, reserved, debited FROM order_stock \
              WHERE tenant_id = $1 AND order_id = $2 ORDER BY sku",
-        )
-        .bind(tenant.0)
-        .bind(order.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let effects = fetch(q.bind(tenant.0).bind(order.0), &self.pool, |r| {
             Ok(OrderStockEffect {
                 tenant,
                 order,
                 sku: col(r, "sku")?,
                 warehouse: col(r, "warehouse")?,
-                effect: ponte_core::stock::Effect {
-                    reserved: col(r, "reserved")?,
-                    debited: col(r, "debited")?,
-                },
+                effect: decode_effect(r)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let unmapped = sqlx::query(
+        .await?;
+        let q = sqlx::query(
             "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
              WHERE tenant_id = $1 AND order_id = $2 ORDER BY line",
-        )
-        .bind(tenant.0)
-        .bind(order.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let unmapped = fetch(q.bind(tenant.0).bind(order.0), &self.pool, |r| {
             Ok(UnmappedLine {
                 tenant,
                 order,
@@ -402,7 +391,7 @@ impl StockStore for PgStore {
                 quantity: col(r, "quantity")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok((effects, unmapped))
     }
 
@@ -424,24 +413,19 @@ impl StockStore for PgStore {
         q.push(
             " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
         );
-        q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(UnmappedSku {
-                    channel_id: ChannelId(col(r, "channel_id")?),
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    orders: col(r, "orders")?,
-                    units: col(r, "units")?,
-                    last_seen: col(r, "last_seen")?,
-                    example_order: OrderId(col(r, "example")?),
-                })
+        fetch(q.build(), &self.pool, |r| {
+            Ok(UnmappedSku {
+                channel_id: ChannelId(col(r, "channel_id")?),
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                orders: col(r, "orders")?,
+                units: col(r, "units")?,
+                last_seen: col(r, "last_seen")?,
+                example_order: OrderId(col(r, "example")?),
             })
-            .collect()
+        })
+        .await
     }
 
     async fn claim_stock_targets(

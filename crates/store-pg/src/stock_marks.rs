@@ -8,13 +8,14 @@
 //! and actions hold them already), then the tenants' stock keys, then the SKUs, each
 //! group in key order and taken once per transaction, so writers never deadlock.
 
-use crate::codec::{col, sku_lock_key, stock_lock_key};
+use crate::codec::{col, from_json, sku_lock_key, stock_lock_key};
 use crate::db_err;
+use crate::stock::{decode_balance, fetch};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::stock_marks::MarksTx;
+use ponte_store::stock_marks::{target_upsert, MarksTx};
 use ponte_store::stock_plan::{Feed, LedgerEntry, LevelKey, SkuKey};
 use ponte_store::stock_push::push_state;
 use ponte_store::{NewJob, PushState, StoreResult};
@@ -96,32 +97,24 @@ impl MarksTx for PgTx<'_> {
         let tenants: Vec<Uuid> = keys.iter().map(|k| k.0 .0).collect();
         let skus: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
         let warehouses: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT s.tenant_id, s.sku, s.warehouse, s.physical, s.reserved \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS k (t, sku, wh) \
              JOIN stock_levels s ON s.tenant_id = k.t AND s.sku = k.sku AND s.warehouse = k.wh",
         )
         .bind(tenants)
         .bind(skus)
-        .bind(warehouses)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    (
-                        TenantId(col(r, "tenant_id")?),
-                        col(r, "sku")?,
-                        col(r, "warehouse")?,
-                    ),
-                    Balance {
-                        physical: col(r, "physical")?,
-                        reserved: col(r, "reserved")?,
-                    },
-                ))
-            })
-            .collect()
+        .bind(warehouses);
+        let rows = fetch(q, &mut *self.0, |r| {
+            let key = (
+                TenantId(col(r, "tenant_id")?),
+                col(r, "sku")?,
+                col(r, "warehouse")?,
+            );
+            Ok((key, decode_balance(r)?))
+        })
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// In order: their `seq` follows it.
@@ -195,7 +188,7 @@ impl MarksTx for PgTx<'_> {
     ) -> StoreResult<Vec<Feed>> {
         let tenants: Vec<Uuid> = skus.iter().map(|k| k.0 .0).collect();
         let names: Vec<&str> = skus.iter().map(|k| k.1.as_str()).collect();
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT l.tenant_id, l.channel_id, l.sku, l.product_id, l.variant_id, cs.warehouses, cs.buffer \
              FROM UNNEST($1::uuid[], $2::text[]) AS k (t, sku) \
              JOIN listings l ON l.tenant_id = k.t AND l.sku = k.sku \
@@ -204,23 +197,19 @@ impl MarksTx for PgTx<'_> {
         )
         .bind(tenants)
         .bind(names)
-        .bind(channel.map(|c| c.0))
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(channel.map(|c| c.0));
+        fetch(q, &mut *self.0, |r| {
             Ok(Feed {
                 tenant: TenantId(col(r, "tenant_id")?),
                 channel: ChannelId(col(r, "channel_id")?),
                 sku: col(r, "sku")?,
                 product_id: col(r, "product_id")?,
                 variant_id: col(r, "variant_id")?,
-                warehouses: crate::codec::from_json(col(r, "warehouses")?)?,
+                warehouses: from_json(col(r, "warehouses")?)?,
                 buffer: col(r, "buffer")?,
             })
         })
-        .collect()
+        .await
     }
 
     async fn write_targets(
@@ -229,42 +218,37 @@ impl MarksTx for PgTx<'_> {
         force: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<(TenantId, ChannelId, PushState)>> {
-        let same = "st.product_id = EXCLUDED.product_id AND st.variant_id = EXCLUDED.variant_id";
-        sqlx::query(&format!(
+        let q = format!(
             "INSERT INTO stock_targets AS st (tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state) \
              SELECT t, c, sku, p, v, d, $7, 'pending' \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u (t, c, sku, p, v, d) \
-             ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET \
-               state = CASE WHEN $8 THEN 'pending' \
-                 WHEN NOT ({same}) THEN 'pending' \
-                 WHEN st.desired = EXCLUDED.desired THEN st.state \
-                 WHEN st.pushed = EXCLUDED.desired THEN 'pushed' ELSE 'pending' END, \
-               attempts = CASE WHEN $8 OR st.desired <> EXCLUDED.desired OR NOT ({same}) THEN 0 ELSE st.attempts END, \
-               pushed = CASE WHEN {same} THEN st.pushed ELSE NULL END, \
-               changed_at = CASE WHEN st.desired = EXCLUDED.desired THEN st.changed_at ELSE EXCLUDED.changed_at END, \
-               desired = EXCLUDED.desired, product_id = EXCLUDED.product_id, variant_id = EXCLUDED.variant_id \
-             RETURNING tenant_id, channel_id, state"
-        ))
-        .bind(rows.iter().map(|(f, _)| f.tenant.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(f, _)| f.channel.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(f, _)| f.sku.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(f, _)| f.product_id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(f, _)| f.variant_id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, v)| *v).collect::<Vec<_>>())
-        .bind(now)
-        .bind(force)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u (t, c, sku, p, v, d){}",
+            target_upsert("st", "$8")
+        );
+        let q = sqlx::query(&q)
+            .bind(rows.iter().map(|(f, _)| f.tenant.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(f, _)| f.channel.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(f, _)| f.sku.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|(f, _)| f.product_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(f, _)| f.variant_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+            .bind(now)
+            .bind(force);
+        fetch(q, &mut *self.0, |r| {
             Ok((
                 TenantId(col(r, "tenant_id")?),
                 ChannelId(col(r, "channel_id")?),
                 push_state(&col::<String>(r, "state")?)?,
             ))
         })
-        .collect()
+        .await
     }
 
     async fn insert_jobs(&mut self, jobs: &[(TenantId, &NewJob)]) -> StoreResult<()> {

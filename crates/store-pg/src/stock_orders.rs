@@ -9,16 +9,17 @@
 
 use crate::codec::{col, from_json};
 use crate::db_err;
+use crate::stock::{decode_effect, fetch};
 use crate::stock_marks::PgTx;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::Effect;
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_orders::OrderStockTx;
 use ponte_store::stock_plan::{
     AppliedEffects, OrderStockEffect, OrderStockInput, RevealedListing, SkuKey, UnmappedLine,
 };
 use ponte_store::StoreResult;
+use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashSet};
 use uuid::Uuid;
@@ -32,6 +33,11 @@ pub(crate) async fn apply_order_effects(
     ponte_store::stock_orders::apply_order_effects(&mut PgTx(conn), orders, &[], now).await
 }
 
+/// A (tenant, SKU) from the columns `tenant_id` and `sku`.
+fn decode_sku_key(r: &PgRow) -> StoreResult<SkuKey> {
+    Ok((TenantId(col(r, "tenant_id")?), col(r, "sku")?))
+}
+
 #[async_trait]
 impl OrderStockTx for PgTx<'_> {
     /// In key order.
@@ -40,7 +46,7 @@ impl OrderStockTx for PgTx<'_> {
         keys: &BTreeSet<(TenantId, OrderId)>,
     ) -> StoreResult<Vec<OrderStockInput>> {
         let (tenants, ids): (Vec<Uuid>, Vec<Uuid>) = keys.iter().map(|(t, o)| (t.0, o.0)).unzip();
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT o.tenant_id, o.id, o.channel_id, o.external_id, o.data, o.fulfilment, cs.debit_warehouse \
              FROM UNNEST($1::uuid[], $2::uuid[]) AS k (t, i) \
              JOIN orders o ON o.tenant_id = k.t AND o.id = k.i \
@@ -49,12 +55,8 @@ impl OrderStockTx for PgTx<'_> {
              ORDER BY o.tenant_id, o.id",
         )
         .bind(tenants)
-        .bind(ids)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(ids);
+        fetch(q, &mut *self.0, |r| {
             Ok(OrderStockInput::new(
                 TenantId(col(r, "tenant_id")?),
                 OrderId(col(r, "id")?),
@@ -65,49 +67,34 @@ impl OrderStockTx for PgTx<'_> {
                 col(r, "debit_warehouse")?,
             ))
         })
-        .collect()
+        .await
     }
 
     async fn read_applied(&mut self, orders: &[OrderStockInput]) -> StoreResult<AppliedEffects> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT s.order_id, s.sku, s.warehouse, s.reserved, s.debited \
              FROM UNNEST($1::uuid[], $2::uuid[]) AS k (t, i) \
              JOIN order_stock s ON s.tenant_id = k.t AND s.order_id = k.i",
         )
         .bind(orders.iter().map(|o| o.tenant.0).collect::<Vec<_>>())
-        .bind(orders.iter().map(|o| o.order.0).collect::<Vec<_>>())
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    (OrderId(col(r, "order_id")?), col(r, "sku")?),
-                    (
-                        col(r, "warehouse")?,
-                        Effect {
-                            reserved: col(r, "reserved")?,
-                            debited: col(r, "debited")?,
-                        },
-                    ),
-                ))
-            })
-            .collect()
+        .bind(orders.iter().map(|o| o.order.0).collect::<Vec<_>>());
+        let rows = fetch(q, &mut *self.0, |r| {
+            let key = (OrderId(col(r, "order_id")?), col(r, "sku")?);
+            Ok((key, (col(r, "warehouse")?, decode_effect(r)?)))
+        })
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn read_products(&mut self, skus: &BTreeSet<SkuKey>) -> StoreResult<HashSet<SkuKey>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT p.tenant_id, p.sku FROM UNNEST($1::uuid[], $2::text[]) AS k (t, sku) \
              JOIN products p ON p.tenant_id = k.t AND p.sku = k.sku",
         )
         .bind(skus.iter().map(|k| k.0 .0).collect::<Vec<_>>())
-        .bind(skus.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| Ok((TenantId(col(r, "tenant_id")?), col(r, "sku")?)))
-        .collect()
+        .bind(skus.iter().map(|k| k.1.as_str()).collect::<Vec<_>>());
+        let rows = fetch(q, &mut *self.0, decode_sku_key).await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn write_effects(&mut self, effects: &[OrderStockEffect]) -> StoreResult<()> {
@@ -178,7 +165,7 @@ impl OrderStockTx for PgTx<'_> {
         rows: &[RevealedListing],
         now: DateTime<Utc>,
     ) -> StoreResult<BTreeSet<SkuKey>> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) \
              SELECT t, c, sku, p, v, 'order', $6 \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS u (t, c, sku, p, v) \
@@ -189,12 +176,8 @@ impl OrderStockTx for PgTx<'_> {
         .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.product_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.variant_id.as_str()).collect::<Vec<_>>())
-        .bind(now)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| Ok((TenantId(col(r, "tenant_id")?), col(r, "sku")?)))
-        .collect()
+        .bind(now);
+        let rows = fetch(q, &mut *self.0, decode_sku_key).await?;
+        Ok(rows.into_iter().collect())
     }
 }

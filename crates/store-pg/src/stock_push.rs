@@ -3,7 +3,7 @@
 //! history.
 
 use crate::codec::{col, limit};
-use crate::stock::{decode_target, TARGET_COLUMNS};
+use crate::stock::{decode_target, fetch, TARGET_COLUMNS};
 use crate::stock_marks::PgTx;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
@@ -38,23 +38,18 @@ pub(crate) async fn claim(
         Some((tenant, false)) => tenant,
         _ => return Ok(None),
     };
-    let rows = sqlx::query(&format!(
+    let q = format!(
         "SELECT {TARGET_COLUMNS} FROM stock_targets \
          WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' \
          AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
            WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' ORDER BY product_id LIMIT $3) \
          ORDER BY product_id, sku"
-    ))
-    .bind(tenant)
-    .bind(channel.0)
-    .bind(i64::from(n))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()
-        .map(Some)
+    );
+    let q = sqlx::query(&q)
+        .bind(tenant)
+        .bind(channel.0)
+        .bind(i64::from(n));
+    fetch(q, &mut *conn, decode_target).await.map(Some)
 }
 
 #[async_trait]
@@ -65,18 +60,7 @@ impl PushTx for PgTx<'_> {
         row: &PushRow<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let set = match &row.record.outcome {
-            PushOutcome::Succeeded => {
-                "pushed = s.q, pushed_at = $5, attempts = 0, last_error = NULL, \
-                 state = CASE WHEN st.desired = s.q THEN 'pushed' ELSE 'pending' END"
-            }
-            PushOutcome::Retrying { .. } => "attempts = st.attempts + 1, last_error = $11",
-            PushOutcome::Failed { .. } => {
-                "attempts = st.attempts + 1, last_error = $11, \
-                 state = CASE WHEN st.desired = s.q THEN 'failed' ELSE 'pending' END"
-            }
-            PushOutcome::Waiting { .. } => "last_error = $11",
-        };
+        let set = row.target_set("st", "s.q", "$5", "$11");
         // The call, the SKUs it touched and its effect on their targets, in one statement.
         sqlx::query(&format!(
             "WITH p AS ( \
@@ -134,26 +118,19 @@ pub(crate) async fn list(
     }
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
-    let items = q
-        .build()
-        .fetch_all(&store.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
-            Ok(StockPush {
-                seq: col(r, "seq")?,
-                channel_id: ChannelId(col(r, "channel_id")?),
-                at: col(r, "at")?,
-                request: col(r, "request")?,
-                items: col(r, "items")?,
-                http_status: col::<Option<i32>>(r, "http_status")?
-                    .and_then(|s| u16::try_from(s).ok()),
-                duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
-                outcome: col(r, "outcome")?,
-                error: col(r, "error")?,
-            })
+    let items = fetch(q.build(), &store.pool, |r| {
+        Ok(StockPush {
+            seq: col(r, "seq")?,
+            channel_id: ChannelId(col(r, "channel_id")?),
+            at: col(r, "at")?,
+            request: col(r, "request")?,
+            items: col(r, "items")?,
+            http_status: col::<Option<i32>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+            duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
+            outcome: col(r, "outcome")?,
+            error: col(r, "error")?,
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+    })
+    .await?;
     Ok(keyset_page(items, n, |p| p.seq.to_string()))
 }

@@ -7,7 +7,7 @@ use crate::stock_marks::{pairs_json, SqliteTx};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::Balance;
+use ponte_core::stock::{Balance, Effect};
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
@@ -15,8 +15,9 @@ use ponte_store::stock_plan::{
 use ponte_store::stock_push::{push_state, push_state_counts};
 use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Executor, QueryBuilder, Sqlite};
 use std::collections::BTreeSet;
 
 const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
@@ -52,6 +53,36 @@ pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
 pub(crate) const TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, \
      pushed, pushed_at, state, attempts, last_error";
+
+/// Runs a query and decodes every row it returns.
+pub(crate) async fn fetch<'q, 'c: 'q, T>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    conn: impl Executor<'c, Database = Sqlite> + 'q,
+    decode: impl Fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    q.fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// A balance's columns `physical` and `reserved`.
+pub(crate) fn decode_balance(r: &SqliteRow) -> StoreResult<Balance> {
+    Ok(Balance {
+        physical: col(r, "physical")?,
+        reserved: col(r, "reserved")?,
+    })
+}
+
+/// An order's effect's columns `reserved` and `debited`.
+pub(crate) fn decode_effect(r: &SqliteRow) -> StoreResult<Effect> {
+    Ok(Effect {
+        reserved: col(r, "reserved")?,
+        debited: col(r, "debited")?,
+    })
+}
 
 #[async_trait]
 impl StockStore for SqliteStore {
@@ -125,18 +156,14 @@ impl StockStore for SqliteStore {
 
     async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
         let n = limit(page.limit);
-        let items = sqlx::query(&format!(
+        let q = format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = ? AND sku > ? ORDER BY sku LIMIT ?"
-        ))
-        .bind(tenant.to_string())
-        .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_product)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.to_string())
+            .bind(page.cursor.clone().unwrap_or_default())
+            .bind(n);
+        let items = fetch(q, &self.reader, decode_product).await?;
         Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
@@ -155,21 +182,18 @@ impl StockStore for SqliteStore {
     }
 
     async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
-        sqlx::query("SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code")
-            .bind(tenant.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(Warehouse {
-                    tenant_id: id(col(r, "tenant_id")?)?,
-                    code: col(r, "code")?,
-                    name: col(r, "name")?,
-                    created_at: from_ts(col(r, "created_at")?)?,
-                })
+        let q = sqlx::query(
+            "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code",
+        );
+        fetch(q.bind(tenant.to_string()), &self.reader, |r| {
+            Ok(Warehouse {
+                tenant_id: id(col(r, "tenant_id")?)?,
+                code: col(r, "code")?,
+                name: col(r, "name")?,
+                created_at: from_ts(col(r, "created_at")?)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn upsert_listings(
@@ -190,19 +214,15 @@ impl StockStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Listing>> {
         let n = limit(page.limit);
-        let items = sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
              WHERE tenant_id = ? AND channel_id = ? AND sku > ? ORDER BY sku LIMIT ?",
         )
         .bind(tenant.to_string())
         .bind(channel.to_string())
         .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(n);
+        let items = fetch(q, &self.reader, |r| {
             Ok(Listing {
                 tenant_id: id(col(r, "tenant_id")?)?,
                 channel_id: id(col(r, "channel_id")?)?,
@@ -213,7 +233,7 @@ impl StockStore for SqliteStore {
                 created_at: from_ts(col(r, "created_at")?)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
@@ -246,38 +266,23 @@ impl StockStore for SqliteStore {
         let Some(product) = self.product(tenant, sku).await? else {
             return Ok(None);
         };
-        let levels = sqlx::query(
+        let q = sqlx::query(
             "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
              WHERE tenant_id = ? AND sku = ? ORDER BY warehouse",
-        )
-        .bind(tenant.to_string())
-        .bind(sku)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let levels = fetch(q.bind(tenant.to_string()).bind(sku), &self.reader, |r| {
             Ok(StockLevel {
                 warehouse: col(r, "warehouse")?,
-                balance: Balance {
-                    physical: col(r, "physical")?,
-                    reserved: col(r, "reserved")?,
-                },
+                balance: decode_balance(r)?,
                 updated_at: from_ts(col(r, "updated_at")?)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let channels = sqlx::query(&format!(
+        .await?;
+        let q = format!(
             "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
-        ))
-        .bind(tenant.to_string())
-        .bind(sku)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
+        let channels = fetch(q, &self.reader, decode_target).await?;
         Ok(Some(SkuStock {
             product,
             levels,
@@ -290,40 +295,29 @@ impl StockStore for SqliteStore {
         tenant: TenantId,
         order: OrderId,
     ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
-        let effects = sqlx::query(
+        let q = sqlx::query(
             "SELECT sku, warehouse, reserved, debited FROM order_stock \
              WHERE tenant_id = ? AND order_id = ? ORDER BY sku",
         )
         .bind(tenant.to_string())
-        .bind(order.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(order.to_string());
+        let effects = fetch(q, &self.reader, |r| {
             Ok(OrderStockEffect {
                 tenant,
                 order,
                 sku: col(r, "sku")?,
                 warehouse: col(r, "warehouse")?,
-                effect: ponte_core::stock::Effect {
-                    reserved: col(r, "reserved")?,
-                    debited: col(r, "debited")?,
-                },
+                effect: decode_effect(r)?,
             })
         })
-        .collect::<StoreResult<_>>()?;
-        let unmapped = sqlx::query(
+        .await?;
+        let q = sqlx::query(
             "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
              WHERE tenant_id = ? AND order_id = ? ORDER BY line",
         )
         .bind(tenant.to_string())
-        .bind(order.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(order.to_string());
+        let unmapped = fetch(q, &self.reader, |r| {
             Ok(UnmappedLine {
                 tenant,
                 order,
@@ -335,7 +329,7 @@ impl StockStore for SqliteStore {
                 quantity: col(r, "quantity")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok((effects, unmapped))
     }
 
@@ -356,24 +350,19 @@ impl StockStore for SqliteStore {
         q.push(
             " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
         );
-        q.build()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(UnmappedSku {
-                    channel_id: id(col(r, "channel_id")?)?,
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    orders: col(r, "orders")?,
-                    units: col(r, "units")?,
-                    last_seen: from_ts(col(r, "last_seen")?)?,
-                    example_order: id(col(r, "example")?)?,
-                })
+        fetch(q.build(), &self.reader, |r| {
+            Ok(UnmappedSku {
+                channel_id: id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                orders: col(r, "orders")?,
+                units: col(r, "units")?,
+                last_seen: from_ts(col(r, "last_seen")?)?,
+                example_order: id(col(r, "example")?)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn claim_stock_targets(

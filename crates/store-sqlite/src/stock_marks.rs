@@ -4,11 +4,12 @@
 
 use crate::codec::{col, id, json, pow2_chunks, to_json, ts};
 use crate::db_err;
+use crate::stock::{decode_balance, fetch};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::Balance;
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::stock_marks::MarksTx;
+use ponte_store::stock_marks::{target_upsert, MarksTx};
 use ponte_store::stock_plan::{Feed, LedgerEntry, LevelKey, SkuKey};
 use ponte_store::stock_push::push_state;
 use ponte_store::{NewJob, PushState, StoreResult};
@@ -45,30 +46,21 @@ impl MarksTx for SqliteTx<'_> {
                 .map(|(t, s, w)| (t.to_string(), s, w))
                 .collect::<Vec<_>>(),
         )?;
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT s.tenant_id, s.sku, s.warehouse, s.physical, s.reserved FROM json_each(?) j \
              JOIN stock_levels s ON s.tenant_id = json_extract(j.value, '$[0]') \
              AND s.sku = json_extract(j.value, '$[1]') AND s.warehouse = json_extract(j.value, '$[2]')",
-        )
-        .bind(keys)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    (
-                        id(col(r, "tenant_id")?)?,
-                        col(r, "sku")?,
-                        col(r, "warehouse")?,
-                    ),
-                    Balance {
-                        physical: col(r, "physical")?,
-                        reserved: col(r, "reserved")?,
-                    },
-                ))
-            })
-            .collect()
+        );
+        let rows = fetch(q.bind(keys), &mut *self.0, |r| {
+            let key = (
+                id(col(r, "tenant_id")?)?,
+                col(r, "sku")?,
+                col(r, "warehouse")?,
+            );
+            Ok((key, decode_balance(r)?))
+        })
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn write_ledger(
@@ -139,23 +131,18 @@ impl MarksTx for SqliteTx<'_> {
         if let Some(c) = channel {
             q.push(" WHERE l.channel_id = ").push_bind(c.to_string());
         }
-        q.build()
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(Feed {
-                    tenant: id(col(r, "tenant_id")?)?,
-                    channel: id(col(r, "channel_id")?)?,
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    warehouses: json(col(r, "warehouses")?)?,
-                    buffer: col(r, "buffer")?,
-                })
+        fetch(q.build(), &mut *self.0, |r| {
+            Ok(Feed {
+                tenant: id(col(r, "tenant_id")?)?,
+                channel: id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                warehouses: json(col(r, "warehouses")?)?,
+                buffer: col(r, "buffer")?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn write_targets(
@@ -164,20 +151,7 @@ impl MarksTx for SqliteTx<'_> {
         force: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<(TenantId, ChannelId, PushState)>> {
-        let same = "stock_targets.product_id = excluded.product_id AND stock_targets.variant_id = excluded.variant_id";
-        let upsert = format!(
-            " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET \
-             state = CASE WHEN {force} THEN 'pending' \
-               WHEN NOT ({same}) THEN 'pending' \
-               WHEN stock_targets.desired = excluded.desired THEN stock_targets.state \
-               WHEN stock_targets.pushed = excluded.desired THEN 'pushed' ELSE 'pending' END, \
-             attempts = CASE WHEN {force} OR stock_targets.desired <> excluded.desired OR NOT ({same}) THEN 0 ELSE stock_targets.attempts END, \
-             pushed = CASE WHEN {same} THEN stock_targets.pushed ELSE NULL END, \
-             changed_at = CASE WHEN stock_targets.desired = excluded.desired THEN stock_targets.changed_at ELSE excluded.changed_at END, \
-             desired = excluded.desired, product_id = excluded.product_id, variant_id = excluded.variant_id \
-             RETURNING tenant_id, channel_id, state",
-            force = i32::from(force)
-        );
+        let upsert = target_upsert("stock_targets", if force { "1" } else { "0" });
         let mut written = Vec::with_capacity(values.len());
         for chunk in pow2_chunks(values) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -194,13 +168,15 @@ impl MarksTx for SqliteTx<'_> {
                     .push_bind("pending");
             });
             q.push(&upsert);
-            for r in q.build().fetch_all(&mut *self.0).await.map_err(db_err)? {
-                written.push((
-                    id(col(&r, "tenant_id")?)?,
-                    id(col(&r, "channel_id")?)?,
-                    push_state(col(&r, "state")?)?,
-                ));
-            }
+            let rows = fetch(q.build(), &mut *self.0, |r| {
+                Ok((
+                    id(col(r, "tenant_id")?)?,
+                    id(col(r, "channel_id")?)?,
+                    push_state(col(r, "state")?)?,
+                ))
+            })
+            .await?;
+            written.extend(rows);
         }
         Ok(written)
     }

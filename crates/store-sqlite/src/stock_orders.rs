@@ -4,18 +4,19 @@
 
 use crate::codec::{col, id, json, pow2_chunks, ts};
 use crate::db_err;
+use crate::stock::{decode_effect, fetch};
 use crate::stock_marks::{pairs_json, SqliteTx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::action::Fulfilment;
 use ponte_core::order::OrderData;
-use ponte_core::stock::Effect;
 use ponte_core::{OrderId, TenantId};
 use ponte_store::stock_orders::OrderStockTx;
 use ponte_store::stock_plan::{
     AppliedEffects, OrderStockEffect, OrderStockInput, RevealedListing, SkuKey, UnmappedLine,
 };
 use ponte_store::StoreResult;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeSet, HashSet};
 
@@ -26,6 +27,11 @@ pub(crate) async fn apply_order_effects(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     ponte_store::stock_orders::apply_order_effects(&mut SqliteTx(conn), orders, &[], now).await
+}
+
+/// A (tenant, SKU) from the columns `tenant_id` and `sku`.
+fn decode_sku_key(r: &SqliteRow) -> StoreResult<SkuKey> {
+    Ok((id(col(r, "tenant_id")?)?, col(r, "sku")?))
 }
 
 /// The (tenant, order) pairs of these orders, for `json_each`.
@@ -39,18 +45,14 @@ impl OrderStockTx for SqliteTx<'_> {
         &mut self,
         keys: &BTreeSet<(TenantId, OrderId)>,
     ) -> StoreResult<Vec<OrderStockInput>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT o.tenant_id, o.id, o.channel_id, o.external_id, o.data, o.fulfilment, cs.debit_warehouse \
              FROM json_each(?) j JOIN orders o ON o.tenant_id = json_extract(j.value, '$[0]') AND o.id = json_extract(j.value, '$[1]') \
              JOIN channel_stock cs ON cs.tenant_id = o.tenant_id AND cs.channel_id = o.channel_id \
              WHERE cs.debit_warehouse IS NOT NULL",
         )
-        .bind(pairs_json(keys.iter().map(|(t, o)| (t, o)))?)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(pairs_json(keys.iter().map(|(t, o)| (t, o)))?);
+        fetch(q, &mut *self.0, |r| {
             Ok(OrderStockInput::new(
                 id(col(r, "tenant_id")?)?,
                 id(col(r, "id")?)?,
@@ -61,42 +63,30 @@ impl OrderStockTx for SqliteTx<'_> {
                 col(r, "debit_warehouse")?,
             ))
         })
-        .collect()
+        .await
     }
 
     async fn read_applied(&mut self, orders: &[OrderStockInput]) -> StoreResult<AppliedEffects> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT s.order_id, s.sku, s.warehouse, s.reserved, s.debited FROM json_each(?) j JOIN order_stock s \
              ON s.tenant_id = json_extract(j.value, '$[0]') AND s.order_id = json_extract(j.value, '$[1]')",
-        )
-        .bind(order_pairs(orders)?)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
-            let effect = Effect {
-                reserved: col(r, "reserved")?,
-                debited: col(r, "debited")?,
-            };
-            let order = id(col(r, "order_id")?)?;
-            Ok(((order, col(r, "sku")?), (col(r, "warehouse")?, effect)))
+        );
+        let rows = fetch(q.bind(order_pairs(orders)?), &mut *self.0, |r| {
+            let key = (id(col(r, "order_id")?)?, col(r, "sku")?);
+            Ok((key, (col(r, "warehouse")?, decode_effect(r)?)))
         })
-        .collect()
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn read_products(&mut self, skus: &BTreeSet<SkuKey>) -> StoreResult<HashSet<SkuKey>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT p.tenant_id, p.sku FROM json_each(?) j JOIN products p \
              ON p.tenant_id = json_extract(j.value, '$[0]') AND p.sku = json_extract(j.value, '$[1]')",
-        )
-        .bind(pairs_json(skus.iter().map(|(t, s)| (t, s)))?)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| Ok((id(col(r, "tenant_id")?)?, col::<String>(r, "sku")?)))
-        .collect()
+        );
+        let q = q.bind(pairs_json(skus.iter().map(|(t, s)| (t, s)))?);
+        let rows = fetch(q, &mut *self.0, decode_sku_key).await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn write_effects(&mut self, effects: &[OrderStockEffect]) -> StoreResult<()> {
@@ -178,9 +168,7 @@ impl OrderStockTx for SqliteTx<'_> {
                     .push_bind(ts(now));
             });
             q.push(" ON CONFLICT (tenant_id, channel_id, sku) DO NOTHING RETURNING tenant_id, sku");
-            for r in q.build().fetch_all(&mut *self.0).await.map_err(db_err)? {
-                out.insert((id(col(&r, "tenant_id")?)?, col(&r, "sku")?));
-            }
+            out.extend(fetch(q.build(), &mut *self.0, decode_sku_key).await?);
         }
         Ok(out)
     }

@@ -3,7 +3,7 @@
 //! history.
 
 use crate::codec::{col, from_ts, id, limit, to_json, ts};
-use crate::stock::{decode_target, TARGET_COLUMNS};
+use crate::stock::{decode_target, fetch, TARGET_COLUMNS};
 use crate::stock_marks::SqliteTx;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -35,21 +35,14 @@ pub(crate) async fn claim(
     if mine != 1 || others > 0 {
         return Ok(None);
     }
-    let rows = sqlx::query(&format!(
+    let q = format!(
         "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ?1 AND state = 'pending' \
          AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
            WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2) \
          ORDER BY product_id, sku"
-    ))
-    .bind(channel.to_string())
-    .bind(i64::from(n))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()
-        .map(Some)
+    );
+    let q = sqlx::query(&q).bind(channel.to_string()).bind(i64::from(n));
+    fetch(q, &mut *conn, decode_target).await.map(Some)
 }
 
 #[async_trait]
@@ -88,18 +81,7 @@ impl PushTx for SqliteTx<'_> {
             });
             q.build().execute(&mut *self.0).await.map_err(db_err)?;
         }
-        let set = match &p.outcome {
-            PushOutcome::Succeeded => {
-                "pushed = s.q, pushed_at = ?, attempts = 0, last_error = NULL, \
-                 state = CASE WHEN stock_targets.desired = s.q THEN 'pushed' ELSE 'pending' END"
-            }
-            PushOutcome::Retrying { .. } => "attempts = attempts + 1, last_error = ?",
-            PushOutcome::Failed { .. } => {
-                "attempts = attempts + 1, last_error = ?, \
-                 state = CASE WHEN stock_targets.desired = s.q THEN 'failed' ELSE 'pending' END"
-            }
-            PushOutcome::Waiting { .. } => "last_error = ?",
-        };
+        let set = row.target_set("stock_targets", "s.q", "?", "?");
         let sql = format!(
             "UPDATE stock_targets SET {set} FROM (SELECT json_extract(value, '$[0]') AS sku, \
              json_extract(value, '$[1]') AS q FROM json_each(?)) s \
@@ -147,26 +129,19 @@ pub(crate) async fn list(
     }
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
-    let items = q
-        .build()
-        .fetch_all(&store.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
-            Ok(StockPush {
-                seq: col(r, "seq")?,
-                channel_id: id(col(r, "channel_id")?)?,
-                at: from_ts(col(r, "at")?)?,
-                request: col(r, "request")?,
-                items: crate::codec::json(col(r, "items")?)?,
-                http_status: col::<Option<i64>>(r, "http_status")?
-                    .and_then(|s| u16::try_from(s).ok()),
-                duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
-                outcome: col(r, "outcome")?,
-                error: col(r, "error")?,
-            })
+    let items = fetch(q.build(), &store.reader, |r| {
+        Ok(StockPush {
+            seq: col(r, "seq")?,
+            channel_id: id(col(r, "channel_id")?)?,
+            at: from_ts(col(r, "at")?)?,
+            request: col(r, "request")?,
+            items: crate::codec::json(col(r, "items")?)?,
+            http_status: col::<Option<i64>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+            duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
+            outcome: col(r, "outcome")?,
+            error: col(r, "error")?,
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+    })
+    .await?;
     Ok(keyset_page(items, n, |p| p.seq.to_string()))
 }

@@ -61,6 +61,30 @@ pub trait MarksTx: Send {
     async fn insert_jobs(&mut self, jobs: &[(TenantId, &NewJob)]) -> StoreResult<()>;
 }
 
+/// The conflict clause of the statement inserting targets as `pending` (columns
+/// `tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state`):
+/// a target whose listing changed, or every one when `force` (the backend's boolean
+/// parameter or literal) holds, becomes pending with no attempts; a new desired value
+/// becomes pending, or `pushed` again when it is what the channel last took, and
+/// resets the attempts; the same value keeps its state. `t` names the stored row.
+/// Returns each target's tenant, channel and state.
+pub fn target_upsert(t: &str, force: &str) -> String {
+    let same =
+        format!("{t}.product_id = excluded.product_id AND {t}.variant_id = excluded.variant_id");
+    format!(
+        " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET \
+         state = CASE WHEN {force} THEN 'pending' \
+           WHEN NOT ({same}) THEN 'pending' \
+           WHEN {t}.desired = excluded.desired THEN {t}.state \
+           WHEN {t}.pushed = excluded.desired THEN 'pushed' ELSE 'pending' END, \
+         attempts = CASE WHEN {force} OR {t}.desired <> excluded.desired OR NOT ({same}) THEN 0 ELSE {t}.attempts END, \
+         pushed = CASE WHEN {same} THEN {t}.pushed ELSE NULL END, \
+         changed_at = CASE WHEN {t}.desired = excluded.desired THEN {t}.changed_at ELSE excluded.changed_at END, \
+         desired = excluded.desired, product_id = excluded.product_id, variant_id = excluded.variant_id \
+         RETURNING tenant_id, channel_id, state"
+    )
+}
+
 /// Applies ledger entries in order: writes them and the resulting balances, then
 /// marks the targets of every SKU they touched, and of `also_mark` (in one pass, so
 /// that the transaction enqueues its push jobs once, in key order). The caller holds
