@@ -1,71 +1,16 @@
-//! Token buckets shared by every instance: the primitives of
-//! `ponte_store::rate::update_bucket`, each bucket's row held with `FOR UPDATE`.
+//! Token buckets shared by every instance.
 
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::TenantId;
-use ponte_store::rate::{update_bucket, BucketTx};
+use ponte_store::rate::bucket_state;
 use ponte_store::{RateLimitStore, StoreResult};
-use sqlx::PgConnection;
-
-/// A transaction updating buckets.
-struct Buckets<'c>(&'c mut PgConnection);
-
-#[async_trait]
-impl BucketTx for Buckets<'_> {
-    /// Creates a missing bucket first, so that there is a row to hold.
-    async fn hold_bucket(
-        &mut self,
-        tenant: TenantId,
-        key: &str,
-        capacity: f64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(f64, DateTime<Utc>)>> {
-        sqlx::query(
-            "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (tenant_id, key) DO NOTHING",
-        )
-        .bind(tenant.0)
-        .bind(key)
-        .bind(capacity)
-        .bind(now)
-        .execute(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        let held = sqlx::query_as(
-            "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = $1 AND key = $2 FOR UPDATE",
-        )
-        .bind(tenant.0)
-        .bind(key)
-        .fetch_one(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        Ok(Some(held))
-    }
-
-    async fn write_bucket(
-        &mut self,
-        tenant: TenantId,
-        key: &str,
-        tokens: f64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE rate_buckets SET tokens = $1, updated_at = GREATEST(updated_at, $2) WHERE tenant_id = $3 AND key = $4")
-            .bind(tokens)
-            .bind(now)
-            .bind(tenant.0)
-            .bind(key)
-            .execute(&mut *self.0)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-}
 
 #[async_trait]
 impl RateLimitStore for PgStore {
-    /// One short transaction holding the bucket's row.
+    /// One short transaction holding the bucket's row (a new bucket's row is created
+    /// full first, so that there is a row to hold).
     async fn update_bucket(
         &self,
         tenant: TenantId,
@@ -75,8 +20,35 @@ impl RateLimitStore for PgStore {
         next: &(dyn Fn(f64, f64) -> f64 + Sync),
     ) -> StoreResult<(f64, f64)> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let out = update_bucket(&mut Buckets(&mut tx), tenant, key, capacity, now, next).await?;
+        sqlx::query(
+            "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, key) DO NOTHING",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .bind(capacity)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let held: (f64, DateTime<Utc>) = sqlx::query_as(
+            "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = $1 AND key = $2 FOR UPDATE",
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (tokens, elapsed) = bucket_state(Some(held), capacity, now);
+        sqlx::query("UPDATE rate_buckets SET tokens = $1, updated_at = GREATEST(updated_at, $2) WHERE tenant_id = $3 AND key = $4")
+            .bind(next(tokens, elapsed))
+            .bind(now)
+            .bind(tenant.0)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        Ok((tokens, elapsed))
     }
 }

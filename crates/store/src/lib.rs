@@ -12,6 +12,8 @@ pub mod stock_marks;
 pub mod stock_orders;
 pub mod stock_plan;
 pub mod stock_push;
+#[cfg(test)]
+mod stock_sequences_tests;
 pub mod stock_writes;
 mod tasks;
 mod traits;

@@ -1,61 +1,21 @@
-//! Token buckets for every backend: the arithmetic ([`take`], [`spend`]) and the
-//! transaction that updates a bucket ([`update_bucket`], over a backend's
-//! [`BucketTx`]).
+//! Token buckets for every backend: what a bucket holds when its transaction reads
+//! it ([`bucket_state`]), and the arithmetic that updates it ([`take`], [`spend`]).
 
-use crate::{RateGrant, StoreResult};
-use async_trait::async_trait;
+use crate::RateGrant;
 use chrono::{DateTime, Utc};
-use ponte_core::TenantId;
 use std::time::Duration;
 
-/// The primitives of [`update_bucket`], inside one transaction.
-#[async_trait]
-pub trait BucketTx: Send {
-    /// The bucket's tokens and last update, its row held until the transaction ends;
-    /// none when there is no such bucket. A backend that must create the row to hold
-    /// it creates it as [`update_bucket`] would find a missing one (`capacity` at
-    /// `now`).
-    async fn hold_bucket(
-        &mut self,
-        tenant: TenantId,
-        key: &str,
-        capacity: f64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(f64, DateTime<Utc>)>>;
-    /// Stores the bucket's tokens as of `now`.
-    async fn write_bucket(
-        &mut self,
-        tenant: TenantId,
-        key: &str,
-        tokens: f64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-}
-
-/// Sets bucket `key` (a new one starts full, at `capacity`) to `next(tokens,
-/// elapsed_secs since its last update)`; the `(tokens, elapsed_secs)` `next` was given.
-pub async fn update_bucket<T: BucketTx + ?Sized>(
-    tx: &mut T,
-    tenant: TenantId,
-    key: &str,
+/// The `(tokens, elapsed_secs)` a bucket update starts from: the stored tokens and
+/// the seconds since the stored update (negative when the clock went back: [`take`]
+/// and [`spend`] count that as none); a bucket not stored yet starts full, now.
+pub fn bucket_state(
+    stored: Option<(f64, DateTime<Utc>)>,
     capacity: f64,
     now: DateTime<Utc>,
-    next: &(dyn Fn(f64, f64) -> f64 + Sync),
-) -> StoreResult<(f64, f64)> {
-    let (tokens, at) = tx
-        .hold_bucket(tenant, key, capacity, now)
-        .await?
-        .unwrap_or((capacity, now));
-    let elapsed = elapsed_secs(at, now);
-    tx.write_bucket(tenant, key, next(tokens, elapsed), now)
-        .await?;
-    Ok((tokens, elapsed))
-}
-
-/// Seconds from `at` to `now` (negative when the clock went back: [`take`] and
-/// [`spend`] count that as none).
-pub fn elapsed_secs(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
-    (now - at).num_microseconds().unwrap_or(0) as f64 / 1e6
+) -> (f64, f64) {
+    let (tokens, at) = stored.unwrap_or((capacity, now));
+    let elapsed = (now - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    (tokens, elapsed)
 }
 
 /// A bucket's state after refilling for `elapsed_secs` and taking up to `want`
@@ -124,11 +84,12 @@ mod tests {
     }
 
     #[test]
-    fn elapsed_time_is_in_seconds() {
+    fn a_new_bucket_starts_full_and_a_stored_one_counts_seconds() {
         let at = DateTime::UNIX_EPOCH;
         let now = at + chrono::Duration::microseconds(2_500_000);
-        assert!((elapsed_secs(at, now) - 2.5).abs() < 1e-9);
-        assert!((elapsed_secs(now, at) + 2.5).abs() < 1e-9);
+        assert_eq!(bucket_state(None, 40.0, now), (40.0, 0.0));
+        assert_eq!(bucket_state(Some((3.0, at)), 40.0, now), (3.0, 2.5));
+        assert_eq!(bucket_state(Some((3.0, now)), 40.0, at), (3.0, -2.5));
     }
 
     #[test]
