@@ -31,7 +31,7 @@ pub(crate) fn pairs_json<A: ToString, B: ToString>(
 
 #[async_trait]
 impl MarksTx for SqliteTx<'_> {
-    /// Nothing to take: SQLite has one writer, whose transaction holds the database.
+    /// Nothing to take: the one writer connection runs its transactions one at a time.
     async fn lock_stock(&mut self, _: &BTreeSet<SkuKey>, _: &[TenantId]) -> StoreResult<()> {
         Ok(())
     }
