@@ -4,11 +4,13 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::TenantId;
+use ponte_store::rate::bucket_state;
 use ponte_store::{RateLimitStore, StoreResult};
 
 #[async_trait]
 impl RateLimitStore for PgStore {
-    /// One short transaction holding the bucket's row (new buckets start full).
+    /// One short transaction holding the bucket's row (a new bucket's row is created
+    /// full first, so that there is a row to hold).
     async fn update_bucket(
         &self,
         tenant: TenantId,
@@ -29,7 +31,7 @@ impl RateLimitStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let (tokens, at): (f64, DateTime<Utc>) = sqlx::query_as(
+        let held: (f64, DateTime<Utc>) = sqlx::query_as(
             "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = $1 AND key = $2 FOR UPDATE",
         )
         .bind(tenant.0)
@@ -37,10 +39,9 @@ impl RateLimitStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let elapsed = (now - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
-        let left = next(tokens, elapsed);
+        let (tokens, elapsed) = bucket_state(Some(held), capacity, now);
         sqlx::query("UPDATE rate_buckets SET tokens = $1, updated_at = GREATEST(updated_at, $2) WHERE tenant_id = $3 AND key = $4")
-            .bind(left)
+            .bind(next(tokens, elapsed))
             .bind(now)
             .bind(tenant.0)
             .bind(key)

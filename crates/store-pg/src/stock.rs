@@ -1,23 +1,25 @@
 //! The catalogue (products, warehouses, listings), channel stock settings, movements
-//! and reading stock. Pushing is in `stock_push.rs`; every write of a SKU's stock takes
-//! its lock first (`stock_marks::lock_stock`).
+//! and reading stock. Writes run the sequences of `ponte_store::stock_writes` over
+//! [`PgTx`]; pushing is in `stock_push.rs`; every write of a SKU's stock takes its lock
+//! first (`stock_marks::lock_stock`).
 
 use crate::codec::{col, limit, order_lock_key};
 use crate::sends::lock_keys;
-use crate::stock_marks::{apply_entries, lock_stock, mark_targets};
-use crate::stock_orders::apply_order_effects_locking;
+use crate::stock_marks::{lock_stock, PgTx};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::Balance;
+use ponte_core::stock::{Balance, Effect};
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
-    keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
-    OrderStockEffect, SkuKey, UnmappedLine,
+    keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
+use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Executor, Postgres, QueryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -41,7 +43,6 @@ fn decode_product(r: &PgRow) -> StoreResult<Product> {
 }
 
 pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
-    let state: String = col(r, "state")?;
     Ok(StockTarget {
         channel_id: ChannelId(col(r, "channel_id")?),
         sku: col(r, "sku")?,
@@ -51,8 +52,7 @@ pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
         changed_at: col(r, "changed_at")?,
         pushed: col(r, "pushed")?,
         pushed_at: col(r, "pushed_at")?,
-        state: PushState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
+        state: push_state(&col::<String>(r, "state")?)?,
         attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
         last_error: col(r, "last_error")?,
     })
@@ -61,6 +61,36 @@ pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
 pub(crate) const TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, \
      pushed, pushed_at, state, attempts, last_error";
+
+/// Runs a query and decodes every row it returns.
+pub(crate) async fn fetch<'q, 'c: 'q, T>(
+    q: Query<'q, Postgres, PgArguments>,
+    conn: impl Executor<'c, Database = Postgres> + 'q,
+    decode: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    q.fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// A balance's columns `physical` and `reserved`.
+pub(crate) fn decode_balance(r: &PgRow) -> StoreResult<Balance> {
+    Ok(Balance {
+        physical: col(r, "physical")?,
+        reserved: col(r, "reserved")?,
+    })
+}
+
+/// An order's effect's columns `reserved` and `debited`.
+pub(crate) fn decode_effect(r: &PgRow) -> StoreResult<Effect> {
+    Ok(Effect {
+        reserved: col(r, "reserved")?,
+        debited: col(r, "debited")?,
+    })
+}
 
 /// The orders with unmapped lines of this SKU: ids and advisory-lock keys.
 async fn waiting_orders(
@@ -142,7 +172,8 @@ async fn insert_product_once(store: &PgStore, p: &Product, last: bool) -> StoreR
     }
     waiting.extend(late.into_iter().filter(|(_, k)| !busy.contains(k)));
     let orders: Vec<(TenantId, OrderId)> = waiting.keys().map(|o| (t, *o)).collect();
-    apply_order_effects_locking(&mut tx, &orders, &[t], p.created_at).await?;
+    ponte_store::stock_orders::apply_order_effects(&mut PgTx(&mut tx), &orders, &[t], p.created_at)
+        .await?;
     tx.commit().await.map_err(db_err)?;
     Ok(true)
 }
@@ -191,18 +222,14 @@ impl StockStore for PgStore {
 
     async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
         let n = limit(page.limit);
-        let items = sqlx::query(&format!(
+        let q = format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = $1 AND sku > $2 ORDER BY sku LIMIT $3"
-        ))
-        .bind(tenant.0)
-        .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_product)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.0)
+            .bind(page.cursor.clone().unwrap_or_default())
+            .bind(n);
+        let items = fetch(q, &self.pool, decode_product).await?;
         Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
@@ -221,15 +248,11 @@ impl StockStore for PgStore {
     }
 
     async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = $1 ORDER BY code",
         )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(tenant.0);
+        fetch(q, &self.pool, |r| {
             Ok(Warehouse {
                 tenant_id: TenantId(col(r, "tenant_id")?),
                 code: col(r, "code")?,
@@ -237,7 +260,7 @@ impl StockStore for PgStore {
                 created_at: col(r, "created_at")?,
             })
         })
-        .collect()
+        .await
     }
 
     async fn upsert_listings(
@@ -246,43 +269,9 @@ impl StockStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<(), Vec<String>>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = listings
-            .iter()
-            .map(|l| (l.tenant_id, l.sku.clone()))
-            .collect();
-        let unknown = crate::stock_push::unknown_skus(&mut tx, &skus).await?;
-        if !unknown.is_empty() {
-            return Ok(Err(unknown));
-        }
-        lock_stock(&mut tx, &skus, &[]).await?;
-        // One row per listing (the last one given wins), in key order.
-        let rows: BTreeMap<(TenantId, ChannelId, &str), &Listing> = listings
-            .iter()
-            .map(|l| ((l.tenant_id, l.channel_id, l.sku.as_str()), l))
-            .collect();
-        if !rows.is_empty() {
-            let rows: Vec<&Listing> = rows.into_values().collect();
-            sqlx::query(
-                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                   $7::timestamptz[]) \
-                 ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = EXCLUDED.product_id, \
-                   variant_id = EXCLUDED.variant_id, source = EXCLUDED.source",
-            )
-            .bind(rows.iter().map(|l| l.tenant_id.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.channel_id.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.product_id.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.variant_id.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.source.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|l| l.created_at).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        mark_targets(&mut tx, &skus, None, false, now).await?;
+        let out = stock_writes::upsert_listings(&mut PgTx(&mut tx), listings, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(()))
+        Ok(out)
     }
 
     async fn listings(
@@ -292,19 +281,15 @@ impl StockStore for PgStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Listing>> {
         let n = limit(page.limit);
-        let items = sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
              WHERE tenant_id = $1 AND channel_id = $2 AND sku > $3 ORDER BY sku LIMIT $4",
         )
         .bind(tenant.0)
         .bind(channel.0)
         .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(n);
+        let items = fetch(q, &self.pool, |r| {
             Ok(Listing {
                 tenant_id: TenantId(col(r, "tenant_id")?),
                 channel_id: ChannelId(col(r, "channel_id")?),
@@ -315,7 +300,7 @@ impl StockStore for PgStore {
                 created_at: col(r, "created_at")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
@@ -327,26 +312,7 @@ impl StockStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Every target of the channel changes: the tenant's whole stock, so that no
-        // listing appears or balance moves while they are recomputed.
-        lock_stock(&mut tx, &BTreeSet::new(), &[tenant]).await?;
-        sqlx::query(
-            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
-             send_stock = EXCLUDED.send_stock, warehouses = EXCLUDED.warehouses, \
-             debit_warehouse = EXCLUDED.debit_warehouse, buffer = EXCLUDED.buffer",
-        )
-        .bind(tenant.0)
-        .bind(channel.0)
-        .bind(s.send_stock)
-        .bind(sqlx::types::Json(&s.warehouses))
-        .bind(&s.debit_warehouse)
-        .bind(s.buffer)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), false, now).await?;
+        stock_writes::set_channel_stock(&mut PgTx(&mut tx), tenant, channel, s, now).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -357,69 +323,32 @@ impl StockStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<u64, MovementsRefused>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = batch.iter().map(|m| (tenant, m.sku.clone())).collect();
-        let unknown: BTreeSet<String> = crate::stock_push::unknown_skus(&mut tx, &skus)
-            .await?
-            .into_iter()
-            .collect();
-        if let Some(refused) = refuse_unknown_skus(batch, &unknown) {
-            return Ok(Err(refused));
-        }
-        let known: BTreeSet<String> =
-            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = $1")
-                .bind(tenant.0)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect();
-        if let Some(refused) = refuse_unknown_warehouses(batch, &known) {
-            return Ok(Err(refused));
-        }
-        // Before the balances are read: they are written back whole.
-        lock_stock(&mut tx, &skus, &[]).await?;
-        let entries = movement_entries(tenant, batch);
-        apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
+        let out = stock_writes::record_movements(&mut PgTx(&mut tx), tenant, batch, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(batch.len() as u64))
+        Ok(out)
     }
 
     async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>> {
         let Some(product) = self.product(tenant, sku).await? else {
             return Ok(None);
         };
-        let levels = sqlx::query(
+        let q = sqlx::query(
             "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
              WHERE tenant_id = $1 AND sku = $2 ORDER BY warehouse",
-        )
-        .bind(tenant.0)
-        .bind(sku)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let levels = fetch(q.bind(tenant.0).bind(sku), &self.pool, |r| {
             Ok(StockLevel {
                 warehouse: col(r, "warehouse")?,
-                balance: Balance {
-                    physical: col(r, "physical")?,
-                    reserved: col(r, "reserved")?,
-                },
+                balance: decode_balance(r)?,
                 updated_at: col(r, "updated_at")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let channels = sqlx::query(&format!(
+        .await?;
+        let q = format!(
             "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
-        ))
-        .bind(tenant.0)
-        .bind(sku)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q).bind(tenant.0).bind(sku);
+        let channels = fetch(q, &self.pool, decode_target).await?;
         Ok(Some(SkuStock {
             product,
             levels,
@@ -432,40 +361,25 @@ impl StockStore for PgStore {
         tenant: TenantId,
         order: OrderId,
     ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
-        let effects = sqlx::query(
+        let q = sqlx::query(
             "SELECT sku, warehouse, reserved, debited FROM order_stock \
              WHERE tenant_id = $1 AND order_id = $2 ORDER BY sku",
-        )
-        .bind(tenant.0)
-        .bind(order.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let effects = fetch(q.bind(tenant.0).bind(order.0), &self.pool, |r| {
             Ok(OrderStockEffect {
                 tenant,
                 order,
                 sku: col(r, "sku")?,
                 warehouse: col(r, "warehouse")?,
-                effect: ponte_core::stock::Effect {
-                    reserved: col(r, "reserved")?,
-                    debited: col(r, "debited")?,
-                },
+                effect: decode_effect(r)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let unmapped = sqlx::query(
+        .await?;
+        let q = sqlx::query(
             "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
              WHERE tenant_id = $1 AND order_id = $2 ORDER BY line",
-        )
-        .bind(tenant.0)
-        .bind(order.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let unmapped = fetch(q.bind(tenant.0).bind(order.0), &self.pool, |r| {
             Ok(UnmappedLine {
                 tenant,
                 order,
@@ -477,7 +391,7 @@ impl StockStore for PgStore {
                 quantity: col(r, "quantity")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok((effects, unmapped))
     }
 
@@ -499,24 +413,19 @@ impl StockStore for PgStore {
         q.push(
             " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
         );
-        q.build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(UnmappedSku {
-                    channel_id: ChannelId(col(r, "channel_id")?),
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    orders: col(r, "orders")?,
-                    units: col(r, "units")?,
-                    last_seen: col(r, "last_seen")?,
-                    example_order: OrderId(col(r, "example")?),
-                })
+        fetch(q.build(), &self.pool, |r| {
+            Ok(UnmappedSku {
+                channel_id: ChannelId(col(r, "channel_id")?),
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                orders: col(r, "orders")?,
+                units: col(r, "units")?,
+                last_seen: col(r, "last_seen")?,
+                example_order: OrderId(col(r, "example")?),
             })
-            .collect()
+        })
+        .await
     }
 
     async fn claim_stock_targets(
@@ -534,7 +443,9 @@ impl StockStore for PgStore {
         pushes: &[PushRecord],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        crate::stock_push::record(self, tenant, pushes, now).await
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        ponte_store::stock_push::record_pushes(&mut PgTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn stock_pushes(
@@ -554,12 +465,9 @@ impl StockStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Every listing of the channel: the tenant's whole stock (see set_channel_stock).
-        lock_stock(&mut tx, &BTreeSet::new(), &[tenant]).await?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), true, now).await?;
+        let n = stock_writes::resync_stock(&mut PgTx(&mut tx), tenant, channel, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(skus.len() as u64)
+        Ok(n)
     }
 
     async fn stock_summary(
@@ -575,11 +483,89 @@ impl StockStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let count = |s: &str| {
-            rows.iter()
-                .find(|(state, _)| state == s)
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
-        };
-        Ok((count("pending"), count("pushed"), count("failed")))
+        Ok(push_state_counts(&rows))
+    }
+}
+
+#[async_trait]
+impl StockWritesTx for PgTx<'_> {
+    async fn unknown_skus(&mut self, skus: &BTreeSet<SkuKey>) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT k.sku FROM UNNEST($1::uuid[], $2::text[]) AS k (t, sku) WHERE NOT EXISTS \
+             (SELECT 1 FROM products p WHERE p.tenant_id = k.t AND p.sku = k.sku)",
+        )
+        .bind(skus.iter().map(|k| k.0 .0).collect::<Vec<_>>())
+        .bind(skus.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn warehouse_codes(&mut self, tenant: TenantId) -> StoreResult<BTreeSet<String>> {
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = $1")
+                .bind(tenant.0)
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db_err)?;
+        Ok(codes.into_iter().collect())
+    }
+
+    async fn write_listings(&mut self, rows: &[&Listing]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+               $7::timestamptz[]) \
+             ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = EXCLUDED.product_id, \
+               variant_id = EXCLUDED.variant_id, source = EXCLUDED.source",
+        )
+        .bind(rows.iter().map(|l| l.tenant_id.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.channel_id.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.product_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.variant_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.source.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.created_at).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn write_channel_stock(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelStock,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_stock = EXCLUDED.send_stock, warehouses = EXCLUDED.warehouses, \
+             debit_warehouse = EXCLUDED.debit_warehouse, buffer = EXCLUDED.buffer",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(s.send_stock)
+        .bind(sqlx::types::Json(&s.warehouses))
+        .bind(&s.debit_warehouse)
+        .bind(s.buffer)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn channel_skus(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
+            .bind(tenant.0)
+            .bind(channel.0)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)
     }
 }

@@ -1,15 +1,16 @@
 //! Token buckets shared by every instance.
 
-use crate::codec::ts;
+use crate::codec::{from_ts, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::TenantId;
+use ponte_store::rate::bucket_state;
 use ponte_store::{RateLimitStore, StoreResult};
 
 #[async_trait]
 impl RateLimitStore for SqliteStore {
-    /// One write transaction (new buckets start full).
+    /// One write transaction.
     async fn update_bucket(
         &self,
         tenant: TenantId,
@@ -19,7 +20,7 @@ impl RateLimitStore for SqliteStore {
         next: &(dyn Fn(f64, f64) -> f64 + Sync),
     ) -> StoreResult<(f64, f64)> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let row: Option<(f64, i64)> = sqlx::query_as(
+        let stored: Option<(f64, i64)> = sqlx::query_as(
             "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = ? AND key = ?",
         )
         .bind(tenant.to_string())
@@ -27,18 +28,15 @@ impl RateLimitStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let (tokens, elapsed) = match row {
-            Some((t, at)) => (t, (ts(now) - at) as f64 / 1e6),
-            None => (capacity, 0.0),
-        };
-        let left = next(tokens, elapsed);
+        let stored = stored.map(|(t, at)| Ok((t, from_ts(at)?))).transpose()?;
+        let (tokens, elapsed) = bucket_state(stored, capacity, now);
         sqlx::query(
             "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (tenant_id, key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
         )
         .bind(tenant.to_string())
         .bind(key)
-        .bind(left)
+        .bind(next(tokens, elapsed))
         .bind(ts(now))
         .execute(&mut *tx)
         .await

@@ -1,20 +1,23 @@
 //! The catalogue (products, warehouses, listings), channel stock settings, movements
-//! and reading stock. Pushing is in `stock_push.rs`.
+//! and reading stock. Writes run the sequences of `ponte_store::stock_writes` over
+//! [`SqliteTx`]; pushing is in `stock_push.rs`.
 
 use crate::codec::{col, from_ts, id, limit, pow2_chunks, to_json, ts};
-use crate::stock_marks::{apply_entries, mark_targets};
+use crate::stock_marks::{pairs_json, SqliteTx};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::stock::Balance;
+use ponte_core::stock::{Balance, Effect};
 use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
-    keyset_page, listing_source, movement_entries, refuse_unknown_skus, refuse_unknown_warehouses,
-    OrderStockEffect, SkuKey, UnmappedLine,
+    keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
+use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Executor, QueryBuilder, Sqlite};
 use std::collections::BTreeSet;
 
 const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
@@ -32,7 +35,6 @@ fn decode_product(r: &SqliteRow) -> StoreResult<Product> {
 }
 
 pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
-    let state: &str = col(r, "state")?;
     Ok(StockTarget {
         channel_id: id(col(r, "channel_id")?)?,
         sku: col(r, "sku")?,
@@ -42,8 +44,7 @@ pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
         changed_at: from_ts(col(r, "changed_at")?)?,
         pushed: col(r, "pushed")?,
         pushed_at: crate::codec::from_opt_ts(col(r, "pushed_at")?)?,
-        state: PushState::parse(state)
-            .ok_or_else(|| StoreError::Corrupt(format!("push state {state}")))?,
+        state: push_state(col(r, "state")?)?,
         attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
         last_error: col(r, "last_error")?,
     })
@@ -52,6 +53,36 @@ pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
 pub(crate) const TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, \
      pushed, pushed_at, state, attempts, last_error";
+
+/// Runs a query and decodes every row it returns.
+pub(crate) async fn fetch<'q, 'c: 'q, T>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    conn: impl Executor<'c, Database = Sqlite> + 'q,
+    decode: impl Fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    q.fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// A balance's columns `physical` and `reserved`.
+pub(crate) fn decode_balance(r: &SqliteRow) -> StoreResult<Balance> {
+    Ok(Balance {
+        physical: col(r, "physical")?,
+        reserved: col(r, "reserved")?,
+    })
+}
+
+/// An order's effect's columns `reserved` and `debited`.
+pub(crate) fn decode_effect(r: &SqliteRow) -> StoreResult<Effect> {
+    Ok(Effect {
+        reserved: col(r, "reserved")?,
+        debited: col(r, "debited")?,
+    })
+}
 
 #[async_trait]
 impl StockStore for SqliteStore {
@@ -83,7 +114,13 @@ impl StockStore for SqliteStore {
             .iter()
             .map(|o| Ok((p.tenant_id, id::<OrderId>(o)?)))
             .collect::<StoreResult<Vec<_>>>()?;
-        crate::stock_orders::apply_order_effects(&mut tx, &orders, p.created_at).await?;
+        ponte_store::stock_orders::apply_order_effects(
+            &mut SqliteTx(&mut tx),
+            &orders,
+            &[],
+            p.created_at,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -119,18 +156,14 @@ impl StockStore for SqliteStore {
 
     async fn products(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Product>> {
         let n = limit(page.limit);
-        let items = sqlx::query(&format!(
+        let q = format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE tenant_id = ? AND sku > ? ORDER BY sku LIMIT ?"
-        ))
-        .bind(tenant.to_string())
-        .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_product)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.to_string())
+            .bind(page.cursor.clone().unwrap_or_default())
+            .bind(n);
+        let items = fetch(q, &self.reader, decode_product).await?;
         Ok(keyset_page(items, n, |p| p.sku.clone()))
     }
 
@@ -149,21 +182,18 @@ impl StockStore for SqliteStore {
     }
 
     async fn warehouses(&self, tenant: TenantId) -> StoreResult<Vec<Warehouse>> {
-        sqlx::query("SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code")
-            .bind(tenant.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(Warehouse {
-                    tenant_id: id(col(r, "tenant_id")?)?,
-                    code: col(r, "code")?,
-                    name: col(r, "name")?,
-                    created_at: from_ts(col(r, "created_at")?)?,
-                })
+        let q = sqlx::query(
+            "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code",
+        );
+        fetch(q.bind(tenant.to_string()), &self.reader, |r| {
+            Ok(Warehouse {
+                tenant_id: id(col(r, "tenant_id")?)?,
+                code: col(r, "code")?,
+                name: col(r, "name")?,
+                created_at: from_ts(col(r, "created_at")?)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn upsert_listings(
@@ -172,36 +202,9 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<(), Vec<String>>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = listings
-            .iter()
-            .map(|l| (l.tenant_id, l.sku.clone()))
-            .collect();
-        let unknown = crate::stock_push::unknown_skus(&mut tx, &skus).await?;
-        if !unknown.is_empty() {
-            return Ok(Err(unknown));
-        }
-        for chunk in pow2_chunks(listings) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.tenant_id.to_string())
-                    .push_bind(l.channel_id.to_string())
-                    .push_bind(&l.sku)
-                    .push_bind(&l.product_id)
-                    .push_bind(&l.variant_id)
-                    .push_bind(l.source.as_str())
-                    .push_bind(ts(l.created_at));
-            });
-            q.push(
-                " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = excluded.product_id, \
-                 variant_id = excluded.variant_id, source = excluded.source",
-            );
-            q.build().execute(&mut *tx).await.map_err(db_err)?;
-        }
-        mark_targets(&mut tx, &skus, None, false, now).await?;
+        let out = stock_writes::upsert_listings(&mut SqliteTx(&mut tx), listings, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(()))
+        Ok(out)
     }
 
     async fn listings(
@@ -211,19 +214,15 @@ impl StockStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Listing>> {
         let n = limit(page.limit);
-        let items = sqlx::query(
+        let q = sqlx::query(
             "SELECT tenant_id, channel_id, sku, product_id, variant_id, source, created_at FROM listings \
              WHERE tenant_id = ? AND channel_id = ? AND sku > ? ORDER BY sku LIMIT ?",
         )
         .bind(tenant.to_string())
         .bind(channel.to_string())
         .bind(page.cursor.clone().unwrap_or_default())
-        .bind(n)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(n);
+        let items = fetch(q, &self.reader, |r| {
             Ok(Listing {
                 tenant_id: id(col(r, "tenant_id")?)?,
                 channel_id: id(col(r, "channel_id")?)?,
@@ -234,7 +233,7 @@ impl StockStore for SqliteStore {
                 created_at: from_ts(col(r, "created_at")?)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok(keyset_page(items, n, |l| l.sku.clone()))
     }
 
@@ -246,23 +245,7 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
-             send_stock = excluded.send_stock, warehouses = excluded.warehouses, \
-             debit_warehouse = excluded.debit_warehouse, buffer = excluded.buffer",
-        )
-        .bind(tenant.to_string())
-        .bind(channel.to_string())
-        .bind(i64::from(s.send_stock))
-        .bind(to_json(&s.warehouses)?)
-        .bind(&s.debit_warehouse)
-        .bind(s.buffer)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), false, now).await?;
+        stock_writes::set_channel_stock(&mut SqliteTx(&mut tx), tenant, channel, s, now).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -273,67 +256,33 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<u64, MovementsRefused>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus: BTreeSet<SkuKey> = batch.iter().map(|m| (tenant, m.sku.clone())).collect();
-        let unknown: BTreeSet<String> = crate::stock_push::unknown_skus(&mut tx, &skus)
-            .await?
-            .into_iter()
-            .collect();
-        if let Some(refused) = refuse_unknown_skus(batch, &unknown) {
-            return Ok(Err(refused));
-        }
-        let known: BTreeSet<String> =
-            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
-                .bind(tenant.to_string())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect();
-        if let Some(refused) = refuse_unknown_warehouses(batch, &known) {
-            return Ok(Err(refused));
-        }
-        let entries = movement_entries(tenant, batch);
-        apply_entries(&mut tx, &entries, &BTreeSet::new(), now).await?;
+        let out =
+            stock_writes::record_movements(&mut SqliteTx(&mut tx), tenant, batch, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Ok(batch.len() as u64))
+        Ok(out)
     }
 
     async fn sku_stock(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuStock>> {
         let Some(product) = self.product(tenant, sku).await? else {
             return Ok(None);
         };
-        let levels = sqlx::query(
+        let q = sqlx::query(
             "SELECT warehouse, physical, reserved, updated_at FROM stock_levels \
              WHERE tenant_id = ? AND sku = ? ORDER BY warehouse",
-        )
-        .bind(tenant.to_string())
-        .bind(sku)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        );
+        let levels = fetch(q.bind(tenant.to_string()).bind(sku), &self.reader, |r| {
             Ok(StockLevel {
                 warehouse: col(r, "warehouse")?,
-                balance: Balance {
-                    physical: col(r, "physical")?,
-                    reserved: col(r, "reserved")?,
-                },
+                balance: decode_balance(r)?,
                 updated_at: from_ts(col(r, "updated_at")?)?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-        let channels = sqlx::query(&format!(
+        .await?;
+        let q = format!(
             "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
-        ))
-        .bind(tenant.to_string())
-        .bind(sku)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()?;
+        );
+        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
+        let channels = fetch(q, &self.reader, decode_target).await?;
         Ok(Some(SkuStock {
             product,
             levels,
@@ -346,40 +295,29 @@ impl StockStore for SqliteStore {
         tenant: TenantId,
         order: OrderId,
     ) -> StoreResult<(Vec<OrderStockEffect>, Vec<UnmappedLine>)> {
-        let effects = sqlx::query(
+        let q = sqlx::query(
             "SELECT sku, warehouse, reserved, debited FROM order_stock \
              WHERE tenant_id = ? AND order_id = ? ORDER BY sku",
         )
         .bind(tenant.to_string())
-        .bind(order.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(order.to_string());
+        let effects = fetch(q, &self.reader, |r| {
             Ok(OrderStockEffect {
                 tenant,
                 order,
                 sku: col(r, "sku")?,
                 warehouse: col(r, "warehouse")?,
-                effect: ponte_core::stock::Effect {
-                    reserved: col(r, "reserved")?,
-                    debited: col(r, "debited")?,
-                },
+                effect: decode_effect(r)?,
             })
         })
-        .collect::<StoreResult<_>>()?;
-        let unmapped = sqlx::query(
+        .await?;
+        let q = sqlx::query(
             "SELECT line, channel_id, sku, product_id, variant_id, quantity FROM unmapped_lines \
              WHERE tenant_id = ? AND order_id = ? ORDER BY line",
         )
         .bind(tenant.to_string())
-        .bind(order.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
+        .bind(order.to_string());
+        let unmapped = fetch(q, &self.reader, |r| {
             Ok(UnmappedLine {
                 tenant,
                 order,
@@ -391,7 +329,7 @@ impl StockStore for SqliteStore {
                 quantity: col(r, "quantity")?,
             })
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         Ok((effects, unmapped))
     }
 
@@ -412,24 +350,19 @@ impl StockStore for SqliteStore {
         q.push(
             " GROUP BY channel_id, sku, product_id, variant_id ORDER BY last_seen DESC LIMIT 1000",
         );
-        q.build()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok(UnmappedSku {
-                    channel_id: id(col(r, "channel_id")?)?,
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    orders: col(r, "orders")?,
-                    units: col(r, "units")?,
-                    last_seen: from_ts(col(r, "last_seen")?)?,
-                    example_order: id(col(r, "example")?)?,
-                })
+        fetch(q.build(), &self.reader, |r| {
+            Ok(UnmappedSku {
+                channel_id: id(col(r, "channel_id")?)?,
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                orders: col(r, "orders")?,
+                units: col(r, "units")?,
+                last_seen: from_ts(col(r, "last_seen")?)?,
+                example_order: id(col(r, "example")?)?,
             })
-            .collect()
+        })
+        .await
     }
 
     async fn claim_stock_targets(
@@ -447,7 +380,9 @@ impl StockStore for SqliteStore {
         pushes: &[PushRecord],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        crate::stock_push::record(self, tenant, pushes, now).await
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        ponte_store::stock_push::record_pushes(&mut SqliteTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn stock_pushes(
@@ -467,10 +402,9 @@ impl StockStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let skus = crate::stock_push::channel_skus(&mut tx, tenant, channel).await?;
-        mark_targets(&mut tx, &skus, Some(channel), true, now).await?;
+        let n = stock_writes::resync_stock(&mut SqliteTx(&mut tx), tenant, channel, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(skus.len() as u64)
+        Ok(n)
     }
 
     async fn stock_summary(
@@ -478,7 +412,7 @@ impl StockStore for SqliteStore {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<(u64, u64, u64)> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT state, COUNT(*) AS n FROM stock_targets WHERE tenant_id = ? AND channel_id = ? GROUP BY state",
         )
         .bind(tenant.to_string())
@@ -486,16 +420,91 @@ impl StockStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let mut n = [0u64; 3];
-        for r in &rows {
-            let slot = match col::<&str>(r, "state")? {
-                "pending" => 0,
-                "pushed" => 1,
-                "failed" => 2,
-                _ => continue,
-            };
-            n[slot] = u64::try_from(col::<i64>(r, "n")?).unwrap_or(0);
+        Ok(push_state_counts(&rows))
+    }
+}
+
+#[async_trait]
+impl StockWritesTx for SqliteTx<'_> {
+    async fn unknown_skus(&mut self, skus: &BTreeSet<SkuKey>) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT json_extract(j.value, '$[1]') FROM json_each(?) j WHERE NOT EXISTS \
+             (SELECT 1 FROM products p WHERE p.tenant_id = json_extract(j.value, '$[0]') \
+              AND p.sku = json_extract(j.value, '$[1]'))",
+        )
+        .bind(pairs_json(skus.iter().map(|(t, s)| (t, s)))?)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn warehouse_codes(&mut self, tenant: TenantId) -> StoreResult<BTreeSet<String>> {
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM warehouses WHERE tenant_id = ?")
+                .bind(tenant.to_string())
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db_err)?;
+        Ok(codes.into_iter().collect())
+    }
+
+    async fn write_listings(&mut self, rows: &[&Listing]) -> StoreResult<()> {
+        for chunk in pow2_chunks(rows) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO listings (tenant_id, channel_id, sku, product_id, variant_id, source, created_at) ",
+            );
+            q.push_values(chunk, |mut b, l| {
+                b.push_bind(l.tenant_id.to_string())
+                    .push_bind(l.channel_id.to_string())
+                    .push_bind(&l.sku)
+                    .push_bind(&l.product_id)
+                    .push_bind(&l.variant_id)
+                    .push_bind(l.source.as_str())
+                    .push_bind(ts(l.created_at));
+            });
+            q.push(
+                " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET product_id = excluded.product_id, \
+                 variant_id = excluded.variant_id, source = excluded.source",
+            );
+            q.build().execute(&mut *self.0).await.map_err(db_err)?;
         }
-        Ok((n[0], n[1], n[2]))
+        Ok(())
+    }
+
+    async fn write_channel_stock(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelStock,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO channel_stock (tenant_id, channel_id, send_stock, warehouses, debit_warehouse, buffer) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_stock = excluded.send_stock, warehouses = excluded.warehouses, \
+             debit_warehouse = excluded.debit_warehouse, buffer = excluded.buffer",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(i64::from(s.send_stock))
+        .bind(to_json(&s.warehouses)?)
+        .bind(&s.debit_warehouse)
+        .bind(s.buffer)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn channel_skus(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)
     }
 }

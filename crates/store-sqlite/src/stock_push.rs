@@ -1,56 +1,18 @@
 //! Pushing stock: claiming a channel's pending values, recording push calls and their
-//! effect on the targets, and the push history.
+//! effect on the targets (the primitive of `ponte_store::stock_push`), and the push
+//! history.
 
 use crate::codec::{col, from_ts, id, limit, to_json, ts};
-use crate::stock::{decode_target, TARGET_COLUMNS};
+use crate::stock::{decode_target, fetch, TARGET_COLUMNS};
+use crate::stock_marks::SqliteTx;
 use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::stock_plan::{
-    keyset_page, push_items_json, push_outcome_parts, pushed_values, SkuKey,
-};
+use ponte_store::stock_plan::keyset_page;
+use ponte_store::stock_push::{push_cursor, PushRow, PushTx};
 use ponte_store::*;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::BTreeSet;
-
-/// The SKUs among `skus` that are not products.
-pub(crate) async fn unknown_skus(
-    conn: &mut SqliteConnection,
-    skus: &BTreeSet<SkuKey>,
-) -> StoreResult<Vec<String>> {
-    let pairs = serde_json::to_string(
-        &skus
-            .iter()
-            .map(|(t, s)| (t.to_string(), s))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query_scalar(
-        "SELECT json_extract(j.value, '$[1]') FROM json_each(?) j WHERE NOT EXISTS \
-         (SELECT 1 FROM products p WHERE p.tenant_id = json_extract(j.value, '$[0]') \
-          AND p.sku = json_extract(j.value, '$[1]'))",
-    )
-    .bind(pairs)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)
-}
-
-/// Every SKU a channel lists.
-pub(crate) async fn channel_skus(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    channel: ChannelId,
-) -> StoreResult<BTreeSet<SkuKey>> {
-    let skus: Vec<String> =
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
-            .bind(tenant.to_string())
-            .bind(channel.to_string())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    Ok(skus.into_iter().map(|s| (tenant, s)).collect())
-}
+use sqlx::{QueryBuilder, Sqlite};
 
 pub(crate) async fn claim(
     store: &SqliteStore,
@@ -73,37 +35,25 @@ pub(crate) async fn claim(
     if mine != 1 || others > 0 {
         return Ok(None);
     }
-    let rows = sqlx::query(&format!(
+    let q = format!(
         "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ?1 AND state = 'pending' \
          AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
            WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2) \
          ORDER BY product_id, sku"
-    ))
-    .bind(channel.to_string())
-    .bind(i64::from(n))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(decode_target)
-        .collect::<StoreResult<Vec<_>>>()
-        .map(Some)
+    );
+    let q = sqlx::query(&q).bind(channel.to_string()).bind(i64::from(n));
+    fetch(q, &mut *conn, decode_target).await.map(Some)
 }
 
-pub(crate) async fn record(
-    store: &SqliteStore,
-    tenant: TenantId,
-    pushes: &[PushRecord],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if pushes.is_empty() {
-        return Ok(());
-    }
-    let mut tx = store.writer.begin().await.map_err(db_err)?;
-    for p in pushes {
-        let (outcome, error) = push_outcome_parts(&p.outcome);
-        // One row per target (the last value sent for a SKU).
-        let sent = pushed_values(&p.items);
+#[async_trait]
+impl PushTx for SqliteTx<'_> {
+    async fn write_push(
+        &mut self,
+        tenant: TenantId,
+        row: &PushRow<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let p = row.record;
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO stock_pushes (tenant_id, channel_id, at, request, items, http_status, duration_ms, outcome, error) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
@@ -112,55 +62,44 @@ pub(crate) async fn record(
         .bind(p.channel_id.to_string())
         .bind(ts(now))
         .bind(&p.request)
-        .bind(to_json(&push_items_json(&p.items))?)
+        .bind(to_json(&row.items)?)
         .bind(p.http_status.map(i64::from))
-        .bind(i64::try_from(p.duration_ms).unwrap_or(i64::MAX))
-        .bind(outcome)
-        .bind(error)
-        .fetch_one(&mut *tx)
+        .bind(row.duration_ms)
+        .bind(row.outcome)
+        .bind(row.error)
+        .fetch_one(&mut *self.0)
         .await
         .map_err(db_err)?;
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT OR IGNORE INTO stock_push_skus (tenant_id, push_seq, sku) ");
-        q.push_values(sent.keys(), |mut b, sku| {
-            b.push_bind(tenant.to_string())
-                .push_bind(seq)
-                .push_bind(*sku);
-        });
-        if !sent.is_empty() {
-            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        if !row.sent.is_empty() {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR IGNORE INTO stock_push_skus (tenant_id, push_seq, sku) ",
+            );
+            q.push_values(row.sent.keys(), |mut b, sku| {
+                b.push_bind(tenant.to_string())
+                    .push_bind(seq)
+                    .push_bind(*sku);
+            });
+            q.build().execute(&mut *self.0).await.map_err(db_err)?;
         }
-        let sent = to_json(&sent.into_iter().collect::<Vec<_>>())?;
-        let set = match &p.outcome {
-            PushOutcome::Succeeded => {
-                "pushed = s.q, pushed_at = ?, attempts = 0, last_error = NULL, \
-                 state = CASE WHEN stock_targets.desired = s.q THEN 'pushed' ELSE 'pending' END"
-            }
-            PushOutcome::Retrying { .. } => "attempts = attempts + 1, last_error = ?",
-            PushOutcome::Failed { .. } => {
-                "attempts = attempts + 1, last_error = ?, \
-                 state = CASE WHEN stock_targets.desired = s.q THEN 'failed' ELSE 'pending' END"
-            }
-            PushOutcome::Waiting { .. } => "last_error = ?",
-        };
+        let set = row.target_set("stock_targets", "s.q", "?", "?");
         let sql = format!(
             "UPDATE stock_targets SET {set} FROM (SELECT json_extract(value, '$[0]') AS sku, \
              json_extract(value, '$[1]') AS q FROM json_each(?)) s \
              WHERE stock_targets.tenant_id = ? AND stock_targets.channel_id = ? AND stock_targets.sku = s.sku"
         );
         let q = sqlx::query(&sql);
-        let q = match error {
+        let q = match row.error {
             None => q.bind(ts(now)),
             Some(e) => q.bind(e.to_owned()),
         };
-        q.bind(sent)
+        q.bind(to_json(&row.sent.iter().collect::<Vec<_>>())?)
             .bind(tenant.to_string())
             .bind(p.channel_id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *self.0)
             .await
             .map_err(db_err)?;
+        Ok(())
     }
-    tx.commit().await.map_err(db_err)
 }
 
 pub(crate) async fn list(
@@ -186,33 +125,23 @@ pub(crate) async fn list(
             .push(")");
     }
     if let Some(c) = &page.cursor {
-        let c: i64 = c
-            .parse()
-            .map_err(|_| StoreError::Invalid(format!("cursor {c}")))?;
-        q.push(" AND p.seq < ").push_bind(c);
+        q.push(" AND p.seq < ").push_bind(push_cursor(c)?);
     }
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
-    let items = q
-        .build()
-        .fetch_all(&store.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
-            Ok(StockPush {
-                seq: col(r, "seq")?,
-                channel_id: id(col(r, "channel_id")?)?,
-                at: from_ts(col(r, "at")?)?,
-                request: col(r, "request")?,
-                items: crate::codec::json(col(r, "items")?)?,
-                http_status: col::<Option<i64>>(r, "http_status")?
-                    .and_then(|s| u16::try_from(s).ok()),
-                duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
-                outcome: col(r, "outcome")?,
-                error: col(r, "error")?,
-            })
+    let items = fetch(q.build(), &store.reader, |r| {
+        Ok(StockPush {
+            seq: col(r, "seq")?,
+            channel_id: id(col(r, "channel_id")?)?,
+            at: from_ts(col(r, "at")?)?,
+            request: col(r, "request")?,
+            items: crate::codec::json(col(r, "items")?)?,
+            http_status: col::<Option<i64>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+            duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
+            outcome: col(r, "outcome")?,
+            error: col(r, "error")?,
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+    })
+    .await?;
     Ok(keyset_page(items, n, |p| p.seq.to_string()))
 }

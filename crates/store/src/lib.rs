@@ -15,7 +15,13 @@ mod retention;
 pub mod rows;
 mod sends;
 mod stock;
+pub mod stock_marks;
+pub mod stock_orders;
 pub mod stock_plan;
+pub mod stock_push;
+#[cfg(test)]
+mod stock_sequences_tests;
+pub mod stock_writes;
 pub mod task_runs;
 mod tasks;
 mod timeline;

@@ -1,7 +1,22 @@
-//! The token-bucket arithmetic both backends apply inside their transaction.
+//! Token buckets for every backend: what a bucket holds when its transaction reads
+//! it ([`bucket_state`]), and the arithmetic that updates it ([`take`], [`spend`]).
 
 use crate::RateGrant;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
+
+/// The `(tokens, elapsed_secs)` a bucket update starts from: the stored tokens and
+/// the seconds since the stored update (negative when the clock went back: [`take`]
+/// and [`spend`] count that as none); a bucket not stored yet starts full, now.
+pub fn bucket_state(
+    stored: Option<(f64, DateTime<Utc>)>,
+    capacity: f64,
+    now: DateTime<Utc>,
+) -> (f64, f64) {
+    let (tokens, at) = stored.unwrap_or((capacity, now));
+    let elapsed = (now - at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    (tokens, elapsed)
+}
 
 /// A bucket's state after refilling for `elapsed_secs` and taking up to `want`
 /// tokens: (tokens left, grant).
@@ -66,6 +81,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_new_bucket_starts_full_and_a_stored_one_counts_seconds() {
+        let at = DateTime::UNIX_EPOCH;
+        let now = at + chrono::Duration::microseconds(2_500_000);
+        assert_eq!(bucket_state(None, 40.0, now), (40.0, 0.0));
+        assert_eq!(bucket_state(Some((3.0, at)), 40.0, now), (3.0, 2.5));
+        assert_eq!(bucket_state(Some((3.0, now)), 40.0, at), (3.0, -2.5));
     }
 
     #[test]

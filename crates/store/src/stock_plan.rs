@@ -5,8 +5,8 @@
 //! (`ponte_core::stock::channel_value`). Backends keep loading, writing and locking.
 
 use crate::{
-    stock_job_key, ListingSource, MovementsRefused, NewJob, NewMovement, Page, PushOutcome,
-    StockJob, StoreError, StoreResult, STOCK_JOB_KIND,
+    stock_job_key, Listing, ListingSource, MovementsRefused, NewJob, NewMovement, Page, StockJob,
+    StoreError, StoreResult, STOCK_JOB_KIND,
 };
 use chrono::{DateTime, Utc};
 use ponte_core::action::Fulfilment;
@@ -212,6 +212,20 @@ pub fn order_skus(orders: &[OrderStockInput]) -> BTreeSet<SkuKey> {
         .collect()
 }
 
+/// The SKUs whose stock bringing these orders up to date may write: those their lines
+/// name and those they have moved.
+pub fn order_lock_skus(orders: &[OrderStockInput], applied: &AppliedEffects) -> BTreeSet<SkuKey> {
+    let mut skus = order_skus(orders);
+    let tenant_of: HashMap<OrderId, TenantId> =
+        orders.iter().map(|o| (o.order, o.tenant)).collect();
+    for (o, sku) in applied.keys() {
+        if let Some(t) = tenant_of.get(o) {
+            skus.insert((*t, sku.clone()));
+        }
+    }
+    skus
+}
+
 /// Brings each order's effect per SKU to what its state asks for: lines of `products`
 /// count (summed per SKU), SKUs with an `applied` effect no longer in the order go to
 /// 0, other lines are unmapped. An order given twice is planned once.
@@ -384,29 +398,6 @@ pub fn desired_values<'a>(
     values.into_values().collect()
 }
 
-/// A push outcome's stored name and error.
-pub fn push_outcome_parts(outcome: &PushOutcome) -> (&'static str, Option<&str>) {
-    match outcome {
-        PushOutcome::Succeeded => ("succeeded", None),
-        PushOutcome::Retrying { error } => ("retrying", Some(error)),
-        PushOutcome::Failed { error } => ("failed", Some(error)),
-        PushOutcome::Waiting { error } => ("waiting", Some(error)),
-    }
-}
-
-/// The items of a push as the history stores them.
-pub fn push_items_json(items: &[(String, String, i64)]) -> serde_json::Value {
-    items
-        .iter()
-        .map(|(sku, variant, q)| serde_json::json!({"sku": sku, "variant_id": variant, "quantity": q}))
-        .collect()
-}
-
-/// The value a push sent per SKU (the last one given for a SKU), in SKU order.
-pub fn pushed_values(items: &[(String, String, i64)]) -> BTreeMap<&str, i64> {
-    items.iter().map(|(sku, _, q)| (sku.as_str(), *q)).collect()
-}
-
 /// The (coalescing) push job of each channel, to enqueue at `now`.
 pub fn push_jobs(
     channels: impl IntoIterator<Item = (TenantId, ChannelId)>,
@@ -427,6 +418,16 @@ pub fn push_jobs(
             ))
         })
         .collect()
+}
+
+/// The listings to write, one per (tenant, channel, SKU) (the last one given wins),
+/// in key order.
+pub fn listing_rows(listings: &[Listing]) -> Vec<&Listing> {
+    let rows: BTreeMap<(TenantId, ChannelId, &str), &Listing> = listings
+        .iter()
+        .map(|l| ((l.tenant_id, l.channel_id, l.sku.as_str()), l))
+        .collect();
+    rows.into_values().collect()
 }
 
 /// A keyset page of at most `limit` items: a full page's last item gives the cursor.
@@ -703,6 +704,43 @@ mod tests {
         let plan = plan_order_effects(&[o.clone(), o], &products(&["A"]), &AppliedEffects::new());
         assert_eq!(changes(&plan), vec![("A", Change::Reserve(2))]);
         assert_eq!(plan.effects.len(), 1);
+    }
+
+    #[test]
+    fn orders_lock_the_skus_they_name_and_those_they_moved() {
+        let o = order(
+            1,
+            OrderStatus::Approved,
+            false,
+            vec![item(Some("B"), 1, None), item(None, 1, None)],
+        );
+        // Another order's effect is not the batch's.
+        let mut had = applied(1, "A", 2, 0);
+        had.extend(applied(2, "C", 1, 0));
+        let skus: Vec<String> = order_lock_skus(&[o], &had)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(skus, vec!["A".to_owned(), "B".to_owned()]);
+    }
+
+    #[test]
+    fn the_last_listing_given_for_a_target_is_written() {
+        let listing = |sku: &str, product: &str| Listing {
+            tenant_id: tenant(),
+            channel_id: channel(),
+            sku: sku.into(),
+            product_id: product.into(),
+            variant_id: "v".into(),
+            source: ListingSource::Manual,
+            created_at: DateTime::UNIX_EPOCH,
+        };
+        let given = [listing("B", "1"), listing("A", "2"), listing("B", "3")];
+        let rows: Vec<(&str, &str)> = listing_rows(&given)
+            .into_iter()
+            .map(|l| (l.sku.as_str(), l.product_id.as_str()))
+            .collect();
+        assert_eq!(rows, vec![("A", "2"), ("B", "3")]);
     }
 
     #[test]
