@@ -1,4 +1,4 @@
-//! PostgreSQL-only behaviour: concurrent claimers, LISTEN/NOTIFY, schema guard,
+//! PostgreSQL-only behaviour: concurrent claimers and importers, LISTEN/NOTIFY, schema guard,
 //! connection errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -205,87 +205,6 @@ async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
     s.claim_jobs(owner, &[], 100, t0(), Duration::from_secs(30))
         .await
         .unwrap()
-}
-
-fn retry(secs: i64) -> JobOutcome {
-    JobOutcome::Retry {
-        run_at: t0() + chrono::Duration::seconds(secs),
-        count_attempt: true,
-        error: "503".into(),
-    }
-}
-
-#[tokio::test]
-async fn retries_and_releases_fold_into_a_pending_twin() {
-    let dbs = common::Databases::default();
-    let s = dbs.store().await;
-    let t = s.default_tenant(t0()).await.unwrap();
-    let c = ChannelId::new();
-
-    // One batch, one key: one job, at the earliest run_at.
-    let mut early = delivery(t, c, "1");
-    let mut late = delivery(t, c, "1");
-    late.job.as_mut().unwrap().run_at = t0() + chrono::Duration::seconds(5);
-    early.job.as_mut().unwrap().run_at = t0() - chrono::Duration::seconds(5);
-    s.accept_deliveries(&[late, early]).await.unwrap();
-    assert_eq!(s.job_counts().await.unwrap().pending, 1);
-    assert_eq!(
-        s.next_run_at().await.unwrap(),
-        Some(t0() - chrono::Duration::seconds(5))
-    );
-
-    // finish_job: a retry while a twin is pending folds into the twin.
-    let first = claim(&s, "w").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    assert!(s
-        .finish_job(&lease(&first[0]), &retry(10), t0())
-        .await
-        .unwrap());
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-
-    // apply_imports: the same, inside the batch transaction (which must survive it).
-    let second = claim(&s, "w").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let commit = ImportCommit {
-        lease: Some(lease(&second[0])),
-        tenant_id: t,
-        channel_id: c,
-        external_id: "1".into(),
-        call: CallRecord {
-            request: "GET /orders/1".into(),
-            status: Some(503),
-            duration_ms: 1,
-            error: None,
-        },
-        result: ImportResult::FetchFailed { outcome: retry(10) },
-    };
-    assert_eq!(
-        s.apply_imports(vec![commit], t0()).await.unwrap(),
-        vec![ImportApplied::Retrying]
-    );
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    let tl = s.timeline(t, c, "1").await.unwrap();
-    assert_eq!(tl.iter().filter(|e| e.kind == "fetched").count(), 1);
-
-    // release: a leased job with a pending twin is dropped; of two leased jobs with
-    // one key, one goes back to the queue.
-    let third = claim(&s, "x").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let fourth = claim(&s, "y").await;
-    assert_ne!(third[0].id, fourth[0].id);
-    assert_eq!(s.release_leases(None).await.unwrap(), 2);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let fifth = claim(&s, "z").await;
-    assert_eq!(fifth.len(), 1);
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    assert_eq!(s.release_leases(Some("z")).await.unwrap(), 1);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    s.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

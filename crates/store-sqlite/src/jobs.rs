@@ -6,7 +6,6 @@ use ponte_core::{JobId, TenantId};
 use ponte_store::lease_release::Leases;
 use ponte_store::{Job, JobCounts, JobLease, JobOutcome, JobStore, NewJob, StoreResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::HashSet;
 use std::time::Duration;
 
 /// Inserts jobs, coalescing by unique key: a key already pending (in the table or
@@ -15,16 +14,9 @@ pub(crate) async fn insert_jobs(
     conn: &mut SqliteConnection,
     jobs: &[(TenantId, &NewJob)],
 ) -> StoreResult<()> {
-    let mut seen = HashSet::new();
-    let unique: Vec<_> = jobs
-        .iter()
-        .filter(|(t, j)| {
-            j.unique_key
-                .as_ref()
-                .is_none_or(|k| seen.insert((*t, k.clone())))
-        })
-        .collect();
-    for chunk in pow2_chunks(&unique) {
+    // A twin later in the batch meets the row inserted before it in the same statement:
+    // the upsert keeps the earlier run_at.
+    for chunk in pow2_chunks(jobs) {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) ");
         let payloads = chunk
