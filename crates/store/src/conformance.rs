@@ -82,6 +82,18 @@ macro_rules! conformance_tests {
                 actions_commit_in_batches
             );
         }
+        mod send_jobs {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [send_jobs],
+                an_action_writes_the_order_document_send_and_job,
+                a_batch_mixes_outcomes_and_lost_leases,
+                retries_count_and_waits_do_not,
+                a_failure_blocks_the_order_until_resent,
+                lost_leases_and_crashes
+            );
+        }
         mod retention {
             use super::*;
             $crate::conformance_scenarios!(
@@ -124,6 +136,7 @@ macro_rules! conformance_scenarios {
 
 pub mod jobs;
 pub mod retention;
+pub mod send_jobs;
 pub mod sends;
 pub mod stock;
 pub mod tasks;
