@@ -63,9 +63,18 @@ macro_rules! conformance_tests {
                 $fresh,
                 [stock],
                 catalogue,
-                movements_targets_and_pushes,
+                movements_targets_and_pushes
+            );
+        }
+        mod order_stock {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [order_stock],
                 orders_reserve_debit_and_release,
-                two_actions_on_one_order_in_one_batch_move_stock_once
+                order_stock_effects_follow_status,
+                two_actions_on_one_order_in_one_batch_move_stock_once,
+                a_product_created_while_its_orders_arrive_reserves_for_each
             );
         }
         mod sends {
@@ -135,6 +144,7 @@ macro_rules! conformance_scenarios {
 }
 
 pub mod jobs;
+pub mod order_stock;
 pub mod retention;
 pub mod send_jobs;
 pub mod sends;
