@@ -4,8 +4,9 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use ponte_core::{ChannelId, DeliveryId, TenantId};
+use ponte_core::import::ImportPolicy;
+use ponte_core::{ChannelId, OrderStatus, TenantId};
+use ponte_store::conformance::{self, t0};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
@@ -13,28 +14,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
-
+/// A delivery of order `ext` received at t0, with its import job.
 fn delivery(t: TenantId, c: ChannelId, ext: &str) -> NewDelivery {
-    NewDelivery {
-        id: DeliveryId::new(),
-        tenant_id: t,
-        channel_id: c,
-        received_at: t0(),
-        event: "order/paid".into(),
-        resource_id: Some(ext.into()),
-        body: b"{}".to_vec(),
-        state: DeliveryState::Received,
-        note: None,
-        job: Some(NewJob {
-            kind: "import_order".into(),
-            payload: serde_json::json!({"external_id": ext}),
-            unique_key: Some(import_job_key(c, ext)),
-            run_at: t0(),
-        }),
-    }
+    conformance::delivery(t, c, ext, t0())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,13 +176,6 @@ async fn connection_errors_are_clear() {
     store.close().await;
 }
 
-fn lease(j: &Job) -> JobLease {
-    JobLease {
-        job_id: j.id,
-        owner: j.lease_owner.clone(),
-    }
-}
-
 async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
     s.claim_jobs(owner, &[], 100, t0(), Duration::from_secs(30))
         .await
@@ -209,8 +184,6 @@ async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_imports_of_one_order_are_serialised() {
-    use ponte_core::import::ImportPolicy;
-    use ponte_core::order::*;
     let dbs = common::Databases::default();
     let url = dbs.create().await;
     let a = PgStore::connect(&url, 4).await.unwrap();
@@ -225,42 +198,15 @@ async fn concurrent_imports_of_one_order_are_serialised() {
         let ja = claim(&a, "a").await;
         a.accept_deliveries(&[delivery(t, c, &ext)]).await.unwrap();
         let jb = claim(&b, "b").await;
-        let commit = |j: &Job| ImportCommit {
-            lease: Some(lease(j)),
-            tenant_id: t,
-            channel_id: c,
-            external_id: ext.clone(),
-            call: CallRecord {
-                request: "GET /orders/1".into(),
-                status: Some(200),
-                duration_ms: 1,
-                error: None,
-            },
-            result: ImportResult::Fetched {
-                order: Box::new(MappedOrder {
-                    data: OrderData {
-                        external_id: ext.clone(),
-                        number: None,
-                        status: ponte_core::OrderStatus::Approved,
-                        payment: Payment::default(),
-                        items: vec![],
-                        customer: Customer::default(),
-                        billing_address: None,
-                        shipping_address: None,
-                        shipping: Shipping::default(),
-                        totals: Totals::default(),
-                        currency: None,
-                        placed_at: None,
-                        platform_updated_at: Some(t0()),
-                        paid_at: None,
-                        cancelled_at: None,
-                        platform_status: PlatformStatus::default(),
-                    },
-                    closed_at_platform: false,
-                    raw: serde_json::json!({}),
-                }),
-                policy: ImportPolicy::All,
-            },
+        let commit = |j: &Job| {
+            let order = conformance::mapped(&ext, OrderStatus::Approved, t0());
+            conformance::commit(
+                j,
+                t,
+                c,
+                &ext,
+                conformance::fetched(order, ImportPolicy::All),
+            )
         };
         let (ra, rb) = tokio::join!(
             a.apply_imports(vec![commit(&ja[0])], t0()),

@@ -5,46 +5,18 @@
 
 mod common;
 
-use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::import::ImportPolicy;
-use ponte_core::order::*;
+use ponte_core::order::MappedOrder;
 use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::conformance::sends::{act, apply, claim, round, separation};
+use ponte_store::conformance::{commit, fetched, mapped, t0};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use std::time::Duration;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
-
 fn secs(n: i64) -> DateTime<Utc> {
     t0() + CDuration::seconds(n)
-}
-
-fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
-    MappedOrder {
-        data: OrderData {
-            external_id: ext.into(),
-            number: Some(ext.into()),
-            status,
-            payment: Payment::default(),
-            items: vec![],
-            customer: Customer::default(),
-            billing_address: None,
-            shipping_address: None,
-            shipping: Shipping::default(),
-            totals: Totals::default(),
-            currency: Some("BRL".into()),
-            placed_at: Some(t0()),
-            platform_updated_at: Some(updated),
-            paid_at: None,
-            cancelled_at: None,
-            platform_status: PlatformStatus::default(),
-        },
-        closed_at_platform: false,
-        raw: serde_json::json!({ "id": ext }),
-    }
 }
 
 /// A claimed import job of the order, committed with `order`.
@@ -67,25 +39,7 @@ async fn import_commit(s: &PgStore, t: TenantId, c: ChannelId, order: MappedOrde
         )
         .await
         .unwrap();
-    ImportCommit {
-        lease: Some(JobLease {
-            job_id: jobs[0].id,
-            owner: jobs[0].lease_owner.clone(),
-        }),
-        tenant_id: t,
-        channel_id: c,
-        external_id: ext,
-        call: CallRecord {
-            request: "GET /orders/1".into(),
-            status: Some(200),
-            duration_ms: 1,
-            error: None,
-        },
-        result: ImportResult::Fetched {
-            order: Box::new(order),
-            policy: ImportPolicy::All,
-        },
-    }
+    commit(&jobs[0], t, c, &ext, fetched(order, ImportPolicy::All))
 }
 
 async fn paid_order(s: &PgStore, t: TenantId, c: ChannelId, ext: &str) -> OrderId {

@@ -6,19 +6,15 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use ponte_core::import::ImportPolicy;
-use ponte_core::order::*;
+use ponte_core::order::MappedOrder;
 use ponte_core::stock::{Balance, Change};
 use ponte_core::{ChannelId, OrderStatus, TenantId};
+use ponte_store::conformance::order_stock::{order_of, polled};
 use ponte_store::conformance::sends::{invoice, separation};
+use ponte_store::conformance::t0;
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
 
 /// Two instances (each its own pool) on a fresh database, and a direct connection to
 /// count rows.
@@ -215,56 +211,9 @@ async fn a_batch_too_large_to_lock_sku_by_sku_serialises_with_small_ones() {
     }
 }
 
+/// An approved order of one unit of `sku`.
 fn order(ext: &str, sku: &str) -> MappedOrder {
-    MappedOrder {
-        data: OrderData {
-            external_id: ext.into(),
-            number: Some(ext.into()),
-            status: OrderStatus::Approved,
-            payment: Payment::default(),
-            items: vec![OrderItem {
-                sku: Some(sku.into()),
-                name: Some("Camiseta".into()),
-                quantity: 1,
-                unit_price_cents: Some(1990),
-                product_id: Some("1".into()),
-                variant_id: Some("2".into()),
-                barcode: None,
-            }],
-            customer: Customer::default(),
-            billing_address: None,
-            shipping_address: None,
-            shipping: Shipping::default(),
-            totals: Totals::default(),
-            currency: Some("BRL".into()),
-            placed_at: Some(t0()),
-            platform_updated_at: Some(t0()),
-            paid_at: None,
-            cancelled_at: None,
-            platform_status: PlatformStatus::default(),
-        },
-        closed_at_platform: false,
-        raw: serde_json::json!({ "id": ext }),
-    }
-}
-
-fn polled(t: TenantId, c: ChannelId, o: MappedOrder) -> ImportCommit {
-    ImportCommit {
-        lease: None,
-        tenant_id: t,
-        channel_id: c,
-        external_id: o.data.external_id.clone(),
-        call: CallRecord {
-            request: "GET /orders".into(),
-            status: Some(200),
-            duration_ms: 1,
-            error: None,
-        },
-        result: ImportResult::Fetched {
-            order: Box::new(o),
-            policy: ImportPolicy::All,
-        },
-    }
+    order_of(ext, OrderStatus::Approved, t0(), &[(sku, 1)])
 }
 
 #[tokio::test]

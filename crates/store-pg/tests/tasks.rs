@@ -3,17 +3,14 @@
 
 mod common;
 
-use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use chrono::Duration as CDuration;
 use ponte_core::{ChannelId, RunId, TenantId};
+use ponte_store::conformance::t0;
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
 
 /// `n` import tasks of one tenant (one channel each), due at t0.
 async fn tasks(s: &PgStore, n: usize) -> (TenantId, Vec<ScheduledTask>) {

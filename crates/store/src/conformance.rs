@@ -9,7 +9,8 @@ use ponte_core::order::*;
 use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
 use std::time::Duration;
 
-pub(crate) fn t0() -> DateTime<Utc> {
+/// The suite's clock: every scenario's times are offsets of it.
+pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
 }
 
@@ -168,7 +169,9 @@ pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     (t, c.id)
 }
 
-pub(crate) fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
+/// A webhook delivery of order `ext` received at `at`, with its import job (keyed by
+/// order, due at `at`).
+pub fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
         id: DeliveryId::new(),
         tenant_id: t,
@@ -188,7 +191,8 @@ pub(crate) fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) 
     }
 }
 
-pub(crate) fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
+/// Order `ext` as a platform reports it: one line (SKU-1, 2 units), updated at `updated`.
+pub fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
     MappedOrder {
         data: OrderData {
             external_id: ext.into(),
@@ -230,7 +234,14 @@ async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> 
         .unwrap()
 }
 
-fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult) -> ImportCommit {
+/// An import result committed under `job`'s lease.
+pub fn commit(
+    job: &Job,
+    t: TenantId,
+    c: ChannelId,
+    ext: &str,
+    result: ImportResult,
+) -> ImportCommit {
     ImportCommit {
         lease: Some(JobLease {
             job_id: job.id,
@@ -249,7 +260,8 @@ fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult)
     }
 }
 
-fn fetched(o: MappedOrder, policy: ImportPolicy) -> ImportResult {
+/// A fetched order, imported under `policy`.
+pub fn fetched(o: MappedOrder, policy: ImportPolicy) -> ImportResult {
     ImportResult::Fetched {
         order: Box::new(o),
         policy,

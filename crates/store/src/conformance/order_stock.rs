@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::task::Poll;
 
 /// Order `ext` with lines of (SKU, quantity), each with a product and variant id.
-fn order_of(
+pub fn order_of(
     ext: &str,
     status: OrderStatus,
     at: DateTime<Utc>,
@@ -106,7 +106,8 @@ fn order_with(ext: &str, status: OrderStatus, at: DateTime<Utc>) -> ponte_core::
     o
 }
 
-fn polled(t: TenantId, c: ChannelId, o: ponte_core::order::MappedOrder) -> ImportCommit {
+/// An order read by a listing (committed without a lease).
+pub fn polled(t: TenantId, c: ChannelId, o: ponte_core::order::MappedOrder) -> ImportCommit {
     ImportCommit {
         lease: None,
         tenant_id: t,
@@ -125,23 +126,34 @@ fn polled(t: TenantId, c: ChannelId, o: ponte_core::order::MappedOrder) -> Impor
     }
 }
 
-pub async fn orders_reserve_debit_and_release(s: &impl Store) {
+/// A stocked channel with 10 units of S1 in A, and an approved order `ext` of
+/// [`order_with`]'s lines read at `at`.
+async fn stocked_order(
+    s: &impl Store,
+    ext: &str,
+    at: DateTime<Utc>,
+) -> (TenantId, ChannelId, OrderId) {
     let (t, c) = stocked(s).await;
     s.record_movements(t, &[mv("S1", "A", Change::Set(10))], t0())
         .await
         .unwrap()
         .unwrap();
-    let v1 = t0() + CDuration::minutes(1);
     let out = s
         .apply_polled(
-            vec![polled(t, c, order_with("77", OrderStatus::Approved, v1))],
-            v1,
+            vec![polled(t, c, order_with(ext, OrderStatus::Approved, at))],
+            at,
         )
         .await
         .unwrap();
     let ImportApplied::Created(oid) = out[0].applied else {
         panic!("{out:?}")
     };
+    (t, c, oid)
+}
+
+pub async fn orders_reserve_debit_and_release(s: &impl Store) {
+    let v1 = t0() + CDuration::minutes(1);
+    let (t, c, oid) = stocked_order(s, "77", v1).await;
     assert_eq!(
         level(s, t, "S1", "A").await,
         Balance {
@@ -297,22 +309,8 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
 }
 
 pub async fn two_actions_on_one_order_in_one_batch_move_stock_once(s: &impl Store) {
-    let (t, c) = stocked(s).await;
-    s.record_movements(t, &[mv("S1", "A", Change::Set(10))], t0())
-        .await
-        .unwrap()
-        .unwrap();
     let v1 = t0() + CDuration::minutes(1);
-    let out = s
-        .apply_polled(
-            vec![polled(t, c, order_with("90", OrderStatus::Approved, v1))],
-            v1,
-        )
-        .await
-        .unwrap();
-    let ImportApplied::Created(oid) = out[0].applied else {
-        panic!("{out:?}")
-    };
+    let (t, _c, oid) = stocked_order(s, "90", v1).await;
     let act = |action| ActionCommit {
         tenant_id: t,
         order_id: oid,
