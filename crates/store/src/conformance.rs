@@ -9,6 +9,14 @@ use ponte_core::order::*;
 use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
 use std::time::Duration;
 
+/// The first page of up to `limit` items.
+pub(crate) fn page_of(limit: u32) -> PageRequest {
+    PageRequest {
+        cursor: None,
+        limit,
+    }
+}
+
 /// The suite's clock: every scenario's times are offsets of it.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
@@ -350,14 +358,7 @@ pub async fn deliveries_coalesce_jobs(s: &impl Store) {
         .await
         .unwrap();
     let page = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 100,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(100))
         .await
         .unwrap();
     assert_eq!(page.items.len(), 7, "every delivery is stored");
@@ -402,10 +403,7 @@ pub async fn order_upsert_is_idempotent(s: &impl Store) {
                 external_id: Some("100".into()),
                 ..Default::default()
             },
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
+            &page_of(10),
         )
         .await
         .unwrap();
@@ -416,14 +414,7 @@ pub async fn order_upsert_is_idempotent(s: &impl Store) {
     assert!(kinds.contains(&"delivery_received"));
     assert!(kinds.contains(&"status_changed"));
     let all = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert!(all
@@ -508,14 +499,7 @@ pub async fn paid_only_skip_then_import(s: &impl Store) {
         .unwrap();
     assert!(matches!(r[0], ImportApplied::Skipped(_)));
     let d = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert_eq!(d.items[0].state, DeliveryState::Processed);
@@ -567,14 +551,7 @@ pub async fn pagination(s: &impl Store) {
     seen.dedup();
     assert_eq!(seen.len(), 7);
     let other = s
-        .orders(
-            TenantId::new(),
-            &OrderFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .orders(TenantId::new(), &OrderFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert!(other.items.is_empty(), "tenants are isolated");

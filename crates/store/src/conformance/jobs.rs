@@ -1,7 +1,7 @@
 //! Conformance: the job queue — claims, leases and heartbeats, the reaper, retries,
 //! and the rule that a unique key has at most one pending job.
 
-use super::{claim_one, commit, delivery, fetched, mapped, setup, t0};
+use super::{claim_one, commit, delivery, fetched, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::Duration as CDuration;
 use ponte_core::import::ImportPolicy;
@@ -103,14 +103,7 @@ pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
         ImportApplied::Created(_)
     ));
     let page = s
-        .orders(
-            t,
-            &OrderFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .orders(t, &OrderFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -262,10 +255,7 @@ pub async fn retry_backoff_run_at(s: &impl Store) {
                 state: Some(DeliveryState::Failed),
                 ..Default::default()
             },
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
+            &page_of(10),
         )
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 
 use super::sends::{invoice, separation};
 use super::stock::{level, mv, product, stocked, target};
-use super::{import, mapped, t0};
+use super::{import, mapped, page_of, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::action::{Action, CancelReason, Cancellation};
@@ -207,17 +207,7 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
             reserved: 4
         }
     );
-    let listed = s
-        .listings(
-            t,
-            c,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let listed = s.listings(t, c, &page_of(10)).await.unwrap();
     assert!(listed
         .items
         .iter()

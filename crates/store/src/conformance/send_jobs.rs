@@ -3,7 +3,7 @@
 //! until resent, lost leases and crashes.
 
 use super::sends::{act, apply, claim, finish, invoice, round, separation, shipment, started};
-use super::{import, mapped, setup, t0};
+use super::{import, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::action::*;
@@ -44,13 +44,6 @@ async fn queue(s: &impl Store) -> (i64, i64, Option<DateTime<Utc>>) {
     )
 }
 
-fn page() -> PageRequest {
-    PageRequest {
-        cursor: None,
-        limit: 10,
-    }
-}
-
 pub async fn an_action_writes_the_order_document_send_and_job(s: &impl Store) {
     let (t, c) = setup(s).await;
     let o = paid(s, t, c, "77").await;
@@ -71,7 +64,7 @@ pub async fn an_action_writes_the_order_document_send_and_job(s: &impl Store) {
         status: Some(OrderStatus::Invoiced),
         ..OrderFilter::default()
     };
-    let listed = s.orders(t, &by_status, &page()).await.unwrap().items;
+    let listed = s.orders(t, &by_status, &page_of(10)).await.unwrap().items;
     assert_eq!(listed.iter().map(|x| x.id).collect::<Vec<_>>(), [o]);
     let swept = s
         .orders_in_status(t, Some(c), &[OrderStatus::Invoiced], None, 10)
@@ -143,7 +136,7 @@ pub async fn an_action_writes_the_order_document_send_and_job(s: &impl Store) {
     );
     assert_eq!(queue(s).await, (0, 1, None));
     let sends = s
-        .status_sends(t, &SendFilter::default(), &page())
+        .status_sends(t, &SendFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert_eq!(sends.items.len(), 1);

@@ -1,6 +1,6 @@
 //! Conformance: ERP actions and status sends.
 
-use super::{import, mapped, setup, t0};
+use super::{import, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::action::*;
@@ -137,18 +137,7 @@ pub(super) async fn sends_of(s: &impl Store, t: TenantId, o: OrderId) -> Vec<Sta
         order_id: Some(o),
         ..SendFilter::default()
     };
-    let mut v = s
-        .status_sends(
-            t,
-            &f,
-            &PageRequest {
-                cursor: None,
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .items;
+    let mut v = s.status_sends(t, &f, &page_of(100)).await.unwrap().items;
     v.sort_by_key(|x| x.seq);
     v
 }
@@ -321,17 +310,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
         state: Some(SendState::Failed),
         ..SendFilter::default()
     };
-    let errors = s
-        .status_sends(
-            t,
-            &failed,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let errors = s.status_sends(t, &failed, &page_of(10)).await.unwrap();
     assert_eq!(errors.items.len(), 1);
     // Resending a non-failed send does nothing; resending the failed one releases the rest.
     assert!(s
@@ -471,10 +450,7 @@ pub async fn listing_filters_and_pages(s: &impl Store) {
         channel_id: Some(ChannelId::new()),
         ..SendFilter::default()
     };
-    let page = PageRequest {
-        cursor: None,
-        limit: 10,
-    };
+    let page = page_of(10);
     assert!(s
         .status_sends(t, &by_channel, &page)
         .await

@@ -1,6 +1,6 @@
 //! Stock: catalogue, movements, channel targets and pushes.
 
-use super::{setup, t0};
+use super::{page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::stock::{Balance, Change};
@@ -129,16 +129,7 @@ pub async fn catalogue(s: &impl Store) {
     for sku in ["S2", "S3"] {
         s.insert_product(&product(t, sku)).await.unwrap();
     }
-    let page = s
-        .products(
-            t,
-            &PageRequest {
-                cursor: None,
-                limit: 2,
-            },
-        )
-        .await
-        .unwrap();
+    let page = s.products(t, &page_of(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
     let rest = s
         .products(
@@ -172,17 +163,7 @@ pub async fn catalogue(s: &impl Store) {
         .await
         .unwrap()
         .unwrap();
-    let l = s
-        .listings(
-            t,
-            c,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let l = s.listings(t, c, &page_of(10)).await.unwrap();
     assert_eq!(l.items.len(), 1);
     assert_eq!(l.items[0].variant_id, "3");
 }
@@ -360,32 +341,13 @@ pub async fn movements_targets_and_pushes(s: &impl Store) {
     assert!(push_job(s, t0()).await.is_some());
 
     let pushes = s
-        .stock_pushes(
-            t,
-            Some(c),
-            Some("S1"),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .stock_pushes(t, Some(c), Some("S1"), &page_of(10))
         .await
         .unwrap();
     assert_eq!(pushes.items.len(), 1);
     assert_eq!(pushes.items[0].outcome, "succeeded");
     assert_eq!(pushes.items[0].items[0]["quantity"], 10);
-    let all = s
-        .stock_pushes(
-            t,
-            None,
-            None,
-            &PageRequest {
-                cursor: None,
-                limit: 1,
-            },
-        )
-        .await
-        .unwrap();
+    let all = s.stock_pushes(t, None, None, &page_of(1)).await.unwrap();
     assert_eq!(all.items[0].outcome, "failed", "newest first");
     assert!(all.next_cursor.is_some());
 }
