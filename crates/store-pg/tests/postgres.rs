@@ -22,10 +22,7 @@ fn delivery(t: TenantId, c: ChannelId, ext: &str) -> NewDelivery {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claimers_never_claim_the_same_job() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let t = a.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     let batch: Vec<_> = (0..500).map(|i| delivery(t, c, &i.to_string())).collect();
@@ -76,10 +73,7 @@ async fn recv(rx: &mut tokio::sync::mpsc::Receiver<()>) -> Option<()> {
 #[tokio::test]
 async fn job_listener_hears_jobs_added_by_any_instance() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 2).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 2).await.unwrap();
+    let (a, b, _) = dbs.instances(2).await;
     let mut rx = a.job_listener().await.unwrap();
     let t = b.default_tenant(t0()).await.unwrap();
 
@@ -185,10 +179,7 @@ async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_imports_of_one_order_are_serialised() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let t = a.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     for round in 0..20 {

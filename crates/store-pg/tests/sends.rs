@@ -53,10 +53,7 @@ async fn paid_order(s: &PgStore, t: TenantId, c: ChannelId, ext: &str) -> OrderI
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_and_imports_of_one_order_are_serialised() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let t = a.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     for round in 0..20 {

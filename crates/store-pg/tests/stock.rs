@@ -19,10 +19,7 @@ use sqlx::{Connection, PgConnection};
 /// Two instances (each its own pool) on a fresh database, and a direct connection to
 /// count rows.
 async fn instances(dbs: &common::Databases) -> (PgStore, PgStore, PgConnection) {
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, url) = dbs.instances(4).await;
     (a, b, PgConnection::connect(&url).await.unwrap())
 }
 

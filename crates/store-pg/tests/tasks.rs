@@ -119,10 +119,7 @@ async fn a_run_now_racing_an_uncommitted_run_waits_for_its_outcome() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_racing_start_one_run_per_task() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let (t, all) = tasks(&a, 40).await;
     let all = Arc::new(all);
     let next = t0() + CDuration::seconds(600);

@@ -154,13 +154,7 @@ async fn stocked_order(
 pub async fn orders_reserve_debit_and_release(s: &impl Store) {
     let v1 = t0() + CDuration::minutes(1);
     let (t, c, oid) = stocked_order(s, "77", v1).await;
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 2
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(10, 2));
     assert_eq!(
         target(s, t, "S1").await.desired,
         7,
@@ -190,23 +184,11 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 2
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(10, 2));
 
     // S9 becomes a product: the order now reserves it too (and its line revealed a listing).
     s.insert_product(&product(t, "S9")).await.unwrap();
-    assert_eq!(
-        level(s, t, "S9", "A").await,
-        Balance {
-            physical: 0,
-            reserved: 4
-        }
-    );
+    assert_eq!(level(s, t, "S9", "A").await, balance(0, 4));
     let listed = s.listings(t, c, &page_of(10)).await.unwrap();
     assert!(listed
         .items
@@ -237,13 +219,7 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
         matches!(applied[0], ActionApplied::Applied { .. }),
         "{applied:?}"
     );
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 8,
-            reserved: 0
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(8, 0));
     let cancel = Action::Cancel(Cancellation {
         reason: CancelReason::Customer,
         note: None,
@@ -260,20 +236,8 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 0
-        }
-    );
-    assert_eq!(
-        level(s, t, "S9", "A").await,
-        Balance {
-            physical: 0,
-            reserved: 0
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(10, 0));
+    assert_eq!(level(s, t, "S9", "A").await, balance(0, 0));
 
     // An order cancelled at the platform before invoicing releases its reservation.
     s.apply_polled(
@@ -289,13 +253,7 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 0
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(10, 0));
 }
 
 pub async fn two_actions_on_one_order_in_one_batch_move_stock_once(s: &impl Store) {
@@ -315,13 +273,7 @@ pub async fn two_actions_on_one_order_in_one_batch_move_stock_once(s: &impl Stor
     assert!(applied
         .iter()
         .all(|r| matches!(r, ActionApplied::Applied { .. })));
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 8,
-            reserved: 0
-        }
-    );
+    assert_eq!(level(s, t, "S1", "A").await, balance(8, 0));
     assert_eq!(effect(s, t, oid, "S1").await, debited(2));
 }
 
