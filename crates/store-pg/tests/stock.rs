@@ -11,7 +11,8 @@ use ponte_core::stock::{Balance, Change};
 use ponte_core::{ChannelId, OrderStatus, TenantId};
 use ponte_store::conformance::order_stock::{order_of, polled};
 use ponte_store::conformance::sends::{invoice, separation};
-use ponte_store::conformance::t0;
+use ponte_store::conformance::stock::{level, mv, product, warehouse};
+use ponte_store::conformance::{setup, t0};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
@@ -23,42 +24,11 @@ async fn instances(dbs: &common::Databases) -> (PgStore, PgStore, PgConnection) 
     (a, b, PgConnection::connect(&url).await.unwrap())
 }
 
-fn product(t: TenantId, sku: &str) -> Product {
-    Product {
-        tenant_id: t,
-        sku: sku.into(),
-        name: sku.into(),
-        ean: None,
-        unit: "UN".into(),
-        created_at: t0(),
-        updated_at: t0(),
-    }
-}
-
 /// A tenant with warehouse A and a channel showing it (buffer 1, selling from A) that
 /// lists `skus`, each a product.
 async fn stocked(s: &PgStore, skus: &[String]) -> (TenantId, ChannelId) {
-    let t = s.default_tenant(t0()).await.unwrap();
-    let c = Channel {
-        id: ChannelId::new(),
-        tenant_id: t,
-        platform: "nuvemshop".into(),
-        name: "Loja".into(),
-        settings: serde_json::json!({}),
-        credentials: vec![1],
-        enabled: true,
-        created_at: t0(),
-        updated_at: t0(),
-    };
-    s.insert_channel(&c).await.unwrap();
-    s.insert_warehouse(&Warehouse {
-        tenant_id: t,
-        code: "A".into(),
-        name: "A".into(),
-        created_at: t0(),
-    })
-    .await
-    .unwrap();
+    let (t, c) = setup(s).await;
+    s.insert_warehouse(&warehouse(t, "A")).await.unwrap();
     for sku in skus {
         s.insert_product(&product(t, sku)).await.unwrap();
     }
@@ -68,13 +38,13 @@ async fn stocked(s: &PgStore, skus: &[String]) -> (TenantId, ChannelId) {
         debit_warehouse: Some("A".into()),
         buffer: 1,
     };
-    s.set_channel_stock(t, c.id, &settings, t0()).await.unwrap();
+    s.set_channel_stock(t, c, &settings, t0()).await.unwrap();
     let listings: Vec<Listing> = skus
         .iter()
         .enumerate()
         .map(|(i, sku)| Listing {
             tenant_id: t,
-            channel_id: c.id,
+            channel_id: c,
             sku: sku.clone(),
             product_id: format!("{}", i / 10),
             variant_id: format!("{i}"),
@@ -83,28 +53,15 @@ async fn stocked(s: &PgStore, skus: &[String]) -> (TenantId, ChannelId) {
         })
         .collect();
     s.upsert_listings(&listings, t0()).await.unwrap().unwrap();
-    (t, c.id)
+    (t, c)
 }
 
 fn delta(sku: &str, d: i64) -> NewMovement {
-    NewMovement {
-        sku: sku.into(),
-        warehouse: "A".into(),
-        change: Change::Delta(d),
-        reason: "count".into(),
-    }
+    mv(sku, "A", Change::Delta(d))
 }
 
 async fn balance(s: &PgStore, t: TenantId, sku: &str) -> Balance {
-    s.sku_stock(t, sku)
-        .await
-        .unwrap()
-        .unwrap()
-        .levels
-        .into_iter()
-        .find(|l| l.warehouse == "A")
-        .map(|l| l.balance)
-        .unwrap_or_default()
+    level(s, t, sku, "A").await
 }
 
 async fn desired(s: &PgStore, t: TenantId, sku: &str) -> i64 {

@@ -160,7 +160,8 @@ pub mod sends;
 pub mod stock;
 pub mod tasks;
 
-pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
+/// The default tenant and a new enabled channel of it.
+pub async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     let t = s.default_tenant(t0()).await.unwrap();
     let c = Channel {
         id: ChannelId::new(),

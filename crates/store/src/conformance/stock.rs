@@ -7,7 +7,8 @@ use ponte_core::stock::{Balance, Change};
 use ponte_core::{ChannelId, TenantId};
 use std::time::Duration;
 
-pub(super) fn product(t: TenantId, sku: &str) -> Product {
+/// Product `sku` (unit UN).
+pub fn product(t: TenantId, sku: &str) -> Product {
     Product {
         tenant_id: t,
         sku: sku.into(),
@@ -19,7 +20,8 @@ pub(super) fn product(t: TenantId, sku: &str) -> Product {
     }
 }
 
-fn warehouse(t: TenantId, code: &str) -> Warehouse {
+/// Warehouse `code`.
+pub fn warehouse(t: TenantId, code: &str) -> Warehouse {
     Warehouse {
         tenant_id: t,
         code: code.into(),
@@ -40,7 +42,8 @@ fn listing(t: TenantId, c: ChannelId, sku: &str, pid: &str, vid: &str) -> Listin
     }
 }
 
-pub(super) fn mv(sku: &str, wh: &str, change: Change) -> NewMovement {
+/// A movement of `sku` in warehouse `wh`.
+pub fn mv(sku: &str, wh: &str, change: Change) -> NewMovement {
     NewMovement {
         sku: sku.into(),
         warehouse: wh.into(),
@@ -89,7 +92,8 @@ pub(super) async fn target(s: &impl Store, t: TenantId, sku: &str) -> StockTarge
         .remove(0)
 }
 
-pub(super) async fn level(s: &impl Store, t: TenantId, sku: &str, wh: &str) -> Balance {
+/// `sku`'s balance in warehouse `wh` (zero where it never moved).
+pub async fn level(s: &impl Store, t: TenantId, sku: &str, wh: &str) -> Balance {
     s.sku_stock(t, sku)
         .await
         .unwrap()
