@@ -1,11 +1,12 @@
-//! PostgreSQL-only behaviour: concurrent claimers, LISTEN/NOTIFY, schema guard,
+//! PostgreSQL-only behaviour: concurrent claimers and importers, LISTEN/NOTIFY, schema guard,
 //! connection errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use ponte_core::{ChannelId, DeliveryId, TenantId};
+use ponte_core::import::ImportPolicy;
+use ponte_core::{ChannelId, OrderStatus, TenantId};
+use ponte_store::conformance::{self, t0};
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
@@ -13,37 +14,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
-
+/// A delivery of order `ext` received at t0, with its import job.
 fn delivery(t: TenantId, c: ChannelId, ext: &str) -> NewDelivery {
-    NewDelivery {
-        id: DeliveryId::new(),
-        tenant_id: t,
-        channel_id: c,
-        received_at: t0(),
-        event: "order/paid".into(),
-        resource_id: Some(ext.into()),
-        body: b"{}".to_vec(),
-        state: DeliveryState::Received,
-        note: None,
-        job: Some(NewJob {
-            kind: "import_order".into(),
-            payload: serde_json::json!({"external_id": ext}),
-            unique_key: Some(import_job_key(c, ext)),
-            run_at: t0(),
-        }),
-    }
+    conformance::delivery(t, c, ext, t0())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claimers_never_claim_the_same_job() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let t = a.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     let batch: Vec<_> = (0..500).map(|i| delivery(t, c, &i.to_string())).collect();
@@ -94,10 +73,7 @@ async fn recv(rx: &mut tokio::sync::mpsc::Receiver<()>) -> Option<()> {
 #[tokio::test]
 async fn job_listener_hears_jobs_added_by_any_instance() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 2).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 2).await.unwrap();
+    let (a, b, _) = dbs.instances(2).await;
     let mut rx = a.job_listener().await.unwrap();
     let t = b.default_tenant(t0()).await.unwrap();
 
@@ -194,109 +170,16 @@ async fn connection_errors_are_clear() {
     store.close().await;
 }
 
-fn lease(j: &Job) -> JobLease {
-    JobLease {
-        job_id: j.id,
-        owner: j.lease_owner.clone(),
-    }
-}
-
 async fn claim(s: &PgStore, owner: &str) -> Vec<Job> {
     s.claim_jobs(owner, &[], 100, t0(), Duration::from_secs(30))
         .await
         .unwrap()
 }
 
-fn retry(secs: i64) -> JobOutcome {
-    JobOutcome::Retry {
-        run_at: t0() + chrono::Duration::seconds(secs),
-        count_attempt: true,
-        error: "503".into(),
-    }
-}
-
-#[tokio::test]
-async fn retries_and_releases_fold_into_a_pending_twin() {
-    let dbs = common::Databases::default();
-    let s = dbs.store().await;
-    let t = s.default_tenant(t0()).await.unwrap();
-    let c = ChannelId::new();
-
-    // One batch, one key: one job, at the earliest run_at.
-    let mut early = delivery(t, c, "1");
-    let mut late = delivery(t, c, "1");
-    late.job.as_mut().unwrap().run_at = t0() + chrono::Duration::seconds(5);
-    early.job.as_mut().unwrap().run_at = t0() - chrono::Duration::seconds(5);
-    s.accept_deliveries(&[late, early]).await.unwrap();
-    assert_eq!(s.job_counts().await.unwrap().pending, 1);
-    assert_eq!(
-        s.next_run_at().await.unwrap(),
-        Some(t0() - chrono::Duration::seconds(5))
-    );
-
-    // finish_job: a retry while a twin is pending folds into the twin.
-    let first = claim(&s, "w").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    assert!(s
-        .finish_job(&lease(&first[0]), &retry(10), t0())
-        .await
-        .unwrap());
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-
-    // apply_imports: the same, inside the batch transaction (which must survive it).
-    let second = claim(&s, "w").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let commit = ImportCommit {
-        lease: Some(lease(&second[0])),
-        tenant_id: t,
-        channel_id: c,
-        external_id: "1".into(),
-        call: CallRecord {
-            request: "GET /orders/1".into(),
-            status: Some(503),
-            duration_ms: 1,
-            error: None,
-        },
-        result: ImportResult::FetchFailed { outcome: retry(10) },
-    };
-    assert_eq!(
-        s.apply_imports(vec![commit], t0()).await.unwrap(),
-        vec![ImportApplied::Retrying]
-    );
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    let tl = s.timeline(t, c, "1").await.unwrap();
-    assert_eq!(tl.iter().filter(|e| e.kind == "fetched").count(), 1);
-
-    // release: a leased job with a pending twin is dropped; of two leased jobs with
-    // one key, one goes back to the queue.
-    let third = claim(&s, "x").await;
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let fourth = claim(&s, "y").await;
-    assert_ne!(third[0].id, fourth[0].id);
-    assert_eq!(s.release_leases(None).await.unwrap(), 2);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    let fifth = claim(&s, "z").await;
-    assert_eq!(fifth.len(), 1);
-    s.accept_deliveries(&[delivery(t, c, "1")]).await.unwrap();
-    assert_eq!(s.release_leases(Some("z")).await.unwrap(), 1);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    s.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_imports_of_one_order_are_serialised() {
-    use ponte_core::import::ImportPolicy;
-    use ponte_core::order::*;
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let t = a.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     for round in 0..20 {
@@ -306,42 +189,15 @@ async fn concurrent_imports_of_one_order_are_serialised() {
         let ja = claim(&a, "a").await;
         a.accept_deliveries(&[delivery(t, c, &ext)]).await.unwrap();
         let jb = claim(&b, "b").await;
-        let commit = |j: &Job| ImportCommit {
-            lease: Some(lease(j)),
-            tenant_id: t,
-            channel_id: c,
-            external_id: ext.clone(),
-            call: CallRecord {
-                request: "GET /orders/1".into(),
-                status: Some(200),
-                duration_ms: 1,
-                error: None,
-            },
-            result: ImportResult::Fetched {
-                order: Box::new(MappedOrder {
-                    data: OrderData {
-                        external_id: ext.clone(),
-                        number: None,
-                        status: ponte_core::OrderStatus::Approved,
-                        payment: Payment::default(),
-                        items: vec![],
-                        customer: Customer::default(),
-                        billing_address: None,
-                        shipping_address: None,
-                        shipping: Shipping::default(),
-                        totals: Totals::default(),
-                        currency: None,
-                        placed_at: None,
-                        platform_updated_at: Some(t0()),
-                        paid_at: None,
-                        cancelled_at: None,
-                        platform_status: PlatformStatus::default(),
-                    },
-                    closed_at_platform: false,
-                    raw: serde_json::json!({}),
-                }),
-                policy: ImportPolicy::All,
-            },
+        let commit = |j: &Job| {
+            let order = conformance::mapped(&ext, OrderStatus::Approved, t0());
+            conformance::commit(
+                j,
+                t,
+                c,
+                &ext,
+                conformance::fetched(order, ImportPolicy::All),
+            )
         };
         let (ra, rb) = tokio::join!(
             a.apply_imports(vec![commit(&ja[0])], t0()),

@@ -3,17 +3,14 @@
 
 mod common;
 
-use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use chrono::Duration as CDuration;
 use ponte_core::{ChannelId, RunId, TenantId};
+use ponte_store::conformance::t0;
 use ponte_store::*;
 use ponte_store_pg::PgStore;
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
-}
 
 /// `n` import tasks of one tenant (one channel each), due at t0.
 async fn tasks(s: &PgStore, n: usize) -> (TenantId, Vec<ScheduledTask>) {
@@ -122,10 +119,7 @@ async fn a_run_now_racing_an_uncommitted_run_waits_for_its_outcome() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_racing_start_one_run_per_task() {
     let dbs = common::Databases::default();
-    let url = dbs.create().await;
-    let a = PgStore::connect(&url, 4).await.unwrap();
-    a.migrate().await.unwrap();
-    let b = PgStore::connect(&url, 4).await.unwrap();
+    let (a, b, _) = dbs.instances(4).await;
     let (t, all) = tasks(&a, 40).await;
     let all = Arc::new(all);
     let next = t0() + CDuration::seconds(600);

@@ -9,7 +9,16 @@ use ponte_core::order::*;
 use ponte_core::{ChannelId, DeliveryId, OrderStatus, TenantId};
 use std::time::Duration;
 
-pub(crate) fn t0() -> DateTime<Utc> {
+/// The first page of up to `limit` items.
+pub(crate) fn page_of(limit: u32) -> PageRequest {
+    PageRequest {
+        cursor: None,
+        limit,
+    }
+}
+
+/// The suite's clock: every scenario's times are offsets of it.
+pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
 }
 
@@ -26,16 +35,25 @@ macro_rules! conformance_tests {
             tenant_and_tokens,
             channels_round_trip,
             deliveries_coalesce_jobs,
-            claim_is_exclusive,
-            lease_expiry_and_guarded_completion,
-            running_twins_release_to_one,
-            retry_backoff_run_at,
             order_upsert_is_idempotent,
             stale_and_backward_snapshots,
             paid_only_skip_then_import,
             pagination,
             rate_buckets
         );
+        mod jobs {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [jobs],
+                claim_is_exclusive,
+                lease_expiry_and_guarded_completion,
+                heartbeat_keeps_only_its_owners_leases,
+                running_twins_release_to_one,
+                retries_and_releases_fold_into_a_pending_twin,
+                retry_backoff_run_at
+            );
+        }
         mod tasks {
             use super::*;
             $crate::conformance_scenarios!(
@@ -54,9 +72,18 @@ macro_rules! conformance_tests {
                 $fresh,
                 [stock],
                 catalogue,
-                movements_targets_and_pushes,
+                movements_targets_and_pushes
+            );
+        }
+        mod order_stock {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [order_stock],
                 orders_reserve_debit_and_release,
-                two_actions_on_one_order_in_one_batch_move_stock_once
+                order_stock_effects_follow_status,
+                two_actions_on_one_order_in_one_batch_move_stock_once,
+                a_product_created_while_its_orders_arrive_reserves_for_each
             );
         }
         mod sends {
@@ -71,6 +98,18 @@ macro_rules! conformance_tests {
                 listing_filters_and_pages,
                 one_worker_per_order,
                 actions_commit_in_batches
+            );
+        }
+        mod send_jobs {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [send_jobs],
+                an_action_writes_the_order_document_send_and_job,
+                a_batch_mixes_outcomes_and_lost_leases,
+                retries_count_and_waits_do_not,
+                a_failure_blocks_the_order_until_resent,
+                lost_leases_and_crashes
             );
         }
         mod retention {
@@ -113,12 +152,16 @@ macro_rules! conformance_scenarios {
     };
 }
 
+pub mod jobs;
+pub mod order_stock;
 pub mod retention;
+pub mod send_jobs;
 pub mod sends;
 pub mod stock;
 pub mod tasks;
 
-pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
+/// The default tenant and a new enabled channel of it.
+pub async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     let t = s.default_tenant(t0()).await.unwrap();
     let c = Channel {
         id: ChannelId::new(),
@@ -135,7 +178,9 @@ pub(crate) async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
     (t, c.id)
 }
 
-pub(crate) fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
+/// A webhook delivery of order `ext` received at `at`, with its import job (keyed by
+/// order, due at `at`).
+pub fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
         id: DeliveryId::new(),
         tenant_id: t,
@@ -155,7 +200,8 @@ pub(crate) fn delivery(t: TenantId, c: ChannelId, ext: &str, at: DateTime<Utc>) 
     }
 }
 
-pub(crate) fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
+/// Order `ext` as a platform reports it: one line (SKU-1, 2 units), updated at `updated`.
+pub fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedOrder {
     MappedOrder {
         data: OrderData {
             external_id: ext.into(),
@@ -197,7 +243,14 @@ async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> 
         .unwrap()
 }
 
-fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult) -> ImportCommit {
+/// An import result committed under `job`'s lease.
+pub fn commit(
+    job: &Job,
+    t: TenantId,
+    c: ChannelId,
+    ext: &str,
+    result: ImportResult,
+) -> ImportCommit {
     ImportCommit {
         lease: Some(JobLease {
             job_id: job.id,
@@ -216,7 +269,8 @@ fn commit(job: &Job, t: TenantId, c: ChannelId, ext: &str, result: ImportResult)
     }
 }
 
-fn fetched(o: MappedOrder, policy: ImportPolicy) -> ImportResult {
+/// A fetched order, imported under `policy`.
+pub fn fetched(o: MappedOrder, policy: ImportPolicy) -> ImportResult {
     ImportResult::Fetched {
         order: Box::new(o),
         policy,
@@ -305,14 +359,7 @@ pub async fn deliveries_coalesce_jobs(s: &impl Store) {
         .await
         .unwrap();
     let page = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 100,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(100))
         .await
         .unwrap();
     assert_eq!(page.items.len(), 7, "every delivery is stored");
@@ -329,259 +376,6 @@ pub async fn deliveries_coalesce_jobs(s: &impl Store) {
         .unwrap();
     let counts = s.job_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 2));
-}
-
-pub async fn claim_is_exclusive(s: &impl Store) {
-    let (t, c) = setup(s).await;
-    let batch: Vec<_> = (0..50)
-        .map(|i| delivery(t, c, &i.to_string(), t0()))
-        .collect();
-    s.accept_deliveries(&batch).await.unwrap();
-    // Real concurrency between claimers is exercised by the multi-instance tests.
-    let a = s
-        .claim_jobs("a", &["import_order"], 30, t0(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    let b = s
-        .claim_jobs("b", &["import_order"], 30, t0(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(a.len() + b.len(), 50);
-    let mut ids: Vec<_> = a.iter().chain(b.iter()).map(|j| j.id).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 50, "no job is claimed twice");
-    // Not due yet: nothing claimed.
-    let later = NewJob {
-        kind: "import_order".into(),
-        payload: serde_json::json!({}),
-        unique_key: None,
-        run_at: t0() + CDuration::hours(1),
-    };
-    s.enqueue(&[(t, later)]).await.unwrap();
-    assert!(claim_one(s, "c", t0()).await.is_empty());
-    assert_eq!(
-        s.next_run_at().await.unwrap(),
-        Some(t0() + CDuration::hours(1))
-    );
-}
-
-pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
-    let (t, c) = setup(s).await;
-    s.accept_deliveries(&[delivery(t, c, "7", t0())])
-        .await
-        .unwrap();
-    let jobs = claim_one(s, "dead", t0()).await;
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(
-        s.reap_expired(t0() + CDuration::seconds(10)).await.unwrap(),
-        0,
-        "lease still valid"
-    );
-    assert_eq!(
-        s.reap_expired(t0() + CDuration::seconds(31)).await.unwrap(),
-        1
-    );
-    let again = claim_one(s, "alive", t0() + CDuration::seconds(31)).await;
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].id, jobs[0].id);
-    // The old owner's completion is refused and writes nothing.
-    let old = commit(
-        &jobs[0],
-        t,
-        c,
-        "7",
-        fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
-    );
-    assert_eq!(
-        s.apply_imports(vec![old], t0()).await.unwrap(),
-        vec![ImportApplied::LeaseLost]
-    );
-    let lease = JobLease {
-        job_id: jobs[0].id,
-        owner: "dead".into(),
-    };
-    assert!(!s.finish_job(&lease, &JobOutcome::Done, t0()).await.unwrap());
-    let new = commit(
-        &again[0],
-        t,
-        c,
-        "7",
-        fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
-    );
-    assert!(matches!(
-        s.apply_imports(vec![new], t0()).await.unwrap()[0],
-        ImportApplied::Created(_)
-    ));
-    let page = s
-        .orders(
-            t,
-            &OrderFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 1);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (0, 0));
-    // Releasing a dead owner's leases returns them at once.
-    s.accept_deliveries(&[delivery(t, c, "8", t0())])
-        .await
-        .unwrap();
-    claim_one(s, "gone", t0()).await;
-    assert_eq!(s.release_leases(Some("gone")).await.unwrap(), 1);
-    assert_eq!(s.job_counts().await.unwrap().pending, 1);
-}
-
-/// An older run and its newer twin (same unique key) both running when the process
-/// died: every way of releasing leases leaves exactly one pending job for the key.
-pub async fn running_twins_release_to_one(s: &impl Store) {
-    let (t, c) = setup(s).await;
-    /// Makes two running jobs for order `ext`, the newer one claimed by `owner`.
-    async fn twins(s: &impl Store, t: TenantId, c: ChannelId, ext: &str, owner: &str) {
-        s.accept_deliveries(&[delivery(t, c, ext, t0())])
-            .await
-            .unwrap();
-        assert_eq!(claim_one(s, owner, t0()).await.len(), 1);
-        s.accept_deliveries(&[delivery(t, c, ext, t0() + CDuration::seconds(1))])
-            .await
-            .unwrap();
-        assert_eq!(
-            claim_one(s, owner, t0() + CDuration::seconds(1))
-                .await
-                .len(),
-            1
-        );
-    }
-    twins(s, t, c, "1", "crashed").await;
-    assert_eq!(s.job_counts().await.unwrap().running, 2);
-    // Start-up of the only process: every lease.
-    assert_eq!(s.release_leases(None).await.unwrap(), 2);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (1, 0));
-    // Again with a pending third twin: both running ones fold into it.
-    let again = claim_one(s, "crashed", t0() + CDuration::seconds(2)).await;
-    assert_eq!(again.len(), 1);
-    twins(s, t, c, "2", "crashed").await;
-    s.accept_deliveries(&[delivery(t, c, "2", t0() + CDuration::seconds(3))])
-        .await
-        .unwrap();
-    assert_eq!(s.release_leases(Some("crashed")).await.unwrap(), 3);
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (2, 0));
-    // Expired leases of twins are reaped to one pending job.
-    let all = claim_one(s, "old", t0() + CDuration::seconds(4)).await;
-    assert_eq!(all.len(), 2);
-    s.accept_deliveries(&[delivery(t, c, "1", t0() + CDuration::seconds(5))])
-        .await
-        .unwrap();
-    assert_eq!(
-        claim_one(s, "old", t0() + CDuration::seconds(5))
-            .await
-            .len(),
-        1
-    );
-    assert_eq!(
-        s.reap_expired(t0() + CDuration::minutes(5)).await.unwrap(),
-        3
-    );
-    let counts = s.job_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.running), (2, 0));
-    let jobs = claim_one(s, "new", t0() + CDuration::minutes(5)).await;
-    assert_eq!(jobs.len(), 2, "one job per order survives");
-}
-
-pub async fn retry_backoff_run_at(s: &impl Store) {
-    let (t, c) = setup(s).await;
-    s.accept_deliveries(&[delivery(t, c, "9", t0())])
-        .await
-        .unwrap();
-    let jobs = claim_one(s, "w", t0()).await;
-    let retry = JobOutcome::Retry {
-        run_at: t0() + CDuration::seconds(20),
-        count_attempt: true,
-        error: "503".into(),
-    };
-    let r = s
-        .apply_imports(
-            vec![commit(
-                &jobs[0],
-                t,
-                c,
-                "9",
-                ImportResult::FetchFailed { outcome: retry },
-            )],
-            t0(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r, vec![ImportApplied::Retrying]);
-    assert!(
-        claim_one(s, "w", t0() + CDuration::seconds(19))
-            .await
-            .is_empty(),
-        "not before run_at"
-    );
-    let jobs = claim_one(s, "w", t0() + CDuration::seconds(20)).await;
-    assert_eq!(jobs[0].attempts, 1);
-    let wait = JobOutcome::Retry {
-        run_at: t0() + CDuration::seconds(25),
-        count_attempt: false,
-        error: "429".into(),
-    };
-    assert!(s
-        .finish_job(
-            &JobLease {
-                job_id: jobs[0].id,
-                owner: "w".into()
-            },
-            &wait,
-            t0()
-        )
-        .await
-        .unwrap());
-    let jobs = claim_one(s, "w", t0() + CDuration::seconds(25)).await;
-    assert_eq!(
-        jobs[0].attempts, 1,
-        "a rate-limit wait does not use an attempt"
-    );
-    let fail = JobOutcome::Failed {
-        error: "401 unauthorized".into(),
-    };
-    let r = s
-        .apply_imports(
-            vec![commit(
-                &jobs[0],
-                t,
-                c,
-                "9",
-                ImportResult::FetchFailed { outcome: fail },
-            )],
-            t0(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r, vec![ImportApplied::Failed]);
-    assert_eq!(s.job_counts().await.unwrap().failed, 1);
-    let failed = s
-        .deliveries(
-            t,
-            &DeliveryFilter {
-                state: Some(DeliveryState::Failed),
-                ..Default::default()
-            },
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(failed.items.len(), 1);
-    assert_eq!(failed.items[0].error.as_deref(), Some("401 unauthorized"));
 }
 
 pub async fn order_upsert_is_idempotent(s: &impl Store) {
@@ -610,10 +404,7 @@ pub async fn order_upsert_is_idempotent(s: &impl Store) {
                 external_id: Some("100".into()),
                 ..Default::default()
             },
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
+            &page_of(10),
         )
         .await
         .unwrap();
@@ -624,14 +415,7 @@ pub async fn order_upsert_is_idempotent(s: &impl Store) {
     assert!(kinds.contains(&"delivery_received"));
     assert!(kinds.contains(&"status_changed"));
     let all = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert!(all
@@ -716,14 +500,7 @@ pub async fn paid_only_skip_then_import(s: &impl Store) {
         .unwrap();
     assert!(matches!(r[0], ImportApplied::Skipped(_)));
     let d = s
-        .deliveries(
-            t,
-            &DeliveryFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .deliveries(t, &DeliveryFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert_eq!(d.items[0].state, DeliveryState::Processed);
@@ -775,14 +552,7 @@ pub async fn pagination(s: &impl Store) {
     seen.dedup();
     assert_eq!(seen.len(), 7);
     let other = s
-        .orders(
-            TenantId::new(),
-            &OrderFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .orders(TenantId::new(), &OrderFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert!(other.items.is_empty(), "tenants are isolated");

@@ -50,6 +50,16 @@ impl Databases {
         with_database(&admin_url(), &name)
     }
 
+    /// Two instances (each its own pool of `size` connections) on a new, migrated
+    /// database, and its URL.
+    pub async fn instances(&self, size: u32) -> (PgStore, PgStore, String) {
+        let url = self.create().await;
+        let a = PgStore::connect(&url, size).await.unwrap();
+        a.migrate().await.unwrap();
+        let b = PgStore::connect(&url, size).await.unwrap();
+        (a, b, url)
+    }
+
     /// A store on a new, migrated database.
     pub async fn store(&self) -> PgStore {
         let url = self.create().await;

@@ -2,7 +2,7 @@
 //! needed ones (and orders, timelines, task totals).
 
 use super::sends::{apply, claim, invoice, separation};
-use super::{claim_one, commit, delivery, fetched, import, mapped, setup, t0};
+use super::{claim_one, commit, delivery, fetched, import, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::import::ImportPolicy;
@@ -35,10 +35,7 @@ fn ignored(t: TenantId, c: ChannelId, ext: Option<&str>, at: DateTime<Utc>) -> N
 }
 
 async fn deliveries_of(s: &impl Store, t: TenantId) -> Vec<Delivery> {
-    let page = PageRequest {
-        cursor: None,
-        limit: 500,
-    };
+    let page = page_of(500);
     s.deliveries(t, &DeliveryFilter::default(), &page)
         .await
         .unwrap()
@@ -181,10 +178,7 @@ async fn attempts_of(s: &impl Store, t: TenantId, o: OrderId) -> Vec<(SendState,
         order_id: Some(o),
         ..SendFilter::default()
     };
-    let page = PageRequest {
-        cursor: None,
-        limit: 100,
-    };
+    let page = page_of(100);
     let mut sends = s.status_sends(t, &f, &page).await.unwrap().items;
     sends.sort_by_key(|x| x.seq);
     sends.iter().map(|x| (x.state, x.attempts.len())).collect()
@@ -338,10 +332,7 @@ pub async fn finished_runs_go_but_each_tasks_latest_and_gap_totals_stay(s: &impl
         }
     }
     assert_eq!(batches, [1, 1, 0], "two old runs, not either task's latest");
-    let page = PageRequest {
-        cursor: None,
-        limit: 10,
-    };
+    let page = page_of(10);
     assert_eq!(
         s.task_runs(t, import_task.id, &page)
             .await
@@ -427,10 +418,7 @@ pub async fn old_stock_pushes_go_with_their_skus(s: &impl Store) {
         }
     }
     assert_eq!(batches, [2, 1, 0]);
-    let page = PageRequest {
-        cursor: None,
-        limit: 10,
-    };
+    let page = page_of(10);
     let all = s.stock_pushes(t, None, None, &page).await.unwrap().items;
     assert_eq!(all.iter().map(|p| p.at).collect::<Vec<_>>(), [recent]);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Conformance: ERP actions and status sends.
 
-use super::{import, mapped, setup, t0};
+use super::{import, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use ponte_core::action::*;
@@ -49,7 +49,8 @@ async fn paid_order(s: &impl Store) -> (TenantId, ChannelId, OrderId) {
     (t, c, o)
 }
 
-fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit {
+/// An action on order `o`; `send` asks for its status send (3 attempts).
+pub fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit {
     ActionCommit {
         tenant_id: t,
         order_id: o,
@@ -94,7 +95,8 @@ pub fn started(b: &SendBegin) -> &StatusSend {
     }
 }
 
-fn finish(lease: &JobLease, send: &StatusSend, outcome: SendOutcome) -> SendFinish {
+/// How an attempt ended (a failure carries HTTP 500 `platform_unavailable`).
+pub fn finish(lease: &JobLease, send: &StatusSend, outcome: SendOutcome) -> SendFinish {
     let failed = !matches!(outcome, SendOutcome::Succeeded);
     SendFinish {
         lease: lease.clone(),
@@ -114,7 +116,7 @@ fn finish(lease: &JobLease, send: &StatusSend, outcome: SendOutcome) -> SendFini
 }
 
 /// Runs one begin/finish round for every due send job; returns what each began.
-async fn round(s: &impl Store, now: DateTime<Utc>, outcome: SendOutcome) -> Vec<StatusSend> {
+pub async fn round(s: &impl Store, now: DateTime<Utc>, outcome: SendOutcome) -> Vec<StatusSend> {
     let jobs = claim(s, "w", now).await;
     let begun = s.begin_sends(&jobs, now).await.unwrap();
     let mut sent = vec![];
@@ -130,23 +132,12 @@ async fn round(s: &impl Store, now: DateTime<Utc>, outcome: SendOutcome) -> Vec<
     sent
 }
 
-async fn sends_of(s: &impl Store, t: TenantId, o: OrderId) -> Vec<StatusSend> {
+pub(super) async fn sends_of(s: &impl Store, t: TenantId, o: OrderId) -> Vec<StatusSend> {
     let f = SendFilter {
         order_id: Some(o),
         ..SendFilter::default()
     };
-    let mut v = s
-        .status_sends(
-            t,
-            &f,
-            &PageRequest {
-                cursor: None,
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .items;
+    let mut v = s.status_sends(t, &f, &page_of(100)).await.unwrap().items;
     v.sort_by_key(|x| x.seq);
     v
 }
@@ -319,17 +310,7 @@ pub async fn attempts_failures_block_and_resend(s: &impl Store) {
         state: Some(SendState::Failed),
         ..SendFilter::default()
     };
-    let errors = s
-        .status_sends(
-            t,
-            &failed,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let errors = s.status_sends(t, &failed, &page_of(10)).await.unwrap();
     assert_eq!(errors.items.len(), 1);
     // Resending a non-failed send does nothing; resending the failed one releases the rest.
     assert!(s
@@ -469,10 +450,7 @@ pub async fn listing_filters_and_pages(s: &impl Store) {
         channel_id: Some(ChannelId::new()),
         ..SendFilter::default()
     };
-    let page = PageRequest {
-        cursor: None,
-        limit: 10,
-    };
+    let page = page_of(10);
     assert!(s
         .status_sends(t, &by_channel, &page)
         .await
@@ -517,6 +495,11 @@ pub async fn one_worker_per_order(s: &impl Store) {
         s.begin_sends(&twin, t0()).await.unwrap(),
         vec![SendBegin::Idle]
     );
+    assert_eq!(
+        sends_of(s, t, o).await[0].attempts[0].outcome,
+        AttemptOutcome::Started,
+        "no attempt is taken over"
+    );
     s.finish_sends(
         &[finish(&first[0].0, started(&b[0]), SendOutcome::Succeeded)],
         t0(),
@@ -534,6 +517,33 @@ pub async fn one_worker_per_order(s: &impl Store) {
     assert!(all
         .iter()
         .all(|x| x.state == SendState::Succeeded && x.attempts.len() == 1));
+
+    // A retry while a twin is pending keeps its backoff: the twin folds into it.
+    let at = t0() + CDuration::seconds(1);
+    apply(s, &act(t, o, shipment(), true), at).await.unwrap();
+    let running = claim(s, "a", at).await;
+    let b = s.begin_sends(&running, at).await.unwrap();
+    let delivered = Action::Delivery(ponte_core::action::Delivery { delivered_at: at });
+    apply(s, &act(t, o, delivered, true), at).await.unwrap();
+    let backoff = t0() + CDuration::seconds(60);
+    s.finish_sends(
+        &[finish(
+            &running[0].0,
+            started(&b[0]),
+            SendOutcome::Retry { run_at: backoff },
+        )],
+        at,
+    )
+    .await
+    .unwrap();
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 0));
+    assert_eq!(s.next_run_at().await.unwrap(), Some(backoff));
+    assert!(claim(s, "w", backoff - CDuration::seconds(1))
+        .await
+        .is_empty());
+    let sent = round(s, backoff, SendOutcome::Succeeded).await;
+    assert_eq!(sent[0].kind(), ActionKind::Shipment);
 }
 
 pub async fn actions_commit_in_batches(s: &impl Store) {

@@ -1,15 +1,14 @@
-//! Stock: catalogue, movements, order effects, channel targets and pushes.
+//! Stock: catalogue, movements, channel targets and pushes.
 
-use super::{mapped, setup, t0};
+use super::{page_of, setup, t0};
 use crate::*;
 use chrono::{DateTime, Duration as CDuration, Utc};
-use ponte_core::action::{Action, CancelReason, Cancellation};
-use ponte_core::import::ImportPolicy;
 use ponte_core::stock::{Balance, Change};
-use ponte_core::{ChannelId, OrderStatus, TenantId};
+use ponte_core::{ChannelId, TenantId};
 use std::time::Duration;
 
-fn product(t: TenantId, sku: &str) -> Product {
+/// Product `sku` (unit UN).
+pub fn product(t: TenantId, sku: &str) -> Product {
     Product {
         tenant_id: t,
         sku: sku.into(),
@@ -21,7 +20,8 @@ fn product(t: TenantId, sku: &str) -> Product {
     }
 }
 
-fn warehouse(t: TenantId, code: &str) -> Warehouse {
+/// Warehouse `code`.
+pub fn warehouse(t: TenantId, code: &str) -> Warehouse {
     Warehouse {
         tenant_id: t,
         code: code.into(),
@@ -42,7 +42,8 @@ fn listing(t: TenantId, c: ChannelId, sku: &str, pid: &str, vid: &str) -> Listin
     }
 }
 
-fn mv(sku: &str, wh: &str, change: Change) -> NewMovement {
+/// A movement of `sku` in warehouse `wh`.
+pub fn mv(sku: &str, wh: &str, change: Change) -> NewMovement {
     NewMovement {
         sku: sku.into(),
         warehouse: wh.into(),
@@ -53,7 +54,7 @@ fn mv(sku: &str, wh: &str, change: Change) -> NewMovement {
 
 /// A channel showing warehouses A and B (buffer 1), selling from A, with SKUs S1, S2
 /// (product 10) and S3 (product 20) listed.
-async fn stocked(s: &impl Store) -> (TenantId, ChannelId) {
+pub(super) async fn stocked(s: &impl Store) -> (TenantId, ChannelId) {
     let (t, c) = setup(s).await;
     for code in ["A", "B"] {
         s.insert_warehouse(&warehouse(t, code)).await.unwrap();
@@ -82,7 +83,7 @@ async fn stocked(s: &impl Store) -> (TenantId, ChannelId) {
     (t, c)
 }
 
-async fn target(s: &impl Store, t: TenantId, sku: &str) -> StockTarget {
+pub(super) async fn target(s: &impl Store, t: TenantId, sku: &str) -> StockTarget {
     s.sku_stock(t, sku)
         .await
         .unwrap()
@@ -91,7 +92,8 @@ async fn target(s: &impl Store, t: TenantId, sku: &str) -> StockTarget {
         .remove(0)
 }
 
-async fn level(s: &impl Store, t: TenantId, sku: &str, wh: &str) -> Balance {
+/// `sku`'s balance in warehouse `wh` (zero where it never moved).
+pub async fn level(s: &impl Store, t: TenantId, sku: &str, wh: &str) -> Balance {
     s.sku_stock(t, sku)
         .await
         .unwrap()
@@ -131,16 +133,7 @@ pub async fn catalogue(s: &impl Store) {
     for sku in ["S2", "S3"] {
         s.insert_product(&product(t, sku)).await.unwrap();
     }
-    let page = s
-        .products(
-            t,
-            &PageRequest {
-                cursor: None,
-                limit: 2,
-            },
-        )
-        .await
-        .unwrap();
+    let page = s.products(t, &page_of(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
     let rest = s
         .products(
@@ -174,17 +167,7 @@ pub async fn catalogue(s: &impl Store) {
         .await
         .unwrap()
         .unwrap();
-    let l = s
-        .listings(
-            t,
-            c,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let l = s.listings(t, c, &page_of(10)).await.unwrap();
     assert_eq!(l.items.len(), 1);
     assert_eq!(l.items[0].variant_id, "3");
 }
@@ -362,284 +345,13 @@ pub async fn movements_targets_and_pushes(s: &impl Store) {
     assert!(push_job(s, t0()).await.is_some());
 
     let pushes = s
-        .stock_pushes(
-            t,
-            Some(c),
-            Some("S1"),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .stock_pushes(t, Some(c), Some("S1"), &page_of(10))
         .await
         .unwrap();
     assert_eq!(pushes.items.len(), 1);
     assert_eq!(pushes.items[0].outcome, "succeeded");
     assert_eq!(pushes.items[0].items[0]["quantity"], 10);
-    let all = s
-        .stock_pushes(
-            t,
-            None,
-            None,
-            &PageRequest {
-                cursor: None,
-                limit: 1,
-            },
-        )
-        .await
-        .unwrap();
+    let all = s.stock_pushes(t, None, None, &page_of(1)).await.unwrap();
     assert_eq!(all.items[0].outcome, "failed", "newest first");
     assert!(all.next_cursor.is_some());
-}
-
-fn order_with(ext: &str, status: OrderStatus, at: DateTime<Utc>) -> ponte_core::order::MappedOrder {
-    let mut o = mapped(ext, status, at);
-    let mut line = o.data.items[0].clone();
-    line.sku = Some("S1".into());
-    line.quantity = 2;
-    line.product_id = Some("10".into());
-    line.variant_id = Some("101".into());
-    let mut unknown = line.clone();
-    unknown.sku = Some("NOPE".into());
-    unknown.quantity = 1;
-    let mut later = line.clone();
-    later.sku = Some("S9".into());
-    later.quantity = 4;
-    later.product_id = Some("90".into());
-    later.variant_id = Some("901".into());
-    o.data.items = vec![line, unknown, later];
-    o
-}
-
-fn polled(t: TenantId, c: ChannelId, o: ponte_core::order::MappedOrder) -> ImportCommit {
-    ImportCommit {
-        lease: None,
-        tenant_id: t,
-        channel_id: c,
-        external_id: o.data.external_id.clone(),
-        call: CallRecord {
-            request: "GET /orders".into(),
-            status: Some(200),
-            duration_ms: 1,
-            error: None,
-        },
-        result: ImportResult::Fetched {
-            order: Box::new(o),
-            policy: ImportPolicy::All,
-        },
-    }
-}
-
-pub async fn orders_reserve_debit_and_release(s: &impl Store) {
-    let (t, c) = stocked(s).await;
-    s.record_movements(t, &[mv("S1", "A", Change::Set(10))], t0())
-        .await
-        .unwrap()
-        .unwrap();
-    let v1 = t0() + CDuration::minutes(1);
-    let out = s
-        .apply_polled(
-            vec![polled(t, c, order_with("77", OrderStatus::Approved, v1))],
-            v1,
-        )
-        .await
-        .unwrap();
-    let ImportApplied::Created(oid) = out[0].applied else {
-        panic!("{out:?}")
-    };
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 2
-        }
-    );
-    assert_eq!(
-        target(s, t, "S1").await.desired,
-        7,
-        "10 - 2 reserved - buffer 1"
-    );
-    // Unknown SKUs are flagged, not lost.
-    let unmapped = s.unmapped_skus(t, Some(c)).await.unwrap();
-    let mut skus: Vec<_> = unmapped.iter().map(|u| u.sku.clone().unwrap()).collect();
-    skus.sort();
-    assert_eq!(skus, ["NOPE", "S9"]);
-    assert_eq!(unmapped[0].example_order, oid);
-    // The same version again, and a newer one with the same lines: no new movement.
-    s.apply_polled(
-        vec![polled(t, c, order_with("77", OrderStatus::Approved, v1))],
-        v1,
-    )
-    .await
-    .unwrap();
-    let v2 = v1 + CDuration::minutes(1);
-    s.apply_polled(
-        vec![polled(
-            t,
-            c,
-            order_with("77", OrderStatus::InSeparation, v2),
-        )],
-        v2,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 2
-        }
-    );
-
-    // S9 becomes a product: the order now reserves it too (and its line revealed a listing).
-    s.insert_product(&product(t, "S9")).await.unwrap();
-    assert_eq!(
-        level(s, t, "S9", "A").await,
-        Balance {
-            physical: 0,
-            reserved: 4
-        }
-    );
-    let listed = s
-        .listings(
-            t,
-            c,
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(listed
-        .items
-        .iter()
-        .any(|l| l.sku == "S9" && l.variant_id == "901" && l.source == ListingSource::Order));
-    assert_eq!(target(s, t, "S9").await.desired, 0, "oversold shows 0");
-    assert_eq!(
-        level(s, t, "S9", "A").await.available(),
-        -4,
-        "and is not hidden"
-    );
-
-    // Invoicing turns the reservation into a debit; cancelling after it restores.
-    let invoice = super::sends::invoice();
-    let applied = s
-        .apply_actions(
-            &[ActionCommit {
-                tenant_id: t,
-                order_id: oid,
-                action: invoice,
-                xml: None,
-                send_max_attempts: None,
-            }],
-            v2,
-        )
-        .await
-        .unwrap();
-    assert!(
-        matches!(applied[0], ActionApplied::Applied { .. }),
-        "{applied:?}"
-    );
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 8,
-            reserved: 0
-        }
-    );
-    let cancel = Action::Cancel(Cancellation {
-        reason: CancelReason::Customer,
-        note: None,
-    });
-    s.apply_actions(
-        &[ActionCommit {
-            tenant_id: t,
-            order_id: oid,
-            action: cancel,
-            xml: None,
-            send_max_attempts: None,
-        }],
-        v2,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 0
-        }
-    );
-    assert_eq!(
-        level(s, t, "S9", "A").await,
-        Balance {
-            physical: 0,
-            reserved: 0
-        }
-    );
-
-    // An order cancelled at the platform before invoicing releases its reservation.
-    s.apply_polled(
-        vec![polled(t, c, order_with("78", OrderStatus::Approved, v1))],
-        v1,
-    )
-    .await
-    .unwrap();
-    assert_eq!(level(s, t, "S1", "A").await.reserved, 2);
-    s.apply_polled(
-        vec![polled(t, c, order_with("78", OrderStatus::Cancelled, v2))],
-        v2,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 10,
-            reserved: 0
-        }
-    );
-}
-
-pub async fn two_actions_on_one_order_in_one_batch_move_stock_once(s: &impl Store) {
-    let (t, c) = stocked(s).await;
-    s.record_movements(t, &[mv("S1", "A", Change::Set(10))], t0())
-        .await
-        .unwrap()
-        .unwrap();
-    let v1 = t0() + CDuration::minutes(1);
-    let out = s
-        .apply_polled(
-            vec![polled(t, c, order_with("90", OrderStatus::Approved, v1))],
-            v1,
-        )
-        .await
-        .unwrap();
-    let ImportApplied::Created(oid) = out[0].applied else {
-        panic!("{out:?}")
-    };
-    let act = |action| ActionCommit {
-        tenant_id: t,
-        order_id: oid,
-        action,
-        xml: None,
-        send_max_attempts: None,
-    };
-    s.apply_actions(
-        &[
-            act(super::sends::separation()),
-            act(super::sends::invoice()),
-        ],
-        v1,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        level(s, t, "S1", "A").await,
-        Balance {
-            physical: 8,
-            reserved: 0
-        }
-    );
 }

@@ -1,6 +1,6 @@
 //! Scheduled tasks, their runs, orders read by listings, sweeps and tenant settings.
 
-use super::{delivery, mapped, setup, t0};
+use super::{delivery, mapped, page_of, setup, t0};
 use crate::*;
 use chrono::Duration as CDuration;
 use ponte_core::import::ImportPolicy;
@@ -311,17 +311,7 @@ pub async fn runs_finish_under_lease_and_move_the_cursor(s: &impl Store) {
         stored.last_run.map(|r| (r.id, r.state)),
         Some((run2.id, RunState::Succeeded))
     );
-    let page = s
-        .task_runs(
-            t,
-            task.id,
-            &PageRequest {
-                cursor: None,
-                limit: 1,
-            },
-        )
-        .await
-        .unwrap();
+    let page = s.task_runs(t, task.id, &page_of(1)).await.unwrap();
     assert_eq!(page.items[0].id, run2.id);
     let rest = s
         .task_runs(
@@ -389,10 +379,7 @@ pub async fn polled_orders_import_without_jobs(s: &impl Store) {
                 state: Some(DeliveryState::Received),
                 ..DeliveryFilter::default()
             },
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
+            &page_of(10),
         )
         .await
         .unwrap();
@@ -419,14 +406,7 @@ pub async fn polled_orders_import_without_jobs(s: &impl Store) {
         .unwrap();
     assert_eq!(out[0].applied, ImportApplied::Stale);
     let orders = s
-        .orders(
-            t,
-            &OrderFilter::default(),
-            &PageRequest {
-                cursor: None,
-                limit: 10,
-            },
-        )
+        .orders(t, &OrderFilter::default(), &page_of(10))
         .await
         .unwrap();
     assert_eq!(orders.items.len(), 2, "no duplicates");

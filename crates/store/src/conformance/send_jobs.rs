@@ -1,0 +1,346 @@
+//! Conformance: what an action writes for its send, and how a send job's attempts
+//! end — batches mixing outcomes, retries and waits, failures that block their order
+//! until resent, lost leases and crashes.
+
+use super::sends::{act, apply, claim, finish, invoice, round, separation, shipment, started};
+use super::{import, mapped, page_of, setup, t0};
+use crate::*;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use ponte_core::action::*;
+use ponte_core::{ChannelId, OrderId, OrderStatus, SendId, TenantId};
+
+fn secs(n: i64) -> DateTime<Utc> {
+    t0() + CDuration::seconds(n)
+}
+
+/// An approved order `ext` of channel `c`.
+async fn paid(s: &impl Store, t: TenantId, c: ChannelId, ext: &str) -> OrderId {
+    match import(s, t, c, mapped(ext, OrderStatus::Approved, t0()), t0()).await {
+        ImportApplied::Created(id) => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Applies an action that queues a send; the send.
+async fn queued(s: &impl Store, t: TenantId, o: OrderId, a: Action, now: DateTime<Utc>) -> SendId {
+    match apply(s, &act(t, o, a, true), now).await.unwrap() {
+        ActionApplied::Applied { send: Some(id), .. } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn send(s: &impl Store, t: TenantId, id: SendId) -> StatusSend {
+    s.status_send(t, id).await.unwrap().unwrap()
+}
+
+/// The queue: (pending, running, earliest pending run_at). Imports finish their jobs,
+/// so in these scenarios every job left is a send job.
+async fn queue(s: &impl Store) -> (i64, i64, Option<DateTime<Utc>>) {
+    let counts = s.job_counts().await.unwrap();
+    (
+        counts.pending,
+        counts.running,
+        s.next_run_at().await.unwrap(),
+    )
+}
+
+pub async fn an_action_writes_the_order_document_send_and_job(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let o = paid(s, t, c, "77").await;
+    let mut inv = act(t, o, invoice(), true);
+    inv.xml = Some("<nfeProc/>".into());
+    let ActionApplied::Applied { order, send: sid } = apply(s, &inv, secs(1)).await.unwrap() else {
+        panic!("not applied")
+    };
+    assert_eq!(order.data.status, OrderStatus::Invoiced);
+    assert_eq!(order.updated_at, secs(1));
+    let sid = sid.unwrap();
+    // The stored order agrees with itself: its data, fulfilment and the status it is
+    // listed and swept by.
+    let stored = s.order(t, o).await.unwrap().unwrap();
+    assert_eq!(stored.data.status, OrderStatus::Invoiced);
+    assert!(stored.fulfilment.invoice.is_some());
+    let by_status = OrderFilter {
+        status: Some(OrderStatus::Invoiced),
+        ..OrderFilter::default()
+    };
+    let listed = s.orders(t, &by_status, &page_of(10)).await.unwrap().items;
+    assert_eq!(listed.iter().map(|x| x.id).collect::<Vec<_>>(), [o]);
+    let swept = s
+        .orders_in_status(t, Some(c), &[OrderStatus::Invoiced], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(swept.iter().map(|x| x.id).collect::<Vec<_>>(), [o]);
+    assert!(s
+        .orders_in_status(t, Some(c), &[OrderStatus::Approved], None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.invoice_xml(t, o).await.unwrap().as_deref(),
+        Some("<nfeProc/>")
+    );
+    // The send, and its job: due now, keyed by order (a job enqueued with the order's
+    // key coalesces into it), claimable.
+    let x = send(s, t, sid).await;
+    assert_eq!(
+        (x.seq, x.state, x.attempts_used, x.max_attempts),
+        (1, SendState::Pending, 0, 3)
+    );
+    assert_eq!(
+        (x.channel_id, x.order_id, x.external_id.as_str()),
+        (c, o, "77")
+    );
+    assert_eq!(x.action, invoice());
+    assert_eq!(queue(s).await, (1, 0, Some(secs(1))));
+    let job = SendJob {
+        order_id: o,
+        channel_id: c,
+    };
+    let twin = NewJob {
+        kind: SEND_JOB_KIND.into(),
+        payload: serde_json::to_value(job).unwrap(),
+        unique_key: Some(send_job_key(c, o)),
+        run_at: secs(1),
+    };
+    s.enqueue(&[(t, twin)]).await.unwrap();
+    assert_eq!(queue(s).await, (1, 0, Some(secs(1))), "keyed by order");
+    let jobs = claim(s, "w", secs(1)).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].1, job);
+    // The timeline says what happened.
+    let tl = s.timeline(t, c, "77").await.unwrap();
+    let action = tl.iter().find(|e| e.kind == "erp_action").unwrap();
+    assert_eq!(action.detail["from"], "approved");
+    assert_eq!(action.detail["to"], "invoiced");
+    assert_eq!(action.detail["action"]["action"], "invoice");
+    let queued = tl.iter().find(|e| e.kind == "status_send_queued").unwrap();
+    assert_eq!(queued.detail["send_id"], sid.to_string());
+    assert_eq!(queued.detail["kind"], "invoice");
+    // Refused and repeated actions change nothing.
+    assert!(matches!(
+        apply(s, &inv, secs(2)).await.unwrap(),
+        ActionApplied::AlreadyDone(_)
+    ));
+    let mut other = inv.clone();
+    other.action = Action::Invoice(Invoice {
+        number: "27".into(),
+        ..match invoice() {
+            Action::Invoice(i) => i,
+            _ => unreachable!(),
+        }
+    });
+    assert_eq!(
+        apply(s, &other, secs(2)).await.unwrap(),
+        ActionApplied::Refused(ActionError::Conflict(ActionKind::Invoice))
+    );
+    assert_eq!(queue(s).await, (0, 1, None));
+    let sends = s
+        .status_sends(t, &SendFilter::default(), &page_of(10))
+        .await
+        .unwrap();
+    assert_eq!(sends.items.len(), 1);
+}
+
+pub async fn a_batch_mixes_outcomes_and_lost_leases(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let mut ids = vec![];
+    for ext in ["1", "2", "3", "4"] {
+        let o = paid(s, t, c, ext).await;
+        ids.push(queued(s, t, o, separation(), t0()).await);
+    }
+    // Order 1 has a second send waiting behind the first.
+    let o1 = send(s, t, ids[0]).await.order_id;
+    let next = queued(s, t, o1, invoice(), t0()).await;
+    let jobs = claim(s, "w", t0()).await;
+    assert_eq!(jobs.len(), 4, "one job per order");
+    let begun = s.begin_sends(&jobs, t0()).await.unwrap();
+    let by_send = |id: SendId| {
+        let i = begun
+            .iter()
+            .position(|b| matches!(b, SendBegin::Started(x) if x.id == id))
+            .unwrap();
+        (&jobs[i].0, started(&begun[i]))
+    };
+    let (l1, s1) = by_send(ids[0]);
+    let (l2, s2) = by_send(ids[1]);
+    let (l3, s3) = by_send(ids[2]);
+    let (l4, s4) = by_send(ids[3]);
+    let stolen = JobLease {
+        job_id: l4.job_id,
+        owner: "someone else".into(),
+    };
+    let out = s
+        .finish_sends(
+            &[
+                finish(l1, s1, SendOutcome::Succeeded),
+                finish(l2, s2, SendOutcome::Retry { run_at: secs(30) }),
+                finish(l3, s3, SendOutcome::Failed),
+                finish(&stolen, s4, SendOutcome::Succeeded),
+            ],
+            secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, [true, true, true, false]);
+    let x1 = send(s, t, ids[0]).await;
+    assert_eq!(
+        (x1.state, x1.attempts_used, x1.last_error),
+        (SendState::Succeeded, 1, None)
+    );
+    let a = &x1.attempts[0];
+    assert_eq!(a.outcome, AttemptOutcome::Succeeded);
+    assert_eq!((a.http_status, a.duration_ms), (Some(200), Some(12)));
+    let x2 = send(s, t, ids[1]).await;
+    assert_eq!((x2.state, x2.attempts_used), (SendState::Pending, 1));
+    assert_eq!(x2.last_error.unwrap().code, "platform_unavailable");
+    assert_eq!(x2.attempts[0].outcome, AttemptOutcome::Retrying);
+    let x3 = send(s, t, ids[2]).await;
+    assert_eq!((x3.state, x3.attempts_used), (SendState::Failed, 1));
+    // The lost lease wrote nothing.
+    let x4 = send(s, t, ids[3]).await;
+    assert_eq!((x4.state, x4.attempts_used), (SendState::Pending, 0));
+    assert_eq!(x4.attempts[0].outcome, AttemptOutcome::Started);
+    // Jobs: order 1 again now (its next send), order 2 at its retry, order 3 done,
+    // order 4 still running.
+    assert_eq!(queue(s).await, (2, 1, Some(secs(1))));
+    let again = round(s, secs(1), SendOutcome::Succeeded).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, next);
+    assert_eq!(queue(s).await, (1, 1, Some(secs(30))));
+    // Each attempt is on its order's timeline.
+    let tl = s.timeline(t, c, "2").await.unwrap();
+    let e = tl.iter().find(|e| e.kind == "status_send_attempt").unwrap();
+    assert_eq!(e.detail["outcome"], "retrying");
+    assert_eq!(e.detail["http_status"], 500);
+    assert_eq!(e.detail["error_code"], "platform_unavailable");
+    assert_eq!(e.detail["n"], 1);
+}
+
+pub async fn retries_count_and_waits_do_not(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let o = paid(s, t, c, "1").await;
+    let id = queued(s, t, o, separation(), t0()).await;
+    round(s, t0(), SendOutcome::RateLimited { run_at: secs(5) }).await;
+    assert!(
+        claim(s, "w", secs(4)).await.is_empty(),
+        "waits for the platform"
+    );
+    round(s, secs(5), SendOutcome::Held { run_at: secs(3600) }).await;
+    assert_eq!(queue(s).await, (1, 0, Some(secs(3600))));
+    round(s, secs(3600), SendOutcome::Retry { run_at: secs(3610) }).await;
+    round(s, secs(3610), SendOutcome::Retry { run_at: secs(3620) }).await;
+    let x = send(s, t, id).await;
+    assert_eq!((x.state, x.attempts_used), (SendState::Pending, 2));
+    let outcomes: Vec<_> = x.attempts.iter().map(|a| (a.n, a.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (1, AttemptOutcome::RateLimited),
+            (2, AttemptOutcome::Held),
+            (3, AttemptOutcome::Retrying),
+            (4, AttemptOutcome::Retrying)
+        ]
+    );
+    round(s, secs(3620), SendOutcome::Failed).await;
+    let x = send(s, t, id).await;
+    assert_eq!((x.state, x.attempts_used), (SendState::Failed, 3));
+    assert_eq!(queue(s).await, (0, 0, None), "job done");
+}
+
+pub async fn a_failure_blocks_the_order_until_resent(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let o = paid(s, t, c, "1").await;
+    let p = paid(s, t, c, "2").await;
+    let first = queued(s, t, o, separation(), t0()).await;
+    let second = queued(s, t, o, invoice(), t0()).await;
+    let other = queued(s, t, p, separation(), t0()).await;
+    round(s, t0(), SendOutcome::Failed).await;
+    assert_eq!(send(s, t, first).await.state, SendState::Failed);
+    assert_eq!(send(s, t, second).await.state, SendState::Blocked);
+    assert_eq!(send(s, t, other).await.state, SendState::Failed);
+    // A third action waits behind them, without a job.
+    let third = queued(s, t, o, shipment(), secs(1)).await;
+    assert_eq!(send(s, t, third).await.state, SendState::Blocked);
+    assert_eq!(queue(s).await, (0, 0, None));
+    // Resending one order's failed send releases that order only.
+    assert_eq!(
+        s.resend(t, &ResendSelector::Ids(vec![second, first]), secs(2))
+            .await
+            .unwrap(),
+        [first]
+    );
+    for id in [first, second, third] {
+        let x = send(s, t, id).await;
+        assert_eq!((x.state, x.attempts_used), (SendState::Pending, 0));
+    }
+    assert_eq!(
+        send(s, t, first).await.last_error.unwrap().code,
+        "platform_unavailable"
+    );
+    assert_eq!(send(s, t, other).await.state, SendState::Failed);
+    assert_eq!(queue(s).await, (1, 0, Some(secs(2))));
+    for (i, id) in [first, second, third].into_iter().enumerate() {
+        let sent = round(s, secs(2 + i as i64), SendOutcome::Succeeded).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].id, id);
+    }
+    assert_eq!(send(s, t, first).await.attempts.len(), 2, "history kept");
+    // The channel's remaining failure, resent twice: the second time there is none.
+    assert_eq!(
+        s.resend(t, &ResendSelector::AllFailed(c), secs(9))
+            .await
+            .unwrap(),
+        [other]
+    );
+    assert!(s
+        .resend(t, &ResendSelector::AllFailed(c), secs(9))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(queue(s).await, (1, 0, Some(secs(9))));
+}
+
+pub async fn lost_leases_and_crashes(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let o = paid(s, t, c, "1").await;
+    let id = queued(s, t, o, separation(), t0()).await;
+    let jobs = claim(s, "dead", t0()).await;
+    let wrong = JobLease {
+        job_id: jobs[0].0.job_id,
+        owner: "impostor".into(),
+    };
+    assert_eq!(
+        s.begin_sends(&[(wrong.clone(), jobs[0].1)], t0())
+            .await
+            .unwrap(),
+        [SendBegin::LeaseLost]
+    );
+    let b = s.begin_sends(&jobs, t0()).await.unwrap();
+    let first = started(&b[0]).clone();
+    assert_eq!(first.attempts[0].n, 1);
+    assert_eq!(
+        s.finish_sends(&[finish(&wrong, &first, SendOutcome::Succeeded)], t0())
+            .await
+            .unwrap(),
+        [false]
+    );
+    // The worker dies; its job goes back to the queue.
+    assert_eq!(s.release_leases(Some("dead")).await.unwrap(), 1);
+    let jobs = claim(s, "alive", secs(1)).await;
+    let b = s.begin_sends(&jobs, secs(1)).await.unwrap();
+    let x = started(&b[0]);
+    assert_eq!((x.attempts[0].n, x.attempts_used), (2, 1));
+    assert_eq!(x.last_error.as_ref().unwrap().code, "interrupted");
+    let stored = send(s, t, id).await;
+    assert_eq!(stored.attempts[0].outcome, AttemptOutcome::Interrupted);
+    assert_eq!(
+        stored.attempts[0].error_code.as_deref(),
+        Some("interrupted")
+    );
+    assert_eq!(stored.attempts[1].outcome, AttemptOutcome::Started);
+    let tl = s.timeline(t, c, "1").await.unwrap();
+    assert!(tl
+        .iter()
+        .any(|e| e.kind == "status_send_attempt" && e.detail["outcome"] == "interrupted"));
+}
