@@ -2,12 +2,12 @@
 //! Situação"), its Errors tab (`state=failed`) and resend.
 
 use crate::auth::Tenant;
-use crate::channels::body;
 use crate::csv_cell::cell;
+use crate::json_body::JsonBody;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -280,9 +280,8 @@ pub(crate) struct ResendResult {
 pub(crate) async fn resend(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<ResendBody>, JsonRejection>,
+    JsonBody(b): JsonBody<ResendBody>,
 ) -> ApiResult<Json<ResendResult>> {
-    let b = body(input)?;
     let selector = match (b.ids, b.channel_id, b.all_failed) {
         (Some(ids), None, None) if !ids.is_empty() && ids.len() <= 1000 => ResendSelector::Ids(ids),
         (None, Some(c), Some(true)) => ResendSelector::AllFailed(c),
