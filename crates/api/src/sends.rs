@@ -276,7 +276,8 @@ pub(crate) struct ResendResult {
 /// Resends failed sends ("Reenviar selecionados"), keeping their history; the sends
 /// they blocked go out after them.
 #[utoipa::path(post, path = "/api/v1/status-sends/resend", tag = "status sends", request_body = ResendBody,
-    responses((status = 200, body = ResendResult), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ResendResult), (status = 404, description = "Unknown channel", body = Problem),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
 pub(crate) async fn resend(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
@@ -290,6 +291,10 @@ pub(crate) async fn resend(
             "send either {\"ids\": [1 to 1000 ids]} or {\"channel_id\": ..., \"all_failed\": true}",
         )),
     };
+    if let ResendSelector::AllFailed(c) = &selector {
+        // A channel that is not the tenant's is missing, as on every other route.
+        engine.channel(tenant, *c).await?;
+    }
     let resent = engine.resend(tenant, &selector).await?;
     let skipped = match &selector {
         ResendSelector::Ids(ids) => ids
