@@ -1,7 +1,8 @@
 //! ERP actions: each rule of `ponte_core::action` refuses with its code, and a refused
 //! action leaves the order, its timeline and its status sends as they were.
 
-use crate::harness::{covered, invoice, Api, Covered};
+use crate::fixtures::invoice;
+use crate::harness::{covered, Api, Covered};
 use ponte_core::ErrorCode as E;
 use ponte_core::OrderStatus;
 use serde_json::{json, Value};

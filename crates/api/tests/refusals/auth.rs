@@ -2,7 +2,8 @@
 //! it reads anything else (ponte has one kind of token, with no roles or scopes: a
 //! valid token may do everything its tenant may).
 
-use crate::harness::{operations, Covered, World, TOKEN};
+use crate::fixtures::World;
+use crate::harness::{operations, Covered, TOKEN};
 use axum::body::Body;
 use axum::http::{header, Request};
 use ponte_core::ErrorCode as E;

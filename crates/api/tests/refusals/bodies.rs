@@ -2,7 +2,8 @@
 //! the same four faults (not JSON, not the object the route takes, not sent as JSON,
 //! too large), naming existing records so that only the body is wrong.
 
-use crate::harness::{Covered, World};
+use crate::fixtures::World;
+use crate::harness::Covered;
 use ponte_core::ErrorCode as E;
 
 /// Every route that reads a JSON body.

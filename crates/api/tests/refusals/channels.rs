@@ -2,7 +2,8 @@
 //! and a refused change leaves the channel (its settings, its sealed credentials) as
 //! it was.
 
-use crate::harness::{covered, Api, Covered, ELSEWHERE, NOWHERE, STORE_ID};
+use crate::fixtures::{ELSEWHERE, NOWHERE, STORE_ID};
+use crate::harness::{covered, Api, Covered};
 use ponte_core::ErrorCode as E;
 use serde_json::{json, Value};
 

@@ -1,7 +1,8 @@
 //! Invoices (NF-e): the access key, the XML and the other fields each refuse with
 //! their code, and a refused invoice records nothing (no invoice, no status send).
 
-use crate::harness::{covered, invoice, nfe_xml, Api, Covered, NFE_KEY};
+use crate::fixtures::{invoice, nfe_xml, NFE_KEY};
+use crate::harness::{covered, Api, Covered};
 use ponte_core::ErrorCode as E;
 use ponte_core::OrderStatus;
 use serde_json::Value;

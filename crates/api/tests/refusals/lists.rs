@@ -2,7 +2,8 @@
 //! `invalid_query` on every one, a cursor the API did not hand out `invalid_cursor` on
 //! those paged by id.
 
-use crate::harness::{Covered, World};
+use crate::fixtures::World;
+use crate::harness::Covered;
 use ponte_core::ErrorCode as E;
 
 /// Every route that reads a query string.

@@ -9,6 +9,7 @@ mod auth;
 mod bodies;
 mod channels;
 mod coverage;
+mod fixtures;
 mod harness;
 mod invoices;
 mod lists;

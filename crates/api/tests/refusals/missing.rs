@@ -2,7 +2,8 @@
 //! answers the same code on every route that names it, whether the id is well formed
 //! and unknown or not an id at all.
 
-use crate::harness::{covered, invoice, unknown_id, Covered, World, APP_SECRET};
+use crate::fixtures::{invoice, World, APP_SECRET};
+use crate::harness::{covered, unknown_id, Covered};
 use ponte_core::ErrorCode as E;
 use serde_json::{json, Value};
 

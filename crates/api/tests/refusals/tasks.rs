@@ -1,7 +1,8 @@
 //! Scheduled tasks, manual syncs, tenant settings and resends: a busy task refuses a
 //! second run, and values out of range are `validation_failed`.
 
-use crate::harness::{covered, unknown_id, Covered, World};
+use crate::fixtures::World;
+use crate::harness::{covered, unknown_id, Covered};
 use ponte_core::ErrorCode as E;
 use serde_json::{json, Value};
 

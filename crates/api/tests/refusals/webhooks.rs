@@ -1,7 +1,8 @@
 //! `POST /webhooks/{channel_id}`: authenticated by the platform's signature alone. A
 //! refused webhook stores no delivery and queues no import.
 
-use crate::harness::{covered, sign, Api, Covered, APP_SECRET};
+use crate::fixtures::{sign, APP_SECRET};
+use crate::harness::{covered, Api, Covered};
 use axum::body::Body;
 use axum::http::Request;
 use ponte_core::ErrorCode as E;
