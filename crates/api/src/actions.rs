@@ -6,11 +6,10 @@
 //! enqueued in the same transaction as the order change.
 
 use crate::auth::Tenant;
-use crate::channels::body;
+use crate::json_body::JsonBody;
 use crate::orders::{view, OrderView};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
@@ -151,9 +150,8 @@ pub(crate) async fn separation(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<SeparationBody>, JsonRejection>,
+    JsonBody(b): JsonBody<SeparationBody>,
 ) -> ApiResult<Json<ActionResult>> {
-    let b = body(input)?;
     let action = Action::Separation(Separation { kind: b.kind });
     run(&engine, tenant, &id, action, None).await
 }
@@ -168,9 +166,9 @@ pub(crate) async fn invoice(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<InvoiceInput>, JsonRejection>,
+    JsonBody(input): JsonBody<InvoiceInput>,
 ) -> ApiResult<Json<ActionResult>> {
-    let (invoice, xml) = body(input)?.validate().map_err(EngineError::from)?;
+    let (invoice, xml) = input.validate().map_err(EngineError::from)?;
     run(&engine, tenant, &id, Action::Invoice(invoice), xml).await
 }
 
@@ -183,9 +181,8 @@ pub(crate) async fn collection_order(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<CollectionOrderBody>, JsonRejection>,
+    JsonBody(b): JsonBody<CollectionOrderBody>,
 ) -> ApiResult<Json<ActionResult>> {
-    let b = body(input)?;
     let code = text(Some(b.code)).ok_or_else(|| invalid("code must not be empty"))?;
     let action = Action::CollectionOrder(CollectionOrder {
         code,
@@ -204,9 +201,8 @@ pub(crate) async fn shipment(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<ShipmentBody>, JsonRejection>,
+    JsonBody(b): JsonBody<ShipmentBody>,
 ) -> ApiResult<Json<ActionResult>> {
-    let b = body(input)?;
     let tracking_url = text(b.tracking_url);
     if tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) {
         return Err(invalid("tracking_url must be an http(s) URL"));
@@ -229,9 +225,8 @@ pub(crate) async fn delivery(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<DeliveryBody>, JsonRejection>,
+    JsonBody(b): JsonBody<DeliveryBody>,
 ) -> ApiResult<Json<ActionResult>> {
-    let b = body(input)?;
     let action = Action::Delivery(Delivery {
         delivered_at: b.delivered_at,
     });
@@ -248,9 +243,8 @@ pub(crate) async fn cancel(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<CancelBody>, JsonRejection>,
+    JsonBody(b): JsonBody<CancelBody>,
 ) -> ApiResult<Json<ActionResult>> {
-    let b = body(input)?;
     let action = Action::Cancel(Cancellation {
         reason: b.reason,
         note: text(b.note),

@@ -1,10 +1,10 @@
 //! `/api/v1/channels`.
 
 use crate::auth::Tenant;
+use crate::json_body::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use crate::subscriptions::SubscriptionView;
 use crate::AppState;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -106,19 +106,6 @@ fn view(engine: &AppState, c: Channel) -> ChannelView {
     }
 }
 
-/// Turns a JSON body rejection into a problem with a stable code.
-pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    r.map(|Json(v)| v).map_err(|e| {
-        let code = match e.status() {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-            StatusCode::BAD_REQUEST => ErrorCode::MalformedJson,
-            _ => ErrorCode::InvalidBody,
-        };
-        Problem::new(code, e.body_text())
-    })
-}
-
 pub(crate) fn channel_id(s: &str) -> ApiResult<ChannelId> {
     s.parse()
         .map_err(|_| Problem::new(ErrorCode::ChannelNotFound, "channel not found"))
@@ -131,9 +118,8 @@ pub(crate) fn channel_id(s: &str) -> ApiResult<ChannelId> {
 pub(crate) async fn create(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<CreateChannel>, JsonRejection>,
+    JsonBody(input): JsonBody<CreateChannel>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
-    let input = body(input)?;
     let c = engine
         .create_channel(
             tenant,
@@ -191,9 +177,8 @@ pub(crate) async fn update(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<UpdateChannel>, JsonRejection>,
+    JsonBody(input): JsonBody<UpdateChannel>,
 ) -> ApiResult<Json<ChannelView>> {
-    let input = body(input)?;
     let patch = ChannelPatch {
         name: input.name,
         settings: input.settings,

@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod csv_cell;
 mod deliveries;
+mod json_body;
 mod openapi;
 mod ops;
 mod orders;

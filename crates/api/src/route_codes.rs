@@ -16,28 +16,29 @@ const BODY: &[E] = &[
     E::UnsupportedMediaType,
     E::PayloadTooLarge,
 ];
+/// Lists paged by an opaque id cursor.
 const LIST: &[E] = &[E::InvalidQuery, E::InvalidCursor];
+/// Lists paged by SKU (any text is a cursor) or not paged.
+const QUERY: &[E] = &[E::InvalidQuery];
 const SETTINGS: &[E] = &[
     E::UnknownSetting,
-    E::UnknownPlatform,
     E::InvalidSettings,
     E::ForbiddenAddress,
     E::CredentialsInUse,
     E::ValidationFailed,
 ];
-const ACTION: &[E] = &[
-    E::OrderNotFound,
-    E::OrderCancelled,
-    E::OrderNotPaid,
-    E::ActionConflict,
-    E::InvalidTransition,
-    E::ValidationFailed,
-];
+/// Every ERP action (the rules of `ponte_core::action::decide` each action can meet
+/// are listed with it).
+const ACTION: &[E] = &[E::OrderNotFound, E::OrderCancelled, E::ActionConflict];
 
 /// Per route (method, path): the codes beyond [`API_COMMON`].
 pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
     ("get", "/api/v1/channels", &[]),
-    ("post", "/api/v1/channels", &[BODY, SETTINGS]),
+    (
+        "post",
+        "/api/v1/channels",
+        &[BODY, SETTINGS, &[E::UnknownPlatform]],
+    ),
     ("get", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
     ("delete", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
     (
@@ -52,7 +53,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
     (
         "get",
         "/api/v1/channels/{id}/listings",
-        &[LIST, &[E::ChannelNotFound]],
+        &[QUERY, &[E::ChannelNotFound]],
     ),
     (
         "post",
@@ -75,7 +76,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
     (
         "post",
         "/api/v1/channels/{id}/subscription/check",
-        &[&[E::ChannelNotFound, E::ChannelDisabled]],
+        &[&[E::ChannelNotFound]],
     ),
     (
         "post",
@@ -95,12 +96,21 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
     (
         "post",
         "/api/v1/orders/{id}/collection-order",
-        &[BODY, ACTION, &[E::NotInvoiced]],
+        &[
+            BODY,
+            ACTION,
+            &[
+                E::OrderNotPaid,
+                E::InvalidTransition,
+                E::ValidationFailed,
+                E::NotInvoiced,
+            ],
+        ],
     ),
     (
         "post",
         "/api/v1/orders/{id}/delivery",
-        &[BODY, ACTION, &[E::NotShipped]],
+        &[BODY, ACTION, &[E::OrderNotPaid, E::NotShipped]],
     ),
     (
         "post",
@@ -109,6 +119,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             BODY,
             ACTION,
             &[
+                E::OrderNotPaid,
                 E::InvalidNfeKey,
                 E::InvalidNfeXml,
                 E::NfeNotAuthorized,
@@ -117,9 +128,17 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             ],
         ],
     ),
-    ("post", "/api/v1/orders/{id}/separation", &[BODY, ACTION]),
-    ("post", "/api/v1/orders/{id}/shipment", &[BODY, ACTION]),
-    ("get", "/api/v1/products", &[LIST]),
+    (
+        "post",
+        "/api/v1/orders/{id}/separation",
+        &[BODY, ACTION, &[E::OrderNotPaid, E::InvalidTransition]],
+    ),
+    (
+        "post",
+        "/api/v1/orders/{id}/shipment",
+        &[BODY, ACTION, &[E::OrderNotPaid, E::ValidationFailed]],
+    ),
+    ("get", "/api/v1/products", &[QUERY]),
     (
         "post",
         "/api/v1/products",
@@ -134,7 +153,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             &[E::ProductNotFound, E::InvalidGtin, E::ValidationFailed],
         ],
     ),
-    ("get", "/api/v1/scheduled-tasks", &[LIST]),
+    ("get", "/api/v1/scheduled-tasks", &[QUERY]),
     ("get", "/api/v1/scheduled-tasks/{id}", &[&[E::TaskNotFound]]),
     (
         "patch",
@@ -172,14 +191,10 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             &[E::UnknownSku, E::UnknownWarehouse, E::ValidationFailed],
         ],
     ),
-    (
-        "get",
-        "/api/v1/stock/pushes",
-        &[LIST, &[E::ChannelNotFound]],
-    ),
+    ("get", "/api/v1/stock/pushes", &[LIST]),
     ("get", "/api/v1/stock/{sku}", &[&[E::ProductNotFound]]),
     ("get", "/api/v1/task-runs/{id}", &[&[E::TaskRunNotFound]]),
-    ("get", "/api/v1/unmapped-skus", &[LIST]),
+    ("get", "/api/v1/unmapped-skus", &[QUERY]),
     ("get", "/api/v1/warehouses", &[]),
     (
         "post",

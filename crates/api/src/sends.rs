@@ -2,12 +2,12 @@
 //! Situação"), its Errors tab (`state=failed`) and resend.
 
 use crate::auth::Tenant;
-use crate::channels::body;
 use crate::csv_cell::cell;
+use crate::json_body::JsonBody;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -276,13 +276,13 @@ pub(crate) struct ResendResult {
 /// Resends failed sends ("Reenviar selecionados"), keeping their history; the sends
 /// they blocked go out after them.
 #[utoipa::path(post, path = "/api/v1/status-sends/resend", tag = "status sends", request_body = ResendBody,
-    responses((status = 200, body = ResendResult), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ResendResult), (status = 404, description = "Unknown channel", body = Problem),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
 pub(crate) async fn resend(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<ResendBody>, JsonRejection>,
+    JsonBody(b): JsonBody<ResendBody>,
 ) -> ApiResult<Json<ResendResult>> {
-    let b = body(input)?;
     let selector = match (b.ids, b.channel_id, b.all_failed) {
         (Some(ids), None, None) if !ids.is_empty() && ids.len() <= 1000 => ResendSelector::Ids(ids),
         (None, Some(c), Some(true)) => ResendSelector::AllFailed(c),
@@ -291,6 +291,10 @@ pub(crate) async fn resend(
             "send either {\"ids\": [1 to 1000 ids]} or {\"channel_id\": ..., \"all_failed\": true}",
         )),
     };
+    if let ResendSelector::AllFailed(c) = &selector {
+        // A channel that is not the tenant's is missing, as on every other route.
+        engine.channel(tenant, *c).await?;
+    }
     let resent = engine.resend(tenant, &selector).await?;
     let skipped = match &selector {
         ResendSelector::Ids(ids) => ids

@@ -2,11 +2,12 @@
 //! unmapped SKUs and resyncs.
 
 use crate::auth::Tenant;
-use crate::channels::{body, channel_id};
+use crate::channels::channel_id;
+use crate::json_body::{present, JsonBody};
 use crate::orders::query;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -82,15 +83,10 @@ pub(crate) struct CreateProduct {
 pub(crate) struct UpdateProduct {
     name: Option<String>,
     /// Null clears it.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     ean: Option<Option<String>>,
     unit: Option<String>,
-}
-
-/// Keeps "absent" (None) apart from "null" (Some(None)).
-fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A page of products.
@@ -123,9 +119,8 @@ fn page(q: PageQuery) -> PageRequest {
 pub(crate) async fn create_product(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<CreateProduct>, JsonRejection>,
+    JsonBody(i): JsonBody<CreateProduct>,
 ) -> ApiResult<(StatusCode, Json<ProductView>)> {
-    let i = body(input)?;
     let p = engine
         .create_product(
             tenant,
@@ -175,9 +170,8 @@ pub(crate) async fn update_product(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(sku): Path<String>,
-    input: Result<Json<UpdateProduct>, JsonRejection>,
+    JsonBody(i): JsonBody<UpdateProduct>,
 ) -> ApiResult<Json<ProductView>> {
-    let i = body(input)?;
     let p = engine
         .update_product(
             tenant,
@@ -220,9 +214,8 @@ pub(crate) struct WarehouseList {
 pub(crate) async fn create_warehouse(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<WarehouseView>, JsonRejection>,
+    JsonBody(i): JsonBody<WarehouseView>,
 ) -> ApiResult<(StatusCode, Json<WarehouseView>)> {
-    let i = body(input)?;
     let w = engine.create_warehouse(tenant, &i.code, &i.name).await?;
     Ok((StatusCode::CREATED, Json(warehouse_view(w))))
 }
@@ -299,9 +292,9 @@ pub(crate) async fn set_listings(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<ListingsBody>, JsonRejection>,
+    JsonBody(input): JsonBody<ListingsBody>,
 ) -> ApiResult<Json<ListingPage>> {
-    let items = match body(input)? {
+    let items = match input {
         ListingsBody::Many { listings } => listings,
         ListingsBody::One(l) => vec![l],
     };
@@ -379,9 +372,9 @@ pub(crate) struct Recorded {
 pub(crate) async fn movements(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<MovementsBody>, JsonRejection>,
+    JsonBody(input): JsonBody<MovementsBody>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
-    let rows = match body(input)? {
+    let rows = match input {
         MovementsBody::Many { movements } => movements,
         MovementsBody::One(m) => vec![m],
     };

@@ -1,11 +1,12 @@
 //! Scheduled tasks ("Tarefas agendadas"), their runs, manual syncs and tenant settings.
 
 use crate::auth::Tenant;
-use crate::channels::{body, channel_id};
+use crate::channels::channel_id;
+use crate::json_body::{present, JsonBody};
 use crate::orders::query;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -170,9 +171,8 @@ pub(crate) async fn update(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<UpdateTask>, JsonRejection>,
+    JsonBody(input): JsonBody<UpdateTask>,
 ) -> ApiResult<Json<TaskView>> {
-    let input = body(input)?;
     let patch = TaskPatch {
         interval_secs: input.interval_seconds,
         enabled: input.enabled,
@@ -285,9 +285,8 @@ pub(crate) async fn sync(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
     Path(id): Path<String>,
-    input: Result<Json<SyncRequest>, JsonRejection>,
+    JsonBody(input): JsonBody<SyncRequest>,
 ) -> ApiResult<(StatusCode, Json<RunView>)> {
-    let input = body(input)?;
     if input.kind != "orders" {
         return Err(Problem::new(
             ErrorCode::ValidationFailed,
@@ -325,6 +324,15 @@ pub(crate) async fn settings(
     Ok(Json(settings_view(engine.tenant_settings(tenant).await?)))
 }
 
+/// Changes to the tenant's settings: a key given is set (null clears it), a key
+/// absent is kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateSettings {
+    #[serde(default, deserialize_with = "present")]
+    auto_cancel_awaiting_payment_after_days: Option<Option<u32>>,
+}
+
 /// Changes tenant settings (keys merge; null clears).
 #[utoipa::path(patch, path = "/api/v1/settings", tag = "settings",
     request_body(content = Object, description = "`{\"auto_cancel_awaiting_payment_after_days\": 1..365 | null}`"),
@@ -332,10 +340,17 @@ pub(crate) async fn settings(
 pub(crate) async fn update_settings(
     State(engine): State<AppState>,
     Extension(Tenant(tenant)): Extension<Tenant>,
-    input: Result<Json<serde_json::Value>, JsonRejection>,
+    JsonBody(input): JsonBody<UpdateSettings>,
 ) -> ApiResult<Json<SettingsView>> {
-    let input = body(input)?;
-    Ok(Json(settings_view(
-        engine.update_tenant_settings(tenant, input).await?,
-    )))
+    let mut changes = serde_json::Map::new();
+    if let Some(days) = input.auto_cancel_awaiting_payment_after_days {
+        changes.insert(
+            "auto_cancel_awaiting_payment_after_days".into(),
+            days.into(),
+        );
+    }
+    let settings = engine
+        .update_tenant_settings(tenant, serde_json::Value::Object(changes))
+        .await?;
+    Ok(Json(settings_view(settings)))
 }

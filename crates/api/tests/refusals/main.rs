@@ -1,0 +1,19 @@
+//! Every refusal the HTTP API can answer, in process: the real router over a real
+//! engine on a temporary SQLite store. Each test sends the request that triggers a
+//! code and checks the status, the problem document's `code`, and that nothing the API
+//! shows changed. One test binary (its modules by area) so the suite links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actions;
+mod auth;
+mod bodies;
+mod channels;
+mod coverage;
+mod fixtures;
+mod harness;
+mod invoices;
+mod lists;
+mod missing;
+mod stock;
+mod tasks;
+mod webhooks;
