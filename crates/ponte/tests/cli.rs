@@ -39,28 +39,16 @@ fn migrate_sqlite_twice() {
 
 #[tokio::test]
 async fn migrate_postgres_and_clear_errors() {
-    use sqlx::Connection;
-    let admin = std::env::var("PONTE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("ponte_cli_{:016x}", rand::random::<u64>());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let db = common::pg::TestDb::create().await;
     for _ in 0..2 {
-        let (ok, out) = ponte(&["migrate", "--database-url", &url], &[]);
+        let (ok, out) = ponte(&["migrate", "--database-url", &db.url], &[]);
         assert!(ok, "{out}");
         assert!(
             out.contains("PostgreSQL database") && out.contains("up to date"),
             "{out}"
         );
     }
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    drop(db);
 
     let (ok, out) = ponte(
         &[

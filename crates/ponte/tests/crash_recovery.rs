@@ -1,24 +1,16 @@
 //! A burst of 5,000 notifications, a SIGKILL during import and a restart lose
-//! nothing and double nothing (SQLite, one instance); SIGTERM drains accepted work.
+//! nothing and double nothing (one instance, SQLite and PostgreSQL); SIGTERM drains
+//! accepted work.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{expected_status, Ponte, Sim};
+use common::{importable, Backend, Sim, Storage};
 use futures::stream::{self, StreamExt};
 use ponte_sim::nuvemshop::{Fault, FaultKind};
-use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn importable(o: &Value) -> bool {
-    let shipped = matches!(
-        o["shipping_status"].as_str(),
-        Some("shipped" | "fulfilled" | "delivered")
-    );
-    expected_status(o) != "cancelled" && o["status"] != "closed" && !shipped
-}
 
 /// Sends a notification for every id; returns the ids whose delivery was acknowledged.
 /// Calls `on_ack` with the running count of acknowledgements.
@@ -51,9 +43,13 @@ async fn send_all(sim: &Sim, url: &str, ids: &[u64], on_ack: impl Fn(usize) + Sy
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_burst_then_restart_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(
+    sigkill_mid_burst_then_restart_loses_nothing,
+    sigterm_commits_accepted_webhooks_and_exits_cleanly
+);
+
+async fn sigkill_mid_burst_then_restart_loses_nothing(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
     let ids = sim.sim.generate_orders(5000, 11);
     let importable: Vec<u64> = ids
@@ -69,7 +65,7 @@ async fn sigkill_mid_burst_then_restart_loses_nothing() {
             FaultKind::Delay(Duration::from_millis(200)),
         ));
     }
-    let first = Ponte::start(dir.path(), &[]);
+    let first = storage.start(&[]);
     let (channel, url) = first.nuvemshop_channel(&sim, "all").await;
     let ponte = Arc::new(std::sync::Mutex::new(first));
     let killer = ponte.clone();
@@ -87,7 +83,7 @@ async fn sigkill_mid_burst_then_restart_loses_nothing() {
 
     // Restart on the same data; the platform retries what was not acknowledged (and
     // some of what was: duplicates).
-    let ponte = Ponte::start(dir.path(), &[]);
+    let ponte = storage.start(&[]);
     let url = format!("{}/webhooks/{channel}", ponte.base);
     assert!(url.ends_with(&channel));
     let missing: Vec<u64> = ids
@@ -112,17 +108,28 @@ async fn sigkill_mid_burst_then_restart_loses_nothing() {
         got, want,
         "exactly the importable orders, none lost, none doubled"
     );
-    for o in &orders {
-        let d = ponte
-            .get(&format!("/api/v1/orders/{}", o["id"].as_str().unwrap()))
-            .await;
-        let imports = d["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "imported")
-            .count();
-        assert_eq!(imports, 1, "order {} imported once", o["external_id"]);
+    // Each order's timeline, eight at a time.
+    let imports: Vec<(String, usize)> = stream::iter(&orders)
+        .map(|o| {
+            let ponte = &ponte;
+            async move {
+                let d = ponte
+                    .get(&format!("/api/v1/orders/{}", o["id"].as_str().unwrap()))
+                    .await;
+                let n = d["timeline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["kind"] == "imported")
+                    .count();
+                (o["external_id"].to_string(), n)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (ext, n) in imports {
+        assert_eq!(n, 1, "order {ext} imported once");
     }
     // Every acknowledged delivery survived the kill.
     let mut stored = 0;
@@ -144,12 +151,11 @@ async fn sigkill_mid_burst_then_restart_loses_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_commits_accepted_webhooks_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+async fn sigterm_commits_accepted_webhooks_and_exits_cleanly(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
     let ids = sim.sim.generate_orders(2000, 5);
-    let first = Ponte::start(dir.path(), &[]);
+    let first = storage.start(&[]);
     let (_ch, url) = first.nuvemshop_channel(&sim, "all").await;
     let pid = first.child.id();
     let ponte = Arc::new(std::sync::Mutex::new(first));
@@ -169,7 +175,7 @@ async fn sigterm_commits_accepted_webhooks_and_exits_cleanly() {
         "terminated mid-burst: {} acked",
         acked.len()
     );
-    let ponte = Ponte::start(dir.path(), &[]);
+    let ponte = storage.start(&[]);
     ponte.settle(Duration::from_secs(60)).await;
     let mut stored = std::collections::HashSet::new();
     let mut cursor = String::new();

@@ -1,10 +1,10 @@
 //! 500 orders with shuffled, duplicated and forged notifications end with exactly
-//! the simulator's orders and statuses.
+//! the simulator's orders and statuses (SQLite and PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{expected_status, importable, Ponte, Sim};
+use common::{expected_status, importable, Backend, Sim, Storage};
 use futures::stream::{self, StreamExt};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -32,12 +32,13 @@ async fn blast(sim: &Sim, http: &reqwest::Client, url: &str, notes: Vec<(&'stati
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shuffled_duplicated_and_forged_notifications_converge() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(shuffled_duplicated_and_forged_notifications_converge);
+
+async fn shuffled_duplicated_and_forged_notifications_converge(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
     let ids = sim.sim.generate_orders(500, 7);
-    let ponte = Ponte::start(dir.path(), &[]);
+    let ponte = storage.start(&[]);
     let (_channel, url) = ponte.nuvemshop_channel(&sim, "all").await;
     let http = reqwest::Client::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);

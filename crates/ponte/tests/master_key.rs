@@ -5,11 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-#[path = "common/pg.rs"]
-mod pg;
 
+use common::pg::TestDb;
 use common::{Ponte, Sim};
-use pg::TestDb;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -121,7 +119,4 @@ async fn postgres_needs_the_key_and_every_instance_the_same_one() {
     let second = Ponte::start(other.path(), &borrow(&a));
     let listed = second.get("/api/v1/channels").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
-    drop(second);
-    drop(first);
-    db.drop_db().await;
 }

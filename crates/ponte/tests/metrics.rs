@@ -5,11 +5,7 @@
 
 mod common;
 
-#[path = "common/pg.rs"]
-mod pg;
-
-use common::{value_of, wait_for, Ponte};
-use pg::{TestDb, MASTER_KEY};
+use common::{value_of, wait_for, Backend, Ponte, Storage};
 use std::time::Duration;
 
 async fn status(p: &Ponte, url: String) -> u16 {
@@ -44,21 +40,14 @@ async fn metrics_listen_moves_metrics_to_their_own_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_and_metrics_answer_from_the_last_read_and_ready_fails_with_the_database() {
-    let db = TestDb::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = Ponte::start(
-        dir.path(),
-        &[
-            ("PONTE_DATABASE_URL", &db.url),
-            ("PONTE_MASTER_KEY", MASTER_KEY),
-        ],
-    );
+    let mut storage = Storage::new(Backend::Postgres).await;
+    let p = storage.start(&[]);
     let text = p.metrics().await;
     assert!(value_of(&text, "ponte_database_size_bytes").unwrap() > 0.0);
     assert_eq!(status(&p, format!("{}/ready", p.base)).await, 200);
 
     // The database goes away: reads fail, /ready says so within a few refreshes.
-    db.drop_db().await;
+    drop(storage.db.take());
     wait_for(Duration::from_secs(20), || async {
         status(&p, format!("{}/ready", p.base)).await == 503
     })

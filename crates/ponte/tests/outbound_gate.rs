@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-#[path = "common/pg.rs"]
-mod pg;
 
-use common::{run_now, task, until, Ponte, Sim, TOKEN};
+use common::{run_now, task, until, Backend, Ponte, Sim, Storage, TOKEN};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -322,16 +320,9 @@ async fn a_disabled_channel_answers_410_only_to_a_valid_signature() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_answer_a_request_id_and_nothing_else() {
-    let db = pg::TestDb::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let ponte = Ponte::start(
-        dir.path(),
-        &[
-            ("PONTE_DATABASE_URL", &db.url),
-            ("PONTE_MASTER_KEY", pg::MASTER_KEY),
-            ("PONTE_DATABASE_MAX_CONNECTIONS", "4"),
-        ],
-    );
+    let storage = Storage::new(Backend::Postgres).await;
+    let db = storage.pg();
+    let ponte = storage.start(&[("PONTE_DATABASE_MAX_CONNECTIONS", "4")]);
     db.scalar("SELECT COUNT(*) FROM (SELECT 1) x").await;
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
         .await
@@ -362,6 +353,4 @@ async fn server_errors_answer_a_request_id_and_nothing_else() {
     ] {
         assert!(!text.contains(leak), "the error leaked `{leak}`: {p}");
     }
-    drop(ponte);
-    db.drop_db().await;
 }

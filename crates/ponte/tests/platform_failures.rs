@@ -1,10 +1,11 @@
 //! Platform errors during import: 5xx and timeouts are retried, 429 waits for the
-//! platform's hint, 401 and 404 become visible failures on the delivery.
+//! platform's hint, 401 and 404 become visible failures on the delivery (SQLite and
+//! PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{Ponte, Sim};
+use common::{Backend, Sim, Storage};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method};
 use std::time::{Duration, Instant};
 
@@ -17,9 +18,13 @@ fn kinds(order: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_waits_and_visible_failures() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(
+    retries_waits_and_visible_failures,
+    channel_api_and_webhook_refusals
+);
+
+async fn retries_waits_and_visible_failures(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
     let ids = sim.sim.generate_orders(40, 3);
     let ids: Vec<u64> = ids
@@ -28,7 +33,7 @@ async fn retries_waits_and_visible_failures() {
         .take(5)
         .collect();
     assert_eq!(ids.len(), 5);
-    let ponte = Ponte::start(dir.path(), &[("PONTE_PLATFORM_TIMEOUT_MS", "400")]);
+    let ponte = storage.start(&[("PONTE_PLATFORM_TIMEOUT_MS", "400")]);
     let (_ch, url) = ponte.nuvemshop_channel(&sim, "paid_only").await;
     let http = reqwest::Client::new();
 
@@ -122,11 +127,10 @@ async fn retries_waits_and_visible_failures() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn channel_api_and_webhook_refusals() {
-    let dir = tempfile::tempdir().unwrap();
+async fn channel_api_and_webhook_refusals(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
-    let ponte = Ponte::start(dir.path(), &[]);
+    let ponte = storage.start(&[]);
     let http = reqwest::Client::new();
 
     // Every /api route needs the token.
@@ -184,14 +188,14 @@ async fn channel_api_and_webhook_refusals() {
         "credentials are never returned"
     );
     assert!(!shown.to_string().contains("sim-secret") && !shown.to_string().contains("sim-token"));
-    let db = std::fs::read(dir.path().join("ponte.db")).unwrap();
-    let wal = std::fs::read(dir.path().join("ponte.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        assert!(
-            !bytes.windows(10).any(|w| w == b"sim-secret"),
-            "credentials are encrypted at rest"
-        );
-    }
+    assert!(
+        !storage.shows("sim-secret").await,
+        "credentials are encrypted at rest"
+    );
+    assert!(
+        storage.shows("Loja Teste").await,
+        "the search sees the rest"
+    );
 
     // PATCH merges settings; an unknown key is refused and changes nothing.
     let r = http

@@ -8,87 +8,63 @@
 
 mod common;
 
-#[path = "common/pg.rs"]
-mod pg;
-
-use common::{wait_for, Ponte, Sim};
-use pg::{TestDb, MASTER_KEY};
+use common::{wait_for, Backend, Ponte, Sim, Storage};
 use ponte_sim::faults::{Fault, FaultKind};
 use ponte_sim::nuvemshop::{Method, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
 use sqlx::Connection;
-use std::path::Path;
 use std::time::Duration;
 
-/// Where the records live.
-enum Db {
-    Sqlite,
-    Postgres(TestDb),
-}
-
-impl Db {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        match self {
-            Db::Sqlite => vec![],
-            Db::Postgres(db) => vec![
-                ("PONTE_DATABASE_URL", db.url.clone()),
-                ("PONTE_MASTER_KEY", MASTER_KEY.into()),
-            ],
+/// Moves every record older than `mark` 100 days into the past (ponte stopped).
+async fn age_before(storage: &Storage, mark: chrono::DateTime<chrono::Utc>) {
+    match &storage.db {
+        None => {
+            let url = format!("sqlite://{}", storage.dir.path().join("ponte.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let (d, m) = (100 * 86_400 * 1_000_000i64, mark.timestamp_micros());
+            for sql in [
+                "UPDATE deliveries SET received_at = received_at - ?1 WHERE received_at < ?2",
+                "UPDATE status_sends SET created_at = created_at - ?1, updated_at = updated_at - ?1 \
+                 WHERE updated_at < ?2",
+                "UPDATE send_attempts SET started_at = started_at - ?1 WHERE started_at < ?2",
+                "UPDATE task_runs SET created_at = created_at - ?1, started_at = started_at - ?1, \
+                 finished_at = finished_at - ?1 WHERE finished_at < ?2",
+                "UPDATE stock_pushes SET at = at - ?1 WHERE at < ?2",
+            ] {
+                sqlx::query(sql)
+                    .bind(d)
+                    .bind(m)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            conn.close().await.unwrap();
         }
-    }
-
-    /// Moves every record older than `mark` 100 days into the past.
-    async fn age_before(&self, dir: &Path, mark: chrono::DateTime<chrono::Utc>) {
-        match self {
-            Db::Sqlite => {
-                let url = format!("sqlite://{}", dir.join("ponte.db").display());
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                let (d, m) = (100 * 86_400 * 1_000_000i64, mark.timestamp_micros());
-                for sql in [
-                    "UPDATE deliveries SET received_at = received_at - ?1 WHERE received_at < ?2",
-                    "UPDATE status_sends SET created_at = created_at - ?1, updated_at = updated_at - ?1 \
-                     WHERE updated_at < ?2",
-                    "UPDATE send_attempts SET started_at = started_at - ?1 WHERE started_at < ?2",
-                    "UPDATE task_runs SET created_at = created_at - ?1, started_at = started_at - ?1, \
-                     finished_at = finished_at - ?1 WHERE finished_at < ?2",
-                    "UPDATE stock_pushes SET at = at - ?1 WHERE at < ?2",
-                ] {
-                    sqlx::query(sql)
-                        .bind(d)
-                        .bind(m)
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                }
-                conn.close().await.unwrap();
+        Some(db) => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            for sql in [
+                "UPDATE deliveries SET received_at = received_at - interval '100 days' WHERE received_at < $1",
+                "UPDATE status_sends SET created_at = created_at - interval '100 days', \
+                 updated_at = updated_at - interval '100 days' WHERE updated_at < $1",
+                "UPDATE send_attempts SET started_at = started_at - interval '100 days' WHERE started_at < $1",
+                "UPDATE task_runs SET created_at = created_at - interval '100 days', \
+                 started_at = started_at - interval '100 days', \
+                 finished_at = finished_at - interval '100 days' WHERE finished_at < $1",
+                "UPDATE stock_pushes SET at = at - interval '100 days' WHERE at < $1",
+            ] {
+                sqlx::query(sql).bind(mark).execute(&mut conn).await.unwrap();
             }
-            Db::Postgres(db) => {
-                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-                for sql in [
-                    "UPDATE deliveries SET received_at = received_at - interval '100 days' WHERE received_at < $1",
-                    "UPDATE status_sends SET created_at = created_at - interval '100 days', \
-                     updated_at = updated_at - interval '100 days' WHERE updated_at < $1",
-                    "UPDATE send_attempts SET started_at = started_at - interval '100 days' WHERE started_at < $1",
-                    "UPDATE task_runs SET created_at = created_at - interval '100 days', \
-                     started_at = started_at - interval '100 days', \
-                     finished_at = finished_at - interval '100 days' WHERE finished_at < $1",
-                    "UPDATE stock_pushes SET at = at - interval '100 days' WHERE at < $1",
-                ] {
-                    sqlx::query(sql).bind(mark).execute(&mut conn).await.unwrap();
-                }
-                conn.close().await.unwrap();
-            }
+            conn.close().await.unwrap();
         }
     }
 }
 
-fn start(dir: &Path, db: &Db, sweep_secs: &str) -> Ponte {
-    let mut env = db.env();
-    env.push(("PONTE_RETENTION_SWEEP_SECS", sweep_secs.into()));
-    // A failed order fetch is retried a minute later: its delivery stays `received`.
-    env.push(("PONTE_IMPORT_RETRY_BASE_MS", "60000".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Ponte::start(dir, &env)
+fn start(storage: &Storage, sweep_secs: &str) -> Ponte {
+    storage.start(&[
+        ("PONTE_RETENTION_SWEEP_SECS", sweep_secs),
+        // A failed order fetch is retried a minute later: its delivery stays `received`.
+        ("PONTE_IMPORT_RETRY_BASE_MS", "60000"),
+    ])
 }
 
 async fn imported(p: &Ponte, sim: &Sim, url: &str, ext: u64) -> String {
@@ -170,15 +146,17 @@ async fn items(p: &Ponte, path: &str) -> Vec<Value> {
     p.get(path).await["items"].as_array().unwrap().clone()
 }
 
-async fn old_records_go_and_needed_ones_stay(db: Db) {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(old_records_go_and_needed_ones_stay);
+
+async fn old_records_go_and_needed_ones_stay(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
     let paid = || NewOrder {
         payment_status: PaymentStatus::Paid,
         ..NewOrder::default()
     };
     let [o1, o2] = [(); 2].map(|_| sim.sim.create_order(paid()));
-    let mut p = start(dir.path(), &db, "0");
+    let mut p = start(&storage, "0");
 
     // A stock channel with one listed SKU.
     let (s, w) = p
@@ -275,8 +253,8 @@ async fn old_records_go_and_needed_ones_stay(db: Db) {
         .collect();
     p.terminate();
 
-    db.age_before(dir.path(), mark).await;
-    let p = start(dir.path(), &db, "1");
+    age_before(&storage, mark).await;
+    let p = start(&storage, "1");
     let recent_pushes = all_pushes - old_pushes;
     wait_for(Duration::from_secs(30), || async {
         items(&p, "/api/v1/webhook-deliveries?limit=100")
@@ -372,18 +350,4 @@ async fn old_records_go_and_needed_ones_stay(db: Db) {
             .await
             >= 2.0
     );
-    if let Db::Postgres(db) = db {
-        drop(p);
-        db.drop_db().await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_sweep_deletes_old_records_and_keeps_needed_ones() {
-    old_records_go_and_needed_ones_stay(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sweep_deletes_old_records_and_keeps_needed_ones() {
-    old_records_go_and_needed_ones_stay(Db::Postgres(TestDb::create().await)).await;
 }

@@ -5,22 +5,16 @@
 
 mod common;
 
-#[path = "common/pg.rs"]
-mod pg;
-
-use common::{Ponte, Sim};
+use common::{Backend, Ponte, Sim, Storage};
 use futures::stream::{self, StreamExt};
-use pg::{TestDb, MASTER_KEY};
 use ponte_sim::nuvemshop::NewOrder;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn start(dir: &std::path::Path, db: &TestDb) -> Ponte {
-    Ponte::start(
+fn start(dir: &std::path::Path, storage: &Storage) -> Ponte {
+    storage.start_in(
         dir,
         &[
-            ("PONTE_DATABASE_URL", &db.url),
-            ("PONTE_MASTER_KEY", MASTER_KEY),
             ("PONTE_JOB_LEASE_SECS", "3"),
             // Tests run side by side on one PostgreSQL (100 connections).
             ("PONTE_DATABASE_MAX_CONNECTIONS", "8"),
@@ -30,13 +24,14 @@ fn start(dir: &std::path::Path, db: &TestDb) -> Ponte {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_one_killed_every_order_imported_once() {
-    let db = TestDb::create().await;
+    let storage = Storage::new(Backend::Postgres).await;
+    let db = storage.pg();
     let sim = Sim::start(Sim::unlimited()).await;
     let ids: Vec<u64> = (0..5000)
         .map(|_| sim.sim.create_order(NewOrder::default()))
         .collect();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &storage)).collect();
     let (channel, _) = nodes[0].nuvemshop_channel(&sim, "all").await;
     let urls: Vec<String> = nodes
         .iter()
@@ -81,7 +76,7 @@ async fn three_instances_one_killed_every_order_imported_once() {
         "every notification was accepted by some node"
     );
     nodes[1].kill();
-    nodes[1] = start(dirs[1].path(), &db);
+    nodes[1] = start(dirs[1].path(), &storage);
 
     nodes[0].settle(Duration::from_secs(120)).await;
     for n in &nodes {
@@ -110,12 +105,11 @@ async fn three_instances_one_killed_every_order_imported_once() {
     for n in &mut nodes {
         n.kill();
     }
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_one_platform_budget() {
-    let db = TestDb::create().await;
+    let storage = Storage::new(Backend::Postgres).await;
     // The store allows a burst of 10 and 20 requests/s; ponte is told 8 and 16/s.
     let sim = Sim::start(ponte_sim::nuvemshop::SimConfig {
         bucket_size: 10,
@@ -127,7 +121,7 @@ async fn three_instances_share_one_platform_budget() {
         .map(|_| sim.sim.create_order(NewOrder::default()))
         .collect();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &storage)).collect();
     let (channel, _) = nodes[0]
         .nuvemshop_channel_limited(&sim, "all", 16.0, 8.0)
         .await;
@@ -155,7 +149,6 @@ async fn three_instances_share_one_platform_budget() {
     for n in &mut nodes {
         n.kill();
     }
-    db.drop_db().await;
 }
 
 /// ERP actions posted to three instances at once, one instance killed while sends are in
@@ -165,7 +158,8 @@ async fn three_instances_send_each_event_in_order() {
     use ponte_sim::nuvemshop::{Fault, FaultKind, Method, PaymentStatus};
     use serde_json::json;
     const N: usize = 90;
-    let db = TestDb::create().await;
+    let storage = Storage::new(Backend::Postgres).await;
+    let db = storage.pg();
     let sim = Sim::start(Sim::unlimited()).await;
     let ids: Vec<u64> = (0..N)
         .map(|_| {
@@ -176,7 +170,7 @@ async fn three_instances_send_each_event_in_order() {
         })
         .collect();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &storage)).collect();
     let (channel, _) = nodes[0].nuvemshop_channel(&sim, "paid_only").await;
     let http = reqwest::Client::new();
     for (i, id) in ids.iter().enumerate() {
@@ -238,7 +232,7 @@ async fn three_instances_send_each_event_in_order() {
         .args(["-KILL", &victim.to_string()])
         .status();
     nodes[1].kill();
-    nodes[1] = start(dirs[1].path(), &db);
+    nodes[1] = start(dirs[1].path(), &storage);
 
     let start_wait = std::time::Instant::now();
     loop {
@@ -294,7 +288,6 @@ async fn three_instances_send_each_event_in_order() {
     for n in &mut nodes {
         n.kill();
     }
-    db.drop_db().await;
 }
 
 /// Three instances run one channel's polling every second, with a slow platform (a run
@@ -303,24 +296,21 @@ async fn three_instances_send_each_event_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_fire_each_due_run_once() {
     use ponte_sim::faults::{Fault, FaultKind};
-    let db = TestDb::create().await;
+    let storage = Storage::new(Backend::Postgres).await;
+    let db = storage.pg();
     let sim = Sim::start(Sim::unlimited()).await;
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let env = |db: &TestDb| {
-        vec![
-            ("PONTE_DATABASE_URL", db.url.clone()),
-            ("PONTE_MASTER_KEY", MASTER_KEY.to_owned()),
-            // Long enough that a heartbeat late on a loaded machine does not lose a
-            // live run's lease; short enough that the killed instance's run comes back.
-            ("PONTE_JOB_LEASE_SECS", "6".to_owned()),
-            ("PONTE_MIN_TASK_INTERVAL_SECONDS", "1".to_owned()),
-            ("PONTE_DATABASE_MAX_CONNECTIONS", "8".to_owned()),
-        ]
-    };
     let start_node = |dir: &std::path::Path| {
-        let e = env(&db);
-        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Ponte::start(dir, &e)
+        storage.start_in(
+            dir,
+            &[
+                // Long enough that a heartbeat late on a loaded machine does not lose a
+                // live run's lease; short enough that the killed instance's run comes back.
+                ("PONTE_JOB_LEASE_SECS", "6"),
+                ("PONTE_MIN_TASK_INTERVAL_SECONDS", "1"),
+                ("PONTE_DATABASE_MAX_CONNECTIONS", "8"),
+            ],
+        )
     };
     let mut nodes: Vec<Ponte> = dirs.iter().map(|d| start_node(d.path())).collect();
     let (channel, _) = nodes[0].nuvemshop_channel(&sim, "all").await;
@@ -390,7 +380,6 @@ async fn three_instances_fire_each_due_run_once() {
     for n in &mut nodes {
         n.kill();
     }
-    db.drop_db().await;
 }
 
 /// Two instances on PostgreSQL take stock movements and orders for the same SKUs at
@@ -399,10 +388,11 @@ async fn three_instances_fire_each_due_run_once() {
 async fn two_instances_keep_stock_exact() {
     use ponte_sim::nuvemshop::{NewLine, PaymentStatus};
     use serde_json::json;
-    let db = TestDb::create().await;
+    let storage = Storage::new(Backend::Postgres).await;
+    let db = storage.pg();
     let sim = Sim::start(Sim::unlimited()).await;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &db)).collect();
+    let nodes: Vec<Ponte> = dirs.iter().map(|d| start(d.path(), &storage)).collect();
     let (s, _) = nodes[0]
         .post("/api/v1/warehouses", &json!({"code": "SP", "name": "SP"}))
         .await;
@@ -504,5 +494,4 @@ async fn two_instances_keep_stock_exact() {
             .await,
         1000
     );
-    db.drop_db().await;
 }

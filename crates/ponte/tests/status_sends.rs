@@ -1,10 +1,11 @@
 //! ERP actions and status sends end to end: the real binary, the Nuvemshop simulator
-//! (Fulfillment Order API and metafields), injected 5xx, timeouts, 429, 401 and 422.
+//! (Fulfillment Order API and metafields), injected 5xx, timeouts, 429, 401 and 422;
+//! SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{wait_for, Ponte, Sim};
+use common::{wait_for, Backend, Ponte, Sim, Storage};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -80,11 +81,16 @@ fn outcomes(send: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erp_actions_reach_the_platform_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(
+    erp_actions_reach_the_platform_in_order,
+    failures_are_retried_shown_and_resent,
+    automations_decide_what_is_sent
+);
+
+async fn erp_actions_reach_the_platform_in_order(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
-    let p = Ponte::start(dir.path(), &[]);
+    let p = storage.start(&[]);
     let (_, url) = p.nuvemshop_channel(&sim, "paid_only").await;
     let (ext, id) = imported_order(&p, &sim, &url).await;
 
@@ -283,11 +289,10 @@ async fn erp_actions_reach_the_platform_in_order() {
         .starts_with("id,created_at,channel_id,order_id"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failures_are_retried_shown_and_resent() {
-    let dir = tempfile::tempdir().unwrap();
+async fn failures_are_retried_shown_and_resent(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
-    let p = Ponte::start(dir.path(), &[("PONTE_PLATFORM_TIMEOUT_MS", "1000")]);
+    let p = storage.start(&[("PONTE_PLATFORM_TIMEOUT_MS", "1000")]);
     let (channel, url) = p.nuvemshop_channel(&sim, "paid_only").await;
     let sep = json!({"kind": "separation"});
 
@@ -475,11 +480,10 @@ async fn failures_are_retried_shown_and_resent() {
     assert_eq!(r["resent"].as_array().unwrap().len(), 2, "{r}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn automations_decide_what_is_sent() {
-    let dir = tempfile::tempdir().unwrap();
+async fn automations_decide_what_is_sent(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
-    let p = Ponte::start(dir.path(), &[]);
+    let p = storage.start(&[]);
     let (channel, url) = p.nuvemshop_channel(&sim, "paid_only").await;
     let patch = |settings: Value| {
         let p = &p;

@@ -1,11 +1,11 @@
 //! A SIGKILL while status sends are in flight loses no send, and every platform call
 //! made is covered by a recorded attempt (an `interrupted` one when the process died
-//! during it).
+//! during it). SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{wait_for, Ponte, Sim};
+use common::{wait_for, Backend, Ponte, Sim, Storage};
 use futures::stream::{self, StreamExt};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
@@ -18,11 +18,12 @@ async fn all_sends(p: &Ponte) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_send_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends!(sigkill_mid_send_loses_nothing);
+
+async fn sigkill_mid_send_loses_nothing(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let sim = Sim::start(Sim::unlimited()).await;
-    let mut first = Ponte::start(dir.path(), &[]);
+    let mut first = storage.start(&[]);
     let (_, url) = first.nuvemshop_channel(&sim, "paid_only").await;
     let exts: Vec<u64> = (0..ORDERS)
         .map(|_| {
@@ -77,7 +78,7 @@ async fn sigkill_mid_send_loses_nothing() {
     .await;
     first.kill();
 
-    let p = Ponte::start(dir.path(), &[]);
+    let p = storage.start(&[]);
     wait_for(Duration::from_secs(60), || async {
         all_sends(&p)
             .await

@@ -1,12 +1,13 @@
 //! Stock end to end (real binary, simulated Nuvemshop): stock set, order imported,
 //! cancelled, invoiced, adjusted — the simulator shows the right stock for every
 //! variant at each step; unknown SKUs are flagged; 20,000 changes over 2,000 SKUs cost
-//! the coalesced minimum of calls.
+//! the coalesced minimum of calls. SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{wait_for, Ponte, Sim};
+use common::{wait_for, Backend, Ponte, Sim, Storage};
+use futures::stream::{self, StreamExt};
 use ponte_sim::nuvemshop::{Method, NewLine, NewOrder, PaymentStatus};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -57,11 +58,15 @@ async fn assert_sim_shows(ponte: &Ponte, sim: &Sim, ch: &str, want: &HashMap<(u6
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_platform_shows_the_right_stock_at_each_step() {
+both_backends!(
+    the_platform_shows_the_right_stock_at_each_step,
+    twenty_thousand_changes_cost_the_coalesced_minimum
+);
+
+async fn the_platform_shows_the_right_stock_at_each_step(backend: Backend) {
     let sim = Sim::start(Sim::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ponte = Ponte::start(dir.path(), &[]);
+    let storage = Storage::new(backend).await;
+    let ponte = storage.start(&[]);
     warehouses(&ponte).await;
     // Three variants of the simulator's catalogue become products.
     let variants: Vec<(u64, u64, String)> = sim
@@ -292,22 +297,27 @@ async fn the_platform_shows_the_right_stock_at_each_step() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_thousand_changes_cost_the_coalesced_minimum() {
+async fn twenty_thousand_changes_cost_the_coalesced_minimum(backend: Backend) {
     let sim = Sim::start(Sim::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ponte = Ponte::start(dir.path(), &[]);
+    let storage = Storage::new(backend).await;
+    let ponte = storage.start(&[]);
     warehouses(&ponte).await;
     // 2,000 SKUs: 400 products of 5 variants.
     let catalogue = sim.sim.add_catalogue(400, 5);
-    for chunk in catalogue.chunks(200) {
-        for (_, _, sku) in chunk {
-            let (s, _) = ponte
-                .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
-                .await;
-            assert_eq!(s, 201);
-        }
-    }
+    let created: Vec<u16> = stream::iter(&catalogue)
+        .map(|(_, _, sku)| {
+            let ponte = &ponte;
+            async move {
+                ponte
+                    .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
+                    .await
+                    .0
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(created.iter().all(|s| *s == 201), "{created:?}");
     // The channel's stock settings come with its creation; listings after.
     let (ch, _) = stock_channel(&ponte, &sim, 2).await;
     let listings: Vec<Value> = catalogue

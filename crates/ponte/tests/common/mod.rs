@@ -2,6 +2,9 @@
 //! simulator in this process, and an HTTP client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pg;
+
+use pg::{TestDb, MASTER_KEY};
 use ponte_sim::nuvemshop::{NuvemshopSim, ServerHandle, SimConfig};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -10,6 +13,106 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// Runs each scenario `async fn name(backend: Backend)` once per backend, as the tests
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$scenario($crate::common::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
+/// The store a scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded file in the data directory.
+    Sqlite,
+    /// A scratch PostgreSQL database.
+    Postgres,
+}
+
+/// Where a scenario's ponte keeps its data: a data directory and, on PostgreSQL, a
+/// scratch database every instance of the scenario shares (dropped at the end).
+pub struct Storage {
+    /// The first instance's data directory (where SQLite keeps its file).
+    pub dir: tempfile::TempDir,
+    /// The database, on PostgreSQL.
+    pub db: Option<TestDb>,
+}
+
+impl Storage {
+    pub async fn new(backend: Backend) -> Storage {
+        let db = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDb::create().await),
+        };
+        Storage {
+            dir: tempfile::tempdir().unwrap(),
+            db,
+        }
+    }
+
+    /// The PostgreSQL database (panics on SQLite).
+    pub fn pg(&self) -> &TestDb {
+        self.db.as_ref().expect("a PostgreSQL scenario")
+    }
+
+    /// What an instance needs to run on this storage: nothing on SQLite; on PostgreSQL
+    /// the database, the master key, a small pool (the tests share one server) and a
+    /// short lease, so a killed instance's jobs come back within seconds (SQLite takes
+    /// them back at restart).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        match &self.db {
+            None => vec![],
+            Some(db) => vec![
+                ("PONTE_DATABASE_URL", db.url.clone()),
+                ("PONTE_MASTER_KEY", MASTER_KEY.to_owned()),
+                ("PONTE_DATABASE_MAX_CONNECTIONS", "6".to_owned()),
+                ("PONTE_JOB_LEASE_SECS", "5".to_owned()),
+            ],
+        }
+    }
+
+    /// Starts ponte in the data directory; `extra_env` comes last (it may override).
+    pub fn start(&self, extra_env: &[(&str, &str)]) -> Ponte {
+        self.start_in(self.dir.path(), extra_env)
+    }
+
+    /// Starts an instance with data directory `dir` on this storage (on SQLite the data
+    /// is the directory's own).
+    pub fn start_in(&self, dir: &Path, extra_env: &[(&str, &str)]) -> Ponte {
+        let env = self.env();
+        let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra_env);
+        Ponte::start(dir, &all)
+    }
+
+    /// Whether `needle` can be read as it is in the stored data: in the SQLite file and
+    /// its write-ahead log, or in any row of the PostgreSQL database.
+    pub async fn shows(&self, needle: &str) -> bool {
+        match &self.db {
+            Some(db) => db.shows(needle).await,
+            None => {
+                let db = std::fs::read(self.dir.path().join("ponte.db")).unwrap();
+                let wal = std::fs::read(self.dir.path().join("ponte.db-wal")).unwrap_or_default();
+                [db, wal]
+                    .iter()
+                    .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            }
+        }
+    }
+}
 
 /// A running ponte process.
 pub struct Ponte {
