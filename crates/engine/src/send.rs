@@ -278,12 +278,7 @@ fn held(mut f: SendFinish, now: DateTime<Utc>, code: ErrorCode, message: String)
     f
 }
 
+/// The metric name of an outcome: the attempt outcome it records.
 fn outcome_name(o: &SendOutcome) -> &'static str {
-    match o {
-        SendOutcome::Succeeded => "succeeded",
-        SendOutcome::Retry { .. } => "retrying",
-        SendOutcome::RateLimited { .. } => "rate_limited",
-        SendOutcome::Held { .. } => "held",
-        SendOutcome::Failed => "failed",
-    }
+    ponte_store::AttemptOutcome::from(o).as_str()
 }

@@ -10,13 +10,15 @@ use crate::{db_err, sends_apply, sends_begin, sends_finish, sends_list, PgStore}
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::action::{Action, ActionKind};
-use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_core::{ChannelId, JobId, OrderId, SendId, TenantId};
+use ponte_store::send_plan::HeldJob;
 use ponte_store::{
-    send_job_key, ActionApplied, ActionCommit, JobLease, NewJob, Page, PageRequest, ResendSelector,
-    SendBegin, SendError, SendFilter, SendFinish, SendJob, SendState, SendStore, StatusSend,
-    StoreError, StoreResult, SEND_JOB_KIND,
+    ActionApplied, ActionCommit, JobLease, Page, PageRequest, ResendSelector, SendBegin, SendError,
+    SendFilter, SendFinish, SendJob, SendState, SendStore, StatusSend, StoreError, StoreResult,
+    SEND_JOB_KIND,
 };
 use sqlx::postgres::{PgConnection, PgRow};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The columns [`decode_send`] reads.
@@ -72,23 +74,6 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<serde_json::Val
     serde_json::to_value(v).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-/// The send job of an order, due at `run_at`.
-pub(crate) fn send_job(
-    channel: ChannelId,
-    order: OrderId,
-    run_at: DateTime<Utc>,
-) -> StoreResult<NewJob> {
-    Ok(NewJob {
-        kind: SEND_JOB_KIND.to_owned(),
-        payload: to_json(&SendJob {
-            order_id: order,
-            channel_id: channel,
-        })?,
-        unique_key: Some(send_job_key(channel, order)),
-        run_at,
-    })
-}
-
 /// Takes the advisory locks of these orders (see `orders::lock_orders`), in key order
 /// so that transactions locking several orders never deadlock.
 pub(crate) async fn lock_keys(conn: &mut PgConnection, mut keys: Vec<i64>) -> StoreResult<()> {
@@ -129,34 +114,15 @@ pub(crate) async fn notify_workers(conn: &mut PgConnection) -> StoreResult<()> {
     Ok(())
 }
 
-/// A send job whose lease still holds.
-pub(crate) struct Held {
-    /// The job.
-    pub(crate) job: Uuid,
-    /// Its lease owner.
-    pub(crate) owner: String,
-    /// Its tenant.
-    pub(crate) tenant: Uuid,
-    /// Its coalescing key.
-    pub(crate) key: Option<String>,
-}
-
-impl Held {
-    /// Whether this is `lease`.
-    pub(crate) fn is(&self, lease: &JobLease) -> bool {
-        self.job == lease.job_id.0 && self.owner == lease.owner
-    }
-}
-
-/// The leases still held among `leases`, their job rows locked.
+/// The leases still held among `leases`, their job rows locked: each job's tenant and key.
 pub(crate) async fn held_leases<'a>(
     conn: &mut PgConnection,
     leases: impl Iterator<Item = &'a JobLease>,
-) -> StoreResult<Vec<Held>> {
+) -> StoreResult<HashMap<JobId, HeldJob>> {
     let (ids, owners): (Vec<Uuid>, Vec<&str>) =
         leases.map(|l| (l.job_id.0, l.owner.as_str())).unzip();
     let rows = sqlx::query(
-        "SELECT j.id, j.lease_owner, j.tenant_id, j.unique_key FROM jobs j \
+        "SELECT j.id, j.tenant_id, j.unique_key FROM jobs j \
          JOIN UNNEST($1::uuid[], $2::text[]) AS u (id, owner) ON j.id = u.id AND j.lease_owner = u.owner \
          WHERE j.state = 'running' ORDER BY j.tenant_id, j.id FOR UPDATE OF j",
     )
@@ -167,38 +133,39 @@ pub(crate) async fn held_leases<'a>(
     .map_err(db_err)?;
     rows.iter()
         .map(|r| {
-            Ok(Held {
-                job: col(r, "id")?,
-                owner: col(r, "lease_owner")?,
-                tenant: col(r, "tenant_id")?,
+            let job = HeldJob {
+                tenant: TenantId(col(r, "tenant_id")?),
                 key: col(r, "unique_key")?,
-            })
+            };
+            Ok((JobId(col(r, "id")?), job))
         })
         .collect()
 }
 
 /// Deletes finished send jobs (their leases were checked and locked in this transaction).
-pub(crate) async fn delete_jobs(conn: &mut PgConnection, ids: Vec<Uuid>) -> StoreResult<()> {
-    if ids.is_empty() {
+pub(crate) async fn delete_jobs(
+    conn: &mut PgConnection,
+    jobs: &[(TenantId, JobId)],
+) -> StoreResult<()> {
+    if jobs.is_empty() {
         return Ok(());
     }
     sqlx::query("DELETE FROM jobs WHERE id = ANY($1) AND state = 'running'")
-        .bind(ids)
+        .bind(jobs.iter().map(|j| j.1 .0).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     Ok(())
 }
 
-/// Blocks the pending sends of each (tenant, order) that come after `seq`.
+/// Blocks the pending sends after each (tenant, order, seq): they wait for that failed
+/// one to be resent.
 pub(crate) async fn block_after(
     conn: &mut PgConnection,
-    tenants: Vec<Uuid>,
-    orders: Vec<Uuid>,
-    seqs: Vec<i64>,
+    failed: &[(TenantId, OrderId, i64)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if tenants.is_empty() {
+    if failed.is_empty() {
         return Ok(());
     }
     sqlx::query(
@@ -206,10 +173,51 @@ pub(crate) async fn block_after(
          FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS u (t, o, seq) \
          WHERE s.tenant_id = u.t AND s.order_id = u.o AND s.seq > u.seq AND s.state = 'pending'",
     )
-    .bind(tenants)
-    .bind(orders)
-    .bind(seqs)
+    .bind(failed.iter().map(|f| f.0 .0).collect::<Vec<_>>())
+    .bind(failed.iter().map(|f| f.1 .0).collect::<Vec<_>>())
+    .bind(failed.iter().map(|f| f.2).collect::<Vec<_>>())
     .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Writes sends' state, attempts used and last error with one statement.
+pub(crate) async fn write_sends(conn: &mut PgConnection, sends: &[StatusSend]) -> StoreResult<()> {
+    if sends.is_empty() {
+        return Ok(());
+    }
+    let error = |s: &StatusSend| s.last_error.clone();
+    sqlx::query(
+        "UPDATE status_sends s SET state = u.state, attempts_used = u.used, error_code = u.code, \
+           error_message = u.msg, updated_at = u.at \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], \
+           $7::timestamptz[]) AS u (t, id, state, used, code, msg, at) \
+         WHERE s.tenant_id = u.t AND s.id = u.id",
+    )
+    .bind(sends.iter().map(|s| s.tenant_id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.state.as_str()).collect::<Vec<_>>())
+    .bind(
+        sends
+            .iter()
+            .map(|s| to_db(s.attempts_used))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        sends
+            .iter()
+            .map(|s| error(s).map(|e| e.code))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        sends
+            .iter()
+            .map(|s| error(s).map(|e| e.message))
+            .collect::<Vec<_>>(),
+    )
+    .bind(sends.iter().map(|s| s.updated_at).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -257,7 +265,10 @@ impl SendStore for PgStore {
         jobs: &[(JobLease, SendJob)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SendBegin>> {
-        sends_begin::begin_sends(&self.pool, jobs, now).await
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let out = sends_begin::begin_in(&mut tx, jobs, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
     }
 
     async fn finish_sends(

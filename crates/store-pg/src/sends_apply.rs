@@ -10,64 +10,21 @@ use crate::codec::col;
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
-use crate::sends::{lock_keys, order_keys, send_job, to_db, to_json};
-use crate::timeline::Timeline;
+use crate::sends::{lock_keys, order_keys, to_db, to_json};
+use crate::timeline::write_notes;
 use chrono::{DateTime, SubsecRound, Utc};
-use ponte_core::action::{decide, Decision};
 use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_store::send_plan::{plan_actions, send_job, ActionTarget, ActionTargets};
 use ponte_store::{
-    ActionApplied, ActionCommit, NewJob, ResendSelector, SendState, StoreResult, StoredOrder,
+    ActionApplied, ActionCommit, NewJob, ResendSelector, StatusSend, StoreResult, StoredOrder,
 };
-use serde_json::json;
 use sqlx::postgres::PgPool;
 use sqlx::PgConnection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// The kind of the stored NF-e XML in `order_documents`.
 const NFE_XML: &str = "nfe_xml";
-
-/// An order's key: (tenant, id).
-type Key = (Uuid, Uuid);
-
-/// An order of the batch, as the actions decided so far leave it.
-struct Current<'a> {
-    /// The order (status, fulfilment and `updated_at` as last applied).
-    order: StoredOrder,
-    /// Its platform id.
-    external_id: String,
-    /// Whether an action of the batch changed it.
-    changed: bool,
-    /// The NF-e XML to store (the last one of its applied actions).
-    xml: Option<&'a str>,
-    /// Its highest send `seq` (0: none).
-    seq: i64,
-    /// Whether one of its sends is failed or blocked: new sends wait behind it.
-    held: bool,
-}
-
-/// The status sends a batch creates, column by column.
-#[derive(Default)]
-struct NewSends {
-    tenants: Vec<Uuid>,
-    ids: Vec<Uuid>,
-    channels: Vec<Uuid>,
-    orders: Vec<Uuid>,
-    external_ids: Vec<String>,
-    seqs: Vec<i64>,
-    kinds: Vec<&'static str>,
-    actions: Vec<serde_json::Value>,
-    states: Vec<&'static str>,
-    max_attempts: Vec<i32>,
-}
-
-/// Everything a batch writes, besides the orders themselves.
-#[derive(Default)]
-struct Writes {
-    sends: NewSends,
-    jobs: Vec<(TenantId, NewJob)>,
-    notes: Timeline,
-}
 
 /// Applies a batch of ERP actions in one transaction: every order concerned is locked
 /// first (sorted: no deadlocks with imports or other batches) and read again, then each
@@ -89,17 +46,18 @@ pub(crate) async fn apply_actions(
         .filter(|k| seen.insert(*k))
         .unzip();
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let mut orders = HashMap::new();
+    let mut orders = ActionTargets::new();
     if lock_orders(&mut tx, &tenants, &ids).await? {
         orders = read_orders(&mut tx, &tenants, &ids).await?;
     }
-    let mut writes = Writes::default();
-    let mut out = Vec::with_capacity(batch.len());
-    for c in batch {
-        out.push(decide_one(&mut orders, &mut writes, c, now)?);
-    }
-    write_orders(&mut tx, &orders, now).await?;
-    writes.write(&mut tx, now).await?;
+    let plan = plan_actions(batch, orders, now);
+    let out = plan.applied;
+    write_orders(&mut tx, &plan.orders, &plan.documents, now).await?;
+    write_sends(&mut tx, &plan.sends).await?;
+    let jobs: Vec<(TenantId, &NewJob)> = plan.jobs.iter().map(|(t, j)| (*t, j)).collect();
+    // Several of one order's are coalesced by `insert_jobs`, which notifies the workers.
+    insert_jobs(&mut tx, &jobs).await?;
+    write_notes(&mut tx, &plan.notes).await?;
     // What the applied actions do to stock (an invoice debits, a cancellation gives
     // back), under the orders' locks taken above.
     let touched: Vec<(TenantId, OrderId)> = out
@@ -134,11 +92,11 @@ async fn lock_orders(conn: &mut PgConnection, tenants: &[Uuid], ids: &[Uuid]) ->
 
 /// The orders of these keys that exist, by key, each with its highest send `seq` and
 /// whether one of its sends holds the next ones back (failed or blocked).
-async fn read_orders<'a>(
+async fn read_orders(
     conn: &mut PgConnection,
     tenants: &[Uuid],
     ids: &[Uuid],
-) -> StoreResult<HashMap<Key, Current<'a>>> {
+) -> StoreResult<ActionTargets> {
     let rows = sqlx::query(&format!(
         "SELECT {ORDER_COLUMNS}, external_id, \
            (SELECT COALESCE(MAX(s.seq), 0) FROM status_sends s \
@@ -153,139 +111,44 @@ async fn read_orders<'a>(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let mut orders = HashMap::with_capacity(rows.len());
+    let mut orders = ActionTargets::with_capacity(rows.len());
     for r in &rows {
         let order = decode_order(r)?;
-        let key = (order.tenant_id.0, order.id.0);
-        let current = Current {
+        let key = (order.tenant_id, order.id);
+        let target = ActionTarget {
             order,
             external_id: col(r, "external_id")?,
-            changed: false,
-            xml: None,
-            seq: col(r, "last_seq")?,
+            last_seq: col(r, "last_seq")?,
             held: col(r, "held")?,
         };
-        orders.insert(key, current);
+        orders.insert(key, target);
     }
     Ok(orders)
-}
-
-/// Decides one action against its order as the actions before it left it, and plans
-/// what it writes.
-fn decide_one<'a>(
-    orders: &mut HashMap<Key, Current<'a>>,
-    writes: &mut Writes,
-    c: &'a ActionCommit,
-    now: DateTime<Utc>,
-) -> StoreResult<ActionApplied> {
-    let t = c.tenant_id.0;
-    let Some(cur) = orders.get_mut(&(t, c.order_id.0)) else {
-        return Ok(ActionApplied::NotFound);
-    };
-    let from = cur.order.data.status;
-    let to = match decide(from, &cur.order.fulfilment, &c.action) {
-        Err(e) => return Ok(ActionApplied::Refused(e)),
-        Ok(Decision::AlreadyDone) => {
-            return Ok(ActionApplied::AlreadyDone(Box::new(cur.order.clone())))
-        }
-        Ok(Decision::Apply { status }) => status,
-    };
-    cur.order.data.status = to;
-    cur.order.fulfilment.record(c.action.clone());
-    cur.order.updated_at = now;
-    cur.changed = true;
-    if let Some(xml) = &c.xml {
-        cur.xml = Some(xml);
-    }
-    let channel = cur.order.channel_id;
-    let action = to_json(&c.action)?;
-    let detail = json!({ "action": action, "from": from, "to": to });
-    let ext = &cur.external_id;
-    writes
-        .notes
-        .add(t, channel.0, ext, now, "erp_action", detail);
-    let send = match c.send_max_attempts {
-        None => None,
-        Some(max) => Some(writes.add_send(cur, c, max, action, now)?),
-    };
-    Ok(ActionApplied::Applied {
-        order: Box::new(cur.order.clone()),
-        send,
-    })
-}
-
-impl Writes {
-    /// Plans the status send of an applied action (the order's next `seq`), its job and
-    /// its timeline entry.
-    fn add_send(
-        &mut self,
-        cur: &mut Current<'_>,
-        c: &ActionCommit,
-        max: u32,
-        action: serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> StoreResult<SendId> {
-        let (t, channel, ext) = (c.tenant_id.0, cur.order.channel_id, &cur.external_id);
-        let id = SendId::new();
-        cur.seq += 1;
-        // Behind a failed or blocked send of the order, it waits (without a job) for that
-        // one's resend.
-        let state = if cur.held {
-            SendState::Blocked
-        } else {
-            // Several of one order's: coalesced by `insert_jobs`.
-            let job = send_job(channel, c.order_id, now)?;
-            self.jobs.push((c.tenant_id, job));
-            SendState::Pending
-        };
-        let kind = c.action.kind().as_str();
-        let s = &mut self.sends;
-        s.tenants.push(t);
-        s.ids.push(id.0);
-        s.channels.push(channel.0);
-        s.orders.push(c.order_id.0);
-        s.external_ids.push(ext.clone());
-        s.seqs.push(cur.seq);
-        s.kinds.push(kind);
-        s.actions.push(action);
-        s.states.push(state.as_str());
-        s.max_attempts.push(to_db(max));
-        let detail = json!({ "send_id": id, "kind": kind, "state": state.as_str() });
-        self.notes
-            .add(t, channel.0, ext, now, "status_send_queued", detail);
-        Ok(id)
-    }
-
-    /// Writes the sends, jobs (which notify the workers) and timeline entries.
-    async fn write(self, conn: &mut PgConnection, now: DateTime<Utc>) -> StoreResult<()> {
-        self.sends.write(conn, now).await?;
-        let jobs: Vec<(TenantId, &NewJob)> = self.jobs.iter().map(|(t, j)| (*t, j)).collect();
-        insert_jobs(conn, &jobs).await?;
-        self.notes.write(conn).await
-    }
 }
 
 /// Writes every changed order (final status, data, fulfilment) and the NF-e XML of
 /// those that got one, in one statement (one row per order, in key order).
 async fn write_orders(
     conn: &mut PgConnection,
-    orders: &HashMap<Key, Current<'_>>,
+    orders: &[StoredOrder],
+    documents: &[(TenantId, OrderId, String)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut rows: Vec<_> = orders.iter().filter(|(_, o)| o.changed).collect();
+    let mut rows: Vec<&StoredOrder> = orders.iter().collect();
     if rows.is_empty() {
         return Ok(());
     }
-    rows.sort_unstable_by_key(|(k, _)| **k);
+    rows.sort_unstable_by_key(|o| (o.tenant_id, o.id));
     let (mut tenants, mut ids, mut statuses, mut xml) = (vec![], vec![], vec![], vec![]);
     let (mut data, mut fulfilment) = (vec![], vec![]);
-    for (k, o) in rows {
-        tenants.push(k.0);
-        ids.push(k.1);
-        statuses.push(o.order.data.status.as_str());
-        data.push(to_json(&o.order.data)?);
-        fulfilment.push(to_json(&o.order.fulfilment)?);
-        xml.push(o.xml);
+    for o in rows {
+        tenants.push(o.tenant_id.0);
+        ids.push(o.id.0);
+        statuses.push(o.data.status.as_str());
+        data.push(to_json(&o.data)?);
+        fulfilment.push(to_json(&o.fulfilment)?);
+        let doc = documents.iter().find(|d| d.0 == o.tenant_id && d.1 == o.id);
+        xml.push(doc.map(|d| d.2.as_str()));
     }
     sqlx::query(
         "WITH u AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], \
@@ -312,36 +175,48 @@ async fn write_orders(
     Ok(())
 }
 
-impl NewSends {
-    /// Inserts the sends.
-    async fn write(self, conn: &mut PgConnection, now: DateTime<Utc>) -> StoreResult<()> {
-        if self.ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO status_sends (tenant_id, id, channel_id, order_id, external_id, seq, \
-               kind, action, state, attempts_used, max_attempts, created_at, updated_at) \
-             SELECT t, id, ch, o, ext, seq, kind, action, state, 0, max, $11, $11 \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], \
-               $6::bigint[], $7::text[], $8::jsonb[], $9::text[], $10::integer[]) \
-               AS u (t, id, ch, o, ext, seq, kind, action, state, max)",
-        )
-        .bind(self.tenants)
-        .bind(self.ids)
-        .bind(self.channels)
-        .bind(self.orders)
-        .bind(self.external_ids)
-        .bind(self.seqs)
-        .bind(self.kinds)
-        .bind(self.actions)
-        .bind(self.states)
-        .bind(self.max_attempts)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+/// Inserts the new sends.
+async fn write_sends(conn: &mut PgConnection, sends: &[StatusSend]) -> StoreResult<()> {
+    if sends.is_empty() {
+        return Ok(());
     }
+    let actions = sends
+        .iter()
+        .map(|s| to_json(&s.action))
+        .collect::<StoreResult<Vec<_>>>()?;
+    sqlx::query(
+        "INSERT INTO status_sends (tenant_id, id, channel_id, order_id, external_id, seq, \
+           kind, action, state, attempts_used, max_attempts, created_at, updated_at) \
+         SELECT t, id, ch, o, ext, seq, kind, action, state, 0, max, at, at \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], \
+           $6::bigint[], $7::text[], $8::jsonb[], $9::text[], $10::integer[], $11::timestamptz[]) \
+           AS u (t, id, ch, o, ext, seq, kind, action, state, max, at)",
+    )
+    .bind(sends.iter().map(|s| s.tenant_id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.channel_id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.order_id.0).collect::<Vec<_>>())
+    .bind(
+        sends
+            .iter()
+            .map(|s| s.external_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(sends.iter().map(|s| s.seq).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.kind().as_str()).collect::<Vec<_>>())
+    .bind(actions)
+    .bind(sends.iter().map(|s| s.state.as_str()).collect::<Vec<_>>())
+    .bind(
+        sends
+            .iter()
+            .map(|s| to_db(s.max_attempts))
+            .collect::<Vec<_>>(),
+    )
+    .bind(sends.iter().map(|s| s.created_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 /// Makes failed sends pending again (and the sends they held back), and enqueues their
@@ -415,10 +290,7 @@ pub(crate) async fn resend(
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    let jobs = orders
-        .iter()
-        .map(|(c, o)| send_job(*c, *o, now))
-        .collect::<StoreResult<Vec<_>>>()?;
+    let jobs: Vec<NewJob> = orders.iter().map(|(c, o)| send_job(*c, *o, now)).collect();
     let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
     // Coalesced with a pending job of the order, which becomes due now; notifies.
     insert_jobs(&mut tx, &refs).await?;

@@ -1,36 +1,10 @@
-//! Order timeline entries, collected during a transaction and written in one statement.
+//! Writing order timeline entries a transaction collected, in one statement.
 
 use crate::db_err;
 use chrono::{DateTime, Utc};
-use ponte_core::{ChannelId, TenantId};
-use ponte_store::{StoreResult, TimelineNote, TimelineNotes};
+use ponte_store::{StoreResult, TimelineNote};
 use sqlx::PgConnection;
 use uuid::Uuid;
-
-/// [`TimelineNotes`] keyed by the ids' UUIDs, as the status sends collect them.
-#[derive(Default)]
-pub(crate) struct Timeline(TimelineNotes);
-
-impl Timeline {
-    /// Adds an entry to the order (`channel`, `external_id`) of `tenant`.
-    pub(crate) fn add(
-        &mut self,
-        tenant: Uuid,
-        channel: Uuid,
-        external_id: &str,
-        at: DateTime<Utc>,
-        kind: &'static str,
-        detail: serde_json::Value,
-    ) {
-        let (tenant, channel) = (TenantId(tenant), ChannelId(channel));
-        self.0.add(tenant, channel, external_id, at, kind, detail);
-    }
-
-    /// Writes the entries.
-    pub(crate) async fn write(self, conn: &mut PgConnection) -> StoreResult<()> {
-        write_notes(conn, self.0.as_slice()).await
-    }
-}
 
 /// Appends the entries to the timeline, in order, with one statement.
 pub(crate) async fn write_notes(

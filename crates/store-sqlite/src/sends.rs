@@ -5,7 +5,8 @@ use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_core::{ChannelId, JobId, OrderId, SendId, TenantId};
+use ponte_store::send_plan::send_job;
 use ponte_store::*;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteRow;
@@ -71,118 +72,67 @@ pub(crate) fn decode_attempt(r: &SqliteRow) -> StoreResult<SendAttempt> {
     })
 }
 
-/// The send job of an order (one per order: its unique key coalesces them).
-pub(crate) fn send_job(
-    tenant: TenantId,
-    channel: ChannelId,
-    order: OrderId,
-    now: DateTime<Utc>,
-) -> (TenantId, NewJob) {
-    let payload = SendJob {
-        order_id: order,
-        channel_id: channel,
-    };
-    let job = NewJob {
-        kind: SEND_JOB_KIND.to_owned(),
-        payload: serde_json::to_value(payload).unwrap_or_default(),
-        unique_key: Some(send_job_key(channel, order)),
-        run_at: now,
-    };
-    (tenant, job)
-}
-
-/// Error code of an attempt the process did not live to finish.
-pub(crate) const INTERRUPTED: &str = "interrupted";
-/// Its text.
-pub(crate) const INTERRUPTED_TEXT: &str =
-    "the process stopped during the call; its result is unknown";
-
 /// Rows for a statement that reads them with `json_each(?)`: one JSON array per row,
 /// its fields read as `value->>0`, `value->>1`, ... (one SQL text for any batch size).
 pub(crate) fn json_rows(rows: Vec<Value>) -> String {
     Value::Array(rows).to_string()
 }
 
-/// A send row as a batch leaves it; written back (with `updated_at` = now) when dirty.
-pub(crate) struct SendRow {
-    /// As a statement reading it now would decode it.
-    pub(crate) send: StatusSend,
-    /// `attempts_used` as stored.
-    pub(crate) used: i64,
-    /// `error_code` as stored.
-    pub(crate) code: Option<String>,
-    /// `error_message` as stored.
-    pub(crate) message: Option<String>,
-    /// Changed by the batch.
-    pub(crate) dirty: bool,
-}
-
-impl SendRow {
-    /// Decodes a row selected with [`SEND_COLUMNS`].
-    pub(crate) fn decode(r: &SqliteRow) -> StoreResult<Self> {
-        Ok(Self {
-            send: decode_send(r)?,
-            used: col(r, "attempts_used")?,
-            code: col(r, "error_code")?,
-            message: col(r, "error_message")?,
-            dirty: false,
-        })
-    }
-
-    /// Moves the send to `state`, counting `used` more attempts, with `error` as its
-    /// last error (none clears it).
-    pub(crate) fn set(
-        &mut self,
-        state: SendState,
-        used: i64,
-        error: Option<&SendError>,
-        now: DateTime<Utc>,
-    ) {
-        self.used = self.used.saturating_add(used);
-        self.code = error.map(|e| e.code.clone());
-        self.message = error.map(|e| e.message.clone());
-        self.send.state = state;
-        self.send.attempts_used = u32_of(self.used);
-        self.send.last_error = error.cloned();
-        self.send.updated_at = now;
-        self.dirty = true;
-    }
-
-    /// Blocks the send (it waits for an earlier failed one to be resent).
-    pub(crate) fn block(&mut self, now: DateTime<Utc>) {
-        self.send.state = SendState::Blocked;
-        self.send.updated_at = now;
-        self.dirty = true;
-    }
-}
-
-/// Writes the dirty send rows with one statement.
-pub(crate) async fn write_sends<'a>(
+/// Writes sends' state, attempts used and last error with one statement.
+pub(crate) async fn write_sends(
     conn: &mut SqliteConnection,
-    rows: impl Iterator<Item = &'a SendRow>,
-    now: DateTime<Utc>,
+    sends: &[StatusSend],
 ) -> StoreResult<()> {
-    let rows: Vec<Value> = rows
-        .filter(|r| r.dirty)
-        .map(|r| {
+    if sends.is_empty() {
+        return Ok(());
+    }
+    let rows = sends
+        .iter()
+        .map(|s| {
+            let e = s.last_error.as_ref();
             json!([
-                r.send.tenant_id.to_string(),
-                r.send.id.to_string(),
-                r.send.state.as_str(),
-                r.used,
-                r.code,
-                r.message
+                s.tenant_id,
+                s.id,
+                s.state.as_str(),
+                s.attempts_used,
+                e.map(|e| &e.code),
+                e.map(|e| &e.message),
+                ts(s.updated_at)
             ])
         })
         .collect();
-    if rows.is_empty() {
+    sqlx::query(
+        "WITH v(t, i, st, u, c, m, at) AS (SELECT value->>0, value->>1, value->>2, value->>3, value->>4, \
+         value->>5, value->>6 FROM json_each(?1)) \
+         UPDATE status_sends SET state = v.st, attempts_used = v.u, error_code = v.c, error_message = v.m, \
+         updated_at = v.at FROM v WHERE status_sends.tenant_id = v.t AND status_sends.id = v.i",
+    )
+    .bind(json_rows(rows))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Blocks the pending sends after each (tenant, order, seq): they wait for that failed
+/// one to be resent.
+pub(crate) async fn block_after(
+    conn: &mut SqliteConnection,
+    failed: &[(TenantId, OrderId, i64)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if failed.is_empty() {
         return Ok(());
     }
+    let rows = failed
+        .iter()
+        .map(|(t, o, seq)| json!([t, o, seq]))
+        .collect();
     sqlx::query(
-        "WITH v(t, i, st, u, c, m) AS (SELECT value->>0, value->>1, value->>2, value->>3, value->>4, \
-         value->>5 FROM json_each(?1)) \
-         UPDATE status_sends SET state = v.st, attempts_used = v.u, error_code = v.c, error_message = v.m, \
-         updated_at = ?2 FROM v WHERE status_sends.tenant_id = v.t AND status_sends.id = v.i",
+        "UPDATE status_sends SET state = 'blocked', updated_at = ?2 \
+         FROM (SELECT value->>0 AS t, value->>1 AS o, value->>2 AS seq FROM json_each(?1)) AS v \
+         WHERE status_sends.tenant_id = v.t AND status_sends.order_id = v.o \
+         AND status_sends.seq > v.seq AND status_sends.state = 'pending'",
     )
     .bind(json_rows(rows))
     .bind(ts(now))
@@ -192,52 +142,19 @@ pub(crate) async fn write_sends<'a>(
     Ok(())
 }
 
-/// Deletes jobs, given as (tenant, id), with one statement.
+/// Deletes jobs with one statement.
 pub(crate) async fn delete_jobs(
     conn: &mut SqliteConnection,
-    jobs: Vec<(String, String)>,
+    jobs: &[(TenantId, JobId)],
 ) -> StoreResult<()> {
     if jobs.is_empty() {
         return Ok(());
     }
-    let rows = jobs.into_iter().map(|(t, i)| json!([t, i])).collect();
+    let rows = jobs.iter().map(|(t, i)| json!([t, i])).collect();
     sqlx::query(
         "DELETE FROM jobs WHERE (tenant_id, id) IN (SELECT value->>0, value->>1 FROM json_each(?1))",
     )
     .bind(json_rows(rows))
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
-/// A `status_send_attempt` timeline entry of a send's order.
-pub(crate) fn attempt_note(send: &StatusSend, detail: &Value) -> Value {
-    json!([
-        send.tenant_id.to_string(),
-        send.channel_id.to_string(),
-        send.external_id,
-        detail.to_string()
-    ])
-}
-
-/// Appends `status_send_attempt` entries (from [`attempt_note`]) to the timeline, in
-/// order, with one statement.
-pub(crate) async fn write_notes(
-    conn: &mut SqliteConnection,
-    notes: Vec<Value>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if notes.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO timeline (tenant_id, channel_id, external_id, at, kind, detail) \
-         SELECT value->>0, value->>1, value->>2, ?2, 'status_send_attempt', value->>3 \
-         FROM json_each(?1) ORDER BY key",
-    )
-    .bind(json_rows(notes))
-    .bind(ts(now))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -362,7 +279,9 @@ impl SendStore for SqliteStore {
         let mut jobs = Vec::with_capacity(orders.len());
         for (channel, order) in &orders {
             sqlx::query(
-                "UPDATE status_sends SET state = 'pending', updated_at = ? WHERE tenant_id = ? AND order_id = ? AND state = 'blocked'",
+                "UPDATE status_sends SET state = 'pending', updated_at = ?1 WHERE tenant_id = ?2 AND order_id = ?3 \
+                 AND state = 'blocked' AND NOT EXISTS (SELECT 1 FROM status_sends f WHERE f.tenant_id = ?2 \
+                 AND f.order_id = ?3 AND f.state = 'failed')",
             )
             .bind(ts(now))
             .bind(tenant.to_string())
@@ -370,7 +289,7 @@ impl SendStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            jobs.push(send_job(tenant, *channel, *order, now));
+            jobs.push((tenant, send_job(*channel, *order, now)));
         }
         let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|(t, j)| (*t, j)).collect();
         insert_jobs(&mut tx, &refs).await?;

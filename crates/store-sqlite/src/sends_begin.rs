@@ -1,63 +1,30 @@
 //! Beginning status sends (SQLite) with a constant number of statements per batch:
-//! read the batch's jobs and the heads of their orders once, decide in memory as if
-//! the jobs ran one after another in batch order, then write each table once.
+//! read the batch's jobs and the heads of their orders once, decide with
+//! `ponte_store::send_plan`, then write each table once.
 
-use crate::codec::{col, ts};
+use crate::codec::{col, json};
 use crate::db_err;
-use crate::sends::{
-    attempt_note, delete_jobs, json_rows, u32_of, write_notes, write_sends, SendRow, INTERRUPTED,
-    INTERRUPTED_TEXT, SEND_COLUMNS,
-};
+use crate::sends::{block_after, delete_jobs, json_rows, write_sends, SEND_COLUMNS};
+use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
-use ponte_store::{
-    send_job_key, AttemptOutcome, JobLease, SendAttempt, SendBegin, SendError, SendJob, SendState,
-    StoreResult,
+use ponte_core::{JobId, OrderId, TenantId};
+use ponte_store::send_plan::{
+    begin_live, plan_begin, BeginPlan, HeadSend, HeldJob, INTERRUPTED, INTERRUPTED_TEXT,
 };
+use ponte_store::{send_job_key, JobLease, SendBegin, SendJob, StoreResult};
 use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
-/// An attempt of a head send left `started`.
-enum Open {
-    /// Stored before this batch (all of a send's go `interrupted` together).
-    Stored(i64),
-    /// Recorded by this batch: an index into the new attempts.
-    New(usize),
-}
+/// The batch's jobs whose lease holds, and the keys running jobs outside the batch hold.
+type Running = (HashMap<JobId, HeldJob>, HashSet<(TenantId, String)>);
 
-/// An order's first send that has not succeeded, as the batch leaves it.
-struct Head {
-    row: SendRow,
-    /// The highest attempt number.
-    max_n: i64,
-    /// Attempts still `started`, by n.
-    open: Vec<Open>,
-}
-
-/// An attempt to insert.
-struct NewAttempt {
-    tenant: String,
-    send: String,
-    n: i64,
-    /// Interrupted by a later job of the same batch.
-    interrupted: bool,
-}
-
-/// Running jobs by id, as (tenant, lease owner); and by (tenant, unique key).
-type Running = (
-    HashMap<String, (String, Option<String>)>,
-    HashMap<(String, String), Vec<String>>,
-);
-
-/// Every running job that is one of the batch or holds one of its orders' keys.
+/// Reads the running jobs that are the batch's or hold one of its orders' keys.
 async fn running_jobs(
     conn: &mut SqliteConnection,
     jobs: &[(JobLease, SendJob)],
 ) -> StoreResult<Running> {
-    let ids: Vec<Value> = jobs
-        .iter()
-        .map(|(l, _)| json!(l.job_id.to_string()))
-        .collect();
+    let ids: Vec<Value> = jobs.iter().map(|(l, _)| json!(l.job_id)).collect();
     let keys: Vec<Value> = jobs
         .iter()
         .map(|(_, j)| json!(send_job_key(j.channel_id, j.order_id)))
@@ -71,34 +38,43 @@ async fn running_jobs(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let mut by_id = HashMap::with_capacity(rows.len());
-    let mut by_key: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let owners: HashMap<JobId, &str> = jobs
+        .iter()
+        .map(|(l, _)| (l.job_id, l.owner.as_str()))
+        .collect();
+    let (mut held, mut busy) = (HashMap::new(), HashSet::new());
     for r in &rows {
-        let tenant: String = col(r, "tenant_id")?;
-        let id: String = col(r, "id")?;
-        if let Some(key) = col::<Option<String>>(r, "unique_key")? {
-            by_key
-                .entry((tenant.clone(), key))
-                .or_default()
-                .push(id.clone());
+        let tenant: TenantId = crate::codec::id(col(r, "tenant_id")?)?;
+        let job: JobId = crate::codec::id(col(r, "id")?)?;
+        let key: Option<String> = col(r, "unique_key")?;
+        match owners.get(&job) {
+            Some(owner) => {
+                if col::<Option<&str>>(r, "lease_owner")? == Some(*owner) {
+                    held.insert(job, HeldJob { tenant, key });
+                }
+            }
+            None => {
+                if let Some(k) = key {
+                    busy.insert((tenant, k));
+                }
+            }
         }
-        by_id.insert(id, (tenant, col(r, "lease_owner")?));
     }
-    Ok((by_id, by_key))
+    Ok((held, busy))
 }
 
 /// The head of each (tenant, order), with its attempts' numbers.
 async fn heads(
     conn: &mut SqliteConnection,
-    orders: HashSet<(String, String)>,
-) -> StoreResult<HashMap<(String, String), Head>> {
+    orders: &[(usize, TenantId, OrderId)],
+) -> StoreResult<HashMap<(TenantId, OrderId), HeadSend>> {
     if orders.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = orders.into_iter().map(|(t, o)| json!([t, o])).collect();
+    let rows = orders.iter().map(|(_, t, o)| json!([t, o])).collect();
     let rows = sqlx::query(&format!(
         "WITH v(t, o) AS (SELECT value->>0, value->>1 FROM json_each(?1)) \
-         SELECT v.t AS v_t, v.o AS v_o, {SEND_COLUMNS}, \
+         SELECT {SEND_COLUMNS}, \
            (SELECT MAX(a.n) FROM send_attempts a WHERE a.tenant_id = s.tenant_id AND a.send_id = s.id) AS max_n, \
            (SELECT json_group_array(a.n) FROM send_attempts a WHERE a.tenant_id = s.tenant_id \
               AND a.send_id = s.id AND a.outcome = 'started') AS started \
@@ -112,16 +88,16 @@ async fn heads(
     .map_err(db_err)?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in &rows {
-        let started: String = col(r, "started")?;
-        let mut started: Vec<i64> = crate::codec::json(&started)?;
+        let mut started: Vec<u32> = json(col(r, "started")?)?;
         started.sort_unstable();
-        let key = (col(r, "v_t")?, col(r, "v_o")?);
-        let head = Head {
-            row: SendRow::decode(r)?,
-            max_n: col::<Option<i64>>(r, "max_n")?.unwrap_or(0),
-            open: started.into_iter().map(Open::Stored).collect(),
+        let send = crate::sends::decode_send(r)?;
+        let max_n = col::<Option<i64>>(r, "max_n")?.unwrap_or(0);
+        let head = HeadSend {
+            max_n: u32::try_from(max_n).unwrap_or(0),
+            started,
+            send,
         };
-        out.insert(key, head);
+        out.insert((head.send.tenant_id, head.send.order_id), head);
     }
     Ok(out)
 }
@@ -132,179 +108,58 @@ pub(crate) async fn begin_sends(
     jobs: &[(JobLease, SendJob)],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<SendBegin>> {
-    let (running, by_key) = running_jobs(conn, jobs).await?;
-    let orders: HashSet<(String, String)> = jobs
-        .iter()
-        .filter_map(|(lease, job)| {
-            let (tenant, _) = running.get(&lease.job_id.to_string())?;
-            Some((tenant.clone(), job.order_id.to_string()))
-        })
-        .collect();
-    let mut heads = heads(conn, orders).await?;
-    let interrupted = SendError {
-        code: INTERRUPTED.into(),
-        message: INTERRUPTED_TEXT.into(),
-    };
-    let mut out = Vec::with_capacity(jobs.len());
-    // Sends whose stored `started` attempts become interrupted.
-    let mut lost: Vec<Value> = Vec::new();
-    let mut attempts: Vec<NewAttempt> = Vec::new();
-    // Failed heads as (tenant, order, seq): the order's later pending sends are blocked.
-    let mut blocked: Vec<Value> = Vec::new();
-    // Jobs finished (deleted) by the batch.
-    let mut ended: HashSet<String> = HashSet::new();
-    let mut notes: Vec<Value> = Vec::new();
-    for (lease, job) in jobs {
-        let job_id = lease.job_id.to_string();
-        let Some(tenant) = running
-            .get(&job_id)
-            .filter(|(_, owner)| owner.as_deref() == Some(lease.owner.as_str()))
-            .filter(|_| !ended.contains(&job_id))
-            .map(|(tenant, _)| tenant.clone())
-        else {
-            out.push(SendBegin::LeaseLost);
-            continue;
-        };
-        // A job enqueued while the order's job was running is a twin: the running one
-        // picks up the new send when it finishes, so this one just ends.
-        let twin_running = by_key
-            .get(&(tenant.clone(), send_job_key(job.channel_id, job.order_id)))
-            .is_some_and(|ids| ids.iter().any(|id| *id != job_id && !ended.contains(id)));
-        let head = heads
-            .get_mut(&(tenant.clone(), job.order_id.to_string()))
-            .filter(|h| !twin_running && h.row.send.state == SendState::Pending);
-        let Some(head) = head else {
-            ended.insert(job_id);
-            out.push(SendBegin::Idle);
-            continue;
-        };
-        let mut send = head.row.send.clone();
-        if !head.open.is_empty() {
-            let k = head.open.len() as i64;
-            for open in head.open.drain(..) {
-                let n = match open {
-                    Open::Stored(n) => n,
-                    Open::New(i) => {
-                        attempts[i].interrupted = true;
-                        attempts[i].n
-                    }
-                };
-                let detail = json!({"send_id": send.id, "kind": send.kind(), "n": n, "outcome": "interrupted"});
-                notes.push(attempt_note(&send, &detail));
-            }
-            lost.push(json!([tenant, send.id.to_string()]));
-            send.attempts_used = send.attempts_used.saturating_add(u32_of(k));
-            if send.attempts_used >= send.max_attempts {
-                head.row.set(SendState::Failed, k, Some(&interrupted), now);
-                blocked.push(json!([tenant, send.order_id.to_string(), send.seq]));
-                ended.insert(job_id);
-                out.push(SendBegin::Idle);
-                continue;
-            }
-            head.row.set(SendState::Pending, k, Some(&interrupted), now);
-            send.last_error = Some(interrupted.clone());
-        }
-        head.max_n += 1;
-        head.open.push(Open::New(attempts.len()));
-        attempts.push(NewAttempt {
-            tenant,
-            send: send.id.to_string(),
-            n: head.max_n,
-            interrupted: false,
-        });
-        send.attempts = vec![SendAttempt {
-            n: u32_of(head.max_n),
-            started_at: now,
-            outcome: AttemptOutcome::Started,
-            request: None,
-            http_status: None,
-            response: None,
-            duration_ms: None,
-            error_code: None,
-            error: None,
-        }];
-        out.push(SendBegin::Started(Box::new(send)));
-    }
-    write(
-        conn,
-        lost,
-        heads.values().map(|h| &h.row),
-        blocked,
-        &attempts,
-        now,
-    )
-    .await?;
-    let ended = ended
-        .into_iter()
-        .filter_map(|id| Some((running.get(&id)?.0.clone(), id)));
-    delete_jobs(conn, ended.collect()).await?;
-    write_notes(conn, notes, now).await?;
-    Ok(out)
+    let (held, busy) = running_jobs(conn, jobs).await?;
+    let start = begin_live(jobs, &held, &busy);
+    let heads = heads(conn, &start.live).await?;
+    let plan = plan_begin(start, jobs, &heads, now);
+    write(conn, &plan, now).await?;
+    Ok(plan.out)
 }
 
-/// Writes the attempts and sends the batch changed.
-async fn write<'a>(
+/// Writes what beginning the batch changed.
+async fn write(
     conn: &mut SqliteConnection,
-    lost: Vec<Value>,
-    sends: impl Iterator<Item = &'a SendRow>,
-    blocked: Vec<Value>,
-    attempts: &[NewAttempt],
+    plan: &BeginPlan,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if !lost.is_empty() {
+    if !plan.interrupted.is_empty() {
+        let rows = plan
+            .interrupted
+            .iter()
+            .map(|(t, s)| json!([t, s]))
+            .collect();
         sqlx::query(
             "UPDATE send_attempts SET outcome = 'interrupted', error_code = ?2, error = ?3 \
              WHERE outcome = 'started' \
              AND (tenant_id, send_id) IN (SELECT value->>0, value->>1 FROM json_each(?1))",
         )
-        .bind(json_rows(lost))
+        .bind(json_rows(rows))
         .bind(INTERRUPTED)
         .bind(INTERRUPTED_TEXT)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    write_sends(conn, sends, now).await?;
-    if !blocked.is_empty() {
-        sqlx::query(
-            "UPDATE status_sends SET state = 'blocked', updated_at = ?2 \
-             FROM (SELECT value->>0 AS t, value->>1 AS o, value->>2 AS seq FROM json_each(?1)) AS v \
-             WHERE status_sends.tenant_id = v.t AND status_sends.order_id = v.o \
-             AND status_sends.seq > v.seq AND status_sends.state = 'pending'",
-        )
-        .bind(json_rows(blocked))
-        .bind(ts(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if !attempts.is_empty() {
-        let rows = attempts
+    write_sends(conn, &plan.sends).await?;
+    block_after(conn, &plan.block_after, now).await?;
+    if !plan.attempts.is_empty() {
+        let rows = plan
+            .attempts
             .iter()
-            .map(|a| {
-                let (outcome, code, error) = if a.interrupted {
-                    (
-                        AttemptOutcome::Interrupted,
-                        Some(INTERRUPTED),
-                        Some(INTERRUPTED_TEXT),
-                    )
-                } else {
-                    (AttemptOutcome::Started, None, None)
-                };
-                json!([a.tenant, a.send, a.n, outcome.as_str(), code, error])
-            })
+            .map(|(t, s, n)| json!([t, s, n]))
             .collect();
         sqlx::query(
-            "INSERT INTO send_attempts (tenant_id, send_id, n, started_at, outcome, error_code, error) \
-             SELECT value->>0, value->>1, value->>2, ?2, value->>3, value->>4, value->>5 FROM json_each(?1)",
+            "INSERT INTO send_attempts (tenant_id, send_id, n, started_at, outcome) \
+             SELECT value->>0, value->>1, value->>2, ?2, 'started' FROM json_each(?1)",
         )
         .bind(json_rows(rows))
-        .bind(ts(now))
+        .bind(crate::codec::ts(now))
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    Ok(())
+    delete_jobs(conn, &plan.done).await?;
+    write_notes(conn, &plan.notes).await
 }
 
 #[cfg(test)]
@@ -368,21 +223,21 @@ pub(crate) mod tests {
         sqlx::query_scalar(sql).fetch_all(&s.writer).await.unwrap()
     }
 
-    /// Two jobs of one batch on one order act one after the other.
+    /// Of two jobs of one batch on one order, the first works.
     #[tokio::test]
     async fn a_batch_begins_in_order() {
         let (_dir, s, now, [s1, _], jobs) = seed(2).await;
         let jobs: Vec<_> = jobs.into_iter().map(|(l, (_, j))| (l, j)).collect();
-        // The first sees the second running and ends; the second takes the head.
+        // The first takes the head; the second has nothing to do and ends.
         let b = s.begin_sends(&jobs, now).await.unwrap();
-        let SendBegin::Started(first) = &b[1] else {
+        let SendBegin::Started(first) = &b[0] else {
             panic!("{b:?}")
         };
         assert_eq!(
-            (&b[0], first.id, first.attempts[0].n),
+            (&b[1], first.id, first.attempts[0].n),
             (&SendBegin::Idle, s1, 1)
         );
         let left = strings(&s, "SELECT id FROM jobs").await;
-        assert_eq!(left, [jobs[1].0.job_id.to_string()]);
+        assert_eq!(left, [jobs[0].0.job_id.to_string()]);
     }
 }

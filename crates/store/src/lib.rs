@@ -13,6 +13,7 @@ mod ready;
 mod records;
 mod retention;
 pub mod rows;
+pub mod send_plan;
 mod sends;
 mod stock;
 pub mod stock_marks;
