@@ -34,7 +34,8 @@ impl ActionCommitter {
                 match store.apply_actions(&commits, clock.now()).await {
                     Ok(applied) => {
                         if commits.iter().any(|c| c.send_max_attempts.is_some()) {
-                            wake.notify_waiters();
+                            // One claim loop; it wakes another when it finds a full batch.
+                            wake.notify_one();
                         }
                         for (r, a) in replies.into_iter().zip(applied) {
                             let _ = r.send(Ok(a));

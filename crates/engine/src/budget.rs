@@ -4,26 +4,19 @@
 
 use crate::channels::Ready;
 use crate::Engine;
-use ponte_core::{wait, ChannelId, TenantId};
+use ponte_core::{ChannelId, TenantId};
+use ponte_store::claim::{channel_bucket, deferred_until, job_channel, DEFERRED};
 use ponte_store::{Job, JobLease, JobOutcome};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// The bucket key of a channel.
-pub(crate) fn bucket(channel: ChannelId) -> String {
-    format!("channel:{channel}")
-}
 
 impl Engine {
     /// Returns the jobs that may call their platform now; the others are rescheduled.
     pub(crate) async fn within_budget(&self, jobs: Vec<Job>) -> Vec<Job> {
         let mut by_channel: BTreeMap<Option<ChannelId>, Vec<Job>> = BTreeMap::new();
         for j in jobs {
-            let ch = j.payload["channel_id"]
-                .as_str()
-                .and_then(|s| s.parse().ok());
-            by_channel.entry(ch).or_default().push(j);
+            by_channel.entry(job_channel(&j)).or_default().push(j);
         }
         let mut run = vec![];
         for (channel, jobs) in by_channel {
@@ -44,7 +37,7 @@ impl Engine {
                 .store
                 .take_tokens(
                     tenant,
-                    &bucket(channel),
+                    &channel_bucket(channel),
                     want,
                     limit.burst,
                     limit.per_sec,
@@ -61,20 +54,15 @@ impl Engine {
                     }
                 }
             };
-            let per_token = wait::from_secs_f64(1.0 / limit.per_sec);
-            for (i, job) in jobs.into_iter().enumerate() {
-                let i = u32::try_from(i).unwrap_or(u32::MAX);
+            for (i, job) in (0_u32..).zip(jobs) {
                 if i < grant.granted {
                     run.push(job);
                     continue;
                 }
-                let wait = grant
-                    .retry_after
-                    .saturating_add(per_token.saturating_mul(i - grant.granted));
                 let outcome = JobOutcome::Retry {
-                    run_at: wait::after(now, wait),
+                    run_at: deferred_until(now, &grant, i, limit.per_sec),
                     count_attempt: false,
-                    error: "rate_limited: waiting for the channel's request budget".into(),
+                    error: DEFERRED.into(),
                 };
                 let lease = JobLease {
                     job_id: job.id,
@@ -108,7 +96,7 @@ impl Engine {
             .store
             .take_tokens(
                 tenant,
-                &bucket(ready.id),
+                &channel_bucket(ready.id),
                 want,
                 limit.burst,
                 limit.per_sec,
@@ -136,7 +124,7 @@ impl Engine {
             .store
             .spend_tokens(
                 tenant,
-                &bucket(ready.id),
+                &channel_bucket(ready.id),
                 n,
                 limit.burst,
                 limit.per_sec,

@@ -7,6 +7,7 @@ use ponte_core::automation::Automations;
 use ponte_core::stock::StockSettings;
 use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, TenantId};
+use ponte_store::claim::Budget;
 use ponte_store::Channel;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -52,6 +53,26 @@ pub(crate) struct Ready {
 /// Ready channels by id.
 #[derive(Default)]
 pub(crate) struct Cache(RwLock<HashMap<ChannelId, Arc<Ready>>>);
+
+impl Cache {
+    /// The request budgets of the channels in the cache (a claim takes their tokens;
+    /// jobs of other channels are budgeted after loading them).
+    pub(crate) fn budgets(&self) -> HashMap<ChannelId, Budget> {
+        let Ok(m) = self.0.read() else {
+            return HashMap::new();
+        };
+        m.iter()
+            .map(|(id, r)| {
+                let l = r.connector.rate_limit();
+                let b = Budget {
+                    burst: l.burst,
+                    per_sec: l.per_sec,
+                };
+                (*id, b)
+            })
+            .collect()
+    }
+}
 
 impl Engine {
     fn platform(&self, name: &str) -> Result<&Arc<dyn ponte_channels::Platform>, EngineError> {

@@ -53,7 +53,8 @@ impl Ingest {
                 );
                 metrics.ingest_batch(deliveries.len());
                 if result.is_ok() && deliveries.iter().any(|d| d.job.is_some()) {
-                    wake.notify_waiters();
+                    // One claim loop; it wakes another when it finds a full batch.
+                    wake.notify_one();
                 }
                 for r in replies {
                     let _ = r.send(result.clone());

@@ -27,7 +27,7 @@ type ExtraCalls = HashMap<ChannelId, (TenantId, u32)>;
 pub(crate) const HELD_RECHECK: Duration = Duration::from_secs(3600);
 
 impl Engine {
-    /// Runs a batch of claimed send jobs.
+    /// Runs a batch of claimed send jobs: begins them, then [`Engine::run_started`].
     pub(crate) async fn run_sends(&self, jobs: Vec<Job>) {
         let mut pairs = Vec::with_capacity(jobs.len());
         for j in jobs {
@@ -58,6 +58,12 @@ impl Engine {
                 SendBegin::Idle | SendBegin::LeaseLost => None,
             })
             .collect();
+        self.run_started(started).await;
+    }
+
+    /// Makes the attempts `begin_sends` (or a claim) recorded as started, and records
+    /// how they ended.
+    pub(crate) async fn run_started(&self, started: Vec<(JobLease, StatusSend)>) {
         if started.is_empty() {
             return;
         }

@@ -7,6 +7,7 @@ use crate::ingest::IMPORT_ORDER;
 use crate::supervise::{caught, supervise};
 use crate::Engine;
 use futures_util::future::join_all;
+use ponte_store::claim::ClaimRequest;
 use ponte_store::{
     ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
 };
@@ -119,31 +120,43 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
     while !*stop.borrow() {
         let notified = engine.wake.notified();
         engine.gate.background_turn().await;
-        let now = engine.clock.now();
-        let jobs = match engine
-            .store
-            .claim_jobs(
-                &owner,
-                &[IMPORT_ORDER, SEND_JOB_KIND],
-                engine.config.claim_batch,
-                now,
-                engine.config.lease,
-            )
-            .await
-        {
-            Ok(j) => j,
+        let req = ClaimRequest {
+            owner: &owner,
+            kinds: &[IMPORT_ORDER, SEND_JOB_KIND],
+            limit: engine.config.claim_batch,
+            now: engine.clock.now(),
+            lease: engine.config.lease,
+        };
+        // Claim, tokens and the sends' started attempts in one transaction.
+        let budgets = engine.channel_cache.budgets();
+        let claimed = match engine.store.claim_work(&req, &budgets).await {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs");
                 sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
                 continue;
             }
         };
-        let jobs = if jobs.is_empty() {
-            jobs
-        } else {
-            engine.within_budget(jobs).await
-        };
-        if jobs.is_empty() {
+        let got = claimed.jobs.len()
+            + claimed.unbudgeted.len()
+            + claimed.sends.len()
+            + claimed.deferred as usize;
+        if got >= engine.config.claim_batch as usize {
+            // More may be waiting: another loop joins in.
+            engine.wake.notify_one();
+        }
+        for _ in 0..claimed.deferred {
+            engine.metrics.import("rate_deferred", None);
+        }
+        // Jobs of channels not loaded yet are budgeted (and begun) on their own.
+        let mut jobs = claimed.jobs;
+        if !claimed.unbudgeted.is_empty() {
+            jobs.extend(engine.within_budget(claimed.unbudgeted).await);
+        }
+        if jobs.is_empty() && claimed.sends.is_empty() {
+            if got > 0 {
+                continue;
+            }
             let idle = idle_for(&engine, Duration::from_millis(5)).await;
             tokio::select! {
                 _ = notified => {}
@@ -154,11 +167,15 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
         }
         let (sends, imports): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == SEND_JOB_KIND);
-        tokio::join!(run_imports(&engine, imports), async {
-            if !sends.is_empty() {
-                engine.run_sends(sends).await;
-            }
-        });
+        tokio::join!(
+            run_imports(&engine, imports),
+            async {
+                if !sends.is_empty() {
+                    engine.run_sends(sends).await;
+                }
+            },
+            engine.run_started(claimed.sends)
+        );
     }
 }
 

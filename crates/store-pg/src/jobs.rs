@@ -3,6 +3,7 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::claim::ClaimRequest;
 use ponte_store::job_outcome::{finish_leased, JobUpdate, KeptState, LeasedJob};
 use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
@@ -122,6 +123,44 @@ impl LeasedJob for PgLeasedJob<'_> {
     }
 }
 
+/// Leases due jobs inside an open transaction (see `JobStore::claim_jobs`).
+pub(crate) async fn claim_in(
+    conn: &mut PgConnection,
+    req: &ClaimRequest<'_>,
+) -> StoreResult<Vec<Job>> {
+    let until = ponte_core::wait::after(req.now, req.lease);
+    let rows = sqlx::query(
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
+         WHERE (tenant_id, id) IN ( \
+           SELECT tenant_id, id FROM jobs \
+           WHERE state = 'pending' AND run_at <= $4 AND (cardinality($5::text[]) = 0 OR kind = ANY($5)) \
+           ORDER BY run_at LIMIT $6 FOR UPDATE SKIP LOCKED) \
+         RETURNING tenant_id, id, kind, payload, attempts, created_at",
+    )
+    .bind(req.owner)
+    .bind(until)
+    .bind(req.now)
+    .bind(req.now)
+    .bind(req.kinds)
+    .bind(i64::from(req.limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Job {
+                tenant_id: TenantId(col(r, "tenant_id")?),
+                id: JobId(col(r, "id")?),
+                kind: col(r, "kind")?,
+                payload: col(r, "payload")?,
+                attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+                created_at: col(r, "created_at")?,
+                lease_owner: req.owner.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// Finishes a job; false if the lease was lost. `in_tx` says `conn` is inside a
 /// transaction (see [`PgLeasedJob`]).
 pub(crate) async fn finish_in(
@@ -149,37 +188,15 @@ impl JobStore for PgStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
-        let until = ponte_core::wait::after(now, lease);
-        let rows = sqlx::query(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
-             WHERE (tenant_id, id) IN ( \
-               SELECT tenant_id, id FROM jobs \
-               WHERE state = 'pending' AND run_at <= $4 AND (cardinality($5::text[]) = 0 OR kind = ANY($5)) \
-               ORDER BY run_at LIMIT $6 FOR UPDATE SKIP LOCKED) \
-             RETURNING tenant_id, id, kind, payload, attempts, created_at",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .bind(now)
-        .bind(kinds)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Job {
-                    tenant_id: TenantId(col(r, "tenant_id")?),
-                    id: JobId(col(r, "id")?),
-                    kind: col(r, "kind")?,
-                    payload: col(r, "payload")?,
-                    attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-                    created_at: col(r, "created_at")?,
-                    lease_owner: owner.to_owned(),
-                })
-            })
-            .collect()
+        let req = ClaimRequest {
+            owner,
+            kinds,
+            limit,
+            now,
+            lease,
+        };
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        claim_in(&mut conn, &req).await
     }
 
     async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {

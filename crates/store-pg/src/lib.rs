@@ -4,6 +4,7 @@
 //! ([`PgStore::job_listener`]).
 
 mod channels;
+mod claim;
 mod codec;
 mod connect;
 mod inbox;

@@ -18,7 +18,7 @@ use ponte_store::{
     SEND_JOB_KIND,
 };
 use sqlx::postgres::{PgConnection, PgRow};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// The columns [`decode_send`] reads.
@@ -88,6 +88,27 @@ pub(crate) async fn lock_keys(conn: &mut PgConnection, mut keys: Vec<i64>) -> St
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+/// Takes the advisory locks of these orders that no other transaction holds, without
+/// waiting: the keys it took.
+pub(crate) async fn try_lock_keys(
+    conn: &mut PgConnection,
+    mut keys: Vec<i64>,
+) -> StoreResult<HashSet<i64>> {
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let taken: Vec<i64> = sqlx::query_scalar(
+        "SELECT k FROM UNNEST($1::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)",
+    )
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(taken.into_iter().collect())
 }
 
 /// The advisory-lock keys of the orders in `rows` (columns `tenant_id`, `channel_id`,
@@ -260,15 +281,26 @@ impl SendStore for PgStore {
         sends_apply::apply_actions(&self.pool, batch, now).await
     }
 
+    async fn claim_work(
+        &self,
+        req: &ponte_store::claim::ClaimRequest<'_>,
+        budgets: &HashMap<ChannelId, ponte_store::claim::Budget>,
+    ) -> StoreResult<ponte_store::claim::Claimed> {
+        crate::claim::claim(self, req, budgets).await
+    }
+
     async fn begin_sends(
         &self,
         jobs: &[(JobLease, SendJob)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SendBegin>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let out = sends_begin::begin_in(&mut tx, jobs, now).await?;
+        let out = sends_begin::begin_in(&mut tx, jobs, now, true).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|b| b.unwrap_or(SendBegin::LeaseLost))
+            .collect())
     }
 
     async fn finish_sends(

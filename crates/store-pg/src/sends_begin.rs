@@ -6,8 +6,8 @@
 use crate::codec::col;
 use crate::db_err;
 use crate::sends::{
-    block_after, decode_send, delete_jobs, held_leases, lock_keys, order_keys, write_sends,
-    SEND_COLUMNS,
+    block_after, decode_send, delete_jobs, held_leases, lock_keys, order_keys, try_lock_keys,
+    write_sends, SEND_COLUMNS,
 };
 use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
@@ -21,41 +21,67 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Begins the batch inside the caller's transaction (see `SendStore::begin_sends`):
-/// the orders' locks first, then the leases (locked), then the heads.
+/// the orders' locks first, then the leases (locked), then the heads. With `wait`
+/// false, a job whose order another transaction holds is left alone (`None`): the
+/// caller holds job rows an action may be waiting for, so it must not wait in turn.
 pub(crate) async fn begin_in(
     tx: &mut PgConnection,
     jobs: &[(JobLease, SendJob)],
     now: DateTime<Utc>,
-) -> StoreResult<Vec<SendBegin>> {
+    wait: bool,
+) -> StoreResult<Vec<Option<SendBegin>>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
     // The orders' lock keys (their tenant is the job's).
     let rows = sqlx::query(
-        "SELECT j.tenant_id, o.channel_id, o.external_id \
-         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[]) AS u (job_id, owner, order_id) \
+        "SELECT u.i, j.tenant_id, o.channel_id, o.external_id \
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[]) WITH ORDINALITY AS u (job_id, owner, order_id, i) \
          JOIN jobs j ON j.id = u.job_id AND j.state = 'running' AND j.lease_owner = u.owner \
          JOIN orders o ON o.tenant_id = j.tenant_id AND o.id = u.order_id",
     )
     .bind(jobs.iter().map(|(l, _)| l.job_id.0).collect::<Vec<_>>())
-    .bind(
-        jobs.iter()
-            .map(|(l, _)| l.owner.as_str())
-            .collect::<Vec<_>>(),
-    )
+    .bind(jobs.iter().map(|(l, _)| l.owner.as_str()).collect::<Vec<_>>())
     .bind(jobs.iter().map(|(_, j)| j.order_id.0).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
-    lock_keys(tx, order_keys(&rows)?).await?;
+    let keys = order_keys(&rows)?;
+    let mut skipped = HashSet::new();
+    if wait {
+        lock_keys(tx, keys).await?;
+    } else {
+        let locked = try_lock_keys(tx, keys.clone()).await?;
+        for (r, k) in rows.iter().zip(&keys) {
+            if !locked.contains(k) {
+                // WITH ORDINALITY counts from 1.
+                skipped.insert(usize::try_from(col::<i64>(r, "i")? - 1).unwrap_or(usize::MAX));
+            }
+        }
+    }
+    let (mine, out_of): (Vec<_>, Vec<_>) = jobs
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| !skipped.contains(i));
+    let mine: Vec<(JobLease, SendJob)> = mine.into_iter().map(|(_, j)| j.clone()).collect();
     // Under the locks: which leases still hold, and which keys other jobs are running.
-    let held = held_leases(tx, jobs.iter().map(|(l, _)| l)).await?;
-    let busy = busy_keys(tx, jobs, &held).await?;
-    let start = begin_live(jobs, &held, &busy);
+    let held = held_leases(tx, mine.iter().map(|(l, _)| l)).await?;
+    let busy = busy_keys(tx, &mine, &held).await?;
+    let start = begin_live(&mine, &held, &busy);
     let heads = heads(tx, &start.live).await?;
-    let plan = plan_begin(start, jobs, &heads, now);
+    let plan = plan_begin(start, &mine, &heads, now);
     write(tx, &plan, now).await?;
-    Ok(plan.out)
+    let mut begun = plan.out.into_iter();
+    let skipped: HashSet<usize> = out_of.into_iter().map(|(i, _)| i).collect();
+    Ok((0..jobs.len())
+        .map(|i| {
+            if skipped.contains(&i) {
+                None
+            } else {
+                begun.next()
+            }
+        })
+        .collect())
 }
 
 /// The keys of the batch's held jobs that running jobs outside the batch hold.

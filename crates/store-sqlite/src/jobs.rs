@@ -3,6 +3,7 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
+use ponte_store::claim::ClaimRequest;
 use ponte_store::job_outcome::{finish_leased, JobUpdate, LeasedJob};
 use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
@@ -84,6 +85,48 @@ impl LeasedJob for SqliteLeasedJob<'_> {
     }
 }
 
+/// Leases due jobs inside an open transaction (see `JobStore::claim_jobs`).
+pub(crate) async fn claim_in(
+    conn: &mut SqliteConnection,
+    req: &ClaimRequest<'_>,
+) -> StoreResult<Vec<Job>> {
+    let until = ponte_core::wait::after(req.now, req.lease);
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("UPDATE jobs SET state = 'running', lease_owner = ");
+    q.push_bind(req.owner)
+        .push(", lease_until = ")
+        .push_bind(ts(until))
+        .push(", started_at = ")
+        .push_bind(ts(req.now))
+        .push(" WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM jobs WHERE state = 'pending' AND run_at <= ")
+        .push_bind(ts(req.now));
+    if !req.kinds.is_empty() {
+        q.push(" AND kind IN (");
+        let mut sep = q.separated(", ");
+        for k in req.kinds {
+            sep.push_bind(*k);
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY run_at LIMIT ")
+        .push_bind(i64::from(req.limit))
+        .push(") RETURNING tenant_id, id, kind, payload, attempts, created_at");
+    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Job {
+                tenant_id: id(col(r, "tenant_id")?)?,
+                id: id(col(r, "id")?)?,
+                kind: col(r, "kind")?,
+                payload: json(col(r, "payload")?)?,
+                attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+                created_at: from_ts(col(r, "created_at")?)?,
+                lease_owner: req.owner.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// Finishes a job inside an open transaction; false if the lease was lost.
 pub(crate) async fn finish_in(
     conn: &mut SqliteConnection,
@@ -109,41 +152,15 @@ impl JobStore for SqliteStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
-        let until = ponte_core::wait::after(now, lease);
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE jobs SET state = 'running', lease_owner = ");
-        q.push_bind(owner)
-            .push(", lease_until = ")
-            .push_bind(ts(until))
-            .push(", started_at = ")
-            .push_bind(ts(now))
-            .push(" WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM jobs WHERE state = 'pending' AND run_at <= ")
-            .push_bind(ts(now));
-        if !kinds.is_empty() {
-            q.push(" AND kind IN (");
-            let mut sep = q.separated(", ");
-            for k in kinds {
-                sep.push_bind(*k);
-            }
-            q.push(")");
-        }
-        q.push(" ORDER BY run_at LIMIT ")
-            .push_bind(i64::from(limit))
-            .push(") RETURNING tenant_id, id, kind, payload, attempts, created_at");
-        let rows = q.build().fetch_all(&self.writer).await.map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Job {
-                    tenant_id: id(col(r, "tenant_id")?)?,
-                    id: id(col(r, "id")?)?,
-                    kind: col(r, "kind")?,
-                    payload: json(col(r, "payload")?)?,
-                    attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
-                    created_at: from_ts(col(r, "created_at")?)?,
-                    lease_owner: owner.to_owned(),
-                })
-            })
-            .collect()
+        let req = ClaimRequest {
+            owner,
+            kinds,
+            limit,
+            now,
+            lease,
+        };
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        claim_in(&mut conn, &req).await
     }
 
     async fn heartbeat(&self, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {

@@ -2,6 +2,7 @@
 //! connection (so writes never contend) and a pool of readers.
 
 mod channels;
+mod claim;
 mod codec;
 mod inbox;
 mod jobs;

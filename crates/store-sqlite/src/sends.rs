@@ -185,6 +185,14 @@ impl SendStore for SqliteStore {
         Ok(out)
     }
 
+    async fn claim_work(
+        &self,
+        req: &ponte_store::claim::ClaimRequest<'_>,
+        budgets: &std::collections::HashMap<ChannelId, ponte_store::claim::Budget>,
+    ) -> StoreResult<ponte_store::claim::Claimed> {
+        crate::claim::claim(self, req, budgets).await
+    }
+
     async fn begin_sends(
         &self,
         jobs: &[(JobLease, SendJob)],

@@ -109,7 +109,8 @@ macro_rules! conformance_tests {
                 a_batch_mixes_outcomes_and_lost_leases,
                 retries_count_and_waits_do_not,
                 a_failure_blocks_the_order_until_resent,
-                lost_leases_and_crashes
+                lost_leases_and_crashes,
+                a_claim_budgets_and_begins
             );
         }
         mod retention {

@@ -1,6 +1,7 @@
 //! Storage boundary of ponte: the traits every backend implements, the records they
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
+pub mod claim;
 mod error;
 pub mod import_apply;
 pub mod inbox;

@@ -447,6 +447,14 @@ pub trait SendStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SendBegin>>;
 
+    /// Claims due jobs, takes their channels' tokens and begins the send jobs within
+    /// budget, in one transaction ([`crate::claim::claim_work`]).
+    async fn claim_work(
+        &self,
+        req: &crate::claim::ClaimRequest<'_>,
+        budgets: &std::collections::HashMap<ponte_core::ChannelId, crate::claim::Budget>,
+    ) -> StoreResult<crate::claim::Claimed>;
+
     /// Records how attempts ended, in one transaction, each under its job's lease (false
     /// when it was lost: nothing written for it). Succeeded: send `succeeded`, last error
     /// cleared; the job runs again now if the order has another pending send, else it is

@@ -344,3 +344,76 @@ pub async fn lost_leases_and_crashes(s: &impl Store) {
         .iter()
         .any(|e| e.kind == "status_send_attempt" && e.detail["outcome"] == "interrupted"));
 }
+
+/// One claim leases due jobs, takes one token each from their channel's budget (the
+/// rest wait, not counted, one token's time apart) and begins the sends within it;
+/// jobs of a channel without a known budget come back as they are.
+pub async fn a_claim_budgets_and_begins(s: &impl Store) {
+    use crate::claim::{Budget, ClaimRequest};
+    let (t, c) = setup(s).await;
+    let mut sends = Vec::new();
+    for ext in ["1", "2", "3"] {
+        let o = paid(s, t, c, ext).await;
+        sends.push(queued(s, t, o, separation(), secs(1)).await);
+    }
+    let other = NewJob {
+        kind: "other".into(),
+        payload: serde_json::json!({ "channel_id": c }),
+        unique_key: None,
+        run_at: secs(2),
+    };
+    s.enqueue(&[(t, other.clone()), (t, other)]).await.unwrap();
+    let budgets = [(
+        c,
+        Budget {
+            burst: 2.0,
+            per_sec: 1.0,
+        },
+    )]
+    .into();
+    let kinds = [SEND_JOB_KIND, "other"];
+    let req = |now| ClaimRequest {
+        owner: "w",
+        kinds: &kinds,
+        limit: 10,
+        now,
+        lease: std::time::Duration::from_secs(60),
+    };
+    let got = s.claim_work(&req(secs(3)), &budgets).await.unwrap();
+    // The bucket starts full (2 tokens): the two oldest jobs, two of the sends.
+    assert_eq!(got.deferred, 3);
+    assert!(got.jobs.is_empty() && got.unbudgeted.is_empty(), "{got:?}");
+    let begun: Vec<SendId> = got.sends.iter().map(|(_, s)| s.id).collect();
+    assert_eq!(begun.len(), 2);
+    assert!(begun.iter().all(|b| sends.contains(b)));
+    let waiting = sends.iter().find(|x| !begun.contains(x)).copied().unwrap();
+    for (_, b) in &got.sends {
+        assert_eq!(b.attempts.len(), 1);
+        assert_eq!(b.attempts[0].outcome, AttemptOutcome::Started);
+    }
+    let stored = send(s, t, begun[0]).await;
+    assert_eq!(
+        stored.attempts.last().map(|a| a.outcome),
+        Some(AttemptOutcome::Started)
+    );
+    // The rest wait for tokens, one a second after the first (due now: it finds the
+    // bucket empty and learns when its token comes); not counted.
+    assert_eq!(queue(s).await, (3, 2, Some(secs(3))));
+    assert!(s
+        .claim_work(&req(secs(3)), &budgets)
+        .await
+        .unwrap()
+        .sends
+        .is_empty());
+    // Without a known budget, due jobs come back as they are (not begun).
+    let later = s
+        .claim_work(&req(secs(10)), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(later.unbudgeted.len(), 3);
+    assert_eq!(
+        (later.jobs.len(), later.sends.len(), later.deferred),
+        (0, 0, 0)
+    );
+    assert!(send(s, t, waiting).await.attempts.is_empty());
+}
