@@ -142,6 +142,9 @@ pub struct Engine {
     pub(crate) channel_cache: channels::Cache,
     pub(crate) ingest: ingest::Ingest,
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// Wakes one claim loop (new imports or sends committed); it wakes another when it
+    /// finds a full batch.
+    pub(crate) claim_wake: Arc<tokio::sync::Notify>,
     pub(crate) tokens: auth::TokenCache,
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
@@ -165,14 +168,19 @@ impl Engine {
         let http =
             ponte_channels::Outbound::new(config.platform_timeout, config.allow_private_networks)?;
         let wake = Arc::new(tokio::sync::Notify::new());
+        let claim_wake = Arc::new(tokio::sync::Notify::new());
         let metrics = Metrics::new();
         let gate = Arc::new(gate::WriteGate::default());
-        let ingest =
-            ingest::Ingest::start(store.clone(), wake.clone(), metrics.clone(), gate.clone());
+        let ingest = ingest::Ingest::start(
+            store.clone(),
+            claim_wake.clone(),
+            metrics.clone(),
+            gate.clone(),
+        );
         let actions = action_commit::ActionCommitter::start(
             store.clone(),
             clock.clone(),
-            wake.clone(),
+            claim_wake.clone(),
             gate.clone(),
         );
         Ok(Arc::new(Self {
@@ -189,6 +197,7 @@ impl Engine {
             channel_cache: channels::Cache::default(),
             ingest,
             wake,
+            claim_wake,
             tokens: auth::TokenCache::default(),
             gate,
             actions,

@@ -119,6 +119,7 @@ impl Engine {
 async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner: String) {
     while !*stop.borrow() {
         let notified = engine.wake.notified();
+        let claim_notified = engine.claim_wake.notified();
         engine.gate.background_turn().await;
         let req = ClaimRequest {
             owner: &owner,
@@ -143,7 +144,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             + claimed.deferred as usize;
         if got >= engine.config.claim_batch as usize {
             // More may be waiting: another loop joins in.
-            engine.wake.notify_one();
+            engine.claim_wake.notify_one();
         }
         for _ in 0..claimed.deferred {
             engine.metrics.import("rate_deferred", None);
@@ -160,6 +161,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             let idle = idle_for(&engine, Duration::from_millis(5)).await;
             tokio::select! {
                 _ = notified => {}
+                _ = claim_notified => {}
                 _ = tokio::time::sleep(idle) => {}
                 _ = stop.changed() => {}
             }
