@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, fetch_opt, fetch_rows};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
@@ -10,16 +11,18 @@ const COLUMNS: &str =
     "tenant_id, id, platform, name, settings, credentials, enabled, created_at, updated_at";
 
 fn decode(r: &PgRow) -> StoreResult<Channel> {
-    Ok(Channel {
-        tenant_id: TenantId(col(r, "tenant_id")?),
-        id: ChannelId(col(r, "id")?),
-        platform: col(r, "platform")?,
-        name: col(r, "name")?,
-        settings: col(r, "settings")?,
-        credentials: col(r, "credentials")?,
-        enabled: col(r, "enabled")?,
-        created_at: col(r, "created_at")?,
-        updated_at: col(r, "updated_at")?,
+    in_table("channels", || {
+        Ok(Channel {
+            tenant_id: TenantId(col(r, "tenant_id")?),
+            id: ChannelId(col(r, "id")?),
+            platform: col(r, "platform")?,
+            name: col(r, "name")?,
+            settings: col(r, "settings")?,
+            credentials: col(r, "credentials")?,
+            enabled: col(r, "enabled")?,
+            created_at: col(r, "created_at")?,
+            updated_at: col(r, "updated_at")?,
+        })
     })
 }
 

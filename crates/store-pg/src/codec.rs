@@ -22,7 +22,12 @@ where
     T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
     r.try_get(name)
-        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// Decodes a row of `table`: a `Corrupt` error names the table (and the column).
+pub(crate) fn in_table<T>(table: &str, decode: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    decode().map_err(|e| e.in_table(table))
 }
 
 /// Runs `q` and decodes the row it returns, if any.

@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, from_json, newest_first, order_lock_key};
 use crate::jobs::finish_in;
 use crate::timeline::write_notes;
@@ -23,15 +24,17 @@ pub(crate) const COLUMNS: &str =
 
 /// Decodes an order row selected with [`COLUMNS`].
 pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
-    Ok(StoredOrder {
-        tenant_id: TenantId(col(r, "tenant_id")?),
-        id: OrderId(col(r, "id")?),
-        channel_id: ChannelId(col(r, "channel_id")?),
-        data: from_json(col(r, "data")?)?,
-        raw: col(r, "raw")?,
-        fulfilment: from_json(col(r, "fulfilment")?)?,
-        created_at: col(r, "created_at")?,
-        updated_at: col(r, "updated_at")?,
+    in_table("orders", || {
+        Ok(StoredOrder {
+            tenant_id: TenantId(col(r, "tenant_id")?),
+            id: OrderId(col(r, "id")?),
+            channel_id: ChannelId(col(r, "channel_id")?),
+            data: from_json(col(r, "data")?)?,
+            raw: col(r, "raw")?,
+            fulfilment: from_json(col(r, "fulfilment")?)?,
+            created_at: col(r, "created_at")?,
+            updated_at: col(r, "updated_at")?,
+        })
     })
 }
 

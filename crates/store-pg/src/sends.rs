@@ -4,6 +4,7 @@
 //! an order's sends first takes the order's advisory lock (the one imports take), so an
 //! order's action, imports, send attempts and resends never interleave.
 
+use crate::codec::in_table;
 use crate::codec::{col, from_json};
 use crate::jobs::JOBS_CHANNEL;
 use crate::{db_err, sends_apply, sends_begin, sends_finish, sends_list, PgStore};
@@ -37,35 +38,37 @@ pub(crate) fn from_db(v: i32, name: &str) -> StoreResult<u32> {
 
 /// Decodes a send row selected with [`SEND_COLUMNS`]; `attempts` is left empty.
 pub(crate) fn decode_send(r: &PgRow) -> StoreResult<StatusSend> {
-    let kind: String = col(r, "kind")?;
-    let action: Action = from_json(col(r, "action")?)?;
-    if ActionKind::parse(&kind) != Some(action.kind()) {
-        return Err(StoreError::Corrupt(format!(
-            "status send kind {kind:?} does not match its action"
-        )));
-    }
-    let state: String = col(r, "state")?;
-    let code: Option<String> = col(r, "error_code")?;
-    let message: Option<String> = col(r, "error_message")?;
-    Ok(StatusSend {
-        id: SendId(col(r, "id")?),
-        tenant_id: TenantId(col(r, "tenant_id")?),
-        channel_id: ChannelId(col(r, "channel_id")?),
-        order_id: OrderId(col(r, "order_id")?),
-        external_id: col(r, "external_id")?,
-        seq: col(r, "seq")?,
-        action,
-        state: SendState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("send state {state:?}")))?,
-        attempts_used: from_db(col(r, "attempts_used")?, "attempts_used")?,
-        max_attempts: from_db(col(r, "max_attempts")?, "max_attempts")?,
-        last_error: code.map(|code| SendError {
-            code,
-            message: message.unwrap_or_default(),
-        }),
-        created_at: col(r, "created_at")?,
-        updated_at: col(r, "updated_at")?,
-        attempts: Vec::new(),
+    in_table("status_sends", || {
+        let kind: String = col(r, "kind")?;
+        let action: Action = from_json(col(r, "action")?)?;
+        if ActionKind::parse(&kind) != Some(action.kind()) {
+            return Err(StoreError::Corrupt(format!(
+                "status send kind {kind:?} does not match its action"
+            )));
+        }
+        let state: String = col(r, "state")?;
+        let code: Option<String> = col(r, "error_code")?;
+        let message: Option<String> = col(r, "error_message")?;
+        Ok(StatusSend {
+            id: SendId(col(r, "id")?),
+            tenant_id: TenantId(col(r, "tenant_id")?),
+            channel_id: ChannelId(col(r, "channel_id")?),
+            order_id: OrderId(col(r, "order_id")?),
+            external_id: col(r, "external_id")?,
+            seq: col(r, "seq")?,
+            action,
+            state: SendState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("send state {state:?}")))?,
+            attempts_used: from_db(col(r, "attempts_used")?, "attempts_used")?,
+            max_attempts: from_db(col(r, "max_attempts")?, "max_attempts")?,
+            last_error: code.map(|code| SendError {
+                code,
+                message: message.unwrap_or_default(),
+            }),
+            created_at: col(r, "created_at")?,
+            updated_at: col(r, "updated_at")?,
+            attempts: Vec::new(),
+        })
     })
 }
 

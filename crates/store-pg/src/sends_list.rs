@@ -1,5 +1,6 @@
 //! Listing status sends with their attempts.
 
+use crate::codec::in_table;
 use crate::codec::{col, newest_first};
 use crate::db_err;
 use crate::sends::{decode_send, from_db, SEND_COLUMNS};
@@ -13,24 +14,30 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 fn decode_attempt(r: &PgRow) -> StoreResult<SendAttempt> {
-    let outcome: String = col(r, "outcome")?;
-    let http: Option<i32> = col(r, "http_status")?;
-    let ms: Option<i64> = col(r, "duration_ms")?;
-    Ok(SendAttempt {
-        n: from_db(col(r, "n")?, "n")?,
-        started_at: col(r, "started_at")?,
-        outcome: AttemptOutcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome {outcome:?}")))?,
-        request: col(r, "request")?,
-        http_status: http
-            .map(|h| u16::try_from(h).map_err(|_| StoreError::Corrupt(format!("http_status: {h}"))))
-            .transpose()?,
-        response: col(r, "response")?,
-        duration_ms: ms
-            .map(|m| u64::try_from(m).map_err(|_| StoreError::Corrupt(format!("duration_ms: {m}"))))
-            .transpose()?,
-        error_code: col(r, "error_code")?,
-        error: col(r, "error")?,
+    in_table("send_attempts", || {
+        let outcome: String = col(r, "outcome")?;
+        let http: Option<i32> = col(r, "http_status")?;
+        let ms: Option<i64> = col(r, "duration_ms")?;
+        Ok(SendAttempt {
+            n: from_db(col(r, "n")?, "n")?,
+            started_at: col(r, "started_at")?,
+            outcome: AttemptOutcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome {outcome:?}")))?,
+            request: col(r, "request")?,
+            http_status: http
+                .map(|h| {
+                    u16::try_from(h).map_err(|_| StoreError::Corrupt(format!("http_status: {h}")))
+                })
+                .transpose()?,
+            response: col(r, "response")?,
+            duration_ms: ms
+                .map(|m| {
+                    u64::try_from(m).map_err(|_| StoreError::Corrupt(format!("duration_ms: {m}")))
+                })
+                .transpose()?,
+            error_code: col(r, "error_code")?,
+            error: col(r, "error")?,
+        })
     })
 }
 

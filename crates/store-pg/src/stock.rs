@@ -3,6 +3,7 @@
 //! [`PgTx`]; pushing is in `stock_push.rs`; every write of a SKU's stock takes its lock
 //! first (`stock_marks::lock_stock`).
 
+use crate::codec::in_table;
 use crate::codec::{col, limit, order_lock_key};
 use crate::sends::lock_keys;
 use crate::stock_marks::{lock_stock, PgTx};
@@ -31,30 +32,34 @@ const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, upda
 const PRODUCT_ATTEMPTS: u32 = 4;
 
 fn decode_product(r: &PgRow) -> StoreResult<Product> {
-    Ok(Product {
-        tenant_id: TenantId(col(r, "tenant_id")?),
-        sku: col(r, "sku")?,
-        name: col(r, "name")?,
-        ean: col(r, "ean")?,
-        unit: col(r, "unit")?,
-        created_at: col(r, "created_at")?,
-        updated_at: col(r, "updated_at")?,
+    in_table("products", || {
+        Ok(Product {
+            tenant_id: TenantId(col(r, "tenant_id")?),
+            sku: col(r, "sku")?,
+            name: col(r, "name")?,
+            ean: col(r, "ean")?,
+            unit: col(r, "unit")?,
+            created_at: col(r, "created_at")?,
+            updated_at: col(r, "updated_at")?,
+        })
     })
 }
 
 pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
-    Ok(StockTarget {
-        channel_id: ChannelId(col(r, "channel_id")?),
-        sku: col(r, "sku")?,
-        product_id: col(r, "product_id")?,
-        variant_id: col(r, "variant_id")?,
-        desired: col(r, "desired")?,
-        changed_at: col(r, "changed_at")?,
-        pushed: col(r, "pushed")?,
-        pushed_at: col(r, "pushed_at")?,
-        state: push_state(&col::<String>(r, "state")?)?,
-        attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-        last_error: col(r, "last_error")?,
+    in_table("stock_targets", || {
+        Ok(StockTarget {
+            channel_id: ChannelId(col(r, "channel_id")?),
+            sku: col(r, "sku")?,
+            product_id: col(r, "product_id")?,
+            variant_id: col(r, "variant_id")?,
+            desired: col(r, "desired")?,
+            changed_at: col(r, "changed_at")?,
+            pushed: col(r, "pushed")?,
+            pushed_at: col(r, "pushed_at")?,
+            state: push_state(&col::<String>(r, "state")?)?,
+            attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+            last_error: col(r, "last_error")?,
+        })
     })
 }
 
@@ -78,17 +83,21 @@ pub(crate) async fn fetch<'q, 'c: 'q, T>(
 
 /// A balance's columns `physical` and `reserved`.
 pub(crate) fn decode_balance(r: &PgRow) -> StoreResult<Balance> {
-    Ok(Balance {
-        physical: col(r, "physical")?,
-        reserved: col(r, "reserved")?,
+    in_table("stock_levels", || {
+        Ok(Balance {
+            physical: col(r, "physical")?,
+            reserved: col(r, "reserved")?,
+        })
     })
 }
 
 /// An order's effect's columns `reserved` and `debited`.
 pub(crate) fn decode_effect(r: &PgRow) -> StoreResult<Effect> {
-    Ok(Effect {
-        reserved: col(r, "reserved")?,
-        debited: col(r, "debited")?,
+    in_table("order_stock", || {
+        Ok(Effect {
+            reserved: col(r, "reserved")?,
+            debited: col(r, "debited")?,
+        })
     })
 }
 

@@ -5,6 +5,7 @@
 //! queued or running run per task, whoever asks (a run now racing another run now or a
 //! due time gets `Busy`).
 
+use crate::codec::in_table;
 use crate::codec::{col, fetch_opt, fetch_rows, from_json, newest_first};
 use crate::jobs::insert_jobs;
 use crate::{db_err, PgStore};
@@ -74,36 +75,40 @@ fn run_of(
 
 /// Decodes a run selected with [`RUN_COLUMNS`].
 fn decode_run(r: &PgRow) -> StoreResult<TaskRun> {
-    run_of(
-        r,
-        "",
-        TenantId(col(r, "tenant_id")?),
-        TaskId(col(r, "task_id")?),
-        kind(&col::<String>(r, "kind")?)?,
-        col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId),
-    )
+    in_table("task_runs", || {
+        run_of(
+            r,
+            "",
+            TenantId(col(r, "tenant_id")?),
+            TaskId(col(r, "task_id")?),
+            kind(&col::<String>(r, "kind")?)?,
+            col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId),
+        )
+    })
 }
 
 /// Decodes a task selected with [`task_select`].
 fn decode_task(r: &PgRow) -> StoreResult<ScheduledTask> {
-    let tenant_id = TenantId(col(r, "tenant_id")?);
-    let task_id = TaskId(col(r, "id")?);
-    let task_kind = kind(&col::<String>(r, "kind")?)?;
-    let channel_id = col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId);
-    let last_run = match col::<Option<Uuid>>(r, "r_id")? {
-        Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
-        None => None,
-    };
-    Ok(ScheduledTask {
-        tenant_id,
-        id: task_id,
-        kind: task_kind,
-        channel_id,
-        interval_secs: col(r, "interval_secs")?,
-        enabled: col(r, "enabled")?,
-        next_run_at: col(r, "next_run_at")?,
-        cursor: col(r, "cursor")?,
-        last_run,
+    in_table("scheduled_tasks", || {
+        let tenant_id = TenantId(col(r, "tenant_id")?);
+        let task_id = TaskId(col(r, "id")?);
+        let task_kind = kind(&col::<String>(r, "kind")?)?;
+        let channel_id = col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId);
+        let last_run = match col::<Option<Uuid>>(r, "r_id")? {
+            Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
+            None => None,
+        };
+        Ok(ScheduledTask {
+            tenant_id,
+            id: task_id,
+            kind: task_kind,
+            channel_id,
+            interval_secs: col(r, "interval_secs")?,
+            enabled: col(r, "enabled")?,
+            next_run_at: col(r, "next_run_at")?,
+            cursor: col(r, "cursor")?,
+            last_run,
+        })
     })
 }
 

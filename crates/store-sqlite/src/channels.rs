@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, fetch_opt, fetch_rows, from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -10,16 +11,18 @@ const COLUMNS: &str =
     "tenant_id, id, platform, name, settings, credentials, enabled, created_at, updated_at";
 
 fn decode(r: &SqliteRow) -> StoreResult<Channel> {
-    Ok(Channel {
-        tenant_id: id(col(r, "tenant_id")?)?,
-        id: id(col(r, "id")?)?,
-        platform: col(r, "platform")?,
-        name: col(r, "name")?,
-        settings: json(col(r, "settings")?)?,
-        credentials: col(r, "credentials")?,
-        enabled: col::<i64>(r, "enabled")? != 0,
-        created_at: from_ts(col(r, "created_at")?)?,
-        updated_at: from_ts(col(r, "updated_at")?)?,
+    in_table("channels", || {
+        Ok(Channel {
+            tenant_id: id(col(r, "tenant_id")?)?,
+            id: id(col(r, "id")?)?,
+            platform: col(r, "platform")?,
+            name: col(r, "name")?,
+            settings: json(col(r, "settings")?)?,
+            credentials: col(r, "credentials")?,
+            enabled: col::<i64>(r, "enabled")? != 0,
+            created_at: from_ts(col(r, "created_at")?)?,
+            updated_at: from_ts(col(r, "updated_at")?)?,
+        })
     })
 }
 

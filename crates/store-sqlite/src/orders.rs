@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, to_json, ts};
 use crate::jobs::finish_in;
 use crate::timeline::write_notes;
@@ -19,15 +20,17 @@ pub(crate) const COLUMNS: &str =
     "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
 pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
-    Ok(StoredOrder {
-        tenant_id: id(col(r, "tenant_id")?)?,
-        id: id(col(r, "id")?)?,
-        channel_id: id(col(r, "channel_id")?)?,
-        data: json(col(r, "data")?)?,
-        raw: json(col(r, "raw")?)?,
-        fulfilment: json(col(r, "fulfilment")?)?,
-        created_at: from_ts(col(r, "created_at")?)?,
-        updated_at: from_ts(col(r, "updated_at")?)?,
+    in_table("orders", || {
+        Ok(StoredOrder {
+            tenant_id: id(col(r, "tenant_id")?)?,
+            id: id(col(r, "id")?)?,
+            channel_id: id(col(r, "channel_id")?)?,
+            data: json(col(r, "data")?)?,
+            raw: json(col(r, "raw")?)?,
+            fulfilment: json(col(r, "fulfilment")?)?,
+            created_at: from_ts(col(r, "created_at")?)?,
+            updated_at: from_ts(col(r, "updated_at")?)?,
+        })
     })
 }
 

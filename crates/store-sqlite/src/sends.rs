@@ -1,5 +1,6 @@
 //! ERP actions and status sends (SQLite).
 
+use crate::codec::in_table;
 use crate::codec::{col, from_ts, id, json, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
@@ -30,45 +31,50 @@ pub(crate) fn u32_of(v: i64) -> u32 {
 
 /// Decodes a `status_sends` row (without attempts).
 pub(crate) fn decode_send(r: &SqliteRow) -> StoreResult<StatusSend> {
-    let state: &str = col(r, "state")?;
-    let code: Option<String> = col(r, "error_code")?;
-    Ok(StatusSend {
-        id: id(col(r, "id")?)?,
-        tenant_id: id(col(r, "tenant_id")?)?,
-        channel_id: id(col(r, "channel_id")?)?,
-        order_id: id(col(r, "order_id")?)?,
-        external_id: col(r, "external_id")?,
-        seq: col(r, "seq")?,
-        action: json(col(r, "action")?)?,
-        state: SendState::parse(state).ok_or_else(|| bad("send state", state))?,
-        attempts_used: u32_of(col(r, "attempts_used")?),
-        max_attempts: u32_of(col(r, "max_attempts")?),
-        last_error: match code {
-            Some(code) => Some(SendError {
-                code,
-                message: col::<Option<String>>(r, "error_message")?.unwrap_or_default(),
-            }),
-            None => None,
-        },
-        created_at: from_ts(col(r, "created_at")?)?,
-        updated_at: from_ts(col(r, "updated_at")?)?,
-        attempts: vec![],
+    in_table("status_sends", || {
+        let state: &str = col(r, "state")?;
+        let code: Option<String> = col(r, "error_code")?;
+        Ok(StatusSend {
+            id: id(col(r, "id")?)?,
+            tenant_id: id(col(r, "tenant_id")?)?,
+            channel_id: id(col(r, "channel_id")?)?,
+            order_id: id(col(r, "order_id")?)?,
+            external_id: col(r, "external_id")?,
+            seq: col(r, "seq")?,
+            action: json(col(r, "action")?)?,
+            state: SendState::parse(state).ok_or_else(|| bad("send state", state))?,
+            attempts_used: u32_of(col(r, "attempts_used")?),
+            max_attempts: u32_of(col(r, "max_attempts")?),
+            last_error: match code {
+                Some(code) => Some(SendError {
+                    code,
+                    message: col::<Option<String>>(r, "error_message")?.unwrap_or_default(),
+                }),
+                None => None,
+            },
+            created_at: from_ts(col(r, "created_at")?)?,
+            updated_at: from_ts(col(r, "updated_at")?)?,
+            attempts: vec![],
+        })
     })
 }
 
 /// Decodes a `send_attempts` row.
 pub(crate) fn decode_attempt(r: &SqliteRow) -> StoreResult<SendAttempt> {
-    let outcome: &str = col(r, "outcome")?;
-    Ok(SendAttempt {
-        n: u32_of(col(r, "n")?),
-        started_at: from_ts(col(r, "started_at")?)?,
-        outcome: AttemptOutcome::parse(outcome).ok_or_else(|| bad("attempt outcome", outcome))?,
-        request: col(r, "request")?,
-        http_status: col::<Option<i64>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
-        response: col(r, "response")?,
-        duration_ms: col::<Option<i64>>(r, "duration_ms")?.and_then(|d| u64::try_from(d).ok()),
-        error_code: col(r, "error_code")?,
-        error: col(r, "error")?,
+    in_table("send_attempts", || {
+        let outcome: &str = col(r, "outcome")?;
+        Ok(SendAttempt {
+            n: u32_of(col(r, "n")?),
+            started_at: from_ts(col(r, "started_at")?)?,
+            outcome: AttemptOutcome::parse(outcome)
+                .ok_or_else(|| bad("attempt outcome", outcome))?,
+            request: col(r, "request")?,
+            http_status: col::<Option<i64>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+            response: col(r, "response")?,
+            duration_ms: col::<Option<i64>>(r, "duration_ms")?.and_then(|d| u64::try_from(d).ok()),
+            error_code: col(r, "error_code")?,
+            error: col(r, "error")?,
+        })
     })
 }
 

@@ -2,6 +2,7 @@
 //! and reading stock. Writes run the sequences of `ponte_store::stock_writes` over
 //! [`SqliteTx`]; pushing is in `stock_push.rs`.
 
+use crate::codec::in_table;
 use crate::codec::{col, from_ts, id, limit, pow2_chunks, to_json, ts};
 use crate::stock_marks::{pairs_json, SqliteTx};
 use crate::{db_err, SqliteStore};
@@ -23,30 +24,34 @@ use std::collections::BTreeSet;
 const PRODUCT_COLUMNS: &str = "tenant_id, sku, name, ean, unit, created_at, updated_at";
 
 fn decode_product(r: &SqliteRow) -> StoreResult<Product> {
-    Ok(Product {
-        tenant_id: id(col(r, "tenant_id")?)?,
-        sku: col(r, "sku")?,
-        name: col(r, "name")?,
-        ean: col(r, "ean")?,
-        unit: col(r, "unit")?,
-        created_at: from_ts(col(r, "created_at")?)?,
-        updated_at: from_ts(col(r, "updated_at")?)?,
+    in_table("products", || {
+        Ok(Product {
+            tenant_id: id(col(r, "tenant_id")?)?,
+            sku: col(r, "sku")?,
+            name: col(r, "name")?,
+            ean: col(r, "ean")?,
+            unit: col(r, "unit")?,
+            created_at: from_ts(col(r, "created_at")?)?,
+            updated_at: from_ts(col(r, "updated_at")?)?,
+        })
     })
 }
 
 pub(crate) fn decode_target(r: &SqliteRow) -> StoreResult<StockTarget> {
-    Ok(StockTarget {
-        channel_id: id(col(r, "channel_id")?)?,
-        sku: col(r, "sku")?,
-        product_id: col(r, "product_id")?,
-        variant_id: col(r, "variant_id")?,
-        desired: col(r, "desired")?,
-        changed_at: from_ts(col(r, "changed_at")?)?,
-        pushed: col(r, "pushed")?,
-        pushed_at: crate::codec::from_opt_ts(col(r, "pushed_at")?)?,
-        state: push_state(col(r, "state")?)?,
-        attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
-        last_error: col(r, "last_error")?,
+    in_table("stock_targets", || {
+        Ok(StockTarget {
+            channel_id: id(col(r, "channel_id")?)?,
+            sku: col(r, "sku")?,
+            product_id: col(r, "product_id")?,
+            variant_id: col(r, "variant_id")?,
+            desired: col(r, "desired")?,
+            changed_at: from_ts(col(r, "changed_at")?)?,
+            pushed: col(r, "pushed")?,
+            pushed_at: crate::codec::from_opt_ts(col(r, "pushed_at")?)?,
+            state: push_state(col(r, "state")?)?,
+            attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+            last_error: col(r, "last_error")?,
+        })
     })
 }
 
@@ -70,17 +75,21 @@ pub(crate) async fn fetch<'q, 'c: 'q, T>(
 
 /// A balance's columns `physical` and `reserved`.
 pub(crate) fn decode_balance(r: &SqliteRow) -> StoreResult<Balance> {
-    Ok(Balance {
-        physical: col(r, "physical")?,
-        reserved: col(r, "reserved")?,
+    in_table("stock_levels", || {
+        Ok(Balance {
+            physical: col(r, "physical")?,
+            reserved: col(r, "reserved")?,
+        })
     })
 }
 
 /// An order's effect's columns `reserved` and `debited`.
 pub(crate) fn decode_effect(r: &SqliteRow) -> StoreResult<Effect> {
-    Ok(Effect {
-        reserved: col(r, "reserved")?,
-        debited: col(r, "debited")?,
+    in_table("order_stock", || {
+        Ok(Effect {
+            reserved: col(r, "reserved")?,
+            debited: col(r, "debited")?,
+        })
     })
 }
 

@@ -1,5 +1,6 @@
 //! Scheduled tasks and their runs (the rules are `ponte_store::task_runs`'s).
 
+use crate::codec::in_table;
 use crate::codec::{
     col, fetch_opt, fetch_rows, from_opt_ts, from_ts, id, json, newest_first, pow2_chunks, to_json,
     ts,
@@ -63,36 +64,40 @@ fn run_of(
 
 /// Decodes a run selected with [`RUN_COLUMNS`].
 fn decode_run(r: &SqliteRow) -> StoreResult<TaskRun> {
-    run_of(
-        r,
-        "",
-        id(col(r, "tenant_id")?)?,
-        id(col(r, "task_id")?)?,
-        kind(col(r, "kind")?)?,
-        col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?,
-    )
+    in_table("task_runs", || {
+        run_of(
+            r,
+            "",
+            id(col(r, "tenant_id")?)?,
+            id(col(r, "task_id")?)?,
+            kind(col(r, "kind")?)?,
+            col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?,
+        )
+    })
 }
 
 /// Decodes a task selected with [`TASK_SELECT`].
 fn decode_task(r: &SqliteRow) -> StoreResult<ScheduledTask> {
-    let tenant_id = id(col(r, "tenant_id")?)?;
-    let task_id = id(col(r, "id")?)?;
-    let task_kind = kind(col(r, "kind")?)?;
-    let channel_id = col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?;
-    let last_run = match col::<Option<&str>>(r, "r_id")? {
-        Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
-        None => None,
-    };
-    Ok(ScheduledTask {
-        tenant_id,
-        id: task_id,
-        kind: task_kind,
-        channel_id,
-        interval_secs: col(r, "interval_secs")?,
-        enabled: col::<i64>(r, "enabled")? != 0,
-        next_run_at: from_ts(col(r, "next_run_at")?)?,
-        cursor: from_opt_ts(col(r, "cursor")?)?,
-        last_run,
+    in_table("scheduled_tasks", || {
+        let tenant_id = id(col(r, "tenant_id")?)?;
+        let task_id = id(col(r, "id")?)?;
+        let task_kind = kind(col(r, "kind")?)?;
+        let channel_id = col::<Option<&str>>(r, "channel_id")?.map(id).transpose()?;
+        let last_run = match col::<Option<&str>>(r, "r_id")? {
+            Some(_) => Some(run_of(r, "r_", tenant_id, task_id, task_kind, channel_id)?),
+            None => None,
+        };
+        Ok(ScheduledTask {
+            tenant_id,
+            id: task_id,
+            kind: task_kind,
+            channel_id,
+            interval_secs: col(r, "interval_secs")?,
+            enabled: col::<i64>(r, "enabled")? != 0,
+            next_run_at: from_ts(col(r, "next_run_at")?)?,
+            cursor: from_opt_ts(col(r, "cursor")?)?,
+            last_run,
+        })
     })
 }
 

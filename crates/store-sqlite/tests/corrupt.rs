@@ -1,4 +1,4 @@
-//! A row ponte cannot decode is a `Corrupt` error naming the column, never a panic
+//! A row ponte cannot decode is a `Corrupt` error naming table and column, never a panic
 //! (SQLite stores any value in any column).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +9,7 @@ use ponte_store_sqlite::SqliteStore;
 use sqlx::Connection;
 
 #[tokio::test]
-async fn a_bad_value_is_a_corrupt_error_naming_its_column() {
+async fn a_bad_value_is_a_corrupt_error_naming_its_table_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ponte.db");
     let store = SqliteStore::open(&path).await.unwrap();
@@ -35,7 +35,9 @@ async fn a_bad_value_is_a_corrupt_error_naming_its_column() {
             .await
             .unwrap();
         match store.channels(t).await {
-            Err(StoreError::Corrupt(m)) => assert!(m.contains(column), "{m}"),
+            Err(StoreError::Corrupt(m)) => {
+                assert!(m.contains(column) && m.contains("table channels"), "{m}")
+            }
             other => panic!("{column}: expected a corrupt record, got {other:?}"),
         }
         sqlx::query(&format!("UPDATE channels SET {column} = 1"))

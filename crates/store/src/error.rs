@@ -28,3 +28,13 @@ pub enum StoreError {
     #[error("invalid argument: {0}")]
     Invalid(String),
 }
+
+impl StoreError {
+    /// The same error met decoding a row of `table`: a `Corrupt` error names it.
+    pub fn in_table(self, table: &str) -> Self {
+        match self {
+            Self::Corrupt(m) => Self::Corrupt(format!("table {table}, {m}")),
+            other => other,
+        }
+    }
+}
