@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, newest_first};
 use crate::jobs::insert_jobs;
 use crate::{db_err, PgStore};
@@ -76,16 +77,18 @@ impl InboxStore for PgStore {
             &self.pool,
             |r| {
                 let state: String = col(r, "state")?;
-                Ok(Delivery {
-                    id: DeliveryId(col(r, "id")?),
-                    channel_id: ChannelId(col(r, "channel_id")?),
-                    received_at: col(r, "received_at")?,
-                    event: col(r, "event")?,
-                    resource_id: col(r, "resource_id")?,
-                    body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
-                    state: parse_stored("delivery state", &state, DeliveryState::parse)?,
-                    error: col(r, "error")?,
-                    processed_at: col(r, "processed_at")?,
+                in_table("deliveries", || {
+                    Ok(Delivery {
+                        id: DeliveryId(col(r, "id")?),
+                        channel_id: ChannelId(col(r, "channel_id")?),
+                        received_at: col(r, "received_at")?,
+                        event: col(r, "event")?,
+                        resource_id: col(r, "resource_id")?,
+                        body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
+                        state: parse_stored("delivery state", &state, DeliveryState::parse)?,
+                        error: col(r, "error")?,
+                        processed_at: col(r, "processed_at")?,
+                    })
                 })
             },
             |d| d.id.to_string(),

@@ -1,4 +1,5 @@
 use crate::codec::col;
+use crate::codec::in_table;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -148,14 +149,16 @@ pub(crate) async fn claim_in(
     .map_err(db_err)?;
     rows.iter()
         .map(|r| {
-            Ok(Job {
-                tenant_id: TenantId(col(r, "tenant_id")?),
-                id: JobId(col(r, "id")?),
-                kind: col(r, "kind")?,
-                payload: col(r, "payload")?,
-                attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-                created_at: col(r, "created_at")?,
-                lease_owner: req.owner.to_owned(),
+            in_table("jobs", || {
+                Ok(Job {
+                    tenant_id: TenantId(col(r, "tenant_id")?),
+                    id: JobId(col(r, "id")?),
+                    kind: col(r, "kind")?,
+                    payload: col(r, "payload")?,
+                    attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+                    created_at: col(r, "created_at")?,
+                    lease_owner: req.owner.to_owned(),
+                })
             })
         })
         .collect()

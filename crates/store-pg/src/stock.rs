@@ -262,11 +262,13 @@ impl StockStore for PgStore {
         )
         .bind(tenant.0);
         fetch(q, &self.pool, |r| {
-            Ok(Warehouse {
-                tenant_id: TenantId(col(r, "tenant_id")?),
-                code: col(r, "code")?,
-                name: col(r, "name")?,
-                created_at: col(r, "created_at")?,
+            in_table("warehouses", || {
+                Ok(Warehouse {
+                    tenant_id: TenantId(col(r, "tenant_id")?),
+                    code: col(r, "code")?,
+                    name: col(r, "name")?,
+                    created_at: col(r, "created_at")?,
+                })
             })
         })
         .await
@@ -299,14 +301,16 @@ impl StockStore for PgStore {
         .bind(page.cursor.clone().unwrap_or_default())
         .bind(n);
         let items = fetch(q, &self.pool, |r| {
-            Ok(Listing {
-                tenant_id: TenantId(col(r, "tenant_id")?),
-                channel_id: ChannelId(col(r, "channel_id")?),
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                source: listing_source(&col::<String>(r, "source")?),
-                created_at: col(r, "created_at")?,
+            in_table("listings", || {
+                Ok(Listing {
+                    tenant_id: TenantId(col(r, "tenant_id")?),
+                    channel_id: ChannelId(col(r, "channel_id")?),
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    source: listing_source(&col::<String>(r, "source")?),
+                    created_at: col(r, "created_at")?,
+                })
             })
         })
         .await?;
@@ -389,15 +393,17 @@ impl StockStore for PgStore {
              WHERE tenant_id = $1 AND order_id = $2 ORDER BY line",
         );
         let unmapped = fetch(q.bind(tenant.0).bind(order.0), &self.pool, |r| {
-            Ok(UnmappedLine {
-                tenant,
-                order,
-                line: usize::try_from(col::<i32>(r, "line")?).unwrap_or(0),
-                channel: ChannelId(col(r, "channel_id")?),
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                quantity: col(r, "quantity")?,
+            in_table("unmapped_lines", || {
+                Ok(UnmappedLine {
+                    tenant,
+                    order,
+                    line: usize::try_from(col::<i32>(r, "line")?).unwrap_or(0),
+                    channel: ChannelId(col(r, "channel_id")?),
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    quantity: col(r, "quantity")?,
+                })
             })
         })
         .await?;

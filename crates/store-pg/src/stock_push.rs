@@ -2,6 +2,7 @@
 //! effect on the targets (the primitive of `ponte_store::stock_push`), and the push
 //! history.
 
+use crate::codec::in_table;
 use crate::codec::{col, limit};
 use crate::stock::{decode_target, fetch, TARGET_COLUMNS};
 use crate::stock_marks::PgTx;
@@ -119,16 +120,19 @@ pub(crate) async fn list(
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
     let items = fetch(q.build(), &store.pool, |r| {
-        Ok(StockPush {
-            seq: col(r, "seq")?,
-            channel_id: ChannelId(col(r, "channel_id")?),
-            at: col(r, "at")?,
-            request: col(r, "request")?,
-            items: col(r, "items")?,
-            http_status: col::<Option<i32>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
-            duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
-            outcome: col(r, "outcome")?,
-            error: col(r, "error")?,
+        in_table("stock_pushes", || {
+            Ok(StockPush {
+                seq: col(r, "seq")?,
+                channel_id: ChannelId(col(r, "channel_id")?),
+                at: col(r, "at")?,
+                request: col(r, "request")?,
+                items: col(r, "items")?,
+                http_status: col::<Option<i32>>(r, "http_status")?
+                    .and_then(|s| u16::try_from(s).ok()),
+                duration_ms: u64::try_from(col::<i64>(r, "duration_ms")?).unwrap_or(0),
+                outcome: col(r, "outcome")?,
+                error: col(r, "error")?,
+            })
         })
     })
     .await?;

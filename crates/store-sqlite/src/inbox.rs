@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, from_opt_ts, from_ts, id, newest_first, pow2_chunks, ts};
 use crate::jobs::insert_jobs;
 use crate::{db_err, SqliteStore};
@@ -65,16 +66,18 @@ impl InboxStore for SqliteStore {
             &self.reader,
             |r| {
                 let state: String = col(r, "state")?;
-                Ok(Delivery {
-                    id: id(col(r, "id")?)?,
-                    channel_id: id(col(r, "channel_id")?)?,
-                    received_at: from_ts(col(r, "received_at")?)?,
-                    event: col(r, "event")?,
-                    resource_id: col(r, "resource_id")?,
-                    body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
-                    state: parse_stored("delivery state", &state, DeliveryState::parse)?,
-                    error: col(r, "error")?,
-                    processed_at: from_opt_ts(col(r, "processed_at")?)?,
+                in_table("deliveries", || {
+                    Ok(Delivery {
+                        id: id(col(r, "id")?)?,
+                        channel_id: id(col(r, "channel_id")?)?,
+                        received_at: from_ts(col(r, "received_at")?)?,
+                        event: col(r, "event")?,
+                        resource_id: col(r, "resource_id")?,
+                        body: String::from_utf8_lossy(col::<&[u8]>(r, "body")?).into_owned(),
+                        state: parse_stored("delivery state", &state, DeliveryState::parse)?,
+                        error: col(r, "error")?,
+                        processed_at: from_opt_ts(col(r, "processed_at")?)?,
+                    })
                 })
             },
             |d| d.id.to_string(),

@@ -1,3 +1,4 @@
+use crate::codec::in_table;
 use crate::codec::{col, from_ts, id, json, pow2_chunks, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
@@ -114,14 +115,16 @@ pub(crate) async fn claim_in(
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     rows.iter()
         .map(|r| {
-            Ok(Job {
-                tenant_id: id(col(r, "tenant_id")?)?,
-                id: id(col(r, "id")?)?,
-                kind: col(r, "kind")?,
-                payload: json(col(r, "payload")?)?,
-                attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
-                created_at: from_ts(col(r, "created_at")?)?,
-                lease_owner: req.owner.to_owned(),
+            in_table("jobs", || {
+                Ok(Job {
+                    tenant_id: id(col(r, "tenant_id")?)?,
+                    id: id(col(r, "id")?)?,
+                    kind: col(r, "kind")?,
+                    payload: json(col(r, "payload")?)?,
+                    attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+                    created_at: from_ts(col(r, "created_at")?)?,
+                    lease_owner: req.owner.to_owned(),
+                })
             })
         })
         .collect()

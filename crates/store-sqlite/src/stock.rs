@@ -195,11 +195,13 @@ impl StockStore for SqliteStore {
             "SELECT tenant_id, code, name, created_at FROM warehouses WHERE tenant_id = ? ORDER BY code",
         );
         fetch(q.bind(tenant.to_string()), &self.reader, |r| {
-            Ok(Warehouse {
-                tenant_id: id(col(r, "tenant_id")?)?,
-                code: col(r, "code")?,
-                name: col(r, "name")?,
-                created_at: from_ts(col(r, "created_at")?)?,
+            in_table("warehouses", || {
+                Ok(Warehouse {
+                    tenant_id: id(col(r, "tenant_id")?)?,
+                    code: col(r, "code")?,
+                    name: col(r, "name")?,
+                    created_at: from_ts(col(r, "created_at")?)?,
+                })
             })
         })
         .await
@@ -232,14 +234,16 @@ impl StockStore for SqliteStore {
         .bind(page.cursor.clone().unwrap_or_default())
         .bind(n);
         let items = fetch(q, &self.reader, |r| {
-            Ok(Listing {
-                tenant_id: id(col(r, "tenant_id")?)?,
-                channel_id: id(col(r, "channel_id")?)?,
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                source: listing_source(col(r, "source")?),
-                created_at: from_ts(col(r, "created_at")?)?,
+            in_table("listings", || {
+                Ok(Listing {
+                    tenant_id: id(col(r, "tenant_id")?)?,
+                    channel_id: id(col(r, "channel_id")?)?,
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    source: listing_source(col(r, "source")?),
+                    created_at: from_ts(col(r, "created_at")?)?,
+                })
             })
         })
         .await?;
@@ -327,15 +331,17 @@ impl StockStore for SqliteStore {
         .bind(tenant.to_string())
         .bind(order.to_string());
         let unmapped = fetch(q, &self.reader, |r| {
-            Ok(UnmappedLine {
-                tenant,
-                order,
-                line: usize::try_from(col::<i64>(r, "line")?).unwrap_or(0),
-                channel: id(col(r, "channel_id")?)?,
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                quantity: col(r, "quantity")?,
+            in_table("unmapped_lines", || {
+                Ok(UnmappedLine {
+                    tenant,
+                    order,
+                    line: usize::try_from(col::<i64>(r, "line")?).unwrap_or(0),
+                    channel: id(col(r, "channel_id")?)?,
+                    sku: col(r, "sku")?,
+                    product_id: col(r, "product_id")?,
+                    variant_id: col(r, "variant_id")?,
+                    quantity: col(r, "quantity")?,
+                })
             })
         })
         .await?;
