@@ -401,3 +401,6 @@ async fn a_permanent_error_fails_the_send_at_once() {
     assert_eq!(outcomes(s), [AttemptOutcome::Failed]);
     assert_eq!(h.next_run_at().await, None);
 }
+
+mod budget;
+mod ordering;
