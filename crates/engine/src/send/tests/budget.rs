@@ -14,13 +14,15 @@ async fn drain(h: &Harness) {
     panic!("jobs still due after ten rounds");
 }
 
-#[tokio::test]
-async fn sends_beyond_the_grant_wait_for_tokens_without_using_an_attempt() {
-    let h = harness(RateLimit {
+/// Five sends on a channel allowed a burst of two and one a second, claimed with or
+/// without the channel's budget known to the claim.
+async fn five_sends_on_a_small_budget(unbudgeted: bool) {
+    let mut h = harness(RateLimit {
         burst: 2.0,
         per_sec: 1.0,
     })
     .await;
+    h.unbudgeted = unbudgeted;
     let mut orders = vec![];
     for ext in ["1", "2", "3", "4", "5"] {
         let o = h.order(ext).await;
@@ -28,8 +30,9 @@ async fn sends_beyond_the_grant_wait_for_tokens_without_using_an_attempt() {
         orders.push(o);
     }
     let t0 = h.clock.now();
-    assert_eq!(h.round().await, 3, "two tokens for five sends");
-    assert_eq!(h.fake.sent().len(), 2);
+    let deferred = h.round().await;
+    assert_eq!(deferred, if unbudgeted { 0 } else { 3 }, "by the claim");
+    assert_eq!(h.fake.sent().len(), 2, "two tokens for five sends");
     let counts = h.engine.store.job_counts().await;
     let pending = counts.map(|c| (c.pending, c.running, c.failed));
     assert_eq!(pending.ok(), Some((3, 0, 0)), "put back, not failed");
@@ -53,4 +56,14 @@ async fn sends_beyond_the_grant_wait_for_tokens_without_using_an_attempt() {
         assert_eq!(s.attempts_used, 1, "waiting for a token used no attempt");
         assert_eq!(outcomes(s), [AttemptOutcome::Succeeded]);
     }
+}
+
+#[tokio::test]
+async fn sends_beyond_the_grant_wait_for_tokens_without_using_an_attempt() {
+    five_sends_on_a_small_budget(false).await;
+}
+
+#[tokio::test]
+async fn sends_of_a_channel_the_claim_did_not_know_are_budgeted_alike() {
+    five_sends_on_a_small_budget(true).await;
 }
