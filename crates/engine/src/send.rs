@@ -288,3 +288,6 @@ fn held(mut f: SendFinish, now: DateTime<Utc>, code: ErrorCode, message: String)
 fn outcome_name(o: &SendOutcome) -> &'static str {
     ponte_store::AttemptOutcome::from(o).as_str()
 }
+
+#[cfg(test)]
+mod tests;
