@@ -31,11 +31,12 @@ pub fn take(
     let available = (tokens + elapsed_secs.max(0.0) * per_sec).min(capacity);
     let granted = (available.floor().max(0.0) as u32).min(want);
     let left = available - f64::from(granted);
-    let retry_after = if granted == 0 {
+    // Until the next token, after those granted (none waits when one is left).
+    let retry_after = if left >= 1.0 {
+        Duration::ZERO
+    } else {
         ponte_core::wait::from_secs_f64((1.0 - left) / per_sec)
             .clamp(Duration::from_millis(1), Duration::from_secs(3600))
-    } else {
-        Duration::ZERO
     };
     (
         left,

@@ -393,6 +393,6 @@ pub struct PolledApplied {
 pub struct RateGrant {
     /// Tokens granted (at most what was asked).
     pub granted: u32,
-    /// When none were granted: how long until one is available.
+    /// How long until the next token is available (after those granted).
     pub retry_after: std::time::Duration,
 }

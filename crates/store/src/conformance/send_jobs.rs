@@ -396,9 +396,8 @@ pub async fn a_claim_budgets_and_begins(s: &impl Store) {
         stored.attempts.last().map(|a| a.outcome),
         Some(AttemptOutcome::Started)
     );
-    // The rest wait for tokens, one a second after the first (due now: it finds the
-    // bucket empty and learns when its token comes); not counted.
-    assert_eq!(queue(s).await, (3, 2, Some(secs(3))));
+    // The rest wait for tokens, one a second; not counted.
+    assert_eq!(queue(s).await, (3, 2, Some(secs(4))));
     assert!(s
         .claim_work(&req(secs(3)), &budgets)
         .await
