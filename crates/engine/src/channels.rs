@@ -261,7 +261,7 @@ impl Engine {
         let calls = base_url(platform.as_ref(), &ch.settings).ok();
         if let Some(changes) = patch.settings {
             let serde_json::Value::Object(changes) = changes else {
-                return Err(EngineError::Invalid("settings must be an object".into()));
+                return Err(ConfigError::Invalid("settings must be an object".into()).into());
             };
             let mut merged = match ch.settings.clone() {
                 serde_json::Value::Object(m) => m,

@@ -115,6 +115,7 @@ async fn a_missing_or_wrong_setting_or_credential_is_invalid_settings() {
         json!({"settings": {"debit_warehouse": "NOPE"}}),
         json!({"credentials": {"access_token": "token-2"}}),
         json!({"credentials": "secret"}),
+        json!({"settings": "store_id=1"}),
     ] {
         change_refused(&api, &c, change, E::InvalidSettings).await;
     }
