@@ -174,11 +174,16 @@ pub(crate) async fn delete_jobs(
     if jobs.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM jobs WHERE id = ANY($1) AND state = 'running'")
-        .bind(jobs.iter().map(|j| j.1 .0).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    // By primary key: `id` alone has no index of its own.
+    sqlx::query(
+        "DELETE FROM jobs j USING UNNEST($1::uuid[], $2::uuid[]) AS u (t, id) \
+         WHERE j.tenant_id = u.t AND j.id = u.id AND j.state = 'running'",
+    )
+    .bind(jobs.iter().map(|j| j.0 .0).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.1 .0).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 

@@ -166,12 +166,13 @@ async fn requeue(tx: &mut PgConnection, plan: &FinishPlan) -> StoreResult<()> {
     sqlx::query(
         "UPDATE jobs j SET state = 'pending', run_at = u.run_at, \
            last_error = u.err, lease_owner = NULL, lease_until = NULL \
-         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS u (id, run_at, err) \
-         WHERE j.id = u.id AND j.state = 'running'",
+         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[]) AS u (id, run_at, err, t) \
+         WHERE j.tenant_id = u.t AND j.id = u.id AND j.state = 'running'",
     )
     .bind(r.iter().map(|r| r.job.0).collect::<Vec<_>>())
     .bind(r.iter().map(|r| r.run_at).collect::<Vec<_>>())
     .bind(r.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>())
+    .bind(r.iter().map(|r| r.tenant.0).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
