@@ -3,7 +3,6 @@
 mod actions;
 mod auth;
 mod channels;
-mod csv_cell;
 mod deliveries;
 mod json_body;
 mod openapi;

@@ -2,7 +2,6 @@
 //! Situação"), its Errors tab (`state=failed`) and resend.
 
 use crate::auth::Tenant;
-use crate::csv_cell::cell;
 use crate::json_body::JsonBody;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};
@@ -30,8 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/status-sends/{id}", get(show))
 }
 
-/// Largest CSV export, in rows.
-const CSV_MAX_ROWS: usize = 100_000;
+use ponte_engine::CSV_MAX_ROWS;
 
 /// One status send with every attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -139,7 +137,7 @@ pub(crate) async fn list(
         from: q.from,
         to: q.to,
     };
-    let mut page = PageRequest {
+    let page = PageRequest {
         cursor: cursor(q.cursor)?,
         limit: q.limit.unwrap_or(50),
     };
@@ -158,67 +156,7 @@ pub(crate) async fn list(
     let max = q
         .limit
         .map_or(CSV_MAX_ROWS, |l| (l as usize).min(CSV_MAX_ROWS));
-    let mut out = csv::Writer::from_writer(vec![]);
-    let header = [
-        "id",
-        "created_at",
-        "channel_id",
-        "order_id",
-        "external_id",
-        "seq",
-        "kind",
-        "state",
-        "attempts_used",
-        "max_attempts",
-        "attempts",
-        "last_http_status",
-        "last_error_code",
-        "last_error",
-        "updated_at",
-    ];
-    let csv_err = |e: csv::Error| EngineError::Invalid(format!("csv: {e}"));
-    out.write_record(header).map_err(csv_err)?;
-    let mut rows = 0;
-    loop {
-        page.limit = u32::try_from((max - rows).min(500)).unwrap_or(500);
-        let p = store
-            .status_sends(tenant, &filter, &page)
-            .await
-            .map_err(EngineError::from)?;
-        for s in &p.items {
-            let last_status = s.attempts.iter().rev().find_map(|a| a.http_status);
-            let err = s.last_error.as_ref();
-            out.write_record(
-                [
-                    s.id.to_string(),
-                    s.created_at.to_rfc3339(),
-                    s.channel_id.to_string(),
-                    s.order_id.to_string(),
-                    s.external_id.clone(),
-                    s.seq.to_string(),
-                    s.kind().as_str().to_owned(),
-                    s.state.as_str().to_owned(),
-                    s.attempts_used.to_string(),
-                    s.max_attempts.to_string(),
-                    s.attempts.len().to_string(),
-                    last_status.map(|c| c.to_string()).unwrap_or_default(),
-                    err.map(|e| e.code.clone()).unwrap_or_default(),
-                    err.map(|e| e.message.clone()).unwrap_or_default(),
-                    s.updated_at.to_rfc3339(),
-                ]
-                .map(cell),
-            )
-            .map_err(csv_err)?;
-        }
-        rows += p.items.len();
-        page.cursor = p.next_cursor;
-        if page.cursor.is_none() || rows >= max {
-            break;
-        }
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| EngineError::Invalid(format!("csv: {e}")))?;
+    let (bytes, next) = engine.status_sends_csv(tenant, &filter, page, max).await?;
     let mut resp = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -230,7 +168,7 @@ pub(crate) async fn list(
         bytes,
     )
         .into_response();
-    if let Some(c) = page.cursor.and_then(|c| c.parse().ok()) {
+    if let Some(c) = next.and_then(|c| c.parse().ok()) {
         resp.headers_mut().insert("x-next-cursor", c);
     }
     Ok(resp)

@@ -59,7 +59,13 @@ impl Engine {
 
     /// The tenant a bearer token belongs to, if any.
     pub async fn authenticate(&self, token: &str) -> Result<Option<TenantId>, EngineError> {
-        let hash = hash_token(token);
+        self.authenticate_hash(&hash_token(token)).await
+    }
+
+    /// The tenant a token's hash ([`hash_token`]) belongs to, if the token is still
+    /// valid: a console session keeps the hash, never the token.
+    pub async fn authenticate_hash(&self, hash: &str) -> Result<Option<TenantId>, EngineError> {
+        let hash = hash.to_owned();
         if let Some(t) = self
             .tokens
             .0

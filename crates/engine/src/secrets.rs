@@ -49,6 +49,18 @@ impl MasterKey {
 }
 
 impl MasterKey {
+    /// A 32-byte key for another purpose (SHA-256 of a domain tag and the key), so that
+    /// e.g. console sessions are signed with a key of their own, the same on every
+    /// instance that shares this master key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"ponte derived key v1\0");
+        h.update(purpose.as_bytes());
+        h.update(b"\0");
+        h.update(self.0);
+        h.finalize().into()
+    }
+
     /// A value derived from the key that identifies it without revealing it (SHA-256 of
     /// a domain tag and the key, hex): stored in the database the first time a key is
     /// used, so that an instance with another key stops at start.

@@ -46,6 +46,9 @@ pub async fn run(
         }
     };
     verify_master_key(store.as_ref(), &key).await?;
+    let time_zone: chrono_tz::Tz = config.time_zone.parse().map_err(|_| {
+        anyhow::anyhow!("PONTE_TIME_ZONE: unknown time zone `{}`", config.time_zone)
+    })?;
     let addr = listener.local_addr()?;
     let metrics_listener =
         match config.metrics_listen {
@@ -102,9 +105,12 @@ pub async fn run(
         None => TokenSetup::GenerateInto(config.data_dir.join("api-token")),
     };
     if let Some(path) = engine.setup_token(&token).await? {
+        // Shown once, on the terminal only (never logged): the console signs in with it.
+        let token = std::fs::read_to_string(&path).unwrap_or_default();
         println!(
-            "API token generated and written to {} (shown once; keep it safe)",
-            path.display()
+            "API token (shown once; also written to {}): {}",
+            path.display(),
+            token.trim()
         );
     }
     engine.ensure_all_tasks().await?;
@@ -126,13 +132,26 @@ pub async fn run(
         }
         None => None,
     };
-    let router = if metrics_server.is_some() {
+    let api = if metrics_server.is_some() {
         ponte_api::router_without_metrics(engine.clone())
     } else {
         ponte_api::router(engine.clone())
     };
+    let console = ponte_console::router(
+        engine.clone(),
+        ponte_console::ConsoleConfig {
+            session_key: key.derive("console sessions"),
+            secure_cookies: config
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            time_zone,
+        },
+    )?;
+    let router = console.merge(api);
     tracing::info!(%addr, backend = backend.name(), "ponte listening");
     println!("ponte listening on http://{addr}");
+    println!("console: http://{addr}/console");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

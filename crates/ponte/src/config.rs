@@ -58,6 +58,8 @@ pub struct Config {
     pub metrics_refresh_ms: u64,
     /// Serve `/metrics` on this address instead of the main listener.
     pub metrics_listen: Option<SocketAddr>,
+    /// The console shows dates in this IANA time zone.
+    pub time_zone: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +78,7 @@ impl std::fmt::Debug for Config {
             .field("allow_private_networks", &self.allow_private_networks)
             .field("retention_days", &self.retention_days)
             .field("metrics_listen", &self.metrics_listen)
+            .field("time_zone", &self.time_zone)
             .finish()
     }
 }
@@ -104,6 +107,7 @@ impl Default for Config {
             retention_sweep_secs: 3600,
             metrics_refresh_ms: 5000,
             metrics_listen: None,
+            time_zone: "America/Sao_Paulo".into(),
         }
     }
 }

@@ -44,6 +44,18 @@ pub enum SubscriptionState {
     Removed,
 }
 
+impl SubscriptionState {
+    /// Its name, as serialized (`active`, `failed`, `polling_only`, `removed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Failed => "failed",
+            Self::PollingOnly => "polling_only",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 /// A channel's push subscription, as last reconciled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {

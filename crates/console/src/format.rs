@@ -1,0 +1,146 @@
+//! What a Brazilian operator reads: `R$ 1.234,56`, dates in the tenant's time zone,
+//! CPF `000.000.000-00`, CNPJ `00.000.000/0000-00`, NF-e keys in groups of four.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use ponte_core::document::{DocumentKind, TaxDocument};
+
+/// Centavos as `R$ 1.234,56` (`-R$ 5,00` below zero).
+pub(crate) fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}R$ {},{:02}", thousands(abs / 100), abs % 100)
+}
+
+/// An optional amount; empty when absent.
+pub(crate) fn money_opt(cents: Option<i64>) -> String {
+    cents.map(money).unwrap_or_default()
+}
+
+/// `1234567` as `1.234.567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `05/12/2026 14:03` in the time zone.
+pub(crate) fn date_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// `05/12/2026 14:03:07` in the time zone (histories, where seconds matter).
+pub(crate) fn date_time_s(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string()
+}
+
+/// A tax id formatted by its kind; as received when its length fits neither.
+pub(crate) fn document(d: &TaxDocument) -> String {
+    let n = &d.normalized;
+    match d.kind {
+        Some(DocumentKind::Cpf) if n.len() == 11 => {
+            format!("{}.{}.{}-{}", &n[0..3], &n[3..6], &n[6..9], &n[9..11])
+        }
+        Some(DocumentKind::Cnpj) if n.len() == 14 && n.is_ascii() => format!(
+            "{}.{}.{}/{}-{}",
+            &n[0..2],
+            &n[2..5],
+            &n[5..8],
+            &n[8..12],
+            &n[12..14]
+        ),
+        _ => d.raw.clone(),
+    }
+}
+
+/// A 44-digit NF-e key in groups of four.
+pub(crate) fn nfe_key(key: &str) -> String {
+    if key.len() != 44 || !key.is_ascii() {
+        return key.to_owned();
+    }
+    key.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A query-string value.
+pub(crate) fn url_encode(v: &str) -> String {
+    utf8_percent_encode(v, NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn money_reads_like_reais() {
+        assert_eq!(money(0), "R$ 0,00");
+        assert_eq!(money(5), "R$ 0,05");
+        assert_eq!(money(123_456), "R$ 1.234,56");
+        assert_eq!(money(100_000_000), "R$ 1.000.000,00");
+        assert_eq!(money(-500), "-R$ 5,00");
+        assert_eq!(money(i64::MIN), "-R$ 92.233.720.368.547.758,08");
+        assert_eq!(money_opt(None), "");
+    }
+
+    #[test]
+    fn dates_are_local_to_sao_paulo() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 17, 3, 7).unwrap();
+        assert_eq!(
+            date_time(at, chrono_tz::America::Sao_Paulo),
+            "05/12/2026 14:03"
+        );
+        assert_eq!(
+            date_time_s(at, chrono_tz::America::Sao_Paulo),
+            "05/12/2026 14:03:07"
+        );
+        assert_eq!(date_time(at, chrono_tz::UTC), "05/12/2026 17:03");
+    }
+
+    #[test]
+    fn documents_are_grouped_by_kind() {
+        assert_eq!(
+            document(&TaxDocument::parse("52998224725")),
+            "529.982.247-25"
+        );
+        assert_eq!(
+            document(&TaxDocument::parse("11.222.333/0001-81")),
+            "11.222.333/0001-81"
+        );
+        assert_eq!(
+            document(&TaxDocument::parse("11222333000181")),
+            "11.222.333/0001-81"
+        );
+        assert_eq!(document(&TaxDocument::parse("123")), "123");
+    }
+
+    #[test]
+    fn nfe_keys_are_grouped_by_four() {
+        let key = "35240612345678000190550010000012341000012345";
+        assert_eq!(
+            nfe_key(key),
+            "3524 0612 3456 7800 0190 5500 1000 0012 3410 0001 2345"
+        );
+        assert_eq!(nfe_key("123"), "123");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            url_encode("/console/orders?a=1"),
+            "%2Fconsole%2Forders%3Fa%3D1"
+        );
+    }
+}

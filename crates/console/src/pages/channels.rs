@@ -1,0 +1,53 @@
+//! Canais: every channel with its integration switch state, push subscription and
+//! poll gaps.
+
+use crate::pages::orders::unavailable;
+use crate::render::{page, Chrome};
+use crate::session::Session;
+use crate::Console;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use ponte_store::{Channel, Subscription};
+
+pub(crate) fn routes() -> Router<Console> {
+    Router::new().route("/channels", get(list))
+}
+
+/// A channel with what the list shows of it.
+struct Row {
+    c: Channel,
+    subscription: Option<Subscription>,
+    poll_gaps: u64,
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsPage<'a> {
+    chrome: Chrome<'a>,
+    rows: Vec<Row>,
+}
+
+async fn list(State(state): State<Console>, s: Session) -> Response {
+    let e = &state.engine;
+    let loaded = async {
+        let mut rows = vec![];
+        for c in e.channels(s.tenant).await? {
+            rows.push(Row {
+                subscription: e.subscription(s.tenant, c.id).await?,
+                poll_gaps: e.poll_gaps(s.tenant, c.id).await?,
+                c,
+            });
+        }
+        Ok::<_, ponte_engine::EngineError>(rows)
+    };
+    match loaded.await {
+        Ok(rows) => page(&ChannelsPage {
+            chrome: Chrome::new(&state, &s, "channels", "/console/channels"),
+            rows,
+        }),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}

@@ -1,0 +1,22 @@
+//! The pages, one module each.
+
+mod channels;
+mod errors;
+mod history;
+mod login;
+pub(crate) mod orders;
+
+use crate::Console;
+use axum::response::Redirect;
+use axum::routing::get;
+use axum::Router;
+
+pub(crate) fn routes() -> Router<Console> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/orders") }))
+        .merge(login::routes())
+        .merge(orders::routes())
+        .merge(errors::routes())
+        .merge(history::routes())
+        .merge(channels::routes())
+}
