@@ -1,7 +1,7 @@
 //! What a Brazilian operator reads: `R$ 1.234,56`, dates in the tenant's time zone,
 //! CPF `000.000.000-00`, CNPJ `00.000.000/0000-00`, NF-e keys in groups of four.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use ponte_core::document::{DocumentKind, TaxDocument};
@@ -41,6 +41,16 @@ pub(crate) fn date_time_s(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)
         .format("%d/%m/%Y %H:%M:%S")
         .to_string()
+}
+
+/// The start of day `d` (`YYYY-MM-DD`) plus `plus` days in the zone, as UTC: a date
+/// filter's bound (`to` is inclusive, so it passes `plus = 1`).
+pub(crate) fn day_start(d: &str, plus: u64, tz: Tz) -> Option<DateTime<Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()? + chrono::Days::new(plus);
+    let local = tz
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()?;
+    Some(local.with_timezone(&Utc))
 }
 
 /// A tax id formatted by its kind; as received when its length fits neither.
@@ -107,6 +117,20 @@ mod tests {
             "05/12/2026 14:03:07"
         );
         assert_eq!(date_time(at, chrono_tz::UTC), "05/12/2026 17:03");
+    }
+
+    #[test]
+    fn days_start_at_local_midnight() {
+        let sp = chrono_tz::America::Sao_Paulo;
+        assert_eq!(
+            day_start("2026-12-05", 0, sp).unwrap().to_rfc3339(),
+            "2026-12-05T03:00:00+00:00"
+        );
+        assert_eq!(
+            day_start("2026-12-31", 1, sp).unwrap().to_rfc3339(),
+            "2027-01-01T03:00:00+00:00"
+        );
+        assert_eq!(day_start("05/12/2026", 0, sp), None);
     }
 
     #[test]
