@@ -681,3 +681,49 @@ async fn verificar_registers_the_webhook_at_the_platform() {
     assert!(sim.webhooks().iter().any(|w| w["url"] == url.as_str()));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_vtex_channel_is_created_through_the_form() {
+    let app = App::with(loopback(None), false).await;
+    let (session, csrf) = app.sign_in().await;
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("platform", "vtex"),
+        ("name", "VTEX Loja"),
+        ("account", "lojaabc"),
+        ("environment", ""),
+        ("api_base_url", "http://127.0.0.1:9"),
+        ("sales_channel", "1"),
+        ("instant_events", "false"),
+        ("import_policy", "all"),
+        ("app_key", "vtexappkey-lojaabc-SECRET"),
+        ("app_token", "TOKEN-SECRET"),
+    ];
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(fields.to_vec(), "account", "loja.abc")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "account", "Parâmetros inválidos.");
+    assert!(!r.body.contains("SECRET"));
+    assert!(channels(&app).await.is_empty());
+    let r = app
+        .post("/console/channels/new", &[&session], &form(&fields))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let c = &channels(&app).await[0];
+    assert_eq!(c.platform, "vtex");
+    assert_eq!(c.settings["account"], "lojaabc");
+    assert_eq!(c.settings["environment"], "vtexcommercestable");
+    assert_eq!(c.settings["sales_channel"], "1");
+    assert_eq!(c.settings["instant_events"], false);
+    let page = app.get(r.location(), &[&session]).await;
+    assert!(page
+        .body
+        .contains("<h1>VTEX Loja <span class=\"muted\">· VTEX</span></h1>"));
+    assert!(page.body.contains("value=\"vtexcommercestable\""));
+    assert!(!page.body.contains("SECRET"));
+}

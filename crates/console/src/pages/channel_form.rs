@@ -389,6 +389,7 @@ mod tests {
             }
         }
         keys.extend(PLATFORMS.iter().map(|p| format!("platform.{p}")));
+        keys.extend(PLATFORMS.iter().map(|p| format!("status_map_values.{p}")));
         for lang in [Lang::PtBr, Lang::En] {
             let cat = c.get(lang);
             let missing: Vec<_> = keys.iter().filter(|k| cat.s(k) == k.as_str()).collect();
