@@ -1,7 +1,7 @@
 //! What a Brazilian operator reads: `R$ 1.234,56`, dates in the tenant's time zone,
 //! CPF `000.000.000-00`, CNPJ `00.000.000/0000-00`, NF-e keys in groups of four.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use ponte_core::document::{DocumentKind, TaxDocument};
@@ -46,11 +46,31 @@ pub(crate) fn date_time_s(at: DateTime<Utc>, tz: Tz) -> String {
 /// The start of day `d` (`YYYY-MM-DD`) plus `plus` days in the zone, as UTC: a date
 /// filter's bound (`to` is inclusive, so it passes `plus = 1`).
 pub(crate) fn day_start(d: &str, plus: u64, tz: Tz) -> Option<DateTime<Utc>> {
-    let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()? + chrono::Days::new(plus);
+    let day = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()? + chrono::Days::new(plus);
     let local = tz
         .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
         .earliest()?;
     Some(local.with_timezone(&Utc))
+}
+
+/// A date and time a person typed, in the time zone: what a `datetime-local` input
+/// sends (`2026-12-05T14:03`), or `05/12/2026 14:03`; a date alone is its midnight.
+pub(crate) fn parse_date_time(v: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let v = v.trim();
+    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+        .or_else(|| {
+            ["%Y-%m-%d", "%d/%m/%Y"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(v, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(
+        tz.from_local_datetime(&naive)
+            .earliest()?
+            .with_timezone(&Utc),
+    )
 }
 
 /// A tax id formatted by its kind; as received when its length fits neither.
@@ -131,6 +151,20 @@ mod tests {
             "2027-01-01T03:00:00+00:00"
         );
         assert_eq!(day_start("05/12/2026", 0, sp), None);
+    }
+
+    #[test]
+    fn typed_dates_are_read_in_the_time_zone() {
+        let sp = chrono_tz::America::Sao_Paulo;
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 17, 3, 0).unwrap();
+        assert_eq!(parse_date_time("2026-12-05T14:03", sp), Some(at));
+        assert_eq!(parse_date_time(" 05/12/2026 14:03 ", sp), Some(at));
+        assert_eq!(
+            parse_date_time("2026-12-05", sp),
+            Some(Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0).unwrap())
+        );
+        assert_eq!(parse_date_time("ontem", sp), None);
+        assert_eq!(parse_date_time("2026-13-05", sp), None);
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! The pages, one module each.
 
+mod channel;
+mod channel_form;
+mod channel_new;
+mod channel_status_map;
+mod channel_webhooks;
 mod channels;
 mod errors;
 mod history;
 mod login;
 pub(crate) mod orders;
+mod task_runs;
+mod tasks;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -19,4 +26,10 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(errors::routes())
         .merge(history::routes())
         .merge(channels::routes())
+        .merge(channel_new::routes())
+        .merge(channel::routes())
+        .merge(channel_status_map::routes())
+        .merge(channel_webhooks::routes())
+        .merge(tasks::routes())
+        .merge(task_runs::routes())
 }
