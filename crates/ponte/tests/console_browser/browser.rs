@@ -90,11 +90,11 @@ impl Driver {
             };
             let start = Instant::now();
             while start.elapsed() < WAIT {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return driver;
-                }
                 if let Ok(Some(_)) = driver.child.try_wait() {
                     break; // the port was taken meanwhile: another one
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return driver;
                 }
                 std::thread::sleep(POLL);
             }
