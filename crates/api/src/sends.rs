@@ -94,6 +94,8 @@ pub(crate) struct SendQuery {
     order_id: Option<OrderId>,
     /// `pending`, `succeeded`, `failed` (the Errors tab) or `blocked`.
     state: Option<String>,
+    /// `separation`, `invoice`, `collection_order`, `shipment`, `delivery` or `cancel`.
+    kind: Option<String>,
     /// Created at or after (RFC 3339).
     from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
@@ -125,6 +127,12 @@ pub(crate) async fn list(
             Some(SendState::parse(s).ok_or_else(|| bad_query(format!("unknown state `{s}`")))?)
         }
     };
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => {
+            Some(ActionKind::parse(k).ok_or_else(|| bad_query(format!("unknown kind `{k}`")))?)
+        }
+    };
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -134,6 +142,7 @@ pub(crate) async fn list(
         channel_id: q.channel_id,
         order_id: q.order_id,
         state,
+        kind,
         from: q.from,
         to: q.to,
     };

@@ -169,6 +169,7 @@ fn pages(f: &fill::Filled) -> Vec<(&'static str, String)> {
         ),
         ("history (newest first)", "/console/history".into()),
         ("history failed", "/console/history?state=failed".into()),
+        ("history of a kind", "/console/history?kind=shipment".into()),
         (
             "history of a channel",
             format!("/console/history?channel_id={c}"),

@@ -93,6 +93,9 @@ pub(crate) async fn status_sends(
     if let Some(s) = f.state {
         q.push(" AND state = ").push_bind(s.as_str());
     }
+    if let Some(k) = f.kind {
+        q.push(" AND kind = ").push_bind(k.as_str());
+    }
     if let Some(t) = f.from {
         q.push(" AND created_at >= ").push_bind(t);
     }

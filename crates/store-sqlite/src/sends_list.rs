@@ -59,6 +59,9 @@ pub(crate) async fn list(
     if let Some(s) = f.state {
         q.push(" AND state = ").push_bind(s.as_str());
     }
+    if let Some(k) = f.kind {
+        q.push(" AND kind = ").push_bind(k.as_str());
+    }
     if let Some(t) = f.from {
         q.push(" AND created_at >= ").push_bind(ts(t));
     }

@@ -292,6 +292,8 @@ pub struct SendFilter {
     pub order_id: Option<OrderId>,
     /// Only this state.
     pub state: Option<SendState>,
+    /// Only this kind of action.
+    pub kind: Option<ActionKind>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
     /// Created before.

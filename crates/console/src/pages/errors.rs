@@ -83,20 +83,21 @@ async fn render(
         let filter = SendFilter {
             channel_id: channel,
             state: Some(st),
+            kind,
             ..SendFilter::default()
         };
         let req = PageRequest {
             cursor: None,
             limit: SHOWN,
         };
-        let mut v = state
-            .engine
-            .store()
-            .status_sends(s.tenant, &filter, &req)
-            .await?
-            .items;
-        v.retain(|x| kind.is_none_or(|k| x.kind() == k));
-        Ok::<_, ponte_store::StoreError>(v)
+        Ok::<_, ponte_store::StoreError>(
+            state
+                .engine
+                .store()
+                .status_sends(s.tenant, &filter, &req)
+                .await?
+                .items,
+        )
     };
     let loaded = async {
         Ok::<_, String>((

@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use ponte_core::action::ActionKind;
 use ponte_core::{ChannelId, OrderId};
 use ponte_store::{Channel, PageRequest, SendFilter, SendState, StatusSend};
 use serde::Deserialize;
@@ -28,6 +29,7 @@ const PAGE: u32 = 50;
 struct HistoryQuery {
     channel_id: Option<String>,
     state: Option<String>,
+    kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
     order_id: Option<String>,
@@ -45,6 +47,7 @@ impl HistoryQuery {
                 .as_deref()
                 .and_then(|o| o.parse::<OrderId>().ok()),
             state: self.state.as_deref().and_then(SendState::parse),
+            kind: self.kind.as_deref().and_then(ActionKind::parse),
             from: day(&self.from, 0),
             to: day(&self.to, 1),
         }
@@ -55,6 +58,7 @@ impl HistoryQuery {
         [
             ("channel_id", &self.channel_id),
             ("state", &self.state),
+            ("kind", &self.kind),
             ("from", &self.from),
             ("to", &self.to),
             ("order_id", &self.order_id),
@@ -75,6 +79,7 @@ struct HistoryPage<'a> {
     chrome: Chrome<'a>,
     channels: Vec<Channel>,
     states: [SendState; 4],
+    kinds: [ActionKind; 6],
     q: HistoryQuery,
     query: String,
     sends: Vec<StatusSend>,
@@ -139,6 +144,7 @@ async fn list(
             SendState::Failed,
             SendState::Blocked,
         ],
+        kinds: ActionKind::ALL,
         q,
         query,
         sends: found.items,

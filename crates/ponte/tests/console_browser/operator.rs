@@ -165,10 +165,10 @@ async fn an_operator_works_through_the_console() {
     b.click_text("English").await;
     b.wait_h1("Channels").await;
     b.page("channels-en").await;
-    assert_eq!(
-        b.texts("nav a").await,
-        ["Orders", "Errors", "Send history", "Channels"]
-    );
+    let nav = b.texts("nav a").await;
+    for entry in ["Orders", "Errors", "Send history", "Channels"] {
+        assert!(nav.iter().any(|n| n == entry), "{entry} in {nav:?}");
+    }
     b.click_text("Errors").await;
     b.wait_h1("Errors").await;
     b.page("errors-en").await;

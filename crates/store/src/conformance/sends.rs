@@ -446,6 +446,27 @@ pub async fn listing_filters_and_pages(s: &impl Store) {
         }
     }
     assert_eq!(seen, [3, 2, 1], "newest first");
+    let all = s
+        .status_sends(t, &SendFilter::default(), &page_of(10))
+        .await
+        .unwrap()
+        .items;
+    let kind = all[0].kind();
+    let of_kind = SendFilter {
+        kind: Some(kind),
+        ..SendFilter::default()
+    };
+    let found = s
+        .status_sends(t, &of_kind, &page_of(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        found.len(),
+        all.iter().filter(|x| x.kind() == kind).count(),
+        "by kind"
+    );
+    assert!(found.iter().all(|x| x.kind() == kind));
     let by_channel = SendFilter {
         channel_id: Some(ChannelId::new()),
         ..SendFilter::default()
