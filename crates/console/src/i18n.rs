@@ -136,7 +136,7 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!["common", "orders", "sends", "channels", "codes"];
+catalogue_files!["common", "orders", "sends", "channels", "codes", "actions"];
 
 /// Both catalogues, parsed once at start.
 #[derive(Debug)]

@@ -4,6 +4,7 @@ mod channels;
 mod errors;
 mod history;
 mod login;
+pub(crate) mod order_actions;
 pub(crate) mod orders;
 
 use crate::Console;
@@ -16,6 +17,7 @@ pub(crate) fn routes() -> Router<Console> {
         .route("/", get(|| async { Redirect::to("/console/orders") }))
         .merge(login::routes())
         .merge(orders::routes())
+        .merge(order_actions::routes())
         .merge(errors::routes())
         .merge(history::routes())
         .merge(channels::routes())
