@@ -136,7 +136,7 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!["common", "orders", "sends", "channels", "codes", "actions"];
+catalogue_files!["common", "orders", "sends", "channels", "codes", "actions", "stock"];
 
 /// Both catalogues, parsed once at start.
 #[derive(Debug)]

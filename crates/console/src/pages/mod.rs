@@ -6,6 +6,7 @@ mod history;
 mod login;
 pub(crate) mod order_actions;
 pub(crate) mod orders;
+mod stock;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -21,4 +22,5 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(errors::routes())
         .merge(history::routes())
         .merge(channels::routes())
+        .merge(stock::routes())
 }
