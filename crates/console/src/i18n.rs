@@ -136,7 +136,16 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!["common", "orders", "sends", "channels", "codes", "actions", "stock"];
+catalogue_files![
+    "common",
+    "orders",
+    "sends",
+    "channels",
+    "codes",
+    "actions",
+    "stock",
+    "deliveries"
+];
 
 /// Both catalogues, parsed once at start.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! The pages, one module each.
 
 mod channels;
+mod deliveries;
 mod errors;
 mod history;
 mod login;
@@ -23,4 +24,5 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(history::routes())
         .merge(channels::routes())
         .merge(stock::routes())
+        .merge(deliveries::routes())
 }

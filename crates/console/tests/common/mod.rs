@@ -277,17 +277,7 @@ impl Shop {
                 .collect(),
             ..NewOrder::default()
         });
-        let body = self.sim.notification_body("order/created", id);
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-        headers.insert(
-            "x-linkedstore-hmac-sha256",
-            self.sim.signature(&body).parse().unwrap(),
-        );
-        app.engine
-            .receive_webhook(self.channel, &headers, &body)
-            .await
-            .unwrap();
+        self.notify(app, "order/created", id).await;
         let filter = OrderFilter {
             channel_id: Some(self.channel),
             external_id: Some(id.to_string()),
@@ -314,6 +304,23 @@ impl Shop {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Shop {
+    /// Sends ponte the store's signed webhook for `event` about order `id`.
+    pub async fn notify(&self, app: &App, event: &str, id: u64) {
+        let body = self.sim.notification_body(event, id);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        headers.insert(
+            "x-linkedstore-hmac-sha256",
+            self.sim.signature(&body).parse().unwrap(),
+        );
+        app.engine
+            .receive_webhook(self.channel, &headers, &body)
+            .await
+            .unwrap();
     }
 }
 
