@@ -144,7 +144,8 @@ catalogue_files![
     "codes",
     "actions",
     "stock",
-    "deliveries"
+    "deliveries",
+    "settings",
 ];
 
 /// Both catalogues, parsed once at start.

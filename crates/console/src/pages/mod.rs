@@ -7,6 +7,7 @@ mod history;
 mod login;
 pub(crate) mod order_actions;
 pub(crate) mod orders;
+mod settings;
 mod stock;
 
 use crate::Console;
@@ -25,4 +26,5 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(channels::routes())
         .merge(stock::routes())
         .merge(deliveries::routes())
+        .merge(settings::routes())
 }
