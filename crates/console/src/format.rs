@@ -112,6 +112,14 @@ pub(crate) fn local_input(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()
 }
 
+/// The first `n` characters of `s`, and whether there were more.
+pub(crate) fn head(s: &str, n: usize) -> (&str, bool) {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => (&s[..at], true),
+        None => (s, false),
+    }
+}
+
 /// A query-string value.
 pub(crate) fn url_encode(v: &str) -> String {
     utf8_percent_encode(v, NON_ALPHANUMERIC).to_string()
@@ -193,6 +201,13 @@ mod tests {
         assert_eq!(parse_local("2026-12-05T14:03", sp), Some(at));
         assert_eq!(parse_local("2026-12-05T14:03:00", sp), Some(at));
         assert_eq!(parse_local("05/12/2026", sp), None);
+    }
+
+    #[test]
+    fn heads_cut_at_characters() {
+        assert_eq!(head("ação", 2), ("aç", true));
+        assert_eq!(head("ação", 4), ("ação", false));
+        assert_eq!(head("", 0), ("", false));
     }
 
     #[test]

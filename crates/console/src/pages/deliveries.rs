@@ -22,6 +22,9 @@ pub(crate) fn routes() -> Router<Console> {
 /// Deliveries per page.
 const PAGE: u32 = 50;
 
+/// Characters of a body the list shows (the rest is cut).
+const BODY_SHOWN: usize = 2000;
+
 /// Every state, in the filter's order.
 const STATES: [DeliveryState; 4] = [
     DeliveryState::Received,
@@ -55,6 +58,12 @@ impl DeliveriesPage<'_> {
             .iter()
             .find(|c| c.id == *id)
             .map_or_else(|| id.to_string(), |c| c.name.clone())
+    }
+
+    /// The start of a body (bodies are shown in the list, not whole) and whether
+    /// it was cut.
+    fn body_head<'b>(&self, body: &'b str) -> (&'b str, bool) {
+        crate::format::head(body, BODY_SHOWN)
     }
 }
 
