@@ -12,7 +12,7 @@ use ponte_core::action::Fulfilment;
 use ponte_core::order::OrderData;
 use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
-use ponte_store::{OrderFilter, PageRequest, StoredOrder};
+use ponte_store::{OrderFilter, OrderSearch, PageRequest, StoredOrder};
 use serde::{Deserialize, Serialize};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -81,6 +81,14 @@ pub(crate) struct OrderQuery {
     external_id: Option<String>,
     /// Changed in ponte at or after (RFC 3339).
     updated_since: Option<DateTime<Utc>>,
+    /// Search: an order number, a CPF/CNPJ, an e-mail, or the start of the customer's
+    /// name (case-insensitive).
+    q: Option<String>,
+    /// Placed at or after (RFC 3339; orders the platform gave no date count from
+    /// their import).
+    placed_from: Option<DateTime<Utc>>,
+    /// Placed before (RFC 3339).
+    placed_to: Option<DateTime<Utc>>,
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
@@ -132,6 +140,9 @@ pub(crate) async fn list(
         status: q.status,
         external_id: q.external_id,
         updated_since: q.updated_since,
+        search: q.q.as_deref().and_then(OrderSearch::parse),
+        placed_from: q.placed_from,
+        placed_to: q.placed_to,
     };
     let page = PageRequest {
         cursor: cursor(q.cursor)?,

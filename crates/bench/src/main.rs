@@ -3,6 +3,7 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+mod console;
 mod held;
 mod jobs;
 mod load;
@@ -49,6 +50,9 @@ enum Cmd {
     /// Signed webhooks accepted per second with the retention sweep off, then while it
     /// deletes a database full of old deliveries.
     Retention(retention::RetentionArgs),
+    /// Every console page's server time with a million orders and three million
+    /// status sends in the database.
+    Console(console::ConsoleArgs),
     /// Every scenario.
     All {
         /// Small sizes and short measurements: a smoke run of every scenario (seconds
@@ -79,6 +83,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
+            Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 let started = chrono::Utc::now();
@@ -95,8 +100,12 @@ fn main() -> anyhow::Result<()> {
                         poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
                         stock::stock(stock::StockArgs::preset(quick, target.clone())).await?;
                         vtex::vtex(vtex::VtexArgs::preset(quick, target.clone())).await?;
-                        retention::retention(retention::RetentionArgs::preset(quick, target))
-                            .await?;
+                        retention::retention(retention::RetentionArgs::preset(
+                            quick,
+                            target.clone(),
+                        ))
+                        .await?;
+                        console::console(console::ConsoleArgs::preset(quick, target)).await?;
                     }
                 }
                 if !sqlite_only {

@@ -1,7 +1,7 @@
 //! What a Brazilian operator reads: `R$ 1.234,56`, dates in the tenant's time zone,
 //! CPF `000.000.000-00`, CNPJ `00.000.000/0000-00`, NF-e keys in groups of four.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use ponte_core::document::{DocumentKind, TaxDocument};
@@ -41,6 +41,36 @@ pub(crate) fn date_time_s(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)
         .format("%d/%m/%Y %H:%M:%S")
         .to_string()
+}
+
+/// The start of day `d` (`YYYY-MM-DD`) plus `plus` days in the zone, as UTC: a date
+/// filter's bound (`to` is inclusive, so it passes `plus = 1`).
+pub(crate) fn day_start(d: &str, plus: u64, tz: Tz) -> Option<DateTime<Utc>> {
+    let day = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()? + chrono::Days::new(plus);
+    let local = tz
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()?;
+    Some(local.with_timezone(&Utc))
+}
+
+/// A date and time a person typed, in the time zone: what a `datetime-local` input
+/// sends (`2026-12-05T14:03`), or `05/12/2026 14:03`; a date alone is its midnight.
+pub(crate) fn parse_date_time(v: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let v = v.trim();
+    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+        .or_else(|| {
+            ["%Y-%m-%d", "%d/%m/%Y"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(v, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(
+        tz.from_local_datetime(&naive)
+            .earliest()?
+            .with_timezone(&Utc),
+    )
 }
 
 /// A tax id formatted by its kind; as received when its length fits neither.
@@ -98,15 +128,6 @@ pub(crate) fn money_input(cents: i64) -> String {
     format!("{sign}{},{:02}", abs / 100, abs % 100)
 }
 
-/// A `datetime-local` input's value (`2026-12-05T14:03`) read in the time zone.
-pub(crate) fn parse_local(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    let at = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
-    Some(tz.from_local_datetime(&at).earliest()?.with_timezone(&Utc))
-}
-
 /// A time as a `datetime-local` input's value in the time zone.
 pub(crate) fn local_input(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()
@@ -155,6 +176,34 @@ mod tests {
     }
 
     #[test]
+    fn days_start_at_local_midnight() {
+        let sp = chrono_tz::America::Sao_Paulo;
+        assert_eq!(
+            day_start("2026-12-05", 0, sp).unwrap().to_rfc3339(),
+            "2026-12-05T03:00:00+00:00"
+        );
+        assert_eq!(
+            day_start("2026-12-31", 1, sp).unwrap().to_rfc3339(),
+            "2027-01-01T03:00:00+00:00"
+        );
+        assert_eq!(day_start("05/12/2026", 0, sp), None);
+    }
+
+    #[test]
+    fn typed_dates_are_read_in_the_time_zone() {
+        let sp = chrono_tz::America::Sao_Paulo;
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 17, 3, 0).unwrap();
+        assert_eq!(parse_date_time("2026-12-05T14:03", sp), Some(at));
+        assert_eq!(parse_date_time(" 05/12/2026 14:03 ", sp), Some(at));
+        assert_eq!(
+            parse_date_time("2026-12-05", sp),
+            Some(Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0).unwrap())
+        );
+        assert_eq!(parse_date_time("ontem", sp), None);
+        assert_eq!(parse_date_time("2026-13-05", sp), None);
+    }
+
+    #[test]
     fn documents_are_grouped_by_kind() {
         assert_eq!(
             document(&TaxDocument::parse("52998224725")),
@@ -194,13 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn local_times_are_read_in_the_zone() {
+    fn local_inputs_read_back() {
         let sp = chrono_tz::America::Sao_Paulo;
         let at = Utc.with_ymd_and_hms(2026, 12, 5, 17, 3, 0).unwrap();
         assert_eq!(local_input(at, sp), "2026-12-05T14:03");
-        assert_eq!(parse_local("2026-12-05T14:03", sp), Some(at));
-        assert_eq!(parse_local("2026-12-05T14:03:00", sp), Some(at));
-        assert_eq!(parse_local("05/12/2026", sp), None);
+        assert_eq!(parse_date_time(&local_input(at, sp), sp), Some(at));
     }
 
     #[test]

@@ -141,6 +141,7 @@ catalogue_files![
     "orders",
     "sends",
     "channels",
+    "tasks",
     "codes",
     "actions",
     "stock",

@@ -7,6 +7,7 @@ mod form;
 mod format;
 mod i18n;
 mod pages;
+mod refusal;
 mod render;
 mod security;
 mod session;

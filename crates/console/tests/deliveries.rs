@@ -6,12 +6,12 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, Shop};
+use common::{loopback, App, Shop};
 use ponte_engine::ChannelPatch;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn received_webhooks_with_state_filters_and_pages() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, _) = app.sign_in().await;
     let shop = Shop::open(&app, serde_json::json!({})).await;
     shop.order(&app, true, &[("CAMISETA-P", 1)]).await;

@@ -8,7 +8,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, Shop};
+use common::{loopback, App, Shop};
 use ponte_core::action::Fulfilment;
 use ponte_core::{OrderId, OrderStatus};
 
@@ -30,7 +30,7 @@ async fn facts(app: &App, id: OrderId) -> (OrderStatus, Fulfilment) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, csrf) = app.sign_in().await;
     let shop = Shop::open(&app, serde_json::json!({})).await;
     let id = shop.order(&app, true, &[("CAMISETA-P", 1)]).await;
@@ -143,7 +143,7 @@ async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_show_next_to_their_field_and_change_nothing() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, csrf) = app.sign_in().await;
     let shop = Shop::open(&app, serde_json::json!({})).await;
     let paid = shop.order(&app, true, &[("CAMISETA-M", 2)]).await;
@@ -310,7 +310,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_forms_without_the_csrf_token_are_refused() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, _) = app.sign_in().await;
     let shop = Shop::open(&app, serde_json::json!({})).await;
     let id = shop.order(&app, true, &[("CAMISETA-P", 1)]).await;

@@ -8,7 +8,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{wait_for, App, Shop};
+use common::{loopback, wait_for, App, Shop};
 use ponte_engine::ProductInput;
 use ponte_sim::nuvemshop::{Fault, FaultKind};
 use ponte_store::PushState;
@@ -67,7 +67,7 @@ async fn balance(app: &App, sku: &str, warehouse: &str) -> Option<(i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_movement_changes_the_balance_and_what_the_channel_shows() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, csrf) = app.sign_in().await;
     let (shop, sku, (p, v)) = setup(&app).await;
 
@@ -216,7 +216,7 @@ async fn a_movement_changes_the_balance_and_what_the_channel_shows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unmapped_skus_reservations_and_a_resync_with_progress() {
-    let app = App::new(false).await;
+    let app = App::with(loopback(None), false).await;
     let (session, csrf) = app.sign_in().await;
     let (shop, sku, (p, v)) = setup(&app).await;
     app.engine

@@ -67,22 +67,6 @@ fn start(storage: &Storage, sweep_secs: &str) -> Ponte {
     ])
 }
 
-async fn imported(p: &Ponte, sim: &Sim, url: &str, ext: u64) -> String {
-    assert_eq!(sim.notify(&p.http, url, "order/paid", ext).await, 200);
-    let start = std::time::Instant::now();
-    loop {
-        let page = p.get(&format!("/api/v1/orders?external_id={ext}")).await;
-        if let Some(id) = page["items"][0]["id"].as_str() {
-            return id.to_owned();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "order {ext} not imported"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn sends_of(p: &Ponte, order: &str) -> Vec<Value> {
     let page = p
         .get(&format!("/api/v1/status-sends?order_id={order}"))
@@ -200,9 +184,9 @@ async fn old_records_go_and_needed_ones_stay(backend: Backend) {
 
     // Old records: pushes, two imported orders, a succeeded and a failed send, runs.
     movement(&p, &sku, 10, &ch).await;
-    let order1 = imported(&p, &sim, &url, o1).await;
+    let order1 = p.imported(&sim, &url, o1).await;
     action(&p, &order1, "separation", json!({"kind": "separation"})).await;
-    let order2 = imported(&p, &sim, &url, o2).await;
+    let order2 = p.imported(&sim, &url, o2).await;
     let no_code = json!({"tracking_code": null, "shipped_at": "2026-11-23T12:00:00Z"});
     action(&p, &order2, "shipment", no_code).await;
     let import_task = common::task(&p, &ch, "import_orders").await["id"]
@@ -236,7 +220,7 @@ async fn old_records_go_and_needed_ones_stay(backend: Backend) {
 
     // Recent records.
     movement(&p, &sku, 11, &ch).await;
-    let order3 = imported(&p, &sim, &url, o3).await;
+    let order3 = p.imported(&sim, &url, o3).await;
     action(&p, &order3, "separation", json!({"kind": "separation"})).await;
     let recent_refresh = run_to_end(&p, &refresh_task).await;
     wait_for(Duration::from_secs(20), || async {

@@ -36,19 +36,7 @@ async fn imported_order(p: &Ponte, sim: &Sim, url: &str) -> (u64, String) {
         payment_status: PaymentStatus::Paid,
         ..NewOrder::default()
     });
-    assert_eq!(sim.notify(&p.http, url, "order/paid", ext).await, 200);
-    let start = std::time::Instant::now();
-    loop {
-        let page = p.get(&format!("/api/v1/orders?external_id={ext}")).await;
-        if let Some(id) = page["items"][0]["id"].as_str() {
-            return (ext, id.to_owned());
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "order {ext} not imported"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    (ext, p.imported(sim, url, ext).await)
 }
 
 async fn sends_of(p: &Ponte, order: &str) -> Vec<Value> {

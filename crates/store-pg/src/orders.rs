@@ -10,8 +10,9 @@ use ponte_core::order::{MappedOrder, OrderData};
 use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::import_apply::{apply_imports, ExistingOrder, ImportTx};
 use ponte_store::{
-    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
-    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry, TimelineNote,
+    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderSearch,
+    OrderStore, Page, PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
+    TimelineNote,
 };
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::types::Json;
@@ -132,8 +133,8 @@ impl ImportTx for Import<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at, placed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, COALESCE($10, $9))",
         )
         .bind(c.tenant_id.0)
         .bind(oid.0)
@@ -144,6 +145,7 @@ impl ImportTx for Import<'_> {
         .bind(Json(&order.data))
         .bind(&order.raw)
         .bind(now)
+        .bind(order.data.placed_at)
         .execute(&mut *self.0)
         .await
         .map_err(db_err)?;
@@ -159,7 +161,8 @@ impl ImportTx for Import<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5 \
+            "UPDATE orders SET status = $1, platform_updated_at = $2, data = $3, raw = $4, updated_at = $5, \
+               placed_at = COALESCE($8, placed_at) \
              WHERE tenant_id = $6 AND id = $7",
         )
         .bind(data.status.as_str())
@@ -169,6 +172,7 @@ impl ImportTx for Import<'_> {
         .bind(now)
         .bind(tenant.0)
         .bind(oid.0)
+        .bind(data.placed_at)
         .execute(&mut *self.0)
         .await
         .map_err(db_err)?;
@@ -359,6 +363,39 @@ impl OrderStore for PgStore {
         }
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(t);
+        }
+        if let Some(t) = f.placed_from {
+            q.push(" AND placed_at >= ").push_bind(t);
+        }
+        if let Some(t) = f.placed_to {
+            q.push(" AND placed_at < ").push_bind(t);
+        }
+        // Each branch is one of migration 0009's expression indexes, written the same.
+        const NUMBER: &str = "(data->>'number')";
+        match &f.search {
+            None => {}
+            Some(OrderSearch::Document { normalized, text }) => {
+                q.push(" AND ((data->'customer'->'document'->>'normalized') = ")
+                    .push_bind(normalized.clone())
+                    .push(format!(" OR {NUMBER} = "))
+                    .push_bind(text.clone())
+                    .push(")");
+            }
+            Some(OrderSearch::Email(e)) => {
+                q.push(" AND lower(data->'customer'->>'email') = lower(")
+                    .push_bind(e.clone())
+                    .push(")");
+            }
+            Some(OrderSearch::Text(t)) => {
+                const NAME: &str = "(lower(data->'customer'->>'name') COLLATE \"C\")";
+                q.push(format!(" AND ({NUMBER} = "))
+                    .push_bind(t.clone())
+                    .push(format!(" OR ({NAME} >= lower("))
+                    .push_bind(t.clone())
+                    .push(format!(") AND {NAME} < lower("))
+                    .push_bind(t.clone())
+                    .push(") || chr(1114111)))");
+            }
         }
         newest_first(q, page, &self.pool, decode, |o| o.id.to_string()).await
     }

@@ -10,8 +10,9 @@ use ponte_core::order::{MappedOrder, OrderData};
 use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::import_apply::{apply_imports, ExistingOrder, ImportTx};
 use ponte_store::{
-    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderStore, Page,
-    PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry, TimelineNote,
+    ImportApplied, ImportCommit, JobLease, JobOutcome, OrderFilter, OrderRef, OrderSearch,
+    OrderStore, Page, PageRequest, PolledApplied, StoreResult, StoredOrder, TimelineEntry,
+    TimelineNote,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -107,8 +108,8 @@ impl ImportTx for Import<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orders (tenant_id, id, channel_id, external_id, status, platform_updated_at, data, raw, created_at, updated_at, placed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.tenant_id.to_string())
         .bind(oid.to_string())
@@ -120,6 +121,7 @@ impl ImportTx for Import<'_> {
         .bind(to_json(&order.raw)?)
         .bind(ts(now))
         .bind(ts(now))
+        .bind(ts(order.data.placed_at.unwrap_or(now)))
         .execute(&mut *self.0)
         .await
         .map_err(db_err)?;
@@ -135,7 +137,8 @@ impl ImportTx for Import<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE orders SET status = ?, platform_updated_at = ?, data = ?, raw = ?, updated_at = ? \
+            "UPDATE orders SET status = ?, platform_updated_at = ?, data = ?, raw = ?, updated_at = ?, \
+               placed_at = COALESCE(?, placed_at) \
              WHERE tenant_id = ? AND id = ?",
         )
         .bind(data.status.as_str())
@@ -143,6 +146,7 @@ impl ImportTx for Import<'_> {
         .bind(to_json(data)?)
         .bind(to_json(raw)?)
         .bind(ts(now))
+        .bind(data.placed_at.map(ts))
         .bind(tenant.to_string())
         .bind(oid.to_string())
         .execute(&mut *self.0)
@@ -335,6 +339,39 @@ impl OrderStore for SqliteStore {
         }
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(ts(t));
+        }
+        if let Some(t) = f.placed_from {
+            q.push(" AND placed_at >= ").push_bind(ts(t));
+        }
+        if let Some(t) = f.placed_to {
+            q.push(" AND placed_at < ").push_bind(ts(t));
+        }
+        // Each branch is one of migration 0009's expression indexes, written the same.
+        const NUMBER: &str = "json_extract(data, '$.number')";
+        match &f.search {
+            None => {}
+            Some(OrderSearch::Document { normalized, text }) => {
+                q.push(" AND (json_extract(data, '$.customer.document.normalized') = ")
+                    .push_bind(normalized.clone())
+                    .push(format!(" OR {NUMBER} = "))
+                    .push_bind(text.clone())
+                    .push(")");
+            }
+            Some(OrderSearch::Email(e)) => {
+                q.push(" AND lower(json_extract(data, '$.customer.email')) = lower(")
+                    .push_bind(e.clone())
+                    .push(")");
+            }
+            Some(OrderSearch::Text(t)) => {
+                const NAME: &str = "lower(json_extract(data, '$.customer.name'))";
+                q.push(format!(" AND ({NUMBER} = "))
+                    .push_bind(t.clone())
+                    .push(format!(" OR ({NAME} >= lower("))
+                    .push_bind(t.clone())
+                    .push(format!(") AND {NAME} < lower("))
+                    .push_bind(t.clone())
+                    .push(") || char(1114111)))");
+            }
         }
         newest_first(q, page, &self.reader, decode, |o| o.id.to_string()).await
     }

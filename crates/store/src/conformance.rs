@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             stale_and_backward_snapshots,
             paid_only_skip_then_import,
             pagination,
+            orders_are_found_by_search_and_period,
             rate_buckets
         );
         mod jobs {
@@ -554,6 +555,97 @@ pub async fn pagination(s: &impl Store) {
     assert_eq!(seen.len(), 7);
     let other = s
         .orders(TenantId::new(), &OrderFilter::default(), &page_of(10))
+        .await
+        .unwrap();
+    assert!(other.items.is_empty(), "tenants are isolated");
+}
+
+/// The order list's search box and period: number, CPF/CNPJ, e-mail (any case), the
+/// start of a customer's name (any case), and when the order was placed; within the
+/// tenant only, and a later update keeps the placing date.
+pub async fn orders_are_found_by_search_and_period(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let customers = [
+        (
+            "s1",
+            "Maria da Silva",
+            "maria@example.com",
+            "529.982.247-25",
+            1,
+        ),
+        (
+            "s2",
+            "Mário Souza",
+            "MARIO@Example.com",
+            "11.222.333/0001-81",
+            2,
+        ),
+        ("s3", "João Pereira", "joao@example.com", "", 3),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (ext, name, email, doc, day) in customers {
+        let placed = t0() + chrono::Duration::days(day);
+        let mut m = mapped(ext, OrderStatus::Approved, placed);
+        m.data.number = Some(format!("#{ext}"));
+        m.data.customer = Customer {
+            name: Some(name.into()),
+            email: Some(email.into()),
+            phone: None,
+            document: (!doc.is_empty()).then(|| ponte_core::document::TaxDocument::parse(doc)),
+        };
+        let id = match import(s, t, c, m, placed).await {
+            ImportApplied::Created(id) => id,
+            other => panic!("{other:?}"),
+        };
+        ids.insert(ext, id);
+    }
+    let find = |q: &str| OrderFilter {
+        search: OrderSearch::parse(q),
+        ..OrderFilter::default()
+    };
+    let found = |f: OrderFilter| async move {
+        let mut v: Vec<String> = s
+            .orders(t, &f, &page_of(10))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.data.external_id)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(found(find("52998224725")).await, ["s1"]);
+    assert_eq!(found(find("529.982.247-25")).await, ["s1"]);
+    assert_eq!(found(find("11222333000181")).await, ["s2"]);
+    assert_eq!(found(find("mario@example.COM")).await, ["s2"]);
+    assert_eq!(found(find("#s3")).await, ["s3"]);
+    assert_eq!(found(find("MARIA")).await, ["s1"]);
+    assert_eq!(found(find("maria da s")).await, ["s1"]);
+    assert_eq!(found(find("M")).await, ["s1", "s2"]);
+    assert!(
+        found(find("Silva")).await.is_empty(),
+        "names match from the start"
+    );
+    assert!(found(find("nobody@example.com")).await.is_empty());
+    let period = OrderFilter {
+        placed_from: Some(t0() + chrono::Duration::days(2)),
+        placed_to: Some(t0() + chrono::Duration::days(3)),
+        ..OrderFilter::default()
+    };
+    assert_eq!(found(period.clone()).await, ["s2"]);
+    // A later snapshot keeps the order where it was placed.
+    let later = t0() + chrono::Duration::days(30);
+    let mut m = mapped("s2", OrderStatus::Shipped, later);
+    m.data.placed_at = None;
+    m.data.customer.name = Some("Mário Souza".into());
+    assert_eq!(
+        import(s, t, c, m, later).await,
+        ImportApplied::Updated(ids["s2"])
+    );
+    assert_eq!(found(period).await, ["s2"]);
+    let other = s
+        .orders(TenantId::new(), &find("maria"), &page_of(10))
         .await
         .unwrap();
     assert!(other.items.is_empty(), "tenants are isolated");

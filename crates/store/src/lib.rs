@@ -8,6 +8,7 @@ pub mod inbox;
 pub mod job_outcome;
 pub mod job_queue;
 pub mod lease_release;
+mod order_search;
 pub mod rate;
 #[cfg(test)]
 mod ready;
@@ -33,6 +34,7 @@ mod traits;
 pub mod conformance;
 
 pub use error::StoreError;
+pub use order_search::OrderSearch;
 pub use records::*;
 pub use retention::*;
 pub use sends::*;

@@ -354,6 +354,12 @@ pub struct OrderFilter {
     pub external_id: Option<String>,
     /// Changed in ponte at or after.
     pub updated_since: Option<DateTime<Utc>>,
+    /// The search box: number, customer name prefix, CPF/CNPJ or e-mail.
+    pub search: Option<crate::OrderSearch>,
+    /// Placed at or after (orders without a placing date count from their import).
+    pub placed_from: Option<DateTime<Utc>>,
+    /// Placed before.
+    pub placed_to: Option<DateTime<Utc>>,
 }
 
 /// One entry of an order's history.

@@ -1,5 +1,5 @@
-//! Canais: every channel with its integration switch state, push subscription and
-//! poll gaps.
+//! Canais: every channel with its integration switch state, push subscription, poll
+//! gaps and last import, each leading to its page; and "Novo canal".
 
 use crate::pages::orders::unavailable;
 use crate::render::{page, Chrome};
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use ponte_store::{Channel, Subscription};
+use ponte_store::{Channel, Subscription, TaskKind, TaskRun};
 
 pub(crate) fn routes() -> Router<Console> {
     Router::new().route("/channels", get(list))
@@ -21,6 +21,8 @@ struct Row {
     c: Channel,
     subscription: Option<Subscription>,
     poll_gaps: u64,
+    /// The latest run of its orders import.
+    last_import: Option<TaskRun>,
 }
 
 #[derive(Template)]
@@ -33,11 +35,16 @@ struct ChannelsPage<'a> {
 async fn list(State(state): State<Console>, s: Session) -> Response {
     let e = &state.engine;
     let loaded = async {
+        let mut tasks = e.scheduled_tasks(s.tenant, None).await?;
         let mut rows = vec![];
         for c in e.channels(s.tenant).await? {
+            let import = tasks
+                .iter()
+                .position(|t| t.kind == TaskKind::ImportOrders && t.channel_id == Some(c.id));
             rows.push(Row {
                 subscription: e.subscription(s.tenant, c.id).await?,
                 poll_gaps: e.poll_gaps(s.tenant, c.id).await?,
+                last_import: import.and_then(|i| tasks.swap_remove(i).last_run),
                 c,
             });
         }

@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ponte_core::{ChannelId, OrderId};
 use ponte_store::{Channel, PageRequest, SendFilter, SendState, StatusSend};
 use serde::Deserialize;
@@ -38,15 +37,7 @@ struct HistoryQuery {
 impl HistoryQuery {
     /// The store filter; dates are whole days in the tenant's zone (`to` inclusive).
     fn filter(&self, tz: chrono_tz::Tz) -> SendFilter {
-        let day = |d: &Option<String>, plus: i64| -> Option<DateTime<Utc>> {
-            let d = NaiveDate::parse_from_str(d.as_deref()?, "%Y-%m-%d").ok()?;
-            let start = (d + chrono::Days::new(plus.unsigned_abs())).and_hms_opt(0, 0, 0)?;
-            Some(
-                tz.from_local_datetime(&start)
-                    .earliest()?
-                    .with_timezone(&Utc),
-            )
-        };
+        let day = |d: &Option<String>, plus| crate::format::day_start(d.as_deref()?, plus, tz);
         SendFilter {
             channel_id: self.channel_id.as_deref().and_then(|c| c.parse().ok()),
             order_id: self

@@ -1,5 +1,10 @@
 //! The pages, one module each.
 
+mod channel;
+mod channel_form;
+mod channel_new;
+mod channel_status_map;
+mod channel_webhooks;
 mod channels;
 mod deliveries;
 mod errors;
@@ -9,6 +14,8 @@ pub(crate) mod order_actions;
 pub(crate) mod orders;
 mod settings;
 mod stock;
+mod task_runs;
+mod tasks;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -24,6 +31,12 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(errors::routes())
         .merge(history::routes())
         .merge(channels::routes())
+        .merge(channel_new::routes())
+        .merge(channel::routes())
+        .merge(channel_status_map::routes())
+        .merge(channel_webhooks::routes())
+        .merge(tasks::routes())
+        .merge(task_runs::routes())
         .merge(stock::routes())
         .merge(deliveries::routes())
         .merge(settings::routes())

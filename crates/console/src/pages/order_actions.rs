@@ -4,7 +4,7 @@
 //! next to the field concerned, with 422, and changes nothing.
 
 use crate::form::{Fields, Form};
-use crate::format::{local_input, money_input, parse_local, parse_money};
+use crate::format::{local_input, money_input, parse_date_time, parse_money};
 use crate::pages::orders::{order_page, unavailable};
 use crate::session::Session;
 use crate::Console;
@@ -132,7 +132,7 @@ fn required(form: &mut Form, field: &'static str) -> String {
 
 /// A date and time field (tenant's zone), refused when blank or not a date.
 fn when(form: &mut Form, field: &'static str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
-    let at = parse_local(form.value(field), tz);
+    let at = parse_date_time(form.value(field), tz);
     if at.is_none() && !required(form, field).is_empty() {
         form.refuse(field, "actions.invalid_date");
     }

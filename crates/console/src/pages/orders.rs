@@ -1,7 +1,7 @@
 //! Pedidos: the order list with filters, and one order with everything that happened
 //! to it (items, customer, addresses, stock effects, timeline, status sends).
 
-use crate::format::{document, money_opt, url_encode};
+use crate::format::{day_start, document, money_opt, url_encode};
 use crate::pages::order_actions::{ActionForms, CANCEL_REASONS};
 use crate::render::{page, page_with, Chrome};
 use crate::session::Session;
@@ -16,7 +16,8 @@ use chrono::Utc;
 use ponte_core::action::CancelReason;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
 use ponte_store::{
-    Channel, OrderFilter, PageRequest, SendFilter, StatusSend, StoredOrder, TimelineEntry,
+    Channel, OrderFilter, OrderSearch, PageRequest, SendFilter, StatusSend, StoredOrder,
+    TimelineEntry,
 };
 use serde::Deserialize;
 
@@ -33,7 +34,12 @@ const PAGE: u32 = 50;
 struct OrderQuery {
     channel_id: Option<String>,
     status: Option<String>,
-    number: Option<String>,
+    /// The search box: number, CPF/CNPJ, e-mail or the start of the customer's name.
+    q: Option<String>,
+    /// First day placed (`YYYY-MM-DD`, the tenant's zone).
+    from: Option<String>,
+    /// Last day placed, inclusive.
+    to: Option<String>,
     cursor: Option<String>,
 }
 
@@ -56,7 +62,9 @@ struct OrdersPage<'a> {
     statuses: &'static [OrderStatus],
     channel_id: String,
     status: String,
-    number: String,
+    q: String,
+    from: String,
+    to: String,
     rows: Vec<Row>,
     next: Option<String>,
 }
@@ -78,7 +86,8 @@ async fn list(
     };
     let channel_id = blank(q.channel_id);
     let status = blank(q.status);
-    let number = blank(q.number);
+    let search = blank(q.q);
+    let (from, to) = (blank(q.from), blank(q.to));
     let filter = OrderFilter {
         channel_id: channel_id
             .as_deref()
@@ -86,8 +95,12 @@ async fn list(
         status: status
             .as_deref()
             .and_then(|x| OrderStatus::ALL.into_iter().find(|s| s.as_str() == x)),
-        external_id: number.clone(),
-        updated_since: None,
+        search: search.as_deref().and_then(OrderSearch::parse),
+        placed_from: from
+            .as_deref()
+            .and_then(|d| day_start(d, 0, state.time_zone)),
+        placed_to: to.as_deref().and_then(|d| day_start(d, 1, state.time_zone)),
+        ..OrderFilter::default()
     };
     let req = PageRequest {
         cursor: blank(q.cursor).filter(|c| c.parse::<OrderId>().is_ok()),
@@ -126,7 +139,9 @@ async fn list(
         for (k, v) in [
             ("channel_id", &channel_id),
             ("status", &status),
-            ("number", &number),
+            ("q", &search),
+            ("from", &from),
+            ("to", &to),
         ] {
             if let Some(v) = v {
                 q.push_str(&format!("&{k}={}", url_encode(v)));
@@ -140,7 +155,9 @@ async fn list(
         statuses: &OrderStatus::ALL,
         channel_id: channel_id.unwrap_or_default(),
         status: status.unwrap_or_default(),
-        number: number.unwrap_or_default(),
+        q: search.unwrap_or_default(),
+        from: from.unwrap_or_default(),
+        to: to.unwrap_or_default(),
         rows,
         next,
     };

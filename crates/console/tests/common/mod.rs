@@ -1,6 +1,7 @@
-//! The harness of the console's in-process tests: the console router over a real
-//! engine on a temporary SQLite store, a signed-in session, form posts (url-encoded
-//! and multipart), and a Nuvemshop simulator whose orders the engine imports.
+//! The console test harness: the router over a real engine on a temporary SQLite
+//! store, called in process, with a signed-in session; form posts (url-encoded and
+//! multipart), refusals read next to their field, and a Nuvemshop simulator whose
+//! orders the engine imports.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
@@ -86,6 +87,11 @@ pub type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
 
 impl App {
     pub async fn new(secure: bool) -> App {
+        App::with(EngineConfig::default(), secure).await
+    }
+
+    /// An app whose engine has this configuration.
+    pub async fn with(config: EngineConfig, secure: bool) -> App {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("ponte.db"))
@@ -94,11 +100,6 @@ impl App {
         );
         store.migrate().await.unwrap();
         let key = MasterKey::parse(&"cd".repeat(32)).unwrap();
-        let config = EngineConfig {
-            // The simulator listens on loopback.
-            allow_private_networks: true,
-            ..EngineConfig::default()
-        };
         let engine = Engine::new(store, Arc::new(SystemClock), Cipher::new(&key), config)
             .await
             .unwrap();
@@ -330,5 +331,23 @@ pub async fn wait_for<F: std::future::Future<Output = bool>>(mut check: impl FnM
     while !check().await {
         assert!(start.elapsed() < Duration::from_secs(20), "never happened");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A form body from its fields.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+/// An engine that may call loopback addresses (simulators), webhooks registered at
+/// `public_url` when given.
+pub fn loopback(public_url: Option<&str>) -> EngineConfig {
+    EngineConfig {
+        allow_private_networks: true,
+        public_url: public_url.unwrap_or("http://127.0.0.1:8080").to_owned(),
+        public_url_set: public_url.is_some(),
+        ..EngineConfig::default()
     }
 }

@@ -271,6 +271,21 @@ impl Ponte {
         )
     }
 
+    /// Notifies ponte that the simulator's order `ext` was paid and waits until it is
+    /// imported; returns ponte's order id.
+    pub async fn imported(&self, sim: &Sim, url: &str, ext: u64) -> String {
+        assert_eq!(sim.notify(&self.http, url, "order/paid", ext).await, 200);
+        until(
+            Duration::from_secs(20),
+            &format!("order {ext} imported"),
+            || async {
+                let page = self.get(&format!("/api/v1/orders?external_id={ext}")).await;
+                page["items"][0]["id"].as_str().map(str::to_owned)
+            },
+        )
+        .await
+    }
+
     /// Every order, through the paginated API.
     pub async fn all_orders(&self) -> Vec<Value> {
         let mut out = vec![];

@@ -1,0 +1,729 @@
+//! The channel pages in process: creating a Nuvemshop channel through the form and its
+//! refusals, every tab rendering and saving through the engine, the integration
+//! switch, "Verificar" against the simulator, and credentials never shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{form, loopback, App};
+use ponte_engine::ChannelInput;
+use ponte_sim::nuvemshop::{Fault, FaultKind, NuvemshopSim, SimConfig};
+use ponte_store::Channel;
+use serde_json::json;
+
+const TOKEN_SECRET: &str = "tok-SECRET-0001";
+const APP_SECRET: &str = "sec-SECRET-0002";
+
+/// The create form's fields for a Nuvemshop store at `base`.
+fn nuvemshop_form<'a>(csrf: &'a str, base: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("platform", "nuvemshop"),
+        ("name", "Loja Centro"),
+        ("store_id", "123456"),
+        ("api_base_url", base),
+        ("instant_events", "true"),
+        ("import_policy", "paid_only"),
+        ("shipping_api", "fulfillment_orders"),
+        ("user_agent", ""),
+        ("rate_limit_per_sec", ""),
+        ("rate_limit_burst", ""),
+        ("access_token", TOKEN_SECRET),
+        ("app_secret", APP_SECRET),
+    ]
+}
+
+/// `fields` with `key` set to `value`.
+fn with<'a>(
+    mut fields: Vec<(&'a str, &'a str)>,
+    key: &str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    fields.iter_mut().find(|(k, _)| *k == key).unwrap().1 = value;
+    fields
+}
+
+async fn channels(app: &App) -> Vec<Channel> {
+    app.engine
+        .channels(app.engine.default_tenant())
+        .await
+        .unwrap()
+}
+
+/// A Nuvemshop channel made by the engine, calling `base`.
+async fn nuvemshop(app: &App, base: &str) -> Channel {
+    app.engine
+        .create_channel(
+            app.engine.default_tenant(),
+            ChannelInput {
+                platform: "nuvemshop".into(),
+                name: "Loja Centro".into(),
+                settings: json!({"store_id": "123456", "api_base_url": base}),
+                credentials: json!({"access_token": TOKEN_SECRET, "app_secret": APP_SECRET}),
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// The refusal shown next to `key`: the field is marked and described by it.
+fn refused_at(body: &str, key: &str, message: &str) {
+    let error = format!("id=\"{key}-error\"");
+    assert!(body.contains(&error), "no refusal at {key}: {body}");
+    assert!(
+        body.contains(&format!("aria-describedby=\"{key}-hint {key}-error\""))
+            || body.contains(&format!("aria-describedby=\"{key}-error\"")),
+        "{key} not described by its refusal"
+    );
+    let at = body.find(&error).unwrap();
+    assert!(
+        body[at..].contains(message),
+        "{key}: {message} not in {}",
+        &body[at..at + 300.min(body.len() - at)]
+    );
+}
+
+#[tokio::test]
+async fn a_nuvemshop_channel_is_created_through_the_form() {
+    let app = App::with(loopback(None), false).await;
+    let (session, csrf) = app.sign_in().await;
+    let list = app.get("/console/channels", &[&session]).await;
+    assert!(list.body.contains("href=\"/console/channels/new\""));
+    assert!(list.body.contains("Novo canal"));
+
+    let page = app.get("/console/channels/new", &[&session]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h1>Novo canal</h1>"));
+    for key in [
+        "name",
+        "store_id",
+        "api_base_url",
+        "access_token",
+        "app_secret",
+    ] {
+        assert!(
+            page.body.contains(&format!("<label for=\"f-{key}\">")),
+            "{key}"
+        );
+    }
+    assert!(page.body.contains("Evento de vendas"));
+    assert!(page
+        .body
+        .contains("id=\"f-access_token\" name=\"access_token\" type=\"password\""));
+    let vtex = app
+        .get("/console/channels/new?platform=vtex", &[&session])
+        .await;
+    assert!(vtex.body.contains("name=\"account\"") && vtex.body.contains("name=\"app_token\""));
+    assert!(!vtex.body.contains("name=\"store_id\""));
+
+    let base = "http://127.0.0.1:9/v1";
+    let good = nuvemshop_form(&csrf, base);
+    // Invalid settings: refused next to the store id, nothing created, no secret echoed.
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "store_id", "abc")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "store_id", "Parâmetros inválidos.");
+    assert!(r.body.contains("value=\"abc\""), "the form as submitted");
+    assert!(!r.body.contains("SECRET"));
+    // Missing credentials: refused next to the one missing.
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "app_secret", "")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "app_secret", "Parâmetros inválidos.");
+    assert!(!r.body.contains("SECRET"));
+    // A blank name, a number that is not one.
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "name", " ")),
+        )
+        .await;
+    refused_at(&r.body, "name", "Um campo tem valor inválido.");
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "rate_limit_burst", "muitas")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "rate_limit_burst", "Informe um número.");
+    // An unknown platform is refused at the top.
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "platform", "magento")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"refused\""));
+    // Without the session's CSRF token.
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(good.clone(), "csrf", "forged")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(channels(&app).await.is_empty(), "refusals create nothing");
+
+    let r = app
+        .post("/console/channels/new", &[&session], &form(&good))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let all = channels(&app).await;
+    assert_eq!(all.len(), 1);
+    let c = &all[0];
+    assert_eq!(
+        r.location(),
+        format!("/console/channels/{}/platform?created=1", c.id)
+    );
+    assert_eq!(
+        (c.platform.as_str(), c.name.as_str()),
+        ("nuvemshop", "Loja Centro")
+    );
+    assert_eq!(c.settings["store_id"], "123456");
+    assert_eq!(c.settings["api_base_url"], base);
+    assert!(c.enabled);
+    let page = app.get(r.location(), &[&session]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Canal criado."));
+    assert!(page.body.contains("value=\"123456\""));
+    assert!(!page.body.contains("SECRET"));
+    let list = app.get("/console/channels", &[&session]).await;
+    assert!(list.body.contains(&format!(
+        "<a href=\"/console/channels/{}\">Loja Centro</a>",
+        c.id
+    )));
+}
+
+#[tokio::test]
+async fn a_private_address_is_refused_next_to_the_url() {
+    let app = App::new(false).await;
+    let (session, csrf) = app.sign_in().await;
+    let fields = nuvemshop_form(&csrf, "http://127.0.0.1:9/v1");
+    let r = app
+        .post("/console/channels/new", &[&session], &form(&fields))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(
+        &r.body,
+        "api_base_url",
+        "Endereço não permitido (rede privada).",
+    );
+    assert!(channels(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn every_tab_renders_and_saves() {
+    let app = App::with(loopback(None), false).await;
+    let tenant = app.engine.default_tenant();
+    let (session, csrf) = app.sign_in().await;
+    let c = nuvemshop(&app, "http://127.0.0.1:9/v1").await;
+    let url = |tab: &str| format!("/console/channels/{}/{tab}", c.id);
+    let stored = || async { app.engine.channel(tenant, c.id).await.unwrap() };
+
+    let r = app
+        .get(&format!("/console/channels/{}", c.id), &[&session])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("<h2>Parâmetros da plataforma</h2>"));
+    for (tab, heading) in [
+        ("platform", "Parâmetros da plataforma"),
+        ("automations", "Automações"),
+        ("stock", "Estoque"),
+        ("status-map", "DE-PARA"),
+        ("webhooks", "Webhooks"),
+    ] {
+        let r = app.get(&url(tab), &[&session]).await;
+        assert_eq!(r.status, StatusCode::OK, "{tab}");
+        assert!(r.body.contains(&format!("<h2>{heading}</h2>")), "{tab}");
+        assert!(
+            r.body.contains(&format!(
+                "href=\"/console/channels/{}/{tab}\" aria-current=\"page\"",
+                c.id
+            )),
+            "{tab}"
+        );
+        assert!(r.body.contains("Integração automática"), "{tab}");
+        assert_eq!(r.body.matches("<h1>").count(), 1, "{tab}");
+        assert!(!r.body.contains("SECRET"), "{tab}");
+    }
+    assert_eq!(
+        app.get("/console/channels/nope/stock", &[&session])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Parâmetros da plataforma: "Evento de vendas = Não", all orders, a budget.
+    let platform = |extra: Vec<(&'static str, &'static str)>| {
+        let mut f = vec![
+            ("name", "Loja Sul"),
+            ("store_id", "123456"),
+            ("api_base_url", "http://127.0.0.1:9/v1"),
+            ("instant_events", "false"),
+            ("import_policy", "all"),
+            ("shipping_api", "legacy"),
+            ("user_agent", ""),
+            ("rate_limit_per_sec", "2,5"),
+            ("rate_limit_burst", "20"),
+        ];
+        for (k, v) in extra {
+            match f.iter_mut().find(|(fk, _)| *fk == k) {
+                Some(e) => e.1 = v,
+                None => f.push((k, v)),
+            }
+        }
+        f
+    };
+    let post = |tab: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields);
+        let body = form(&all);
+        let path = url(tab);
+        let session = session.clone();
+        let app = &app;
+        async move { app.post(&path, &[&session], &body).await }
+    };
+    let r = post("platform", platform(vec![])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("{}?saved=1", url("platform")));
+    let s = stored().await;
+    assert_eq!(s.name, "Loja Sul");
+    assert_eq!(s.settings["instant_events"], false);
+    assert_eq!(s.settings["import_policy"], "all");
+    assert_eq!(s.settings["shipping_api"], "legacy");
+    assert_eq!(s.settings["rate_limit_per_sec"], 2.5);
+    assert_eq!(s.settings["rate_limit_burst"], 20.0);
+    let r = app.get(r.location(), &[&session]).await;
+    assert!(r.body.contains("id=\"notice\">Salvo.</div>"));
+    assert!(r
+        .body
+        .contains("id=\"f-instant_events-no\" name=\"instant_events\" value=\"false\" checked"));
+    assert!(r.body.contains("value=\"2.5\""));
+    // Refusals: out of range, another host without credentials, an empty name.
+    let r = post("platform", platform(vec![("rate_limit_per_sec", "0")])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "rate_limit_per_sec", "Parâmetros inválidos.");
+    let moved = vec![("api_base_url", "http://127.0.0.2:9/v1")];
+    let r = post("platform", platform(moved.clone())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "access_token", "Credenciais obrigatórias.");
+    let r = post("platform", platform(vec![("name", "")])).await;
+    refused_at(&r.body, "name", "Um campo tem valor inválido.");
+    assert_eq!(
+        stored().await.settings,
+        s.settings,
+        "refusals change nothing"
+    );
+    assert_eq!(stored().await.name, "Loja Sul");
+    // The credentials for the new host come with it: saved, never shown.
+    let mut with_credentials = moved;
+    with_credentials.extend([
+        ("access_token", "tok-SECRET-new"),
+        ("app_secret", "sec-SECRET-new"),
+    ]);
+    let r = post("platform", platform(with_credentials)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        stored().await.settings["api_base_url"],
+        "http://127.0.0.2:9/v1"
+    );
+
+    // Automações: the three switches, fulfillment mode, attempts.
+    let r = post(
+        "automations",
+        vec![
+            ("send_status_updates", "true"),
+            ("send_cancellations", "false"),
+            ("send_delivery_info", "true"),
+            ("fulfillment_mode", "true"),
+            ("max_attempts", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let s = stored().await.settings;
+    assert_eq!(s["send_cancellations"], false);
+    assert_eq!(s["fulfillment_mode"], true);
+    assert_eq!(s["max_attempts"], 5);
+    let r = app.get(&url("automations"), &[&session]).await;
+    assert!(r.body.contains(
+        "id=\"f-send_cancellations-no\" name=\"send_cancellations\" value=\"false\" checked"
+    ));
+    assert!(r
+        .body
+        .contains("Enviar status de pedidos cancelados para a plataforma (instantâneo)"));
+    let r = post("automations", vec![("max_attempts", "11")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "max_attempts", "Parâmetros inválidos.");
+    assert!(r.body.contains("value=\"11\""));
+    assert_eq!(stored().await.settings["max_attempts"], 5);
+
+    // Estoque: warehouses that feed the channel, the one debited, a buffer.
+    for (code, name) in [("CD-SP", "Centro SP"), ("LOJA-1", "Loja 1")] {
+        app.engine
+            .create_warehouse(tenant, code, name)
+            .await
+            .unwrap();
+    }
+    let r = app.get(&url("stock"), &[&session]).await;
+    assert!(r.body.contains("CD-SP · Centro SP"));
+    let r = post(
+        "stock",
+        vec![
+            ("send_stock", "true"),
+            ("stock_warehouses", "CD-SP"),
+            ("stock_warehouses", "LOJA-1"),
+            ("debit_warehouse", "CD-SP"),
+            ("stock_buffer", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let s = stored().await.settings;
+    assert_eq!(s["send_stock"], true);
+    assert_eq!(s["stock_warehouses"], json!(["CD-SP", "LOJA-1"]));
+    assert_eq!(s["debit_warehouse"], "CD-SP");
+    assert_eq!(s["stock_buffer"], 2);
+    let r = app.get(&url("stock"), &[&session]).await;
+    assert!(r.body.contains("value=\"LOJA-1\" checked"));
+    assert!(r.body.contains("<option value=\"CD-SP\" selected>"));
+    let r = post(
+        "stock",
+        vec![
+            ("send_stock", "true"),
+            ("stock_warehouses", "CD-SP"),
+            ("stock_buffer", "-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "stock_buffer", "Parâmetros inválidos.");
+    let r = post("stock", vec![("send_stock", "true")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "send_stock", "Parâmetros inválidos.");
+    assert_eq!(stored().await.settings["stock_buffer"], 2);
+
+    // DE-PARA: a row added, refused without a status, removed.
+    let r = post(
+        "status-map",
+        vec![
+            ("rows", "3"),
+            ("status_0", "open"),
+            ("payment_status_0", "paid"),
+            ("shipping_status_0", ""),
+            ("to_0", "approved"),
+            ("status_1", ""),
+            ("to_1", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        stored().await.settings["status_map"],
+        json!([{"status": "open", "payment_status": "paid", "shipping_status": null, "to": "approved"}])
+    );
+    let r = app.get(&url("status-map"), &[&session]).await;
+    assert!(r.body.contains(
+        "id=\"payment_status_0\" name=\"payment_status_0\" type=\"text\" value=\"paid\""
+    ));
+    assert!(r.body.contains("<option value=\"approved\" selected>"));
+    assert!(
+        r.body.contains("name=\"rows\" value=\"4\""),
+        "one row and three blank"
+    );
+    let r = post(
+        "status-map",
+        vec![("rows", "2"), ("status_0", "open"), ("status_1", "closed")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "to_0", "Um campo tem valor inválido.");
+    assert!(r.body.contains("value=\"closed\""));
+    let r = post(
+        "status-map",
+        vec![
+            ("rows", "1"),
+            ("status_0", "open"),
+            ("to_0", "approved"),
+            ("remove_0", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(stored().await.settings.get("status_map").is_none());
+
+    // Webhooks: no public URL, so polling only; Verificar reconciles.
+    let r = app.get(&url("webhooks"), &[&session]).await;
+    assert!(r.body.contains(&format!("/webhooks/{}", c.id)));
+    assert!(r.body.contains("Somente consulta"), "{}", r.body);
+    let r = post("webhooks/check", vec![]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app.get(r.location(), &[&session]).await;
+    assert!(r.body.contains("Verificado."));
+
+    // Every form checks the session's CSRF token.
+    for tab in [
+        "platform",
+        "automations",
+        "stock",
+        "status-map",
+        "webhooks/check",
+        "enabled",
+    ] {
+        let r = app
+            .post(&url(tab), &[&session], "csrf=forged&max_attempts=2")
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{tab}");
+    }
+    assert_eq!(stored().await.settings["max_attempts"], 5);
+}
+
+#[tokio::test]
+async fn the_switch_turns_the_integration_off_and_on() {
+    let app = App::with(loopback(None), false).await;
+    let tenant = app.engine.default_tenant();
+    let (session, csrf) = app.sign_in().await;
+    let c = nuvemshop(&app, "http://127.0.0.1:9/v1").await;
+    let switch = format!("/console/channels/{}/enabled", c.id);
+    let r = app
+        .post(
+            &switch,
+            &[&session],
+            &form(&[
+                ("csrf", &csrf),
+                ("enabled", "false"),
+                ("tab", "automations"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.location(),
+        format!("/console/channels/{}/automations?saved=1", c.id)
+    );
+    assert!(!app.engine.channel(tenant, c.id).await.unwrap().enabled);
+    let page = app.get(r.location(), &[&session]).await;
+    assert!(page
+        .body
+        .contains("id=\"enabled-no\" name=\"enabled\" value=\"false\" checked"));
+    let list = app.get("/console/channels", &[&session]).await;
+    assert!(list.body.contains("<span class=\"badge off\">Não</span>"));
+    let r = app
+        .post(
+            &switch,
+            &[&session],
+            &form(&[("csrf", &csrf), ("enabled", "true")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(app.engine.channel(tenant, c.id).await.unwrap().enabled);
+    let r = app
+        .post(
+            &switch,
+            &[&session],
+            &form(&[("csrf", &csrf), ("enabled", "maybe")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"enabled-error\""));
+    assert!(app.engine.channel(tenant, c.id).await.unwrap().enabled);
+}
+
+#[tokio::test]
+async fn enabling_a_channel_whose_credentials_another_uses_is_refused_at_the_switch() {
+    let app = App::with(loopback(None), false).await;
+    let tenant = app.engine.default_tenant();
+    let (session, csrf) = app.sign_in().await;
+    let vtex = |name: &str| ChannelInput {
+        platform: "vtex".into(),
+        name: name.into(),
+        settings: json!({"account": "lojaabc", "api_base_url": "http://127.0.0.1:9"}),
+        credentials: json!({"app_key": "vtexappkey-SECRET", "app_token": "TOKEN-SECRET"}),
+    };
+    let first = app.engine.create_channel(tenant, vtex("A")).await.unwrap();
+    app.engine.disable_channel(tenant, first.id).await.unwrap();
+    app.engine.create_channel(tenant, vtex("B")).await.unwrap();
+    let r = app
+        .post(
+            &format!("/console/channels/{}/enabled", first.id),
+            &[&session],
+            &form(&[("csrf", &csrf), ("enabled", "true")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"enabled-error\""));
+    assert!(r
+        .body
+        .contains("Estas credenciais já estão em outro canal."));
+    assert!(!r.body.contains("SECRET"));
+    assert!(!app.engine.channel(tenant, first.id).await.unwrap().enabled);
+}
+
+#[tokio::test]
+async fn credentials_never_appear_in_any_page() {
+    let app = App::with(loopback(None), false).await;
+    let (session, csrf) = app.sign_in().await;
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&nuvemshop_form(&csrf, "http://127.0.0.1:9/v1")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let c = &channels(&app).await[0];
+    let mut pages = vec![
+        "/console/channels".to_owned(),
+        "/console/channels/new".to_owned(),
+        "/console/tasks".to_owned(),
+        format!("/console/channels/{}", c.id),
+    ];
+    for tab in ["platform", "automations", "stock", "status-map", "webhooks"] {
+        pages.push(format!("/console/channels/{}/{tab}", c.id));
+    }
+    for p in &pages {
+        let r = app.get(p, &[&session]).await;
+        assert_eq!(r.status, StatusCode::OK, "{p}");
+        assert!(!r.body.contains("SECRET"), "{p}");
+    }
+    // A refused save with new credentials shows them empty.
+    let r = app
+        .post(
+            &format!("/console/channels/{}/platform", c.id),
+            &[&session],
+            &form(&[
+                ("csrf", &csrf),
+                ("name", "Loja"),
+                ("store_id", "x"),
+                ("access_token", "tok-SECRET-9"),
+                ("app_secret", "sec-SECRET-9"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.contains("SECRET"));
+}
+
+#[tokio::test]
+async fn verificar_registers_the_webhook_at_the_platform() {
+    let sim = NuvemshopSim::new(SimConfig::default());
+    let server = sim
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .await;
+    // The platform fails while the channel is created: its registration fails.
+    sim.inject(Fault::new("/webhooks", 10, FaultKind::Status(500)));
+    let app = App::with(loopback(Some("https://ponte.example.com.br")), false).await;
+    let (session, csrf) = app.sign_in().await;
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&[
+                ("csrf", &csrf),
+                ("platform", "nuvemshop"),
+                ("name", "Loja Sim"),
+                ("store_id", "123456"),
+                ("api_base_url", &server.base_url()),
+                ("access_token", "sim-token"),
+                ("app_secret", "sim-secret"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let c = &channels(&app).await[0];
+    let url = format!("https://ponte.example.com.br/webhooks/{}", c.id);
+    let tab = format!("/console/channels/{}/webhooks", c.id);
+    let page = app.get(&tab, &[&session]).await;
+    assert!(
+        page.body
+            .contains("<span class=\"badge sub-failed\">Falharam</span>"),
+        "{}",
+        page.body
+    );
+    assert!(sim.webhooks().is_empty());
+    // The platform is back: Verificar registers the webhook.
+    sim.clear_faults();
+    let r = app
+        .post(
+            &format!("/console/channels/{}/webhooks/check", c.id),
+            &[&session],
+            &form(&[("csrf", &csrf)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = app.get(r.location(), &[&session]).await;
+    assert!(page.body.contains("Verificado."));
+    assert!(
+        page.body
+            .contains("<span class=\"badge sub-active\">Ativos</span>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"registered\""));
+    assert!(page.body.contains(&url));
+    assert!(sim.webhooks().iter().any(|w| w["url"] == url.as_str()));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_vtex_channel_is_created_through_the_form() {
+    let app = App::with(loopback(None), false).await;
+    let (session, csrf) = app.sign_in().await;
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("platform", "vtex"),
+        ("name", "VTEX Loja"),
+        ("account", "lojaabc"),
+        ("environment", ""),
+        ("api_base_url", "http://127.0.0.1:9"),
+        ("sales_channel", "1"),
+        ("instant_events", "false"),
+        ("import_policy", "all"),
+        ("app_key", "vtexappkey-lojaabc-SECRET"),
+        ("app_token", "TOKEN-SECRET"),
+    ];
+    let r = app
+        .post(
+            "/console/channels/new",
+            &[&session],
+            &form(&with(fields.to_vec(), "account", "loja.abc")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused_at(&r.body, "account", "Parâmetros inválidos.");
+    assert!(!r.body.contains("SECRET"));
+    assert!(channels(&app).await.is_empty());
+    let r = app
+        .post("/console/channels/new", &[&session], &form(&fields))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let c = &channels(&app).await[0];
+    assert_eq!(c.platform, "vtex");
+    assert_eq!(c.settings["account"], "lojaabc");
+    assert_eq!(c.settings["environment"], "vtexcommercestable");
+    assert_eq!(c.settings["sales_channel"], "1");
+    assert_eq!(c.settings["instant_events"], false);
+    let page = app.get(r.location(), &[&session]).await;
+    assert!(page
+        .body
+        .contains("<h1>VTEX Loja <span class=\"muted\">· VTEX</span></h1>"));
+    assert!(page.body.contains("value=\"vtexcommercestable\""));
+    assert!(!page.body.contains("SECRET"));
+}

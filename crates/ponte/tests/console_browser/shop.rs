@@ -1,0 +1,159 @@
+//! What the console tests look at: ponte with a Nuvemshop channel on the simulator,
+//! four paid orders imported through webhooks, each with a separation sent to the
+//! platform. The simulator refuses the separation of three of them until they run out
+//! of attempts (they wait in Erros) and takes the fourth.
+
+use crate::common::{until, Backend, Ponte, Sim, Storage};
+use ponte_sim::nuvemshop::{
+    Fault, FaultKind, Method, NewCustomer, NewLine, NewOrder, PaymentStatus,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// One order as the operator meets it.
+pub struct Placed {
+    /// The platform's id (shown in Erros and the history).
+    pub ext: u64,
+    /// ponte's id.
+    pub id: String,
+    /// The number the store shows (the order list and page).
+    pub number: String,
+    /// Its separation's status-send id.
+    pub send: String,
+}
+
+/// A running ponte with its simulator and orders.
+pub struct Shop {
+    pub sim: Sim,
+    pub p: Ponte,
+    /// Its data directory (kept until `p` has stopped).
+    _storage: Storage,
+    /// Maria Silva (CPF), two lines, separation sent.
+    pub cpf: Placed,
+    /// A company (CNPJ), separation refused.
+    pub cnpj: Placed,
+    /// Two more orders whose separation was refused.
+    pub refused: [Placed; 2],
+}
+
+/// A valid CPF and a valid CNPJ, digits only.
+pub const CPF: &str = "52998224725";
+pub const CNPJ: &str = "11222333000181";
+
+impl Shop {
+    /// Starts everything and waits until the sends are where the tests begin: one
+    /// succeeded, three failed after three attempts.
+    pub async fn open() -> Shop {
+        let storage = Storage::new(Backend::Sqlite).await;
+        let sim = Sim::start(Sim::unlimited()).await;
+        let p = storage.start(&[]);
+        let (_, url) = p.nuvemshop_channel(&sim, "paid_only").await;
+        let line = |variant: u64, sku: &str, name: &str, quantity: u32, cents: i64| NewLine {
+            variant_id: Some(variant),
+            product_id: Some(variant / 10),
+            quantity,
+            price_cents: Some(cents),
+            name: Some(name.to_owned()),
+            sku: Some(sku.to_owned()),
+        };
+        let customer = |name: &str, document: &str| NewCustomer {
+            name: name.to_owned(),
+            email: "compras@example.com.br".to_owned(),
+            identification: document.to_owned(),
+            phone: "+5511987654321".to_owned(),
+        };
+        let orders = [
+            (
+                customer("Maria Silva", CPF),
+                vec![
+                    line(7001, "CAM-AZUL-M", "Camiseta Azul M", 2, 123_456),
+                    line(7002, "MEIA-01", "Meia Esportiva", 1, 1_990),
+                ],
+            ),
+            (
+                customer("Comercial Andrade Ltda", CNPJ),
+                vec![line(7003, "CANECA-01", "Caneca Cerâmica", 3, 4_990)],
+            ),
+            (
+                customer("João Pereira", CPF),
+                vec![line(7001, "CAM-AZUL-M", "Camiseta Azul M", 1, 123_456)],
+            ),
+            (
+                customer("Ana Souza", CPF),
+                vec![line(7002, "MEIA-01", "Meia Esportiva", 4, 1_990)],
+            ),
+        ];
+        let mut placed = vec![];
+        for (i, (customer, lines)) in orders.into_iter().enumerate() {
+            let ext = sim.sim.create_order(NewOrder {
+                payment_status: PaymentStatus::Paid,
+                customer,
+                lines,
+                ..NewOrder::default()
+            });
+            if i > 0 {
+                // The platform refuses this order's change until it is fixed.
+                sim.sim.inject(
+                    Fault::new(
+                        format!("/orders/{ext}/fulfillment-orders/"),
+                        1000,
+                        FaultKind::Status(500),
+                    )
+                    .with_method(Method::PATCH),
+                );
+            }
+            let id = p.imported(&sim, &url, ext).await;
+            let (status, r) = p
+                .post(
+                    &format!("/api/v1/orders/{id}/separation"),
+                    &json!({"kind": "separation"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{r}");
+            let number = sim.sim.order(ext).unwrap()["number"].to_string();
+            let send = r["send"]["send_id"].as_str().unwrap().to_owned();
+            placed.push(Placed {
+                ext,
+                id,
+                number,
+                send,
+            });
+        }
+        let [cpf, cnpj, a, b] = <[Placed; 4]>::try_from(placed).ok().unwrap();
+        let shop = Shop {
+            sim,
+            p,
+            _storage: storage,
+            cpf,
+            cnpj,
+            refused: [a, b],
+        };
+        shop.wait_sent(&shop.cpf, "succeeded").await;
+        for o in [&shop.cnpj, &shop.refused[0], &shop.refused[1]] {
+            let s = shop.wait_sent(o, "failed").await;
+            assert_eq!(s["attempts_used"], 3, "{s}");
+        }
+        shop
+    }
+
+    /// The platform takes changes again.
+    pub fn fix(&self) {
+        self.sim.sim.clear_faults();
+    }
+
+    /// Waits until the order's separation is in `state`; returns the send.
+    pub async fn wait_sent(&self, o: &Placed, state: &str) -> Value {
+        until(
+            Duration::from_secs(30),
+            &format!("send of {} {state}", o.ext),
+            || async {
+                let s = self
+                    .p
+                    .get(&format!("/api/v1/status-sends/{}", o.send))
+                    .await;
+                (s["state"] == state).then_some(s)
+            },
+        )
+        .await
+    }
+}
