@@ -1,17 +1,31 @@
 //! Submitted forms: fields by name, repeated names kept (the Errors list submits one
-//! `ids` per checked row), file uploads (`multipart/form-data`), the CSRF check every
-//! form goes through, and a refused form's values and messages by field.
+//! `ids` per checked row), file uploads (`multipart/form-data`, read by axum's
+//! extractor), the CSRF check every form goes through, and a refused form's values
+//! and refusals by field.
 
+use crate::refusal::Refusal;
 use crate::session::Session;
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// A submitted form (`application/x-www-form-urlencoded` or `multipart/form-data`).
+#[derive(Debug, Default)]
 pub(crate) struct Fields {
     pairs: Vec<(String, String)>,
     /// Uploaded files whose content is not UTF-8 text (kept out of `pairs`).
     binary: Vec<String>,
+}
+
+/// A multipart body as read.
+#[derive(Debug)]
+pub(crate) enum Upload {
+    /// Whole, with the session's CSRF token.
+    Read(Fields),
+    /// Past the route's body limit: not read (the fields come before the CSRF check;
+    /// the page only refuses the body, which changes nothing).
+    TooLarge,
 }
 
 impl Fields {
@@ -22,36 +36,40 @@ impl Fields {
             .collect();
         Fields {
             pairs,
-            binary: vec![],
+            ..Fields::default()
         }
         .csrf(s)
     }
 
-    /// Parses a body of either encoding (forms with a file input are multipart);
-    /// refuses it unless it carries the session's CSRF token.
-    pub(crate) fn checked_upload(
+    /// Reads a multipart body (a form with a file input) up to the route's body limit;
+    /// refuses it unless it carries the session's CSRF token (403), or when it is not
+    /// multipart as it says (400).
+    pub(crate) async fn checked_multipart(
         s: &Session,
-        headers: &HeaderMap,
-        body: &Bytes,
-    ) -> Result<Fields, Forbidden> {
-        let boundary = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(multipart_boundary);
-        let Some(boundary) = boundary else {
-            return Self::checked(s, body);
-        };
-        let mut f = Fields {
-            pairs: vec![],
-            binary: vec![],
-        };
-        for (name, content) in multipart_parts(body, boundary.as_bytes()) {
-            match String::from_utf8(content.to_vec()) {
-                Ok(v) => f.pairs.push((name, v)),
-                Err(_) => f.binary.push(name),
+        mut body: Multipart,
+    ) -> Result<Upload, Response> {
+        let mut f = Fields::default();
+        let too_large = |e: &MultipartError| e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+        loop {
+            let field = match body.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(e) if too_large(&e) => return Ok(Upload::TooLarge),
+                Err(e) => return Err(e.into_response()),
+            };
+            let name = field.name().unwrap_or_default().to_owned();
+            match field.bytes().await {
+                Ok(content) => match String::from_utf8(content.to_vec()) {
+                    Ok(v) => f.pairs.push((name, v)),
+                    Err(_) => f.binary.push(name),
+                },
+                Err(e) if too_large(&e) => return Ok(Upload::TooLarge),
+                Err(e) => return Err(e.into_response()),
             }
         }
         f.csrf(s)
+            .map(Upload::Read)
+            .map_err(IntoResponse::into_response)
     }
 
     fn csrf(self, s: &Session) -> Result<Fields, Forbidden> {
@@ -85,77 +103,6 @@ impl Fields {
     }
 }
 
-/// The boundary of a `multipart/form-data` content type.
-fn multipart_boundary(content_type: &str) -> Option<String> {
-    let mut parts = content_type.split(';');
-    if !parts
-        .next()?
-        .trim()
-        .eq_ignore_ascii_case("multipart/form-data")
-    {
-        return None;
-    }
-    parts.find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        let v = v.trim().trim_matches('"');
-        (k.trim().eq_ignore_ascii_case("boundary") && !v.is_empty()).then(|| v.to_owned())
-    })
-}
-
-/// The named parts of a multipart body (RFC 7578): (field name, content). Parts
-/// without a name, and anything after a malformed part, are left out.
-fn multipart_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<(String, &'a [u8])> {
-    let delimiter = [b"--".as_slice(), boundary].concat();
-    let mut out = vec![];
-    // The first delimiter may open the body; the others follow a CRLF.
-    let Some(mut at) = find(body, &delimiter) else {
-        return out;
-    };
-    loop {
-        let rest = &body[at + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let Some(head_start) = find(rest, b"\r\n") else {
-            break;
-        };
-        let part = &rest[head_start + 2..];
-        let Some(head_end) = find(part, b"\r\n\r\n") else {
-            break;
-        };
-        let content = &part[head_end + 4..];
-        let closing = [b"\r\n".as_slice(), &delimiter].concat();
-        let Some(len) = find(content, &closing) else {
-            break;
-        };
-        if let Some(name) = part_name(&part[..head_end]) {
-            out.push((name, &content[..len]));
-        }
-        at = body.len() - content.len() + len + 2;
-    }
-    out
-}
-
-/// The `name` of a part's `Content-Disposition: form-data` header.
-fn part_name(head: &[u8]) -> Option<String> {
-    let head = String::from_utf8_lossy(head);
-    head.split("\r\n").find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        if !k.trim().eq_ignore_ascii_case("content-disposition") {
-            return None;
-        }
-        v.split(';').skip(1).find_map(|p| {
-            let (k, v) = p.trim().split_once('=')?;
-            (k.trim() == "name").then(|| v.trim().trim_matches('"').to_owned())
-        })
-    })
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// A form without the session's CSRF token: 403, nothing changed.
 #[derive(Debug)]
 pub(crate) struct Forbidden;
@@ -166,12 +113,12 @@ impl IntoResponse for Forbidden {
     }
 }
 
-/// A form shown again: the values submitted and the refusals by field, each a
-/// catalogue key (the field `form` stands for the whole form).
+/// A form shown again: the values submitted and the refusals by field (the field
+/// `form` stands for the whole form).
 #[derive(Debug, Default)]
 pub(crate) struct Form {
     values: Vec<(&'static str, String)>,
-    errors: Vec<(&'static str, String)>,
+    errors: Vec<(&'static str, Refusal)>,
 }
 
 impl Form {
@@ -189,24 +136,19 @@ impl Form {
             .map_or("", |(_, v)| v.as_str())
     }
 
-    /// Refuses a field with a catalogue key (the first refusal of a field stays).
-    pub(crate) fn refuse(&mut self, field: &'static str, key: impl Into<String>) {
+    /// Refuses a field (the first refusal of a field stays).
+    pub(crate) fn refuse(&mut self, field: &'static str, why: Refusal) {
         if self.error(field).is_none() {
-            self.errors.push((field, key.into()));
+            self.errors.push((field, why));
         }
     }
 
-    /// Refuses a field with an error code's message.
-    pub(crate) fn refuse_code(&mut self, field: &'static str, code: ponte_core::ErrorCode) {
-        self.refuse(field, format!("code.{}", code.as_str()));
-    }
-
-    /// The catalogue key of a field's refusal.
-    pub(crate) fn error(&self, field: &str) -> Option<&str> {
+    /// A field's refusal.
+    pub(crate) fn error(&self, field: &str) -> Option<&Refusal> {
         self.errors
             .iter()
             .find(|(k, _)| *k == field)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Whether anything was refused.
@@ -218,35 +160,7 @@ impl Form {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multipart_bodies_give_their_named_parts() {
-        let ct = "multipart/form-data; boundary=----x1";
-        let b = multipart_boundary(ct).unwrap();
-        assert_eq!(b, "----x1");
-        assert_eq!(
-            multipart_boundary("multipart/form-data; boundary=\"a b\"").as_deref(),
-            Some("a b")
-        );
-        assert!(multipart_boundary("application/x-www-form-urlencoded").is_none());
-        let body = "------x1\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n\
-            ------x1\r\nContent-Disposition: form-data; name=\"xml\"; filename=\"n.xml\"\r\n\
-            Content-Type: text/xml\r\n\r\n<a>\r\n--</a>\r\n------x1\r\n\
-            Content-Disposition: form-data; name=\"empty\"\r\n\r\n\r\n------x1--\r\n";
-        let parts = multipart_parts(body.as_bytes(), b.as_bytes());
-        let got: Vec<(&str, &str)> = parts
-            .iter()
-            .map(|(k, v)| (k.as_str(), std::str::from_utf8(v).unwrap()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![("csrf", "abc"), ("xml", "<a>\r\n--</a>"), ("empty", "")]
-        );
-        // Truncated: what came whole is kept.
-        let cut = &body[..body.find("<a>").unwrap()];
-        assert_eq!(multipart_parts(cut.as_bytes(), b.as_bytes()).len(), 1);
-        assert!(multipart_parts(b"nothing", b"x").is_empty());
-    }
+    use ponte_core::ErrorCode;
 
     #[test]
     fn a_form_keeps_values_and_the_first_refusal_of_a_field() {
@@ -255,9 +169,9 @@ mod tests {
         f.set("sku", "B");
         assert_eq!((f.value("sku"), f.value("other")), ("B", ""));
         assert!(!f.refused());
-        f.refuse_code("sku", ponte_core::ErrorCode::UnknownSku);
-        f.refuse("sku", "x.y");
-        assert_eq!(f.error("sku"), Some("code.unknown_sku"));
+        f.refuse("sku", Refusal::console(ErrorCode::UnknownSku, ""));
+        f.refuse("sku", Refusal::console(ErrorCode::ValidationFailed, "x"));
+        assert_eq!(f.error("sku").map(|r| r.code), Some("unknown_sku"));
         assert!(f.refused() && f.error("other").is_none());
     }
 }

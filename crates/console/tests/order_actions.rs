@@ -8,13 +8,25 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{loopback, App, Shop};
+use common::{loopback, App, Part, Shop};
 use ponte_core::action::Fulfilment;
 use ponte_core::{OrderId, OrderStatus};
 
 const XML: &str = include_str!("../../../fixtures/nfe/nfe_layout4_com_prot.xml");
 /// The fixture's access key (valid check digit).
 const KEY: &str = "43180906929383000163550010000000261000010301";
+
+/// The invoice form typed by hand (no XML) with this access key, as multipart parts.
+fn typed<'a>(csrf: &'a str, key: &'a str) -> [Part<'a>; 6] {
+    [
+        ("csrf", None, csrf.as_bytes()),
+        ("number", None, b"26"),
+        ("series", None, b"1"),
+        ("access_key", None, key.as_bytes()),
+        ("issued_at", None, b"2026-01-05T10:00"),
+        ("total", None, "500,00".as_bytes()),
+    ]
+}
 
 /// The order's status and what the ERP recorded on it.
 async fn facts(app: &App, id: OrderId) -> (OrderStatus, Fulfilment) {
@@ -134,9 +146,12 @@ async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("cancel").as_deref(),
-        Some("O pedido já foi enviado.")
+    r.refused_at("cancel", "O pedido já foi enviado.");
+    // The engine's own detail follows, marked as English.
+    assert!(
+        r.body.contains("<span class=\"muted\" lang=\"en\">"),
+        "{}",
+        r.body
     );
     assert_eq!(facts(&app, id).await, before);
 }
@@ -149,21 +164,14 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
     let paid = shop.order(&app, true, &[("CAMISETA-M", 2)]).await;
     let invoice = format!("/console/orders/{paid}/invoice");
     let before = facts(&app, paid).await;
-    let typed = |key: &str| {
-        format!(
-            "csrf={csrf}&number=26&series=1&access_key={key}\
-             &issued_at=2026-01-05T10%3A00&total=500%2C00"
-        )
-    };
 
     // A key whose check digit is wrong.
     let bad_key = format!("{}2", &KEY[..43]);
-    let r = app.post(&invoice, &[&session], &typed(&bad_key)).await;
+    let r = app
+        .post_multipart(&invoice, &[&session], &typed(&csrf, &bad_key))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert_eq!(
-        r.error_at("invoice-access_key").as_deref(),
-        Some("Chave de NF-e inválida.")
-    );
+    r.refused_at("invoice-access_key", "Chave de NF-e inválida.");
     assert!(r.body.contains(&format!("value=\"{bad_key}\"")), "kept");
 
     // Malformed XML, and a file that is not text.
@@ -182,10 +190,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            r.error_at("invoice-xml").as_deref(),
-            Some("XML de NF-e inválido.")
-        );
+        r.refused_at("invoice-xml", "XML de NF-e inválido.");
     }
 
     // An XML that says another number than the one typed.
@@ -201,33 +206,58 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("invoice-number").as_deref(),
-        Some("O XML não corresponde ao valor informado.")
+    r.refused_at(
+        "invoice-number",
+        "O XML não corresponde ao valor informado.",
     );
     assert!(r.body.contains("value=\"27\""));
 
-    // Blank and unreadable fields.
+    // An XML past the route's 2 MB: refused at the file (what the body held is not read).
+    let big = format!("{XML}{}", " ".repeat(2 * 1024 * 1024));
     let r = app
-        .post(
+        .post_multipart(
             &invoice,
             &[&session],
-            &format!("csrf={csrf}&series=1&issued_at=ontem&total=muito"),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("number", None, b"26"),
+                ("xml", Some("n.xml"), big.as_bytes()),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("invoice-number").as_deref(),
-        Some("Preencha este campo.")
+    r.refused_at(
+        "invoice-xml",
+        "Conteúdo grande demais. O arquivo XML deve ter no máximo 2 MB.",
     );
-    assert_eq!(
-        r.error_at("invoice-issued_at").as_deref(),
-        Some("Data e hora inválidas.")
+    assert_eq!(facts(&app, paid).await, before);
+
+    // A form that is not multipart as the page sends it.
+    let r = app
+        .post(&invoice, &[&session], &format!("csrf={csrf}&number=26"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Blank and unreadable fields.
+    let r = app
+        .post_multipart(
+            &invoice,
+            &[&session],
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("series", None, b"1"),
+                ("issued_at", None, b"ontem"),
+                ("total", None, b"muito"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.refused_at("invoice-number", "Preencha este campo.");
+    r.refused_at("invoice-issued_at", "Data e hora inválidas.");
+    r.refused_at(
+        "invoice-total",
+        "Valor inválido: use, por exemplo, 1.234,56.",
     );
-    assert!(r
-        .error_at("invoice-total")
-        .unwrap()
-        .starts_with("Valor inválido"));
 
     // A tracking URL that is not http(s); a delivery before the shipment.
     let r = app
@@ -238,10 +268,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("shipment-tracking_url").as_deref(),
-        Some("URL de rastreio inválida.")
-    );
+    r.refused_at("shipment-tracking_url", "URL de rastreio inválida.");
     let r = app
         .post(
             &format!("/console/orders/{paid}/delivery"),
@@ -250,10 +277,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("delivery").as_deref(),
-        Some("O pedido ainda não foi enviado.")
-    );
+    r.refused_at("delivery", "O pedido ainda não foi enviado.");
     assert_eq!(facts(&app, paid).await, before, "nothing changed");
 
     // An order awaiting payment cannot ship; once cancelled, nothing but a repeat is taken.
@@ -266,10 +290,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("shipment").as_deref(),
-        Some("O pedido ainda não foi pago.")
-    );
+    r.refused_at("shipment", "O pedido ainda não foi pago.");
     let r = app
         .post(
             &format!("/console/orders/{pending}/cancel"),
@@ -285,17 +306,14 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         Some("prazo vencido")
     );
     let r = app
-        .post(
+        .post_multipart(
             &format!("/console/orders/{pending}/invoice"),
             &[&session],
-            &typed(KEY),
+            &typed(&csrf, KEY),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.error_at("invoice").as_deref(),
-        Some("O pedido está cancelado.")
-    );
+    r.refused_at("invoice", "O pedido está cancelado.");
     let r = app
         .post(
             &format!("/console/orders/{pending}/cancel"),
@@ -304,7 +322,7 @@ async fn refusals_show_next_to_their_field_and_change_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.error_at("cancel-reason").is_some());
+    r.refused_at("cancel-reason", "Escolha um dos motivos.");
     assert_eq!(facts(&app, pending).await, cancelled);
 }
 

@@ -3,14 +3,16 @@
 //! shipment with tracking, delivery, cancellation. A refusal shows the code's message
 //! next to the field concerned, with 422, and changes nothing.
 
-use crate::form::{Fields, Form};
+use crate::form::{Fields, Form, Upload};
 use crate::format::{local_input, money_input, parse_date_time, parse_money};
+use crate::i18n::Catalogue;
 use crate::pages::orders::{order_page, unavailable};
+use crate::refusal::Refusal;
 use crate::session::Session;
 use crate::Console;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -22,9 +24,16 @@ use ponte_core::nfe::NfeSummary;
 use ponte_core::{ErrorCode, OrderId};
 use ponte_engine::{ActionReport, EngineError, SendPlan};
 
+/// The largest invoice form accepted, its NF-e XML included (an authorized NF-e's XML
+/// is tens of kilobytes).
+const MAX_INVOICE_BODY: usize = 2 * 1024 * 1024;
+
 pub(crate) fn routes() -> Router<Console> {
     Router::new()
-        .route("/orders/{id}/invoice", post(invoice))
+        .route(
+            "/orders/{id}/invoice",
+            post(invoice).layer(DefaultBodyLimit::max(MAX_INVOICE_BODY)),
+        )
         .route("/orders/{id}/shipment", post(shipment))
         .route("/orders/{id}/delivery", post(delivery))
         .route("/orders/{id}/cancel", post(cancel))
@@ -121,22 +130,39 @@ fn keep(f: &Fields, names: &[&'static str]) -> Form {
     form
 }
 
+/// A value the console cannot take, with the catalogue's message (`actions.*`) on why.
+fn invalid(t: &Catalogue, key: &str) -> Refusal {
+    Refusal::console(ErrorCode::ValidationFailed, t.s(key))
+}
+
 /// A required field's value, refused when blank.
-fn required(form: &mut Form, field: &'static str) -> String {
+fn required(form: &mut Form, field: &'static str, t: &Catalogue) -> String {
     let v = form.value(field).to_owned();
     if v.is_empty() {
-        form.refuse(field, "actions.required");
+        form.refuse(field, invalid(t, "actions.required"));
     }
     v
 }
 
 /// A date and time field (tenant's zone), refused when blank or not a date.
-fn when(form: &mut Form, field: &'static str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+fn when(
+    form: &mut Form,
+    field: &'static str,
+    tz: chrono_tz::Tz,
+    t: &Catalogue,
+) -> Option<DateTime<Utc>> {
     let at = parse_date_time(form.value(field), tz);
-    if at.is_none() && !required(form, field).is_empty() {
-        form.refuse(field, "actions.invalid_date");
+    if at.is_none() && !required(form, field, t).is_empty() {
+        form.refuse(field, invalid(t, "actions.invalid_date"));
     }
     at
+}
+
+/// An invoice refusal as the engine words it (the API answers the same error), or the
+/// error when it is not a refusal.
+fn invoice_refusal(e: InvoiceError) -> Result<Refusal, EngineError> {
+    let e = EngineError::Invoice(e);
+    Refusal::of(&e).ok_or(e)
 }
 
 /// Which field of the invoice form an invoice refusal is about.
@@ -164,27 +190,38 @@ fn order_id(id: &str) -> Option<OrderId> {
     id.parse().ok()
 }
 
+/// The invoice form (multipart: it may carry the NF-e XML).
 async fn invoice(
     State(state): State<Console>,
     s: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    body: Multipart,
 ) -> Response {
-    let f = match Fields::checked_upload(&s, &headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
+    let upload = match Fields::checked_multipart(&s, body).await {
+        Ok(u) => u,
+        Err(r) => return r,
     };
     let Some(id) = order_id(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let tz = state.time_zone;
+    let t = state.catalogues.get(s.lang);
+    let f = match upload {
+        Upload::Read(f) => f,
+        Upload::TooLarge => {
+            let mut form = Form::default();
+            let why = Refusal::console(ErrorCode::PayloadTooLarge, t.s("actions.xml_too_large"));
+            form.refuse("xml", why);
+            return refused(&state, &s, id, Slot::Invoice, form).await;
+        }
+    };
     let mut form = keep(
         &f,
         &["number", "series", "access_key", "issued_at", "total"],
     );
     let xml = if f.binary("xml") {
-        form.refuse_code("xml", ErrorCode::InvalidNfeXml);
+        let why = Refusal::console(ErrorCode::InvalidNfeXml, t.s("actions.xml_not_text"));
+        form.refuse("xml", why);
         None
     } else {
         f.get("xml").map(str::to_owned)
@@ -206,16 +243,19 @@ async fn invoice(
                     fill("issued_at", local_input(at, tz));
                 }
             }
-            Err(e) => form.refuse_code("xml", InvoiceError::from(e).code()),
+            Err(e) => match invoice_refusal(InvoiceError::from(e)) {
+                Ok(why) => form.refuse("xml", why),
+                Err(e) => return unavailable(&e.to_string()),
+            },
         }
     }
-    let number = required(&mut form, "number");
-    let series = required(&mut form, "series");
-    let access_key = required(&mut form, "access_key");
-    let issued_at = when(&mut form, "issued_at", tz);
+    let number = required(&mut form, "number", t);
+    let series = required(&mut form, "series", t);
+    let access_key = required(&mut form, "access_key", t);
+    let issued_at = when(&mut form, "issued_at", tz, t);
     let total = parse_money(form.value("total"));
-    if total.is_none() && !required(&mut form, "total").is_empty() {
-        form.refuse("total", "actions.invalid_amount");
+    if total.is_none() && !required(&mut form, "total", t).is_empty() {
+        form.refuse("total", invalid(t, "actions.invalid_amount"));
     }
     let (Some(issued_at), Some(total_cents), false) = (issued_at, total, form.refused()) else {
         return refused(&state, &s, id, Slot::Invoice, form).await;
@@ -235,7 +275,11 @@ async fn invoice(
             record(&state, &s, id, Slot::Invoice, form, action, xml).await
         }
         Err(e) => {
-            form.refuse_code(invoice_field(&e), e.code());
+            let field = invoice_field(&e);
+            match invoice_refusal(e) {
+                Ok(why) => form.refuse(field, why),
+                Err(e) => return unavailable(&e.to_string()),
+            }
             refused(&state, &s, id, Slot::Invoice, form).await
         }
     }
@@ -258,11 +302,13 @@ async fn shipment(
         &f,
         &["tracking_code", "tracking_url", "carrier", "shipped_at"],
     );
+    let t = state.catalogues.get(s.lang);
     let tracking_url = f.get("tracking_url").map(str::to_owned);
     if tracking_url.as_deref().is_some_and(|u| !is_http_url(u)) {
-        form.refuse_code("tracking_url", ErrorCode::InvalidTrackingUrl);
+        let why = Refusal::console(ErrorCode::InvalidTrackingUrl, t.s("actions.http_url"));
+        form.refuse("tracking_url", why);
     }
-    let shipped_at = when(&mut form, "shipped_at", state.time_zone);
+    let shipped_at = when(&mut form, "shipped_at", state.time_zone, t);
     let (Some(shipped_at), false) = (shipped_at, form.refused()) else {
         return refused(&state, &s, id, Slot::Shipment, form).await;
     };
@@ -289,7 +335,8 @@ async fn delivery(
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut form = keep(&f, &["delivered_at"]);
-    let Some(delivered_at) = when(&mut form, "delivered_at", state.time_zone) else {
+    let t = state.catalogues.get(s.lang);
+    let Some(delivered_at) = when(&mut form, "delivered_at", state.time_zone, t) else {
         return refused(&state, &s, id, Slot::Delivery, form).await;
     };
     let action = Action::Delivery(Delivery { delivered_at });
@@ -314,7 +361,8 @@ async fn cancel(
         .get("reason")
         .and_then(|r| CANCEL_REASONS.into_iter().find(|c| c.as_str() == r));
     let Some(reason) = reason else {
-        form.refuse_code("reason", ErrorCode::ValidationFailed);
+        let t = state.catalogues.get(s.lang);
+        form.refuse("reason", invalid(t, "actions.choose_reason"));
         return refused(&state, &s, id, Slot::Cancel, form).await;
     };
     let action = Action::Cancel(Cancellation {
@@ -343,11 +391,13 @@ async fn record(
             order_page(state, s, id, forms, StatusCode::OK).await
         }
         Err(EngineError::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
-        Err(e @ (EngineError::Action(_) | EngineError::Invoice(_))) => {
-            form.refuse_code("form", e.code());
-            refused(state, s, id, slot, form).await
-        }
-        Err(e) => unavailable(&e.to_string()),
+        Err(e) => match Refusal::of(&e) {
+            Some(why) => {
+                form.refuse("form", why);
+                refused(state, s, id, slot, form).await
+            }
+            None => unavailable(&e.to_string()),
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::form::{Fields, Form};
 use crate::pages::orders::unavailable;
+use crate::refusal::Refusal;
 use crate::render::{page_with, Chrome};
 use crate::session::Session;
 use crate::Console;
@@ -14,7 +15,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use ponte_core::ErrorCode;
-use ponte_engine::EngineError;
 use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<Console> {
@@ -83,16 +83,20 @@ async fn save(State(state): State<Console>, s: Session, body: Bytes) -> Response
         }
     };
     let Some(days) = days else {
-        form.refuse_code(DAYS, ErrorCode::ValidationFailed);
+        let t = state.catalogues.get(s.lang);
+        let why = Refusal::console(ErrorCode::ValidationFailed, t.s("settings.whole_days"));
+        form.refuse(DAYS, why);
         return render(&state, &s, form, false, StatusCode::UNPROCESSABLE_ENTITY);
     };
     let changes = serde_json::json!({ "auto_cancel_awaiting_payment_after_days": days });
     match state.engine.update_tenant_settings(s.tenant, changes).await {
         Ok(_) => Redirect::to("/console/settings?saved=1").into_response(),
-        Err(e @ EngineError::Invalid(_)) => {
-            form.refuse_code(DAYS, e.code());
-            render(&state, &s, form, false, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(e) => unavailable(&e.to_string()),
+        Err(e) => match Refusal::of(&e) {
+            Some(why) => {
+                form.refuse(DAYS, why);
+                render(&state, &s, form, false, StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            None => unavailable(&e.to_string()),
+        },
     }
 }

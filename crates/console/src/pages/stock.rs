@@ -8,6 +8,7 @@ use crate::form::{Fields, Form};
 use crate::format::url_encode;
 use crate::i18n::Catalogue;
 use crate::pages::orders::unavailable;
+use crate::refusal::Refusal;
 use crate::render::{page, page_with, Chrome};
 use crate::session::Session;
 use crate::Console;
@@ -291,32 +292,34 @@ async fn movement(State(state): State<Console>, s: Session, body: Bytes) -> Resp
             form.set(name, v);
         }
     }
+    let t = state.catalogues.get(s.lang);
+    let invalid = |key| Refusal::console(ErrorCode::ValidationFailed, t.s(key));
     let sku = f.get("sku").unwrap_or_default().to_owned();
     let warehouse = f.get("warehouse").unwrap_or_default().to_owned();
     for (field, v) in [("sku", &sku), ("warehouse", &warehouse)] {
         if v.is_empty() {
-            form.refuse(field, "actions.required");
+            form.refuse(field, invalid("actions.required"));
         }
     }
     let change = match (f.get("operation"), f.get("quantity")) {
         (_, None) => {
-            form.refuse("quantity", "actions.required");
+            form.refuse("quantity", invalid("actions.required"));
             None
         }
         (op, Some(q)) => match (op, q.parse::<i64>()) {
             (_, Err(_)) => {
-                form.refuse("quantity", "stock.invalid_quantity");
+                form.refuse("quantity", invalid("stock.invalid_quantity"));
                 None
             }
             (Some("set"), Ok(n)) => Some(Change::Set(n)),
             (Some("in" | "out"), Ok(n)) if n <= 0 => {
-                form.refuse("quantity", "stock.positive_quantity");
+                form.refuse("quantity", invalid("stock.positive_quantity"));
                 None
             }
             (Some("in"), Ok(n)) => Some(Change::Delta(n)),
             (Some("out"), Ok(n)) => Some(Change::Delta(-n)),
             _ => {
-                form.refuse_code("operation", ErrorCode::ValidationFailed);
+                form.refuse("operation", invalid("stock.choose_operation"));
                 None
             }
         },
@@ -336,20 +339,18 @@ async fn movement(State(state): State<Console>, s: Session, body: Bytes) -> Resp
             url_encode(&sku)
         ))
         .into_response(),
-        Err(EngineError::Stock(e)) => {
+        Err(e) => {
+            let Some(why) = Refusal::of(&e) else {
+                return unavailable(&e.to_string());
+            };
             let field = match e {
-                StockError::UnknownSku(_) => "sku",
-                StockError::UnknownWarehouse(_) => "warehouse",
+                EngineError::Stock(StockError::UnknownSku(_)) => "sku",
+                EngineError::Stock(StockError::UnknownWarehouse(_)) => "warehouse",
                 _ => "form",
             };
-            form.refuse_code(field, e.code());
+            form.refuse(field, why);
             refused(&state, &s, form).await
         }
-        Err(e @ EngineError::Invalid(_)) => {
-            form.refuse_code("form", e.code());
-            refused(&state, &s, form).await
-        }
-        Err(e) => unavailable(&e.to_string()),
     }
 }
 

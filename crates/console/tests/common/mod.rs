@@ -60,20 +60,39 @@ impl Reply {
     }
 
     /// The text of the refusal shown next to the field with this id
-    /// (`<p class="error" id="{id}-error">`), after checking the field points to it.
+    /// (`<p class="error" id="{id}-error">`, tags left out), after checking the field
+    /// points to it.
     pub fn error_at(&self, id: &str) -> Option<String> {
         let tag = format!("id=\"{id}-error\"");
         let at = self.body.find(&tag)?;
         let rest = &self.body[at + tag.len()..];
-        let text = &rest[rest.find('>')? + 1..];
-        let text = text[..text.find("</p>")?].trim().to_owned();
+        let html = &rest[rest.find('>')? + 1..];
+        let html = &html[..html.find("</p>")?];
         assert!(
             self.body
                 .contains(&format!("aria-describedby=\"{id}-error\""))
                 || self.body.contains(&format!(" {id}-error\"")),
             "{id} does not point to its error"
         );
-        Some(text)
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    /// Checks that the field with this id shows a refusal saying `message`.
+    pub fn refused_at(&self, id: &str, message: &str) {
+        let Some(text) = self.error_at(id) else {
+            panic!("no refusal at {id}: {}", self.body);
+        };
+        assert!(text.contains(message), "{id}: {message:?} not in {text:?}");
     }
 }
 
