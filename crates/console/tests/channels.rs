@@ -208,6 +208,24 @@ async fn a_private_address_is_refused_next_to_the_url() {
 }
 
 #[tokio::test]
+async fn the_list_translates_the_subscription_state_and_keeps_the_engine_s_why_in_english() {
+    let app = App::with(loopback(None), false).await;
+    let (session, _) = app.sign_in().await;
+    nuvemshop(&app, "http://127.0.0.1:9/v1").await;
+    let r = app.get("/console/channels", &[&session]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .body
+        .contains("<span class=\"badge sub-polling_only\">Somente consulta</span>"));
+    assert!(
+        r.body
+            .contains("<span class=\"muted small\" lang=\"en\">PONTE_PUBLIC_URL is not set"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
 async fn every_tab_renders_and_saves() {
     let app = App::with(loopback(None), false).await;
     let tenant = app.engine.default_tenant();

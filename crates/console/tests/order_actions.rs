@@ -101,6 +101,25 @@ async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("já estava registrado"), "{}", r.body);
+    // The send's history names the order by its id on the platform (sends carry no number).
+    let external = app
+        .engine
+        .store()
+        .order(app.tenant(), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .external_id;
+    let history = app
+        .get(&format!("/console/history?order_id={id}"), &[&session])
+        .await;
+    assert!(history
+        .body
+        .contains("<th scope=\"col\">ID na plataforma</th>"));
+    assert!(history
+        .body
+        .contains(&format!("<a href=\"/console/orders/{id}\">{external}</a>")));
 
     let r = app
         .post(
