@@ -104,6 +104,43 @@ pub(crate) fn nfe_key(key: &str) -> String {
         .join(" ")
 }
 
+/// An amount as typed by a Brazilian operator (`1.234,56`, `1234,56`, `R$ 10`) or
+/// with a decimal point (`1234.56`), in centavos; `None` when it is not one.
+pub(crate) fn parse_money(s: &str) -> Option<i64> {
+    let s: String = s
+        .trim()
+        .trim_start_matches("R$")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let plain = if s.contains(',') {
+        s.replace('.', "").replace(',', ".")
+    } else {
+        s
+    };
+    ponte_core::money::parse_cents(&plain)
+}
+
+/// Centavos as a form value (`1234,56`, no thousands separator).
+pub(crate) fn money_input(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{},{:02}", abs / 100, abs % 100)
+}
+
+/// A time as a `datetime-local` input's value in the time zone.
+pub(crate) fn local_input(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The first `n` characters of `s`, and whether there were more.
+pub(crate) fn head(s: &str, n: usize) -> (&str, bool) {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => (&s[..at], true),
+        None => (s, false),
+    }
+}
+
 /// A query-string value.
 pub(crate) fn url_encode(v: &str) -> String {
     utf8_percent_encode(v, NON_ALPHANUMERIC).to_string()
@@ -112,7 +149,6 @@ pub(crate) fn url_encode(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
     fn money_reads_like_reais() {
@@ -192,6 +228,33 @@ mod tests {
             "3524 0612 3456 7800 0190 5500 1000 0012 3410 0001 2345"
         );
         assert_eq!(nfe_key("123"), "123");
+    }
+
+    #[test]
+    fn typed_amounts_read_both_ways() {
+        assert_eq!(parse_money("1.234,56"), Some(123_456));
+        assert_eq!(parse_money("R$ 1.234,5"), Some(123_450));
+        assert_eq!(parse_money("500"), Some(50_000));
+        assert_eq!(parse_money("500.00"), Some(50_000));
+        assert_eq!(parse_money("abc"), None);
+        assert_eq!(parse_money(""), None);
+        assert_eq!(money_input(123_456), "1234,56");
+        assert_eq!(parse_money(&money_input(-5)), Some(-5));
+    }
+
+    #[test]
+    fn local_inputs_read_back() {
+        let sp = chrono_tz::America::Sao_Paulo;
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 17, 3, 0).unwrap();
+        assert_eq!(local_input(at, sp), "2026-12-05T14:03");
+        assert_eq!(parse_date_time(&local_input(at, sp), sp), Some(at));
+    }
+
+    #[test]
+    fn heads_cut_at_characters() {
+        assert_eq!(head("ação", 2), ("aç", true));
+        assert_eq!(head("ação", 4), ("ação", false));
+        assert_eq!(head("", 0), ("", false));
     }
 
     #[test]

@@ -136,7 +136,18 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!["common", "orders", "sends", "channels", "tasks", "codes"];
+catalogue_files![
+    "common",
+    "orders",
+    "sends",
+    "channels",
+    "tasks",
+    "codes",
+    "actions",
+    "stock",
+    "deliveries",
+    "settings",
+];
 
 /// Both catalogues, parsed once at start.
 #[derive(Debug)]

@@ -11,6 +11,8 @@ pub(crate) struct Refusal {
     pub code: &'static str,
     /// What exactly: the engine's detail, or the console's own (already translated).
     pub detail: String,
+    /// Whether the detail is the engine's (English, whatever the page's language).
+    pub engine: bool,
 }
 
 impl Refusal {
@@ -19,6 +21,7 @@ impl Refusal {
         Refusal {
             code: code.as_str(),
             detail: detail.to_owned(),
+            engine: false,
         }
     }
 
@@ -31,6 +34,7 @@ impl Refusal {
             .then(|| Refusal {
                 code: code.as_str(),
                 detail: e.to_string(),
+                engine: true,
             })
     }
 }
@@ -44,6 +48,7 @@ mod tests {
         let r = Refusal::of(&EngineError::Invalid("name must not be empty".into())).unwrap();
         assert_eq!(r.code, "validation_failed");
         assert_eq!(r.detail, "name must not be empty");
+        assert!(r.engine && !Refusal::console(ErrorCode::ValidationFailed, "x").engine);
         assert_eq!(
             Refusal::of(&EngineError::CredentialsRequired).map(|r| r.code),
             Some("credentials_required")

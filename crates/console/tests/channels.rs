@@ -67,23 +67,6 @@ async fn nuvemshop(app: &App, base: &str) -> Channel {
         .unwrap()
 }
 
-/// The refusal shown next to `key`: the field is marked and described by it.
-fn refused_at(body: &str, key: &str, message: &str) {
-    let error = format!("id=\"{key}-error\"");
-    assert!(body.contains(&error), "no refusal at {key}: {body}");
-    assert!(
-        body.contains(&format!("aria-describedby=\"{key}-hint {key}-error\""))
-            || body.contains(&format!("aria-describedby=\"{key}-error\"")),
-        "{key} not described by its refusal"
-    );
-    let at = body.find(&error).unwrap();
-    assert!(
-        body[at..].contains(message),
-        "{key}: {message} not in {}",
-        &body[at..at + 300.min(body.len() - at)]
-    );
-}
-
 #[tokio::test]
 async fn a_nuvemshop_channel_is_created_through_the_form() {
     let app = App::with(loopback(None), false).await;
@@ -128,7 +111,7 @@ async fn a_nuvemshop_channel_is_created_through_the_form() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "store_id", "Parâmetros inválidos.");
+    r.refused_at("store_id", "Parâmetros inválidos.");
     assert!(r.body.contains("value=\"abc\""), "the form as submitted");
     assert!(!r.body.contains("SECRET"));
     // Missing credentials: refused next to the one missing.
@@ -140,7 +123,7 @@ async fn a_nuvemshop_channel_is_created_through_the_form() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "app_secret", "Parâmetros inválidos.");
+    r.refused_at("app_secret", "Parâmetros inválidos.");
     assert!(!r.body.contains("SECRET"));
     // A blank name, a number that is not one.
     let r = app
@@ -150,7 +133,7 @@ async fn a_nuvemshop_channel_is_created_through_the_form() {
             &form(&with(good.clone(), "name", " ")),
         )
         .await;
-    refused_at(&r.body, "name", "Um campo tem valor inválido.");
+    r.refused_at("name", "Um campo tem valor inválido.");
     let r = app
         .post(
             "/console/channels/new",
@@ -159,7 +142,7 @@ async fn a_nuvemshop_channel_is_created_through_the_form() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "rate_limit_burst", "Informe um número.");
+    r.refused_at("rate_limit_burst", "Informe um número.");
     // An unknown platform is refused at the top.
     let r = app
         .post(
@@ -220,12 +203,26 @@ async fn a_private_address_is_refused_next_to_the_url() {
         .post("/console/channels/new", &[&session], &form(&fields))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(
-        &r.body,
-        "api_base_url",
-        "Endereço não permitido (rede privada).",
-    );
+    r.refused_at("api_base_url", "Endereço não permitido (rede privada).");
     assert!(channels(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_list_translates_the_subscription_state_and_keeps_the_engine_s_why_in_english() {
+    let app = App::with(loopback(None), false).await;
+    let (session, _) = app.sign_in().await;
+    nuvemshop(&app, "http://127.0.0.1:9/v1").await;
+    let r = app.get("/console/channels", &[&session]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .body
+        .contains("<span class=\"badge sub-polling_only\">Somente consulta</span>"));
+    assert!(
+        r.body
+            .contains("<span class=\"muted small\" lang=\"en\">PONTE_PUBLIC_URL is not set"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -319,13 +316,13 @@ async fn every_tab_renders_and_saves() {
     // Refusals: out of range, another host without credentials, an empty name.
     let r = post("platform", platform(vec![("rate_limit_per_sec", "0")])).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "rate_limit_per_sec", "Parâmetros inválidos.");
+    r.refused_at("rate_limit_per_sec", "Parâmetros inválidos.");
     let moved = vec![("api_base_url", "http://127.0.0.2:9/v1")];
     let r = post("platform", platform(moved.clone())).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "access_token", "Credenciais obrigatórias.");
+    r.refused_at("access_token", "Credenciais obrigatórias.");
     let r = post("platform", platform(vec![("name", "")])).await;
-    refused_at(&r.body, "name", "Um campo tem valor inválido.");
+    r.refused_at("name", "Um campo tem valor inválido.");
     assert_eq!(
         stored().await.settings,
         s.settings,
@@ -371,7 +368,7 @@ async fn every_tab_renders_and_saves() {
         .contains("Enviar status de pedidos cancelados para a plataforma (instantâneo)"));
     let r = post("automations", vec![("max_attempts", "11")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "max_attempts", "Parâmetros inválidos.");
+    r.refused_at("max_attempts", "Parâmetros inválidos.");
     assert!(r.body.contains("value=\"11\""));
     assert_eq!(stored().await.settings["max_attempts"], 5);
 
@@ -414,10 +411,10 @@ async fn every_tab_renders_and_saves() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "stock_buffer", "Parâmetros inválidos.");
+    r.refused_at("stock_buffer", "Parâmetros inválidos.");
     let r = post("stock", vec![("send_stock", "true")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "send_stock", "Parâmetros inválidos.");
+    r.refused_at("send_stock", "Parâmetros inválidos.");
     assert_eq!(stored().await.settings["stock_buffer"], 2);
 
     // DE-PARA: a row added, refused without a status, removed.
@@ -454,7 +451,7 @@ async fn every_tab_renders_and_saves() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "to_0", "Um campo tem valor inválido.");
+    r.refused_at("to_0", "Um campo tem valor inválido.");
     assert!(r.body.contains("value=\"closed\""));
     let r = post(
         "status-map",
@@ -707,7 +704,7 @@ async fn a_vtex_channel_is_created_through_the_form() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    refused_at(&r.body, "account", "Parâmetros inválidos.");
+    r.refused_at("account", "Parâmetros inválidos.");
     assert!(!r.body.contains("SECRET"));
     assert!(channels(&app).await.is_empty());
     let r = app

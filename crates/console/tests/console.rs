@@ -23,6 +23,10 @@ async fn the_root_and_every_page_lead_to_sign_in() {
         "/console/errors",
         "/console/history",
         "/console/channels",
+        "/console/tasks",
+        "/console/stock",
+        "/console/deliveries",
+        "/console/settings",
     ] {
         let r = app.get(page, &[]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
@@ -120,6 +124,10 @@ async fn a_session_opens_the_pages_until_sign_out() {
             "<h1>Histórico de Envio de Situação</h1>",
         ),
         ("/console/channels", "<h1>Canais</h1>"),
+        ("/console/tasks", "<h1>Tarefas agendadas</h1>"),
+        ("/console/stock", "<h1>Estoque</h1>"),
+        ("/console/deliveries", "<h1>Webhooks recebidos</h1>"),
+        ("/console/settings", "<h1>Configurações</h1>"),
     ] {
         let r = app.get(page, &[&session]).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");

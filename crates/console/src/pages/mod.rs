@@ -6,10 +6,14 @@ mod channel_new;
 mod channel_status_map;
 mod channel_webhooks;
 mod channels;
+mod deliveries;
 mod errors;
 mod history;
 mod login;
+pub(crate) mod order_actions;
 pub(crate) mod orders;
+mod settings;
+mod stock;
 mod task_runs;
 mod tasks;
 
@@ -23,6 +27,7 @@ pub(crate) fn routes() -> Router<Console> {
         .route("/", get(|| async { Redirect::to("/console/orders") }))
         .merge(login::routes())
         .merge(orders::routes())
+        .merge(order_actions::routes())
         .merge(errors::routes())
         .merge(history::routes())
         .merge(channels::routes())
@@ -32,4 +37,7 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(channel_webhooks::routes())
         .merge(tasks::routes())
         .merge(task_runs::routes())
+        .merge(stock::routes())
+        .merge(deliveries::routes())
+        .merge(settings::routes())
 }

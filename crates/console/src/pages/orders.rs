@@ -2,7 +2,8 @@
 //! to it (items, customer, addresses, stock effects, timeline, status sends).
 
 use crate::format::{day_start, document, money_opt, url_encode};
-use crate::render::{page, Chrome};
+use crate::pages::order_actions::{ActionForms, CANCEL_REASONS};
+use crate::render::{page, page_with, Chrome};
 use crate::session::Session;
 use crate::Console;
 use askama::Template;
@@ -11,6 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use chrono::Utc;
+use ponte_core::action::CancelReason;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
 use ponte_store::{
     Channel, OrderFilter, OrderSearch, PageRequest, SendFilter, StatusSend, StoredOrder,
@@ -175,6 +178,8 @@ struct OrderPage<'a> {
     unmapped: Vec<(String, i64)>,
     timeline: Vec<TimelineEntry>,
     sends: Vec<StatusSend>,
+    actions: ActionForms,
+    reasons: &'static [CancelReason],
 }
 
 impl OrderPage<'_> {
@@ -183,15 +188,22 @@ impl OrderPage<'_> {
     }
 }
 
-async fn show(
-    State(state): State<Console>,
-    s: Session,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
-) -> Response {
+async fn show(State(state): State<Console>, s: Session, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<OrderId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let forms = ActionForms::new(Utc::now(), state.time_zone);
+    order_page(&state, &s, id, forms, StatusCode::OK).await
+}
+
+/// One order's page with its action forms, answered with `status`.
+pub(crate) async fn order_page(
+    state: &Console,
+    s: &Session,
+    id: OrderId,
+    actions: ActionForms,
+    status: StatusCode,
+) -> Response {
     let store = state.engine.store();
     let o = match store.order(s.tenant, id).await {
         Ok(Some(o)) => o,
@@ -244,7 +256,9 @@ async fn show(
     .filter_map(|(k, v)| Some((k, money_opt(Some(v?)))))
     .collect();
     let p = OrderPage {
-        chrome: Chrome::new(&state, &s, "orders", &uri.to_string()),
+        chrome: Chrome::new(state, s, "orders", &format!("/console/orders/{id}")),
+        actions,
+        reasons: &CANCEL_REASONS,
         channel: channel.map_or_else(|| o.channel_id.to_string(), |c| c.name),
         document: d
             .customer
@@ -274,7 +288,7 @@ async fn show(
         sends,
         o,
     };
-    page(&p)
+    page_with(status, &p)
 }
 
 /// The store could not answer: a plain 503 (logged).

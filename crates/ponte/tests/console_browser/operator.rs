@@ -1,4 +1,5 @@
-//! An operator's day with the mouse: signs in, opens the orders that arrived, resends
+//! An operator's day with the mouse: signs in, opens the orders that arrived (an NF-e
+//! XML too large for the invoice form is refused next to its field), resends
 //! two of the sends the platform refused, reads the history and downloads it as CSV,
 //! looks at the channels, switches to English and signs out.
 
@@ -63,6 +64,23 @@ async fn an_operator_works_through_the_console() {
         .await;
     b.wait_text("11.222.333/0001-81").await;
     b.wait_text("Comercial Andrade Ltda").await;
+
+    // An NF-e XML past the invoice form's 2 MB is refused next to the file field.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("nfe.xml");
+    std::fs::write(&big, format!("<nfeProc>{}", " ".repeat(3 * 1024 * 1024))).unwrap();
+    b.find("#invoice-xml")
+        .await
+        .send_keys(big.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click_text("Registrar nota fiscal").await;
+    b.wait_text_of(
+        "#invoice-xml-error",
+        "Conteúdo grande demais. O arquivo XML deve ter no máximo 2 MB.",
+    )
+    .await;
+    b.page("invoice-too-large").await;
 
     // Erros: the three refused sends, each after three attempts.
     b.click_text("Erros").await;
@@ -165,10 +183,19 @@ async fn an_operator_works_through_the_console() {
     b.click_text("English").await;
     b.wait_h1("Channels").await;
     b.page("channels-en").await;
-    let nav = b.texts("nav a").await;
-    for entry in ["Orders", "Errors", "Send history", "Channels"] {
-        assert!(nav.iter().any(|n| n == entry), "{entry} in {nav:?}");
-    }
+    assert_eq!(
+        b.texts("nav a").await,
+        [
+            "Orders",
+            "Errors",
+            "Send history",
+            "Channels",
+            "Scheduled tasks",
+            "Stock",
+            "Webhooks",
+            "Settings"
+        ]
+    );
     b.click_text("Errors").await;
     b.wait_h1("Errors").await;
     b.page("errors-en").await;
