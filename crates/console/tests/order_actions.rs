@@ -12,7 +12,10 @@ use common::{loopback, App, Part, Shop};
 use ponte_core::action::Fulfilment;
 use ponte_core::{OrderId, OrderStatus};
 
-const XML: &str = include_str!("../../../fixtures/nfe/nfe_layout4_com_prot.xml");
+const XML: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/nfe/nfe_layout4_com_prot.xml"
+));
 /// The fixture's access key (valid check digit).
 const KEY: &str = "43180906929383000163550010000000261000010301";
 

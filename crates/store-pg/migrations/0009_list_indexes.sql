@@ -12,6 +12,8 @@ DROP INDEX status_sends_by_state;
 CREATE INDEX status_sends_by_state ON status_sends (state, tenant_id, id);
 -- The history of one channel, newest first.
 CREATE INDEX status_sends_by_channel ON status_sends (tenant_id, channel_id, id);
+-- The history of a period, and the id bounds a period implies (`push_period`).
+CREATE INDEX status_sends_by_created ON status_sends (tenant_id, created_at, id);
 
 -- Orders of one channel, newest first.
 CREATE INDEX orders_by_channel ON orders (tenant_id, channel_id, id);
@@ -20,7 +22,7 @@ CREATE INDEX orders_by_channel ON orders (tenant_id, channel_id, id);
 ALTER TABLE orders ADD COLUMN placed_at timestamptz;
 UPDATE orders SET placed_at = COALESCE((data->>'placed_at')::timestamptz, created_at);
 ALTER TABLE orders ALTER COLUMN placed_at SET NOT NULL;
-CREATE INDEX orders_by_placed ON orders (tenant_id, placed_at);
+CREATE INDEX orders_by_placed ON orders (tenant_id, placed_at, id);
 -- The search box (`ponte_store::OrderSearch`): number, customer document, e-mail, and
 -- name prefix (byte order, so that a range finds every name with the prefix).
 CREATE INDEX orders_by_number ON orders (tenant_id, (data->>'number'));

@@ -1,5 +1,5 @@
 use crate::codec::in_table;
-use crate::codec::{col, from_json, newest_first, order_lock_key};
+use crate::codec::{col, from_json, newest_first, order_lock_key, push_period};
 use crate::jobs::finish_in;
 use crate::timeline::write_notes;
 use crate::{db_err, PgStore};
@@ -364,12 +364,14 @@ impl OrderStore for PgStore {
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(t);
         }
-        if let Some(t) = f.placed_from {
-            q.push(" AND placed_at >= ").push_bind(t);
-        }
-        if let Some(t) = f.placed_to {
-            q.push(" AND placed_at < ").push_bind(t);
-        }
+        push_period(
+            &mut q,
+            "orders",
+            "placed_at",
+            tenant.0,
+            f.placed_from,
+            f.placed_to,
+        );
         // Each branch is one of migration 0009's expression indexes, written the same.
         const NUMBER: &str = "(data->>'number')";
         match &f.search {

@@ -1,7 +1,7 @@
 //! Listing status sends with their attempts.
 
 use crate::codec::in_table;
-use crate::codec::{col, newest_first};
+use crate::codec::{col, newest_first, push_period};
 use crate::db_err;
 use crate::sends::{decode_send, from_db, SEND_COLUMNS};
 use ponte_core::{SendId, TenantId};
@@ -96,12 +96,7 @@ pub(crate) async fn status_sends(
     if let Some(k) = f.kind {
         q.push(" AND kind = ").push_bind(k.as_str());
     }
-    if let Some(t) = f.from {
-        q.push(" AND created_at >= ").push_bind(t);
-    }
-    if let Some(t) = f.to {
-        q.push(" AND created_at < ").push_bind(t);
-    }
+    push_period(&mut q, "status_sends", "created_at", tenant.0, f.from, f.to);
     let mut sends = newest_first(q, page, pool, decode_send, |s| s.id.to_string()).await?;
     with_attempts(pool, tenant, &mut sends.items).await?;
     Ok(sends)

@@ -1,5 +1,5 @@
 use crate::codec::in_table;
-use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, to_json, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, push_period, to_json, ts};
 use crate::jobs::finish_in;
 use crate::timeline::write_notes;
 use crate::{db_err, SqliteStore};
@@ -340,12 +340,14 @@ impl OrderStore for SqliteStore {
         if let Some(t) = f.updated_since {
             q.push(" AND updated_at >= ").push_bind(ts(t));
         }
-        if let Some(t) = f.placed_from {
-            q.push(" AND placed_at >= ").push_bind(ts(t));
-        }
-        if let Some(t) = f.placed_to {
-            q.push(" AND placed_at < ").push_bind(ts(t));
-        }
+        push_period(
+            &mut q,
+            "orders",
+            "placed_at",
+            &tenant.to_string(),
+            f.placed_from,
+            f.placed_to,
+        );
         // Each branch is one of migration 0009's expression indexes, written the same.
         const NUMBER: &str = "json_extract(data, '$.number')";
         match &f.search {

@@ -1,6 +1,6 @@
 //! Listing status sends with their attempts (SQLite).
 
-use crate::codec::{col, limit, ts};
+use crate::codec::{col, limit, push_period};
 use crate::db_err;
 use crate::sends::{decode_attempt, decode_send, SEND_COLUMNS};
 use ponte_core::{SendId, TenantId};
@@ -62,12 +62,14 @@ pub(crate) async fn list(
     if let Some(k) = f.kind {
         q.push(" AND kind = ").push_bind(k.as_str());
     }
-    if let Some(t) = f.from {
-        q.push(" AND created_at >= ").push_bind(ts(t));
-    }
-    if let Some(t) = f.to {
-        q.push(" AND created_at < ").push_bind(ts(t));
-    }
+    push_period(
+        &mut q,
+        "status_sends",
+        "created_at",
+        &tenant.to_string(),
+        f.from,
+        f.to,
+    );
     if let Some(c) = &page.cursor {
         q.push(" AND id < ").push_bind(c.clone());
     }
