@@ -7,7 +7,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod automations;
 mod browser;
+mod channels;
 mod keyboard;
 mod operator;
 mod shop;
+mod stock;
+mod tasks;
