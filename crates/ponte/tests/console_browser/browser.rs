@@ -1,7 +1,7 @@
 //! A real browser for the console tests: Debian's chromedriver on a free loopback port,
 //! a headless Chromium session driven with fantoccini (plain HTTP, no TLS), and the
 //! steps an operator takes (sign in, open a path, fill a labelled field, click, press
-//! keys, wait for text, download a file). Every page a test reaches goes through
+//! keys, wait for text, choose a file, download a file). Every page a test reaches goes through
 //! [`Browser::page`], which checks its headings and labels and writes a screenshot named
 //! after the step into `target/console-screenshots/`. Nothing sleeps for a fixed time:
 //! every wait polls a condition until [`WAIT`] runs out.
@@ -269,6 +269,18 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Loads the page again until the element `css` selects contains `text` (for what
+    /// changes in the background and shows at the next load), then checks it.
+    pub async fn reload_until(&mut self, css: &str, text: &str, step: &str) {
+        eventually(&format!("{css} containing {text:?}"), || async {
+            self.client.refresh().await.ok()?;
+            let e = self.client.find(Locator::Css(css)).await.ok()?;
+            e.text().await.ok()?.contains(text).then_some(())
+        })
+        .await;
+        self.page(step).await;
+    }
+
     /// The current URL's path and query.
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
@@ -353,24 +365,75 @@ impl Browser {
 
     /// Types `value` into the field whose `<label>` reads `label`.
     pub async fn fill(&self, label: &str, value: &str) {
-        let for_id = self
-            .find_label(label)
-            .await
-            .attr("for")
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("label {label:?} names no field"));
-        let field = self.find(&format!("#{for_id}")).await;
+        self.fill_in("body", label, value).await;
+    }
+
+    /// Types `value` into the field whose `<label>` reads `label` inside the element
+    /// `scope` selects (e.g. `#movement-form`, when another form has the same label).
+    pub async fn fill_in(&self, scope: &str, label: &str, value: &str) {
+        let field = self.field(scope, label).await;
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
     }
 
-    async fn find_label(&self, label: &str) -> Element {
-        let xpath = format!("//label[normalize-space()={}]", xpath_literal(label));
-        eventually(&format!("label {label:?}"), || async {
-            self.client.find(Locator::XPath(&xpath)).await.ok()
+    /// Chooses the option reading `option` in the select whose `<label>` reads `label`.
+    pub async fn select(&self, label: &str, option: &str) {
+        let field = self.field("body", label).await;
+        field.select_by_label(option).await.unwrap();
+    }
+
+    /// Chooses the file `path` in the file input whose `<label>` reads `label`.
+    pub async fn upload(&self, label: &str, path: &Path) {
+        // chromedriver takes canonical paths only.
+        let path = std::fs::canonicalize(path).unwrap();
+        let field = self.field("body", label).await;
+        field.send_keys(path.to_str().unwrap()).await.unwrap();
+    }
+
+    /// The field whose `<label>` inside `scope` reads `label`.
+    async fn field(&self, scope: &str, label: &str) -> Element {
+        let xpath = format!(".//label[normalize-space()={}]", xpath_literal(label));
+        let found = eventually(&format!("label {label:?} in {scope}"), || async {
+            let scope = self.client.find(Locator::Css(scope)).await.ok()?;
+            scope.find(Locator::XPath(&xpath)).await.ok()
         })
-        .await
+        .await;
+        let for_id = found
+            .attr("for")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("label {label:?} names no field"));
+        self.find(&format!("#{for_id}")).await
+    }
+
+    /// Waits until the field `css` selects is refused as the console refuses a field:
+    /// marked `aria-invalid`, described by an error that starts with `message`. Then
+    /// scrolls the field to the middle of the window, for the screenshot.
+    pub async fn refused_at(&self, css: &str, message: &str) {
+        let field = eventually(&format!("{css} refused with {message:?}"), || async {
+            let field = self.client.find(Locator::Css(css)).await.ok()?;
+            if field.attr("aria-invalid").await.ok()?.as_deref() != Some("true") {
+                return None;
+            }
+            let described = field.attr("aria-describedby").await.ok()??;
+            for id in described.split_whitespace() {
+                let e = self.client.find(Locator::Id(id)).await.ok()?;
+                let class = e.attr("class").await.ok()?.unwrap_or_default();
+                let is_error = class.split_whitespace().any(|c| c == "error");
+                if is_error && e.text().await.ok()?.starts_with(message) {
+                    return Some(field);
+                }
+            }
+            None
+        })
+        .await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'})",
+                vec![serde_json::to_value(field).unwrap()],
+            )
+            .await
+            .unwrap();
     }
 
     /// Clicks the element `css` selects.

@@ -69,11 +69,7 @@ async fn an_operator_works_through_the_console() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("nfe.xml");
     std::fs::write(&big, format!("<nfeProc>{}", " ".repeat(3 * 1024 * 1024))).unwrap();
-    b.find("#invoice-xml")
-        .await
-        .send_keys(big.to_str().unwrap())
-        .await
-        .unwrap();
+    b.upload("XML da NF-e autorizada", &big).await;
     b.click_text("Registrar nota fiscal").await;
     b.wait_text_of(
         "#invoice-xml-error",

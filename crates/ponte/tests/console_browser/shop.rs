@@ -1,7 +1,8 @@
 //! What the console tests look at: ponte with a Nuvemshop channel on the simulator,
 //! four paid orders imported through webhooks, each with a separation sent to the
 //! platform. The simulator refuses the separation of three of them until they run out
-//! of attempts (they wait in Erros) and takes the fourth.
+//! of attempts (they wait in Erros) and takes the fourth. [`Bare`] is ponte and the
+//! simulator alone, for the tests that set up their own channel.
 
 use crate::common::{until, Backend, Ponte, Sim, Storage};
 use ponte_sim::nuvemshop::{
@@ -9,6 +10,69 @@ use ponte_sim::nuvemshop::{
 };
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// ponte and a simulated Nuvemshop store, no channel yet.
+pub struct Bare {
+    pub sim: Sim,
+    pub p: Ponte,
+    /// Its data directory (kept until `p` has stopped).
+    _storage: Storage,
+}
+
+impl Bare {
+    pub async fn open() -> Bare {
+        let storage = Storage::new(Backend::Sqlite).await;
+        let sim = Sim::start(Sim::unlimited()).await;
+        let p = storage.start(&[]);
+        Bare {
+            sim,
+            p,
+            _storage: storage,
+        }
+    }
+}
+
+/// Places a paid order at the simulator and waits until ponte has imported it through
+/// the channel's webhook `url`; returns (platform id, ponte's id, number).
+pub async fn paid_order(
+    sim: &Sim,
+    p: &Ponte,
+    url: &str,
+    customer: NewCustomer,
+    lines: Vec<NewLine>,
+) -> (u64, String, String) {
+    let ext = sim.sim.create_order(NewOrder {
+        payment_status: PaymentStatus::Paid,
+        customer,
+        lines,
+        ..NewOrder::default()
+    });
+    let id = p.imported(sim, url, ext).await;
+    let number = sim.sim.order(ext).unwrap()["number"].to_string();
+    (ext, id, number)
+}
+
+/// An order line: `quantity` of variant `variant` (of product `variant / 10`).
+pub fn line(variant: u64, sku: &str, name: &str, quantity: u32, cents: i64) -> NewLine {
+    NewLine {
+        variant_id: Some(variant),
+        product_id: Some(variant / 10),
+        quantity,
+        price_cents: Some(cents),
+        name: Some(name.to_owned()),
+        sku: Some(sku.to_owned()),
+    }
+}
+
+/// A customer with this name and CPF or CNPJ.
+pub fn customer(name: &str, document: &str) -> NewCustomer {
+    NewCustomer {
+        name: name.to_owned(),
+        email: "compras@example.com.br".to_owned(),
+        identification: document.to_owned(),
+        phone: "+5511987654321".to_owned(),
+    }
+}
 
 /// One order as the operator meets it.
 pub struct Placed {
@@ -28,6 +92,10 @@ pub struct Shop {
     pub p: Ponte,
     /// Its data directory (kept until `p` has stopped).
     _storage: Storage,
+    /// The channel's id.
+    pub channel: String,
+    /// Its webhook URL (where the simulator notifies orders).
+    pub webhook: String,
     /// Maria Silva (CPF), two lines, separation sent.
     pub cpf: Placed,
     /// A company (CNPJ), separation refused.
@@ -44,24 +112,8 @@ impl Shop {
     /// Starts everything and waits until the sends are where the tests begin: one
     /// succeeded, three failed after three attempts.
     pub async fn open() -> Shop {
-        let storage = Storage::new(Backend::Sqlite).await;
-        let sim = Sim::start(Sim::unlimited()).await;
-        let p = storage.start(&[]);
-        let (_, url) = p.nuvemshop_channel(&sim, "paid_only").await;
-        let line = |variant: u64, sku: &str, name: &str, quantity: u32, cents: i64| NewLine {
-            variant_id: Some(variant),
-            product_id: Some(variant / 10),
-            quantity,
-            price_cents: Some(cents),
-            name: Some(name.to_owned()),
-            sku: Some(sku.to_owned()),
-        };
-        let customer = |name: &str, document: &str| NewCustomer {
-            name: name.to_owned(),
-            email: "compras@example.com.br".to_owned(),
-            identification: document.to_owned(),
-            phone: "+5511987654321".to_owned(),
-        };
+        let bare = Bare::open().await;
+        let (channel, url) = bare.p.nuvemshop_channel(&bare.sim, "paid_only").await;
         let orders = [
             (
                 customer("Maria Silva", CPF),
@@ -85,15 +137,10 @@ impl Shop {
         ];
         let mut placed = vec![];
         for (i, (customer, lines)) in orders.into_iter().enumerate() {
-            let ext = sim.sim.create_order(NewOrder {
-                payment_status: PaymentStatus::Paid,
-                customer,
-                lines,
-                ..NewOrder::default()
-            });
+            let (ext, id, number) = paid_order(&bare.sim, &bare.p, &url, customer, lines).await;
             if i > 0 {
                 // The platform refuses this order's change until it is fixed.
-                sim.sim.inject(
+                bare.sim.sim.inject(
                     Fault::new(
                         format!("/orders/{ext}/fulfillment-orders/"),
                         1000,
@@ -102,15 +149,14 @@ impl Shop {
                     .with_method(Method::PATCH),
                 );
             }
-            let id = p.imported(&sim, &url, ext).await;
-            let (status, r) = p
+            let (status, r) = bare
+                .p
                 .post(
                     &format!("/api/v1/orders/{id}/separation"),
                     &json!({"kind": "separation"}),
                 )
                 .await;
             assert_eq!(status, 200, "{r}");
-            let number = sim.sim.order(ext).unwrap()["number"].to_string();
             let send = r["send"]["send_id"].as_str().unwrap().to_owned();
             placed.push(Placed {
                 ext,
@@ -120,10 +166,13 @@ impl Shop {
             });
         }
         let [cpf, cnpj, a, b] = <[Placed; 4]>::try_from(placed).ok().unwrap();
+        let Bare { sim, p, _storage } = bare;
         let shop = Shop {
             sim,
             p,
-            _storage: storage,
+            _storage,
+            channel,
+            webhook: url,
             cpf,
             cnpj,
             refused: [a, b],
