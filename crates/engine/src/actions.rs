@@ -51,6 +51,7 @@ impl Engine {
             action,
             xml,
             send_max_attempts: plan.as_ref().ok().copied(),
+            not_sent: plan.as_ref().err().copied(),
         };
         match self.actions.apply(commit).await? {
             ActionApplied::NotFound => Err(EngineError::NotFound(ErrorCode::OrderNotFound)),

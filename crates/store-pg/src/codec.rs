@@ -130,6 +130,42 @@ pub(crate) fn stock_lock_key(tenant: Uuid) -> i64 {
     fnv_key(&[b"stock/", tenant.as_bytes()])
 }
 
+/// `AND <col> >= from AND <col> < to` for a list newest first, with the id bounds the
+/// period implies: without them the planner walks the primary key from the newest row
+/// and filters (a week in the middle of a million rows: half a second); with them it
+/// starts at the period's newest id and stops at its oldest. The bounds come from the
+/// `(tenant_id, <col>, id)` index and change no result.
+pub(crate) fn push_period(
+    q: &mut QueryBuilder<'_, Postgres>,
+    table: &str,
+    col: &str,
+    tenant: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) {
+    if from.is_none() && to.is_none() {
+        return;
+    }
+    let range = |q: &mut QueryBuilder<'_, Postgres>| {
+        if let Some(t) = from {
+            q.push(format!(" AND {col} >= ")).push_bind(t);
+        }
+        if let Some(t) = to {
+            q.push(format!(" AND {col} < ")).push_bind(t);
+        }
+    };
+    range(q);
+    // (No `max(uuid)` before PostgreSQL 16: the first id in each direction instead.)
+    for (op, dir) in [("<=", "DESC"), (">=", "ASC")] {
+        q.push(format!(
+            " AND id {op} (SELECT id FROM {table} WHERE tenant_id = "
+        ))
+        .push_bind(tenant);
+        range(q);
+        q.push(format!(" ORDER BY id {dir} LIMIT 1)"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,41 +206,5 @@ mod tests {
     fn bad_cursor_is_invalid() {
         assert!(matches!(cursor("nope"), Err(StoreError::Invalid(_))));
         assert!(cursor(&Uuid::from_u128(7).to_string()).is_ok());
-    }
-}
-
-/// `AND <col> >= from AND <col> < to` for a list newest first, with the id bounds the
-/// period implies: without them the planner walks the primary key from the newest row
-/// and filters (a week in the middle of a million rows: half a second); with them it
-/// starts at the period's newest id and stops at its oldest. The bounds come from the
-/// `(tenant_id, <col>, id)` index and change no result.
-pub(crate) fn push_period(
-    q: &mut QueryBuilder<'_, Postgres>,
-    table: &str,
-    col: &str,
-    tenant: Uuid,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) {
-    if from.is_none() && to.is_none() {
-        return;
-    }
-    let range = |q: &mut QueryBuilder<'_, Postgres>| {
-        if let Some(t) = from {
-            q.push(format!(" AND {col} >= ")).push_bind(t);
-        }
-        if let Some(t) = to {
-            q.push(format!(" AND {col} < ")).push_bind(t);
-        }
-    };
-    range(q);
-    // (No `max(uuid)` before PostgreSQL 16: the first id in each direction instead.)
-    for (op, dir) in [("<=", "DESC"), (">=", "ASC")] {
-        q.push(format!(
-            " AND id {op} (SELECT id FROM {table} WHERE tenant_id = "
-        ))
-        .push_bind(tenant);
-        range(q);
-        q.push(format!(" ORDER BY id {dir} LIMIT 1)"));
     }
 }

@@ -228,6 +228,7 @@ async fn imports_actions_and_movements_of_one_sku_at_once_are_exact() {
                             action: invoice(),
                             xml: None,
                             send_max_attempts: None,
+                            not_sent: None,
                         }],
                         t0(),
                     )
@@ -284,6 +285,7 @@ async fn two_actions_on_one_order_in_one_batch_write_one_debit() {
         action,
         xml: None,
         send_max_attempts: None,
+        not_sent: None,
     };
     let applied = a
         .apply_actions(&[act(separation()), act(invoice())], t0())

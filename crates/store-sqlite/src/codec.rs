@@ -132,24 +132,6 @@ pub(crate) fn pow2_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::pow2_chunks;
-
-    #[test]
-    fn chunks_are_powers_of_two_covering_everything() {
-        for n in 0..1500usize {
-            let v: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = pow2_chunks(&v).collect();
-            assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), n);
-            assert!(chunks
-                .iter()
-                .all(|c| c.len().is_power_of_two() && c.len() <= 512));
-            assert_eq!(chunks.concat(), v);
-        }
-    }
-}
-
 /// `AND <col> >= from AND <col> < to` for a list newest first, with the id bounds the
 /// period implies: without them the planner walks the primary key from the newest row
 /// and filters (a week in the middle of a million rows: seconds); with them it starts
@@ -182,5 +164,23 @@ pub(crate) fn push_period(
         .push_bind(tenant.to_owned());
         range(q);
         q.push(")");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pow2_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_covering_everything() {
+        for n in 0..1500usize {
+            let v: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = pow2_chunks(&v).collect();
+            assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), n);
+            assert!(chunks
+                .iter()
+                .all(|c| c.len().is_power_of_two() && c.len() <= 512));
+            assert_eq!(chunks.concat(), v);
+        }
     }
 }

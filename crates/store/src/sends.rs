@@ -38,6 +38,9 @@ pub struct ActionCommit {
     /// Enqueue a status send with this many attempts; `None` when the channel does not
     /// get this kind of event (the reason is the engine's to report).
     pub send_max_attempts: Option<u32>,
+    /// Why no status send goes out (an automation off, fulfillment mode, ...): kept in
+    /// the action's timeline entry, so the order's history says why nothing was sent.
+    pub not_sent: Option<ponte_core::automation::NotSent>,
 }
 
 /// What applying an action did.

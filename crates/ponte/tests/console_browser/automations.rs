@@ -116,6 +116,10 @@ async fn an_automation_switched_off_stops_the_next_send() {
     assert_eq!(sends["items"].as_array().unwrap().len(), 1, "{sends}");
     let o = shop.p.get(&format!("/api/v1/orders/{}", shop.cpf.id)).await;
     assert_eq!(o["status"], "invoiced", "{o}");
+    // Opened again later, the order's history still says why nothing was sent.
+    b.goto(&order, "order-history-not-sent").await;
+    b.wait_text("Não enviado à plataforma: Automação desligada para este tipo de envio.")
+        .await;
 
     // Switched on again, the next order's NF-e goes out.
     send_status_updates(&mut b, &shop, true).await;

@@ -502,13 +502,19 @@ impl Browser {
     pub async fn download(&self, css: &str) -> PathBuf {
         self.click(css).await;
         let dir = self.downloads.path().to_owned();
-        // Chromium writes `*.crdownload` and renames it once the file is complete.
+        // Chromium writes a hidden temporary file (`.org.chromium.Chromium.*`), then
+        // `*.crdownload`, and renames it once the file is complete.
         eventually("a downloaded file", || async {
             std::fs::read_dir(&dir)
                 .ok()?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|e| e != "crdownload"))
+                .find(|p| {
+                    let hidden = p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    !hidden && p.extension().is_some_and(|e| e != "crdownload")
+                })
         })
         .await
     }

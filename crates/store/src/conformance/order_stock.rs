@@ -210,6 +210,7 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
                 action: invoice(),
                 xml: None,
                 send_max_attempts: None,
+                not_sent: None,
             }],
             v2,
         )
@@ -231,6 +232,7 @@ pub async fn orders_reserve_debit_and_release(s: &impl Store) {
             action: cancel,
             xml: None,
             send_max_attempts: None,
+            not_sent: None,
         }],
         v2,
     )
@@ -265,6 +267,7 @@ pub async fn two_actions_on_one_order_in_one_batch_move_stock_once(s: &impl Stor
         action,
         xml: None,
         send_max_attempts: None,
+        not_sent: None,
     };
     let applied = s
         .apply_actions(&[act(separation()), act(invoice())], v1)
@@ -340,6 +343,7 @@ pub async fn order_stock_effects_follow_status(s: &impl Store) {
                 action: invoice(),
                 xml: None,
                 send_max_attempts: None,
+                not_sent: None,
             }],
             at(4),
         )

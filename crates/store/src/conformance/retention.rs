@@ -153,6 +153,7 @@ async fn action(
         action: a,
         xml: None,
         send_max_attempts: Some(3),
+        not_sent: None,
     };
     assert!(matches!(
         apply(s, &commit, at).await.unwrap(),

@@ -57,6 +57,9 @@ pub fn act(t: TenantId, o: OrderId, action: Action, send: bool) -> ActionCommit 
         action,
         xml: None,
         send_max_attempts: send.then_some(3),
+        not_sent: (!send).then_some(ponte_core::automation::NotSent::AutomationOff(
+            "order_updates",
+        )),
     }
 }
 
@@ -204,6 +207,13 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         panic!("not applied")
     };
     assert_eq!(send, None);
+    let tl = s.timeline(t, c, "77").await.unwrap();
+    let last = tl.iter().rev().find(|e| e.kind == "erp_action").unwrap();
+    assert_eq!(
+        last.detail["not_sent"]["code"], "automation_off",
+        "the history says why nothing was sent: {}",
+        last.detail
+    );
 }
 
 pub async fn sends_go_out_in_order_and_record_attempts(s: &impl Store) {

@@ -90,7 +90,10 @@ pub fn plan_actions(
             kind,
             detail,
         };
-        let detail = json!({ "action": c.action, "from": from, "to": to });
+        let mut detail = json!({ "action": c.action, "from": from, "to": to });
+        if let Some(why) = &c.not_sent {
+            detail["not_sent"] = json!({ "code": why.code().as_str(), "reason": why.to_string() });
+        }
         plan.notes.push(note("erp_action", detail));
         let mut queued = None;
         if let Some(max_attempts) = c.send_max_attempts {
