@@ -155,14 +155,16 @@ pub(crate) fn push_period(
         }
     };
     range(q);
-    // (No `max(uuid)` before PostgreSQL 16: the first id in each direction instead.)
-    for (op, dir) in [("<=", "DESC"), (">=", "ASC")] {
+    // `max(id::text)`: PostgreSQL 15 has no `max(uuid)`, and `ORDER BY id LIMIT 1` is
+    // planned along the primary key (the walk these bounds avoid). Text order is uuid
+    // order (lower-case hex); the aggregate reads the period's index range only.
+    for (op, agg) in [("<=", "max"), (">=", "min")] {
         q.push(format!(
-            " AND id {op} (SELECT id FROM {table} WHERE tenant_id = "
+            " AND id {op} (SELECT {agg}(id::text)::uuid FROM {table} WHERE tenant_id = "
         ))
         .push_bind(tenant);
         range(q);
-        q.push(format!(" ORDER BY id {dir} LIMIT 1)"));
+        q.push(")");
     }
 }
 
