@@ -183,6 +183,10 @@ fn pages(f: &fill::Filled) -> Vec<(&'static str, String)> {
             format!("/console/history?order_id={}", f.order),
         ),
         ("channels", "/console/channels".into()),
+        ("scheduled tasks", "/console/tasks".into()),
+        ("stock", "/console/stock".into()),
+        ("received webhooks", "/console/deliveries".into()),
+        ("settings", "/console/settings".into()),
     ]
 }
 
