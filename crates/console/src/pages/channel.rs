@@ -24,54 +24,26 @@ use ponte_store::Channel;
 use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route(
-            "/channels/{id}",
-            get(
-                |st: State<Console>, s: Session, id: Path<String>, q: Query<Notice>| {
-                    show(st, s, id, q, Tab::Platform)
-                },
-            ),
-        )
-        .route(
-            "/channels/{id}/platform",
-            get(
-                |st: State<Console>, s: Session, id: Path<String>, q: Query<Notice>| {
-                    show(st, s, id, q, Tab::Platform)
-                },
+    let show_tab = |tab: Tab| {
+        move |st: State<Console>, s: Session, id: Path<String>, q: Query<Notice>| {
+            show(st, s, id, q, tab)
+        }
+    };
+    let save_tab = |tab: Tab| {
+        move |st: State<Console>, s: Session, id: Path<String>, body: Bytes| {
+            save(st, s, id, body, tab)
+        }
+    };
+    // The tabs this module saves; DE-PARA and Webhooks have modules of their own.
+    [Tab::Platform, Tab::Automations, Tab::Stock]
+        .into_iter()
+        .fold(Router::new(), |r, tab| {
+            r.route(
+                &format!("/channels/{{id}}/{}", tab.slug()),
+                get(show_tab(tab)).post(save_tab(tab)),
             )
-            .post(
-                |st: State<Console>, s: Session, id: Path<String>, body: Bytes| {
-                    save(st, s, id, body, Tab::Platform)
-                },
-            ),
-        )
-        .route(
-            "/channels/{id}/automations",
-            get(
-                |st: State<Console>, s: Session, id: Path<String>, q: Query<Notice>| {
-                    show(st, s, id, q, Tab::Automations)
-                },
-            )
-            .post(
-                |st: State<Console>, s: Session, id: Path<String>, body: Bytes| {
-                    save(st, s, id, body, Tab::Automations)
-                },
-            ),
-        )
-        .route(
-            "/channels/{id}/stock",
-            get(
-                |st: State<Console>, s: Session, id: Path<String>, q: Query<Notice>| {
-                    show(st, s, id, q, Tab::Stock)
-                },
-            )
-            .post(
-                |st: State<Console>, s: Session, id: Path<String>, body: Bytes| {
-                    save(st, s, id, body, Tab::Stock)
-                },
-            ),
-        )
+        })
+        .route("/channels/{id}", get(show_tab(Tab::Platform)))
         .route("/channels/{id}/enabled", post(switch))
 }
 
