@@ -5,7 +5,7 @@
 //! `ponte_core::action`). When the channel's automation is on, the status send is
 //! enqueued in the same transaction as the order change.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::json_body::JsonBody;
 use crate::orders::{view, OrderView};
 use crate::problem::{ApiResult, Problem};

@@ -1,6 +1,6 @@
 //! `/api/v1/channels`.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::json_body::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use crate::subscriptions::SubscriptionView;

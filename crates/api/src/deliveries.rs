@@ -1,6 +1,6 @@
 //! `/api/v1/webhook-deliveries`.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;

@@ -1,7 +1,9 @@
 //! HTTP routes. Handlers translate between HTTP and the engine; nothing else.
 
+mod access;
 mod actions;
-mod auth;
+mod admin;
+mod audit;
 mod channels;
 mod deliveries;
 mod json_body;
@@ -14,6 +16,8 @@ mod sends;
 mod stock;
 mod subscriptions;
 mod tasks;
+mod tokens;
+mod users;
 mod webhooks;
 
 pub use openapi::openapi_json;
@@ -55,12 +59,20 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
         .merge(tasks::routes())
         .merge(stock::routes())
         .merge(subscriptions::routes())
+        .merge(tokens::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
         .merge(openapi::routes())
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             engine.clone(),
-            auth::require_token,
+            access::guard,
         ));
+    let admin = admin::routes().route_layer(axum::middleware::from_fn_with_state(
+        engine.clone(),
+        admin::guard,
+    ));
     let mut app = Router::new()
+        .nest("/api/v1/admin", admin)
         .nest("/api/v1", api)
         .merge(webhooks::routes())
         .merge(ops::probes());

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ponte", description = "Order and stock hub: channels, orders, ERP actions, status sends, webhook deliveries."),
+    info(title = "ponte", description = "Order and stock hub: channels, orders, ERP actions, status sends, webhook deliveries, tokens, people, the audit trail and (installation admin) tenants."),
     paths(
         crate::channels::create, crate::channels::list, crate::channels::show, crate::channels::update,
         crate::channels::disable, crate::orders::list, crate::orders::show, crate::deliveries::list,
@@ -24,11 +24,15 @@ use utoipa::{Modify, OpenApi};
         crate::stock::warehouses, crate::stock::set_listings, crate::stock::listings,
         crate::stock::movements, crate::stock::sku_stock, crate::stock::pushes,
         crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
-        crate::subscriptions::check,
+        crate::subscriptions::check, crate::tokens::create, crate::tokens::list,
+        crate::tokens::revoke, crate::users::create, crate::users::list, crate::users::show,
+        crate::users::update, crate::users::remove, crate::audit::list, crate::admin::create,
+        crate::admin::list, crate::admin::show, crate::admin::update, crate::admin::create_token,
     ),
     modifiers(&Bearer, &ErrorCodes),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
-        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"))
+        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "tokens"), (name = "users"),
+        (name = "audit"), (name = "admin"))
 )]
 struct ApiDoc;
 

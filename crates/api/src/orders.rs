@@ -1,6 +1,6 @@
 //! `/api/v1/orders`.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;

@@ -8,7 +8,13 @@ use utoipa::openapi::path::Operation;
 use utoipa::Modify;
 
 /// Codes every `/api/v1` route can answer.
-pub(crate) const API_COMMON: &[E] = &[E::Unauthorized, E::StorageError, E::ShuttingDown];
+pub(crate) const API_COMMON: &[E] = &[
+    E::Unauthorized,
+    E::TenantDisabled,
+    E::ForbiddenRole,
+    E::StorageError,
+    E::ShuttingDown,
+];
 
 const BODY: &[E] = &[
     E::MalformedJson,
@@ -33,11 +39,48 @@ const ACTION: &[E] = &[E::OrderNotFound, E::OrderCancelled, E::ActionConflict];
 
 /// Per route (method, path): the codes beyond [`API_COMMON`].
 pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
+    ("get", "/api/v1/admin/tenants", &[]),
+    (
+        "post",
+        "/api/v1/admin/tenants",
+        &[BODY, &[E::ValidationFailed, E::PlanRequired]],
+    ),
+    ("get", "/api/v1/admin/tenants/{id}", &[&[E::TenantNotFound]]),
+    (
+        "patch",
+        "/api/v1/admin/tenants/{id}",
+        &[
+            BODY,
+            &[E::TenantNotFound, E::ValidationFailed, E::PlanRequired],
+        ],
+    ),
+    (
+        "post",
+        "/api/v1/admin/tenants/{id}/tokens",
+        &[BODY, &[E::TenantNotFound, E::ValidationFailed]],
+    ),
+    ("get", "/api/v1/audit", &[LIST]),
+    ("get", "/api/v1/tokens", &[]),
+    ("post", "/api/v1/tokens", &[BODY, &[E::ValidationFailed]]),
+    ("delete", "/api/v1/tokens/{id}", &[&[E::TokenNotFound]]),
+    ("get", "/api/v1/users", &[]),
+    (
+        "post",
+        "/api/v1/users",
+        &[BODY, &[E::ValidationFailed, E::EmailTaken]],
+    ),
+    ("get", "/api/v1/users/{id}", &[&[E::UserNotFound]]),
+    (
+        "patch",
+        "/api/v1/users/{id}",
+        &[BODY, &[E::UserNotFound, E::ValidationFailed, E::EmailTaken]],
+    ),
+    ("delete", "/api/v1/users/{id}", &[&[E::UserNotFound]]),
     ("get", "/api/v1/channels", &[]),
     (
         "post",
         "/api/v1/channels",
-        &[BODY, SETTINGS, &[E::UnknownPlatform]],
+        &[BODY, SETTINGS, &[E::UnknownPlatform, E::PlanRequired]],
     ),
     ("get", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
     ("delete", "/api/v1/channels/{id}", &[&[E::ChannelNotFound]]),
@@ -47,7 +90,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[
             BODY,
             SETTINGS,
-            &[E::ChannelNotFound, E::CredentialsRequired],
+            &[E::ChannelNotFound, E::CredentialsRequired, E::PlanRequired],
         ],
     ),
     (
@@ -212,6 +255,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             E::MalformedJson,
             E::StoreMismatch,
             E::ChannelDisabled,
+            E::TenantDisabled,
             E::PayloadTooLarge,
             E::StorageError,
             E::ShuttingDown,

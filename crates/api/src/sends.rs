@@ -1,7 +1,7 @@
 //! `/api/v1/status-sends`: the status-send history ("Histórico de Envio de
 //! Situação"), its Errors tab (`state=failed`) and resend.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::json_body::JsonBody;
 use crate::orders::{cursor, query};
 use crate::problem::{ApiResult, Problem};

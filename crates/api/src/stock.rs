@@ -1,7 +1,7 @@
 //! Stock: products, warehouses, listings, movements, a SKU's stock, the push history,
 //! unmapped SKUs and resyncs.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::channels::channel_id;
 use crate::json_body::{present, JsonBody};
 use crate::orders::query;

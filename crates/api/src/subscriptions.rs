@@ -1,7 +1,7 @@
 //! A channel's push subscription at its platform: shown in `GET /api/v1/channels/{id}`,
 //! re-verified and repaired by `POST /api/v1/channels/{id}/subscription/check`.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::channels::channel_id;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;

@@ -1,6 +1,6 @@
 //! Scheduled tasks ("Tarefas agendadas"), their runs, manual syncs and tenant settings.
 
-use crate::auth::Tenant;
+use crate::access::Tenant;
 use crate::channels::channel_id;
 use crate::json_body::{present, JsonBody};
 use crate::orders::query;

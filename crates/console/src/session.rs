@@ -154,12 +154,13 @@ impl FromRequestParts<Console> for Session {
             return Err(to_login());
         }
         match state.engine.authenticate_hash(hash).await {
-            Ok(Some(t)) if t == tenant => Ok(Session {
+            Ok(c) if c.tenant == tenant => Ok(Session {
                 tenant,
                 csrf: csrf.to_owned(),
                 lang: Lang::of(&parts.headers),
             }),
             Ok(_) => Err(to_login()),
+            Err(e) if e.code().http_status().is_some_and(|s| s < 500) => Err(to_login()),
             Err(e) => {
                 tracing::error!(error = %e, "console: checking a session failed");
                 Err(StatusCode::SERVICE_UNAVAILABLE.into_response())

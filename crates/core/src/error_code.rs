@@ -45,6 +45,24 @@ macro_rules! codes {
 codes! {
     Unauthorized = "unauthorized", Some(401), "Unauthorized",
         "The request has no API token, or not a valid one.";
+    TenantDisabled = "tenant_disabled", Some(403), "Tenant disabled",
+        "The tenant (merchant) is disabled by the installation's admin: its API and webhooks are refused and nothing is stored.";
+    ForbiddenRole = "forbidden_role", Some(403), "Forbidden role",
+        "The token's or person's role may not do this; the detail names the role needed.";
+    PlanRequired = "plan_required", Some(422), "Plan required",
+        "The tenant's plan does not include this; the detail names the plans or add-on that do.";
+    TooManyAttempts = "too_many_attempts", Some(429), "Too many attempts",
+        "Too many failed sign-ins for this account or from this address; try again later.";
+    InvalidLogin = "invalid_login", Some(401), "Invalid sign-in",
+        "The e-mail and password do not match an enabled person (which one is wrong is not said).";
+    EmailTaken = "email_taken", Some(409), "E-mail taken",
+        "Another person already signs in with this e-mail.";
+    TenantNotFound = "tenant_not_found", Some(404), "Tenant not found",
+        "No tenant with this id.";
+    TokenNotFound = "token_not_found", Some(404), "Token not found",
+        "No API token with this id for this tenant.";
+    UserNotFound = "user_not_found", Some(404), "User not found",
+        "No person with this id for this tenant.";
     InvalidBody = "invalid_body", Some(422), "Invalid body",
         "The body is JSON but not the object the route takes (a missing or unknown field, a wrong type).";
     UnsupportedMediaType = "unsupported_media_type", Some(415), "Unsupported media type",

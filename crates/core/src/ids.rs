@@ -73,3 +73,15 @@ id_type!(
     /// One run of a scheduled task (scheduled, run now, or a manual sync).
     RunId
 );
+id_type!(
+    /// One API token.
+    TokenId
+);
+id_type!(
+    /// One person who signs in to the console.
+    UserId
+);
+id_type!(
+    /// One entry of the audit trail.
+    AuditId
+);

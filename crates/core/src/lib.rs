@@ -1,5 +1,6 @@
 //! ponte's domain. Pure: no IO, no async runtime, no database or HTTP types.
 
+pub mod access;
 pub mod action;
 pub mod automation;
 pub mod clock;
@@ -16,7 +17,11 @@ pub mod status_rules;
 pub mod stock;
 pub mod wait;
 
+pub use access::{Addon, Entitlements, Plan, Role};
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
-pub use ids::{ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId};
+pub use ids::{
+    AuditId, ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId, TokenId,
+    UserId,
+};
 pub use status::OrderStatus;

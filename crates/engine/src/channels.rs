@@ -6,7 +6,7 @@ use ponte_channels::{ConfigError, Connector, Platform};
 use ponte_core::automation::Automations;
 use ponte_core::stock::StockSettings;
 use ponte_core::ErrorCode;
-use ponte_core::{ChannelId, TenantId};
+use ponte_core::{Addon, ChannelId, Entitlements, TenantId};
 use ponte_store::claim::Budget;
 use ponte_store::Channel;
 use std::collections::HashMap;
@@ -45,7 +45,13 @@ pub(crate) struct Ready {
     pub(crate) tenant_id: TenantId,
     pub(crate) platform: String,
     pub(crate) enabled: bool,
+    /// The channel's automations, `instant_events` off when the tenant's plan does not
+    /// include it.
     pub(crate) automations: Automations,
+    /// The tenant's plan does not include instant events (their webhooks are left to polling).
+    pub(crate) instant_events_not_in_plan: bool,
+    /// The tenant is enabled (a disabled tenant's webhooks are refused).
+    pub(crate) tenant_enabled: bool,
     pub(crate) connector: Arc<dyn Connector>,
     loaded: Instant,
 }
@@ -92,6 +98,30 @@ impl Engine {
         automations.merge_into(&mut out);
         stock.merge_into(&mut out);
         Ok(out)
+    }
+
+    /// Refuses settings that turn on what the tenant's plan does not include (422
+    /// `plan_required` naming the plans and add-on that do).
+    async fn check_plan(
+        &self,
+        tenant: TenantId,
+        settings: &serde_json::Value,
+    ) -> Result<(), EngineError> {
+        if settings.get("instant_events") != Some(&serde_json::Value::Bool(true)) {
+            return Ok(());
+        }
+        let entitled = (self.store.tenant(tenant).await?)
+            .is_some_and(|t| t.entitlements().has(Addon::InstantEvents));
+        if entitled {
+            return Ok(());
+        }
+        Err(EngineError::Refused(
+            ErrorCode::PlanRequired,
+            format!(
+                "this tenant's plan does not include instant events: {}",
+                Entitlements::how_to_get(Addon::InstantEvents)
+            ),
+        ))
     }
 
     /// Checks the warehouses a channel's stock settings name exist, and stores the
@@ -203,6 +233,7 @@ impl Engine {
         if name.is_empty() {
             return Err(EngineError::Invalid("name must not be empty".into()));
         }
+        self.check_plan(tenant, &input.settings).await?;
         let settings = Self::validate_settings(platform.as_ref(), &input.settings)?;
         self.checked_base_url(platform.as_ref(), &settings).await?;
         let credentials = with_secrets(platform.as_ref(), input.credentials, None);
@@ -260,6 +291,7 @@ impl Engine {
         }
         let calls = base_url(platform.as_ref(), &ch.settings).ok();
         if let Some(changes) = patch.settings {
+            self.check_plan(tenant, &changes).await?;
             let serde_json::Value::Object(changes) = changes else {
                 return Err(ConfigError::Invalid("settings must be an object".into()).into());
             };
@@ -337,7 +369,7 @@ impl Engine {
         .await
     }
 
-    fn forget_channel(&self, id: ChannelId) {
+    pub(crate) fn forget_channel(&self, id: ChannelId) {
         if let Ok(mut m) = self.channel_cache.0.write() {
             m.remove(&id);
         }
@@ -363,7 +395,13 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound(ErrorCode::ChannelNotFound))?;
         let creds = self.unseal(&ch)?;
-        let (automations, _, settings) = split_common(&ch.settings)?;
+        let (mut automations, _, settings) = split_common(&ch.settings)?;
+        let tenant = self.store.tenant(ch.tenant_id).await?;
+        let entitled = tenant
+            .as_ref()
+            .is_some_and(|t| t.entitlements().has(Addon::InstantEvents));
+        let instant_events_not_in_plan = automations.instant_events && !entitled;
+        automations.instant_events &= entitled;
         let platform = self.platform(&ch.platform)?;
         // Literal addresses meet no resolver: checked here, before any call.
         self.http.check_literal(&platform.base_url(&settings)?)?;
@@ -374,6 +412,8 @@ impl Engine {
             platform: ch.platform.clone(),
             enabled: ch.enabled,
             automations,
+            instant_events_not_in_plan,
+            tenant_enabled: tenant.is_some_and(|t| t.enabled),
             connector,
             loaded: Instant::now(),
         });

@@ -61,6 +61,10 @@ pub enum EngineError {
          same request (the stored ones are only sent to the host they were given for)"
     )]
     CredentialsRequired,
+    /// Refused for a reason its code names (a disabled tenant, a role or plan that does
+    /// not allow it, a taken e-mail, too many sign-in attempts, ...).
+    #[error("{1}")]
+    Refused(ErrorCode, String),
     /// The task already has a queued or running run.
     #[error("a run of this task is already queued or running: {0}")]
     Busy(ponte_core::RunId),
@@ -88,6 +92,7 @@ impl EngineError {
             Self::Invoice(e) => e.code(),
             Self::ShuttingDown => ErrorCode::ShuttingDown,
             Self::Busy(_) => ErrorCode::TaskBusy,
+            Self::Refused(code, _) => *code,
             Self::InUse(_) => ErrorCode::CredentialsInUse,
             Self::Stock(e) => e.code(),
         }

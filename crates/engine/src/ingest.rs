@@ -118,11 +118,23 @@ impl Engine {
         let ch = self.cached_channel(channel_id).await?;
         // The signature first: a disabled channel tells only its platform so.
         let event = ch.connector.verify_webhook(headers, body)?;
+        if !ch.tenant_enabled {
+            return Err(crate::auth::tenant_disabled());
+        }
         if !ch.enabled {
             return Err(EngineError::ChannelDisabled);
         }
         let now: DateTime<Utc> = self.clock.now();
         let (state, note, job) = match &event.action {
+            WebhookAction::ImportOrder if ch.instant_events_not_in_plan => (
+                DeliveryState::Ignored,
+                Some(
+                    "instant events are not in this tenant's plan: polling imports this \
+                     channel's orders"
+                        .to_owned(),
+                ),
+                None,
+            ),
             WebhookAction::ImportOrder if !ch.automations.instant_events => (
                 DeliveryState::Ignored,
                 Some("instant_events is off: polling imports this channel's orders".to_owned()),

@@ -4,6 +4,7 @@
 
 mod action_commit;
 mod actions;
+mod audit;
 mod auth;
 mod batch;
 mod budget;
@@ -16,6 +17,7 @@ mod gate;
 mod import;
 mod ingest;
 mod metrics;
+mod people;
 mod poll;
 mod retention;
 mod secrets;
@@ -27,18 +29,24 @@ mod supervise;
 mod sweeps;
 mod task_run;
 mod tasks;
+mod tenant_admin;
+mod tokens;
 mod worker;
 
 pub use actions::{ActionReport, SendPlan};
-pub use auth::{hash_token, TokenSetup};
+pub use audit::{command_line, installation_admin, redact};
+pub use auth::{hash_token, Caller, TokenSetup, TOKEN_CACHE_TTL};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
 pub use export::CSV_MAX_ROWS;
 pub use ingest::WebhookAck;
 pub use metrics::Metrics;
+pub use people::{user_actor, UserInput, UserPatch, RESET_LINK_TTL};
 pub use secrets::{verify_master_key, Cipher, MasterKey};
 pub use stock::{ProductInput, StockError, MAX_MOVEMENTS};
 pub use tasks::{TenantSettings, DEFAULT_INTERVAL_SECS};
+pub use tenant_admin::{TenantInput, TenantPatch};
+pub use tokens::TokenInput;
 pub use worker::Workers;
 
 use ponte_channels::Platform;
@@ -103,6 +111,9 @@ pub struct EngineConfig {
     /// How often the job counts and database size shown by `/metrics` and `/ready`
     /// are read.
     pub figures_every: Duration,
+    /// Hex SHA-256 of the installation's admin token (`PONTE_ADMIN_TOKEN`), which
+    /// manages tenants; none: tenants are managed from the command line only.
+    pub admin_token_hash: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -129,6 +140,7 @@ impl Default for EngineConfig {
             retention_days: 90,
             retention_sweep: Some(Duration::from_secs(3600)),
             figures_every: Duration::from_secs(5),
+            admin_token_hash: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use ponte_core::retry::RetryPolicy;
 use ponte_core::SystemClock;
 use ponte_engine::{
-    verify_master_key, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers,
+    hash_token, verify_master_key, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -21,34 +21,6 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let backend = Backend::open(&config).await?;
-    let store = backend.store();
-    if let Backend::Sqlite(..) = backend {
-        // One process owns this database: whatever a previous (killed) process held is ours to redo.
-        let released = store.release_leases(None).await?;
-        if released > 0 {
-            tracing::info!(
-                jobs = released,
-                "resuming jobs left running by a previous process"
-            );
-        }
-    }
-    let key = match (&config.master_key, &backend) {
-        (Some(k), _) => MasterKey::parse(k).context("PONTE_MASTER_KEY")?,
-        (None, Backend::Postgres(_)) => bail!(
-            "PONTE_MASTER_KEY is required with PostgreSQL: every instance encrypts and reads \
-             the channels' credentials with it, so all must be given the same key \
-             (32 bytes, base64 or hex)"
-        ),
-        (None, Backend::Sqlite(..)) => {
-            MasterKey::load_or_create(&config.data_dir.join("master.key"))
-                .context("reading the master key")?
-        }
-    };
-    verify_master_key(store.as_ref(), &key).await?;
-    let time_zone: chrono_tz::Tz = config.time_zone.parse().map_err(|_| {
-        anyhow::anyhow!("PONTE_TIME_ZONE: unknown time zone `{}`", config.time_zone)
-    })?;
     let addr = listener.local_addr()?;
     let metrics_listener =
         match config.metrics_listen {
@@ -57,39 +29,25 @@ pub async fn run(
             })?),
             None => None,
         };
-    let engine_config = EngineConfig {
-        public_url: config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
-        public_url_set: config.public_url.is_some(),
-        workers: config.workers,
-        lease: Duration::from_secs(config.job_lease_secs.max(1)),
-        import_retry: RetryPolicy {
-            base: Duration::from_millis(config.import_retry_base_ms),
-            ..RetryPolicy::default()
-        },
-        send_retry: RetryPolicy {
-            base: Duration::from_millis(config.send_retry_base_ms),
-            ..RetryPolicy::default()
-        },
-        platform_timeout: Duration::from_millis(config.platform_timeout_ms),
-        allow_private_networks: config.allow_private_networks,
-        min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
-        poll_overlap: Duration::from_secs(config.poll_overlap_seconds),
-        retention_days: config.retention_days,
-        retention_sweep: (config.retention_sweep_secs > 0)
-            .then(|| Duration::from_secs(config.retention_sweep_secs)),
-        figures_every: Duration::from_millis(config.metrics_refresh_ms),
-        ..EngineConfig::default()
-    };
-    let engine = Engine::new(
-        store,
-        Arc::new(SystemClock),
-        Cipher::new(&key),
-        engine_config,
-    )
-    .await?;
+    let time_zone: chrono_tz::Tz = config.time_zone.parse().map_err(|_| {
+        anyhow::anyhow!("PONTE_TIME_ZONE: unknown time zone `{}`", config.time_zone)
+    })?;
+    let Opened {
+        backend,
+        engine,
+        key,
+    } = open(&config, &format!("http://{addr}")).await?;
+    if let Backend::Sqlite(..) = backend {
+        // One process serves this database: whatever a previous (killed) process held is
+        // ours to redo.
+        let released = engine.store().release_leases(None).await?;
+        if released > 0 {
+            tracing::info!(
+                jobs = released,
+                "resuming jobs left running by a previous process"
+            );
+        }
+    }
     if let Backend::Postgres(pg) = &backend {
         // Other instances' new jobs wake this one's workers (polling stays the fallback).
         let mut rx = pg.job_listener().await?;
@@ -174,6 +132,80 @@ pub async fn run(
     }
     backend.close().await;
     Ok(())
+}
+
+/// A backend and the engine over it, with the master key.
+pub struct Opened {
+    /// The database.
+    pub backend: Backend,
+    /// The engine (workers not started).
+    pub engine: Arc<Engine>,
+    /// The master key.
+    pub key: MasterKey,
+}
+
+/// Opens the database (migrating it), checks the master key and builds the engine:
+/// what `serve` and the administration commands share. `default_public_url` is the
+/// base URL used when `PONTE_PUBLIC_URL` is unset.
+pub async fn open(config: &Config, default_public_url: &str) -> anyhow::Result<Opened> {
+    let backend = Backend::open(config).await?;
+    let store = backend.store();
+    let key = match (&config.master_key, &backend) {
+        (Some(k), _) => MasterKey::parse(k).context("PONTE_MASTER_KEY")?,
+        (None, Backend::Postgres(_)) => bail!(
+            "PONTE_MASTER_KEY is required with PostgreSQL: every instance encrypts and reads \
+             the channels' credentials with it, so all must be given the same key \
+             (32 bytes, base64 or hex)"
+        ),
+        (None, Backend::Sqlite(..)) => {
+            MasterKey::load_or_create(&config.data_dir.join("master.key"))
+                .context("reading the master key")?
+        }
+    };
+    verify_master_key(store.as_ref(), &key).await?;
+    let engine_config = EngineConfig {
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| default_public_url.to_owned()),
+        public_url_set: config.public_url.is_some(),
+        workers: config.workers,
+        lease: Duration::from_secs(config.job_lease_secs.max(1)),
+        import_retry: RetryPolicy {
+            base: Duration::from_millis(config.import_retry_base_ms),
+            ..RetryPolicy::default()
+        },
+        send_retry: RetryPolicy {
+            base: Duration::from_millis(config.send_retry_base_ms),
+            ..RetryPolicy::default()
+        },
+        platform_timeout: Duration::from_millis(config.platform_timeout_ms),
+        allow_private_networks: config.allow_private_networks,
+        min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
+        poll_overlap: Duration::from_secs(config.poll_overlap_seconds),
+        retention_days: config.retention_days,
+        retention_sweep: (config.retention_sweep_secs > 0)
+            .then(|| Duration::from_secs(config.retention_sweep_secs)),
+        figures_every: Duration::from_millis(config.metrics_refresh_ms),
+        admin_token_hash: match config.admin_token.as_deref() {
+            Some(t) if t.len() < 16 => bail!("PONTE_ADMIN_TOKEN must be at least 16 characters"),
+            Some(t) => Some(hash_token(t)),
+            None => None,
+        },
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(
+        store,
+        Arc::new(SystemClock),
+        Cipher::new(&key),
+        engine_config,
+    )
+    .await?;
+    Ok(Opened {
+        backend,
+        engine,
+        key,
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

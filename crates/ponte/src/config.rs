@@ -27,6 +27,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// API token for the default tenant; generated into `<data_dir>/api-token` when unset.
     pub api_token: Option<String>,
+    /// The installation's admin token: manages tenants through `/api/v1/admin`; unset:
+    /// tenants are managed with `ponte tenant` only.
+    pub admin_token: Option<String>,
     /// Master key for credentials at rest (base64 or hex, 32 bytes); a key file in the data dir when unset.
     pub master_key: Option<String>,
     /// Concurrent job claim loops.
@@ -73,6 +76,7 @@ impl std::fmt::Debug for Config {
             )
             .field("public_url", &self.public_url)
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("workers", &self.workers)
             .field("allow_private_networks", &self.allow_private_networks)
@@ -94,6 +98,7 @@ impl Default for Config {
             job_lease_secs: 60,
             public_url: None,
             api_token: None,
+            admin_token: None,
             master_key: None,
             workers: 4,
             shutdown_grace_secs: 10,

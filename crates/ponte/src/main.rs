@@ -28,6 +28,16 @@ struct Common {
     database_url: Option<String>,
 }
 
+impl Common {
+    fn config(self) -> anyhow::Result<Config> {
+        Config::load(&Overrides {
+            data_dir: self.data_dir,
+            listen: None,
+            database_url: self.database_url,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the HTTP server and the workers.
@@ -61,6 +71,38 @@ enum Cmd {
     Stock {
         #[command(subcommand)]
         what: StockCmd,
+    },
+    /// The installation's tenants (merchants), on the database directly.
+    Tenant {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        what: TenantCmd,
+    },
+    /// People who sign in to the console, on the database directly.
+    User {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        what: UserCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCmd {
+    /// Create a tenant and print its first admin API token.
+    Create(ponte::admin_cli::TenantCreateArgs),
+    /// List the tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Print a one-time link for a person to set a new password (no mail server needed).
+    ResetPassword {
+        /// The person's sign-in e-mail.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -104,12 +146,19 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", config.listen))?;
             ponte::app::run(config, listener, ponte::app::shutdown_signal()).await
         }
+        Cmd::Tenant { common, what } => {
+            let config = common.config()?;
+            match what {
+                TenantCmd::Create(args) => ponte::admin_cli::tenant_create(&config, args).await,
+                TenantCmd::List => ponte::admin_cli::tenant_list(&config).await,
+            }
+        }
+        Cmd::User {
+            common,
+            what: UserCmd::ResetPassword { email },
+        } => ponte::admin_cli::reset_password(&common.config()?, &email).await,
         Cmd::Migrate { common } => {
-            let config = Config::load(&Overrides {
-                data_dir: common.data_dir,
-                listen: None,
-                database_url: common.database_url,
-            })?;
+            let config = common.config()?;
             let backend = ponte::backend::Backend::open(&config).await?;
             backend.close().await;
             match &config.database_url {

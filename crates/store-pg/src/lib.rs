@@ -11,6 +11,7 @@ mod inbox;
 mod jobs;
 mod listen;
 mod orders;
+mod people;
 mod rate_limits;
 mod retention;
 mod sends;

@@ -7,6 +7,7 @@ mod codec;
 mod inbox;
 mod jobs;
 mod orders;
+mod people;
 mod rate_limits;
 mod retention;
 mod sends;

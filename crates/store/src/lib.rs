@@ -1,6 +1,7 @@
 //! Storage boundary of ponte: the traits every backend implements, the records they
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
+mod access;
 pub mod claim;
 mod error;
 pub mod import_apply;
@@ -33,6 +34,7 @@ mod traits;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use access::*;
 pub use error::StoreError;
 pub use order_search::OrderSearch;
 pub use records::*;

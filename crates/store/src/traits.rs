@@ -1,6 +1,7 @@
 //! The storage traits. Every method is one short transaction; none is held across
 //! a platform call.
 
+use crate::access::*;
 use crate::error::StoreError;
 use crate::records::*;
 use crate::retention::Prunable;
@@ -9,7 +10,9 @@ use crate::stock::*;
 use crate::tasks::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::{ChannelId, OrderId, OrderStatus, RunId, SendId, TaskId, TenantId};
+use ponte_core::{
+    ChannelId, OrderId, OrderStatus, RunId, SendId, TaskId, TenantId, TokenId, UserId,
+};
 use std::time::Duration;
 
 /// Result alias.
@@ -20,15 +23,32 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait TenantStore: Send + Sync {
     /// The default tenant, created on first call.
     async fn default_tenant(&self, now: DateTime<Utc>) -> StoreResult<TenantId>;
-    /// Adds an API token (its SHA-256 hex hash) for a tenant; idempotent.
-    async fn add_api_token(
+    /// Creates a tenant.
+    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// A tenant by id.
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Every tenant, oldest first.
+    async fn tenant_list(&self) -> StoreResult<Vec<Tenant>>;
+    /// Replaces a tenant's name, plan, add-ons and state.
+    async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Adds an API token (`Conflict` when its hash exists).
+    async fn insert_token(&self, token: &ApiToken) -> StoreResult<()>;
+    /// The token with this hash and its tenant.
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, Tenant)>>;
+    /// A tenant's tokens, oldest first.
+    async fn tokens(&self, tenant: TenantId) -> StoreResult<Vec<ApiToken>>;
+    /// Deletes a token; whether it existed.
+    async fn delete_token(&self, tenant: TenantId, id: TokenId) -> StoreResult<bool>;
+    /// Records when a token was last accepted.
+    async fn touch_token(
         &self,
         tenant: TenantId,
-        token_hash: &str,
-        now: DateTime<Utc>,
+        id: TokenId,
+        at: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// The tenant a token hash belongs to.
-    async fn tenant_for_token(&self, token_hash: &str) -> StoreResult<Option<TenantId>>;
+    /// Makes `token` the tenant's only bootstrap token: the others are deleted, and it
+    /// is added unless its hash exists. One transaction.
+    async fn replace_bootstrap_token(&self, token: &ApiToken) -> StoreResult<()>;
     /// Number of tokens of a tenant.
     async fn count_api_tokens(&self, tenant: TenantId) -> StoreResult<i64>;
     /// Every tenant (the schedulers sweep them all).
@@ -46,6 +66,34 @@ pub trait TenantStore: Send + Sync {
     /// The deployment's master-key check value: `check` is stored when there is none
     /// yet; the stored value is returned either way (the caller compares).
     async fn claim_key_check(&self, check: &str) -> StoreResult<String>;
+}
+
+/// People and the audit trail.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// Adds a person (`Conflict` when the e-mail is taken).
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// A tenant's person by id.
+    async fn user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
+    /// The person signing in with this e-mail (lower case), whatever the tenant.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The person whose one-time link has this token hash.
+    async fn user_by_reset(&self, reset_hash: &str) -> StoreResult<Option<User>>;
+    /// A tenant's people, oldest first.
+    async fn users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
+    /// Replaces a person's mutable fields (`Conflict` when the new e-mail is taken).
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Deletes a person; whether they existed.
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
+    /// Appends to the audit trail.
+    async fn insert_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// A tenant's audit trail, newest first.
+    async fn audit(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEntry>>;
 }
 
 /// Channels.
@@ -514,6 +562,7 @@ pub trait MaintenanceStore: Send + Sync {
 /// A complete storage backend.
 pub trait Store:
     TenantStore
+    + PeopleStore
     + ChannelStore
     + InboxStore
     + JobStore

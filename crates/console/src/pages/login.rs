@@ -89,7 +89,8 @@ async fn sign_in(
     let token = f.token.trim();
     let hash = ponte_engine::hash_token(token);
     match state.engine.authenticate_hash(&hash).await {
-        Ok(Some(tenant)) => {
+        Ok(caller) => {
+            let tenant = caller.tenant;
             let value = session_value(tenant, &hash, chrono::Utc::now());
             let mut resp = Redirect::to(&next_path(f.next)).into_response();
             let h = resp.headers_mut();
@@ -102,7 +103,9 @@ async fn sign_in(
             tracing::info!(%tenant, "console: signed in");
             resp
         }
-        Ok(None) => refuse(StatusCode::UNAUTHORIZED, "login.invalid_token"),
+        Err(e) if e.code().http_status().is_some_and(|s| s < 500) => {
+            refuse(StatusCode::UNAUTHORIZED, "login.invalid_token")
+        }
         Err(e) => {
             tracing::error!(error = %e, "console: sign-in failed");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "common.unavailable")
