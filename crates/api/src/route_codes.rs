@@ -8,13 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::Modify;
 
 /// Codes every `/api/v1` route can answer.
-pub(crate) const API_COMMON: &[E] = &[
-    E::Unauthorized,
-    E::TenantDisabled,
-    E::ForbiddenRole,
-    E::StorageError,
-    E::ShuttingDown,
-];
+pub(crate) const API_COMMON: &[E] = &[E::Unauthorized, E::StorageError, E::ShuttingDown];
 
 const BODY: &[E] = &[
     E::MalformedJson,
@@ -269,12 +263,32 @@ pub(crate) fn codes(method: &str, path: &str) -> Option<Vec<E>> {
     let (_, _, groups) = ROUTES.iter().find(|(m, p, _)| *m == method && *p == path)?;
     let common = path.starts_with("/api/").then_some(API_COMMON);
     let mut out: Vec<E> = Vec::new();
-    for c in common.into_iter().chain(groups.iter().copied()).flatten() {
+    let access = access_codes(method, path);
+    for c in (common.into_iter().chain(groups.iter().copied()).flatten()).chain(&access) {
         if !out.contains(c) {
             out.push(*c);
         }
     }
     Some(out)
+}
+
+/// What a route answers for who calls it: `/api/v1/admin` refuses a tenant's token
+/// (`forbidden_role`); a tenant route refuses a disabled tenant (`tenant_disabled`) and,
+/// when it needs more than `viewer`, a lesser role (`forbidden_role`).
+fn access_codes(method: &str, path: &str) -> Vec<E> {
+    if path.starts_with("/api/v1/admin/") {
+        return vec![E::ForbiddenRole];
+    }
+    if !path.starts_with("/api/") {
+        return vec![];
+    }
+    let m = axum::http::Method::from_bytes(method.to_uppercase().as_bytes())
+        .unwrap_or(axum::http::Method::GET);
+    let mut out = vec![E::TenantDisabled];
+    if crate::access::policy(&m, path).role > ponte_core::Role::Viewer {
+        out.push(E::ForbiddenRole);
+    }
+    out
 }
 
 /// Adds `x-error-codes` to every operation.

@@ -43,6 +43,9 @@ pub(crate) struct RunView {
     since: Option<DateTime<Utc>>,
     /// `queued`, `running`, `succeeded` or `failed`.
     state: String,
+    /// Scheduled runs: the due time that fired it (`started_at` minus this is how late
+    /// it started).
+    due_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -69,6 +72,7 @@ pub(crate) fn run_view(r: TaskRun) -> RunView {
         trigger: r.trigger.as_str().to_owned(),
         since: r.since,
         state: r.state.as_str().to_owned(),
+        due_at: r.due_at,
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,

@@ -15,6 +15,7 @@ mod scenarios;
 mod sends;
 mod server;
 mod stock;
+mod tenants;
 mod vtex;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,9 @@ enum Cmd {
     /// Every console page's server time with a million orders and three million
     /// status sends in the database.
     Console(console::ConsoleArgs),
+    /// 2,000 tenants with 5 channels each polling every 10 minutes: how late scheduled
+    /// runs start, CPU while idle, peak memory, tenant-scoped API reads per second.
+    Tenants(tenants::TenantsArgs),
     /// Every scenario.
     All {
         /// Small sizes and short measurements: a smoke run of every scenario (seconds
@@ -84,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
+            Cmd::Tenants(a) => tenants::tenants(a).await,
             Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 let started = chrono::Utc::now();
@@ -105,7 +110,9 @@ fn main() -> anyhow::Result<()> {
                             target.clone(),
                         ))
                         .await?;
-                        console::console(console::ConsoleArgs::preset(quick, target)).await?;
+                        console::console(console::ConsoleArgs::preset(quick, target.clone()))
+                            .await?;
+                        tenants::tenants(tenants::TenantsArgs::preset(quick, target)).await?;
                     }
                 }
                 if !sqlite_only {

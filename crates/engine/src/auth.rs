@@ -90,6 +90,13 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token (a tenant's state or plan changed).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+
     pub(crate) fn forget(&self, hash: &str) {
         if let Ok(mut map) = self.0.lock() {
             map.remove(hash);

@@ -26,7 +26,38 @@ pub struct TenantSettings {
     pub auto_cancel_awaiting_payment_after_days: Option<u32>,
 }
 
+/// A new task's first due time: within one interval from now, at a random offset, so
+/// that many channels created at once (a merchant's onboarding, thousands of tenants)
+/// do not all poll at the same second from then on.
+fn first_due(now: DateTime<Utc>) -> DateTime<Utc> {
+    use rand::Rng;
+    now + CDuration::milliseconds(
+        rand::thread_rng().gen_range(1_000..=DEFAULT_INTERVAL_SECS * 1000),
+    )
+}
+
+/// The task every tenant has (the sweep that cancels orders left awaiting payment).
+fn tenant_task(tenant: TenantId, now: DateTime<Utc>) -> NewTask {
+    NewTask {
+        tenant_id: tenant,
+        kind: TaskKind::AutoCancel,
+        channel_id: None,
+        interval_secs: DEFAULT_INTERVAL_SECS,
+        next_run_at: first_due(now),
+        cursor: None,
+    }
+}
+
 impl Engine {
+    /// Creates the scheduled task of a new tenant.
+    pub(crate) async fn ensure_tenant_task(&self, tenant: TenantId) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .ensure_tasks(&[tenant_task(tenant, now)], now)
+            .await?)
+    }
+
     /// The tasks every channel has.
     fn channel_tasks(
         &self,
@@ -39,7 +70,7 @@ impl Engine {
             kind,
             channel_id: Some(channel),
             interval_secs: DEFAULT_INTERVAL_SECS,
-            next_run_at: now + CDuration::seconds(DEFAULT_INTERVAL_SECS),
+            next_run_at: first_due(now),
             // A new channel polls orders updated from now on; history comes by a
             // manual sync with `since`.
             cursor: (kind == TaskKind::ImportOrders).then_some(now),
@@ -63,14 +94,7 @@ impl Engine {
         let now = self.clock.now();
         let mut all = vec![];
         for tenant in self.store.tenants().await? {
-            all.push(NewTask {
-                tenant_id: tenant,
-                kind: TaskKind::AutoCancel,
-                channel_id: None,
-                interval_secs: DEFAULT_INTERVAL_SECS,
-                next_run_at: now + CDuration::seconds(DEFAULT_INTERVAL_SECS),
-                cursor: None,
-            });
+            all.push(tenant_task(tenant, now));
             for ch in self.store.channels(tenant).await? {
                 all.extend(self.channel_tasks(tenant, ch.id, now));
             }

@@ -86,6 +86,7 @@ impl Engine {
             created_at: self.clock.now(),
         };
         self.store.insert_tenant(&tenant).await?;
+        self.ensure_tenant_task(tenant.id).await?;
         self.audit(
             tenant.id,
             actor,
@@ -133,6 +134,7 @@ impl Engine {
         }
         check_addons(t.plan, &t.addons)?;
         self.store.update_tenant(&t).await?;
+        self.tokens.clear();
         self.forget_tenant_channels(id).await;
         let mut changed = serde_json::Map::new();
         if t.name != before.name {

@@ -55,3 +55,6 @@ CREATE TABLE audit_log (
     detail      jsonb NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
+
+-- A scheduled run keeps the due time that fired it: how late it started is visible.
+ALTER TABLE task_runs ADD COLUMN due_at timestamptz;

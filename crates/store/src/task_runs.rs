@@ -148,6 +148,7 @@ mod tests {
             trigger: req.trigger,
             since: req.since,
             state: RunState::Queued,
+            due_at: None,
             created_at: now,
             started_at: None,
             finished_at: None,

@@ -221,6 +221,9 @@ pub struct TaskRun {
     pub since: Option<DateTime<Utc>>,
     /// Where it is.
     pub state: RunState,
+    /// Scheduled runs: the due time that fired it (its start minus this is how late it
+    /// started).
+    pub due_at: Option<DateTime<Utc>>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When a worker last started it (a run resumed after a crash starts again).

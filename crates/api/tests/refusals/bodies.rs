@@ -24,6 +24,9 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/settings"),
     ("post", "/api/v1/status-sends/resend"),
     ("post", "/api/v1/stock/movements"),
+    ("post", "/api/v1/tokens"),
+    ("post", "/api/v1/users"),
+    ("patch", "/api/v1/users/{id}"),
     ("post", "/api/v1/warehouses"),
 ];
 

@@ -12,13 +12,16 @@ use std::collections::BTreeSet;
 /// Every refusal some test asserts.
 fn covered() -> BTreeSet<(String, String, String)> {
     let all: Vec<Covered> = [
+        crate::access::covers(),
         crate::actions::covers(),
+        crate::admin::covers(),
         crate::auth::covers(),
         crate::bodies::covers(),
         crate::channels::covers(),
         crate::invoices::covers(),
         crate::lists::covers(),
         crate::missing::covers(),
+        crate::people::covers(),
         crate::stock::covers(),
         crate::tasks::covers(),
         crate::webhooks::covers(),

@@ -215,7 +215,11 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let api = Api::new().await;
+        World::on(Api::new().await).await
+    }
+
+    /// One of each record in `api`.
+    pub async fn on(api: Api) -> World {
         let channel = api.channel().await;
         let order = api.order(&channel, OrderStatus::Approved).await;
         api.product("SKU-1").await;

@@ -15,14 +15,28 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
-/// The API token every request carries unless it tests the token.
+/// The API token every request carries unless it tests the token (the default
+/// tenant's bootstrap token: `admin`).
 pub const TOKEN: &str = "refusals-token-0123456789abcdef";
+
+/// The installation's admin token (`PONTE_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "installation-admin-0123456789abcdef";
+
+/// The store an application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A scratch PostgreSQL database (dropped at the end).
+    Postgres,
+}
 
 /// One application on its own database.
 pub struct Api {
     pub engine: Arc<Engine>,
     router: Router,
     _dir: TempDir,
+    _db: Option<crate::scratch_pg::ScratchDb>,
 }
 
 /// An answer.
@@ -81,16 +95,37 @@ impl Api {
         Self::with(false).await
     }
 
+    /// An application on `backend` that may call loopback addresses.
+    pub async fn on(backend: Backend) -> Api {
+        Self::build(true, backend).await
+    }
+
     async fn with(allow_private_networks: bool) -> Api {
+        Self::build(allow_private_networks, Backend::Sqlite).await
+    }
+
+    async fn build(allow_private_networks: bool, backend: Backend) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteStore::open(&dir.path().join("ponte.db"))
-                .await
-                .unwrap(),
-        );
+        let (store, db): (Arc<dyn ponte_store::Store>, _) = match backend {
+            Backend::Sqlite => (
+                Arc::new(
+                    SqliteStore::open(&dir.path().join("ponte.db"))
+                        .await
+                        .unwrap(),
+                ),
+                None,
+            ),
+            Backend::Postgres => {
+                let db = crate::scratch_pg::ScratchDb::create().await;
+                let store = ponte_store_pg::PgStore::connect(&db.url, 4).await.unwrap();
+                store.migrate().await.unwrap();
+                (Arc::new(store), Some(db))
+            }
+        };
         let key = MasterKey::parse(&"ab".repeat(32)).unwrap();
         let config = EngineConfig {
             allow_private_networks,
+            admin_token_hash: Some(ponte_engine::hash_token(ADMIN_TOKEN)),
             ..EngineConfig::default()
         };
         let engine = Engine::new(store, Arc::new(SystemClock), Cipher::new(&key), config)
@@ -105,6 +140,28 @@ impl Api {
             router: ponte_api::router(engine.clone()),
             engine,
             _dir: dir,
+            _db: db,
+        }
+    }
+
+    /// A second instance: another engine on the same database (PostgreSQL: its own
+    /// pool; SQLite: the same store), as another process would run.
+    pub async fn second_instance(&self) -> Api {
+        let store = self.engine.store().clone();
+        let key = MasterKey::parse(&"ab".repeat(32)).unwrap();
+        let config = EngineConfig {
+            allow_private_networks: true,
+            admin_token_hash: Some(ponte_engine::hash_token(ADMIN_TOKEN)),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(store, Arc::new(SystemClock), Cipher::new(&key), config)
+            .await
+            .unwrap();
+        Api {
+            router: ponte_api::router(engine.clone()),
+            engine,
+            _dir: tempfile::tempdir().unwrap(),
+            _db: None,
         }
     }
 
@@ -127,10 +184,21 @@ impl Api {
 
     /// A request with the API token; a JSON body when given.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    /// A request with this bearer token; a JSON body when given.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         let req = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
         let req = match body {
             Some(b) => req
                 .header(header::CONTENT_TYPE, "application/json")
@@ -150,6 +218,13 @@ impl Api {
             .body(Body::from(body))
             .unwrap();
         self.send(req).await
+    }
+
+    /// A new token of the default tenant with this role (`viewer`, `operator`, `admin`).
+    pub async fn token(&self, role: &str) -> String {
+        let body = serde_json::json!({"name": format!("{role} token"), "role": role});
+        let t = self.call("POST", "/api/v1/tokens", Some(&body)).await.ok();
+        t["token"].as_str().unwrap().to_owned()
     }
 
     /// A GET that must succeed.

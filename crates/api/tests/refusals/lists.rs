@@ -8,6 +8,7 @@ use ponte_core::ErrorCode as E;
 
 /// Every route that reads a query string.
 const QUERY_ROUTES: &[&str] = &[
+    "/api/v1/audit",
     "/api/v1/channels/{id}/listings",
     "/api/v1/orders",
     "/api/v1/products",
@@ -22,6 +23,7 @@ const QUERY_ROUTES: &[&str] = &[
 /// The routes paged by an opaque id cursor (the others page by SKU, which any text
 /// is, or not at all).
 const CURSOR_ROUTES: &[&str] = &[
+    "/api/v1/audit",
     "/api/v1/orders",
     "/api/v1/scheduled-tasks/{id}/runs",
     "/api/v1/status-sends",

@@ -1,10 +1,13 @@
 //! Every refusal the HTTP API can answer, in process: the real router over a real
-//! engine on a temporary SQLite store. Each test sends the request that triggers a
+//! engine on a temporary SQLite store (and, for the
+//! tenant isolation walk, PostgreSQL too). Each test sends the request that triggers a
 //! code and checks the status, the problem document's `code`, and that nothing the API
 //! shows changed. One test binary (its modules by area) so the suite links once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod actions;
+mod admin;
 mod auth;
 mod bodies;
 mod channels;
@@ -14,6 +17,8 @@ mod harness;
 mod invoices;
 mod lists;
 mod missing;
+mod people;
+mod scratch_pg;
 mod stock;
 mod tasks;
 mod webhooks;

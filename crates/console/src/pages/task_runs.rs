@@ -221,6 +221,7 @@ mod tests {
             trigger: RunTrigger::RunNow,
             since: None,
             state,
+            due_at: None,
             created_at: chrono::Utc::now(),
             started_at: None,
             finished_at: None,

@@ -145,6 +145,11 @@ pub async fn due_runs_fire_once_and_never_overlap(s: &impl Store) {
     assert_eq!(started.len(), 1);
     let run = &started[0];
     assert_eq!(
+        run.due_at,
+        Some(due[0].next_run_at),
+        "the due time that fired it"
+    );
+    assert_eq!(
         (run.state, run.trigger, run.kind),
         (
             RunState::Queued,
