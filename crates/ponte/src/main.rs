@@ -21,10 +21,10 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct Common {
     /// Data directory for the embedded database [env: PONTE_DATA_DIR] [default: ./ponte-data]
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://user@host/db) instead of the embedded database [env: PONTE_DATABASE_URL]
-    #[arg(long)]
+    #[arg(long, global = true)]
     database_url: Option<String>,
 }
 

@@ -544,3 +544,114 @@ async fn stock_resync_explains_what_went_wrong() {
         "{out}"
     );
 }
+
+/// `ponte tenant create|list` and `ponte user reset-password` on the database directly
+/// (the embedded one while no server holds it; a running server takes the admin API).
+#[tokio::test]
+async fn tenants_and_password_links_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (ok, out) = ponte(
+        &[
+            "tenant",
+            "create",
+            "--data-dir",
+            d,
+            "--name",
+            "Loja B",
+            "--plan",
+            "avancado",
+            "--addon",
+            "instant_events",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("admin API token (shown once): "))
+        .unwrap()
+        .to_owned();
+    let (ok, list) = ponte(&["tenant", "list", "--data-dir", d], &[]);
+    assert!(ok, "{list}");
+    assert!(
+        list.contains("Loja B") && list.contains("avancado") && list.contains("instant_events"),
+        "{list}"
+    );
+    assert!(
+        list.contains("master") && list.contains("(default)"),
+        "{list}"
+    );
+    let (ok, bad) = ponte(
+        &[
+            "tenant",
+            "create",
+            "--data-dir",
+            d,
+            "--name",
+            "X",
+            "--plan",
+            "basico",
+            "--addon",
+            "instant_events",
+        ],
+        &[],
+    );
+    assert!(!ok && bad.contains("plan"), "{bad}");
+    // The new tenant's token works on the server; it sees none of the default tenant.
+    let server = Ponte::start(dir.path(), &[]);
+    let mine: Value = server
+        .http
+        .get(format!("{}/api/v1/channels", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"], json!([]), "{mine}");
+    let person: Value = server
+        .http
+        .post(format!("{}/api/v1/users", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"email": "ana@lojab.com.br", "name": "Ana", "role": "admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(person["password_link"].is_string(), "{person}");
+    drop(server);
+    let (ok, out) = ponte(
+        &[
+            "user",
+            "reset-password",
+            "--data-dir",
+            d,
+            "--email",
+            "ana@lojab.com.br",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let link = out
+        .lines()
+        .find_map(|l| l.strip_prefix("one-time link (valid 24 h): "))
+        .unwrap();
+    assert!(link.contains("/console/password?token=pnt_"), "{link}");
+    let (ok, out) = ponte(
+        &[
+            "user",
+            "reset-password",
+            "--data-dir",
+            d,
+            "--email",
+            "nobody@lojab.com.br",
+        ],
+        &[],
+    );
+    assert!(!ok && out.contains("nobody@lojab.com.br"), "{out}");
+    let _ = TOKEN;
+}

@@ -314,7 +314,9 @@ impl TaskStore for PgStore {
     async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
         fetch_rows(
             sqlx::query(&format!(
-                "{} WHERE t.enabled AND t.next_run_at <= $1 ORDER BY t.next_run_at LIMIT $2",
+                "{} WHERE t.enabled AND t.next_run_at <= $1 \
+                 AND EXISTS (SELECT 1 FROM tenants n WHERE n.id = t.tenant_id AND n.enabled) \
+                 ORDER BY t.next_run_at LIMIT $2",
                 task_select("scheduled_tasks")
             ))
             .bind(now)

@@ -283,7 +283,9 @@ impl TaskStore for SqliteStore {
 
     async fn due_tasks(&self, now: DateTime<Utc>, n: u32) -> StoreResult<Vec<ScheduledTask>> {
         let sql = format!(
-            "{TASK_SELECT} WHERE t.enabled = 1 AND t.next_run_at <= ? ORDER BY t.next_run_at LIMIT ?"
+            "{TASK_SELECT} WHERE t.enabled = 1 AND t.next_run_at <= ? \
+             AND EXISTS (SELECT 1 FROM tenants n WHERE n.id = t.tenant_id AND n.enabled = 1) \
+             ORDER BY t.next_run_at LIMIT ?"
         );
         let q = sqlx::query(&sql).bind(ts(now)).bind(i64::from(n));
         fetch_rows(q, &self.reader, decode_task).await

@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
                 $fresh,
                 [access],
                 tenants_have_plans_and_states,
+                a_disabled_tenants_tasks_wait,
                 tokens_are_found_by_hash_and_revoked,
                 a_bootstrap_token_replaces_the_previous_one,
                 people_have_unique_emails,

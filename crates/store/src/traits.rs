@@ -239,7 +239,8 @@ pub trait TaskStore: Send + Sync {
         patch: &TaskPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ScheduledTask>>;
-    /// Enabled tasks due at `now` (every tenant), oldest due first.
+    /// Enabled tasks due at `now` (every enabled tenant: a disabled tenant's schedule
+    /// waits), oldest due first.
     async fn due_tasks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<ScheduledTask>>;
     /// Starts a run in one transaction: fires the due time (when asked; see
     /// [`RunRequest::fire`]), refuses while the task has a queued or running run, else

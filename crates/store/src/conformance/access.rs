@@ -73,6 +73,31 @@ pub async fn tenants_have_plans_and_states(s: &impl Store) {
     ));
 }
 
+pub async fn a_disabled_tenants_tasks_wait(s: &impl Store) {
+    let mut b = tenant("B", Plan::Pro);
+    s.insert_tenant(&b).await.unwrap();
+    let task = NewTask {
+        tenant_id: b.id,
+        kind: TaskKind::AutoCancel,
+        channel_id: None,
+        interval_secs: 600,
+        next_run_at: t0(),
+        cursor: None,
+    };
+    s.ensure_tasks(&[task], t0()).await.unwrap();
+    assert_eq!(s.due_tasks(t0(), 10).await.unwrap().len(), 1);
+    b.enabled = false;
+    s.update_tenant(&b).await.unwrap();
+    assert!(s.due_tasks(t0(), 10).await.unwrap().is_empty());
+    b.enabled = true;
+    s.update_tenant(&b).await.unwrap();
+    assert_eq!(
+        s.due_tasks(t0(), 10).await.unwrap().len(),
+        1,
+        "due again at once"
+    );
+}
+
 pub async fn tokens_are_found_by_hash_and_revoked(s: &impl Store) {
     let a = s.default_tenant(t0()).await.unwrap();
     let b = tenant("B", Plan::Pro);
