@@ -5,6 +5,40 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// `ALL` (in declaration order), `as_str`, `Display` and `FromStr` for an enum whose
+/// variants each have one stored and shown name.
+macro_rules! names {
+    ($ty:ident, $what:literal, [$($v:ident => $name:literal),+ $(,)?]) => {
+        impl $ty {
+            #[doc = concat!("Every ", $what, ", in order.")]
+            pub const ALL: [$ty; [$($name),+].len()] = [$($ty::$v),+];
+
+            #[doc = concat!("The ", $what, " as stored and shown.")]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$v => $name,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownName(s.to_owned()))
+            }
+        }
+    };
+}
+
 /// What a token or a person may do; each role includes the ones before it.
 #[derive(
     Debug,
@@ -29,38 +63,12 @@ pub enum Role {
     Admin,
 }
 
+names!(Role, "role", [Viewer => "viewer", Operator => "operator", Admin => "admin"]);
+
 impl Role {
-    /// Every role, least first.
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
-
-    /// The role as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
     /// Whether this role may do what `needed` may.
     pub fn allows(self, needed: Role) -> bool {
         self >= needed
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
@@ -95,20 +103,9 @@ pub enum Plan {
     Master,
 }
 
+names!(Plan, "plan", [Basico => "basico", Avancado => "avancado", Pro => "pro", Master => "master"]);
+
 impl Plan {
-    /// Every plan, smallest first.
-    pub const ALL: [Plan; 4] = [Plan::Basico, Plan::Avancado, Plan::Pro, Plan::Master];
-
-    /// The plan as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Basico => "basico",
-            Plan::Avancado => "avancado",
-            Plan::Pro => "pro",
-            Plan::Master => "master",
-        }
-    }
-
     /// The add-ons this plan includes.
     pub fn includes(self, addon: Addon) -> bool {
         match addon {
@@ -121,22 +118,6 @@ impl Plan {
         match addon {
             Addon::InstantEvents => self != Plan::Basico,
         }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Plan {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Plan::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
@@ -160,23 +141,7 @@ pub enum Addon {
     InstantEvents,
 }
 
-impl Addon {
-    /// Every add-on.
-    pub const ALL: [Addon; 1] = [Addon::InstantEvents];
-
-    /// The add-on as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Addon::InstantEvents => "instant_events",
-        }
-    }
-}
-
-impl fmt::Display for Addon {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(Addon, "add-on", [InstantEvents => "instant_events"]);
 
 /// What a tenant is entitled to: its plan and the add-ons bought on top.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
