@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// Seconds between runs of a new task (seed 001: ERPs poll every 10 to 15 minutes).
 pub const DEFAULT_INTERVAL_SECS: i64 = 600;
 
+/// Due tasks fired per store read; a full batch is followed by another at once.
+pub(crate) const FIRE_BATCH: u32 = 100;
+
 /// Longest interval accepted (one day).
 const MAX_INTERVAL_SECS: i64 = 86_400;
 
@@ -251,10 +254,13 @@ impl Engine {
     /// Starts the runs of every due task (each due time fires once across instances;
     /// a task whose previous run is still going skips this one). The next due time is
     /// counted from now, so a long outage does not cause a burst of runs.
+    /// Returns how many due tasks it saw (at most [`FIRE_BATCH`]: more may be due).
     pub(crate) async fn fire_due_tasks(&self) -> Result<usize, EngineError> {
         let now = self.clock.now();
         let mut started = 0;
-        for task in self.store.due_tasks(now, 100).await? {
+        let due = self.store.due_tasks(now, FIRE_BATCH).await?;
+        let seen = due.len();
+        for task in due {
             let req = RunRequest {
                 tenant_id: task.tenant_id,
                 task_id: task.id,
@@ -276,6 +282,6 @@ impl Engine {
         if started > 0 {
             self.wake_workers();
         }
-        Ok(started)
+        Ok(seen)
     }
 }

@@ -240,11 +240,14 @@ async fn idle_for(engine: &Engine, floor: Duration) -> Duration {
     idle.max(floor)
 }
 
-/// Starts the runs of due tasks, every second.
+/// Starts the runs of due tasks, every second (at once again after a full batch: many
+/// tasks due together are not spread over seconds).
 async fn scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        if let Err(e) = engine.fire_due_tasks().await {
-            tracing::warn!(error = %e, "firing due tasks");
+        match engine.fire_due_tasks().await {
+            Ok(seen) if seen >= crate::tasks::FIRE_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "firing due tasks"),
         }
         sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
     }
