@@ -283,3 +283,74 @@ async fn an_admin_creates_a_token_shown_once_and_revokes_it() {
     // The session the bootstrap token opened goes on; the revoked one is gone.
     assert!(app.engine.authenticate(TOKEN).await.is_ok());
 }
+
+/// Posts the sign-in form from `address` (the connection's peer, as the server gives
+/// it), with an `X-Forwarded-For` claiming another.
+async fn sign_in_from(app: &App, address: [u8; 4], email: &str) -> StatusCode {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{header, Request};
+    let page = app.get("/console/login", &[]).await;
+    let login = pair(&page.cookie("ponte_login").unwrap());
+    let body = form(&[
+        ("email", email),
+        ("password", "wrong-password"),
+        ("csrf", &page.field("csrf")),
+    ]);
+    let req = Request::post("/console/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, login)
+        .header("x-forwarded-for", "203.0.113.9")
+        .extension(ConnectInfo(std::net::SocketAddr::from((address, 40000))))
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await.status
+}
+
+#[tokio::test]
+async fn failures_are_limited_per_connection_address_whatever_headers_say() {
+    let app = App::new(false).await;
+    // Twenty failures from one address, each on another account (none at its limit).
+    for i in 0..20 {
+        let email = format!("p{i}@loja.example");
+        assert_eq!(
+            sign_in_from(&app, [10, 0, 0, 1], &email).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let fresh = "fresh@loja.example";
+    assert_eq!(
+        sign_in_from(&app, [10, 0, 0, 1], fresh).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        sign_in_from(&app, [10, 0, 0, 2], fresh).await,
+        StatusCode::UNAUTHORIZED,
+        "another address is not limited"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_tenant_closes_every_session() {
+    let app = App::new(false).await;
+    let email = app.person(Role::Viewer).await;
+    let (person, _) = app.sign_in_as(&email).await;
+    let (token, _) = app.sign_in().await;
+    let patch = ponte_engine::TenantPatch {
+        enabled: Some(false),
+        ..ponte_engine::TenantPatch::default()
+    };
+    app.engine
+        .update_tenant(&ponte_engine::installation_admin(), app.tenant(), patch)
+        .await
+        .unwrap();
+    let r = app.get("/console/orders", &[&person]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // A token looked up in the last half second may still be trusted that long.
+    common::wait_for(|| async {
+        app.get("/console/orders", &[&token]).await.status == StatusCode::SEE_OTHER
+    })
+    .await;
+    let r = app.sign_in_form(&email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
