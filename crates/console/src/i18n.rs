@@ -147,6 +147,7 @@ catalogue_files![
     "stock",
     "deliveries",
     "settings",
+    "access",
 ];
 
 /// Both catalogues, parsed once at start.

@@ -2,6 +2,7 @@
 //! partial updates, every asset embedded), in Portuguese by default and English on
 //! request. Handlers call the engine as the API does; no business logic, no SQL.
 
+mod access;
 mod assets;
 mod form;
 mod format;
@@ -53,6 +54,10 @@ pub fn router(engine: Arc<Engine>, config: ConsoleConfig) -> Result<Router, toml
         time_zone: config.time_zone,
     };
     let console = pages::routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::guard,
+        ))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(security::headers));
     Ok(Router::new()

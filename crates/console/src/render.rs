@@ -8,6 +8,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use ponte_core::Role;
 
 /// What the layout needs on every page.
 pub(crate) struct Chrome<'a> {
@@ -19,6 +20,10 @@ pub(crate) struct Chrome<'a> {
     pub active: &'static str,
     /// Where the language switch comes back to.
     pub here: String,
+    /// What the session may do (pages hide the forms it may not post).
+    pub role: Role,
+    /// Who is signed in (a person's e-mail, a token's name).
+    pub who: String,
     /// Dates are shown in this zone.
     tz: chrono_tz::Tz,
 }
@@ -31,6 +36,8 @@ impl<'a> Chrome<'a> {
             csrf: s.csrf.clone(),
             active,
             here: crate::format::url_encode(here),
+            role: s.caller.role,
+            who: s.caller.actor.name.clone(),
             tz: state.time_zone,
         }
     }
@@ -42,8 +49,21 @@ impl<'a> Chrome<'a> {
             csrf,
             active: "",
             here: crate::format::url_encode("/console/login"),
+            role: Role::Viewer,
+            who: String::new(),
             tz: state.time_zone,
         }
+    }
+
+    /// Whether the session may post to this console route (a path template such as
+    /// `/orders/{id}/invoice`): the access table decides, as it does for the post.
+    pub(crate) fn may(&self, path: &str) -> bool {
+        crate::access::may_post(self.role, path)
+    }
+
+    /// Whether the session is an admin's (the admin pages' links).
+    pub(crate) fn admin(&self) -> bool {
+        self.role.allows(Role::Admin)
     }
 
     /// The other language (the switch offers it).

@@ -1,7 +1,9 @@
 //! Console sessions: a signed cookie (`HttpOnly`, `SameSite=Lax`, `Secure` behind
-//! https) holding the tenant, the hash of the API token that opened it (checked again
-//! on every request, so a revoked token closes its sessions), an expiry and the
-//! session's CSRF token, which every form sends back.
+//! https) holding the tenant, who opened it (the hash of an API token, or a person's
+//! id and session epoch), an expiry and the session's CSRF token, which every form
+//! sends back. Who it is is checked again through the engine on every request: a
+//! revoked token, a disabled person, a new password or role, or a disabled tenant
+//! closes the session.
 
 use crate::i18n::Lang;
 use crate::Console;
@@ -12,7 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use cookie::{Cookie, CookieJar, Key, SameSite};
-use ponte_core::TenantId;
+use ponte_core::{TenantId, UserId};
+use ponte_engine::Caller;
 use subtle::ConstantTimeEq;
 
 /// The session cookie.
@@ -40,6 +43,8 @@ impl Keys {
 pub(crate) struct Session {
     /// Whose data the pages show.
     pub tenant: TenantId,
+    /// Who it is and what they may do.
+    pub caller: Caller,
     /// Every form carries it back.
     pub csrf: String,
     /// The language the pages speak.
@@ -115,56 +120,100 @@ pub(crate) fn set_cookie(
     HeaderValue::from_str(&out).ok()
 }
 
-/// The session cookie's value for a tenant signed in with a token's hash.
-pub(crate) fn session_value(tenant: TenantId, token_hash: &str, now: DateTime<Utc>) -> String {
-    let expires = now.timestamp() + SESSION_HOURS * 3600;
-    format!("{tenant}|{token_hash}|{expires}|{}", random_token())
+/// Who opened a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Opener {
+    /// An API token, by its hash.
+    Token(String),
+    /// A person, with the session epoch they signed in at.
+    Person(UserId, i64),
 }
 
-/// Parsed session cookie: (tenant, token hash, expiry, csrf).
-fn parse_value(v: &str) -> Option<(TenantId, &str, i64, &str)> {
+impl Opener {
+    fn encode(&self) -> String {
+        match self {
+            Opener::Token(hash) => format!("t|{hash}"),
+            Opener::Person(id, epoch) => format!("u|{id}.{epoch}"),
+        }
+    }
+
+    fn decode(kind: &str, who: &str) -> Option<Opener> {
+        match kind {
+            "t" => Some(Opener::Token(who.to_owned())),
+            "u" => {
+                let (id, epoch) = who.split_once('.')?;
+                Some(Opener::Person(id.parse().ok()?, epoch.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The session cookie's value for a tenant signed in by `who`.
+pub(crate) fn session_value(tenant: TenantId, who: &Opener, now: DateTime<Utc>) -> String {
+    let expires = now.timestamp() + SESSION_HOURS * 3600;
+    format!("{tenant}|{}|{expires}|{}", who.encode(), random_token())
+}
+
+/// Parsed session cookie: (tenant, opener, expiry, csrf).
+fn parse_value(v: &str) -> Option<(TenantId, Opener, i64, &str)> {
     let mut it = v.split('|');
     let tenant = it.next()?.parse().ok()?;
-    let hash = it.next()?;
+    let who = Opener::decode(it.next()?, it.next()?)?;
     let expires = it.next()?.parse().ok()?;
     let csrf = it.next()?;
-    it.next().is_none().then_some((tenant, hash, expires, csrf))
+    it.next().is_none().then_some((tenant, who, expires, csrf))
 }
 
 impl FromRequestParts<Console> for Session {
     type Rejection = Response;
 
+    /// The session the access guard resolved, or resolved here.
     async fn from_request_parts(parts: &mut Parts, state: &Console) -> Result<Self, Response> {
-        let to_login = || {
-            // Nested under `/console`: the original URI has the whole path.
-            let uri = parts
-                .extensions
-                .get::<OriginalUri>()
-                .map_or(&parts.uri, |o| &o.0);
-            let next = uri.path_and_query().map_or("/console", |p| p.as_str());
-            sign_in_again(next, parts.headers.contains_key("hx-request"))
-        };
-        let Some(value) = signed_cookie(&state.keys, &parts.headers, SESSION_COOKIE) else {
-            return Err(to_login());
-        };
-        let Some((tenant, hash, expires, csrf)) = parse_value(&value) else {
-            return Err(to_login());
-        };
-        if expires <= Utc::now().timestamp() {
-            return Err(to_login());
+        if let Some(s) = parts.extensions.get::<Session>() {
+            return Ok(s.clone());
         }
-        match state.engine.authenticate_hash(hash).await {
-            Ok(c) if c.tenant == tenant => Ok(Session {
-                tenant,
-                csrf: csrf.to_owned(),
-                lang: Lang::of(&parts.headers),
-            }),
-            Ok(_) => Err(to_login()),
-            Err(e) if e.code().http_status().is_some_and(|s| s < 500) => Err(to_login()),
-            Err(e) => {
-                tracing::error!(error = %e, "console: checking a session failed");
-                Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
-            }
+        resolve(parts, state).await
+    }
+}
+
+/// The request's session, checked through the engine; otherwise the way back to the
+/// sign-in page (503 when the check itself failed).
+pub(crate) async fn resolve(parts: &Parts, state: &Console) -> Result<Session, Response> {
+    let to_login = || {
+        // Nested under `/console`: the original URI has the whole path.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |o| &o.0);
+        let next = uri.path_and_query().map_or("/console", |p| p.as_str());
+        sign_in_again(next, parts.headers.contains_key("hx-request"))
+    };
+    let Some(value) = signed_cookie(&state.keys, &parts.headers, SESSION_COOKIE) else {
+        return Err(to_login());
+    };
+    let Some((tenant, who, expires, csrf)) = parse_value(&value) else {
+        return Err(to_login());
+    };
+    if expires <= Utc::now().timestamp() {
+        return Err(to_login());
+    }
+    let checked = match &who {
+        Opener::Token(hash) => state.engine.authenticate_hash(hash).await,
+        Opener::Person(id, epoch) => state.engine.session_user(tenant, *id, *epoch).await,
+    };
+    match checked {
+        Ok(caller) if caller.tenant == tenant => Ok(Session {
+            tenant,
+            caller,
+            csrf: csrf.to_owned(),
+            lang: Lang::of(&parts.headers),
+        }),
+        Ok(_) => Err(to_login()),
+        Err(e) if e.code().http_status().is_some_and(|s| s < 500) => Err(to_login()),
+        Err(e) => {
+            tracing::error!(error = %e, "console: checking a session failed");
+            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
         }
     }
 }
@@ -190,13 +239,18 @@ mod tests {
     #[test]
     fn a_session_value_parses_back() {
         let t = TenantId(uuid::Uuid::nil());
-        let v = session_value(t, "abc", Utc::now());
-        let (tenant, hash, exp, csrf) = parse_value(&v).unwrap();
-        assert_eq!((tenant, hash), (t, "abc"));
+        let token = Opener::Token("abc".into());
+        let v = session_value(t, &token, Utc::now());
+        let (tenant, who, exp, csrf) = parse_value(&v).unwrap();
+        assert_eq!((tenant, who), (t, token));
         assert!(exp > Utc::now().timestamp());
         assert_eq!(csrf.len(), 32);
         assert!(parse_value("x|y").is_none());
         assert!(parse_value(&format!("{v}|extra")).is_none());
+        let person = Opener::Person(UserId::new(), 3);
+        let v = session_value(t, &person, Utc::now());
+        assert_eq!(parse_value(&v).unwrap().1, person);
+        assert!(parse_value(&v.replace("|u|", "|x|")).is_none());
     }
 
     #[test]

@@ -110,7 +110,9 @@ pub async fn run(
     tracing::info!(%addr, backend = backend.name(), "ponte listening");
     println!("ponte listening on http://{addr}");
     println!("console: http://{addr}/console");
-    axum::serve(listener, router)
+    // The peer address reaches handlers (the console limits failed sign-ins per address).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(true);

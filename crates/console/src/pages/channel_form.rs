@@ -364,8 +364,18 @@ mod tests {
     use axum::body::Bytes;
 
     fn form(body: &str) -> Fields {
+        let tenant = ponte_core::TenantId(uuid::Uuid::nil());
         let s = crate::session::Session {
-            tenant: ponte_core::TenantId(uuid::Uuid::nil()),
+            tenant,
+            caller: ponte_engine::Caller {
+                tenant,
+                role: ponte_core::Role::Admin,
+                actor: ponte_store::Actor {
+                    kind: "token".into(),
+                    id: String::new(),
+                    name: "test".into(),
+                },
+            },
             csrf: "c".into(),
             lang: Lang::PtBr,
         };

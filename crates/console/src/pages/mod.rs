@@ -1,5 +1,6 @@
 //! The pages, one module each.
 
+mod audit;
 mod channel;
 mod channel_form;
 mod channel_new;
@@ -9,13 +10,16 @@ mod channels;
 mod deliveries;
 mod errors;
 mod history;
-mod login;
+pub(crate) mod login;
 pub(crate) mod order_actions;
 pub(crate) mod orders;
+mod password;
+mod people;
 mod settings;
 mod stock;
 mod task_runs;
 mod tasks;
+mod tokens;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -26,6 +30,7 @@ pub(crate) fn routes() -> Router<Console> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/orders") }))
         .merge(login::routes())
+        .merge(password::routes())
         .merge(orders::routes())
         .merge(order_actions::routes())
         .merge(errors::routes())
@@ -40,4 +45,7 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(stock::routes())
         .merge(deliveries::routes())
         .merge(settings::routes())
+        .merge(audit::routes())
+        .merge(people::routes())
+        .merge(tokens::routes())
 }

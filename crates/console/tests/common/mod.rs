@@ -7,8 +7,10 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use ponte_core::{ChannelId, OrderId, SystemClock, TenantId};
-use ponte_engine::{ChannelInput, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers};
+use ponte_core::{ChannelId, OrderId, Role, SystemClock, TenantId};
+use ponte_engine::{
+    Caller, ChannelInput, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, UserInput, Workers,
+};
 use ponte_sim::nuvemshop::{
     NewLine, NewOrder, NuvemshopSim, PaymentStatus, ServerHandle, SimConfig,
 };
@@ -20,6 +22,8 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 pub const TOKEN: &str = "console-token-0123456789abcdef";
+/// Every person the tests add signs in with this password.
+pub const PASSWORD: &str = "senha-bem-forte-42";
 
 pub struct App {
     pub router: Router,
@@ -221,6 +225,54 @@ impl App {
         assert_eq!(r.location(), "/console/errors");
         let session = pair(&r.cookie("ponte_session").unwrap());
         let page = self.get("/console/errors", &[&session]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        (session, page.field("csrf"))
+    }
+}
+
+impl App {
+    /// The bootstrap admin token as a caller (adds people).
+    pub async fn admin(&self) -> Caller {
+        self.engine.authenticate(TOKEN).await.unwrap()
+    }
+
+    /// Adds a person with this role who signs in with [`PASSWORD`]; returns the e-mail.
+    pub async fn person(&self, role: Role) -> String {
+        let email = format!("{role}@loja.example");
+        let input = UserInput {
+            email: email.clone(),
+            name: format!("Pessoa {role}"),
+            role,
+            password: Some(PASSWORD.into()),
+        };
+        self.engine
+            .create_user(&self.admin().await, input)
+            .await
+            .unwrap();
+        email
+    }
+
+    /// Posts the e-mail and password form of the sign-in page.
+    pub async fn sign_in_form(&self, email: &str, password: &str) -> Reply {
+        let page = self.get("/console/login", &[]).await;
+        let login = pair(&page.cookie("ponte_login").unwrap());
+        let csrf = page.field("csrf");
+        let body = form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", &csrf),
+            ("next", "/console/orders"),
+        ]);
+        self.post("/console/login", &[&login], &body).await
+    }
+
+    /// Signs in as a person; returns the session cookie and the CSRF token.
+    pub async fn sign_in_as(&self, email: &str) -> (String, String) {
+        let r = self.sign_in_form(email, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/console/orders");
+        let session = pair(&r.cookie("ponte_session").unwrap());
+        let page = self.get("/console/orders", &[&session]).await;
         assert_eq!(page.status, StatusCode::OK);
         (session, page.field("csrf"))
     }

@@ -5,7 +5,6 @@
 //! field and records nothing.
 
 use crate::browser::Browser;
-use crate::common::TOKEN;
 use crate::shop::{customer, line, paid_order, Shop, CPF};
 use ponte_sim::nuvemshop::Method;
 use std::path::Path;
@@ -74,7 +73,8 @@ async fn sends_shown(b: &Browser) -> Vec<String> {
 async fn an_automation_switched_off_stops_the_next_send() {
     let shop = Shop::open().await;
     let mut b = Browser::open(&shop.p.base, "automations").await;
-    b.sign_in(TOKEN).await;
+    let admin = crate::shop::person(&shop.p, "admin").await;
+    b.sign_in(&admin).await;
     b.wait_h1("Pedidos").await;
     send_status_updates(&mut b, &shop, false).await;
 

@@ -215,11 +215,13 @@ impl Browser {
         }
     }
 
-    /// Signs in as an operator does: the token typed into its labelled field, Enter;
-    /// lands on the order list (not yet checked: the caller names that step).
-    pub async fn sign_in(&mut self, token: &str) {
+    /// Signs in as a person does: e-mail and password typed into their labelled
+    /// fields, Enter; lands on the order list (not yet checked: the caller names that
+    /// step).
+    pub async fn sign_in(&mut self, email: &str) {
         self.goto("/console/login", "sign-in").await;
-        self.fill("Token de API", token).await;
+        self.fill("E-mail", email).await;
+        self.fill("Senha", crate::shop::PASSWORD).await;
         self.press(Key::Enter).await;
         self.wait_path("/console/orders").await;
     }

@@ -5,7 +5,6 @@
 //! recebidos. Configurações is seen too.
 
 use crate::browser::Browser;
-use crate::common::TOKEN;
 use crate::shop::{customer, line, paid_order, Bare, CPF};
 use serde_json::Value;
 
@@ -14,7 +13,8 @@ async fn a_channel_is_created_with_the_form() {
     let shop = Bare::open().await;
     let config = shop.sim.sim.config();
     let mut b = Browser::open(&shop.p.base, "channel").await;
-    b.sign_in(TOKEN).await;
+    let admin = crate::shop::person(&shop.p, "admin").await;
+    b.sign_in(&admin).await;
     b.wait_h1("Pedidos").await;
     b.page("orders-empty").await;
 

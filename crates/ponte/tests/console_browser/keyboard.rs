@@ -2,8 +2,7 @@
 //! to act. Signs in, reaches Erros from the menu and resends two refused sends.
 
 use crate::browser::Browser;
-use crate::common::TOKEN;
-use crate::shop::Shop;
+use crate::shop::{person, Shop, PASSWORD};
 use fantoccini::key::Key;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,11 +10,15 @@ async fn the_console_works_with_the_keyboard() {
     let shop = Shop::open().await;
     let mut b = Browser::open(&shop.p.base, "keyboard").await;
 
-    // Sign in: the token field has the focus; type, Tab to the button, Enter.
+    // Sign in: the e-mail field has the focus; type, Tab to the password, type, Tab to
+    // the button, Enter.
+    let email = person(&shop.p, "operator").await;
     b.goto("/console/login", "sign-in").await;
-    assert!(b.focused("#token").await);
-    b.type_text(TOKEN).await;
-    b.tab_to("main button[type=submit]", 3).await;
+    assert!(b.focused("#email").await);
+    b.type_text(&email).await;
+    b.tab_to("#password", 1).await;
+    b.type_text(PASSWORD).await;
+    b.tab_to("#sign-in", 3).await;
     b.press(Key::Enter).await;
     b.wait_path("/console/orders").await;
     b.wait_h1("Pedidos").await;

@@ -1,11 +1,11 @@
-//! An operator's day with the mouse: signs in, opens the orders that arrived (an NF-e
+//! An operator's day with the mouse: signs in with e-mail and password, opens the orders that arrived (an NF-e
 //! XML too large for the invoice form is refused next to its field), resends
 //! two of the sends the platform refused, reads the history and downloads it as CSV,
-//! looks at the channels, switches to English and signs out.
+//! looks at the channels, switches to English and signs out; an admin then reads the
+//! resend in Auditoria.
 
 use crate::browser::Browser;
-use crate::common::TOKEN;
-use crate::shop::Shop;
+use crate::shop::{person, Shop};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_works_through_the_console() {
@@ -17,7 +17,8 @@ async fn an_operator_works_through_the_console() {
     b.wait_path("/console/login").await;
     b.wait_h1("Entrar no ponte").await;
 
-    b.sign_in(TOKEN).await;
+    let operator = person(&shop.p, "operator").await;
+    b.sign_in(&operator).await;
     b.wait_h1("Pedidos").await;
     b.page("orders").await;
     for (o, customer) in [
@@ -204,5 +205,24 @@ async fn an_operator_works_through_the_console() {
     b.page("signed-out-again").await;
     b.goto("/console/orders", "orders-after-sign-out").await;
     b.wait_path("/console/login").await;
+
+    // An admin reads in Auditoria who resent what.
+    let admin = person(&shop.p, "admin").await;
+    b.sign_in(&admin).await;
+    b.wait_h1("Pedidos").await;
+    b.click_text("Auditoria").await;
+    b.wait_h1("Auditoria").await;
+    b.wait_text("Envios reenviados").await;
+    b.wait_text(&operator).await;
+    b.page("audit").await;
+    // Pessoas and Tokens, the admin's other pages.
+    b.click_text("Pessoas").await;
+    b.wait_h1("Pessoas").await;
+    b.wait_text(&operator).await;
+    b.page("people").await;
+    b.click_text("Tokens").await;
+    b.wait_h1("Tokens de API").await;
+    b.wait_text("bootstrap").await;
+    b.page("tokens").await;
     b.close().await;
 }

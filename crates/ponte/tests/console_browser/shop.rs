@@ -11,6 +11,23 @@ use ponte_sim::nuvemshop::{
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// The password of every person the browser tests add.
+pub const PASSWORD: &str = "senha-do-navegador-1";
+
+/// Adds a person with this role (`viewer`, `operator`, `admin`) through the API, who
+/// signs in with [`PASSWORD`]; returns the e-mail.
+pub async fn person(p: &Ponte, role: &str) -> String {
+    let email = format!("{role}@loja-teste.com.br");
+    let (status, body) = p
+        .post(
+            "/api/v1/users",
+            &json!({"email": email, "name": format!("Pessoa {role}"), "role": role, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    email
+}
+
 /// ponte and a simulated Nuvemshop store, no channel yet.
 pub struct Bare {
     pub sim: Sim,

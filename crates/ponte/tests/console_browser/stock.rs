@@ -4,7 +4,6 @@
 //! and changes nothing, and a resync's progress is followed in place until done.
 
 use crate::browser::{eventually, Browser};
-use crate::common::TOKEN;
 use crate::shop::Bare;
 use fantoccini::Locator;
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method};
@@ -51,7 +50,8 @@ async fn a_stock_movement_changes_what_the_channel_shows() {
 
     // The channel's Estoque tab: send the São Paulo warehouse's balance.
     let mut b = Browser::open(&p.base, "stock").await;
-    b.sign_in(TOKEN).await;
+    let admin = crate::shop::person(&shop.p, "admin").await;
+    b.sign_in(&admin).await;
     b.wait_h1("Pedidos").await;
     b.goto(
         &format!("/console/channels/{channel}/stock"),

@@ -3,7 +3,7 @@
 //! fragment is seen halfway (200 read) and then finished, updated by htmx in place.
 
 use crate::browser::{eventually, Browser};
-use crate::common::{task, TOKEN};
+use crate::common::task;
 use crate::shop::Bare;
 use fantoccini::Locator;
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method};
@@ -29,7 +29,8 @@ async fn a_task_runs_now_and_shows_its_progress() {
     }
 
     let mut b = Browser::open(&shop.p.base, "tasks").await;
-    b.sign_in(TOKEN).await;
+    let admin = crate::shop::person(&shop.p, "admin").await;
+    b.sign_in(&admin).await;
     b.wait_h1("Pedidos").await;
     b.click_text("Tarefas agendadas").await;
     b.wait_h1("Tarefas agendadas").await;
