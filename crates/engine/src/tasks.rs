@@ -29,14 +29,13 @@ pub struct TenantSettings {
     pub auto_cancel_awaiting_payment_after_days: Option<u32>,
 }
 
-/// A new task's first due time: within one interval from now, at a random offset, so
-/// that many channels created at once (a merchant's onboarding, thousands of tenants)
-/// do not all poll at the same second from then on.
+/// A new task's first due time: between half an interval and one interval from now, at
+/// a random offset, so that many channels created at once (a merchant's onboarding,
+/// thousands of tenants) do not all poll in the same second from then on.
 fn first_due(now: DateTime<Utc>) -> DateTime<Utc> {
     use rand::Rng;
-    now + CDuration::milliseconds(
-        rand::thread_rng().gen_range(1_000..=DEFAULT_INTERVAL_SECS * 1000),
-    )
+    let ms = DEFAULT_INTERVAL_SECS * 1000;
+    now + CDuration::milliseconds(rand::thread_rng().gen_range(ms / 2..=ms))
 }
 
 /// The task every tenant has (the sweep that cancels orders left awaiting payment).
