@@ -27,6 +27,7 @@ mod supervise;
 mod sweeps;
 mod task_run;
 mod tasks;
+mod vault;
 mod worker;
 
 pub use actions::{ActionReport, SendPlan};
