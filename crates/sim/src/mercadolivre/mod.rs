@@ -19,6 +19,7 @@
 mod notify;
 mod routes;
 mod state;
+mod stock;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::state::ts;
-use super::MlSim;
+use super::{stock, MlSim};
 use crate::faults::{raw_response, FaultKind};
 use crate::reqlog::RequestRecord;
 
@@ -52,11 +52,11 @@ pub fn router(st: AppState) -> Router {
             post(seller_notification),
         )
         .route("/missed_feeds", get(missed_feeds))
-        .route("/items/{id}", get(item).put(put_item))
-        .route("/user-products/{id}/stock", get(user_product_stock))
+        .route("/items/{id}", get(stock::item).put(stock::put_item))
+        .route("/user-products/{id}/stock", get(stock::user_product_stock))
         .route(
             "/user-products/{id}/stock/type/seller_warehouse",
-            axum::routing::put(put_user_product_stock),
+            axum::routing::put(stock::put_user_product_stock),
         )
         .fallback(|| async { ml_error(404, "not_found", "resource not found") })
         .layer(middleware::from_fn_with_state(st.clone(), gate))
@@ -72,12 +72,12 @@ fn json_response(status: u16, body: &Value) -> Response {
         .into_response()
 }
 
-fn ok(body: &Value) -> Response {
+pub(super) fn ok(body: &Value) -> Response {
     json_response(200, body)
 }
 
 /// `{"message", "error", "status", "cause": []}` (assumed generic error shape).
-fn ml_error(status: u16, error: &str, message: impl Into<String>) -> Response {
+pub(super) fn ml_error(status: u16, error: &str, message: impl Into<String>) -> Response {
     json_response(
         status,
         &json!({"message": message.into(), "error": error, "status": status, "cause": []}),
@@ -474,147 +474,4 @@ async fn missed_feeds(State(st): State<AppState>, Query(q): Pairs) -> Response {
         .cloned()
         .collect();
     ok(&json!({ "messages": messages }))
-}
-
-// ---- stock -------------------------------------------------------------------------
-
-async fn item(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    let s = st.sim.store();
-    let Some(i) = s.items.get(&id) else {
-        return ml_error(404, "not_found", format!("item {id} not found"));
-    };
-    let variations: Vec<Value> = i
-        .variations
-        .iter()
-        .map(|(v, (q, up))| json!({"id": v, "available_quantity": q, "user_product_id": up}))
-        .collect();
-    ok(&json!({
-        "id": id, "seller_id": st.sim.config().seller_id, "available_quantity": i.available_quantity,
-        "user_product_id": i.user_product_id, "variations": variations,
-    }))
-}
-
-async fn put_item(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
-    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
-        return ml_error(400, "bad_request", "invalid JSON");
-    };
-    if b.get("price").is_some()
-        && b.get("available_quantity").is_none()
-        && b.get("variations").is_none()
-    {
-        // Since 18 March 2026 (PRICE).
-        return ml_error(
-            400,
-            "bad_request",
-            "price updates are not accepted on /items",
-        );
-    }
-    let multi = st.sim.config().warehouse_management;
-    let mut s = st.sim.store();
-    let Some(i) = s.items.get_mut(&id) else {
-        return ml_error(404, "not_found", format!("item {id} not found"));
-    };
-    if let Some(q) = b.get("available_quantity") {
-        if multi {
-            return ml_error(
-                400,
-                "validation_error",
-                "available_quantity is not allowed for multi-origin stock",
-            );
-        }
-        let Some(q) = q.as_i64().filter(|q| *q >= 0) else {
-            return ml_error(
-                400,
-                "validation_error",
-                "available_quantity must be a non-negative integer",
-            );
-        };
-        i.available_quantity = q;
-    }
-    if let Some(vs) = b.get("variations").and_then(Value::as_array) {
-        for v in vs {
-            let (Some(vid), Some(q)) = (v["id"].as_u64(), v["available_quantity"].as_i64()) else {
-                return ml_error(
-                    400,
-                    "validation_error",
-                    "variations need id and available_quantity",
-                );
-            };
-            match i.variations.get_mut(&vid) {
-                Some(slot) => slot.0 = q,
-                None => {
-                    return ml_error(
-                        400,
-                        "validation_error",
-                        format!("variation {vid} not found"),
-                    )
-                }
-            }
-        }
-    }
-    ok(&json!({"id": id, "available_quantity": i.available_quantity}))
-}
-
-async fn user_product_stock(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    let s = st.sim.store();
-    let Some(u) = s.user_products.get(&id) else {
-        return ml_error(404, "not_found", "user product not found");
-    };
-    let locations: Vec<Value> = u
-        .locations
-        .iter()
-        .map(|(store, q)| json!({"type": "seller_warehouse", "store_id": store, "network_node_id": null, "quantity": q}))
-        .collect();
-    let mut r = ok(
-        &json!({"locations": locations, "user_id": st.sim.config().seller_id.parse::<u64>().unwrap_or(0), "id": id}),
-    );
-    r.headers_mut()
-        .insert("x-version", HeaderValue::from(u.version));
-    r
-}
-
-async fn put_user_product_stock(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(version) = headers
-        .get("x-version")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    else {
-        return ml_error(400, "bad_request", "Missing X-Version header");
-    };
-    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
-        return ml_error(400, "bad_request", "invalid JSON");
-    };
-    let mut s = st.sim.store();
-    let Some(u) = s.user_products.get_mut(&id) else {
-        return ml_error(404, "not_found", "user product not found");
-    };
-    if version != u.version {
-        return ml_error(409, "conflict", "Version mismatch");
-    }
-    for l in b["locations"].as_array().into_iter().flatten() {
-        let Some(store) = l["store_id"].as_str().filter(|s| !s.is_empty()) else {
-            return ml_error(400, "bad_request", "store cannot be null or empty");
-        };
-        let Some(q) = l["quantity"].as_i64() else {
-            return ml_error(400, "bad_request", "quantity is required");
-        };
-        if !u.locations.contains_key(store) {
-            return ml_error(400, "bad_request", "store does not belong to seller");
-        }
-        u.locations.insert(store.to_owned(), q);
-    }
-    u.version += 1;
-    let locations: Vec<Value> = u
-        .locations
-        .iter()
-        .map(|(store, q)| json!({"type": "seller_warehouse", "store_id": store, "quantity": q}))
-        .collect();
-    ok(
-        &json!({"id": id, "user_id": st.sim.config().seller_id.parse::<u64>().unwrap_or(0), "locations": locations}),
-    )
 }
