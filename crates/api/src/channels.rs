@@ -50,7 +50,7 @@ pub(crate) struct ChannelView {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannel {
-    /// `nuvemshop` or `vtex`.
+    /// `nuvemshop`, `vtex` or `mercadolivre`.
     platform: String,
     name: String,
     /// Flat settings. Every platform: the automations `send_status_updates`, `send_cancellations`,

@@ -7,6 +7,7 @@ mod console;
 mod held;
 mod jobs;
 mod load;
+mod mercadolivre;
 mod pg;
 mod poll;
 mod report;
@@ -48,6 +49,9 @@ enum Cmd {
     /// Orders imported per second from a simulated VTEX account through Feed v3 (the
     /// scheduled run) and through a manual sync of the OMS list.
     Vtex(vtex::VtexArgs),
+    /// Mercado Livre: notification -> order stored (with billing data and shipment),
+    /// and stock pushes per second, against the simulator.
+    Mercadolivre(mercadolivre::MlArgs),
     /// Signed webhooks accepted per second with the retention sweep off, then while it
     /// deletes a database full of old deliveries.
     Retention(retention::RetentionArgs),
@@ -86,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
+            Cmd::Mercadolivre(a) => mercadolivre::mercadolivre(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::Tenants(a) => tenants::tenants(a).await,
@@ -105,6 +110,11 @@ fn main() -> anyhow::Result<()> {
                         poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
                         stock::stock(stock::StockArgs::preset(quick, target.clone())).await?;
                         vtex::vtex(vtex::VtexArgs::preset(quick, target.clone())).await?;
+                        mercadolivre::mercadolivre(mercadolivre::MlArgs::preset(
+                            quick,
+                            target.clone(),
+                        ))
+                        .await?;
                         retention::retention(retention::RetentionArgs::preset(
                             quick,
                             target.clone(),

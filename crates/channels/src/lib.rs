@@ -4,6 +4,7 @@
 
 mod error;
 mod http_call;
+pub mod mercadolivre;
 pub mod nuvemshop;
 mod outbound;
 mod poll;
@@ -11,6 +12,7 @@ mod send;
 mod settings;
 mod stock;
 mod subscription;
+mod vault;
 pub mod vtex;
 
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
@@ -20,6 +22,7 @@ pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
 pub use stock::{StockCall, StockItem};
 pub use subscription::{HookTarget, HookWant, Subscribed, SubscriptionReport};
+pub use vault::{CredentialVault, VaultError};
 
 use async_trait::async_trait;
 use ponte_core::action::{Action, ActionKind};
@@ -85,6 +88,19 @@ pub trait Platform: Send + Sync {
         credentials: &serde_json::Value,
         http: Outbound,
     ) -> Result<Arc<dyn Connector>, ConfigError>;
+    /// As [`Platform::connect`], with the channel's stored credentials at hand for a
+    /// platform whose credentials change by themselves (rotating OAuth tokens). The
+    /// default ignores `vault`.
+    fn connect_with_vault(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+        http: Outbound,
+        vault: Arc<dyn CredentialVault>,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
+        let _ = vault;
+        self.connect(settings, credentials, http)
+    }
 }
 
 /// A platform's request budget for one channel: a token bucket.
@@ -162,5 +178,9 @@ pub trait Connector: Send + Sync {
 
 /// Every platform ponte knows.
 pub fn platforms() -> Vec<Arc<dyn Platform>> {
-    vec![Arc::new(nuvemshop::Nuvemshop), Arc::new(vtex::Vtex)]
+    vec![
+        Arc::new(nuvemshop::Nuvemshop),
+        Arc::new(vtex::Vtex),
+        Arc::new(mercadolivre::MercadoLivre),
+    ]
 }

@@ -169,6 +169,8 @@ codes! {
         "A shipment send refused before any call: the tracking URL is not http(s).";
     InvalidXmlUrl = "invalid_xml_url", None, "Invalid XML URL",
         "An invoice send refused before any call: the NF-e XML URL is not http(s).";
+    MissingNfeXml = "missing_nfe_xml", None, "Missing NF-e XML",
+        "An invoice send refused before any call: the platform takes the authorized NF-e XML itself (Mercado Livre).";
     PlatformUnavailable = "platform_unavailable", None, "Platform unavailable",
         "A platform call failed with a 5xx, a timeout or a connection error (retried with backoff).";
     RateLimited = "rate_limited", None, "Rate limited",

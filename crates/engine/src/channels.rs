@@ -405,7 +405,14 @@ impl Engine {
         let platform = self.platform(&ch.platform)?;
         // Literal addresses meet no resolver: checked here, before any call.
         self.http.check_literal(&platform.base_url(&settings)?)?;
-        let connector = platform.connect(&settings, &creds, self.http.clone())?;
+        let vault = Arc::new(crate::vault::ChannelVault {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            cipher: self.cipher.clone(),
+            tenant: ch.tenant_id,
+            channel: ch.id,
+        });
+        let connector = platform.connect_with_vault(&settings, &creds, self.http.clone(), vault)?;
         let ready = Arc::new(Ready {
             id: ch.id,
             tenant_id: ch.tenant_id,

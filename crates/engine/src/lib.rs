@@ -31,6 +31,7 @@ mod task_run;
 mod tasks;
 mod tenant_admin;
 mod tokens;
+mod vault;
 mod worker;
 
 pub use actions::{ActionReport, SendPlan};

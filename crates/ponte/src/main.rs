@@ -124,6 +124,8 @@ enum SimCmd {
     Nuvemshop(ponte_sim::DemoArgs),
     /// A simulated VTEX account.
     Vtex(ponte_sim::VtexDemoArgs),
+    /// A simulated Mercado Livre seller.
+    Mercadolivre(ponte_sim::MlDemoArgs),
 }
 
 #[tokio::main]
@@ -187,6 +189,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sim {
             platform: SimCmd::Vtex(args),
         } => ponte_sim::run_vtex_demo(args).await.map_err(Into::into),
+        Cmd::Sim {
+            platform: SimCmd::Mercadolivre(args),
+        } => ponte_sim::run_ml_demo(args).await.map_err(Into::into),
         Cmd::Sync {
             what: SyncCmd::Orders(args),
         } => ponte::sync_cli::sync_orders(args).await,

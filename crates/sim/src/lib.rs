@@ -4,7 +4,8 @@
 //! in-memory state that tests can inspect and manipulate, and can inject faults
 //! (errors, rate limiting, delays) so connectors can be exercised end to end.
 //!
-//! Nuvemshop/Tiendanube ([`nuvemshop`]) and VTEX ([`vtex`]).
+//! Nuvemshop/Tiendanube ([`nuvemshop`]), VTEX ([`vtex`]) and Mercado Livre
+//! ([`mercadolivre`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![recursion_limit = "256"]
@@ -12,13 +13,16 @@
 pub mod bucket;
 pub mod clock;
 pub mod demo;
+pub mod demo_ml;
 pub mod demo_vtex;
 pub mod error;
 pub mod faults;
+pub mod mercadolivre;
 pub mod nuvemshop;
 pub mod reqlog;
 pub mod vtex;
 
 pub use demo::{run_demo, DemoArgs};
+pub use demo_ml::{run_ml_demo, MlDemoArgs};
 pub use demo_vtex::{run_vtex_demo, VtexDemoArgs};
 pub use error::SimError;

@@ -2,6 +2,7 @@ use crate::codec::in_table;
 use crate::codec::{col, fetch_opt, fetch_rows};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::rows::updated;
 use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
@@ -63,6 +64,29 @@ impl ChannelStore for PgStore {
         .await
         .map_err(db_err)?;
         updated(done.rows_affected())
+    }
+
+    async fn swap_channel_credentials(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        old: &[u8],
+        new: &[u8],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE channels SET credentials = $1, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND credentials = $5",
+        )
+        .bind(new)
+        .bind(at)
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(old)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {

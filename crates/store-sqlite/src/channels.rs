@@ -2,6 +2,7 @@ use crate::codec::in_table;
 use crate::codec::{col, fetch_opt, fetch_rows, from_ts, id, json, to_json, ts};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::rows::updated;
 use ponte_store::{Channel, ChannelStore, StoreResult, Subscription};
@@ -63,6 +64,29 @@ impl ChannelStore for SqliteStore {
         .await
         .map_err(db_err)?;
         updated(done.rows_affected())
+    }
+
+    async fn swap_channel_credentials(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        old: &[u8],
+        new: &[u8],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE channels SET credentials = ?, updated_at = ? \
+             WHERE tenant_id = ? AND id = ? AND credentials = ?",
+        )
+        .bind(new)
+        .bind(ts(at))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(old)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn channel(&self, cid: ChannelId) -> StoreResult<Option<Channel>> {

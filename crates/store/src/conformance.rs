@@ -327,6 +327,23 @@ pub async fn channels_round_trip(s: &impl Store) {
     assert!(!list[0].enabled);
     assert_eq!(list[0].name, "Outra");
     assert!(s.channel(ChannelId::new()).await.unwrap().is_none());
+    // Credentials replaced by compare-and-set: the first swap wins, a stale one loses.
+    let at = chrono::DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+    assert!(s
+        .swap_channel_credentials(t, c, &[1, 2, 3], &[4, 5], at)
+        .await
+        .unwrap());
+    assert!(!s
+        .swap_channel_credentials(t, c, &[1, 2, 3], &[6], at)
+        .await
+        .unwrap());
+    assert!(!s
+        .swap_channel_credentials(TenantId::new(), c, &[4, 5], &[6], at)
+        .await
+        .unwrap());
+    let ch = s.channel(c).await.unwrap().unwrap();
+    assert_eq!(ch.credentials, vec![4, 5]);
+    assert_eq!(ch.updated_at, at);
     // The push subscription, replaced as a whole.
     assert_eq!(s.subscription(c).await.unwrap(), None);
     let mut sub = Subscription {

@@ -103,6 +103,18 @@ pub trait ChannelStore: Send + Sync {
     async fn insert_channel(&self, channel: &Channel) -> StoreResult<()>;
     /// Replaces a channel's mutable fields (name, settings, credentials, enabled, updated_at).
     async fn update_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Replaces a channel's (sealed) credentials only while they are still `old`: a
+    /// compare-and-set, so that credentials that renew themselves (Mercado Livre's
+    /// rotating refresh tokens) are rotated once across instances. `false` when they
+    /// changed since `old` was read (the caller reads them again).
+    async fn swap_channel_credentials(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        old: &[u8],
+        new: &[u8],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// A channel by id, whatever its tenant (webhooks know only the channel id).
     async fn channel(&self, id: ChannelId) -> StoreResult<Option<Channel>>;
     /// A tenant's channels, oldest first.

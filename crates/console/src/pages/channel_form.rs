@@ -49,7 +49,7 @@ const IMPORT_POLICY: &[&str] = &["paid_only", "all"];
 const SHIPPING_API: &[&str] = &["fulfillment_orders", "legacy"];
 
 /// The platforms a channel can be created for.
-pub(crate) const PLATFORMS: [&str; 2] = ["nuvemshop", "vtex"];
+pub(crate) const PLATFORMS: [&str; 3] = ["nuvemshop", "vtex", "mercadolivre"];
 
 /// The platform tab's fields every platform has (seed 000: "Evento de vendas").
 const COMMON: &[Field] = &[
@@ -81,6 +81,19 @@ const VTEX: &[Field] = &[
     f("app_token", Input::Secret),
 ];
 
+const MERCADOLIVRE: &[Field] = &[
+    f("seller_id", Input::Text),
+    f("site_id", Input::Text),
+    f("api_base_url", Input::Text),
+    f("warehouse_management", Input::YesNo),
+    f("stock_store_id", Input::Text),
+    f("rate_limit_per_sec", Input::Number),
+    f("rate_limit_burst", Input::Number),
+    f("client_id", Input::Secret),
+    f("client_secret", Input::Secret),
+    f("refresh_token", Input::Secret),
+];
+
 /// The Automações tab (seed 002).
 pub(crate) const AUTOMATIONS: &[Field] = &[
     f("send_status_updates", Input::YesNo),
@@ -104,6 +117,7 @@ pub(crate) fn platform_fields(platform: &str) -> Vec<&'static Field> {
     let own = match platform {
         "nuvemshop" => NUVEMSHOP,
         "vtex" => VTEX,
+        "mercadolivre" => MERCADOLIVRE,
         _ => &[],
     };
     COMMON.iter().chain(own).collect()

@@ -15,6 +15,8 @@ enum Cmd {
     Nuvemshop(ponte_sim::DemoArgs),
     /// Simulated VTEX account.
     Vtex(ponte_sim::VtexDemoArgs),
+    /// Simulated Mercado Livre seller.
+    Mercadolivre(ponte_sim::MlDemoArgs),
 }
 
 #[tokio::main]
@@ -23,6 +25,7 @@ async fn main() -> std::process::ExitCode {
     let r = match cli.cmd {
         Cmd::Nuvemshop(args) => ponte_sim::run_demo(args).await,
         Cmd::Vtex(args) => ponte_sim::run_vtex_demo(args).await,
+        Cmd::Mercadolivre(args) => ponte_sim::run_ml_demo(args).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
