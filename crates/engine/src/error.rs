@@ -98,3 +98,14 @@ impl EngineError {
         }
     }
 }
+
+/// A name trimmed, refused unless it has 1 to `max` characters.
+pub(crate) fn checked_name(name: &str, max: usize) -> Result<String, EngineError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(EngineError::Invalid(format!(
+            "name must have 1 to {max} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}

@@ -3,6 +3,7 @@
 //! per address across instances.
 
 use crate::auth::{hash_token, new_token, Caller};
+use crate::error::checked_name;
 use crate::{Engine, EngineError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -72,16 +73,6 @@ fn checked_email(email: &str) -> Result<String, EngineError> {
     }
 }
 
-fn checked_name(name: &str) -> Result<String, EngineError> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > 200 {
-        return Err(EngineError::Invalid(
-            "name must have 1 to 200 characters".into(),
-        ));
-    }
-    Ok(n.to_owned())
-}
-
 /// The argon2id hash (PHC string) of a password of at least [`MIN_PASSWORD`] characters.
 fn hash_password(password: &str) -> Result<String, EngineError> {
     if password.chars().count() < MIN_PASSWORD {
@@ -128,7 +119,7 @@ impl Engine {
             tenant_id: caller.tenant,
             id: UserId::new(),
             email: checked_email(&input.email)?,
-            name: checked_name(&input.name)?,
+            name: checked_name(&input.name, 200)?,
             role: input.role,
             enabled: true,
             password_hash: input.password.as_deref().map(hash_password).transpose()?,
@@ -182,7 +173,7 @@ impl Engine {
             changed.push("email");
         }
         if let Some(n) = &patch.name {
-            u.name = checked_name(n)?;
+            u.name = checked_name(n, 200)?;
             changed.push("name");
         }
         if let Some(r) = patch.role {

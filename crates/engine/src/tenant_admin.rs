@@ -3,6 +3,7 @@
 
 use crate::audit::installation_admin;
 use crate::auth::hash_token;
+use crate::error::checked_name;
 use crate::tokens::TokenInput;
 use crate::{Engine, EngineError};
 use ponte_core::{Addon, Entitlements, ErrorCode, Plan, Role, TenantId};
@@ -31,16 +32,6 @@ pub struct TenantPatch {
     pub addons: Option<Vec<Addon>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
-}
-
-fn checked_name(name: &str) -> Result<String, EngineError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(EngineError::Invalid(
-            "name must have 1 to 200 characters".into(),
-        ));
-    }
-    Ok(name.to_owned())
 }
 
 fn check_addons(plan: Plan, addons: &[Addon]) -> Result<(), EngineError> {
@@ -78,7 +69,7 @@ impl Engine {
         addons.dedup();
         let tenant = Tenant {
             id: TenantId::new(),
-            name: checked_name(&input.name)?,
+            name: checked_name(&input.name, 200)?,
             plan: input.plan,
             addons,
             enabled: true,
@@ -119,7 +110,7 @@ impl Engine {
         let before = self.tenant(id).await?;
         let mut t = before.clone();
         if let Some(n) = &patch.name {
-            t.name = checked_name(n)?;
+            t.name = checked_name(n, 200)?;
         }
         if let Some(p) = patch.plan {
             t.plan = p;

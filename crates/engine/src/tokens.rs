@@ -2,6 +2,7 @@
 //! token is answered once), listed, revoked at once.
 
 use crate::auth::{hash_token, new_token, Caller};
+use crate::error::checked_name;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use ponte_core::{ErrorCode, Role, TenantId, TokenId};
@@ -44,12 +45,7 @@ impl Engine {
         tenant: TenantId,
         input: TokenInput,
     ) -> Result<(ApiToken, String), EngineError> {
-        let name = input.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(EngineError::Invalid(
-                "name must have 1 to 100 characters".into(),
-            ));
-        }
+        let name = checked_name(&input.name, 100)?;
         let now = self.clock.now();
         if input.expires_at.is_some_and(|e| e <= now) {
             return Err(EngineError::Invalid(
@@ -60,7 +56,7 @@ impl Engine {
         let token = ApiToken {
             tenant_id: tenant,
             id: TokenId::new(),
-            name: name.to_owned(),
+            name,
             role: input.role,
             token_hash: hash_token(&plain),
             bootstrap: false,

@@ -169,21 +169,15 @@ impl TenantStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO api_tokens (tenant_id, id, name, role, token_hash, bootstrap, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(t.tenant_id.0)
-        .bind(t.id.0)
-        .bind(&t.name)
-        .bind(t.role.as_str())
-        .bind(&t.token_hash)
-        .bind(t.bootstrap)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM api_tokens WHERE token_hash = $1")
+                .bind(&t.token_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if exists.is_none() {
+            insert_token(&mut *tx, t).await?;
+        }
         tx.commit().await.map_err(db_err)
     }
 
