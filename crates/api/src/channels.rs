@@ -42,8 +42,24 @@ pub(crate) struct ChannelView {
     /// checked; absent until the first check.
     #[serde(skip_serializing_if = "Option::is_none")]
     subscription: Option<SubscriptionView>,
+    /// (One channel only) the platform refused the credentials: the seller must
+    /// connect again (or the credentials be replaced). Sends and stock pushes wait,
+    /// polling retries. Absent while they work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials_problem: Option<CredentialsProblemView>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// The platform's refusal of a channel's credentials.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CredentialsProblemView {
+    /// `reconnect`: the seller must authorize ponte again (or the credentials be replaced).
+    action: &'static str,
+    /// What the platform answered.
+    message: String,
+    /// The first refusal since the credentials last changed.
+    since: DateTime<Utc>,
 }
 
 /// A new channel.
@@ -101,6 +117,7 @@ fn view(engine: &AppState, c: Channel) -> ChannelView {
         enabled: c.enabled,
         poll_gaps: None,
         subscription: None,
+        credentials_problem: None,
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -161,9 +178,15 @@ pub(crate) async fn show(
     let c = engine.channel(tenant, channel_id(&id)?).await?;
     let gaps = engine.poll_gaps(tenant, c.id).await?;
     let subscription = engine.subscription(tenant, c.id).await?.map(Into::into);
+    let problem = engine.credentials_problem(tenant, c.id).await?;
     Ok(Json(ChannelView {
         poll_gaps: Some(gaps),
         subscription,
+        credentials_problem: problem.map(|p| CredentialsProblemView {
+            action: "reconnect",
+            message: p.message,
+            since: p.since,
+        }),
         ..view(&engine, c)
     }))
 }

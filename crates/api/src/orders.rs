@@ -28,7 +28,8 @@ pub(crate) struct OrderView {
     channel_id: ChannelId,
     #[serde(flatten)]
     data: OrderData,
-    /// Data-quality flags, e.g. `invalid_document`.
+    /// Data-quality flags (`invalid_document`) and what the platform says to heed
+    /// (`fraud_risk`: do not ship).
     flags: Vec<String>,
     /// What the ERP recorded: separation, invoice (NF-e), collection order, shipment,
     /// delivery, cancellation.
@@ -110,11 +111,13 @@ pub(crate) fn cursor(c: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-pub(crate) fn view(o: StoredOrder) -> OrderView {
+pub(crate) fn view(mut o: StoredOrder) -> OrderView {
     let mut flags = vec![];
     if o.data.customer.document.as_ref().is_some_and(|d| !d.valid) {
         flags.push("invalid_document".to_owned());
     }
+    let platform = std::mem::take(&mut o.data.platform_flags);
+    flags.extend(platform.into_iter().map(|f| f.as_str().to_owned()));
     OrderView {
         id: o.id,
         channel_id: o.channel_id,

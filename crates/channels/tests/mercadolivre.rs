@@ -402,3 +402,81 @@ async fn items_without_variation_use_item_id_as_listing() {
     assert_eq!(m.data.totals.subtotal_cents, Some(300));
     server.shutdown().await;
 }
+
+/// Stored credentials shared by "instances", compared and set as the store does.
+struct MemoryVault(std::sync::Mutex<Value>);
+
+#[async_trait::async_trait]
+impl ponte_channels::CredentialVault for MemoryVault {
+    async fn load(&self) -> Result<Value, ponte_channels::VaultError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    async fn replace(&self, old: &Value, new: &Value) -> Result<bool, ponte_channels::VaultError> {
+        let mut v = self.0.lock().unwrap();
+        if *v != *old {
+            return Ok(false);
+        }
+        *v = new.clone();
+        Ok(true)
+    }
+}
+
+fn connect_to_vault(
+    sim: &MlSim,
+    server: &ServerHandle,
+    vault: &Arc<MemoryVault>,
+) -> Arc<dyn Connector> {
+    let settings = json!({"seller_id": sim.config().seller_id, "api_base_url": server.base_url()});
+    let credentials = vault.0.lock().unwrap().clone();
+    let http = ponte_channels::Outbound::new(Duration::from_secs(10), true).unwrap();
+    ponte_channels::mercadolivre::MercadoLivre
+        .connect_with_vault(&settings, &credentials, http, vault.clone())
+        .unwrap()
+}
+
+/// An instance that claimed the renewal and crashed: once its claim has run out
+/// another takes over and renews; while a claim holds, the others wait for its
+/// result and use it without renewing themselves.
+#[tokio::test]
+async fn a_crashed_claimer_is_taken_over_and_a_live_one_is_waited_for() {
+    let (sim, server) = start(MlConfig {
+        access_token: None,
+        ..MlConfig::default()
+    })
+    .await;
+    let id = sim.create_order(NewMlOrder::default());
+    let base = json!({
+        "client_id": sim.config().client_id,
+        "client_secret": sim.config().client_secret,
+        "refresh_token": sim.current_refresh_token(),
+    });
+    // The crashed claim ran out a second ago.
+    let mut crashed = base.clone();
+    crashed["refreshing_until"] = json!((Utc::now() - chrono::Duration::seconds(1)).to_rfc3339());
+    let vault = Arc::new(MemoryVault(std::sync::Mutex::new(crashed)));
+    let c = connect_to_vault(&sim, &server, &vault);
+    let (_, r) = c.fetch_order(&id.to_string()).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(sim.refreshes(), 1);
+    let stored = vault.0.lock().unwrap().clone();
+    assert!(stored.get("refreshing_until").is_none(), "{stored}");
+    assert_eq!(stored["refresh_token"], json!(sim.current_refresh_token()));
+
+    // A live claim: this instance waits; the claimer stores a fresh pair.
+    let mut claimed = stored.clone();
+    claimed["access_token"] = json!("expired");
+    claimed["access_expires_at"] = json!(Utc::now().to_rfc3339());
+    claimed["refreshing_until"] = json!((Utc::now() + chrono::Duration::seconds(20)).to_rfc3339());
+    *vault.0.lock().unwrap() = claimed;
+    let waiter = connect_to_vault(&sim, &server, &vault);
+    let claimer = vault.clone();
+    let done = stored.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        *claimer.0.lock().unwrap() = done;
+    });
+    let (_, r) = waiter.fetch_order(&id.to_string()).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(sim.refreshes(), 1, "the claimer's pair was used");
+    server.shutdown().await;
+}

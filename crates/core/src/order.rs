@@ -40,6 +40,28 @@ pub struct OrderData {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The platform's own status fields, kept for display and DE-PARA.
     pub platform_status: PlatformStatus,
+    /// What the platform says to watch for (empty for most orders; the API lists them
+    /// with the order's other `flags`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_flags: Vec<OrderFlag>,
+}
+
+/// Something the platform says about an order that the ERP must heed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderFlag {
+    /// The platform suspects fraud (Mercado Livre `fraud_risk_detected`): do not ship;
+    /// shipping statuses are refused.
+    FraudRisk,
+}
+
+impl OrderFlag {
+    /// The flag's name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FraudRisk => "fraud_risk",
+        }
+    }
 }
 
 /// The platform's own status fields, verbatim.

@@ -77,9 +77,13 @@ impl Engine {
                 order: Box::new(order),
                 policy: ready.connector.import_policy(),
             },
-            Err(e) => ImportResult::FetchFailed {
-                outcome: self.outcome_for(job, &e),
-            },
+            Err(e) => {
+                self.note_refusal(job.tenant_id, payload.channel_id, &e)
+                    .await;
+                ImportResult::FetchFailed {
+                    outcome: self.outcome_for(job, &e),
+                }
+            }
         };
         Some(ImportCommit {
             lease: Some(lease),

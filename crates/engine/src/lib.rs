@@ -9,6 +9,7 @@ mod auth;
 mod batch;
 mod budget;
 mod channels;
+mod credentials;
 mod csv_cell;
 mod error;
 mod export;

@@ -285,10 +285,11 @@ impl Engine {
                         .backoff(failures, rand::random::<f64>())
                 }
                 _ => {
+                    self.note_refusal(run.tenant_id, ready.id, &e).await;
                     return Fetched::Failed(
                         format!("{}: {} ({})", e.code(), e.message, info.request),
                         calls,
-                    )
+                    );
                 }
             };
             if sleep_or_stop(stop, wait).await {

@@ -195,6 +195,7 @@ impl Engine {
                 finish
             }
             Err(e) => {
+                self.note_refusal(send.tenant_id, send.channel_id, &e).await;
                 finish.outcome = self.outcome_of(send, &e, self.clock.now());
                 finish.error = Some(SendError {
                     code: e.code().to_string(),

@@ -145,6 +145,13 @@ impl Engine {
                 let (going, tail) = rest.split_at(granted);
                 rest = tail;
                 let calls = join_all(going.iter().map(|(_, c)| connector.push_stock(c))).await;
+                let mut errors = calls
+                    .iter()
+                    .flatten()
+                    .filter_map(|c| c.result.as_ref().err());
+                if let Some(e) = errors.find(|e| e.kind == PlatformErrorKind::Auth) {
+                    self.note_refusal(job.tenant_id, channel, e).await;
+                }
                 let records: Vec<PushRecord> = calls
                     .iter()
                     .flatten()

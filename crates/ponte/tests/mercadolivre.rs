@@ -36,15 +36,24 @@ impl Ml {
 
     /// Creates the channel and points the simulator's callback at its webhook URL.
     async fn channel(&self, p: &Ponte) -> String {
+        self.channel_with(p, json!({})).await
+    }
+
+    /// As [`Ml::channel`], with more settings.
+    async fn channel_with(&self, p: &Ponte, more: Value) -> String {
         let cfg = self.sim.config();
+        let mut settings = json!({"seller_id": cfg.seller_id, "api_base_url": self.server.base_url(),
+                                  "import_policy": "all", "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6});
+        for (k, v) in more.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
         let (s, ch) = p
             .post(
                 "/api/v1/channels",
                 &json!({
                     "platform": "mercadolivre",
                     "name": "Mercado Livre",
-                    "settings": {"seller_id": cfg.seller_id, "api_base_url": self.server.base_url(),
-                                 "import_policy": "all", "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6},
+                    "settings": settings,
                     "credentials": {"client_id": cfg.client_id, "client_secret": cfg.client_secret,
                                     "refresh_token": self.sim.current_refresh_token()},
                 }),
@@ -143,6 +152,8 @@ async fn notifications(p: &Ponte, ml: &Ml) {
         .to_string();
     let o = imported(p, &f, WAIT).await;
     assert_eq!(o["status"], "payment_in_review", "{o}");
+    let full = p.get(&format!("/api/v1/orders/{}", id_of(&o))).await;
+    assert_eq!(full["flags"], json!(["fraud_risk"]), "{full}");
 
     // A lost notification: only missed_feeds has it; the scheduled import reads it.
     ml.sim.drop_next_notifications(1);
@@ -247,6 +258,197 @@ fn start_public_on(storage: &Storage) -> Ponte {
 }
 
 both_backends!(notifications_and_missed_feeds, status_sends);
+
+/// When ML notifies only `shipments` (whether it also sends `orders_v2` for a shipment
+/// change is not documented), the shipment's order is read again and moves on.
+#[tokio::test]
+async fn a_shipments_notification_alone_moves_the_order() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let p = start_public_on(&storage);
+    let ml = Ml::start(MlConfig {
+        shipment_notifies_order: false,
+        ..MlConfig::default()
+    })
+    .await;
+    ml.channel(&p).await;
+    let id = ml.sim.create_order(order("me2", None, &[]));
+    let o = imported(&p, &id.to_string(), WAIT).await;
+    assert_eq!(o["status"], "approved", "{o}");
+    for (state, want) in [("shipped", "shipped"), ("delivered", "delivered")] {
+        ml.sim.set_shipment(id, state, None).unwrap();
+        until(WAIT, want, || async {
+            let o = orders_of(&p, &id.to_string()).await;
+            (o[0]["status"] == want).then_some(())
+        })
+        .await;
+    }
+    p.settle(WAIT).await;
+    assert_eq!(p.all_orders().await.len(), 1, "stored under the order's id");
+    let sid = ml.sim.shipment_of(id).unwrap()["id"].as_u64().unwrap();
+    let d = p
+        .get(&format!(
+            "/api/v1/webhook-deliveries?resource_id=shipment:{sid}"
+        ))
+        .await;
+    let items = d["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{d}");
+    assert!(items.iter().all(|d| d["state"] == "processed"), "{d}");
+    ml.server.shutdown().await;
+}
+
+/// The seller revokes ponte's grant: the refresh answers `invalid_grant`, the channel
+/// shows that the seller must reconnect and the send waits; new credentials clear it
+/// and the held send goes out.
+#[tokio::test]
+async fn a_revoked_grant_asks_to_reconnect_and_holds_the_work() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let p = start_public_on(&storage);
+    let ml = Ml::start(MlConfig::default()).await;
+    let ch = ml.channel(&p).await;
+    let id = ml.sim.create_order(order("me1", None, &[]));
+    let oid = id_of(&imported(&p, &id.to_string(), WAIT).await);
+    assert!(p.get(&format!("/api/v1/channels/{ch}")).await["credentials_problem"].is_null());
+
+    ml.sim.revoke_grant();
+    ml.sim.expire_access_tokens();
+    let (s, b) = p
+        .post(
+            &format!("/api/v1/orders/{oid}/shipment"),
+            &json!({"tracking_code": "BR1", "tracking_url": "https://rastreamento.correios.com.br/?o=BR1",
+                    "shipped_at": "2026-11-23T12:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let problem = until(WAIT, "the refusal shown", || async {
+        let c = p.get(&format!("/api/v1/channels/{ch}")).await;
+        let pr = c["credentials_problem"].clone();
+        (!pr.is_null()).then_some(pr)
+    })
+    .await;
+    assert_eq!(problem["action"], "reconnect", "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{problem}"
+    );
+    assert!(ml.sim.seller_notifications().is_empty(), "nothing sent");
+
+    // The seller authorizes again; the operator pastes the new refresh token.
+    let refresh = ml.sim.reauthorize();
+    let cfg = ml.sim.config();
+    let (s, b) = p
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            &json!({"credentials": {"client_id": cfg.client_id, "client_secret": cfg.client_secret,
+                                    "refresh_token": refresh}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(p.get(&format!("/api/v1/channels/{ch}")).await["credentials_problem"].is_null());
+    let sends = settled_sends(&p, &oid, 1).await;
+    assert_eq!(sends[0]["state"], "succeeded", "{sends:?}");
+    assert_eq!(ml.sim.seller_notifications().len(), 1);
+    ml.server.shutdown().await;
+}
+
+async fn stock_product(p: &Ponte, sku: &str) {
+    let (s, b) = p
+        .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+}
+
+/// Sets `sku` to `n` at warehouse SP and waits until the channel has nothing pending.
+async fn set_stock(p: &Ponte, ch: &str, rows: &[(&str, i64)]) {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|(sku, n)| json!({"sku": sku, "warehouse": "SP", "set": n}))
+        .collect();
+    let (s, b) = p
+        .post("/api/v1/stock/movements", &json!({ "movements": rows }))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    until(WAIT, "stock pushed", || async {
+        let s = p.get(&format!("/api/v1/channels/{ch}/stock")).await;
+        (s["pending"] == 0).then_some(())
+    })
+    .await;
+}
+
+/// Stock reaches a plain item, two variations of another (one call), and on a
+/// multi-origin account a user product whose `x-version` went stale between ponte's
+/// read and write (409: read again, then written).
+#[tokio::test]
+async fn stock_reaches_items_variations_and_user_products() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let p = start_public_on(&storage);
+    let (s, b) = p
+        .post("/api/v1/warehouses", &json!({"code": "SP", "name": "SP"}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    for sku in ["SKU-1", "SKU-2", "SKU-3", "SKU-4"] {
+        stock_product(&p, sku).await;
+    }
+    let stock = json!({"send_stock": true, "stock_warehouses": ["SP"], "debit_warehouse": "SP"});
+
+    let plain = Ml::start(MlConfig::default()).await;
+    plain.sim.add_item("MLB1", 0, &[]);
+    plain.sim.add_item("MLB2", 0, &[(11, 0), (12, 0)]);
+    let ch = plain.channel_with(&p, stock.clone()).await;
+    let listings = json!({"listings": [
+        {"sku": "SKU-1", "product_id": "MLB1", "variant_id": "MLB1"},
+        {"sku": "SKU-2", "product_id": "MLB2", "variant_id": "11"},
+        {"sku": "SKU-3", "product_id": "MLB2", "variant_id": "12"},
+    ]});
+    let (s, b) = p
+        .post(&format!("/api/v1/channels/{ch}/listings"), &listings)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    set_stock(&p, &ch, &[("SKU-1", 9), ("SKU-2", 7), ("SKU-3", 8)]).await;
+    assert_eq!(plain.sim.item_quantity("MLB1", None), Some(9));
+    assert_eq!(plain.sim.item_quantity("MLB2", Some(11)), Some(7));
+    assert_eq!(plain.sim.item_quantity("MLB2", Some(12)), Some(8));
+    let puts = plain
+        .sim
+        .request_count(&ponte_sim::mercadolivre::Method::PUT, "/items/MLB2");
+    assert_eq!(puts, 1, "both variations in one call");
+
+    let multi = Ml::start(MlConfig {
+        seller_id: "777".into(),
+        warehouse_management: true,
+        ..MlConfig::default()
+    })
+    .await;
+    multi.sim.add_user_product("MLB3", "MLBU3", "9876543", 4);
+    let mut settings = stock;
+    settings["warehouse_management"] = json!(true);
+    settings["stock_store_id"] = json!("9876543");
+    let ch = multi.channel_with(&p, settings).await;
+    let listings =
+        json!({"listings": [{"sku": "SKU-4", "product_id": "MLB3", "variant_id": "MLB3"}]});
+    let (s, b) = p
+        .post(&format!("/api/v1/channels/{ch}/listings"), &listings)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    multi.sim.inject(ponte_sim::mercadolivre::Fault::new(
+        "/stock/type/seller_warehouse",
+        1,
+        ponte_sim::mercadolivre::FaultKind::Status(409),
+    ));
+    set_stock(&p, &ch, &[("SKU-4", 12)]).await;
+    assert_eq!(
+        multi.sim.user_product_quantity("MLBU3", "9876543"),
+        Some(12)
+    );
+    let pushes = p
+        .get(&format!("/api/v1/stock/pushes?channel_id={ch}&sku=SKU-4"))
+        .await;
+    assert_eq!(pushes["items"][0]["outcome"], "succeeded", "{pushes}");
+    plain.server.shutdown().await;
+    multi.server.shutdown().await;
+}
 
 /// Two instances share one PostgreSQL; the access token expires in the middle of a
 /// burst of notifications delivered to both: ML sees one refresh, every order is

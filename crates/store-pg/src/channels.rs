@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::rows::updated;
-use ponte_store::{Channel, ChannelStore, StoreError, StoreResult, Subscription};
+use ponte_store::{
+    Channel, ChannelStore, CredentialsProblem, StoreError, StoreResult, Subscription,
+};
 use sqlx::postgres::PgRow;
 
 const COLUMNS: &str =
@@ -50,7 +52,8 @@ impl ChannelStore for PgStore {
 
     async fn update_channel(&self, c: &Channel) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE channels SET name = $1, settings = $2, credentials = $3, enabled = $4, updated_at = $5 \
+            "UPDATE channels SET name = $1, settings = $2, credentials = $3, enabled = $4, updated_at = $5, \
+             credentials_problem = CASE WHEN credentials = $3 THEN credentials_problem END \
              WHERE tenant_id = $6 AND id = $7",
         )
         .bind(&c.name)
@@ -75,7 +78,7 @@ impl ChannelStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE channels SET credentials = $1, updated_at = $2 \
+            "UPDATE channels SET credentials = $1, updated_at = $2, credentials_problem = NULL \
              WHERE tenant_id = $3 AND id = $4 AND credentials = $5",
         )
         .bind(new)
@@ -131,6 +134,38 @@ impl ChannelStore for PgStore {
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
         let doc: Option<Option<serde_json::Value>> =
             sqlx::query_scalar("SELECT subscription FROM channels WHERE id = $1")
+                .bind(cid.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        doc.flatten()
+            .map(|d| serde_json::from_value(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    async fn hold_credentials(
+        &self,
+        tenant: TenantId,
+        cid: ChannelId,
+        problem: &CredentialsProblem,
+    ) -> StoreResult<()> {
+        let doc = serde_json::to_value(problem).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "UPDATE channels SET credentials_problem = $1 \
+             WHERE tenant_id = $2 AND id = $3 AND credentials_problem IS NULL",
+        )
+        .bind(&doc)
+        .bind(tenant.0)
+        .bind(cid.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {
+        let doc: Option<Option<serde_json::Value>> =
+            sqlx::query_scalar("SELECT credentials_problem FROM channels WHERE id = $1")
                 .bind(cid.0)
                 .fetch_optional(&self.pool)
                 .await

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::rows::updated;
-use ponte_store::{Channel, ChannelStore, StoreResult, Subscription};
+use ponte_store::{Channel, ChannelStore, CredentialsProblem, StoreResult, Subscription};
 use sqlx::sqlite::SqliteRow;
 
 const COLUMNS: &str =
@@ -50,14 +50,16 @@ impl ChannelStore for SqliteStore {
 
     async fn update_channel(&self, c: &Channel) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE channels SET name = ?, settings = ?, credentials = ?, enabled = ?, updated_at = ? \
-             WHERE tenant_id = ? AND id = ?",
+            "UPDATE channels SET name = ?, settings = ?, enabled = ?, updated_at = ?, \
+             credentials_problem = CASE WHEN credentials = ? THEN credentials_problem END, \
+             credentials = ? WHERE tenant_id = ? AND id = ?",
         )
         .bind(&c.name)
         .bind(to_json(&c.settings)?)
-        .bind(&c.credentials)
         .bind(i64::from(c.enabled))
         .bind(ts(c.updated_at))
+        .bind(&c.credentials)
+        .bind(&c.credentials)
         .bind(c.tenant_id.to_string())
         .bind(c.id.to_string())
         .execute(&self.writer)
@@ -75,7 +77,7 @@ impl ChannelStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE channels SET credentials = ?, updated_at = ? \
+            "UPDATE channels SET credentials = ?, updated_at = ?, credentials_problem = NULL \
              WHERE tenant_id = ? AND id = ? AND credentials = ?",
         )
         .bind(new)
@@ -131,6 +133,35 @@ impl ChannelStore for SqliteStore {
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
         let doc: Option<Option<String>> =
             sqlx::query_scalar("SELECT subscription FROM channels WHERE id = ?")
+                .bind(cid.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        doc.flatten().map(|d| json(&d)).transpose()
+    }
+
+    async fn hold_credentials(
+        &self,
+        tenant: TenantId,
+        cid: ChannelId,
+        problem: &CredentialsProblem,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE channels SET credentials_problem = ? \
+             WHERE tenant_id = ? AND id = ? AND credentials_problem IS NULL",
+        )
+        .bind(to_json(problem)?)
+        .bind(tenant.to_string())
+        .bind(cid.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {
+        let doc: Option<Option<String>> =
+            sqlx::query_scalar("SELECT credentials_problem FROM channels WHERE id = ?")
                 .bind(cid.to_string())
                 .fetch_optional(&self.reader)
                 .await

@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
             $fresh,
             [],
             channels_round_trip,
+            credentials_refusal_until_replaced,
             deliveries_coalesce_jobs,
             order_upsert_is_idempotent,
             stale_and_backward_snapshots,
@@ -246,6 +247,7 @@ pub fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedO
             paid_at: None,
             cancelled_at: None,
             platform_status: PlatformStatus::default(),
+            platform_flags: vec![],
         },
         closed_at_platform: false,
         raw: serde_json::json!({"id": ext}),
@@ -364,6 +366,51 @@ pub async fn channels_round_trip(s: &impl Store) {
         s.set_subscription(TenantId::new(), c, &sub).await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn credentials_refusal_until_replaced(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    assert_eq!(s.credentials_problem(c).await.unwrap(), None);
+    let first = CredentialsProblem {
+        message: "platform_auth_failed: invalid_grant".into(),
+        since: t0(),
+    };
+    s.hold_credentials(t, c, &first).await.unwrap();
+    // A later refusal keeps the first one's time; another tenant's changes nothing.
+    let later = CredentialsProblem {
+        message: "again".into(),
+        since: t0() + CDuration::seconds(60),
+    };
+    s.hold_credentials(t, c, &later).await.unwrap();
+    s.hold_credentials(TenantId::new(), c, &later)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.credentials_problem(c).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    // Other changes keep it; other credentials clear it.
+    let mut ch = s.channel(c).await.unwrap().unwrap();
+    ch.name = "Renomeado".into();
+    s.update_channel(&ch).await.unwrap();
+    assert_eq!(
+        s.credentials_problem(c).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    ch.credentials = vec![9, 9];
+    s.update_channel(&ch).await.unwrap();
+    assert_eq!(s.credentials_problem(c).await.unwrap(), None);
+    // A renewed rotating token clears it too.
+    s.hold_credentials(t, c, &later).await.unwrap();
+    assert_eq!(
+        s.credentials_problem(c).await.unwrap().as_ref(),
+        Some(&later)
+    );
+    assert!(s
+        .swap_channel_credentials(t, c, &[9, 9], &[8], t0())
+        .await
+        .unwrap());
+    assert_eq!(s.credentials_problem(c).await.unwrap(), None);
 }
 
 pub async fn deliveries_coalesce_jobs(s: &impl Store) {

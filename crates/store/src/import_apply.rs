@@ -145,9 +145,27 @@ fn note_fetched(notes: &mut TimelineNotes, c: &ImportCommit, now: DateTime<Utc>)
 async fn apply_import<T: ImportTx + ?Sized>(
     tx: &mut T,
     notes: &mut TimelineNotes,
-    c: ImportCommit,
+    mut c: ImportCommit,
     now: DateTime<Utc>,
 ) -> StoreResult<(ImportApplied, u64)> {
+    // A job named by a pointer (a Mercado Livre shipment) stores the order it led to
+    // under the order's own id; the pointer's deliveries settle with it.
+    let pointer = match &c.result {
+        ImportResult::Fetched { order, .. } if order.data.external_id != c.external_id => {
+            let id = order.data.external_id.clone();
+            Some(ImportCommit {
+                lease: c.lease.clone(),
+                tenant_id: c.tenant_id,
+                channel_id: c.channel_id,
+                external_id: std::mem::replace(&mut c.external_id, id),
+                call: c.call.clone(),
+                result: ImportResult::FetchFailed {
+                    outcome: JobOutcome::Done,
+                },
+            })
+        }
+        _ => None,
+    };
     let (order, policy) = match &c.result {
         ImportResult::FetchFailed { outcome } => {
             return apply_failed(tx, notes, &c, outcome, now).await;
@@ -221,9 +239,14 @@ async fn apply_import<T: ImportTx + ?Sized>(
         }
     };
     let note_text = applied.delivery_note();
-    let settled = tx
-        .settle_deliveries(&c, started_at, "processed", note_text, now)
+    let mut settled = tx
+        .settle_deliveries(&c, started_at, "processed", note_text.clone(), now)
         .await?;
+    if let Some(p) = pointer {
+        settled += tx
+            .settle_deliveries(&p, started_at, "processed", note_text, now)
+            .await?;
+    }
     Ok((applied, settled))
 }
 

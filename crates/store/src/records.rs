@@ -77,6 +77,16 @@ pub struct Subscription {
     pub checked_at: DateTime<Utc>,
 }
 
+/// The platform refused a channel's credentials: the seller must connect again (or
+/// the operator replace them). Work that needs them waits meanwhile; nothing is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsProblem {
+    /// What the platform answered.
+    pub message: String,
+    /// The first refusal since the credentials last changed.
+    pub since: DateTime<Utc>,
+}
+
 /// State of an inbound webhook delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

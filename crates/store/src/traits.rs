@@ -101,7 +101,8 @@ pub trait PeopleStore: Send + Sync {
 pub trait ChannelStore: Send + Sync {
     /// Inserts a channel.
     async fn insert_channel(&self, channel: &Channel) -> StoreResult<()>;
-    /// Replaces a channel's mutable fields (name, settings, credentials, enabled, updated_at).
+    /// Replaces a channel's mutable fields (name, settings, credentials, enabled, updated_at);
+    /// other credentials clear a recorded refusal.
     async fn update_channel(&self, channel: &Channel) -> StoreResult<()>;
     /// Replaces a channel's (sealed) credentials only while they are still `old`: a
     /// compare-and-set, so that credentials that renew themselves (Mercado Livre's
@@ -128,6 +129,18 @@ pub trait ChannelStore: Send + Sync {
     ) -> StoreResult<()>;
     /// A channel's push subscription, when it was ever reconciled.
     async fn subscription(&self, id: ChannelId) -> StoreResult<Option<Subscription>>;
+    /// Records that the platform refused the channel's credentials, unless a refusal
+    /// is already recorded (the first one's `since` stays). Replacing the credentials
+    /// ([`ChannelStore::update_channel`] with others, or
+    /// [`ChannelStore::swap_channel_credentials`]) clears it.
+    async fn hold_credentials(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        problem: &CredentialsProblem,
+    ) -> StoreResult<()>;
+    /// The refusal of a channel's credentials, while they are not replaced.
+    async fn credentials_problem(&self, id: ChannelId) -> StoreResult<Option<CredentialsProblem>>;
 }
 
 /// Inbound deliveries (the inbox).

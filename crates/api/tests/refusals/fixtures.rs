@@ -112,6 +112,7 @@ impl Api {
                 paid_at: None,
                 cancelled_at: None,
                 platform_status: PlatformStatus::default(),
+                platform_flags: vec![],
             },
             closed_at_platform: false,
             raw: json!({"id": ext}),

@@ -200,6 +200,7 @@ impl Templates {
             paid_at: Some(now),
             cancelled_at: None,
             platform_status: PlatformStatus::default(),
+            platform_flags: vec![],
         };
         let actions = [
             Action::Separation(Separation {

@@ -1,6 +1,7 @@
 //! The Mercado Livre connector: calls the API for one seller with its OAuth token.
 
 use super::map;
+use super::notify;
 use super::settings::{MlCredentials, MlSettings};
 use super::token::Tokens;
 use crate::http_call::{retry_after, send_with_headers};
@@ -195,6 +196,13 @@ impl MlConnector {
     }
 }
 
+/// The `order_id` of a shipment (`GET /shipments/{id}`).
+fn shipment_order(shipment: &Value) -> Result<String, PlatformError> {
+    map::text(&shipment["order_id"])
+        .filter(|id| order_id_ok(id))
+        .ok_or_else(|| PlatformError::permanent("the shipment names no order".into()))
+}
+
 /// One [`CallInfo`] for several calls: the first's label with the others named, the
 /// last status, the whole duration.
 pub(super) fn joined(calls: Vec<CallInfo>) -> CallInfo {
@@ -295,15 +303,29 @@ impl Connector for MlConnector {
         &self,
         external_id: &str,
     ) -> (CallInfo, Result<MappedOrder, PlatformError>) {
-        if !order_id_ok(external_id) {
-            return (
-                joined(vec![]),
-                Err(PlatformError::permanent(format!(
-                    "not a Mercado Livre order id: {external_id}"
-                ))),
-            );
-        }
-        let (calls, raw) = self.read_raw(external_id).await;
+        let mut calls = vec![];
+        let order_id = match external_id.strip_prefix(notify::SHIPMENT_PREFIX) {
+            Some(shipment) if order_id_ok(shipment) => {
+                // A `shipments` notification: the shipment names its order.
+                let (info, r) = self.get_json(&format!("/shipments/{shipment}"), &[]).await;
+                calls.push(info);
+                match r.and_then(|s| shipment_order(&s)) {
+                    Ok(id) => id,
+                    Err(e) => return (joined(calls), Err(e)),
+                }
+            }
+            _ if order_id_ok(external_id) => external_id.to_owned(),
+            _ => {
+                return (
+                    joined(calls),
+                    Err(PlatformError::permanent(format!(
+                        "not a Mercado Livre order id: {external_id}"
+                    ))),
+                );
+            }
+        };
+        let (more, raw) = self.read_raw(&order_id).await;
+        calls.extend(more);
         (
             joined(calls),
             raw.and_then(|r| parse_raw(r, &self.settings)),

@@ -151,10 +151,11 @@ fn map_order(
     overrides: &[StatusRule],
 ) -> Result<MappedOrder, String> {
     let external_id = text(&o.id).ok_or("order has no id")?;
+    let fraud = has_tag(&o, FRAUD_TAG);
     let last_payment = o.payments.last();
     let platform_status = PlatformStatus {
         status: text(&o.status),
-        payment_status: if has_tag(&o, FRAUD_TAG) {
+        payment_status: if fraud {
             Some(FRAUD_TAG.to_owned())
         } else {
             last_payment.and_then(|p| text(&p.status))
@@ -289,6 +290,11 @@ fn map_order(
         paid_at,
         cancelled_at,
         platform_status,
+        platform_flags: if fraud {
+            vec![OrderFlag::FraudRisk]
+        } else {
+            vec![]
+        },
     };
     Ok(MappedOrder {
         data,

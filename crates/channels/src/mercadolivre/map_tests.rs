@@ -203,6 +203,10 @@ fn packs_fraud_and_cancellation() {
     let m = read_order(raw, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.data.status, PaymentInReview);
     assert_eq!(
+        m.data.platform_flags,
+        [ponte_core::order::OrderFlag::FraudRisk]
+    );
+    assert_eq!(
         m.data.platform_status.payment_status.as_deref(),
         Some(FRAUD_TAG)
     );

@@ -5,8 +5,9 @@
 //!   (`client_id`, `client_secret`, `refresh_token`, optional `access_token`).
 //! - `token.rs`: the seller's OAuth tokens, renewed before expiry and after a 401,
 //!   stored back by compare-and-set (one renewal across instances).
-//! - `notify.rs`: accepting `orders_v2` notifications for the channel's seller and
-//!   application (no signature exists).
+//! - `notify.rs`: accepting `orders_v2` and `shipments` notifications for the
+//!   channel's seller and application (no signature exists); a shipment's import
+//!   reads the shipment's order.
 //! - `client.rs`, `dto.rs`, `map.rs`: reading an order with its billing data and
 //!   forward shipment, and mapping it.
 //! - `poll.rs`: the safety net (`/orders/search`, then `/missed_feeds`).
@@ -29,8 +30,9 @@
 //!   invalid); billing address from it. The state registration stays in raw
 //!   ([`state_registration`]). Shipping address: the shipment's `receiver_address`
 //!   when ML gives it (it needs `X-Api-Version: 2`, not asked: PII).
-//! - Fraud: tag `fraud_risk_detected` sets `payment_status` to it, which maps to
-//!   `payment_in_review`; sends refuse shipping statuses for it.
+//! - Fraud: tag `fraud_risk_detected` flags the order `fraud_risk` and sets
+//!   `payment_status` to it, which maps to `payment_in_review`; sends refuse shipping
+//!   statuses for it.
 //! - Status: see [`default_status_table`]. `closed_at_platform` when the shipment is
 //!   already `shipped`, `delivered` or `not_delivered`.
 

@@ -29,29 +29,43 @@ pub fn verify(body: &[u8], seller_id: &str, app_id: &str) -> Result<WebhookEvent
     Ok(event(&topic, &resource))
 }
 
+/// The topic of shipment changes.
+pub const SHIPMENTS: &str = "shipments";
+
+/// How an import names the order of a shipment (`shipment:{id}`): the fetch reads the
+/// shipment, then its order (which is stored under its own id).
+pub const SHIPMENT_PREFIX: &str = "shipment:";
+
 /// What a (verified) notification asks for.
 pub fn event(topic: &str, resource: &str) -> WebhookEvent {
-    let order_id = resource
-        .strip_prefix("/orders/")
-        .filter(|id| super::client::order_id_ok(id));
-    match (topic, order_id) {
-        (ORDERS_V2, Some(id)) => WebhookEvent {
+    let pointer = |prefix: &str| {
+        resource
+            .strip_prefix(prefix)
+            .filter(|id| super::client::order_id_ok(id))
+    };
+    let action = match topic {
+        ORDERS_V2 => pointer("/orders/").map(str::to_owned),
+        // Whether ML also sends `orders_v2` when only the shipment moved is not
+        // documented: ponte re-reads the order for either.
+        SHIPMENTS => pointer("/shipments/").map(|id| format!("{SHIPMENT_PREFIX}{id}")),
+        _ => {
+            return WebhookEvent {
+                event: topic.to_owned(),
+                resource_id: Some(resource.to_owned()),
+                action: WebhookAction::Ignore(format!("topic {topic} is not imported")),
+            }
+        }
+    };
+    match action {
+        Some(id) => WebhookEvent {
             event: topic.to_owned(),
-            resource_id: Some(id.to_owned()),
+            resource_id: Some(id),
             action: WebhookAction::ImportOrder,
         },
-        (ORDERS_V2, None) => WebhookEvent {
+        None => WebhookEvent {
             event: topic.to_owned(),
             resource_id: Some(resource.to_owned()),
-            action: WebhookAction::Ignore(format!("not an order resource: {resource}")),
-        },
-        _ => WebhookEvent {
-            event: topic.to_owned(),
-            resource_id: Some(resource.to_owned()),
-            // `shipments` notifications name the shipment only; ML also sends
-            // `orders_v2` for the order when its shipment changes (assumption, from
-            // integrations; the safety net re-reads the order anyway).
-            action: WebhookAction::Ignore(format!("topic {topic} is not imported")),
+            action: WebhookAction::Ignore(format!("not a {topic} resource: {resource}")),
         },
     }
 }
@@ -85,6 +99,11 @@ mod tests {
         // `user_id` as a string (other topics) is read too.
         let s =
             br#"{"resource":"/shipments/1","user_id":"7","topic":"shipments","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.action, WebhookAction::ImportOrder);
+        assert_eq!(e.resource_id.as_deref(), Some("shipment:1"));
+        let s =
+            br#"{"resource":"/questions/1","user_id":7,"topic":"questions","application_id":9}"#;
         let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(e.action, WebhookAction::Ignore(_)));
         let s =

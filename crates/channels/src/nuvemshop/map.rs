@@ -148,6 +148,7 @@ pub fn map_order(
         paid_at: time(&o.paid_at),
         cancelled_at: time(&o.cancelled_at),
         platform_status,
+        platform_flags: vec![],
     };
     Ok(MappedOrder {
         data,

@@ -203,6 +203,7 @@ fn map_order(o: dto::Order, raw: Value, overrides: &[StatusRule]) -> Result<Mapp
         paid_at: time(&o.authorized_date),
         cancelled_at,
         platform_status,
+        platform_flags: vec![],
     };
     Ok(MappedOrder {
         data,

@@ -21,8 +21,8 @@ pub(crate) enum Input {
     Text,
     /// A number (`,` or `.` for decimals).
     Number,
-    /// Sim / Não.
-    YesNo,
+    /// Sim / Não, with what a new channel starts with.
+    YesNo(bool),
     /// One of these values (each named `choice.<value>` in the catalogues).
     Choice(&'static [&'static str]),
     /// One of the tenant's warehouses, or none.
@@ -54,7 +54,7 @@ pub(crate) const PLATFORMS: [&str; 3] = ["nuvemshop", "vtex", "mercadolivre"];
 /// The platform tab's fields every platform has (seed 000: "Evento de vendas").
 const COMMON: &[Field] = &[
     f("name", Input::Name),
-    f("instant_events", Input::YesNo),
+    f("instant_events", Input::YesNo(true)),
     f("import_policy", Input::Choice(IMPORT_POLICY)),
 ];
 
@@ -85,7 +85,7 @@ const MERCADOLIVRE: &[Field] = &[
     f("seller_id", Input::Text),
     f("site_id", Input::Text),
     f("api_base_url", Input::Text),
-    f("warehouse_management", Input::YesNo),
+    f("warehouse_management", Input::YesNo(false)),
     f("stock_store_id", Input::Text),
     f("rate_limit_per_sec", Input::Number),
     f("rate_limit_burst", Input::Number),
@@ -96,16 +96,16 @@ const MERCADOLIVRE: &[Field] = &[
 
 /// The Automações tab (seed 002).
 pub(crate) const AUTOMATIONS: &[Field] = &[
-    f("send_status_updates", Input::YesNo),
-    f("send_cancellations", Input::YesNo),
-    f("send_delivery_info", Input::YesNo),
-    f("fulfillment_mode", Input::YesNo),
+    f("send_status_updates", Input::YesNo(true)),
+    f("send_cancellations", Input::YesNo(true)),
+    f("send_delivery_info", Input::YesNo(true)),
+    f("fulfillment_mode", Input::YesNo(false)),
     f("max_attempts", Input::Number),
 ];
 
 /// The Estoque tab (seed 004: which warehouses feed the channel, which one is debited).
 pub(crate) const STOCK: &[Field] = &[
-    f("send_stock", Input::YesNo),
+    f("send_stock", Input::YesNo(false)),
     f("stock_warehouses", Input::Warehouses),
     f("debit_warehouse", Input::Warehouse),
     f("stock_buffer", Input::Number),
@@ -189,7 +189,7 @@ fn kind(input: Input) -> &'static str {
     match input {
         Input::Name | Input::Text => "text",
         Input::Number => "number",
-        Input::YesNo => "yesno",
+        Input::YesNo(_) => "yesno",
         Input::Choice(_) => "choice",
         Input::Warehouse => "warehouse",
         Input::Warehouses => "warehouses",
@@ -200,7 +200,7 @@ fn kind(input: Input) -> &'static str {
 fn shown_value(fd: &Field, shown: &Shown<'_>) -> (String, Vec<String>) {
     match (fd.input, shown) {
         (Input::Secret, _) => (String::new(), vec![]),
-        (Input::YesNo, Shown::New) => ("true".into(), vec![]),
+        (Input::YesNo(default), Shown::New) => (default.to_string(), vec![]),
         (Input::Choice(opts), Shown::New) => (opts.first().copied().unwrap_or("").into(), vec![]),
         (_, Shown::New) => (String::new(), vec![]),
         (Input::Name, Shown::Stored(c)) => (c.name.clone(), vec![]),
@@ -277,7 +277,7 @@ pub(crate) fn read(
                 continue;
             }
             (Input::Secret, None) => continue,
-            (Input::YesNo, None) => continue,
+            (Input::YesNo(_), None) => continue,
             (_, None) => existing.then_some(Value::Null),
             (Input::Number, Some(v)) => match number(v) {
                 Some(n) => Some(n),
@@ -288,7 +288,7 @@ pub(crate) fn read(
                     continue;
                 }
             },
-            (Input::YesNo, Some(v)) => match v {
+            (Input::YesNo(_), Some(v)) => match v {
                 "true" => Some(Value::Bool(true)),
                 "false" => Some(Value::Bool(false)),
                 _ => {

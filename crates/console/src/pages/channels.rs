@@ -1,5 +1,6 @@
-//! Canais: every channel with its integration switch state, push subscription, poll
-//! gaps and last import, each leading to its page; and "Novo canal".
+//! Canais: every channel with its integration switch state (and "Reconectar" when
+//! the platform refused its credentials), push subscription, poll gaps and last
+//! import, each leading to its page; and "Novo canal".
 
 use crate::pages::orders::unavailable;
 use crate::render::{page, Chrome};
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use ponte_store::{Channel, Subscription, TaskKind, TaskRun};
+use ponte_store::{Channel, CredentialsProblem, Subscription, TaskKind, TaskRun};
 
 pub(crate) fn routes() -> Router<Console> {
     Router::new().route("/channels", get(list))
@@ -20,6 +21,8 @@ pub(crate) fn routes() -> Router<Console> {
 struct Row {
     c: Channel,
     subscription: Option<Subscription>,
+    /// The platform refused its credentials: the seller must reconnect.
+    refused: Option<CredentialsProblem>,
     poll_gaps: u64,
     /// The latest run of its orders import.
     last_import: Option<TaskRun>,
@@ -43,6 +46,7 @@ async fn list(State(state): State<Console>, s: Session) -> Response {
                 .position(|t| t.kind == TaskKind::ImportOrders && t.channel_id == Some(c.id));
             rows.push(Row {
                 subscription: e.subscription(s.tenant, c.id).await?,
+                refused: e.credentials_problem(s.tenant, c.id).await?,
                 poll_gaps: e.poll_gaps(s.tenant, c.id).await?,
                 last_import: import.and_then(|i| tasks.swap_remove(i).last_run),
                 c,

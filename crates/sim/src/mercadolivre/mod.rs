@@ -71,6 +71,9 @@ pub struct MlConfig {
     pub rate_limit: Option<(u32, f64)>,
     /// How many requests [`MlSim::requests`] keeps.
     pub request_log_capacity: usize,
+    /// A shipment's change is also notified as `orders_v2` for its order (whether ML
+    /// does is not documented; `false` makes ponte rely on `shipments` alone).
+    pub shipment_notifies_order: bool,
 }
 
 impl Default for MlConfig {
@@ -88,6 +91,7 @@ impl Default for MlConfig {
             warehouse_management: false,
             rate_limit: None,
             request_log_capacity: 100_000,
+            shipment_notifies_order: true,
         }
     }
 }
@@ -244,6 +248,15 @@ impl MlSim {
         }
     }
 
+    /// Notifies a shipment's change: `shipments`, and `orders_v2` for its order when
+    /// [`MlConfig::shipment_notifies_order`] says so.
+    pub(crate) fn notify_shipment(&self, shipment_id: &str, order_id: u64) {
+        self.notify("shipments", format!("/shipments/{shipment_id}"));
+        if self.inner.config.shipment_notifies_order {
+            self.notify("orders_v2", format!("/orders/{order_id}"));
+        }
+    }
+
     pub(crate) fn callback(&self) -> Option<String> {
         lock(&self.inner.callback).clone()
     }
@@ -311,6 +324,15 @@ impl MlSim {
     /// The seller revokes the grant: the next refresh answers `invalid_grant`.
     pub fn revoke_grant(&self) {
         self.store().grant_revoked = true;
+    }
+
+    /// The seller authorizes the application again (after a revocation): the grant's
+    /// new refresh token is returned, the old one no longer works.
+    pub fn reauthorize(&self) -> String {
+        let mut s = self.store();
+        s.grant_revoked = false;
+        s.refresh = format!("TG-sim-reauthorized-{}", s.refreshes);
+        s.refresh.clone()
     }
 
     /// How many refreshes succeeded.
@@ -400,8 +422,7 @@ impl MlSim {
             }
             sid
         };
-        self.notify("shipments", format!("/shipments/{sid}"));
-        self.notify("orders_v2", format!("/orders/{order_id}"));
+        self.notify_shipment(&sid.to_string(), order_id);
         Ok(())
     }
 

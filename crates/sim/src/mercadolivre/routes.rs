@@ -365,8 +365,7 @@ async fn invoice_upload(
         }
         sh.order_id
     };
-    st.sim.notify("shipments", format!("/shipments/{id}"));
-    st.sim.notify("orders_v2", format!("/orders/{order_id}"));
+    st.sim.notify_shipment(&id, order_id);
     ok(&json!({"status": "approved", "shipment_id": id_of(&id)}))
 }
 

@@ -25,6 +25,10 @@ struct Fake {
     stored: ExistingOrder,
     calls: Vec<String>,
     notes: Vec<&'static str>,
+    /// The external ids deliveries were settled for.
+    settled: Vec<String>,
+    /// The external id the order was looked up by.
+    looked_up: Option<String>,
 }
 
 #[async_trait]
@@ -41,7 +45,8 @@ impl ImportTx for Fake {
         self.calls.push("finish_job".into());
         Ok(())
     }
-    async fn existing(&mut self, _: &ImportCommit) -> StoreResult<ExistingOrder> {
+    async fn existing(&mut self, c: &ImportCommit) -> StoreResult<ExistingOrder> {
+        self.looked_up = Some(c.external_id.clone());
         Ok(self.stored.clone())
     }
     async fn insert_order(
@@ -82,12 +87,13 @@ impl ImportTx for Fake {
     }
     async fn settle_deliveries(
         &mut self,
-        _: &ImportCommit,
+        c: &ImportCommit,
         started_at: DateTime<Utc>,
         state: &'static str,
         message: Option<String>,
         _: DateTime<Utc>,
     ) -> StoreResult<u64> {
+        self.settled.push(c.external_id.clone());
         let message = message.unwrap_or_default();
         let call = format!("settle {state} {} {message}", started_at.timestamp());
         self.calls.push(call.trim_end().to_owned());
@@ -129,6 +135,7 @@ fn data(status: OrderStatus, updated: i64) -> OrderData {
         paid_at: None,
         cancelled_at: None,
         platform_status: PlatformStatus::default(),
+        platform_flags: vec![],
     }
 }
 
@@ -268,4 +275,19 @@ fn a_retried_fetch_leaves_the_deliveries_waiting() {
     );
     assert_eq!(out[0].applied, ImportApplied::Retrying);
     assert_eq!(tx.calls, ["job_started", "finish_job", "order_effects 0"]);
+}
+
+#[test]
+fn a_job_named_by_a_pointer_stores_the_order_under_its_own_id() {
+    let mut tx = Fake {
+        job: Some(Some(at(90))),
+        ..Fake::default()
+    };
+    let mut c = fetched(OrderStatus::Approved, 50);
+    c.external_id = "shipment:7".into();
+    let out = apply(&mut tx, vec![c]);
+    assert!(matches!(out[0].applied, ImportApplied::Created(_)));
+    assert_eq!(tx.looked_up.as_deref(), Some("1"));
+    // The order's deliveries and the pointer's settle together.
+    assert_eq!(tx.settled, ["1", "shipment:7"]);
 }
