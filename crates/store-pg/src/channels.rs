@@ -29,6 +29,25 @@ fn decode(r: &PgRow) -> StoreResult<Channel> {
     })
 }
 
+impl PgStore {
+    /// A channel's JSON document column (`subscription`, `credentials_problem`).
+    async fn channel_doc<T: serde::de::DeserializeOwned>(
+        &self,
+        cid: ChannelId,
+        column: &'static str,
+    ) -> StoreResult<Option<T>> {
+        let doc: Option<Option<serde_json::Value>> =
+            sqlx::query_scalar(&format!("SELECT {column} FROM channels WHERE id = $1"))
+                .bind(cid.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        doc.flatten()
+            .map(|d| serde_json::from_value(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl ChannelStore for PgStore {
     async fn insert_channel(&self, c: &Channel) -> StoreResult<()> {
@@ -132,15 +151,7 @@ impl ChannelStore for PgStore {
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
-        let doc: Option<Option<serde_json::Value>> =
-            sqlx::query_scalar("SELECT subscription FROM channels WHERE id = $1")
-                .bind(cid.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        doc.flatten()
-            .map(|d| serde_json::from_value(d).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        self.channel_doc(cid, "subscription").await
     }
 
     async fn hold_credentials(
@@ -164,14 +175,6 @@ impl ChannelStore for PgStore {
     }
 
     async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {
-        let doc: Option<Option<serde_json::Value>> =
-            sqlx::query_scalar("SELECT credentials_problem FROM channels WHERE id = $1")
-                .bind(cid.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        doc.flatten()
-            .map(|d| serde_json::from_value(d).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        self.channel_doc(cid, "credentials_problem").await
     }
 }

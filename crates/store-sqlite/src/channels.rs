@@ -27,6 +27,23 @@ fn decode(r: &SqliteRow) -> StoreResult<Channel> {
     })
 }
 
+impl SqliteStore {
+    /// A channel's JSON document column (`subscription`, `credentials_problem`).
+    async fn channel_doc<T: serde::de::DeserializeOwned>(
+        &self,
+        cid: ChannelId,
+        column: &'static str,
+    ) -> StoreResult<Option<T>> {
+        let doc: Option<Option<String>> =
+            sqlx::query_scalar(&format!("SELECT {column} FROM channels WHERE id = ?"))
+                .bind(cid.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        doc.flatten().map(|d| json(&d)).transpose()
+    }
+}
+
 #[async_trait]
 impl ChannelStore for SqliteStore {
     async fn insert_channel(&self, c: &Channel) -> StoreResult<()> {
@@ -131,13 +148,7 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {
-        let doc: Option<Option<String>> =
-            sqlx::query_scalar("SELECT subscription FROM channels WHERE id = ?")
-                .bind(cid.to_string())
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        doc.flatten().map(|d| json(&d)).transpose()
+        self.channel_doc(cid, "subscription").await
     }
 
     async fn hold_credentials(
@@ -160,12 +171,6 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {
-        let doc: Option<Option<String>> =
-            sqlx::query_scalar("SELECT credentials_problem FROM channels WHERE id = ?")
-                .bind(cid.to_string())
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        doc.flatten().map(|d| json(&d)).transpose()
+        self.channel_doc(cid, "credentials_problem").await
     }
 }
