@@ -1,9 +1,9 @@
 //! `remap`: orders re-mapped per second when a new status row is applied to a
 //! channel's stored orders (`POST /api/v1/channels/{id}/remap`: each stored payload
 //! mapped again and applied through the import path, no platform call). A simulator
-//! backlog whose every order has a payment status the default table does not map is
-//! imported by a manual sync first; then the row is saved and the remap followed to its
-//! end. Every order must move.
+//! backlog of orders awaiting payment (`pending`, which the listing shows) is imported
+//! by a manual sync first; then a row taking `pending` to `payment_in_review` is saved
+//! and the remap followed to its end. Every order must move.
 
 use crate::report::{emit, Row};
 use crate::scenarios::{Setup, SetupSpec, Target};
@@ -45,7 +45,7 @@ pub async fn remap(a: RemapArgs) -> anyhow::Result<Value> {
     let spec = SetupSpec {
         orders: a.orders,
         order: NewOrder {
-            payment_status: PaymentStatus::PartiallyPaid,
+            payment_status: PaymentStatus::Pending,
             ..NewOrder::default()
         },
         settings: json!({ "instant_events": false }),
@@ -166,7 +166,7 @@ async fn measure(s: &Setup, n: usize) -> anyhow::Result<(Value, Value)> {
     let mut rows = map["rows"].as_array().context("rows")?.clone();
     rows.insert(
         0,
-        json!({"payment_status": "partially_paid", "to": "payment_in_review"}),
+        json!({"payment_status": "pending", "to": "payment_in_review"}),
     );
     s.http
         .put(format!("{base}/api/v1/channels/{ch}/status-map"))
