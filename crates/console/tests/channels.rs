@@ -424,6 +424,9 @@ async fn every_tab_renders_and_saves() {
     let r = app.get(&url("status-map"), &[&session]).await;
     assert!(r.body.contains("id=\"status-map-default\""), "{}", r.body);
     assert!(r.body.contains("id=\"remap\""));
+    // The payment table (the connector's NF-e codes) and the customer field rules.
+    assert!(r.body.contains("17 PIX"), "{}", r.body);
+    assert!(r.body.contains("Campos padrões de cliente"));
     let r = post(
         "status-map",
         vec![

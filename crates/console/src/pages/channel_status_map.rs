@@ -18,9 +18,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use ponte_core::customer_fields::FieldRule;
+use ponte_core::payment_map::PaymentRule;
 use ponte_core::status_rules::StatusRule;
 use ponte_core::{ErrorCode, OrderStatus};
-use ponte_engine::UnmappedStatus;
+use ponte_engine::{UnmappedPayment, UnmappedStatus};
 use serde_json::{Map, Value};
 
 pub(crate) fn routes() -> Router<Console> {
@@ -60,6 +62,22 @@ struct StatusMapTab<'a> {
     default: bool,
     /// Platform statuses of the channel's orders no row maps.
     unmapped: Vec<UnmappedStatus>,
+    /// The payment table that applies (read here, edited through the API).
+    payments: Vec<PaymentRule>,
+    /// Payment methods of the channel's orders no row maps.
+    unmapped_payments: Vec<UnmappedPayment>,
+    /// Default customer field rules, each as one line.
+    fields: Vec<String>,
+}
+
+/// A customer field rule as one line: `field = value` and its conditions as JSON.
+fn field_line(r: &FieldRule) -> String {
+    let when = if r.when.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", serde_json::to_string(&r.when).unwrap_or_default())
+    };
+    format!("{} = {}{when}", r.field, r.value)
 }
 
 fn with_blanks(mut rows: Vec<Row>) -> Vec<Row> {
@@ -86,12 +104,19 @@ async fn render(
     status: StatusCode,
 ) -> Response {
     let here = format!("/console/channels/{}/{}", head.c.id, Tab::StatusMap.slug());
-    let (default, unmapped) = match (
-        state.engine.status_map(s.tenant, head.c.id).await,
-        state.engine.unmapped_statuses(s.tenant, head.c.id).await,
-    ) {
-        (Ok(m), Ok(u)) => (!m.saved, u),
-        (Err(e), _) | (_, Err(e)) => return unavailable(&e.to_string()),
+    let (e, t, c) = (&state.engine, s.tenant, head.c.id);
+    let read = async {
+        Ok::<_, ponte_engine::EngineError>((
+            !e.status_map(t, c).await?.saved,
+            e.unmapped_statuses(t, c).await?,
+            e.payment_map(t, c).await?.rows,
+            e.unmapped_payments(t, c).await?,
+            e.customer_fields(t, c).await?,
+        ))
+    };
+    let (default, unmapped, payments, unmapped_payments, fields) = match read.await {
+        Ok(all) => all,
+        Err(e) => return unavailable(&e.to_string()),
     };
     let p = StatusMapTab {
         chrome: Chrome::new(state, s, "channels", &here),
@@ -101,6 +126,9 @@ async fn render(
         statuses: &OrderStatus::ALL,
         default,
         unmapped,
+        payments,
+        unmapped_payments,
+        fields: fields.iter().map(field_line).collect(),
     };
     page_with(status, &p)
 }
