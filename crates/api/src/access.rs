@@ -61,6 +61,12 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         ("POST", "/status-sends/resend") => records(Operator, "status_sends.resent"),
         ("POST", "/channels/{id}/stock/resync") => records(Operator, "stock.resynced"),
         ("POST", "/channels/{id}/subscription/check") => records(Operator, "subscription.checked"),
+        ("PUT", "/channels/{id}/status-map") => records(Admin, "channel.status_map_updated"),
+        ("PUT", "/channels/{id}/payment-map") => records(Admin, "channel.payment_map_updated"),
+        ("PUT", "/channels/{id}/customer-fields") => {
+            records(Admin, "channel.customer_fields_updated")
+        }
+        ("POST", "/channels/{id}/remap") => records(Operator, "channel.remapped"),
         _ => needs(Operator),
     }
 }

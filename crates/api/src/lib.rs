@@ -7,10 +7,12 @@ mod audit;
 mod channels;
 mod deliveries;
 mod json_body;
+mod mappings;
 mod openapi;
 mod ops;
 mod orders;
 mod problem;
+mod remap;
 mod route_codes;
 mod sends;
 mod stock;
@@ -52,6 +54,8 @@ pub fn metrics_router(engine: Arc<Engine>) -> Router {
 fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
     let api = Router::new()
         .merge(channels::routes())
+        .merge(mappings::routes())
+        .merge(remap::routes())
         .merge(orders::routes())
         .merge(actions::routes())
         .merge(sends::routes())

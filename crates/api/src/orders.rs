@@ -59,7 +59,7 @@ pub(crate) struct OrderDetail {
 pub(crate) struct TimelineItem {
     at: DateTime<Utc>,
     /// `delivery_received`, `fetched`, `imported`, `updated`, `status_changed`, `stale_ignored`,
-    /// `skipped`, `erp_action`, `status_send_queued`, `status_send_attempt`.
+    /// `skipped`, `remapped`, `erp_action`, `status_send_queued`, `status_send_attempt`.
     kind: String,
     #[schema(value_type = Object)]
     detail: serde_json::Value,

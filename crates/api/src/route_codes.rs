@@ -116,6 +116,54 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[&[E::ChannelNotFound]],
     ),
     (
+        "get",
+        "/api/v1/channels/{id}/status-map",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "put",
+        "/api/v1/channels/{id}/status-map",
+        &[BODY, &[E::ChannelNotFound, E::InvalidMapping]],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/unmapped-statuses",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/payment-map",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "put",
+        "/api/v1/channels/{id}/payment-map",
+        &[BODY, &[E::ChannelNotFound, E::InvalidMapping]],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/unmapped-payments",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "get",
+        "/api/v1/channels/{id}/customer-fields",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "put",
+        "/api/v1/channels/{id}/customer-fields",
+        &[BODY, &[E::ChannelNotFound, E::InvalidMapping]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/remap",
+        &[
+            BODY,
+            &[E::ChannelNotFound, E::ValidationFailed, E::TaskBusy],
+        ],
+    ),
+    (
         "post",
         "/api/v1/channels/{id}/sync",
         &[

@@ -34,13 +34,16 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) struct RunView {
     id: RunId,
     task_id: TaskId,
-    /// `import_orders`, `refresh_payment_status` or `auto_cancel`.
+    /// `import_orders`, `refresh_payment_status`, `auto_cancel` or `remap_orders`.
     kind: String,
     channel_id: Option<ChannelId>,
     /// `schedule`, `run_now` or `manual` (a sync).
     trigger: String,
-    /// Manual syncs: orders updated since.
+    /// Manual syncs: orders updated since (remaps: placed since).
     since: Option<DateTime<Utc>>,
+    /// Remaps: orders placed before (absent: up to when it ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<DateTime<Utc>>,
     /// `queued`, `running`, `succeeded` or `failed`.
     state: String,
     /// Scheduled runs: the due time that fired it (`started_at` minus this is how late
@@ -58,6 +61,7 @@ pub(crate) struct RunView {
     rate_per_sec: Option<f64>,
 }
 
+/// A run as the API shows it.
 pub(crate) fn run_view(r: TaskRun) -> RunView {
     let end = r.finished_at.unwrap_or_else(Utc::now);
     let rate_per_sec = r.started_at.and_then(|s| {
@@ -71,6 +75,7 @@ pub(crate) fn run_view(r: TaskRun) -> RunView {
         channel_id: r.channel_id,
         trigger: r.trigger.as_str().to_owned(),
         since: r.since,
+        until: r.until,
         state: r.state.as_str().to_owned(),
         due_at: r.due_at,
         created_at: r.created_at,
@@ -86,7 +91,8 @@ pub(crate) fn run_view(r: TaskRun) -> RunView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TaskView {
     id: TaskId,
-    /// `import_orders`, `refresh_payment_status` (per channel) or `auto_cancel` (tenant).
+    /// `import_orders`, `refresh_payment_status`, `remap_orders` (per channel) or
+    /// `auto_cancel` (tenant).
     kind: String,
     channel_id: Option<ChannelId>,
     interval_seconds: i64,

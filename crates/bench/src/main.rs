@@ -10,6 +10,7 @@ mod load;
 mod mercadolivre;
 mod pg;
 mod poll;
+mod remap;
 mod report;
 mod retention;
 mod scenarios;
@@ -52,6 +53,9 @@ enum Cmd {
     /// Mercado Livre: notification -> order stored (with billing data and shipment),
     /// and stock pushes per second, against the simulator.
     Mercadolivre(mercadolivre::MlArgs),
+    /// Orders re-mapped per second when a new status row is applied to a channel's
+    /// stored orders (remap, no platform call).
+    Remap(remap::RemapArgs),
     /// Signed webhooks accepted per second with the retention sweep off, then while it
     /// deletes a database full of old deliveries.
     Retention(retention::RetentionArgs),
@@ -92,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Mercadolivre(a) => mercadolivre::mercadolivre(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
+            Cmd::Remap(a) => remap::remap(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::Tenants(a) => tenants::tenants(a).await,
             Cmd::All { quick, sqlite_only } => {
@@ -115,6 +120,7 @@ fn main() -> anyhow::Result<()> {
                             target.clone(),
                         ))
                         .await?;
+                        remap::remap(remap::RemapArgs::preset(quick, target.clone())).await?;
                         retention::retention(retention::RetentionArgs::preset(
                             quick,
                             target.clone(),

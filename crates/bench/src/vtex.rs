@@ -359,7 +359,7 @@ fn importable(sim: &VtexSim) -> HashMap<String, String> {
         .filter_map(|id| sim.order(&id))
         .filter_map(|raw| ponte_channels::vtex::read_order(raw, &[]).ok())
         .filter_map(|m| {
-            let status = table.resolve(&[], &m.data.platform_status)?;
+            let status = table.status_of(&[], &m.data.platform_status);
             (status != OrderStatus::Cancelled && !m.closed_at_platform)
                 .then(|| (m.data.external_id, status.as_str().to_owned()))
         })

@@ -7,6 +7,7 @@ mod http_call;
 pub mod mercadolivre;
 pub mod nuvemshop;
 mod outbound;
+mod payment_defaults;
 mod poll;
 mod send;
 mod settings;
@@ -29,6 +30,8 @@ use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
+use ponte_core::status_rules::StatusTable;
+use ponte_core::status_vocab::StatusVocabulary;
 use std::sync::Arc;
 
 /// What a verified webhook asks for.
@@ -81,6 +84,25 @@ pub trait Platform: Send + Sync {
     /// The base URL a channel with these (validated) settings calls: the host its
     /// credentials are sent to.
     fn base_url(&self, settings: &serde_json::Value) -> Result<String, ConfigError>;
+    /// The platform's status fields and their documented values: what a row of a
+    /// channel's status table (DE-PARA) may name.
+    fn status_vocabulary(&self) -> StatusVocabulary {
+        StatusVocabulary {
+            status: &[],
+            payment_status: &[],
+            shipping_status: &[],
+        }
+    }
+    /// The connector's documented status table (first match wins; a status no row
+    /// matches is imported as `awaiting_payment`).
+    fn default_status_table(&self) -> StatusTable {
+        StatusTable::default()
+    }
+    /// The connector's documented payment methods mapped to ERP payment types (NF-e
+    /// `tPag` codes), first match wins.
+    fn default_payment_table(&self) -> Vec<ponte_core::payment_map::PaymentRule> {
+        Vec::new()
+    }
     /// Builds a connector for one channel.
     fn connect(
         &self,
@@ -125,6 +147,12 @@ pub trait Connector: Send + Sync {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<WebhookEvent, WebhookError>;
+    /// Maps a stored platform payload (the `raw` of an order) again, without calling
+    /// the platform: what remap re-applies the channel's tables to.
+    fn remap(&self, raw: serde_json::Value) -> Result<MappedOrder, String> {
+        let _ = raw;
+        Err("this platform cannot map a stored payload".into())
+    }
     /// Fetches one order and maps it.
     async fn fetch_order(
         &self,

@@ -218,16 +218,14 @@ fn cancelled_order_takes_the_cancellation_date() {
 }
 
 fn resolve(overrides: &[StatusRule], status: &str) -> OrderStatus {
-    default_status_table()
-        .resolve(
-            overrides,
-            &PlatformStatus {
-                status: Some(status.into()),
-                payment_status: None,
-                shipping_status: None,
-            },
-        )
-        .unwrap()
+    default_status_table().status_of(
+        overrides,
+        &PlatformStatus {
+            status: Some(status.into()),
+            payment_status: None,
+            shipping_status: None,
+        },
+    )
 }
 
 #[test]

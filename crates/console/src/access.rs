@@ -82,6 +82,7 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         "/errors/resend" | "/errors/resend-channel" => records(Operator, "status_sends.resent"),
         "/stock/resync" => records(Operator, "stock.resynced"),
         "/channels/{id}/webhooks/check" => records(Operator, "subscription.checked"),
+        "/channels/{id}/remap" => records(Operator, "channel.remapped"),
         _ => needs(Operator),
     }
 }

@@ -417,7 +417,16 @@ async fn every_tab_renders_and_saves() {
     r.refused_at("send_stock", "Parâmetros inválidos.");
     assert_eq!(stored().await.settings["stock_buffer"], 2);
 
-    // DE-PARA: a row added, refused without a status, removed.
+    // DE-PARA: the platform's table until saved; a row added, refused without a
+    // status, removed.
+    let table = || async { app.engine.status_map(tenant, c.id).await.unwrap() };
+    assert!(!table().await.saved);
+    let r = app.get(&url("status-map"), &[&session]).await;
+    assert!(r.body.contains("id=\"status-map-default\""), "{}", r.body);
+    assert!(r.body.contains("id=\"remap\""));
+    // The payment table (the connector's NF-e codes) and the customer field rules.
+    assert!(r.body.contains("17 PIX"), "{}", r.body);
+    assert!(r.body.contains("Campos padrões de cliente"));
     let r = post(
         "status-map",
         vec![
@@ -432,8 +441,9 @@ async fn every_tab_renders_and_saves() {
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(table().await.saved);
     assert_eq!(
-        stored().await.settings["status_map"],
+        serde_json::to_value(table().await.rows).unwrap(),
         json!([{"status": "open", "payment_status": "paid", "shipping_status": null, "to": "approved"}])
     );
     let r = app.get(&url("status-map"), &[&session]).await;
@@ -464,7 +474,15 @@ async fn every_tab_renders_and_saves() {
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(stored().await.settings.get("status_map").is_none());
+    assert_eq!(table().await.rows, vec![]);
+    // Remapear starts a run and shows its progress.
+    let r = post("remap", vec![]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        r.location().starts_with("/console/task-runs/"),
+        "{}",
+        r.location()
+    );
 
     // Webhooks: no public URL, so polling only; Verificar reconciles.
     let r = app.get(&url("webhooks"), &[&session]).await;

@@ -97,6 +97,8 @@ codes! {
         "A platform ponte has no connector for.";
     InvalidSettings = "invalid_settings", Some(422), "Invalid settings",
         "A channel setting or credential is missing or has a wrong value (rate limits out of bounds, a bad URL, an unknown warehouse).";
+    InvalidMapping = "invalid_mapping", Some(422), "Invalid mapping",
+        "A row of a channel's DE-PARA table (statuses, payment types, customer fields) names a value the platform or ponte does not have, or is malformed; the detail names the row. Nothing is saved.";
     ForbiddenAddress = "forbidden_address", Some(422), "Forbidden address",
         "A URL ponte would call is or resolves to a loopback, private, link-local or otherwise non-public address (allowed only with PONTE_ALLOW_PRIVATE_NETWORKS).";
     CredentialsRequired = "credentials_required", Some(422), "Credentials required",

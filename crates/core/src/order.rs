@@ -86,6 +86,10 @@ pub struct Payment {
     pub gateway: Option<String>,
     /// Card installments.
     pub installments: Option<u32>,
+    /// The ERP's payment type, from the channel's payment table (absent: no row maps
+    /// this method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erp: Option<crate::payment_map::ErpPayment>,
 }
 
 /// One order line.
@@ -118,6 +122,30 @@ pub struct Customer {
     pub phone: Option<String>,
     /// CPF or CNPJ, validated; an invalid one is kept and flagged.
     pub document: Option<TaxDocument>,
+    /// A company buyer: the platform says so, or the document is a CNPJ.
+    #[serde(default)]
+    pub is_company: bool,
+    /// The company's corporate name (razão social), where the platform gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corporate_name: Option<String>,
+    /// State registration (inscrição estadual, IE), where the platform gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_registration: Option<String>,
+    /// Fields the channel's default customer field rules set, each with its rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_fields: Vec<ExtraField>,
+}
+
+/// A customer field set by a default customer field rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExtraField {
+    /// The ERP's field name.
+    pub field: String,
+    /// Text, number or true/false.
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// The rule that set it (from 1).
+    pub rule: usize,
 }
 
 /// A postal address.

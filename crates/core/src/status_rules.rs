@@ -52,6 +52,15 @@ impl StatusTable {
     }
 }
 
+impl StatusTable {
+    /// The ponte status for these platform fields, as an import sets it: the first
+    /// matching row (overrides first), else `awaiting_payment` (an unmapped status).
+    pub fn status_of(&self, overrides: &[StatusRule], p: &PlatformStatus) -> OrderStatus {
+        self.resolve(overrides, p)
+            .unwrap_or(OrderStatus::AwaitingPayment)
+    }
+}
+
 /// Shorthand for building a rule in a default table.
 pub fn rule(
     status: Option<&str>,

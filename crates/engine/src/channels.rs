@@ -53,7 +53,27 @@ pub(crate) struct Ready {
     /// The tenant is enabled (a disabled tenant's webhooks are refused).
     pub(crate) tenant_enabled: bool,
     pub(crate) connector: Arc<dyn Connector>,
+    /// The status table the merchant saved (applied over the connector's mapping);
+    /// `None`: the connector's documented table.
+    pub(crate) status_rows: Option<Vec<ponte_core::status_rules::StatusRule>>,
+    /// The payment table that applies (saved, or the connector's defaults).
+    pub(crate) payment_rows: Vec<ponte_core::payment_map::PaymentRule>,
+    /// The default customer field rules saved for the channel.
+    pub(crate) field_rules: Vec<ponte_core::customer_fields::FieldRule>,
     loaded: Instant,
+}
+
+impl Ready {
+    /// Applies the channel's saved tables to an order its connector mapped.
+    pub(crate) fn apply_tables(&self, order: &mut ponte_core::order::MappedOrder) {
+        crate::mappings::apply_saved(self.status_rows.as_deref(), order);
+        order.data.payment.erp =
+            ponte_core::payment_map::resolve(&self.payment_rows, &order.data.payment);
+        crate::field_rules::settle_company(&mut order.data.customer);
+        let channel = self.id.to_string();
+        let ctx = ponte_core::customer_fields::RuleContext { channel: &channel };
+        ponte_core::customer_fields::apply_field_rules(&self.field_rules, order, ctx);
+    }
 }
 
 /// Ready channels by id.
@@ -81,7 +101,10 @@ impl Cache {
 }
 
 impl Engine {
-    fn platform(&self, name: &str) -> Result<&Arc<dyn ponte_channels::Platform>, EngineError> {
+    pub(crate) fn platform(
+        &self,
+        name: &str,
+    ) -> Result<&Arc<dyn ponte_channels::Platform>, EngineError> {
         self.platforms
             .get(name)
             .ok_or_else(|| ConfigError::UnknownPlatform(name.to_owned()).into())
@@ -413,6 +436,16 @@ impl Engine {
             channel: ch.id,
         });
         let connector = platform.connect_with_vault(&settings, &creds, self.http.clone(), vault)?;
+        let status_rows = match self
+            .store
+            .mapping(ch.tenant_id, ch.id, ponte_store::MappingKind::Status)
+            .await?
+        {
+            Some(rows) => Some(crate::mappings::saved_rows(rows)?),
+            None => None,
+        };
+        let payment_rows = self.payment_rows(&ch).await?.rows;
+        let field_rules = self.saved_field_rules(ch.tenant_id, ch.id).await?;
         let ready = Arc::new(Ready {
             id: ch.id,
             tenant_id: ch.tenant_id,
@@ -422,6 +455,9 @@ impl Engine {
             instant_events_not_in_plan,
             tenant_enabled: tenant.is_some_and(|t| t.enabled),
             connector,
+            status_rows,
+            payment_rows,
+            field_rules,
             loaded: Instant::now(),
         });
         if let Ok(mut m) = self.channel_cache.0.write() {

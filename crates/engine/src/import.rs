@@ -73,8 +73,11 @@ impl Engine {
             error: result.as_ref().err().map(|e| e.message.clone()),
         };
         let result = match result {
-            Ok(order) => ImportResult::Fetched {
-                order: Box::new(order),
+            Ok(mut order) => ImportResult::Fetched {
+                order: Box::new({
+                    ready.apply_tables(&mut order);
+                    order
+                }),
                 policy: ready.connector.import_policy(),
             },
             Err(e) => {

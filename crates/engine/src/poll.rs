@@ -144,7 +144,8 @@ impl Engine {
         for o in page.orders {
             counts.seen += 1;
             match o {
-                Ok(order) => {
+                Ok(mut order) => {
+                    ready.apply_tables(&mut order);
                     *newest = (*newest).max(order.data.platform_updated_at);
                     commits.push(ImportCommit {
                         lease: None,

@@ -73,6 +73,7 @@ impl Engine {
                 TaskKind::ImportOrders => self.run_import_orders(&lease, &run, stop).await,
                 TaskKind::RefreshPaymentStatus => self.run_refresh_payments(&run).await,
                 TaskKind::AutoCancel => self.run_auto_cancel(&run).await,
+                TaskKind::RemapOrders => self.run_remap(&lease, &run, stop).await,
             }
         };
         // A run whose body panicked is recorded as failed; its schedule goes on.

@@ -154,6 +154,7 @@ impl Engine {
             task_id: id,
             trigger: RunTrigger::RunNow,
             since: None,
+            until: None,
             fire: None,
         })
         .await
@@ -181,12 +182,13 @@ impl Engine {
             task_id: task.id,
             trigger: RunTrigger::Manual,
             since: Some(since.or(task.cursor).unwrap_or_else(|| self.clock.now())),
+            until: None,
             fire: None,
         })
         .await
     }
 
-    async fn start(&self, req: RunRequest) -> Result<TaskRun, EngineError> {
+    pub(crate) async fn start(&self, req: RunRequest) -> Result<TaskRun, EngineError> {
         match self.store.start_run(&req, self.clock.now()).await? {
             RunStart::Started(run) => {
                 self.wake_workers();
@@ -265,6 +267,7 @@ impl Engine {
                 task_id: task.id,
                 trigger: RunTrigger::Schedule,
                 since: None,
+                until: None,
                 fire: Some((
                     task.next_run_at,
                     now + CDuration::seconds(task.interval_secs),

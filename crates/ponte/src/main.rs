@@ -67,6 +67,9 @@ enum Cmd {
         #[command(subcommand)]
         what: SyncCmd,
     },
+    /// Re-apply a channel's current DE-PARA tables (statuses, ...) to the orders ponte
+    /// stored, without calling the platform, through a running server's API.
+    Remap(ponte::sync_cli::remap::RemapArgs),
     /// Stock on a running server's channels, through its API, following the progress.
     Stock {
         #[command(subcommand)]
@@ -195,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sync {
             what: SyncCmd::Orders(args),
         } => ponte::sync_cli::sync_orders(args).await,
+        Cmd::Remap(args) => ponte::sync_cli::remap::remap_orders(args).await,
         Cmd::Stock {
             what: StockCmd::Resync(args),
         } => ponte::stock_cli::stock_resync(args).await,

@@ -187,6 +187,65 @@ async fn sync_orders_follows_the_run_and_imports_everything() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remap_applies_a_new_status_row_and_follows_the_run() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    let (ch, _) = ponte.nuvemshop_channel(&sim, "all").await;
+    for _ in 0..50 {
+        sim.sim
+            .create_order(ponte_sim::nuvemshop::NewOrder::default());
+    }
+    let args = ["--url", &ponte.base, "--token", TOKEN, "--channel", &ch];
+    let (ok, _, all) = sync_orders(&[&args[..], &["--since", "2020-01-01"]].concat()).await;
+    assert!(ok, "{all}");
+    let path = format!("/api/v1/channels/{ch}/status-map");
+    let mut rows = ponte.get(&path).await["rows"].as_array().unwrap().clone();
+    rows.insert(
+        0,
+        serde_json::json!({"payment_status": "pending", "to": "payment_in_review"}),
+    );
+    let r = ponte
+        .http
+        .put(format!("{}{path}", ponte.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "rows": rows }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let (ok, stdout, all) = piped(&["remap"], &args).await;
+    assert!(ok, "{all}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with("remap ") && summary.contains(": succeeded seen=50"),
+        "{stdout}"
+    );
+    assert_eq!(field(summary, "updated"), 50, "{summary}");
+    assert!(ponte
+        .all_orders()
+        .await
+        .iter()
+        .all(|o| o["status"] == "payment_in_review"));
+    // Another remap of a missing channel says so.
+    let missing = ponte_core::ChannelId::new().to_string();
+    let (ok, _, all) = piped(
+        &["remap"],
+        &[
+            "--url",
+            &ponte.base,
+            "--token",
+            TOKEN,
+            "--channel",
+            &missing,
+        ],
+    )
+    .await;
+    assert!(!ok && all.contains("channel"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_orders_explains_what_went_wrong() {
     let sim = Sim::start(Sim::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();

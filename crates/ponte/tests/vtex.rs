@@ -467,7 +467,7 @@ async fn feed_order_fetches_are_charged_to_the_channel_budget() {
         .iter()
         .filter_map(|id| ponte_channels::vtex::read_order(vtex.sim.order(id)?, &[]).ok())
         .filter(|m| {
-            let s = table.resolve(&[], &m.data.platform_status).unwrap();
+            let s = table.status_of(&[], &m.data.platform_status);
             s.as_str() != "cancelled" && !m.closed_at_platform
         })
         .map(|m| m.data.external_id)

@@ -10,6 +10,7 @@ mod connect;
 mod inbox;
 mod jobs;
 mod listen;
+mod mappings;
 mod orders;
 mod people;
 mod rate_limits;

@@ -24,17 +24,17 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
-                           due_at, created_at, started_at, finished_at, counts, error";
+                           due_at, created_at, started_at, finished_at, counts, error, until_at";
 
 /// Tasks (rows of `from`, aliased `t`) with their latest run (run columns prefixed `r_`).
 fn task_select(from: &str) -> String {
     format!(
         "SELECT t.tenant_id, t.id, t.kind, t.channel_id, t.interval_secs, t.enabled, \
-         t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, \
+         t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, r.until_at AS r_until_at, \
          r.state AS r_state, r.due_at AS r_due_at, r.created_at AS r_created_at, r.started_at AS r_started_at, \
          r.finished_at AS r_finished_at, r.counts AS r_counts, r.error AS r_error \
          FROM {from} t LEFT JOIN LATERAL ( \
-           SELECT x.id, x.trigger, x.since, x.state, x.due_at, x.created_at, x.started_at, x.finished_at, \
+           SELECT x.id, x.trigger, x.since, x.until_at, x.state, x.due_at, x.created_at, x.started_at, x.finished_at, \
                   x.counts, x.error \
            FROM task_runs x WHERE x.tenant_id = t.tenant_id AND x.task_id = t.id \
            ORDER BY x.id DESC LIMIT 1) r ON true"
@@ -64,6 +64,7 @@ fn run_of(
         channel_id,
         trigger: parse_stored("run trigger", &trigger, RunTrigger::parse)?,
         since: col(r, &format!("{p}since"))?,
+        until: col(r, &format!("{p}until_at"))?,
         state: parse_stored("run state", &state, RunState::parse)?,
         created_at: col(r, &format!("{p}created_at"))?,
         due_at: col(r, &format!("{p}due_at"))?,
@@ -151,9 +152,9 @@ impl RunStartTx for PgRunStart {
         fetch_opt(
             sqlx::query(&format!(
                 "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
-               state, created_at, due_at) \
+               state, created_at, due_at, until_at) \
              SELECT t.tenant_id, $3::uuid, t.id, t.kind, t.channel_id, $4::text, $5::timestamptz, \
-                    'queued', $6::timestamptz, $7::timestamptz \
+                    'queued', $6::timestamptz, $7::timestamptz, $8::timestamptz \
              FROM scheduled_tasks t WHERE t.tenant_id = $1 AND t.id = $2 \
              ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
              RETURNING {RUN_COLUMNS}"
@@ -164,7 +165,8 @@ impl RunStartTx for PgRunStart {
             .bind(req.trigger.as_str())
             .bind(req.since)
             .bind(now)
-            .bind(req.fire.map(|(due, _)| due)),
+            .bind(req.fire.map(|(due, _)| due))
+            .bind(req.until),
             &mut *self.0,
             decode_run,
         )

@@ -35,6 +35,7 @@ fn run_now(task: &ScheduledTask) -> RunRequest {
         task_id: task.id,
         trigger: RunTrigger::RunNow,
         since: None,
+        until: None,
         fire: None,
     }
 }

@@ -6,6 +6,7 @@ mod claim;
 mod codec;
 mod inbox;
 mod jobs;
+mod mappings;
 mod orders;
 mod people;
 mod rate_limits;

@@ -20,11 +20,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 const RUN_COLUMNS: &str = "tenant_id, id, task_id, kind, channel_id, trigger, since, state, \
-                           due_at, created_at, started_at, finished_at, counts, error";
+                           due_at, created_at, started_at, finished_at, counts, error, until_at";
 
 /// Tasks with their latest run (run columns prefixed `r_`).
 const TASK_SELECT: &str = "SELECT t.tenant_id, t.id, t.kind, t.channel_id, t.interval_secs, t.enabled, \
-     t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, \
+     t.next_run_at, t.cursor, r.id AS r_id, r.trigger AS r_trigger, r.since AS r_since, r.until_at AS r_until_at, \
      r.state AS r_state, r.due_at AS r_due_at, r.created_at AS r_created_at, r.started_at AS r_started_at, \
      r.finished_at AS r_finished_at, r.counts AS r_counts, r.error AS r_error \
      FROM scheduled_tasks t LEFT JOIN task_runs r ON r.tenant_id = t.tenant_id AND r.id = \
@@ -53,6 +53,7 @@ fn run_of(
         channel_id,
         trigger: parse_stored("run trigger", trigger, RunTrigger::parse)?,
         since: from_opt_ts(col(r, &format!("{p}since"))?)?,
+        until: from_opt_ts(col(r, &format!("{p}until_at"))?)?,
         state: parse_stored("run state", state, RunState::parse)?,
         due_at: from_opt_ts(col(r, &format!("{p}due_at"))?)?,
         created_at: from_ts(col(r, &format!("{p}created_at"))?)?,
@@ -136,8 +137,8 @@ impl RunStartTx for SqliteRunStart {
         fetch_opt(
             sqlx::query(&format!(
                 "INSERT INTO task_runs (tenant_id, id, task_id, kind, channel_id, trigger, since, \
-               state, created_at, due_at) \
-             SELECT t.tenant_id, ?3, t.id, t.kind, t.channel_id, ?4, ?5, 'queued', ?6, ?7 \
+               state, created_at, due_at, until_at) \
+             SELECT t.tenant_id, ?3, t.id, t.kind, t.channel_id, ?4, ?5, 'queued', ?6, ?7, ?8 \
              FROM scheduled_tasks t WHERE t.tenant_id = ?1 AND t.id = ?2 \
              ON CONFLICT (tenant_id, task_id) WHERE state IN ('queued', 'running') DO NOTHING \
              RETURNING {RUN_COLUMNS}"
@@ -148,7 +149,8 @@ impl RunStartTx for SqliteRunStart {
             .bind(req.trigger.as_str())
             .bind(req.since.map(ts))
             .bind(ts(now))
-            .bind(req.fire.map(|(due, _)| ts(due))),
+            .bind(req.fire.map(|(due, _)| ts(due)))
+            .bind(req.until.map(ts)),
             &mut *self.0,
             decode_run,
         )

@@ -80,6 +80,15 @@ macro_rules! conformance_tests {
                 sweeps_and_tenant_settings
             );
         }
+        mod mappings {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [mappings],
+                tables_are_kept_per_channel_and_kind,
+                orders_group_by_platform_values
+            );
+        }
         mod stock {
             use super::*;
             $crate::conformance_scenarios!(
@@ -169,6 +178,7 @@ macro_rules! conformance_scenarios {
 
 pub mod access;
 pub mod jobs;
+pub mod mappings;
 pub mod order_stock;
 pub mod retention;
 pub mod send_jobs;
@@ -655,6 +665,7 @@ pub async fn orders_are_found_by_search_and_period(s: &impl Store) {
             email: Some(email.into()),
             phone: None,
             document: (!doc.is_empty()).then(|| ponte_core::document::TaxDocument::parse(doc)),
+            ..Customer::default()
         };
         let id = match import(s, t, c, m, placed).await {
             ImportApplied::Created(id) => id,

@@ -171,6 +171,9 @@ async fn apply_import<T: ImportTx + ?Sized>(
             return apply_failed(tx, notes, &c, outcome, now).await;
         }
         ImportResult::Fetched { order, policy } => (order, *policy),
+        ImportResult::Remapped { order, policy } => {
+            return apply_remapped(tx, notes, &c, order, *policy, now).await;
+        }
     };
     // The job is done whatever the order turns out to be: removing it proves the lease.
     // A listed order has no job: it covers every delivery received until now.
@@ -248,6 +251,39 @@ async fn apply_import<T: ImportTx + ?Sized>(
             .await?;
     }
     Ok((applied, settled))
+}
+
+/// A stored payload mapped again: only an order ponte has changes (a skipped one has
+/// no payload kept), its status still only moving forward; the change is noted
+/// `remapped`. No delivery is settled: the platform was not asked.
+async fn apply_remapped<T: ImportTx + ?Sized>(
+    tx: &mut T,
+    notes: &mut TimelineNotes,
+    c: &ImportCommit,
+    order: &MappedOrder,
+    policy: ponte_core::import::ImportPolicy,
+    now: DateTime<Utc>,
+) -> StoreResult<(ImportApplied, u64)> {
+    let ex = tx.existing(c).await?;
+    let Some((oid, known)) = &ex.order else {
+        return Ok((ImportApplied::Stale, 0));
+    };
+    let applied = match decide(Some(Known::Order(known)), order, policy) {
+        ImportDecision::Update { data, status_from } => {
+            tx.update_order(c.tenant_id, *oid, &data, &order.raw, now)
+                .await?;
+            let detail = json!({
+                "from": status_from,
+                "to": status_from.map(|_| data.status),
+                "status": data.status,
+            });
+            note(notes, c, now, "remapped", detail);
+            ImportApplied::Updated(*oid)
+        }
+        ImportDecision::Unchanged => ImportApplied::Unchanged(*oid),
+        _ => ImportApplied::Stale,
+    };
+    Ok((applied, 0))
 }
 
 /// A failed fetch: the job is retried or failed (a failure fails the deliveries its run

@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod job_outcome;
 pub mod job_queue;
 pub mod lease_release;
+mod mappings;
 mod order_search;
 pub mod rate;
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub mod conformance;
 
 pub use access::*;
 pub use error::StoreError;
+pub use mappings::*;
 pub use order_search::OrderSearch;
 pub use records::*;
 pub use retention::*;

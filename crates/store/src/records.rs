@@ -293,6 +293,15 @@ pub enum ImportResult {
         /// The channel's import policy.
         policy: ImportPolicy,
     },
+    /// A stored payload mapped again with the channel's current tables (remap): applied
+    /// like a fetched order, noted `remapped` on the timeline, settling no delivery (the
+    /// platform was not asked).
+    Remapped {
+        /// The order.
+        order: Box<MappedOrder>,
+        /// The channel's import policy.
+        policy: ImportPolicy,
+    },
     /// The fetch failed; the job is retried or failed per `outcome`.
     FetchFailed {
         /// Retry or fail (never `Done`).

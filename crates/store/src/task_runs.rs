@@ -147,6 +147,7 @@ mod tests {
             channel_id: None,
             trigger: req.trigger,
             since: req.since,
+            until: req.until,
             state: RunState::Queued,
             due_at: None,
             created_at: now,
@@ -217,6 +218,7 @@ mod tests {
             task_id: TaskId::new(),
             trigger: RunTrigger::Schedule,
             since: None,
+            until: None,
             fire: fire.map(|(a, b)| (at(a), at(b))),
         }
     }

@@ -25,6 +25,9 @@ pub enum TaskKind {
     RefreshPaymentStatus,
     /// Cancels a tenant's orders awaiting payment past the tenant's deadline.
     AutoCancel,
+    /// Maps a channel's stored platform payloads again with its current tables (created
+    /// disabled, on the first remap: it only runs when asked).
+    RemapOrders,
 }
 
 impl TaskKind {
@@ -34,6 +37,7 @@ impl TaskKind {
             Self::ImportOrders => "import_orders",
             Self::RefreshPaymentStatus => "refresh_payment_status",
             Self::AutoCancel => "auto_cancel",
+            Self::RemapOrders => "remap_orders",
         }
     }
 
@@ -43,6 +47,7 @@ impl TaskKind {
             Self::ImportOrders,
             Self::RefreshPaymentStatus,
             Self::AutoCancel,
+            Self::RemapOrders,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -217,8 +222,10 @@ pub struct TaskRun {
     pub channel_id: Option<ChannelId>,
     /// Why it started.
     pub trigger: RunTrigger,
-    /// Manual syncs: orders updated since this instant.
+    /// Manual syncs: orders updated since this instant (remaps: placed since).
     pub since: Option<DateTime<Utc>>,
+    /// Remaps: orders placed before this instant (`None`: up to now).
+    pub until: Option<DateTime<Utc>>,
     /// Where it is.
     pub state: RunState,
     /// Scheduled runs: the due time that fired it (its start minus this is how late it
@@ -245,8 +252,10 @@ pub struct RunRequest {
     pub task_id: TaskId,
     /// Why.
     pub trigger: RunTrigger,
-    /// Manual syncs: orders updated since this instant.
+    /// Manual syncs: orders updated since this instant (remaps: placed since).
     pub since: Option<DateTime<Utc>>,
+    /// Remaps: orders placed before this instant.
+    pub until: Option<DateTime<Utc>>,
     /// Scheduled runs: move the due time from the first to the second value, and start
     /// only if this caller is the one that moved it.
     pub fire: Option<(DateTime<Utc>, DateTime<Utc>)>,

@@ -3,6 +3,7 @@
 
 use crate::access::*;
 use crate::error::StoreError;
+use crate::mappings::*;
 use crate::records::*;
 use crate::retention::Prunable;
 use crate::sends::*;
@@ -585,9 +586,40 @@ pub trait MaintenanceStore: Send + Sync {
     async fn database_size(&self) -> StoreResult<u64>;
 }
 
+/// A channel's DE-PARA tables and what they leave unmapped.
+#[async_trait]
+pub trait MappingStore: Send + Sync {
+    /// The rows saved for one of a channel's tables; `None` when never saved (the
+    /// connector's defaults apply).
+    async fn mapping(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        kind: MappingKind,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    /// Replaces one of a channel's tables with `rows` (already checked).
+    async fn set_mapping(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        kind: MappingKind,
+        rows: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The channel's orders grouped by the platform values of `group`, each group with
+    /// its count and one of its orders; most orders first.
+    async fn order_groups(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        group: OrderGroup,
+    ) -> StoreResult<Vec<OrderValueGroup>>;
+}
+
 /// A complete storage backend.
 pub trait Store:
-    TenantStore
+    MappingStore
+    + TenantStore
     + PeopleStore
     + ChannelStore
     + InboxStore

@@ -20,6 +20,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::channels::covers(),
         crate::invoices::covers(),
         crate::lists::covers(),
+        crate::mappings::covers(),
         crate::missing::covers(),
         crate::people::covers(),
         crate::stock::covers(),

@@ -300,6 +300,9 @@ impl Api {
                 format!("/api/v1/channels/{id}"),
                 format!("/api/v1/channels/{id}/listings?limit=500"),
                 format!("/api/v1/channels/{id}/stock"),
+                format!("/api/v1/channels/{id}/status-map"),
+                format!("/api/v1/channels/{id}/payment-map"),
+                format!("/api/v1/channels/{id}/customer-fields"),
             ] {
                 out.insert(path.clone(), self.get(&path).await);
             }

@@ -16,6 +16,7 @@ mod fixtures;
 mod harness;
 mod invoices;
 mod lists;
+mod mappings;
 mod missing;
 mod people;
 mod scratch_pg;

@@ -57,6 +57,31 @@ fn channel_routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ("GET", "/api/v1/channels/{id}/stock", None),
         ("POST", "/api/v1/channels/{id}/stock/resync", None),
         ("POST", "/api/v1/channels/{id}/subscription/check", None),
+        ("GET", "/api/v1/channels/{id}/status-map", None),
+        (
+            "PUT",
+            "/api/v1/channels/{id}/status-map",
+            Some(json!({"rows": []})),
+        ),
+        ("GET", "/api/v1/channels/{id}/unmapped-statuses", None),
+        ("GET", "/api/v1/channels/{id}/payment-map", None),
+        (
+            "PUT",
+            "/api/v1/channels/{id}/payment-map",
+            Some(json!({"rows": []})),
+        ),
+        ("GET", "/api/v1/channels/{id}/unmapped-payments", None),
+        ("GET", "/api/v1/channels/{id}/customer-fields", None),
+        (
+            "PUT",
+            "/api/v1/channels/{id}/customer-fields",
+            Some(json!({"rules": []})),
+        ),
+        (
+            "POST",
+            "/api/v1/channels/{id}/remap",
+            Some(json!({"since": "2026-01-01T00:00:00Z"})),
+        ),
         (
             "POST",
             "/api/v1/channels/{id}/sync",

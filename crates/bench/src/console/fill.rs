@@ -170,6 +170,7 @@ impl Templates {
                 method: Some("pix".into()),
                 gateway: Some("pagseguro".into()),
                 installments: Some(1),
+                erp: None,
             },
             items: vec![OrderItem {
                 sku: Some("CAM-P-AZUL".into()),
@@ -185,6 +186,7 @@ impl Templates {
                 email: Some("cliente0@example.com".into()),
                 phone: Some("+5511999990000".into()),
                 document: Some(TaxDocument::parse("00000000000")),
+                ..Customer::default()
             },
             billing_address: None,
             shipping_address: None,

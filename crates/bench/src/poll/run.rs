@@ -85,7 +85,7 @@ fn importable(s: &Setup) -> HashMap<String, String> {
                 payment_status: text("payment_status"),
                 shipping_status: text("shipping_status"),
             };
-            let status = table.resolve(&[], &platform)?.as_str().to_owned();
+            let status = table.status_of(&[], &platform).as_str().to_owned();
             let shipped = matches!(
                 platform.shipping_status.as_deref(),
                 Some("shipped" | "fulfilled" | "delivered")

@@ -284,6 +284,10 @@ impl Connector for MlConnector {
         self.settings.import_policy
     }
 
+    fn remap(&self, raw: Value) -> Result<MappedOrder, String> {
+        map::read_order(raw, &self.settings.status_map)
+    }
+
     fn rate_limit(&self) -> crate::RateLimit {
         crate::RateLimit {
             burst: self.settings.rate_limit_burst,

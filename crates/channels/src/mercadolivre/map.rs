@@ -10,6 +10,7 @@ use ponte_core::document::TaxDocument;
 use ponte_core::money::value_cents;
 use ponte_core::order::*;
 use ponte_core::status_rules::{rule, StatusRule, StatusTable};
+use ponte_core::status_vocab::StatusVocabulary;
 use ponte_core::OrderStatus;
 use ponte_core::OrderStatus::*;
 use serde::Deserialize;
@@ -60,9 +61,47 @@ pub fn default_status_table() -> StatusTable {
             .iter()
             .map(|(status, to)| rule(Some(status), None, None, *to)),
     );
-    rules.push(rule(None, None, None, AwaitingPayment));
     StatusTable { rules }
 }
+
+/// Every ML order `status` [`STATUSES`] knows.
+const STATUS_NAMES: [&str; STATUSES.len()] = {
+    let mut names = [""; STATUSES.len()];
+    let mut i = 0;
+    while i < STATUSES.len() {
+        names[i] = STATUSES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// Mercado Livre's status fields as ponte reads them (ORD): what a DE-PARA row may
+/// name. `payment_status` is the last payment's status or the fraud tag.
+pub const STATUS_VOCABULARY: StatusVocabulary = StatusVocabulary {
+    status: &STATUS_NAMES,
+    payment_status: &[
+        FRAUD_TAG,
+        "pending",
+        "approved",
+        "authorized",
+        "in_process",
+        "in_mediation",
+        "rejected",
+        "cancelled",
+        "refunded",
+        "charged_back",
+    ],
+    shipping_status: &[
+        "pending",
+        "handling",
+        "ready_to_ship",
+        "shipped",
+        "delivered",
+        "not_delivered",
+        "not_verified",
+        "cancelled",
+    ],
+};
 
 /// The raw payload ponte keeps for an order: the order and what was read beside it.
 pub fn compose(order: Value, billing_info: Option<Value>, shipment: Option<Value>) -> Value {
@@ -214,7 +253,8 @@ fn map_order(
 
     let bill = billing.buyer.and_then(|b| b.billing_info);
     let buyer = o.buyer.unwrap_or_default();
-    let customer = customer(bill.as_ref(), &buyer);
+    let mut customer = customer(bill.as_ref(), &buyer);
+    customer.state_registration = state_registration(&raw);
     let billing_address = bill
         .as_ref()
         .and_then(|b| b.address.as_ref())
@@ -266,6 +306,7 @@ fn map_order(
             installments: primary
                 .and_then(|p| int(&p.installments))
                 .and_then(|n| u32::try_from(n).ok()),
+            erp: None,
         },
         items,
         customer,
@@ -334,6 +375,7 @@ fn customer(bill: Option<&dto::BillingInfo>, buyer: &dto::Buyer) -> Customer {
         email: text(&buyer.email),
         phone: None,
         document: document.map(|d| TaxDocument::parse(&d)),
+        ..Customer::default()
     }
 }
 

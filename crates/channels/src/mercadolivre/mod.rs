@@ -65,6 +65,18 @@ impl Platform for MercadoLivre {
         "mercadolivre"
     }
 
+    fn status_vocabulary(&self) -> ponte_core::status_vocab::StatusVocabulary {
+        map::STATUS_VOCABULARY
+    }
+
+    fn default_status_table(&self) -> ponte_core::status_rules::StatusTable {
+        map::default_status_table()
+    }
+
+    fn default_payment_table(&self) -> Vec<ponte_core::payment_map::PaymentRule> {
+        crate::payment_defaults::mercadolivre()
+    }
+
     fn validate_settings(
         &self,
         settings: &serde_json::Value,

@@ -81,6 +81,10 @@ impl Connector for NuvemshopConnector {
         self.settings.import_policy
     }
 
+    fn remap(&self, raw: serde_json::Value) -> Result<MappedOrder, String> {
+        read_order(raw, &self.settings)
+    }
+
     fn rate_limit(&self) -> crate::RateLimit {
         crate::RateLimit {
             burst: self.settings.rate_limit_burst,

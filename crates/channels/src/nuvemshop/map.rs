@@ -6,6 +6,7 @@ use ponte_core::document::TaxDocument;
 use ponte_core::money::value_cents;
 use ponte_core::order::*;
 use ponte_core::status_rules::{rule, StatusRule, StatusTable};
+use ponte_core::status_vocab::StatusVocabulary;
 use ponte_core::OrderStatus::*;
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 /// (`open|closed|cancelled`), `payment_status` (`pending|authorized|paid|abandoned|
 /// refunded|voided`), `shipping_status` (legacy `unpacked|unshipped|shipped|fulfilled`,
 /// 2025-03 adds `delivered`, `partially_packed`, `partially_fulfilled`). A channel's
-/// `status_map` setting is tried before it.
+/// `status_map` setting is tried before it; a status no row matches is `awaiting_payment`.
 pub fn default_status_table() -> StatusTable {
     StatusTable {
         rules: vec![
@@ -35,10 +36,37 @@ pub fn default_status_table() -> StatusTable {
             rule(None, Some("paid"), None, Approved),
             rule(None, Some("authorized"), None, PaymentInReview),
             rule(None, Some("pending"), None, AwaitingPayment),
-            rule(None, None, None, AwaitingPayment),
         ],
     }
 }
+
+/// Nuvemshop's status fields and their documented values (`TN:resources/order.md`, the
+/// 2025-03 Order page for the newer payment and shipping states, which the default
+/// table leaves unmapped): what a DE-PARA row may name.
+pub const STATUS_VOCABULARY: StatusVocabulary = StatusVocabulary {
+    status: &["open", "closed", "cancelled"],
+    payment_status: &[
+        "pending",
+        "authorized",
+        "paid",
+        "abandoned",
+        "refunded",
+        "voided",
+        "partially_paid",
+        "partially_refunded",
+    ],
+    shipping_status: &[
+        "unpacked",
+        "unshipped",
+        "unfulfilled",
+        "packed",
+        "partially_packed",
+        "shipped",
+        "partially_fulfilled",
+        "fulfilled",
+        "delivered",
+    ],
+};
 
 /// Shipping states that mean the order already left the store.
 const SHIPPED_STATES: [&str; 3] = ["shipped", "fulfilled", "delivered"];
@@ -105,10 +133,13 @@ pub fn map_order(
             status: platform_status.payment_status.clone(),
             method: text(&payment.method),
             gateway: text(&o.gateway_name).or_else(|| text(&o.gateway)),
+            // A number or, as the store sends it, a string ("3").
             installments: payment
                 .installments
                 .as_u64()
+                .or_else(|| text(&payment.installments).and_then(|n| n.parse().ok()))
                 .and_then(|n| u32::try_from(n).ok()),
+            erp: None,
         },
         items,
         customer: Customer {
@@ -116,6 +147,7 @@ pub fn map_order(
             email: text(&customer.email).or_else(|| text(&o.contact_email)),
             phone: text(&customer.phone).or_else(|| text(&o.contact_phone)),
             document,
+            ..Customer::default()
         },
         billing_address: (billing != Address::default()).then_some(billing),
         shipping_address: o.shipping_address.map(|a| Address {

@@ -73,6 +73,7 @@ pub struct ClientProfile {
     pub corporate_name: Value,
     pub corporate_document: Value,
     pub corporate_phone: Value,
+    pub state_inscription: Value,
 }
 
 /// `shippingData`.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use ponte_core::document::TaxDocument;
 use ponte_core::order::*;
 use ponte_core::status_rules::{rule, StatusRule, StatusTable};
+use ponte_core::status_vocab::StatusVocabulary;
 use ponte_core::OrderStatus;
 use ponte_core::OrderStatus::*;
 use serde::Deserialize;
@@ -78,7 +79,7 @@ pub const SHIPPING_SHIPPED: &str = "shipped";
 /// status field); `shipping_status` is derived from `packageAttachment.packages`
 /// (`delivered` / `shipped`, see the module docs) because VTEX keeps `invoiced`
 /// through shipping and delivery. A channel's `status_map` setting is tried before it;
-/// anything unknown ends as `awaiting_payment` (the last, catch-all row).
+/// a status no row matches ends as `awaiting_payment`.
 pub fn default_status_table() -> StatusTable {
     let mut rules = vec![
         rule(Some("invoiced"), None, Some(SHIPPING_DELIVERED), Delivered),
@@ -89,9 +90,27 @@ pub fn default_status_table() -> StatusTable {
             .iter()
             .map(|(status, to)| rule(Some(status), None, None, *to)),
     );
-    rules.push(rule(None, None, None, AwaitingPayment));
     StatusTable { rules }
 }
+
+/// Every VTEX order `status` [`STATUSES`] knows.
+const STATUS_NAMES: [&str; STATUSES.len()] = {
+    let mut names = [""; STATUSES.len()];
+    let mut i = 0;
+    while i < STATUSES.len() {
+        names[i] = STATUSES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// VTEX's status fields as ponte reads them: what a DE-PARA row may name (no
+/// `payment_status`; `shipping_status` derived from the packages).
+pub const STATUS_VOCABULARY: StatusVocabulary = StatusVocabulary {
+    status: &STATUS_NAMES,
+    payment_status: &[],
+    shipping_status: &[SHIPPING_SHIPPED, SHIPPING_DELIVERED],
+};
 
 /// Maps one order already read as a `Value` (a fetched body). Through `Value` first,
 /// as Nuvemshop's `read_order` does, so `raw` keeps the payload whole.
@@ -175,6 +194,7 @@ fn map_order(o: dto::Order, raw: Value, overrides: &[StatusRule]) -> Result<Mapp
                 .as_ref()
                 .and_then(|p| p.installments.as_u64())
                 .and_then(|n| u32::try_from(n).ok()),
+            erp: None,
         },
         items,
         customer,
@@ -223,9 +243,14 @@ fn customer(c: dto::ClientProfile) -> Customer {
         .collect::<Vec<_>>()
         .join(" ");
     let person = (!person.is_empty()).then_some(person);
+    let corporate_name = if corporate {
+        text(&c.corporate_name)
+    } else {
+        None
+    };
     let (name, document, phone) = if corporate {
         (
-            text(&c.corporate_name).or(person),
+            corporate_name.clone().or(person),
             text(&c.corporate_document).or_else(|| text(&c.document)),
             text(&c.corporate_phone).or_else(|| text(&c.phone)),
         )
@@ -237,6 +262,10 @@ fn customer(c: dto::ClientProfile) -> Customer {
         email: text(&c.email),
         phone,
         document: document.map(|d| TaxDocument::parse(&d)),
+        is_company: corporate,
+        corporate_name,
+        state_registration: text(&c.state_inscription),
+        extra_fields: vec![],
     }
 }
 

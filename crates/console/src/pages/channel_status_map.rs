@@ -1,7 +1,8 @@
-//! DE-PARA: the channel's status table (`status_map`), rows of platform status,
-//! payment status and shipping status to ponte's status, tried in order before the
-//! platform's default table. Edited as a table: change a row, fill a blank one, or
-//! tick "Remover".
+//! DE-PARA: the channel's status table, rows of platform status, payment status and
+//! shipping status to ponte's status, first match wins (the connector's documented
+//! table until one is saved). Edited as a table: change a row, fill a blank one, or
+//! tick "Remover". Below it, the platform statuses of the channel's orders that no row
+//! maps, and "Remapear" to apply the table to the orders already imported.
 
 use crate::form::Fields;
 use crate::pages::channel::{load, saved, Head, Notice, Tab};
@@ -14,16 +15,20 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use ponte_core::customer_fields::FieldRule;
+use ponte_core::payment_map::PaymentRule;
 use ponte_core::status_rules::StatusRule;
 use ponte_core::{ErrorCode, OrderStatus};
-use ponte_engine::ChannelPatch;
-use serde_json::{json, Map, Value};
+use ponte_engine::{UnmappedPayment, UnmappedStatus};
+use serde_json::{Map, Value};
 
 pub(crate) fn routes() -> Router<Console> {
-    Router::new().route("/channels/{id}/status-map", get(show).post(save))
+    Router::new()
+        .route("/channels/{id}/status-map", get(show).post(save))
+        .route("/channels/{id}/remap", post(remap))
 }
 
 /// Blank rows offered for new rules.
@@ -53,6 +58,26 @@ struct StatusMapTab<'a> {
     columns: [&'static str; 3],
     rows: Vec<Row>,
     statuses: &'static [OrderStatus],
+    /// The connector's documented table (nothing saved yet).
+    default: bool,
+    /// Platform statuses of the channel's orders no row maps.
+    unmapped: Vec<UnmappedStatus>,
+    /// The payment table that applies (read here, edited through the API).
+    payments: Vec<PaymentRule>,
+    /// Payment methods of the channel's orders no row maps.
+    unmapped_payments: Vec<UnmappedPayment>,
+    /// Default customer field rules, each as one line.
+    fields: Vec<String>,
+}
+
+/// A customer field rule as one line: `field = value` and its conditions as JSON.
+fn field_line(r: &FieldRule) -> String {
+    let when = if r.when.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", serde_json::to_string(&r.when).unwrap_or_default())
+    };
+    format!("{} = {}{when}", r.field, r.value)
 }
 
 fn with_blanks(mut rows: Vec<Row>) -> Vec<Row> {
@@ -60,11 +85,7 @@ fn with_blanks(mut rows: Vec<Row>) -> Vec<Row> {
     rows
 }
 
-fn stored_rows(settings: &Value) -> Vec<Row> {
-    let rules: Vec<StatusRule> = settings
-        .get("status_map")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+fn shown_rows(rules: Vec<StatusRule>) -> Vec<Row> {
     rules
         .into_iter()
         .map(|r| Row {
@@ -75,7 +96,7 @@ fn stored_rows(settings: &Value) -> Vec<Row> {
         .collect()
 }
 
-fn render(
+async fn render(
     state: &Console,
     s: &Session,
     head: Head,
@@ -83,12 +104,31 @@ fn render(
     status: StatusCode,
 ) -> Response {
     let here = format!("/console/channels/{}/{}", head.c.id, Tab::StatusMap.slug());
+    let (e, t, c) = (&state.engine, s.tenant, head.c.id);
+    let read = async {
+        Ok::<_, ponte_engine::EngineError>((
+            !e.status_map(t, c).await?.saved,
+            e.unmapped_statuses(t, c).await?,
+            e.payment_map(t, c).await?.rows,
+            e.unmapped_payments(t, c).await?,
+            e.customer_fields(t, c).await?,
+        ))
+    };
+    let (default, unmapped, payments, unmapped_payments, fields) = match read.await {
+        Ok(all) => all,
+        Err(e) => return unavailable(&e.to_string()),
+    };
     let p = StatusMapTab {
         chrome: Chrome::new(state, s, "channels", &here),
         head,
         columns: MATCHES,
         rows: with_blanks(rows),
         statuses: &OrderStatus::ALL,
+        default,
+        unmapped,
+        payments,
+        unmapped_payments,
+        fields: fields.iter().map(field_line).collect(),
     };
     page_with(status, &p)
 }
@@ -103,7 +143,10 @@ async fn show(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let rows = stored_rows(&c.settings);
+    let rows = match state.engine.status_map(s.tenant, c.id).await {
+        Ok(m) => shown_rows(m.rows),
+        Err(e) => return unavailable(&e.to_string()),
+    };
     render(
         &state,
         &s,
@@ -111,6 +154,7 @@ async fn show(
         rows,
         StatusCode::OK,
     )
+    .await
 }
 
 /// The rows submitted (removed and blank ones left out) and the rules they make;
@@ -176,30 +220,57 @@ async fn save(
     let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     if refused {
-        return render(&state, &s, head, rows, status);
+        return render(&state, &s, head, rows, status).await;
     }
-    let map = if rules.is_empty() {
-        Value::Null
-    } else {
-        Value::Array(rules)
-    };
-    let patch = ChannelPatch {
-        settings: Some(json!({ "status_map": map })),
-        ..ChannelPatch::default()
-    };
-    match state.engine.update_channel(s.tenant, c.id, patch).await {
+    match state
+        .engine
+        .set_status_map(s.tenant, c.id, &Value::Array(rules))
+        .await
+    {
         Ok(_) => saved(c.id, Tab::StatusMap, "saved"),
         Err(e) => match Refusal::of(&e) {
-            Some(why) => render(
-                &state,
-                &s,
-                Head {
+            Some(why) => {
+                let head = Head {
                     top: Some(why),
                     ..head
-                },
-                rows,
-                status,
-            ),
+                };
+                render(&state, &s, head, rows, status).await
+            }
+            None => unavailable(&e.to_string()),
+        },
+    }
+}
+
+/// Starts a remap of every order of the channel with its current tables and shows
+/// the run's progress.
+async fn remap(
+    State(state): State<Console>,
+    s: Session,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = Fields::checked(&s, &body) {
+        return r.into_response();
+    }
+    let c = match load(&state, &s, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    match state.engine.remap_orders(s.tenant, c.id, since, None).await {
+        Ok(run) => Redirect::to(&format!("/console/task-runs/{}", run.id)).into_response(),
+        Err(e) => match Refusal::of(&e) {
+            Some(why) => {
+                let rows = match state.engine.status_map(s.tenant, c.id).await {
+                    Ok(m) => shown_rows(m.rows),
+                    Err(e) => return unavailable(&e.to_string()),
+                };
+                let head = Head {
+                    top: Some(why),
+                    ..Head::new(c, Tab::StatusMap, &Notice::default())
+                };
+                render(&state, &s, head, rows, StatusCode::CONFLICT).await
+            }
             None => unavailable(&e.to_string()),
         },
     }

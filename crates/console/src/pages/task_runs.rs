@@ -220,6 +220,7 @@ mod tests {
             channel_id: None,
             trigger: RunTrigger::RunNow,
             since: None,
+            until: None,
             state,
             due_at: None,
             created_at: chrono::Utc::now(),
@@ -250,6 +251,7 @@ mod tests {
                 TaskKind::ImportOrders,
                 TaskKind::RefreshPaymentStatus,
                 TaskKind::AutoCancel,
+                TaskKind::RemapOrders,
             ]
             .map(|k| format!("task_kind.{}", k.as_str())),
         );

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub(crate) mod follow;
+pub mod remap;
 
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -102,24 +103,27 @@ pub async fn sync_orders(args: SyncOrdersArgs) -> anyhow::Result<()> {
     let api = Api::connect(&args.server)?;
     let started = Instant::now();
     let run = start_sync(&api, args.channel, args.since).await?;
+    follow_run(&api, run, "sync", started).await
+}
+
+/// Follows a run to its end (`what`: `sync`, `remap`), printing its summary; fails
+/// unless it succeeds.
+async fn follow_run(api: &Api, run: Run, what: &str, started: Instant) -> anyhow::Result<()> {
     let subject = Subject {
-        name: format!("sync {}", run.id),
+        name: format!("{what} {}", run.id),
         url: format!("{}/api/v1/task-runs/{}", api.base, run.id),
     };
     let mut view = Progress::new(
         std::io::stdout().is_terminal(),
-        format!("sync {}", run.id),
+        format!("{what} {}", run.id),
         "orders read",
     );
-    let mut source = RunSource {
-        api: &api,
-        id: run.id,
-    };
+    let mut source = RunSource { api, id: run.id };
     let run = follow::follow(&subject, &mut view, &mut source, run).await?;
-    println!("{}", summary_line(&run, started.elapsed()));
+    println!("{}", summary_line(what, &run, started.elapsed()));
     if run.state == "failed" {
         bail!(
-            "sync {} failed: {}",
+            "{what} {} failed: {}",
             run.id,
             run.error.as_deref().unwrap_or("no error reported")
         );
@@ -224,11 +228,11 @@ fn progress_text(run: &Run) -> String {
     out
 }
 
-/// `sync <id>: succeeded seen=... created=... ... in 2.3s`.
-fn summary_line(run: &Run, took: Duration) -> String {
+/// `sync <id>: succeeded seen=... created=... ... in 2.3s` (or `remap <id>: ...`).
+fn summary_line(what: &str, run: &Run, took: Duration) -> String {
     let c = &run.counts;
     let mut out = format!(
-        "sync {}: {} seen={} created={} updated={} unchanged={} skipped={} gaps={}",
+        "{what} {}: {} seen={} created={} updated={} unchanged={} skipped={} gaps={}",
         run.id, run.state, c.seen, c.created, c.updated, c.unchanged, c.skipped, c.gaps
     );
     if c.unreadable > 0 {

@@ -225,6 +225,19 @@ impl Ponte {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
             .http
@@ -436,8 +449,7 @@ pub fn expected_status(order: &Value) -> String {
         shipping_status: s("shipping_status"),
     };
     ponte_channels::nuvemshop::default_status_table()
-        .resolve(&[], &platform)
-        .unwrap()
+        .status_of(&[], &platform)
         .as_str()
         .to_owned()
 }

@@ -258,6 +258,7 @@ async fn run_once(s: &impl Store, task: &ScheduledTask, at: DateTime<Utc>, gaps:
         task_id: task.id,
         trigger: RunTrigger::RunNow,
         since: None,
+        until: None,
         fire: None,
     };
     let RunStart::Started(run) = s.start_run(&req, at).await.unwrap() else {
@@ -361,6 +362,7 @@ pub async fn finished_runs_go_but_each_tasks_latest_and_gap_totals_stay(s: &impl
         task_id: import_task.id,
         trigger: RunTrigger::RunNow,
         since: None,
+        until: None,
         fire: None,
     };
     let RunStart::Started(queued) = s.start_run(&req, now()).await.unwrap() else {

@@ -34,6 +34,7 @@ fn request(task: &ScheduledTask, trigger: RunTrigger) -> RunRequest {
         task_id: task.id,
         trigger,
         since: None,
+        until: None,
         fire: None,
     }
 }
@@ -202,6 +203,7 @@ pub async fn runs_finish_under_lease_and_move_the_cursor(s: &impl Store) {
         .start_run(
             &RunRequest {
                 since: Some(since),
+                until: None,
                 ..request(&task, RunTrigger::Manual)
             },
             t0(),
