@@ -256,6 +256,7 @@ mod tests {
                 paid_at: None,
                 cancelled_at: None,
                 platform_status: PlatformStatus::default(),
+                platform_flags: vec![],
             },
             closed_at_platform: false,
             raw: json!({"note_attributes": [{"name": "ie", "value": "isento"}]}),
