@@ -36,6 +36,15 @@ pub enum EventType {
     /// A status send is out of attempts (it is on the Errors list).
     #[serde(rename = "status_send.failed")]
     StatusSendFailed,
+    /// Stock values reached a channel (one push call).
+    #[serde(rename = "stock.pushed")]
+    StockPushed,
+    /// A stock push call failed for good (its values wait for the next change).
+    #[serde(rename = "stock.push_failed")]
+    StockPushFailed,
+    /// A scheduled task's run (polling, sync, sweep) failed.
+    #[serde(rename = "task_run.failed")]
+    TaskRunFailed,
     /// A webhook endpoint was disabled (it answered 410, or failed for days).
     #[serde(rename = "webhook_endpoint.disabled")]
     EndpointDisabled,
@@ -43,13 +52,16 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in documentation order.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 10] = [
         EventType::OrderCreated,
         EventType::OrderUpdated,
         EventType::OrderCancelled,
         EventType::OrderSkipped,
         EventType::StatusSendSucceeded,
         EventType::StatusSendFailed,
+        EventType::StockPushed,
+        EventType::StockPushFailed,
+        EventType::TaskRunFailed,
         EventType::EndpointDisabled,
     ];
 
@@ -62,6 +74,9 @@ impl EventType {
             EventType::OrderSkipped => "order.skipped",
             EventType::StatusSendSucceeded => "status_send.succeeded",
             EventType::StatusSendFailed => "status_send.failed",
+            EventType::StockPushed => "stock.pushed",
+            EventType::StockPushFailed => "stock.push_failed",
+            EventType::TaskRunFailed => "task_run.failed",
             EventType::EndpointDisabled => "webhook_endpoint.disabled",
         }
     }

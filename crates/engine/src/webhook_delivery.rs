@@ -3,12 +3,15 @@
 //! one at a time per endpoint) and POSTs each, signed per Standard Webhooks, through
 //! the same outbound client as platform calls (public addresses only, no redirects).
 //! Deliveries run concurrently, so a slow endpoint holds only its own messages; each
-//! result is recorded as soon as it is known, in small batches.
+//! result is recorded as soon as it is known, in small batches. An endpoint's
+//! `rate_limit_per_sec` spaces its deliveries out (per instance).
 
 use crate::webhook_sign::signature_header;
 use crate::Engine;
 use chrono::{DateTime, Utc};
+use ponte_core::EndpointId;
 use ponte_store::webhooks::{ClaimedDelivery, DeliveryFinish, DeliveryOutcome};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -36,6 +39,7 @@ pub(crate) async fn webhook_loop(
     let max = engine.config.webhook_concurrency.max(1);
     let mut running: JoinSet<DeliveryFinish> = JoinSet::new();
     let mut done = Vec::new();
+    let mut pace = Pace::default();
     loop {
         while let Some(r) = running.try_join_next() {
             if let Ok(f) = r {
@@ -78,7 +82,11 @@ pub(crate) async fn webhook_loop(
         let full = claimed.len() == free;
         for c in claimed {
             let (e, o) = (engine.clone(), owner.clone());
-            running.spawn(async move { e.deliver(c, o).await });
+            let wait = pace.wait(&c, Instant::now());
+            running.spawn(async move {
+                tokio::time::sleep(wait).await;
+                e.deliver(c, o).await
+            });
         }
         if full && free > 0 {
             continue;
@@ -93,6 +101,24 @@ pub(crate) async fn webhook_loop(
             _ = tokio::time::sleep(engine.config.webhook_poll) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// When each rate-limited endpoint may be called next.
+#[derive(Default)]
+struct Pace(HashMap<EndpointId, Instant>);
+
+impl Pace {
+    /// How long a delivery waits for its endpoint's rate limit (none: at once).
+    fn wait(&mut self, c: &ClaimedDelivery, now: Instant) -> Duration {
+        let Some(rate) = c.endpoint.rate_limit_per_sec.filter(|r| *r > 0) else {
+            return Duration::ZERO;
+        };
+        self.0.retain(|_, next| *next > now);
+        let slot = self.0.get(&c.endpoint.id).copied().unwrap_or(now).max(now);
+        self.0
+            .insert(c.endpoint.id, slot + Duration::from_secs(1) / rate);
+        slot - now
     }
 }
 
@@ -213,3 +239,47 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The default idle wait between rounds when nothing is due.
 pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(25);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ponte_store::conformance::webhooks::endpoint;
+    use ponte_store::{Event, NewEvent};
+
+    fn claimed(rate: Option<u32>, ep: EndpointId) -> ClaimedDelivery {
+        let mut e = endpoint(ponte_core::TenantId::new());
+        e.id = ep;
+        e.rate_limit_per_sec = rate;
+        let event = NewEvent {
+            tenant_id: e.tenant_id,
+            id: ponte_core::EventId::new(),
+            kind: ponte_core::event::EventType::OrderCreated,
+            at: chrono::Utc::now(),
+            channel_id: None,
+            order_id: None,
+            data: serde_json::json!({}),
+        };
+        ClaimedDelivery {
+            endpoint: e,
+            event: Event { seq: 1, event },
+            attempt: ponte_core::AttemptId::new(),
+            attempts_used: 0,
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_spaces_an_endpoint_s_deliveries_out() {
+        let mut pace = Pace::default();
+        let now = Instant::now();
+        let (a, b) = (EndpointId::new(), EndpointId::new());
+        let waits: Vec<Duration> = (0..3)
+            .map(|_| pace.wait(&claimed(Some(4), a), now))
+            .collect();
+        assert_eq!(waits, [0, 250, 500].map(Duration::from_millis));
+        assert_eq!(pace.wait(&claimed(None, b), now), Duration::ZERO);
+        assert_eq!(pace.wait(&claimed(Some(4), b), now), Duration::ZERO);
+        // Once its slots have passed, an endpoint goes at once again.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(pace.wait(&claimed(Some(4), a), later), Duration::ZERO);
+    }
+}
