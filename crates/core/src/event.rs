@@ -42,6 +42,9 @@ pub enum EventType {
     /// A stock push call failed for good (its values wait for the next change).
     #[serde(rename = "stock.push_failed")]
     StockPushFailed,
+    /// Registering a channel's webhooks at its platform failed (polling still imports).
+    #[serde(rename = "channel.subscription_failed")]
+    ChannelSubscriptionFailed,
     /// A scheduled task's run (polling, sync, sweep) failed.
     #[serde(rename = "task_run.failed")]
     TaskRunFailed,
@@ -52,7 +55,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in documentation order.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::OrderCreated,
         EventType::OrderUpdated,
         EventType::OrderCancelled,
@@ -61,6 +64,7 @@ impl EventType {
         EventType::StatusSendFailed,
         EventType::StockPushed,
         EventType::StockPushFailed,
+        EventType::ChannelSubscriptionFailed,
         EventType::TaskRunFailed,
         EventType::EndpointDisabled,
     ];
@@ -76,6 +80,7 @@ impl EventType {
             EventType::StatusSendFailed => "status_send.failed",
             EventType::StockPushed => "stock.pushed",
             EventType::StockPushFailed => "stock.push_failed",
+            EventType::ChannelSubscriptionFailed => "channel.subscription_failed",
             EventType::TaskRunFailed => "task_run.failed",
             EventType::EndpointDisabled => "webhook_endpoint.disabled",
         }

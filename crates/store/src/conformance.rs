@@ -132,7 +132,8 @@ macro_rules! conformance_tests {
                 $fresh,
                 [events],
                 order_changes_write_events_in_order,
-                status_sends_write_events_when_they_end
+                status_sends_write_events_when_they_end,
+                a_failed_subscription_is_an_event_once
             );
         }
         mod webhooks {

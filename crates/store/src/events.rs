@@ -117,3 +117,21 @@ pub fn update_type(status_from: Option<ponte_core::OrderStatus>, data: &OrderDat
         _ => EventType::OrderUpdated,
     }
 }
+
+/// The event of a channel's webhook registration becoming `failed`
+/// (`channel.subscription_failed`); none while it stays failed or for other states.
+pub fn subscription_events(
+    tenant: TenantId,
+    channel: ChannelId,
+    old: Option<&crate::Subscription>,
+    new: &crate::Subscription,
+) -> EventNotes {
+    let mut events = EventNotes::default();
+    let failed = crate::SubscriptionState::Failed;
+    if new.state == failed && old.map(|o| o.state) != Some(failed) {
+        let data = json!({"channel_id": channel, "reason": new.reason, "url": new.url});
+        let kind = EventType::ChannelSubscriptionFailed;
+        events.add(tenant, kind, new.checked_at, Some(channel), None, data);
+    }
+    events
+}

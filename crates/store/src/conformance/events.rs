@@ -131,3 +131,46 @@ pub async fn status_sends_write_events_when_they_end(s: &impl Store) {
     assert_eq!(ev[0].event.data["error"]["code"], "platform_unavailable");
     assert_eq!(ev[0].event.data["http_status"], 500);
 }
+
+pub async fn a_failed_subscription_is_an_event_once(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let sub = |state, m: i64| Subscription {
+        state,
+        url: Some("https://ponte.example/webhooks/1".into()),
+        registered: vec![],
+        changes: vec![],
+        reason: Some("platform said 401".into()),
+        checked_at: t0() + CDuration::minutes(m),
+    };
+    s.set_subscription(t, c, &sub(SubscriptionState::Failed, 0))
+        .await
+        .unwrap();
+    s.set_subscription(t, c, &sub(SubscriptionState::Failed, 1))
+        .await
+        .unwrap();
+    s.set_subscription(t, c, &sub(SubscriptionState::Active, 2))
+        .await
+        .unwrap();
+    s.set_subscription(t, c, &sub(SubscriptionState::Failed, 3))
+        .await
+        .unwrap();
+    let ev = read(s, t, 0, &[EventType::ChannelSubscriptionFailed]).await;
+    let at: Vec<_> = ev.iter().map(|e| e.event.at).collect();
+    assert_eq!(at, [t0(), t0() + CDuration::minutes(3)]);
+    assert_eq!(ev[0].event.channel_id, Some(c));
+    assert_eq!(ev[0].event.data["reason"], "platform said 401");
+    let missing = s
+        .set_subscription(
+            t,
+            ponte_core::ChannelId::new(),
+            &sub(SubscriptionState::Failed, 4),
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+    assert_eq!(
+        read(s, t, 0, &[EventType::ChannelSubscriptionFailed])
+            .await
+            .len(),
+        2
+    );
+}
