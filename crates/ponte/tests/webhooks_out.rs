@@ -412,3 +412,46 @@ async fn a_killed_ponte_loses_no_delivery(backend: Backend) {
         "{page}"
     );
 }
+
+/// Two instances on one PostgreSQL database share the deliveries: each event reaches
+/// the endpoint once (no lease expires here), and the feed reads alike on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_each_event_once() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = storage.start_in(dirs[0].path(), &[]);
+    let b = storage.start_in(dirs[1].path(), &[]);
+    let rx = Receiver::default();
+    let hooks = rx.start().await;
+    let (status, ep) = a
+        .post("/api/v1/webhook-endpoints", &json!({"url": hooks}))
+        .await;
+    assert_eq!(status, 201, "{ep}");
+    let secret = ep["secret"].as_str().unwrap().to_owned();
+    let (_, url) = a.nuvemshop_channel(&sim, "all").await;
+    for i in 0..12 {
+        let p = if i % 2 == 0 { &a } else { &b };
+        paid_order(p, &sim, &url).await;
+    }
+    let ids: Vec<String> = feed(&b)
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 12);
+    let from_a: Vec<String> = feed(&a)
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(from_a, ids);
+    wait_for(Duration::from_secs(20), || async { rx.log().len() >= 12 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut got: Vec<String> = rx.log().iter().map(|r| r.id.clone()).collect();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want, "each event once");
+    assert!(rx.log().iter().all(|r| verifies(&secret, r)));
+}
