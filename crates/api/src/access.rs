@@ -37,8 +37,8 @@ const fn records(role: Role, kind: &'static str) -> Policy {
 
 /// The policy of a route (its path template under `/api/v1`, as the router matched it).
 /// Reads need `viewer` (tokens, people and the audit trail: `admin`); ERP actions,
-/// resends, task runs, syncs and stock `operator`; channels, credentials, settings,
-/// tokens and people `admin`.
+/// resends, task runs, syncs, stock and webhook recover/resend `operator`; channels,
+/// credentials, settings, webhook endpoints, tokens and people `admin`.
 pub(crate) fn policy(method: &Method, path: &str) -> Policy {
     use Role::*;
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
@@ -67,6 +67,18 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
             records(Admin, "channel.customer_fields_updated")
         }
         ("POST", "/channels/{id}/remap") => records(Operator, "channel.remapped"),
+        ("POST", "/webhook-endpoints") => records(Admin, "webhook_endpoint.created"),
+        ("PATCH", "/webhook-endpoints/{id}") => records(Admin, "webhook_endpoint.updated"),
+        ("DELETE", "/webhook-endpoints/{id}") => records(Admin, "webhook_endpoint.deleted"),
+        ("POST", "/webhook-endpoints/{id}/rotate-secret") => {
+            records(Admin, "webhook_endpoint.secret_rotated")
+        }
+        ("POST", "/webhook-endpoints/{id}/recover") => {
+            records(Operator, "webhook_endpoint.recovered")
+        }
+        ("POST", "/webhook-endpoints/{id}/attempts/{attempt_id}/resend") => {
+            records(Operator, "webhook_attempt.resent")
+        }
         _ => needs(Operator),
     }
 }

@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod channels;
 mod deliveries;
+mod events;
 mod json_body;
 mod mappings;
 mod openapi;
@@ -20,6 +21,7 @@ mod subscriptions;
 mod tasks;
 mod tokens;
 mod users;
+mod webhook_endpoints;
 mod webhooks;
 
 pub use openapi::openapi_json;
@@ -60,6 +62,8 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
         .merge(actions::routes())
         .merge(sends::routes())
         .merge(deliveries::routes())
+        .merge(events::routes())
+        .merge(webhook_endpoints::routes())
         .merge(tasks::routes())
         .merge(stock::routes())
         .merge(subscriptions::routes())

@@ -10,10 +10,13 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ponte", description = "Order and stock hub: channels, orders, ERP actions, status sends, webhook deliveries, tokens, people, the audit trail and (installation admin) tenants."),
+    info(title = "ponte", description = "Order and stock hub: channels, orders, ERP actions, status sends, webhook deliveries, outbound events (feed and webhook endpoints), tokens, people, the audit trail and (installation admin) tenants."),
     paths(
         crate::channels::create, crate::channels::list, crate::channels::show, crate::channels::update,
-        crate::channels::disable, crate::orders::list, crate::orders::show, crate::deliveries::list,
+        crate::channels::disable, crate::orders::list, crate::orders::show, crate::deliveries::list, crate::events::feed,
+        crate::webhook_endpoints::create, crate::webhook_endpoints::list, crate::webhook_endpoints::show,
+        crate::webhook_endpoints::update, crate::webhook_endpoints::remove, crate::webhook_endpoints::rotate,
+        crate::webhook_endpoints::recover, crate::webhook_endpoints::attempts, crate::webhook_endpoints::resend,
         crate::webhooks::receive, crate::actions::separation, crate::actions::invoice,
         crate::actions::collection_order, crate::actions::shipment, crate::actions::delivery,
         crate::actions::cancel, crate::sends::list, crate::sends::show, crate::sends::resend,
@@ -34,7 +37,7 @@ use utoipa::{Modify, OpenApi};
     ),
     modifiers(&Bearer, &ErrorCodes),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
-        (name = "webhooks"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "tokens"), (name = "users"),
+        (name = "webhooks"), (name = "events"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "tokens"), (name = "users"),
         (name = "audit"), (name = "admin"))
 )]
 struct ApiDoc;

@@ -54,6 +54,55 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[BODY, &[E::TenantNotFound, E::ValidationFailed]],
     ),
     ("get", "/api/v1/audit", &[LIST]),
+    ("get", "/api/v1/events", &[LIST]),
+    ("get", "/api/v1/webhook-endpoints", &[]),
+    (
+        "post",
+        "/api/v1/webhook-endpoints",
+        &[BODY, &[E::ValidationFailed, E::ForbiddenAddress]],
+    ),
+    (
+        "get",
+        "/api/v1/webhook-endpoints/{id}",
+        &[&[E::EndpointNotFound]],
+    ),
+    (
+        "patch",
+        "/api/v1/webhook-endpoints/{id}",
+        &[
+            BODY,
+            &[
+                E::EndpointNotFound,
+                E::ValidationFailed,
+                E::ForbiddenAddress,
+            ],
+        ],
+    ),
+    (
+        "delete",
+        "/api/v1/webhook-endpoints/{id}",
+        &[&[E::EndpointNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/webhook-endpoints/{id}/rotate-secret",
+        &[&[E::EndpointNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/webhook-endpoints/{id}/recover",
+        &[BODY, &[E::EndpointNotFound]],
+    ),
+    (
+        "get",
+        "/api/v1/webhook-endpoints/{id}/attempts",
+        &[LIST, &[E::EndpointNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/webhook-endpoints/{id}/attempts/{attempt_id}/resend",
+        &[&[E::EndpointNotFound, E::AttemptNotFound]],
+    ),
     ("get", "/api/v1/tokens", &[]),
     ("post", "/api/v1/tokens", &[BODY, &[E::ValidationFailed]]),
     ("delete", "/api/v1/tokens/{id}", &[&[E::TokenNotFound]]),

@@ -91,6 +91,10 @@ codes! {
         "No task run with this id for this tenant.";
     ProductNotFound = "product_not_found", Some(404), "Product not found",
         "No product with this SKU for this tenant.";
+    EndpointNotFound = "webhook_endpoint_not_found", Some(404), "Webhook endpoint not found",
+        "No webhook endpoint with this id for this tenant.";
+    AttemptNotFound = "webhook_attempt_not_found", Some(404), "Webhook attempt not found",
+        "No delivery attempt with this id for this webhook endpoint.";
     UnknownSetting = "unknown_setting", Some(422), "Unknown setting",
         "A channel setting the platform does not know.";
     UnknownPlatform = "unknown_platform", Some(422), "Unknown platform",

@@ -85,3 +85,15 @@ id_type!(
     /// One entry of the audit trail.
     AuditId
 );
+id_type!(
+    /// One outbound event (a change ponte recorded), stable across deliveries.
+    EventId
+);
+id_type!(
+    /// One webhook endpoint an integrator registered.
+    EndpointId
+);
+id_type!(
+    /// One attempt to deliver an event to a webhook endpoint.
+    AttemptId
+);

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod customer_fields;
 pub mod document;
 pub mod error_code;
+pub mod event;
 pub mod ids;
 pub mod import;
 pub mod money;
@@ -19,12 +20,13 @@ pub mod status_rules;
 pub mod status_vocab;
 pub mod stock;
 pub mod wait;
+pub mod webhook_schedule;
 
 pub use access::{Addon, Entitlements, Plan, Role};
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::{
-    AuditId, ChannelId, DeliveryId, JobId, OrderId, RunId, SendId, TaskId, TenantId, TokenId,
-    UserId,
+    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId, SendId,
+    TaskId, TenantId, TokenId, UserId,
 };
 pub use status::OrderStatus;

@@ -12,6 +12,7 @@ mod channels;
 mod credentials;
 mod csv_cell;
 mod error;
+mod events;
 mod export;
 mod field_rules;
 mod figures;
@@ -37,6 +38,9 @@ mod tasks;
 mod tenant_admin;
 mod tokens;
 mod vault;
+mod webhook_delivery;
+mod webhook_endpoints;
+mod webhook_sign;
 mod worker;
 
 pub use actions::{ActionReport, SendPlan};
@@ -44,6 +48,7 @@ pub use audit::{command_line, installation_admin, redact};
 pub use auth::{hash_token, Caller, TokenSetup, TOKEN_CACHE_TTL};
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
+pub use events::MAX_FEED_WAIT;
 pub use export::CSV_MAX_ROWS;
 pub use ingest::WebhookAck;
 pub use mappings::{StatusMap, UnmappedStatus};
@@ -55,6 +60,8 @@ pub use stock::{ProductInput, StockError, MAX_MOVEMENTS};
 pub use tasks::{TenantSettings, DEFAULT_INTERVAL_SECS};
 pub use tenant_admin::{TenantInput, TenantPatch};
 pub use tokens::TokenInput;
+pub use webhook_endpoints::{EndpointInput, EndpointPatch, OLD_SECRET_SIGNS_FOR};
+pub use webhook_sign::{parse_key, sign, signature_header, SECRET_PREFIX};
 pub use worker::Workers;
 
 use ponte_channels::Platform;
@@ -122,6 +129,14 @@ pub struct EngineConfig {
     /// Hex SHA-256 of the installation's admin token (`PONTE_ADMIN_TOKEN`), which
     /// manages tenants; none: tenants are managed from the command line only.
     pub admin_token_hash: Option<String>,
+    /// When failed webhook deliveries are tried again.
+    pub webhook_schedule: ponte_core::webhook_schedule::WebhookSchedule,
+    /// Longest a webhook endpoint may take to answer (a 2xx later is a failure).
+    pub webhook_timeout: Duration,
+    /// Webhook deliveries in flight per instance.
+    pub webhook_concurrency: usize,
+    /// How often the webhook loop looks for new events when idle.
+    pub webhook_poll: Duration,
 }
 
 impl Default for EngineConfig {
@@ -149,6 +164,10 @@ impl Default for EngineConfig {
             retention_sweep: Some(Duration::from_secs(3600)),
             figures_every: Duration::from_secs(5),
             admin_token_hash: None,
+            webhook_schedule: ponte_core::webhook_schedule::WebhookSchedule::default(),
+            webhook_timeout: Duration::from_secs(15),
+            webhook_concurrency: 64,
+            webhook_poll: webhook_delivery::DEFAULT_POLL,
         }
     }
 }
@@ -168,6 +187,8 @@ pub struct Engine {
     /// Wakes one claim loop (new imports or sends committed); it wakes another when it
     /// finds a full batch.
     pub(crate) claim_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the webhook delivery loop (deliveries queued again).
+    pub(crate) webhook_wake: Arc<tokio::sync::Notify>,
     pub(crate) tokens: auth::TokenCache,
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
@@ -221,6 +242,7 @@ impl Engine {
             ingest,
             wake,
             claim_wake,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
             tokens: auth::TokenCache::default(),
             gate,
             actions,

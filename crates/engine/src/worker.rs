@@ -47,6 +47,9 @@ impl Workers {
                 long_job_loop(e, stop, owner, STOCK_JOB_KIND)
             });
         }
+        w.spawn("webhooks".into(), false, &rx, |e, stop, owner| {
+            crate::webhook_delivery::webhook_loop(e, stop, owner)
+        });
         w.spawn("scheduler".into(), false, &rx, |e, stop, _| {
             scheduler(e, stop)
         });

@@ -4,6 +4,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use anyhow::{bail, Context};
 use ponte_core::retry::RetryPolicy;
+use ponte_core::webhook_schedule::WebhookSchedule;
 use ponte_core::SystemClock;
 use ponte_engine::{
     hash_token, verify_master_key, Cipher, Engine, EngineConfig, MasterKey, TokenSetup, Workers,
@@ -182,6 +183,8 @@ pub async fn open(config: &Config, default_public_url: &str) -> anyhow::Result<O
             ..RetryPolicy::default()
         },
         platform_timeout: Duration::from_millis(config.platform_timeout_ms),
+        webhook_schedule: WebhookSchedule::default().compressed(config.webhook_retry_divisor),
+        webhook_timeout: Duration::from_millis(config.webhook_timeout_ms.max(1)),
         allow_private_networks: config.allow_private_networks,
         min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
         poll_overlap: Duration::from_secs(config.poll_overlap_seconds),

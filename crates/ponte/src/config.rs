@@ -40,6 +40,11 @@ pub struct Config {
     pub import_retry_base_ms: u64,
     /// First retry delay of a failed status send, in milliseconds (doubles each time).
     pub send_retry_base_ms: u64,
+    /// Divides every wait of the webhook retry schedule (5 s, 5 min, ... 10 h) by this
+    /// factor (tests and benchmarks; 1 in production).
+    pub webhook_retry_divisor: u32,
+    /// Longest a webhook endpoint may take to answer, in milliseconds.
+    pub webhook_timeout_ms: u64,
     /// Longest a platform call may take, in milliseconds.
     pub platform_timeout_ms: u64,
     /// Let platform calls reach loopback and private addresses (simulators, sandboxes,
@@ -104,6 +109,8 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             import_retry_base_ms: 2000,
             send_retry_base_ms: 5000,
+            webhook_retry_divisor: 1,
+            webhook_timeout_ms: 15_000,
             platform_timeout_ms: 20_000,
             allow_private_networks: false,
             min_task_interval_seconds: 60,

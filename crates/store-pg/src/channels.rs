@@ -1,5 +1,5 @@
 use crate::codec::in_table;
-use crate::codec::{col, fetch_opt, fetch_rows};
+use crate::codec::{col, fetch_opt, fetch_rows, from_json};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -139,15 +139,26 @@ impl ChannelStore for PgStore {
         sub: &Subscription,
     ) -> StoreResult<()> {
         let doc = serde_json::to_value(sub).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let done =
-            sqlx::query("UPDATE channels SET subscription = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(&doc)
-                .bind(tenant.0)
-                .bind(cid.0)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-        updated(done.rows_affected())
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The replaced value, read under the row's lock: a change into `failed` is an event.
+        let old: Option<Option<serde_json::Value>> = sqlx::query_scalar(
+            "UPDATE channels c SET subscription = $1 FROM \
+               (SELECT subscription AS old FROM channels WHERE tenant_id = $2 AND id = $3 FOR UPDATE) o \
+             WHERE c.tenant_id = $2 AND c.id = $3 RETURNING o.old",
+        )
+        .bind(&doc)
+        .bind(tenant.0)
+        .bind(cid.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(old) = old else {
+            return updated(0);
+        };
+        let old: Option<Subscription> = old.map(from_json).transpose()?;
+        let events = ponte_store::subscription_events(tenant, cid, old.as_ref(), sub);
+        crate::events::write_events(&mut tx, events.as_slice()).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {

@@ -7,6 +7,7 @@ mod channels;
 mod claim;
 mod codec;
 mod connect;
+mod events;
 mod inbox;
 mod jobs;
 mod listen;
@@ -27,6 +28,7 @@ mod stock_push;
 mod tasks;
 mod tenants;
 mod timeline;
+mod webhooks;
 
 use ponte_store::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool};

@@ -245,6 +245,10 @@ impl ImportTx for Import<'_> {
         write_notes(self.0, notes).await
     }
 
+    async fn write_events(&mut self, events: &[ponte_store::NewEvent]) -> StoreResult<()> {
+        crate::events::write_events(self.0, events).await
+    }
+
     /// Under the orders' locks, taken first: the SKUs' locks come after them.
     async fn order_effects(
         &mut self,

@@ -57,6 +57,7 @@ pub(crate) async fn finish_sends(
     delete_jobs(&mut tx, &plan.done).await?;
     requeue(&mut tx, &plan).await?;
     write_notes(&mut tx, &plan.notes).await?;
+    crate::events::write_events(&mut tx, plan.events.as_slice()).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(plan.out)
 }

@@ -389,7 +389,9 @@ impl TaskStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         // One statement: removing the job proves the lease; the run and the task's cursor
-        // are written only if it did.
+        // are written only if it did. A failed run's event commits with it.
+        let events = ponte_store::task_runs::run_end_events(tenant, run, end, now);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let gone: i64 = sqlx::query_scalar(
             "WITH j AS (DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
                         RETURNING 1), \
@@ -410,9 +412,13 @@ impl TaskStore for PgStore {
         .bind(tenant.0)
         .bind(run.0)
         .bind(end.new_cursor())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        if gone == 1 {
+            crate::events::write_events(&mut tx, events.as_slice()).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
         Ok(gone == 1)
     }
 

@@ -136,15 +136,28 @@ impl ChannelStore for SqliteStore {
         cid: ChannelId,
         sub: &Subscription,
     ) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE channels SET subscription = ? WHERE tenant_id = ? AND id = ?")
-                .bind(to_json(sub)?)
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let old: Option<Option<String>> =
+            sqlx::query_scalar("SELECT subscription FROM channels WHERE tenant_id = ? AND id = ?")
                 .bind(tenant.to_string())
                 .bind(cid.to_string())
-                .execute(&self.writer)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        updated(done.rows_affected())
+        let Some(old) = old else {
+            return updated(0);
+        };
+        let old: Option<Subscription> = old.map(|d| json(&d)).transpose()?;
+        sqlx::query("UPDATE channels SET subscription = ? WHERE tenant_id = ? AND id = ?")
+            .bind(to_json(sub)?)
+            .bind(tenant.to_string())
+            .bind(cid.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let events = ponte_store::subscription_events(tenant, cid, old.as_ref(), sub);
+        crate::events::write_events(&mut tx, events.as_slice()).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn subscription(&self, cid: ChannelId) -> StoreResult<Option<Subscription>> {

@@ -4,6 +4,7 @@
 mod channels;
 mod claim;
 mod codec;
+mod events;
 mod inbox;
 mod jobs;
 mod mappings;
@@ -23,6 +24,7 @@ mod stock_push;
 mod tasks;
 mod tenants;
 mod timeline;
+mod webhooks;
 
 use ponte_store::{Store, StoreError};
 use sqlx::sqlite::{

@@ -79,6 +79,7 @@ pub(crate) async fn finish_sends(
     delete_jobs(conn, &plan.done).await?;
     requeue(conn, &plan).await?;
     write_notes(conn, &plan.notes).await?;
+    crate::events::write_events(conn, plan.events.as_slice()).await?;
     Ok(plan.out)
 }
 

@@ -101,6 +101,10 @@ impl PushTx for SqliteTx<'_> {
             .map_err(db_err)?;
         Ok(())
     }
+
+    async fn write_events(&mut self, events: &[ponte_store::NewEvent]) -> StoreResult<()> {
+        crate::events::write_events(self.0, events).await
+    }
 }
 
 pub(crate) async fn list(

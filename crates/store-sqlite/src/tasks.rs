@@ -386,6 +386,8 @@ impl TaskStore for SqliteStore {
                 .await
                 .map_err(db_err)?;
         }
+        let events = ponte_store::task_runs::run_end_events(tenant, run, end, now);
+        crate::events::write_events(&mut tx, events.as_slice()).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }

@@ -136,6 +136,26 @@ macro_rules! conformance_tests {
                 a_claim_budgets_and_begins
             );
         }
+        mod events {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [events],
+                order_changes_write_events_in_order,
+                status_sends_write_events_when_they_end,
+                a_failed_subscription_is_an_event_once
+            );
+        }
+        mod webhooks {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [webhooks],
+                endpoints_round_trip,
+                deliveries_queue_claim_in_order_and_finish,
+                a_lost_lease_interrupts_and_a_410_disables
+            );
+        }
         mod retention {
             use super::*;
             $crate::conformance_scenarios!(
@@ -177,6 +197,7 @@ macro_rules! conformance_scenarios {
 }
 
 pub mod access;
+pub mod events;
 pub mod jobs;
 pub mod mappings;
 pub mod order_stock;
@@ -185,6 +206,7 @@ pub mod send_jobs;
 pub mod sends;
 pub mod stock;
 pub mod tasks;
+pub mod webhooks;
 
 /// The default tenant and a new enabled channel of it.
 pub async fn setup(s: &impl Store) -> (TenantId, ChannelId) {
@@ -264,7 +286,7 @@ pub fn mapped(ext: &str, status: OrderStatus, updated: DateTime<Utc>) -> MappedO
     }
 }
 
-async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> {
+pub(crate) async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -> Vec<Job> {
     s.claim_jobs(owner, &["import_order"], 100, now, Duration::from_secs(30))
         .await
         .unwrap()

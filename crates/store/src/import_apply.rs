@@ -5,12 +5,14 @@
 //! reads and writes ([`ImportTx`]) with its SQL and locking, and runs [`apply_imports`]
 //! inside its transaction.
 
+use crate::events::{order_data, update_type};
 use crate::{
-    ImportApplied, ImportCommit, ImportResult, JobLease, JobOutcome, PolledApplied, StoreResult,
-    TimelineNote, TimelineNotes,
+    EventNotes, ImportApplied, ImportCommit, ImportResult, JobLease, JobOutcome, PolledApplied,
+    StoreResult, TimelineNote, TimelineNotes,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ponte_core::event::EventType;
 use ponte_core::import::{decide, ImportDecision, Known, SkipReason};
 use ponte_core::order::{MappedOrder, OrderData};
 use ponte_core::{OrderId, TenantId};
@@ -89,6 +91,9 @@ pub trait ImportTx: Send {
     /// Writes the timeline entries.
     async fn write_notes(&mut self, notes: &[TimelineNote]) -> StoreResult<()>;
 
+    /// Writes the events (the transaction's last write: see [`crate::NewEvent`]).
+    async fn write_events(&mut self, events: &[crate::NewEvent]) -> StoreResult<()>;
+
     /// Brings the stock effects of the created or changed orders up to date.
     async fn order_effects(
         &mut self,
@@ -98,8 +103,8 @@ pub trait ImportTx: Send {
 }
 
 /// Applies a batch of import results in the caller's transaction: each one, then the
-/// timeline entries, then the stock effects of the orders created or changed. Each
-/// result says whether it settled a waiting delivery (`announced`).
+/// timeline entries, then the stock effects of the orders created or changed, then
+/// the events. Each result says whether it settled a waiting delivery (`announced`).
 pub async fn apply_imports<T: ImportTx + ?Sized>(
     tx: &mut T,
     batch: Vec<ImportCommit>,
@@ -107,10 +112,11 @@ pub async fn apply_imports<T: ImportTx + ?Sized>(
 ) -> StoreResult<Vec<PolledApplied>> {
     let mut out = Vec::with_capacity(batch.len());
     let mut notes = TimelineNotes::default();
+    let mut events = EventNotes::default();
     let mut touched = vec![];
     for c in batch {
         let tenant = c.tenant_id;
-        let (applied, settled) = apply_import(tx, &mut notes, c, now).await?;
+        let (applied, settled) = apply_import(tx, &mut notes, &mut events, c, now).await?;
         if let ImportApplied::Created(o) | ImportApplied::Updated(o) = applied {
             touched.push((tenant, o));
         }
@@ -121,6 +127,7 @@ pub async fn apply_imports<T: ImportTx + ?Sized>(
     }
     tx.write_notes(notes.as_slice()).await?;
     tx.order_effects(&touched, now).await?;
+    tx.write_events(events.as_slice()).await?;
     Ok(out)
 }
 
@@ -145,6 +152,7 @@ fn note_fetched(notes: &mut TimelineNotes, c: &ImportCommit, now: DateTime<Utc>)
 async fn apply_import<T: ImportTx + ?Sized>(
     tx: &mut T,
     notes: &mut TimelineNotes,
+    events: &mut EventNotes,
     mut c: ImportCommit,
     now: DateTime<Utc>,
 ) -> StoreResult<(ImportApplied, u64)> {
@@ -202,6 +210,9 @@ async fn apply_import<T: ImportTx + ?Sized>(
             }
             let detail = json!({ "order_id": oid, "status": order.data.status });
             note(notes, &c, now, "imported", detail);
+            let data = order_data(oid, c.channel_id, &order.data);
+            let (t, ch) = (c.tenant_id, Some(c.channel_id));
+            events.add(t, EventType::OrderCreated, now, ch, Some(oid), data);
             ImportApplied::Created(oid)
         }
         ImportDecision::Update { data, status_from } => {
@@ -210,6 +221,16 @@ async fn apply_import<T: ImportTx + ?Sized>(
             };
             tx.update_order(c.tenant_id, oid, &data, &order.raw, now)
                 .await?;
+            let kind = update_type(status_from, &data);
+            let (t, ch) = (c.tenant_id, Some(c.channel_id));
+            events.add(
+                t,
+                kind,
+                now,
+                ch,
+                Some(oid),
+                order_data(oid, c.channel_id, &data),
+            );
             match status_from {
                 Some(from) => {
                     let detail = json!({ "from": from, "to": data.status, "by": "platform" });
@@ -238,6 +259,12 @@ async fn apply_import<T: ImportTx + ?Sized>(
                 "skipped",
                 json!({ "reason": reason.as_str() }),
             );
+            let data = json!({
+                "channel_id": c.channel_id, "external_id": c.external_id,
+                "reason": reason.as_str(), "status": order.data.status,
+            });
+            let (t, ch) = (c.tenant_id, Some(c.channel_id));
+            events.add(t, EventType::OrderSkipped, now, ch, None, data);
             ImportApplied::Skipped(reason)
         }
     };

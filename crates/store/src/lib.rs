@@ -4,6 +4,7 @@
 mod access;
 pub mod claim;
 mod error;
+mod events;
 pub mod import_apply;
 pub mod inbox;
 pub mod job_outcome;
@@ -31,6 +32,7 @@ pub mod task_runs;
 mod tasks;
 mod timeline;
 mod traits;
+pub mod webhooks;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -38,6 +40,7 @@ pub mod conformance;
 pub use access::*;
 pub use error::StoreError;
 pub use mappings::*;
+pub use events::*;
 pub use order_search::OrderSearch;
 pub use records::*;
 pub use retention::*;

@@ -4,10 +4,12 @@
 
 use crate::stock_marks::MarksTx;
 use crate::stock_plan::SkuKey;
-use crate::{PushOutcome, PushRecord, PushState, StoreError, StoreResult};
+use crate::{EventNotes, PushOutcome, PushRecord, PushState, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ponte_core::event::EventType;
 use ponte_core::TenantId;
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One push call as the history stores it, with the value it sent per target.
@@ -95,9 +97,13 @@ pub trait PushTx: MarksTx {
         row: &PushRow<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Writes the events (the transaction's last write: see [`crate::NewEvent`]).
+    async fn write_events(&mut self, events: &[crate::NewEvent]) -> StoreResult<()>;
 }
 
-/// Records push calls and their effect on the targets.
+/// Records push calls and their effect on the targets; a call that succeeded or
+/// failed for good is also an event (`stock.pushed`, `stock.push_failed`).
 pub async fn record_pushes<T: PushTx + ?Sized>(
     tx: &mut T,
     tenant: TenantId,
@@ -110,10 +116,28 @@ pub async fn record_pushes<T: PushTx + ?Sized>(
         .flat_map(|p| p.items.iter().map(|(sku, _, _)| (tenant, sku.clone())))
         .collect();
     tx.lock_stock(&skus, &[]).await?;
+    let mut events = EventNotes::default();
     for p in pushes {
         tx.write_push(tenant, &PushRow::new(p), now).await?;
+        let (kind, error) = match &p.outcome {
+            PushOutcome::Succeeded => (EventType::StockPushed, None),
+            PushOutcome::Failed { error } => (EventType::StockPushFailed, Some(error)),
+            _ => continue,
+        };
+        let items: Vec<_> = p
+            .items
+            .iter()
+            .map(|(sku, variant, quantity)| {
+                json!({"sku": sku, "variant_id": variant, "quantity": quantity})
+            })
+            .collect();
+        let data = json!({
+            "channel_id": p.channel_id, "items": items, "request": p.request,
+            "http_status": p.http_status, "error": error,
+        });
+        events.add(tenant, kind, now, Some(p.channel_id), None, data);
     }
-    Ok(())
+    tx.write_events(events.as_slice()).await
 }
 
 /// A push history cursor: the position of the last push of the previous page.

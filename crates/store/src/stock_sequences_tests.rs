@@ -60,6 +60,7 @@ fn feed(sku: &str) -> Feed {
 #[derive(Default)]
 struct Recorder {
     calls: Vec<&'static str>,
+    events: Vec<&'static str>,
     locked: Vec<(BTreeSet<SkuKey>, Vec<TenantId>)>,
     unknown: Vec<String>,
     warehouses: BTreeSet<String>,
@@ -244,6 +245,12 @@ impl PushTx for Recorder {
             .map(|(s, q)| ((*s).to_owned(), *q))
             .collect();
         self.pushes.push((row.outcome, sent));
+        Ok(())
+    }
+
+    async fn write_events(&mut self, events: &[crate::NewEvent]) -> StoreResult<()> {
+        self.calls.push("write_events");
+        self.events.extend(events.iter().map(|e| e.kind.as_str()));
         Ok(())
     }
 }
@@ -485,8 +492,13 @@ fn pushes_lock_every_sku_they_sent_first() {
     ];
     let mut tx = Recorder::default();
     assert!(run(record_pushes(&mut tx, tenant(), &pushes, now())).is_ok());
-    assert_eq!(tx.calls, vec!["lock_stock", "write_push", "write_push"]);
+    assert_eq!(
+        tx.calls,
+        vec!["lock_stock", "write_push", "write_push", "write_events"]
+    );
     let skus = ["A", "B"].map(|s| (tenant(), s.to_owned()));
     assert_eq!(tx.locked, vec![(BTreeSet::from(skus), vec![])]);
     assert_eq!(tx.pushes[1], ("retrying", vec![("B".to_owned(), 4)]));
+    // Only the push that ended is an event: the retried one is not.
+    assert_eq!(tx.events, ["stock.pushed"]);
 }

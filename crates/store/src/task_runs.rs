@@ -7,12 +7,29 @@
 //! active gets `Busy`.
 
 use crate::{
-    NewJob, RunEnd, RunRequest, RunStart, RunState, StoreError, StoreResult, TaskJob, TaskPatch,
-    TaskRun, TASK_JOB_KIND,
+    EventNotes, NewJob, RunEnd, RunRequest, RunStart, RunState, StoreError, StoreResult, TaskJob,
+    TaskPatch, TaskRun, TASK_JOB_KIND,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{RunId, TenantId};
+
+/// The events of a run's end: `task_run.failed` when it failed (the run's id, error
+/// and counts; `GET /api/v1/task-runs/{id}` shows the rest).
+pub fn run_end_events(
+    tenant: TenantId,
+    run: RunId,
+    end: &RunEnd,
+    now: DateTime<Utc>,
+) -> EventNotes {
+    let mut events = EventNotes::default();
+    if let Some(error) = &end.error {
+        let data = serde_json::json!({"id": run, "error": error, "counts": end.counts});
+        let kind = ponte_core::event::EventType::TaskRunFailed;
+        events.add(tenant, kind, now, None, None, data);
+    }
+    events
+}
 
 /// How many times [`start_run`] tries again when its insert met an active run that
 /// ended before it could be read (it then starts a run on the next try).

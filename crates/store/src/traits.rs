@@ -575,6 +575,96 @@ pub trait SendStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// Outbound events (see [`crate::NewEvent`]): written by the other stores' transactions,
+/// read here in commit order.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// A tenant's events after `q.after` in commit order (`seq` ascending), of the
+    /// types asked, at most `q.limit`.
+    async fn events(
+        &self,
+        tenant: TenantId,
+        q: &crate::EventQuery,
+    ) -> StoreResult<Vec<crate::Event>>;
+}
+
+/// Outbound webhooks ([`crate::webhooks`]): endpoints, the events queued for each, and
+/// their delivery attempts. An endpoint's events of one order go out one at a time in
+/// feed order: a message is claimed only when no earlier message of its order is
+/// still pending for that endpoint (a failed one no longer holds the later ones).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint; it receives the tenant's events committed from now on.
+    async fn insert_endpoint(&self, ep: &crate::webhooks::WebhookEndpoint) -> StoreResult<()>;
+    /// An endpoint by id.
+    async fn endpoint(
+        &self,
+        tenant: TenantId,
+        id: ponte_core::EndpointId,
+    ) -> StoreResult<Option<crate::webhooks::WebhookEndpoint>>;
+    /// A tenant's endpoints, oldest first.
+    async fn endpoints(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<crate::webhooks::WebhookEndpoint>>;
+    /// Replaces an endpoint's fields (not its queue position); false when not found.
+    async fn update_endpoint(&self, ep: &crate::webhooks::WebhookEndpoint) -> StoreResult<bool>;
+    /// Deletes an endpoint with its queue and attempts; false when not found.
+    async fn delete_endpoint(
+        &self,
+        tenant: TenantId,
+        id: ponte_core::EndpointId,
+    ) -> StoreResult<bool>;
+    /// Queues the events committed since each enabled endpoint's last queueing that it
+    /// wants ([`crate::webhooks::WebhookEndpoint::wants`]), up to `limit` events per
+    /// endpoint; how many messages were queued. Safe from several instances at once.
+    async fn queue_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Claims up to `limit` due messages of enabled endpoints (each the first pending
+    /// one of its order for its endpoint) under `owner`'s lease until `now + lease`,
+    /// recording each attempt `started` (an attempt left `started` by a lost lease
+    /// becomes `interrupted`).
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::webhooks::ClaimedDelivery>>;
+    /// Records how attempts ended ([`crate::webhooks::plan_finish`]), in one
+    /// transaction, each under its lease (false when it was lost: nothing written).
+    async fn finish_deliveries(
+        &self,
+        batch: &[crate::webhooks::DeliveryFinish],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<bool>>;
+    /// An endpoint's attempts, newest first.
+    async fn webhook_attempts(
+        &self,
+        tenant: TenantId,
+        endpoint: ponte_core::EndpointId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::webhooks::WebhookAttempt>>;
+    /// Queues again, due now with a fresh attempt budget, every event the endpoint
+    /// wants committed at or after `since` (up to the endpoint's queue position);
+    /// how many.
+    async fn recover_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint: ponte_core::EndpointId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Queues again, due now with a fresh attempt budget, the message of one attempt;
+    /// false when the attempt is not the endpoint's.
+    async fn resend_attempt(
+        &self,
+        tenant: TenantId,
+        endpoint: ponte_core::EndpointId,
+        attempt: ponte_core::AttemptId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
 /// Housekeeping: retention deletes and the database's size.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
@@ -630,6 +720,8 @@ pub trait Store:
     + StockStore
     + RateLimitStore
     + MaintenanceStore
+    + EventStore
+    + WebhookStore
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

@@ -29,6 +29,10 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/users/{id}"),
     ("patch", "/api/v1/users/{id}"),
     ("delete", "/api/v1/users/{id}"),
+    ("post", "/api/v1/webhook-endpoints"),
+    ("patch", "/api/v1/webhook-endpoints/{id}"),
+    ("delete", "/api/v1/webhook-endpoints/{id}"),
+    ("post", "/api/v1/webhook-endpoints/{id}/rotate-secret"),
 ];
 
 /// Routes declaring `code`.

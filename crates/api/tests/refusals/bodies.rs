@@ -32,6 +32,9 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/users"),
     ("patch", "/api/v1/users/{id}"),
     ("post", "/api/v1/warehouses"),
+    ("post", "/api/v1/webhook-endpoints"),
+    ("patch", "/api/v1/webhook-endpoints/{id}"),
+    ("post", "/api/v1/webhook-endpoints/{id}/recover"),
 ];
 
 /// The largest body of a route (`POST /api/v1/stock/movements` takes bulk loads).

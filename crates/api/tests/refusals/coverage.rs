@@ -18,6 +18,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::auth::covers(),
         crate::bodies::covers(),
         crate::channels::covers(),
+        crate::events::covers(),
         crate::invoices::covers(),
         crate::lists::covers(),
         crate::mappings::covers(),

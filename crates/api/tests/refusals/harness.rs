@@ -290,6 +290,7 @@ impl Api {
             "/api/v1/settings",
             "/api/v1/unmapped-skus",
             "/api/v1/stock/pushes?limit=500",
+            "/api/v1/webhook-endpoints",
         ] {
             out.insert(path.into(), self.get(path).await);
         }

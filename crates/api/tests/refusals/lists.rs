@@ -18,6 +18,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/v1/stock/pushes",
     "/api/v1/unmapped-skus",
     "/api/v1/webhook-deliveries",
+    "/api/v1/webhook-endpoints/{id}/attempts",
 ];
 
 /// The routes paged by an opaque id cursor (the others page by SKU, which any text
@@ -29,6 +30,7 @@ const CURSOR_ROUTES: &[&str] = &[
     "/api/v1/status-sends",
     "/api/v1/stock/pushes",
     "/api/v1/webhook-deliveries",
+    "/api/v1/webhook-endpoints/{id}/attempts",
 ];
 
 pub fn covers() -> Vec<Covered> {

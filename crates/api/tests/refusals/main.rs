@@ -12,6 +12,7 @@ mod auth;
 mod bodies;
 mod channels;
 mod coverage;
+mod events;
 mod fixtures;
 mod harness;
 mod invoices;

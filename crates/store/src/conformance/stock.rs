@@ -288,6 +288,21 @@ pub async fn movements_targets_and_pushes(s: &impl Store) {
     )
     .await
     .unwrap();
+    // Each call is an event, written with it.
+    let q = EventQuery {
+        after: 0,
+        types: vec![
+            ponte_core::event::EventType::StockPushed,
+            ponte_core::event::EventType::StockPushFailed,
+        ],
+        limit: 10,
+    };
+    let ev = s.events(t, &q).await.unwrap();
+    let kinds: Vec<&str> = ev.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["stock.pushed", "stock.push_failed"]);
+    assert_eq!(ev[0].event.data["items"][0]["sku"], "S1");
+    assert_eq!(ev[0].event.channel_id, Some(c));
+    assert_eq!(ev[1].event.data["error"], "platform_rejected: HTTP 422");
     let s1 = target(s, t, "S1").await;
     assert_eq!(
         (s1.state, s1.pushed, s1.pushed_at),

@@ -300,6 +300,16 @@ pub async fn runs_finish_under_lease_and_move_the_cursor(s: &impl Store) {
     assert_eq!(stored.cursor, task.cursor);
     assert_eq!(s.job_counts().await.unwrap(), JobCounts::default());
     assert_eq!(s.poll_gaps(t, c).await.unwrap(), 2);
+    // The failure is an event, written with it (a lost lease wrote none).
+    let q = EventQuery {
+        after: 0,
+        types: vec![ponte_core::event::EventType::TaskRunFailed],
+        limit: 10,
+    };
+    let ev = s.events(t, &q).await.unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].event.data["id"], serde_json::json!(run.id));
+    assert_eq!(ev[0].event.data["error"], "platform_unavailable: HTTP 503");
 
     // A successful run moves it; runs list newest first.
     let RunStart::Started(run2) = s

@@ -29,6 +29,7 @@ struct Fake {
     settled: Vec<String>,
     /// The external id the order was looked up by.
     looked_up: Option<String>,
+    events: Vec<&'static str>,
 }
 
 #[async_trait]
@@ -101,6 +102,10 @@ impl ImportTx for Fake {
     }
     async fn write_notes(&mut self, notes: &[TimelineNote]) -> StoreResult<()> {
         self.notes.extend(notes.iter().map(|n| n.kind));
+        Ok(())
+    }
+    async fn write_events(&mut self, events: &[crate::NewEvent]) -> StoreResult<()> {
+        self.events.extend(events.iter().map(|e| e.kind.as_str()));
         Ok(())
     }
     async fn order_effects(
@@ -181,6 +186,7 @@ fn a_lost_lease_writes_nothing() {
     assert!(!out[0].announced);
     assert_eq!(tx.calls, ["take_job", "order_effects 0"]);
     assert!(tx.notes.is_empty());
+    assert!(tx.events.is_empty());
 }
 
 #[test]
@@ -205,6 +211,7 @@ fn a_new_order_replaces_its_skip_record_and_settles_the_run() {
     assert_eq!(tx.calls[..4], calls);
     assert_eq!(tx.calls[4], "order_effects 1");
     assert_eq!(tx.notes, ["fetched", "imported"]);
+    assert_eq!(tx.events, ["order.created"]);
 }
 
 #[test]
@@ -223,6 +230,22 @@ fn a_changed_status_updates_and_notes_the_change() {
     let calls = ["take_job", "update_order invoiced", "settle processed 100"];
     assert_eq!(tx.calls[..3], calls);
     assert_eq!(tx.notes, ["fetched", "status_changed"]);
+    assert_eq!(tx.events, ["order.updated"]);
+}
+
+#[test]
+fn a_cancellation_is_its_own_event() {
+    let mut tx = Fake {
+        job: Some(None),
+        stored: ExistingOrder {
+            order: Some((OrderId::new(), data(OrderStatus::Approved, 50))),
+            skipped: None,
+        },
+        ..Fake::default()
+    };
+    let out = apply(&mut tx, vec![fetched(OrderStatus::Cancelled, 60)]);
+    assert!(matches!(out[0].applied, ImportApplied::Updated(_)));
+    assert_eq!(tx.events, ["order.cancelled"]);
 }
 
 #[test]
@@ -238,6 +261,7 @@ fn an_unpaid_new_order_is_skipped_and_its_deliveries_say_why() {
     let calls = ["take_job", "record_skip awaiting_payment_paid_only", settle];
     assert_eq!(tx.calls[..3], calls);
     assert_eq!(tx.notes, ["fetched", "skipped"]);
+    assert_eq!(tx.events, ["order.skipped"]);
 }
 
 #[test]
@@ -256,6 +280,7 @@ fn a_failed_fetch_fails_the_run_s_deliveries_then_the_job() {
     let calls = ["job_started", "settle failed 90 gone", "finish_job"];
     assert_eq!(tx.calls[..3], calls);
     assert_eq!(tx.notes, ["fetched"]);
+    assert!(tx.events.is_empty());
 }
 
 #[test]

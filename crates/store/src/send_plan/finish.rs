@@ -4,9 +4,11 @@
 
 use super::HeldJob;
 use crate::{
-    AttemptOutcome, SendError, SendFinish, SendOutcome, SendState, StatusSend, TimelineNote,
+    AttemptOutcome, EventNotes, SendError, SendFinish, SendOutcome, SendState, StatusSend,
+    TimelineNote,
 };
 use chrono::{DateTime, Utc};
+use ponte_core::event::EventType;
 use ponte_core::{JobId, OrderId, SendId, TenantId};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -44,6 +46,8 @@ pub struct FinishPlan {
     pub requeue: Vec<Requeue>,
     /// Timeline entries, in order.
     pub notes: Vec<TimelineNote>,
+    /// Events (a send succeeded, or failed for good), in order.
+    pub events: EventNotes,
 }
 
 /// Applies the finishes whose lease holds (`held`) to the loaded sends, in batch order.
@@ -91,6 +95,21 @@ pub fn plan_finish(
         };
         plan.notes.push(note);
         changed.push(key);
+        let kind = match f.outcome {
+            SendOutcome::Succeeded => Some(EventType::StatusSendSucceeded),
+            SendOutcome::Failed => Some(EventType::StatusSendFailed),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let data = json!({
+                "id": send.id, "order_id": order, "channel_id": send.channel_id,
+                "external_id": send.external_id, "kind": send.kind().as_str(),
+                "attempts": send.attempts_used, "http_status": f.http_status,
+                "error": f.error.as_ref().map(|e| json!({"code": e.code, "message": e.message})),
+            });
+            let ch = Some(send.channel_id);
+            plan.events.add(h.tenant, kind, now, ch, Some(order), data);
+        }
         let run_at = match &f.outcome {
             SendOutcome::Failed => {
                 send.state = SendState::Failed;

@@ -1,0 +1,604 @@
+//! Outbound webhooks (PostgreSQL): endpoints, their queues and attempts. Claims take
+//! messages with `FOR UPDATE SKIP LOCKED` under a lease, so instances share the work;
+//! batches are written with one statement per table.
+
+use crate::codec::{col, fetch_opt, fetch_rows, from_json, in_table, newest_first};
+use crate::events::{decode_event, write_events};
+use crate::{db_err, PgStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::event::EventType;
+use ponte_core::{AttemptId, ChannelId, EndpointId, EventId, TenantId};
+use ponte_store::webhooks::{
+    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, HeldMessages, WebhookAttempt,
+    WebhookEndpoint,
+};
+use ponte_store::{Event, Page, PageRequest, StoreError, StoreResult, WebhookStore};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+const ENDPOINT_COLUMNS: &str = "tenant_id, id, url, description, event_types, channel_id, \
+    rate_limit_per_sec, secret, old_secret, old_secret_until, enabled, disabled_reason, \
+    failing_since, created_at, updated_at";
+
+const EVENT_COLUMNS: &str = "seq, tenant_id, id, type, at, channel_id, order_id, data";
+
+fn decode_endpoint(r: &PgRow) -> StoreResult<WebhookEndpoint> {
+    in_table("webhook_endpoints", || {
+        Ok(WebhookEndpoint {
+            tenant_id: TenantId(col(r, "tenant_id")?),
+            id: EndpointId(col(r, "id")?),
+            url: col(r, "url")?,
+            description: col(r, "description")?,
+            event_types: col::<Option<serde_json::Value>>(r, "event_types")?
+                .map(from_json)
+                .transpose()?,
+            channel_id: col::<Option<Uuid>>(r, "channel_id")?.map(ChannelId),
+            rate_limit_per_sec: col::<Option<i32>>(r, "rate_limit_per_sec")?
+                .map(|n| u32::try_from(n).unwrap_or(0)),
+            secret: col(r, "secret")?,
+            old_secret: col(r, "old_secret")?,
+            old_secret_until: col(r, "old_secret_until")?,
+            enabled: col(r, "enabled")?,
+            disabled_reason: col(r, "disabled_reason")?,
+            failing_since: col(r, "failing_since")?,
+            created_at: col(r, "created_at")?,
+            updated_at: col(r, "updated_at")?,
+        })
+    })
+}
+
+fn decode_attempt(r: &PgRow) -> StoreResult<WebhookAttempt> {
+    in_table("webhook_attempts", || {
+        let kind: &str = col(r, "event_type")?;
+        Ok(WebhookAttempt {
+            id: AttemptId(col(r, "id")?),
+            endpoint_id: EndpointId(col(r, "endpoint_id")?),
+            event_seq: col(r, "event_seq")?,
+            event_id: EventId(col(r, "event_id")?),
+            event_type: EventType::parse(kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("event type {kind:?}")))?,
+            n: u32::try_from(col::<i32>(r, "n")?).unwrap_or(0),
+            started_at: col(r, "started_at")?,
+            outcome: col(r, "outcome")?,
+            http_status: col::<Option<i32>>(r, "http_status")?.and_then(|s| u16::try_from(s).ok()),
+            response: col(r, "response")?,
+            duration_ms: col::<Option<i64>>(r, "duration_ms")?.and_then(|d| u64::try_from(d).ok()),
+            error: col(r, "error")?,
+        })
+    })
+}
+
+fn types_json(ep: &WebhookEndpoint) -> Option<serde_json::Value> {
+    ep.event_types.as_ref().map(|t| serde_json::json!(t))
+}
+
+fn rate(ep: &WebhookEndpoint) -> Option<i32> {
+    ep.rate_limit_per_sec
+        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// The endpoint (tenant, id) on the open transaction.
+async fn endpoint_in(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    endpoint: EndpointId,
+) -> StoreResult<Option<WebhookEndpoint>> {
+    let q = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+    );
+    fetch_opt(
+        sqlx::query(&q).bind(tenant.0).bind(endpoint.0),
+        &mut *conn,
+        decode_endpoint,
+    )
+    .await
+}
+
+/// Sets the messages of `seqs` pending, due now with a fresh budget (queued if not).
+async fn requeue(
+    conn: &mut PgConnection,
+    ep: &WebhookEndpoint,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let wanted: Vec<&Event> = events.iter().filter(|e| ep.wants(&e.event)).collect();
+    let seqs: Vec<i64> = wanted.iter().map(|e| e.seq).collect();
+    let keys: Vec<String> = wanted.iter().map(|e| order_key(&e.event)).collect();
+    sqlx::query(
+        "INSERT INTO webhook_messages (tenant_id, endpoint_id, event_seq, order_key, state, \
+           attempts_used, next_at, created_at, updated_at) \
+         SELECT $1, $2, s, k, 'pending', 0, $5, $5, $5 FROM UNNEST($3::bigint[], $4::text[]) AS v(s, k) \
+         ON CONFLICT (tenant_id, endpoint_id, event_seq) DO UPDATE SET state = 'pending', \
+           attempts_used = 0, next_at = excluded.next_at, updated_at = excluded.updated_at",
+    )
+    .bind(ep.tenant_id.0)
+    .bind(ep.id.0)
+    .bind(seqs)
+    .bind(keys)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(wanted.len() as u64)
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn insert_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, cursor_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+               COALESCE((SELECT last_seq FROM event_seqs WHERE tenant_id = $1), 0))"
+        ))
+        .bind(ep.tenant_id.0)
+        .bind(ep.id.0)
+        .bind(&ep.url)
+        .bind(&ep.description)
+        .bind(types_json(ep))
+        .bind(ep.channel_id.map(|c| c.0))
+        .bind(rate(ep))
+        .bind(&ep.secret)
+        .bind(&ep.old_secret)
+        .bind(ep.old_secret_until)
+        .bind(ep.enabled)
+        .bind(&ep.disabled_reason)
+        .bind(ep.failing_since)
+        .bind(ep.created_at)
+        .bind(ep.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn endpoint(
+        &self,
+        tenant: TenantId,
+        id: EndpointId,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        endpoint_in(&mut conn, tenant, id).await
+    }
+
+    async fn endpoints(&self, tenant: TenantId) -> StoreResult<Vec<WebhookEndpoint>> {
+        let q = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY id"
+        );
+        fetch_rows(sqlx::query(&q).bind(tenant.0), &self.pool, decode_endpoint).await
+    }
+
+    async fn update_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE webhook_endpoints SET url = $1, description = $2, event_types = $3, channel_id = $4, \
+               rate_limit_per_sec = $5, secret = $6, old_secret = $7, old_secret_until = $8, enabled = $9, \
+               disabled_reason = $10, failing_since = $11, updated_at = $12 \
+             WHERE tenant_id = $13 AND id = $14",
+        )
+        .bind(&ep.url)
+        .bind(&ep.description)
+        .bind(types_json(ep))
+        .bind(ep.channel_id.map(|c| c.0))
+        .bind(rate(ep))
+        .bind(&ep.secret)
+        .bind(&ep.old_secret)
+        .bind(ep.old_secret_until)
+        .bind(ep.enabled)
+        .bind(&ep.disabled_reason)
+        .bind(ep.failing_since)
+        .bind(ep.updated_at)
+        .bind(ep.tenant_id.0)
+        .bind(ep.id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn delete_endpoint(&self, tenant: TenantId, id: EndpointId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for table in ["webhook_attempts", "webhook_messages"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND endpoint_id = $2"
+            ))
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let r = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn queue_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Another instance queueing an endpoint holds its row: it is skipped here.
+        let rows = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS}, cursor_seq FROM webhook_endpoints w WHERE enabled \
+             AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = w.tenant_id AND e.seq > w.cursor_seq) \
+             FOR UPDATE OF w SKIP LOCKED"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut queued = 0;
+        for r in &rows {
+            let ep = decode_endpoint(r)?;
+            let cursor: i64 = col(r, "cursor_seq")?;
+            let q = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            );
+            let q = sqlx::query(&q)
+                .bind(ep.tenant_id.0)
+                .bind(cursor)
+                .bind(i64::from(limit));
+            let events = fetch_rows(q, &mut *tx, decode_event).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                continue;
+            };
+            let wanted: Vec<&Event> = events.iter().filter(|e| ep.wants(&e.event)).collect();
+            let seqs: Vec<i64> = wanted.iter().map(|e| e.seq).collect();
+            let keys: Vec<String> = wanted.iter().map(|e| order_key(&e.event)).collect();
+            let r = sqlx::query(
+                "INSERT INTO webhook_messages (tenant_id, endpoint_id, event_seq, order_key, state, \
+                   attempts_used, next_at, created_at, updated_at) \
+                 SELECT $1, $2, s, k, 'pending', 0, $5, $5, $5 FROM UNNEST($3::bigint[], $4::text[]) AS v(s, k) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(ep.tenant_id.0)
+            .bind(ep.id.0)
+            .bind(seqs)
+            .bind(keys)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            queued += r.rows_affected();
+            sqlx::query(
+                "UPDATE webhook_endpoints SET cursor_seq = $1 WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(last)
+            .bind(ep.tenant_id.0)
+            .bind(ep.id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(queued)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let rows = sqlx::query(
+            "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq FROM webhook_messages m \
+               JOIN webhook_endpoints w ON w.tenant_id = m.tenant_id AND w.id = m.endpoint_id AND w.enabled \
+               WHERE m.state = 'pending' AND m.next_at <= $1 AND (m.lease_until IS NULL OR m.lease_until < $1) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.tenant_id = m.tenant_id \
+                 AND p.endpoint_id = m.endpoint_id AND p.order_key = m.order_key \
+                 AND p.event_seq < m.event_seq AND p.state = 'pending') \
+               ORDER BY m.next_at, m.event_seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED) \
+             UPDATE webhook_messages m SET lease_owner = $3, lease_until = $4 FROM c \
+             WHERE m.tenant_id = c.tenant_id AND m.endpoint_id = c.endpoint_id AND m.event_seq = c.event_seq \
+             RETURNING m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(owner)
+        .bind(until)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if rows.is_empty() {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(vec![]);
+        }
+        let mut tenants = Vec::with_capacity(rows.len());
+        let mut endpoints = Vec::with_capacity(rows.len());
+        let mut seqs = Vec::with_capacity(rows.len());
+        let mut used = Vec::with_capacity(rows.len());
+        for r in &rows {
+            tenants.push(col::<Uuid>(r, "tenant_id")?);
+            endpoints.push(col::<Uuid>(r, "endpoint_id")?);
+            seqs.push(col::<i64>(r, "event_seq")?);
+            used.push(u32::try_from(col::<i32>(r, "attempts_used")?).unwrap_or(0));
+        }
+        sqlx::query(
+            "UPDATE webhook_attempts a SET outcome = 'interrupted' \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS v(t, e, s) \
+             WHERE a.tenant_id = v.t AND a.endpoint_id = v.e AND a.event_seq = v.s AND a.outcome = 'started'",
+        )
+        .bind(&tenants)
+        .bind(&endpoints)
+        .bind(&seqs)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let attempts: Vec<AttemptId> = rows.iter().map(|_| AttemptId::new()).collect();
+        let ids: Vec<Uuid> = attempts.iter().map(|a| a.0).collect();
+        let ns: Vec<i32> = used
+            .iter()
+            .map(|u| i32::try_from(*u).unwrap_or(i32::MAX).saturating_add(1))
+            .collect();
+        sqlx::query(
+            "INSERT INTO webhook_attempts (tenant_id, id, endpoint_id, event_seq, n, started_at, outcome) \
+             SELECT t, i, e, s, n, $6, 'started' \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::int[]) AS v(t, i, e, s, n)",
+        )
+        .bind(&tenants)
+        .bind(&ids)
+        .bind(&endpoints)
+        .bind(&seqs)
+        .bind(&ns)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let q = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+             WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
+        );
+        let eps = fetch_rows(
+            sqlx::query(&q).bind(&tenants).bind(&endpoints),
+            &mut *tx,
+            decode_endpoint,
+        )
+        .await?;
+        let eps: HashMap<(TenantId, EndpointId), WebhookEndpoint> =
+            eps.into_iter().map(|e| ((e.tenant_id, e.id), e)).collect();
+        let q = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE (tenant_id, seq) IN (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]))"
+        );
+        let events = fetch_rows(
+            sqlx::query(&q).bind(&tenants).bind(&seqs),
+            &mut *tx,
+            decode_event,
+        )
+        .await?;
+        let events: HashMap<(TenantId, i64), Event> = events
+            .into_iter()
+            .map(|e| ((e.event.tenant_id, e.seq), e))
+            .collect();
+        tx.commit().await.map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, attempt) in attempts.into_iter().enumerate() {
+            let (t, e) = (TenantId(tenants[i]), EndpointId(endpoints[i]));
+            let (Some(endpoint), Some(event)) = (eps.get(&(t, e)), events.get(&(t, seqs[i])))
+            else {
+                return Err(StoreError::Corrupt(
+                    "claimed message without its endpoint or event".into(),
+                ));
+            };
+            out.push(ClaimedDelivery {
+                endpoint: endpoint.clone(),
+                event: event.clone(),
+                attempt,
+                attempts_used: used[i],
+            });
+        }
+        Ok(out)
+    }
+
+    async fn finish_deliveries(
+        &self,
+        batch: &[DeliveryFinish],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<bool>> {
+        if batch.is_empty() {
+            return Ok(vec![]);
+        }
+        let tenants: Vec<Uuid> = batch.iter().map(|f| f.tenant_id.0).collect();
+        let endpoints: Vec<Uuid> = batch.iter().map(|f| f.endpoint_id.0).collect();
+        let seqs: Vec<i64> = batch.iter().map(|f| f.event_seq).collect();
+        let owners: Vec<&str> = batch.iter().map(|f| f.owner.as_str()).collect();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[]) AS v(t, e, s, o) \
+             JOIN webhook_messages m ON m.tenant_id = v.t AND m.endpoint_id = v.e AND m.event_seq = v.s \
+               AND m.state = 'pending' AND m.lease_owner = v.o \
+             FOR UPDATE OF m",
+        )
+        .bind(&tenants)
+        .bind(&endpoints)
+        .bind(&seqs)
+        .bind(&owners)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut held = HeldMessages::new();
+        for r in &rows {
+            let key = (
+                TenantId(col(r, "tenant_id")?),
+                EndpointId(col(r, "endpoint_id")?),
+                col::<i64>(r, "event_seq")?,
+            );
+            held.insert(
+                key,
+                u32::try_from(col::<i32>(r, "attempts_used")?).unwrap_or(0),
+            );
+        }
+        let q = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+             WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
+        );
+        let eps = fetch_rows(
+            sqlx::query(&q).bind(&tenants).bind(&endpoints),
+            &mut *tx,
+            decode_endpoint,
+        )
+        .await?;
+        let eps = eps.into_iter().map(|e| ((e.tenant_id, e.id), e)).collect();
+        let plan = plan_finish(batch, &held, eps, now);
+        write_attempts(&mut tx, batch, &plan.attempts).await?;
+        write_messages(&mut tx, &plan.messages, now).await?;
+        for ep in &plan.endpoints {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2, failing_since = $3, \
+                   updated_at = $4 WHERE tenant_id = $5 AND id = $6",
+            )
+            .bind(ep.enabled)
+            .bind(&ep.disabled_reason)
+            .bind(ep.failing_since)
+            .bind(ep.updated_at)
+            .bind(ep.tenant_id.0)
+            .bind(ep.id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        write_events(&mut tx, plan.events.as_slice()).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(plan.out)
+    }
+
+    async fn webhook_attempts(
+        &self,
+        tenant: TenantId,
+        endpoint: EndpointId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookAttempt>> {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT * FROM (SELECT a.tenant_id, a.id, a.endpoint_id, a.event_seq, e.id AS event_id, \
+               e.type AS event_type, a.n, a.started_at, a.outcome, a.http_status, a.response, \
+               a.duration_ms, a.error FROM webhook_attempts a \
+             JOIN events e ON e.tenant_id = a.tenant_id AND e.seq = a.event_seq) x \
+             WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.0)
+            .push(" AND endpoint_id = ")
+            .push_bind(endpoint.0);
+        newest_first(q, page, &self.pool, decode_attempt, |a| a.id.to_string()).await
+    }
+
+    async fn recover_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint: EndpointId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let Some(ep) = endpoint_in(&mut tx, tenant, endpoint).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let q = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND at >= $2 AND seq <= \
+               (SELECT cursor_seq FROM webhook_endpoints WHERE tenant_id = $1 AND id = $3) ORDER BY seq"
+        );
+        let events = fetch_rows(
+            sqlx::query(&q).bind(tenant.0).bind(since).bind(endpoint.0),
+            &mut *tx,
+            decode_event,
+        )
+        .await?;
+        let n = requeue(&mut tx, &ep, &events, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn resend_attempt(
+        &self,
+        tenant: TenantId,
+        endpoint: EndpointId,
+        attempt: AttemptId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let Some(ep) = endpoint_in(&mut tx, tenant, endpoint).await? else {
+            return Ok(false);
+        };
+        let q = "SELECT e.seq, e.tenant_id, e.id, e.type, e.at, e.channel_id, e.order_id, e.data \
+             FROM webhook_attempts a JOIN events e ON e.tenant_id = a.tenant_id AND e.seq = a.event_seq \
+             WHERE a.tenant_id = $1 AND a.endpoint_id = $2 AND a.id = $3";
+        let q = sqlx::query(q)
+            .bind(tenant.0)
+            .bind(endpoint.0)
+            .bind(attempt.0);
+        let Some(event) = fetch_opt(q, &mut *tx, decode_event).await? else {
+            return Ok(false);
+        };
+        requeue(&mut tx, &ep, std::slice::from_ref(&event), now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}
+
+/// Records how the attempts ended.
+async fn write_attempts(
+    tx: &mut PgConnection,
+    batch: &[DeliveryFinish],
+    attempts: &[(usize, &'static str)],
+) -> StoreResult<()> {
+    let fs: Vec<&DeliveryFinish> = attempts.iter().map(|(i, _)| &batch[*i]).collect();
+    sqlx::query(
+        "UPDATE webhook_attempts a SET outcome = v.o, http_status = v.h, response = v.r, \
+           duration_ms = v.d, error = v.e \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::bigint[], $7::text[]) \
+           AS v(t, i, o, h, r, d, e) \
+         WHERE a.tenant_id = v.t AND a.id = v.i",
+    )
+    .bind(fs.iter().map(|f| f.tenant_id.0).collect::<Vec<_>>())
+    .bind(fs.iter().map(|f| f.attempt.0).collect::<Vec<_>>())
+    .bind(attempts.iter().map(|(_, o)| *o).collect::<Vec<_>>())
+    .bind(fs.iter().map(|f| f.http_status.map(i32::from)).collect::<Vec<_>>())
+    .bind(fs.iter().map(|f| f.response.as_deref()).collect::<Vec<_>>())
+    .bind(
+        fs.iter()
+            .map(|f| i64::try_from(f.duration_ms).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(fs.iter().map(|f| f.error.as_deref()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Writes the messages' new states, releasing their leases.
+async fn write_messages(
+    tx: &mut PgConnection,
+    messages: &[ponte_store::webhooks::MessageUpdate],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhook_messages m SET state = v.st, attempts_used = v.u, next_at = v.n, \
+           lease_owner = NULL, lease_until = NULL, updated_at = $7 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::timestamptz[]) \
+           AS v(t, e, s, st, u, n) \
+         WHERE m.tenant_id = v.t AND m.endpoint_id = v.e AND m.event_seq = v.s",
+    )
+    .bind(messages.iter().map(|m| m.tenant_id.0).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.endpoint_id.0).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.event_seq).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.state).collect::<Vec<_>>())
+    .bind(
+        messages
+            .iter()
+            .map(|m| i32::try_from(m.attempts_used).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(messages.iter().map(|m| m.next_at).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

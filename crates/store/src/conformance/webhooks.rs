@@ -1,0 +1,296 @@
+//! Conformance: webhook endpoints, their queues, claims in order per order, attempts,
+//! recover and resend.
+
+use super::{import, mapped, setup, t0};
+use crate::webhooks::*;
+use crate::*;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use ponte_core::event::EventType;
+use ponte_core::{ChannelId, EndpointId, OrderStatus, TenantId};
+use std::time::Duration;
+
+/// A new enabled endpoint of `t` wanting every event.
+pub fn endpoint(t: TenantId) -> WebhookEndpoint {
+    WebhookEndpoint {
+        tenant_id: t,
+        id: EndpointId::new(),
+        url: "https://erp.example/hooks".into(),
+        description: "ERP".into(),
+        event_types: None,
+        channel_id: None,
+        rate_limit_per_sec: None,
+        secret: vec![1, 2, 3],
+        old_secret: None,
+        old_secret_until: None,
+        enabled: true,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+async fn claim(s: &impl Store, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
+    s.claim_deliveries("w", now, Duration::from_secs(30), 100)
+        .await
+        .unwrap()
+}
+
+fn done(c: &ClaimedDelivery, outcome: DeliveryOutcome) -> DeliveryFinish {
+    DeliveryFinish {
+        tenant_id: c.endpoint.tenant_id,
+        endpoint_id: c.endpoint.id,
+        event_seq: c.event.seq,
+        attempt: c.attempt,
+        owner: "w".into(),
+        http_status: Some(if outcome == DeliveryOutcome::Succeeded {
+            200
+        } else {
+            503
+        }),
+        response: Some("ok".into()),
+        duration_ms: 3,
+        error: None,
+        outcome,
+    }
+}
+
+/// Imports order `ext` with `status` at minute `m`.
+async fn order(s: &impl Store, t: TenantId, c: ChannelId, ext: &str, status: OrderStatus, m: i64) {
+    let at = t0() + CDuration::minutes(m);
+    import(s, t, c, mapped(ext, status, at), at).await;
+}
+
+fn kinds(c: &[ClaimedDelivery]) -> Vec<(String, &'static str)> {
+    c.iter()
+        .map(|d| {
+            (
+                d.event.event.data["external_id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                d.event.event.kind.as_str(),
+            )
+        })
+        .collect()
+}
+
+pub async fn endpoints_round_trip(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let mut ep = endpoint(t);
+    ep.event_types = Some(vec![EventType::OrderCreated]);
+    ep.channel_id = Some(c);
+    ep.rate_limit_per_sec = Some(10);
+    s.insert_endpoint(&ep).await.unwrap();
+    assert_eq!(s.endpoint(t, ep.id).await.unwrap(), Some(ep.clone()));
+    ep.url = "https://erp.example/v2".into();
+    ep.old_secret = Some(vec![9]);
+    ep.old_secret_until = Some(t0());
+    ep.enabled = false;
+    ep.disabled_reason = Some("gone".into());
+    assert!(s.update_endpoint(&ep).await.unwrap());
+    assert_eq!(s.endpoints(t).await.unwrap(), [ep.clone()]);
+    assert!(s.endpoints(TenantId::new()).await.unwrap().is_empty());
+    assert_eq!(s.endpoint(TenantId::new(), ep.id).await.unwrap(), None);
+    assert!(s.delete_endpoint(t, ep.id).await.unwrap());
+    assert!(!s.delete_endpoint(t, ep.id).await.unwrap());
+    assert!(!s.update_endpoint(&ep).await.unwrap());
+}
+
+pub async fn deliveries_queue_claim_in_order_and_finish(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    // Events before the endpoint existed are not queued for it.
+    order(s, t, c, "0", OrderStatus::Approved, 0).await;
+    let ep = endpoint(t);
+    s.insert_endpoint(&ep).await.unwrap();
+    let mut only_cancel = endpoint(t);
+    only_cancel.event_types = Some(vec![EventType::OrderCancelled]);
+    s.insert_endpoint(&only_cancel).await.unwrap();
+    order(s, t, c, "1", OrderStatus::Approved, 1).await;
+    order(s, t, c, "1", OrderStatus::Shipped, 2).await;
+    order(s, t, c, "2", OrderStatus::Approved, 3).await;
+    let now = t0() + CDuration::minutes(5);
+    assert_eq!(s.queue_deliveries(now, 100).await.unwrap(), 3);
+    assert_eq!(s.queue_deliveries(now, 100).await.unwrap(), 0);
+
+    // One per order at a time: order 1's update waits for its creation.
+    let first = claim(s, now).await;
+    let mut got = kinds(&first);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("1".to_owned(), "order.created"),
+            ("2".to_owned(), "order.created")
+        ]
+    );
+    assert!(first
+        .iter()
+        .all(|d| d.endpoint.id == ep.id && d.attempts_used == 0));
+    assert!(
+        claim(s, now).await.is_empty(),
+        "leased, and the update waits"
+    );
+    let one = first
+        .iter()
+        .find(|d| d.event.event.data["external_id"] == "1")
+        .unwrap();
+    let two = first
+        .iter()
+        .find(|d| d.event.event.data["external_id"] == "2")
+        .unwrap();
+    let retry_at = now + CDuration::seconds(5);
+    let out = s
+        .finish_deliveries(
+            &[
+                done(one, DeliveryOutcome::Retry(retry_at)),
+                done(two, DeliveryOutcome::Succeeded),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, [true, true]);
+    // A finish whose lease is gone writes nothing.
+    let lost = s
+        .finish_deliveries(&[done(two, DeliveryOutcome::Succeeded)], now)
+        .await
+        .unwrap();
+    assert_eq!(lost, [false]);
+    assert!(
+        claim(s, now).await.is_empty(),
+        "the retry is not due, and holds the update"
+    );
+    let again = claim(s, retry_at).await;
+    assert_eq!(kinds(&again), [("1".to_owned(), "order.created")]);
+    assert_eq!(again[0].attempts_used, 1);
+    assert_eq!(again[0].event.event.id, one.event.event.id, "same event id");
+    s.finish_deliveries(&[done(&again[0], DeliveryOutcome::Succeeded)], retry_at)
+        .await
+        .unwrap();
+    let next = claim(s, retry_at).await;
+    assert_eq!(kinds(&next), [("1".to_owned(), "order.updated")]);
+    s.finish_deliveries(&[done(&next[0], DeliveryOutcome::Failed)], retry_at)
+        .await
+        .unwrap();
+    assert!(claim(s, retry_at + CDuration::days(1)).await.is_empty());
+
+    // Every attempt is recorded, newest first.
+    let page = PageRequest {
+        cursor: None,
+        limit: 10,
+    };
+    let attempts = s.webhook_attempts(t, ep.id, &page).await.unwrap().items;
+    assert_eq!(attempts.len(), 4);
+    assert!(
+        attempts.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
+    let mut by_event: Vec<(i64, u32, &str, EventType)> = attempts
+        .iter()
+        .map(|a| (a.event_seq, a.n, a.outcome.as_str(), a.event_type))
+        .collect();
+    by_event.sort();
+    let (c1, u1, c2) = (one.event.seq, next[0].event.seq, two.event.seq);
+    let mut expected = vec![
+        (c1, 1, "failed", EventType::OrderCreated),
+        (c1, 2, "succeeded", EventType::OrderCreated),
+        (u1, 1, "failed", EventType::OrderUpdated),
+        (c2, 1, "succeeded", EventType::OrderCreated),
+    ];
+    expected.sort();
+    assert_eq!(by_event, expected);
+    assert!(attempts.iter().all(|a| a.duration_ms == Some(3)));
+    let newest = &attempts[0];
+    assert_eq!(newest.event_type, EventType::OrderUpdated);
+    assert_eq!(newest.http_status, Some(503));
+    assert!(s
+        .webhook_attempts(t, only_cancel.id, &page)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    // Resend one attempt's message; recover everything since a time.
+    assert!(s
+        .resend_attempt(t, ep.id, newest.id, retry_at)
+        .await
+        .unwrap());
+    assert!(!s
+        .resend_attempt(t, only_cancel.id, newest.id, retry_at)
+        .await
+        .unwrap());
+    let resent = claim(s, retry_at).await;
+    assert_eq!(kinds(&resent), [("1".to_owned(), "order.updated")]);
+    assert_eq!(resent[0].attempts_used, 0, "a fresh budget");
+    s.finish_deliveries(&[done(&resent[0], DeliveryOutcome::Succeeded)], retry_at)
+        .await
+        .unwrap();
+    let n = s
+        .recover_deliveries(t, ep.id, t0() + CDuration::minutes(2), retry_at)
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "the update of 1 and the creation of 2");
+    let mut got = kinds(&claim(s, retry_at).await);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("1".to_owned(), "order.updated"),
+            ("2".to_owned(), "order.created")
+        ]
+    );
+}
+
+pub async fn a_lost_lease_interrupts_and_a_410_disables(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ep = endpoint(t);
+    s.insert_endpoint(&ep).await.unwrap();
+    order(s, t, c, "1", OrderStatus::Approved, 0).await;
+    order(s, t, c, "2", OrderStatus::Approved, 0).await;
+    s.queue_deliveries(t0(), 100).await.unwrap();
+    let first = claim(s, t0()).await;
+    assert_eq!(first.len(), 2);
+    // The worker died: after the lease another claims them again.
+    let later = t0() + CDuration::minutes(1);
+    let second = claim(s, later).await;
+    assert_eq!(second.len(), 2);
+    let page = PageRequest {
+        cursor: None,
+        limit: 10,
+    };
+    let attempts = s.webhook_attempts(t, ep.id, &page).await.unwrap().items;
+    let mut outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        ["interrupted", "interrupted", "started", "started"]
+    );
+    // 410: the endpoint is disabled at once, with an event; its queue waits.
+    s.finish_deliveries(&[done(&second[0], DeliveryOutcome::Gone)], later)
+        .await
+        .unwrap();
+    let stored = s.endpoint(t, ep.id).await.unwrap().unwrap();
+    assert!(!stored.enabled);
+    assert_eq!(stored.disabled_reason.as_deref(), Some("gone"));
+    assert_eq!(stored.failing_since, Some(later));
+    let q = EventQuery {
+        after: 0,
+        types: vec![EventType::EndpointDisabled],
+        limit: 10,
+    };
+    let ev = s.events(t, &q).await.unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].event.data["reason"], "gone");
+    let much_later = later + CDuration::hours(1);
+    assert!(claim(s, much_later).await.is_empty(), "disabled");
+    let mut enabled = stored.clone();
+    enabled.enabled = true;
+    enabled.disabled_reason = None;
+    s.update_endpoint(&enabled).await.unwrap();
+    assert_eq!(
+        claim(s, much_later).await.len(),
+        1,
+        "the other message goes again"
+    );
+}
