@@ -39,8 +39,8 @@ pub mod conformance;
 
 pub use access::*;
 pub use error::StoreError;
-pub use mappings::*;
 pub use events::*;
+pub use mappings::*;
 pub use order_search::OrderSearch;
 pub use records::*;
 pub use retention::*;
