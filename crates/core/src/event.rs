@@ -45,6 +45,10 @@ pub enum EventType {
     /// Registering a channel's webhooks at its platform failed (polling still imports).
     #[serde(rename = "channel.subscription_failed")]
     ChannelSubscriptionFailed,
+    /// The platform refused a channel's credentials: the seller must reconnect (sends
+    /// and stock pushes wait until the credentials are replaced).
+    #[serde(rename = "channel.credentials_held")]
+    ChannelCredentialsHeld,
     /// A scheduled task's run (polling, sync, sweep) failed.
     #[serde(rename = "task_run.failed")]
     TaskRunFailed,
@@ -55,7 +59,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in documentation order.
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::OrderCreated,
         EventType::OrderUpdated,
         EventType::OrderCancelled,
@@ -65,6 +69,7 @@ impl EventType {
         EventType::StockPushed,
         EventType::StockPushFailed,
         EventType::ChannelSubscriptionFailed,
+        EventType::ChannelCredentialsHeld,
         EventType::TaskRunFailed,
         EventType::EndpointDisabled,
     ];
@@ -81,6 +86,7 @@ impl EventType {
             EventType::StockPushed => "stock.pushed",
             EventType::StockPushFailed => "stock.push_failed",
             EventType::ChannelSubscriptionFailed => "channel.subscription_failed",
+            EventType::ChannelCredentialsHeld => "channel.credentials_held",
             EventType::TaskRunFailed => "task_run.failed",
             EventType::EndpointDisabled => "webhook_endpoint.disabled",
         }

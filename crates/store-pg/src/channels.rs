@@ -172,17 +172,21 @@ impl ChannelStore for PgStore {
         problem: &CredentialsProblem,
     ) -> StoreResult<()> {
         let doc = serde_json::to_value(problem).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let done = sqlx::query(
             "UPDATE channels SET credentials_problem = $1 \
              WHERE tenant_id = $2 AND id = $3 AND credentials_problem IS NULL",
         )
         .bind(&doc)
         .bind(tenant.0)
         .bind(cid.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        let recorded = done.rows_affected() == 1;
+        let events = ponte_store::credentials_events(tenant, cid, problem, recorded);
+        crate::events::write_events(&mut tx, events.as_slice()).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {

@@ -170,17 +170,21 @@ impl ChannelStore for SqliteStore {
         cid: ChannelId,
         problem: &CredentialsProblem,
     ) -> StoreResult<()> {
-        sqlx::query(
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let done = sqlx::query(
             "UPDATE channels SET credentials_problem = ? \
              WHERE tenant_id = ? AND id = ? AND credentials_problem IS NULL",
         )
         .bind(to_json(problem)?)
         .bind(tenant.to_string())
         .bind(cid.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        let recorded = done.rows_affected() == 1;
+        let events = ponte_store::credentials_events(tenant, cid, problem, recorded);
+        crate::events::write_events(&mut tx, events.as_slice()).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn credentials_problem(&self, cid: ChannelId) -> StoreResult<Option<CredentialsProblem>> {

@@ -421,6 +421,19 @@ pub async fn credentials_refusal_until_replaced(s: &impl Store) {
         s.credentials_problem(c).await.unwrap().as_ref(),
         Some(&first)
     );
+    // One event, for the first refusal.
+    let held = || async {
+        let q = EventQuery {
+            after: 0,
+            types: vec![ponte_core::event::EventType::ChannelCredentialsHeld],
+            limit: 10,
+        };
+        s.events(t, &q).await.unwrap()
+    };
+    let ev = held().await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].event.channel_id, Some(c));
+    assert_eq!(ev[0].event.data["action"], "reconnect");
     // Other changes keep it; other credentials clear it.
     let mut ch = s.channel(c).await.unwrap().unwrap();
     ch.name = "Renomeado".into();
@@ -438,6 +451,7 @@ pub async fn credentials_refusal_until_replaced(s: &impl Store) {
         s.credentials_problem(c).await.unwrap().as_ref(),
         Some(&later)
     );
+    assert_eq!(held().await.len(), 2, "refused again after a change");
     assert!(s
         .swap_channel_credentials(t, c, &[9, 9], &[8], t0())
         .await

@@ -135,3 +135,21 @@ pub fn subscription_events(
     }
     events
 }
+
+/// The event of a channel's credentials being refused (`channel.credentials_held`),
+/// written when the refusal is first recorded; none while one is already recorded.
+pub fn credentials_events(
+    tenant: TenantId,
+    channel: ChannelId,
+    problem: &crate::CredentialsProblem,
+    recorded: bool,
+) -> EventNotes {
+    let mut events = EventNotes::default();
+    if recorded {
+        let data =
+            json!({"channel_id": channel, "action": "reconnect", "message": problem.message});
+        let kind = EventType::ChannelCredentialsHeld;
+        events.add(tenant, kind, problem.since, Some(channel), None, data);
+    }
+    events
+}
