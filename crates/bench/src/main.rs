@@ -3,6 +3,7 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+mod americanas;
 mod console;
 mod held;
 mod jobs;
@@ -52,6 +53,9 @@ enum Cmd {
     /// Mercado Livre: notification -> order stored (with billing data and shipment),
     /// and stock pushes per second, against the simulator.
     Mercadolivre(mercadolivre::MlArgs),
+    /// Americanas (SkyHub): orders imported per second from the order queue, with and
+    /// without the documented limits.
+    Americanas(americanas::AmArgs),
     /// Signed webhooks accepted per second with the retention sweep off, then while it
     /// deletes a database full of old deliveries.
     Retention(retention::RetentionArgs),
@@ -91,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Mercadolivre(a) => mercadolivre::mercadolivre(a).await.map(|_| ()),
+            Cmd::Americanas(a) => americanas::americanas(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::Tenants(a) => tenants::tenants(a).await,
@@ -115,6 +120,8 @@ fn main() -> anyhow::Result<()> {
                             target.clone(),
                         ))
                         .await?;
+                        americanas::americanas(americanas::AmArgs::preset(quick, target.clone()))
+                            .await?;
                         retention::retention(retention::RetentionArgs::preset(
                             quick,
                             target.clone(),

@@ -2,6 +2,7 @@
 //! traits. Wire DTOs live in each module's `dto.rs`, pure mapping in `map.rs`.
 //! HTTP types stay inside this crate (and the api crate).
 
+pub mod americanas;
 mod error;
 mod http_call;
 pub mod mercadolivre;
@@ -182,5 +183,6 @@ pub fn platforms() -> Vec<Arc<dyn Platform>> {
         Arc::new(nuvemshop::Nuvemshop),
         Arc::new(vtex::Vtex),
         Arc::new(mercadolivre::MercadoLivre),
+        Arc::new(americanas::Americanas),
     ]
 }
