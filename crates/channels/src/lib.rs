@@ -144,6 +144,12 @@ pub trait Connector: Send + Sync {
         let _ = receipt;
         None
     }
+    /// Whether the platform pushes events (webhooks, notifications) at all. `false`
+    /// (Americanas: only a pulled queue): every order comes by polling, and one that
+    /// no webhook announced is not a gap.
+    fn pushes_events(&self) -> bool {
+        true
+    }
     /// Sets up what polling reads, when the platform needs it (VTEX: the Feed v3 queue
     /// with ponte's filter), so that changes are kept from the moment the channel is
     /// created or enabled. `None`: nothing to set up.

@@ -104,6 +104,10 @@ async fn queue(backend: Backend) {
     let run = run_now(&p, &import).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["counts"]["created"], 20, "{run}");
+    assert_eq!(
+        run["counts"]["gaps"], 0,
+        "no webhooks exist: polling is no gap"
+    );
     assert_eq!(am.sim.queue_len(), 0, "every order deleted");
     let o = imported(&p, &codes[0], WAIT).await;
     assert_eq!(o["status"], "approved", "{o}");

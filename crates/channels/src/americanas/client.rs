@@ -197,6 +197,10 @@ impl Connector for AmericanasConnector {
         super::poll::delete_from_queue(self, receipt).await
     }
 
+    fn pushes_events(&self) -> bool {
+        false
+    }
+
     async fn reconcile_subscription(
         &self,
         _target: &HookTarget,
