@@ -318,6 +318,19 @@ async fn stock_reaches_products_and_variations() {
             json!({"send_stock": true, "stock_warehouses": ["SP"], "debit_warehouse": "SP"}),
         )
         .await;
+    // One channel per account: a second would consume the first one's queue.
+    let cfg = am.sim.config();
+    let (s, b) = p
+        .post(
+            "/api/v1/channels",
+            &json!({"platform": "americanas", "name": "again",
+                    "settings": {"api_base_url": am.server.base_url()},
+                    "credentials": {"user_email": cfg.user_email, "api_key": cfg.api_key,
+                                    "account_manager_key": cfg.account_manager_key}}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["code"], "credentials_in_use", "{b}");
     let listings = json!({"listings": [
         {"sku": "SKU-1", "product_id": "SKU-1", "variant_id": "SKU-1"},
         {"sku": "SKU-2", "product_id": "P2", "variant_id": "P2-AZUL"},

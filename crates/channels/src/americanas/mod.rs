@@ -11,7 +11,9 @@
 //! - `stock.rs`: `PUT /products/{sku}` (variations by their own SKU).
 //!
 //! No webhooks exist: [`Connector::verify_webhook`](crate::Connector::verify_webhook)
-//! refuses everything and the push subscription reports polling only.
+//! refuses everything, the push subscription reports polling only, and
+//! [`Connector::pushes_events`](crate::Connector::pushes_events) is `false` (an order
+//! polling finds is never a gap).
 //!
 //! # Mapping
 //!
