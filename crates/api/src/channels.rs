@@ -66,7 +66,7 @@ pub(crate) struct CredentialsProblemView {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannel {
-    /// `nuvemshop`, `vtex` or `mercadolivre`.
+    /// `nuvemshop`, `vtex`, `mercadolivre` or `americanas`.
     platform: String,
     name: String,
     /// Flat settings. Every platform: the automations `send_status_updates`, `send_cancellations`,

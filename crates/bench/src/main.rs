@@ -3,6 +3,7 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+mod americanas;
 mod console;
 mod held;
 mod jobs;
@@ -56,6 +57,9 @@ enum Cmd {
     /// Orders re-mapped per second when a new status row is applied to a channel's
     /// stored orders (remap, no platform call).
     Remap(remap::RemapArgs),
+    /// Americanas (SkyHub): orders imported per second from the order queue, with and
+    /// without the documented limits.
+    Americanas(americanas::AmArgs),
     /// Signed webhooks accepted per second with the retention sweep off, then while it
     /// deletes a database full of old deliveries.
     Retention(retention::RetentionArgs),
@@ -95,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Mercadolivre(a) => mercadolivre::mercadolivre(a).await.map(|_| ()),
+            Cmd::Americanas(a) => americanas::americanas(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::Remap(a) => remap::remap(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
@@ -121,6 +126,8 @@ fn main() -> anyhow::Result<()> {
                         ))
                         .await?;
                         remap::remap(remap::RemapArgs::preset(quick, target.clone())).await?;
+                        americanas::americanas(americanas::AmArgs::preset(quick, target.clone()))
+                            .await?;
                         retention::retention(retention::RetentionArgs::preset(
                             quick,
                             target.clone(),

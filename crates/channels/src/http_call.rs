@@ -164,6 +164,31 @@ fn forbidden(e: &reqwest::Error) -> Option<&crate::outbound::ForbiddenAddress> {
     None
 }
 
+/// One [`CallInfo`] for several calls: the first's label with the others named, the
+/// last status, the whole duration.
+pub(crate) fn joined(calls: Vec<CallInfo>) -> CallInfo {
+    let mut it = calls.into_iter();
+    let Some(mut first) = it.next() else {
+        return CallInfo {
+            request: "nothing called".into(),
+            status: None,
+            duration: Duration::ZERO,
+            response: None,
+        };
+    };
+    for c in it {
+        first.request = format!("{}; {}", first.request, c.request);
+        first.duration += c.duration;
+        if c.status.is_none_or(|s| !(200..300).contains(&s))
+            || first.status.is_some_and(|s| (200..300).contains(&s))
+        {
+            first.status = c.status;
+            first.response = c.response;
+        }
+    }
+    first
+}
+
 /// The longest wait a platform's `Retry-After` can ask for; a larger one is capped.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 

@@ -2,6 +2,7 @@
 //! traits. Wire DTOs live in each module's `dto.rs`, pure mapping in `map.rs`.
 //! HTTP types stay inside this crate (and the api crate).
 
+pub mod americanas;
 mod error;
 mod http_call;
 pub mod mercadolivre;
@@ -171,6 +172,12 @@ pub trait Connector: Send + Sync {
         let _ = receipt;
         None
     }
+    /// Whether the platform pushes events (webhooks, notifications) at all. `false`
+    /// (Americanas: only a pulled queue): every order comes by polling, and one that
+    /// no webhook announced is not a gap.
+    fn pushes_events(&self) -> bool {
+        true
+    }
     /// Sets up what polling reads, when the platform needs it (VTEX: the Feed v3 queue
     /// with ponte's filter), so that changes are kept from the moment the channel is
     /// created or enabled. `None`: nothing to set up.
@@ -210,5 +217,6 @@ pub fn platforms() -> Vec<Arc<dyn Platform>> {
         Arc::new(nuvemshop::Nuvemshop),
         Arc::new(vtex::Vtex),
         Arc::new(mercadolivre::MercadoLivre),
+        Arc::new(americanas::Americanas),
     ]
 }

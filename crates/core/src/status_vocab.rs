@@ -18,6 +18,19 @@ pub struct StatusVocabulary {
     pub shipping_status: &'static [&'static str],
 }
 
+/// The platform values of the first `N` rows of a connector's `(value, ponte status)`
+/// table (all of them: `N` is its length), in order: the vocabulary of one status
+/// field (`const`, for [`StatusVocabulary`]).
+pub const fn names<const N: usize>(table: &[(&'static str, OrderStatus)]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = table[i].0;
+        i += 1;
+    }
+    names
+}
+
 /// A refused row of a DE-PARA table, named by its position (1-based).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("row {row}: {message}")]

@@ -236,7 +236,11 @@ impl Engine {
                 a.applied,
                 ImportApplied::Created(_) | ImportApplied::Updated(_)
             );
-            if changed && !a.announced && ready.automations.instant_events {
+            if changed
+                && !a.announced
+                && ready.automations.instant_events
+                && ready.connector.pushes_events()
+            {
                 gaps += 1;
             }
         }

@@ -129,6 +129,8 @@ enum SimCmd {
     Vtex(ponte_sim::VtexDemoArgs),
     /// A simulated Mercado Livre seller.
     Mercadolivre(ponte_sim::MlDemoArgs),
+    /// A simulated Americanas (SkyHub API) store.
+    Americanas(ponte_sim::AmDemoArgs),
 }
 
 #[tokio::main]
@@ -195,6 +197,11 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Sim {
             platform: SimCmd::Mercadolivre(args),
         } => ponte_sim::run_ml_demo(args).await.map_err(Into::into),
+        Cmd::Sim {
+            platform: SimCmd::Americanas(args),
+        } => ponte_sim::run_americanas_demo(args)
+            .await
+            .map_err(Into::into),
         Cmd::Sync {
             what: SyncCmd::Orders(args),
         } => ponte::sync_cli::sync_orders(args).await,

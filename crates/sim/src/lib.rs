@@ -4,15 +4,17 @@
 //! in-memory state that tests can inspect and manipulate, and can inject faults
 //! (errors, rate limiting, delays) so connectors can be exercised end to end.
 //!
-//! Nuvemshop/Tiendanube ([`nuvemshop`]), VTEX ([`vtex`]) and Mercado Livre
-//! ([`mercadolivre`]).
+//! Nuvemshop/Tiendanube ([`nuvemshop`]), VTEX ([`vtex`]), Mercado Livre
+//! ([`mercadolivre`]) and Americanas/SkyHub ([`americanas`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![recursion_limit = "256"]
 
+pub mod americanas;
 pub mod bucket;
 pub mod clock;
 pub mod demo;
+pub mod demo_americanas;
 pub mod demo_ml;
 pub mod demo_vtex;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod reqlog;
 pub mod vtex;
 
 pub use demo::{run_demo, DemoArgs};
+pub use demo_americanas::{run_americanas_demo, AmDemoArgs};
 pub use demo_ml::{run_ml_demo, MlDemoArgs};
 pub use demo_vtex::{run_vtex_demo, VtexDemoArgs};
 pub use error::SimError;

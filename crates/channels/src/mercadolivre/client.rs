@@ -4,7 +4,7 @@ use super::map;
 use super::notify;
 use super::settings::{MlCredentials, MlSettings};
 use super::token::Tokens;
-use crate::http_call::{retry_after, send_with_headers};
+use crate::http_call::{joined, retry_after, send_with_headers};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
 use crate::{CredentialVault, Outbound, StockCall, StockItem};
 use crate::{
@@ -201,31 +201,6 @@ fn shipment_order(shipment: &Value) -> Result<String, PlatformError> {
     map::text(&shipment["order_id"])
         .filter(|id| order_id_ok(id))
         .ok_or_else(|| PlatformError::permanent("the shipment names no order".into()))
-}
-
-/// One [`CallInfo`] for several calls: the first's label with the others named, the
-/// last status, the whole duration.
-pub(super) fn joined(calls: Vec<CallInfo>) -> CallInfo {
-    let mut it = calls.into_iter();
-    let Some(mut first) = it.next() else {
-        return CallInfo {
-            request: "nothing called".into(),
-            status: None,
-            duration: Duration::ZERO,
-            response: None,
-        };
-    };
-    for c in it {
-        first.request = format!("{}; {}", first.request, c.request);
-        first.duration += c.duration;
-        if c.status.is_none_or(|s| !(200..300).contains(&s))
-            || first.status.is_some_and(|s| (200..300).contains(&s))
-        {
-            first.status = c.status;
-            first.response = c.response;
-        }
-    }
-    first
 }
 
 /// Parses a JSON answer.

@@ -65,15 +65,7 @@ pub fn default_status_table() -> StatusTable {
 }
 
 /// Every ML order `status` [`STATUSES`] knows.
-const STATUS_NAMES: [&str; STATUSES.len()] = {
-    let mut names = [""; STATUSES.len()];
-    let mut i = 0;
-    while i < STATUSES.len() {
-        names[i] = STATUSES[i].0;
-        i += 1;
-    }
-    names
-};
+const STATUS_NAMES: [&str; STATUSES.len()] = ponte_core::status_vocab::names(STATUSES);
 
 /// Mercado Livre's status fields as ponte reads them (ORD): what a DE-PARA row may
 /// name. `payment_status` is the last payment's status or the fraud tag.

@@ -14,9 +14,10 @@
 //! A permanent answer for one order (404, unreadable) leaves it out as unreadable; any
 //! other failure fails the page (retried by the engine).
 
-use super::client::{encode, joined, parse_raw, MlConnector};
+use super::client::{encode, parse_raw, MlConnector};
 use super::dto;
 use super::map::{compose, text};
+use crate::http_call::joined;
 use crate::{CallInfo, PlatformError, PlatformErrorKind, PollCursor, PollMode, PollPage};
 use crate::{PollResult, UnreadableOrder};
 use chrono::{DateTime, Timelike, Utc};

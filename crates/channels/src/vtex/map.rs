@@ -94,15 +94,7 @@ pub fn default_status_table() -> StatusTable {
 }
 
 /// Every VTEX order `status` [`STATUSES`] knows.
-const STATUS_NAMES: [&str; STATUSES.len()] = {
-    let mut names = [""; STATUSES.len()];
-    let mut i = 0;
-    while i < STATUSES.len() {
-        names[i] = STATUSES[i].0;
-        i += 1;
-    }
-    names
-};
+const STATUS_NAMES: [&str; STATUSES.len()] = ponte_core::status_vocab::names(STATUSES);
 
 /// VTEX's status fields as ponte reads them: what a DE-PARA row may name (no
 /// `payment_status`; `shipping_status` derived from the packages).

@@ -49,7 +49,7 @@ const IMPORT_POLICY: &[&str] = &["paid_only", "all"];
 const SHIPPING_API: &[&str] = &["fulfillment_orders", "legacy"];
 
 /// The platforms a channel can be created for.
-pub(crate) const PLATFORMS: [&str; 3] = ["nuvemshop", "vtex", "mercadolivre"];
+pub(crate) const PLATFORMS: [&str; 4] = ["nuvemshop", "vtex", "mercadolivre", "americanas"];
 
 /// The platform tab's fields every platform has (seed 000: "Evento de vendas").
 const COMMON: &[Field] = &[
@@ -94,6 +94,15 @@ const MERCADOLIVRE: &[Field] = &[
     f("refresh_token", Input::Secret),
 ];
 
+const AMERICANAS: &[Field] = &[
+    f("api_base_url", Input::Text),
+    f("rate_limit_per_sec", Input::Number),
+    f("rate_limit_burst", Input::Number),
+    f("user_email", Input::Secret),
+    f("api_key", Input::Secret),
+    f("account_manager_key", Input::Secret),
+];
+
 /// The Automações tab (seed 002).
 pub(crate) const AUTOMATIONS: &[Field] = &[
     f("send_status_updates", Input::YesNo(true)),
@@ -118,6 +127,7 @@ pub(crate) fn platform_fields(platform: &str) -> Vec<&'static Field> {
         "nuvemshop" => NUVEMSHOP,
         "vtex" => VTEX,
         "mercadolivre" => MERCADOLIVRE,
+        "americanas" => AMERICANAS,
         _ => &[],
     };
     COMMON.iter().chain(own).collect()

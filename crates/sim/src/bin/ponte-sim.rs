@@ -17,6 +17,8 @@ enum Cmd {
     Vtex(ponte_sim::VtexDemoArgs),
     /// Simulated Mercado Livre seller.
     Mercadolivre(ponte_sim::MlDemoArgs),
+    /// Simulated Americanas (SkyHub API) store.
+    Americanas(ponte_sim::AmDemoArgs),
 }
 
 #[tokio::main]
@@ -26,6 +28,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Nuvemshop(args) => ponte_sim::run_demo(args).await,
         Cmd::Vtex(args) => ponte_sim::run_vtex_demo(args).await,
         Cmd::Mercadolivre(args) => ponte_sim::run_ml_demo(args).await,
+        Cmd::Americanas(args) => ponte_sim::run_americanas_demo(args).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
