@@ -22,6 +22,7 @@ pub mod faults;
 pub mod mercadolivre;
 pub mod nuvemshop;
 pub mod reqlog;
+mod server;
 pub mod vtex;
 
 pub use demo::{run_demo, DemoArgs};
@@ -29,3 +30,8 @@ pub use demo_americanas::{run_americanas_demo, AmDemoArgs};
 pub use demo_ml::{run_ml_demo, MlDemoArgs};
 pub use demo_vtex::{run_vtex_demo, VtexDemoArgs};
 pub use error::SimError;
+
+/// Locks a simulator's state, whatever a panicking holder left (tests read it after).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

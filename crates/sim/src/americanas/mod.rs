@@ -17,17 +17,17 @@
 mod routes;
 mod state;
 
-use std::net::SocketAddr;
+use crate::lock;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use crate::faults::{Fault, FaultKind};
 pub use crate::reqlog::RequestRecord;
+pub use crate::server::ServerHandle;
 pub use axum::http::Method;
 pub use state::{status_type, NewAmItem, NewAmOrder, STATUS_CODES};
 
@@ -108,38 +108,6 @@ impl std::fmt::Debug for AmSim {
     }
 }
 
-/// A running server; call [`ServerHandle::shutdown`] to stop it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl ServerHandle {
-    /// Listening address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://{addr}`, standing in for `https://api.skyhub.com.br`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops serving; waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl AmSim {
     /// A store with no orders and no products.
     pub fn new(config: AmConfig) -> Self {
@@ -165,31 +133,12 @@ impl AmSim {
 
     /// Serves the API until [`ServerHandle::shutdown`].
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> ServerHandle {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = watch::channel(false);
         let app = routes::router(routes::AppState {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        let join = tokio::spawn(async move {
-            let mut stop_rx = rx;
-            let stop = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "americanas sim server stopped with an error");
-            }
-        });
-        ServerHandle {
-            addr,
-            shutdown: tx,
-            join: Some(join),
-        }
+        crate::server::serve("americanas", listener, app, (tx, rx), None)
     }
 
     // ---- control -------------------------------------------------------------------

@@ -21,18 +21,18 @@ mod routes;
 mod state;
 mod stock;
 
+use crate::lock;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 pub use crate::faults::{Fault, FaultKind};
 pub use crate::reqlog::RequestRecord;
+pub use crate::server::ServerHandle;
 pub use axum::http::Method;
 pub use notify::Delivery;
 pub use state::{NewMlBuyer, NewMlItem, NewMlOrder};
@@ -123,38 +123,6 @@ impl std::fmt::Debug for MlSim {
     }
 }
 
-/// A running server; call [`ServerHandle::shutdown`] to stop it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl ServerHandle {
-    /// Listening address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://{addr}`, standing in for `https://api.mercadolibre.com`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops serving and delivering; waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl MlSim {
     /// A seller with no orders and no items.
     pub fn new(config: MlConfig) -> Self {
@@ -197,9 +165,6 @@ impl MlSim {
 
     /// Serves the API (and delivers notifications) until [`ServerHandle::shutdown`].
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> ServerHandle {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = watch::channel(false);
         let (ntx, nrx) = mpsc::unbounded_channel();
         {
@@ -214,24 +179,7 @@ impl MlSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        let join = tokio::spawn(async move {
-            let mut stop_rx = rx;
-            let stop = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "mercadolivre sim server stopped with an error");
-            }
-            let _ = worker.await;
-        });
-        ServerHandle {
-            addr,
-            shutdown: tx,
-            join: Some(join),
-        }
+        crate::server::serve("mercadolivre", listener, app, (tx, rx), Some(worker))
     }
 
     /// Queues a notification of `topic` about `resource`.

@@ -43,7 +43,6 @@ mod state;
 mod status;
 mod webhook;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -51,10 +50,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::Value;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use crate::faults::{Fault, FaultKind};
 pub use crate::reqlog::RequestRecord;
+pub use crate::server::ServerHandle;
 pub use axum::http::Method;
 pub use brdata::{cnpj_is_valid, cpf_is_valid};
 pub use generate::{NewAddress, NewCustomer, NewLine, NewOrder, PaymentMethod, ShippingOption};
@@ -133,37 +132,6 @@ impl std::fmt::Debug for NuvemshopSim {
     }
 }
 
-/// A running server. Dropping the handle does not stop it (it then runs until
-/// the Tokio runtime ends); call [`ServerHandle::shutdown`] to stop it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl ServerHandle {
-    /// Listening address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://{addr}/v1`: the API base URL without the store id (requests go
-    /// to `{base_url}/{store_id}/orders`, as on `https://api.nuvemshop.com.br/v1`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    /// Stops accepting connections, cuts injected delays short, and waits for
-    /// in-flight requests to finish.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
-    }
-}
-
 impl NuvemshopSim {
     /// A store with the generated product catalogue and no orders.
     pub fn new(config: SimConfig) -> Self {
@@ -187,31 +155,12 @@ impl NuvemshopSim {
 
     /// Serves the API on `listener` until [`ServerHandle::shutdown`].
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> ServerHandle {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = watch::channel(false);
         let app = routes::router(routes::AppState {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        let join = tokio::spawn(async move {
-            let mut rx = rx;
-            let stop = async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "nuvemshop sim server stopped with an error");
-            }
-        });
-        ServerHandle {
-            addr,
-            shutdown: tx,
-            join: Some(join),
-        }
+        crate::server::serve("nuvemshop", listener, app, (tx, rx), None)
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {

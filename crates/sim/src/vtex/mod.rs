@@ -55,7 +55,6 @@ mod routes;
 mod state;
 mod status;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -64,10 +63,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 pub use crate::faults::{Fault, FaultKind};
 pub use crate::reqlog::RequestRecord;
+pub use crate::server::ServerHandle;
 pub use axum::http::Method;
 pub use catalog::Sku;
 pub use generate::{Corporate, NewAddress, NewCustomer, NewItem, NewOrder, PaymentMethod, Sla};
@@ -160,36 +159,6 @@ impl std::fmt::Debug for VtexSim {
     }
 }
 
-/// A running server. Dropping the handle does not stop it; call
-/// [`ServerHandle::shutdown`].
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    join: Option<JoinHandle<()>>,
-}
-
-impl ServerHandle {
-    /// Listening address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://{addr}`, standing in for `https://{account}.{environment}.com.br`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting connections and hook deliveries, cuts injected delays
-    /// short, and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(j) = self.join.take() {
-            let _ = j.await;
-        }
-    }
-}
-
 /// A fault making the next `times` requests whose path contains
 /// `path_contains` answer 423 "Unable to acquire lock" (the Logistics API's
 /// transient lock error).
@@ -236,9 +205,6 @@ impl VtexSim {
     /// [`ServerHandle::shutdown`]. Notifications raised before this call are
     /// delivered once serving starts.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> ServerHandle {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = watch::channel(false);
         let (hook_tx, hook_rx) = mpsc::unbounded_channel();
         {
@@ -255,24 +221,7 @@ impl VtexSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        let join = tokio::spawn(async move {
-            let mut stop_rx = rx;
-            let stop = async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!(error = %e, "vtex sim server stopped with an error");
-            }
-            let _ = worker.await;
-        });
-        ServerHandle {
-            addr,
-            shutdown: tx,
-            join: Some(join),
-        }
+        crate::server::serve("vtex", listener, app, (tx, rx), Some(worker))
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {

@@ -1,0 +1,69 @@
+//! Serving a simulator: its axum router on a local port until its handle stops it.
+
+use axum::Router;
+use std::net::SocketAddr;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A running simulator; call [`ServerHandle::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}`, standing in for the platform's API host.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving (and the simulator's own deliveries); waits for in-flight
+    /// requests.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(j) = self.join.take() {
+            let _ = j.await;
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop` turns true; `worker` (the simulator's own
+/// deliveries, watching the same signal) is awaited after the server stops.
+pub(crate) fn serve(
+    name: &'static str,
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: (watch::Sender<bool>, watch::Receiver<bool>),
+    worker: Option<JoinHandle<()>>,
+) -> ServerHandle {
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (tx, mut rx) = stop;
+    let join = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::warn!(error = %e, "{name} sim server stopped with an error");
+        }
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+    });
+    ServerHandle {
+        addr,
+        shutdown: tx,
+        join: Some(join),
+    }
+}
