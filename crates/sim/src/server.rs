@@ -9,6 +9,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// The API's base path on the host (`/v1` for Nuvemshop, else empty).
+    path: &'static str,
     shutdown: watch::Sender<bool>,
     join: Option<JoinHandle<()>>,
 }
@@ -19,9 +21,11 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://{addr}`, standing in for the platform's API host.
+    /// `http://{addr}` and the API's base path, standing in for the platform's API base
+    /// URL (Nuvemshop: `http://{addr}/v1`, requests go to `{base_url}/{store_id}/orders`
+    /// as on `https://api.nuvemshop.com.br/v1`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}{}", self.addr, self.path)
     }
 
     /// Stops serving (and the simulator's own deliveries); waits for in-flight
@@ -35,9 +39,11 @@ impl ServerHandle {
 }
 
 /// Serves `app` on `listener` until `stop` turns true; `worker` (the simulator's own
-/// deliveries, watching the same signal) is awaited after the server stops.
+/// deliveries, watching the same signal) is awaited after the server stops. `path` is
+/// the API's base path (see [`ServerHandle::base_url`]).
 pub(crate) fn serve(
     name: &'static str,
+    path: &'static str,
     listener: tokio::net::TcpListener,
     app: Router,
     stop: (watch::Sender<bool>, watch::Receiver<bool>),
@@ -63,6 +69,7 @@ pub(crate) fn serve(
     });
     ServerHandle {
         addr,
+        path,
         shutdown: tx,
         join: Some(join),
     }

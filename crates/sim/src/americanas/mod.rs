@@ -138,7 +138,7 @@ impl AmSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        crate::server::serve("americanas", listener, app, (tx, rx), None)
+        crate::server::serve("americanas", "", listener, app, (tx, rx), None)
     }
 
     // ---- control -------------------------------------------------------------------

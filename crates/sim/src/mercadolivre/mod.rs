@@ -179,7 +179,7 @@ impl MlSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        crate::server::serve("mercadolivre", listener, app, (tx, rx), Some(worker))
+        crate::server::serve("mercadolivre", "", listener, app, (tx, rx), Some(worker))
     }
 
     /// Queues a notification of `topic` about `resource`.

@@ -160,7 +160,7 @@ impl NuvemshopSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        crate::server::serve("nuvemshop", listener, app, (tx, rx), None)
+        crate::server::serve("nuvemshop", "/v1", listener, app, (tx, rx), None)
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {

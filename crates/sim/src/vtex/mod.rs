@@ -221,7 +221,7 @@ impl VtexSim {
             sim: self.clone(),
             shutdown: rx.clone(),
         });
-        crate::server::serve("vtex", listener, app, (tx, rx), Some(worker))
+        crate::server::serve("vtex", "", listener, app, (tx, rx), Some(worker))
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {
