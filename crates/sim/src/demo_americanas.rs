@@ -75,24 +75,11 @@ pub async fn run_americanas_demo(args: AmDemoArgs) -> Result<(), SimError> {
         cfg.user_email, cfg.api_key, cfg.account_manager_key
     );
     println!("Ctrl-C to stop");
-    let result = if args.interval_ms == 0 {
-        tokio::signal::ctrl_c().await.map_err(SimError::from)
-    } else {
-        let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms));
-        let mut n = args.orders;
-        let live = async {
-            loop {
-                tick.tick().await;
-                n += 1;
-                let code = sim.create_order(order(n));
-                println!("order {code} created");
-            }
-        };
-        tokio::select! {
-            () = live => Ok(()),
-            r = tokio::signal::ctrl_c() => r.map_err(SimError::from),
-        }
-    };
+    let result = crate::server::live_until_ctrl_c(args.interval_ms, args.orders, |n| {
+        let code = sim.create_order(order(n));
+        println!("order {code} created");
+    })
+    .await;
     println!("stopping");
     server.shutdown().await;
     result

@@ -81,24 +81,11 @@ pub async fn run_ml_demo(args: MlDemoArgs) -> Result<(), SimError> {
         cfg.client_id, cfg.client_secret, cfg.refresh_token
     );
     println!("Ctrl-C to stop");
-    let result = if args.interval_ms == 0 {
-        tokio::signal::ctrl_c().await.map_err(SimError::from)
-    } else {
-        let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms));
-        let mut n = args.orders;
-        let live = async {
-            loop {
-                tick.tick().await;
-                n += 1;
-                let id = sim.create_order(order(n));
-                println!("order {id} created");
-            }
-        };
-        tokio::select! {
-            () = live => Ok(()),
-            r = tokio::signal::ctrl_c() => r.map_err(SimError::from),
-        }
-    };
+    let result = crate::server::live_until_ctrl_c(args.interval_ms, args.orders, |n| {
+        let id = sim.create_order(order(n));
+        println!("order {id} created");
+    })
+    .await;
     println!("stopping");
     server.shutdown().await;
     result

@@ -74,3 +74,28 @@ pub(crate) fn serve(
         join: Some(join),
     }
 }
+
+/// Runs a demo until Ctrl-C: with `interval_ms` 0 it only waits; otherwise `step(n)`
+/// runs every `interval_ms` with `n` counting up from `first + 1` (a new order, …).
+pub(crate) async fn live_until_ctrl_c(
+    interval_ms: u64,
+    first: usize,
+    mut step: impl FnMut(usize),
+) -> Result<(), crate::SimError> {
+    if interval_ms == 0 {
+        return tokio::signal::ctrl_c().await.map_err(crate::SimError::from);
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
+    let mut n = first;
+    let live = async {
+        loop {
+            tick.tick().await;
+            n += 1;
+            step(n);
+        }
+    };
+    tokio::select! {
+        () = live => Ok(()),
+        r = tokio::signal::ctrl_c() => r.map_err(crate::SimError::from),
+    }
+}
