@@ -12,6 +12,7 @@ mod payment_defaults;
 mod poll;
 mod send;
 mod settings;
+mod shared;
 mod stock;
 mod subscription;
 mod vault;
@@ -22,6 +23,7 @@ pub use http_call::{CallInfo, MAX_BODY_BYTES};
 pub use outbound::{is_public, Outbound};
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
 pub use send::{SendCheckError, SendReport};
+pub use shared::{EndpointBudget, LocalBudget, Shared};
 pub use stock::{StockCall, StockItem};
 pub use subscription::{HookTarget, HookWant, Subscribed, SubscriptionReport};
 pub use vault::{CredentialVault, VaultError};
@@ -111,17 +113,18 @@ pub trait Platform: Send + Sync {
         credentials: &serde_json::Value,
         http: Outbound,
     ) -> Result<Arc<dyn Connector>, ConfigError>;
-    /// As [`Platform::connect`], with the channel's stored credentials at hand for a
-    /// platform whose credentials change by themselves (rotating OAuth tokens). The
-    /// default ignores `vault`.
-    fn connect_with_vault(
+    /// As [`Platform::connect`], with what the channel shares with the other
+    /// instances: its stored credentials, for a platform whose credentials change by
+    /// themselves (rotating OAuth tokens), and its endpoint budgets. The default
+    /// ignores `shared`.
+    fn connect_shared(
         &self,
         settings: &serde_json::Value,
         credentials: &serde_json::Value,
         http: Outbound,
-        vault: Arc<dyn CredentialVault>,
+        shared: Shared,
     ) -> Result<Arc<dyn Connector>, ConfigError> {
-        let _ = vault;
+        let _ = shared;
         self.connect(settings, credentials, http)
     }
 }

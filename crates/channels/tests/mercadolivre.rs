@@ -430,7 +430,15 @@ fn connect_to_vault(
     let credentials = vault.0.lock().unwrap().clone();
     let http = ponte_channels::Outbound::new(Duration::from_secs(10), true).unwrap();
     ponte_channels::mercadolivre::MercadoLivre
-        .connect_with_vault(&settings, &credentials, http, vault.clone())
+        .connect_shared(
+            &settings,
+            &credentials,
+            http,
+            ponte_channels::Shared {
+                vault: vault.clone(),
+                budget: Arc::new(ponte_channels::LocalBudget::default()),
+            },
+        )
         .unwrap()
 }
 

@@ -73,8 +73,11 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         "/channels/{id}/platform"
         | "/channels/{id}/automations"
         | "/channels/{id}/stock"
-        | "/channels/{id}/status-map"
         | "/channels/{id}/enabled" => records(Admin, "channel.updated"),
+        // The same audit actions as the API's routes for these tables.
+        "/channels/{id}/status-map" => records(Admin, "channel.status_map_updated"),
+        "/channels/{id}/payment-map" => records(Admin, "channel.payment_map_updated"),
+        "/channels/{id}/customer-fields" => records(Admin, "channel.customer_fields_updated"),
         "/settings" => records(Admin, "settings.updated"),
         "/tasks/{id}" => records(Admin, "task.updated"),
         "/tasks/{id}/run" => records(Operator, "task.run"),

@@ -425,7 +425,7 @@ async fn every_tab_renders_and_saves() {
     assert!(r.body.contains("id=\"status-map-default\""), "{}", r.body);
     assert!(r.body.contains("id=\"remap\""));
     // The payment table (the connector's NF-e codes) and the customer field rules.
-    assert!(r.body.contains("17 PIX"), "{}", r.body);
+    assert!(r.body.contains("value=\"17\""), "{}", r.body);
     assert!(r.body.contains("Campos padrões de cliente"));
     let r = post(
         "status-map",
@@ -741,4 +741,188 @@ async fn a_vtex_channel_is_created_through_the_form() {
         .contains("<h1>VTEX Loja <span class=\"muted\">· VTEX</span></h1>"));
     assert!(page.body.contains("value=\"vtexcommercestable\""));
     assert!(!page.body.contains("SECRET"));
+}
+
+#[tokio::test]
+async fn payment_types_and_customer_fields_are_edited_on_the_de_para_tab() {
+    let app = App::with(loopback(None), false).await;
+    let tenant = app.engine.default_tenant();
+    let (session, csrf) = app.sign_in().await;
+    let c = nuvemshop(&app, "http://127.0.0.1:9/v1").await;
+    let tab = format!("/console/channels/{}/status-map", c.id);
+    let post = |what: &'static str, fields: Vec<(&'static str, &str)>| {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields);
+        let body = form(&all);
+        let path = format!("/console/channels/{}/{what}", c.id);
+        let session = session.clone();
+        let app = &app;
+        async move { app.post(&path, &[&session], &body).await }
+    };
+    let payments = || async { app.engine.payment_map(tenant, c.id).await.unwrap() };
+    let fields = || async { app.engine.customer_fields(tenant, c.id).await.unwrap() };
+
+    // The connector's payment table is shown as editable rows, then replaced.
+    let page = app.get(&tab, &[&session]).await;
+    assert!(
+        page.body.contains("name=\"code_0\" type=\"text\" value=\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"PIX\""), "{}", page.body);
+    let n = payments().await.rows.len();
+    assert!(page
+        .body
+        .contains(&format!("name=\"pay_rows\" value=\"{}\"", n + 3)));
+    let r = post(
+        "payment-map",
+        vec![
+            ("pay_rows", "3"),
+            ("method_0", "pix"),
+            ("code_0", "17"),
+            ("name_0", "PIX"),
+            ("method_1", "credit_card"),
+            ("min_1", "2"),
+            ("max_1", "12"),
+            ("code_1", "03"),
+            ("name_1", "Cartão parcelado"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("{tab}?saved=1#payments"));
+    assert_eq!(
+        serde_json::to_value(payments().await.rows).unwrap(),
+        json!([
+            {"method": "pix", "code": "17", "name": "PIX"},
+            {"method": "credit_card", "min_installments": 2, "max_installments": 12,
+             "code": "03", "name": "Cartão parcelado"}
+        ])
+    );
+    let page = app.get(r.location(), &[&session]).await;
+    assert!(page
+        .body
+        .contains("id=\"max_1\" name=\"max_1\" type=\"text\" value=\"12\""));
+
+    // A count that is not a number is refused at its row; a row without an ERP code by
+    // the engine (its position named); nothing changes either way.
+    let saved = payments().await.rows;
+    let r = post(
+        "payment-map",
+        vec![
+            ("pay_rows", "1"),
+            ("method_0", "boleto"),
+            ("min_0", "dois"),
+            ("code_0", "15"),
+            ("name_0", "Boleto"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.refused_at("pay_0", "As parcelas são um número inteiro.");
+    assert!(r.body.contains("value=\"dois\""));
+    let r = post(
+        "payment-map",
+        vec![
+            ("pay_rows", "1"),
+            ("method_0", "boleto"),
+            ("name_0", "Boleto"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("row 1"), "{}", r.body);
+    assert_eq!(payments().await.rows, saved);
+    // Removing every row saves an empty table.
+    let r = post(
+        "payment-map",
+        vec![
+            ("pay_rows", "1"),
+            ("method_0", "pix"),
+            ("code_0", "17"),
+            ("name_0", "PIX"),
+            ("pay_remove_0", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(payments().await.rows.is_empty());
+
+    // Customer field rules: typed values, one condition of each kind, and a condition
+    // with no cell of its own (a channel) kept through an edit.
+    assert!(fields().await.is_empty());
+    let channel = c.id.to_string();
+    app.engine
+        .set_customer_fields(
+            tenant,
+            c.id,
+            &json!([{"field": "obs", "value": "12", "when": [{"channel": channel}]}]),
+        )
+        .await
+        .unwrap();
+    let page = app.get(&tab, &[&session]).await;
+    assert!(
+        page.body
+            .contains("id=\"value_0\" name=\"value_0\" type=\"text\" value=\"&#34;12&#34;\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("+ condições"));
+    let extra = serde_json::to_string(&json!([{"channel": channel}])).unwrap();
+    let r = post(
+        "customer-fields",
+        vec![
+            ("field_rows", "2"),
+            ("field_0", "obs"),
+            ("value_0", "\"12\""),
+            ("extra_0", extra.as_str()),
+            ("field_1", "produtor_rural"),
+            ("value_1", "true"),
+            ("document_1", "cpf"),
+            ("state_1", "MT"),
+            ("shipping_1", "PAC"),
+            ("path_1", "customer.note"),
+            ("equals_1", "fazenda"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("{tab}?saved=1#customer-fields"));
+    assert_eq!(
+        serde_json::to_value(fields().await).unwrap(),
+        json!([
+            {"field": "obs", "value": "12", "when": [{"channel": channel}]},
+            {"field": "produtor_rural", "value": true, "when": [
+                {"document": "cpf"}, {"state": "MT"}, {"shipping_method": "PAC"},
+                {"platform_field": {"path": "customer.note", "equals": "fazenda"}}
+            ]}
+        ])
+    );
+    let page = app.get(&tab, &[&session]).await;
+    assert!(page.body.contains("<option value=\"MT\" selected>"));
+    assert!(page.body.contains("<option value=\"cpf\" selected>"));
+    // A bad field name is refused by the engine and nothing changes.
+    let before = fields().await;
+    let r = post(
+        "customer-fields",
+        vec![
+            ("field_rows", "1"),
+            ("field_0", "produtor rural"),
+            ("value_0", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("row 1"), "{}", r.body);
+    assert!(r.body.contains("value=\"produtor rural\""));
+    assert_eq!(fields().await, before);
+    // Both forms check the session's CSRF token.
+    for what in ["payment-map", "customer-fields"] {
+        let path = format!("/console/channels/{}/{what}", c.id);
+        let r = app
+            .post(&path, &[&session], "csrf=forged&field_rows=0&pay_rows=0")
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+    }
+    assert_eq!(fields().await, before);
 }

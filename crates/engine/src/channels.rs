@@ -435,7 +435,14 @@ impl Engine {
             tenant: ch.tenant_id,
             channel: ch.id,
         });
-        let connector = platform.connect_with_vault(&settings, &creds, self.http.clone(), vault)?;
+        let budget = Arc::new(crate::endpoint_budget::ChannelEndpointBudget {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            tenant: ch.tenant_id,
+            channel: ch.id,
+        });
+        let shared = ponte_channels::Shared { vault, budget };
+        let connector = platform.connect_shared(&settings, &creds, self.http.clone(), shared)?;
         let status_rows = match self
             .store
             .mapping(ch.tenant_id, ch.id, ponte_store::MappingKind::Status)

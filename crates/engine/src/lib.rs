@@ -11,6 +11,7 @@ mod budget;
 mod channels;
 mod credentials;
 mod csv_cell;
+mod endpoint_budget;
 mod error;
 mod events;
 mod export;

@@ -232,6 +232,55 @@ async fn sends(backend: Backend) {
 
 both_backends!(queue, sends);
 
+/// Two instances share one PostgreSQL and send shipments at once, each reading its
+/// orders first (`GET /orders/{code}`, documented at 1/s): the endpoint's budget is
+/// counted across both, so the platform never answers 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_orders_read_limit() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let a = start_on(&storage);
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = storage.start_in(dir_b.path(), &[]);
+    let am = Am::start().await;
+    let ch = am.channel(&a, json!({})).await;
+    let import = id_of(&task(&a, &ch, "import_orders").await);
+    let codes: Vec<String> = (0..6)
+        .map(|_| am.sim.create_order(order("order_invoiced", "SKU-1")))
+        .collect();
+    run_now(&a, &import).await;
+    let mut orders = vec![];
+    for (i, code) in codes.iter().enumerate() {
+        let oid = id_of(&imported(&a, code, WAIT).await);
+        // Half the actions to each instance: each wakes its own senders.
+        let p = if i % 2 == 0 { &a } else { &b };
+        let (s, body) = p
+            .post(
+                &format!("/api/v1/orders/{oid}/shipment"),
+                &json!({"tracking_code": format!("AA{i:09}BR"), "carrier": "Correios",
+                        "shipped_at": "2026-11-23T12:00:00Z"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        orders.push(oid);
+    }
+    for oid in &orders {
+        let sent = settled_sends(&a, oid, 1).await;
+        assert_eq!(sent[0]["state"], "succeeded", "{sent:?}");
+    }
+    let reads: Vec<_> = am
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && r.path.starts_with("/orders"))
+        .collect();
+    assert!(reads.len() >= codes.len(), "{reads:?}");
+    assert!(
+        reads.iter().all(|r| r.status != 429),
+        "two instances kept to 1/s: {reads:?}"
+    );
+    am.server.shutdown().await;
+}
+
 /// A status the platform refuses (422: the marketplace cancelled the order before the
 /// NF-e came) fails at once with the platform's message, without retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@ use super::map;
 use super::settings::{AmericanasCredentials, AmericanasSettings};
 use crate::http_call::{retry_after, send_with_headers};
 use crate::{CallInfo, Connector, PlatformError, PlatformErrorKind, WebhookError, WebhookEvent};
+use crate::{EndpointBudget, RateLimit};
 use crate::{
     HookTarget, HookWant, Outbound, PollCursor, PollResult, SendCheckError, SendReport, StockCall,
     StockItem, Subscribed, SubscriptionReport,
@@ -17,11 +18,15 @@ use ponte_core::order::MappedOrder;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The gap between two `GET /orders*` calls: the documented 1 per second, with a 5%
-/// margin so that network jitter never puts two in one of the platform's windows.
-pub(super) const ORDERS_GET_GAP: Duration = Duration::from_millis(1050);
+/// The budget of `GET /orders*` calls: the documented 1 per second, with a 5% margin
+/// so that network jitter never puts two in one of the platform's windows.
+const ORDERS_GET: RateLimit = RateLimit {
+    burst: 1.0,
+    per_sec: 1.0 / 1.05,
+};
 
 /// One Americanas store.
 pub struct AmericanasConnector {
@@ -29,9 +34,9 @@ pub struct AmericanasConnector {
     credentials: AmericanasCredentials,
     base_url: String,
     http: Outbound,
-    /// When the next `GET /orders*` may start. Per connector (per instance): the
-    /// channel's shared budget covers the 9/s endpoints only.
-    orders_get: tokio::sync::Mutex<Option<Instant>>,
+    /// Where `GET /orders*` calls take their 1/s slot: counted across every instance
+    /// (the channel's budget, applied by the engine, covers the 9/s endpoints).
+    budget: Arc<dyn EndpointBudget>,
 }
 
 impl AmericanasConnector {
@@ -39,13 +44,14 @@ impl AmericanasConnector {
         settings: AmericanasSettings,
         credentials: AmericanasCredentials,
         http: Outbound,
+        budget: Arc<dyn EndpointBudget>,
     ) -> Self {
         Self {
             base_url: settings.base_url(),
             settings,
             credentials,
             http,
-            orders_get: tokio::sync::Mutex::new(None),
+            budget,
         }
     }
 
@@ -63,7 +69,7 @@ impl AmericanasConnector {
         body: Option<&Value>,
     ) -> (CallInfo, Result<(HeaderMap, Vec<u8>), PlatformError>) {
         if method == Method::GET && path.starts_with("/orders") {
-            self.wait_orders_slot().await;
+            self.budget.take("orders_get", ORDERS_GET).await;
         }
         let label = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let mut req = self
@@ -80,15 +86,6 @@ impl AmericanasConnector {
             req = req.json(b);
         }
         send_with_headers(req, label, rate_limit_wait).await
-    }
-
-    /// Waits until a `GET /orders*` may start and takes the slot.
-    async fn wait_orders_slot(&self) {
-        let mut next = self.orders_get.lock().await;
-        if let Some(at) = *next {
-            tokio::time::sleep_until(at.into()).await;
-        }
-        *next = Some(Instant::now() + ORDERS_GET_GAP);
     }
 
     /// `GET /orders/{code}` as JSON.

@@ -4,7 +4,7 @@
 //!
 //! - `settings.rs`: the channel's settings and its three keys (`X-User-Email`,
 //!   `X-Api-Key`, `X-Accountmanager-Key` on every request).
-//! - `client.rs`: the connector; `GET /orders*` paced to the documented 1/s.
+//! - `client.rs`: the connector; `GET /orders*` within the documented 1/s.
 //! - `dto.rs`, `map.rs`: the order JSON and its mapping.
 //! - `poll.rs`: the order queue (`GET`/`DELETE /queues/orders`) and the listing.
 //! - `send.rs`: invoice, shipment, delivery and cancel writes.
@@ -30,9 +30,10 @@
 //!
 //! The channel's budget (default 9/s, burst 3) is shared by every instance and covers
 //! the queue, order writes and products, all documented at 9/s per endpoint and
-//! method. `GET /orders` and `GET /orders/{code}` (1/s) are further paced by each
-//! connector, i.e. per instance: two instances reading orders at once may reach 2/s
-//! and meet a 429, which waits for the next second without burning an attempt.
+//! method. `GET /orders` and `GET /orders/{code}` (1/s) also take a slot of their own
+//! budget (the endpoint class `orders_get`), counted across every instance by the
+//! engine's store, so two instances reading orders at once stay within 1/s. A 429
+//! still waits for the next second without burning an attempt.
 
 mod client;
 mod dto;
@@ -47,7 +48,7 @@ pub use map::{default_status_table, order_code_ok, read_order, STATUSES, TYPES};
 pub use poll::{PER_PAGE, QUEUE_LOT};
 pub use settings::{AmericanasCredentials, AmericanasSettings, DEFAULT_BASE_URL};
 
-use crate::{ConfigError, Connector, Outbound, Platform};
+use crate::{ConfigError, Connector, LocalBudget, Outbound, Platform, Shared};
 use std::sync::Arc;
 
 /// The Americanas platform (SkyHub API).
@@ -109,6 +110,22 @@ impl Platform for Americanas {
             AmericanasSettings::parse(settings)?,
             AmericanasCredentials::parse(credentials)?,
             http,
+            Arc::new(LocalBudget::default()),
+        )))
+    }
+
+    fn connect_shared(
+        &self,
+        settings: &serde_json::Value,
+        credentials: &serde_json::Value,
+        http: Outbound,
+        shared: Shared,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
+        Ok(Arc::new(client::AmericanasConnector::new(
+            AmericanasSettings::parse(settings)?,
+            AmericanasCredentials::parse(credentials)?,
+            http,
+            shared.budget,
         )))
     }
 }

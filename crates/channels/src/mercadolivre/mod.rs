@@ -54,7 +54,7 @@ pub use map::{
 pub use settings::{MlCredentials, MlSettings, DEFAULT_BASE_URL, DEFAULT_SITE, SERVICE_IDS};
 pub use token::REFRESH_MARGIN;
 
-use crate::{ConfigError, Connector, CredentialVault, Outbound, Platform};
+use crate::{ConfigError, Connector, Outbound, Platform, Shared};
 use std::sync::Arc;
 
 /// The Mercado Livre platform.
@@ -117,18 +117,18 @@ impl Platform for MercadoLivre {
         )))
     }
 
-    fn connect_with_vault(
+    fn connect_shared(
         &self,
         settings: &serde_json::Value,
         credentials: &serde_json::Value,
         http: Outbound,
-        vault: Arc<dyn CredentialVault>,
+        shared: Shared,
     ) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(client::MlConnector::new(
             MlSettings::parse(settings)?,
             MlCredentials::parse(credentials)?,
             http,
-            Some(vault),
+            Some(shared.vault),
         )))
     }
 }

@@ -2,10 +2,13 @@
 //! shipping status to ponte's status, first match wins (the connector's documented
 //! table until one is saved). Edited as a table: change a row, fill a blank one, or
 //! tick "Remover". Below it, the platform statuses of the channel's orders that no row
-//! maps, and "Remapear" to apply the table to the orders already imported.
+//! maps, the payment table and the customer field rules (each its own form, in their
+//! modules), and "Remapear" to apply the tables to the orders already imported.
 
 use crate::form::Fields;
 use crate::pages::channel::{load, saved, Head, Notice, Tab};
+use crate::pages::channel_customer_fields::{self as fields, FieldRow};
+use crate::pages::channel_payment_map::{self as payments, PayRow};
 use crate::pages::orders::unavailable;
 use crate::refusal::Refusal;
 use crate::render::{page_with, Chrome};
@@ -18,10 +21,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ponte_core::customer_fields::FieldRule;
-use ponte_core::payment_map::PaymentRule;
 use ponte_core::status_rules::StatusRule;
-use ponte_core::{ErrorCode, OrderStatus};
+use ponte_core::{ChannelId, ErrorCode, OrderStatus};
 use ponte_engine::{UnmappedPayment, UnmappedStatus};
 use serde_json::{Map, Value};
 
@@ -29,6 +30,8 @@ pub(crate) fn routes() -> Router<Console> {
     Router::new()
         .route("/channels/{id}/status-map", get(show).post(save))
         .route("/channels/{id}/remap", post(remap))
+        .merge(payments::routes())
+        .merge(fields::routes())
 }
 
 /// Blank rows offered for new rules.
@@ -42,7 +45,7 @@ const MATCHES: [&str; 3] = ["status", "payment_status", "shipping_status"];
 
 /// A row of the table as shown.
 #[derive(Default)]
-struct Row {
+pub(crate) struct Row {
     /// Status, payment status, shipping status (blank matches anything).
     matches: [String; 3],
     /// Ponte's status (`OrderStatus::as_str`), blank in a new row.
@@ -62,27 +65,68 @@ struct StatusMapTab<'a> {
     default: bool,
     /// Platform statuses of the channel's orders no row maps.
     unmapped: Vec<UnmappedStatus>,
-    /// The payment table that applies (read here, edited through the API).
-    payments: Vec<PaymentRule>,
+    /// The payment table that applies, with blank rows.
+    payments: Vec<PayRow>,
     /// Payment methods of the channel's orders no row maps.
     unmapped_payments: Vec<UnmappedPayment>,
-    /// Default customer field rules, each as one line.
-    fields: Vec<String>,
+    /// Default customer field rules, with blank rows.
+    fields: Vec<FieldRow>,
+    /// The states (UF) a rule may name.
+    ufs: Vec<&'static str>,
 }
 
-/// A customer field rule as one line: `field = value` and its conditions as JSON.
-fn field_line(r: &FieldRule) -> String {
-    let when = if r.when.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", serde_json::to_string(&r.when).unwrap_or_default())
-    };
-    format!("{} = {}{when}", r.field, r.value)
+/// What a refused post sent, shown instead of the stored table it was refused for.
+#[derive(Default)]
+pub(crate) struct Sent {
+    pub status: Option<Vec<Row>>,
+    pub payments: Option<Vec<PayRow>>,
+    pub fields: Option<Vec<FieldRow>>,
 }
 
-fn with_blanks(mut rows: Vec<Row>) -> Vec<Row> {
-    rows.extend((0..BLANK_ROWS).map(|_| Row::default()));
+/// `rows` followed by the blank rows offered for new rules.
+pub(crate) fn blank_rows<T: Default>(mut rows: Vec<T>) -> Vec<T> {
+    rows.extend((0..BLANK_ROWS).map(|_| T::default()));
     rows
+}
+
+/// The indexes of a table's submitted rows (its row count in `count`, capped), those
+/// ticked `{remove}_{i}` left out.
+pub(crate) fn rows_sent<'a>(
+    form: &'a Fields,
+    count: &str,
+    remove: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    let n = form
+        .get(count)
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_ROWS + BLANK_ROWS);
+    (0..n).filter(move |i| form.get(&format!("{remove}_{i}")).is_none())
+}
+
+/// Back to the tab after a save, at the saved table's heading.
+pub(crate) fn saved_at(id: ChannelId, anchor: &str) -> Response {
+    Redirect::to(&format!(
+        "/console/channels/{id}/{}?saved=1#{anchor}",
+        Tab::StatusMap.slug()
+    ))
+    .into_response()
+}
+
+/// The tab again with a refused table as sent (422), and the refusal no row is
+/// concerned by, if any, at the top.
+pub(crate) async fn refused(
+    state: &Console,
+    s: &Session,
+    head: Head,
+    sent: Sent,
+    top: Option<Refusal>,
+) -> Response {
+    let head = Head {
+        top: top.or(head.top),
+        ..head
+    };
+    render(state, s, head, sent, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 fn shown_rows(rules: Vec<StatusRule>) -> Vec<Row> {
@@ -100,21 +144,21 @@ async fn render(
     state: &Console,
     s: &Session,
     head: Head,
-    rows: Vec<Row>,
+    sent: Sent,
     status: StatusCode,
 ) -> Response {
     let here = format!("/console/channels/{}/{}", head.c.id, Tab::StatusMap.slug());
     let (e, t, c) = (&state.engine, s.tenant, head.c.id);
     let read = async {
         Ok::<_, ponte_engine::EngineError>((
-            !e.status_map(t, c).await?.saved,
+            e.status_map(t, c).await?,
             e.unmapped_statuses(t, c).await?,
             e.payment_map(t, c).await?.rows,
             e.unmapped_payments(t, c).await?,
             e.customer_fields(t, c).await?,
         ))
     };
-    let (default, unmapped, payments, unmapped_payments, fields) = match read.await {
+    let (map, unmapped, payment_rules, unmapped_payments, field_rules) = match read.await {
         Ok(all) => all,
         Err(e) => return unavailable(&e.to_string()),
     };
@@ -122,13 +166,21 @@ async fn render(
         chrome: Chrome::new(state, s, "channels", &here),
         head,
         columns: MATCHES,
-        rows: with_blanks(rows),
+        rows: sent
+            .status
+            .unwrap_or_else(|| blank_rows(shown_rows(map.rows))),
         statuses: &OrderStatus::ALL,
-        default,
+        default: !map.saved,
         unmapped,
-        payments,
+        payments: sent
+            .payments
+            .unwrap_or_else(|| payments::shown(payment_rules)),
         unmapped_payments,
-        fields: fields.iter().map(field_line).collect(),
+        fields: sent.fields.unwrap_or_else(|| fields::shown(field_rules)),
+        ufs: ponte_core::customer_fields::UFS
+            .iter()
+            .map(|(uf, _)| *uf)
+            .collect(),
     };
     page_with(status, &p)
 }
@@ -143,33 +195,15 @@ async fn show(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let rows = match state.engine.status_map(s.tenant, c.id).await {
-        Ok(m) => shown_rows(m.rows),
-        Err(e) => return unavailable(&e.to_string()),
-    };
-    render(
-        &state,
-        &s,
-        Head::new(c, Tab::StatusMap, &q),
-        rows,
-        StatusCode::OK,
-    )
-    .await
+    let head = Head::new(c, Tab::StatusMap, &q);
+    render(&state, &s, head, Sent::default(), StatusCode::OK).await
 }
 
 /// The rows submitted (removed and blank ones left out) and the rules they make;
 /// a row without a valid ponte status is refused next to it.
 fn read(form: &Fields, not_an_option: &str) -> (Vec<Row>, Vec<Value>, bool) {
-    let n = form
-        .get("rows")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_ROWS + BLANK_ROWS);
     let (mut rows, mut rules, mut refused) = (vec![], vec![], false);
-    for i in 0..n {
-        if form.get(&format!("remove_{i}")).is_some() {
-            continue;
-        }
+    for i in rows_sent(form, "rows", "remove") {
         let matches = MATCHES.map(|m| form.get(&format!("{m}_{i}")).unwrap_or_default().to_owned());
         let to = form.get(&format!("to_{i}")).unwrap_or_default().to_owned();
         if to.is_empty() && matches.iter().all(String::is_empty) {
@@ -216,11 +250,14 @@ async fn save(
         Err(r) => return r,
     };
     let t = state.catalogues.get(s.lang);
-    let (rows, rules, refused) = read(&form, t.s("channel.not_an_option"));
+    let (rows, rules, refused_rows) = read(&form, t.s("channel.not_an_option"));
     let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    if refused {
-        return render(&state, &s, head, rows, status).await;
+    let sent = Sent {
+        status: Some(blank_rows(rows)),
+        ..Sent::default()
+    };
+    if refused_rows {
+        return self::refused(&state, &s, head, sent, None).await;
     }
     match state
         .engine
@@ -229,13 +266,7 @@ async fn save(
     {
         Ok(_) => saved(c.id, Tab::StatusMap, "saved"),
         Err(e) => match Refusal::of(&e) {
-            Some(why) => {
-                let head = Head {
-                    top: Some(why),
-                    ..head
-                };
-                render(&state, &s, head, rows, status).await
-            }
+            Some(why) => self::refused(&state, &s, head, sent, Some(why)).await,
             None => unavailable(&e.to_string()),
         },
     }
@@ -261,15 +292,11 @@ async fn remap(
         Ok(run) => Redirect::to(&format!("/console/task-runs/{}", run.id)).into_response(),
         Err(e) => match Refusal::of(&e) {
             Some(why) => {
-                let rows = match state.engine.status_map(s.tenant, c.id).await {
-                    Ok(m) => shown_rows(m.rows),
-                    Err(e) => return unavailable(&e.to_string()),
-                };
                 let head = Head {
                     top: Some(why),
                     ..Head::new(c, Tab::StatusMap, &Notice::default())
                 };
-                render(&state, &s, head, rows, StatusCode::CONFLICT).await
+                render(&state, &s, head, Sent::default(), StatusCode::CONFLICT).await
             }
             None => unavailable(&e.to_string()),
         },

@@ -2,8 +2,10 @@
 
 mod audit;
 mod channel;
+mod channel_customer_fields;
 mod channel_form;
 mod channel_new;
+mod channel_payment_map;
 mod channel_status_map;
 mod channel_webhooks;
 mod channels;
