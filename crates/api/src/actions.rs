@@ -1,4 +1,4 @@
-//! ERP actions: `POST /api/v1/orders/{id}/{separation|invoice|collection-order|shipment|delivery|cancel}`.
+//! ERP actions: `POST /api/v1/orders/{id}/{separation|invoice|collection-order|shipment|shipment-exception|delivery|cancel}`.
 //!
 //! Each is idempotent (the same call twice is one event: `changed: false`); an
 //! impossible transition is refused with 409 and a stable `code` (rules in
@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orders/{id}/invoice", post(invoice))
         .route("/orders/{id}/collection-order", post(collection_order))
         .route("/orders/{id}/shipment", post(shipment))
+        .route("/orders/{id}/shipment-exception", post(shipment_exception))
         .route("/orders/{id}/delivery", post(delivery))
         .route("/orders/{id}/cancel", post(cancel))
 }
@@ -56,6 +57,15 @@ pub(crate) struct ShipmentBody {
     tracking_url: Option<String>,
     carrier: Option<String>,
     shipped_at: DateTime<Utc>,
+}
+
+/// The carrier could not deliver (yet).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShipmentExceptionBody {
+    /// What happened (1 to 500 characters).
+    observation: String,
+    occurred_at: DateTime<Utc>,
 }
 
 /// The customer received the order.
@@ -212,6 +222,32 @@ pub(crate) async fn shipment(
         tracking_url,
         carrier: text(b.carrier),
         shipped_at: b.shipped_at,
+    });
+    run(&engine, tenant, &id, action, None).await
+}
+
+/// Longest shipping-exception observation.
+const MAX_OBSERVATION: usize = 500;
+
+/// A shipping exception: the order stays `shipped` (needs a shipped order not yet
+/// delivered); platforms with a call for it are told.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/shipment-exception", tag = "order actions",
+    params(("id" = String, Path)), request_body = ShipmentExceptionBody,
+    responses((status = 200, body = ActionResult), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
+pub(crate) async fn shipment_exception(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<ShipmentExceptionBody>,
+) -> ApiResult<Json<ActionResult>> {
+    let observation = b.observation.trim();
+    if observation.is_empty() || observation.chars().count() > MAX_OBSERVATION {
+        return Err(invalid("observation must have 1 to 500 characters"));
+    }
+    let action = Action::ShipmentException(ShipmentException {
+        observation: observation.to_owned(),
+        occurred_at: b.occurred_at,
     });
     run(&engine, tenant, &id, action, None).await
 }

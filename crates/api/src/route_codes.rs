@@ -272,6 +272,20 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         "/api/v1/orders/{id}/shipment",
         &[BODY, ACTION, &[E::OrderNotPaid, E::ValidationFailed]],
     ),
+    (
+        "post",
+        "/api/v1/orders/{id}/shipment-exception",
+        &[
+            BODY,
+            ACTION,
+            &[
+                E::OrderNotPaid,
+                E::NotShipped,
+                E::InvalidTransition,
+                E::ValidationFailed,
+            ],
+        ],
+    ),
     ("get", "/api/v1/products", &[QUERY]),
     (
         "post",

@@ -53,7 +53,13 @@ async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
 
     let page = app.get(&path, &[&session]).await;
     assert_eq!(page.status, StatusCode::OK);
-    for form in ["invoice", "shipment", "delivery", "cancel"] {
+    for form in [
+        "invoice",
+        "shipment",
+        "shipment-exception",
+        "delivery",
+        "cancel",
+    ] {
         assert!(
             page.body
                 .contains(&format!("action=\"/console/orders/{id}/{form}\"")),
@@ -145,6 +151,39 @@ async fn invoice_from_xml_shipment_and_delivery_show_on_the_order() {
     assert_eq!(
         f.shipment.unwrap().tracking_url.as_deref(),
         Some("https://rastreio.example/BR123456789")
+    );
+
+    // A shipping exception: refused without saying what happened, then recorded;
+    // the order stays shipped.
+    let r = app
+        .post(
+            &format!("{path}/shipment-exception"),
+            &[&session],
+            &format!("csrf={csrf}&observation=+&occurred_at=2026-01-06T09%3A00"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.refused_at("exception-observation", "Preencha este campo.");
+    let r = app
+        .post(
+            &format!("{path}/shipment-exception"),
+            &[&session],
+            &format!(
+                "csrf={csrf}&observation=Destinat%C3%A1rio+ausente&occurred_at=2026-01-06T09%3A00"
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Destinatário ausente · 06/01/2026 09:00"),
+        "{}",
+        r.body
+    );
+    let (status, f) = facts(&app, id).await;
+    assert_eq!(status, OrderStatus::Shipped);
+    assert_eq!(
+        f.shipment_exception.unwrap().observation,
+        "Destinatário ausente"
     );
 
     let r = app
@@ -368,6 +407,10 @@ async fn action_forms_without_the_csrf_token_are_refused() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     for (action, form) in [
         ("shipment", "shipped_at=2026-01-05T10%3A00"),
+        (
+            "shipment-exception",
+            "observation=x&occurred_at=2026-01-05T10%3A00",
+        ),
         ("delivery", "delivered_at=2026-01-05T10%3A00"),
         ("cancel", "reason=customer"),
     ] {

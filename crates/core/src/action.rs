@@ -1,5 +1,6 @@
-//! ERP actions on an order (separation, invoice, collection order, shipment, delivery,
-//! cancellation): what each records, which are allowed, and what repeating one means.
+//! ERP actions on an order (separation, invoice, collection order, shipment, shipping
+//! exception, delivery, cancellation): what each records, which are allowed, and what
+//! repeating one means.
 //!
 //! Rules (documented in the API too):
 //! - The same action with the same content again is one event ([`Decision::AlreadyDone`]);
@@ -12,6 +13,10 @@
 //!   marked the order shipped is still recorded and sent; the status never moves back.
 //! - A collection order needs the invoice (`not_invoiced`) and comes before shipment.
 //! - Delivery needs a shipped order (`not_shipped`).
+//! - A shipping exception (the carrier could not deliver: wrong address, nobody home,
+//!   damaged...) needs a shipped order (`not_shipped`) not yet delivered
+//!   (`invalid_transition`); the order stays `shipped`. One per order, like every
+//!   action: a second with other content is `action_conflict`.
 //! - Cancellation is allowed up to and including `invoiced` (the ERP cancels the NF-e at
 //!   SEFAZ itself, within its legal window); once shipped it is refused (`already_shipped`):
 //!   that is a return, not a cancellation.
@@ -33,6 +38,8 @@ pub enum ActionKind {
     CollectionOrder,
     /// Handed to the carrier, with tracking.
     Shipment,
+    /// The carrier met a problem delivering it.
+    ShipmentException,
     /// Received by the customer.
     Delivery,
     /// Cancelled in the ERP.
@@ -41,11 +48,12 @@ pub enum ActionKind {
 
 impl ActionKind {
     /// Every kind, in lifecycle order.
-    pub const ALL: [ActionKind; 6] = [
+    pub const ALL: [ActionKind; 7] = [
         Self::Separation,
         Self::Invoice,
         Self::CollectionOrder,
         Self::Shipment,
+        Self::ShipmentException,
         Self::Delivery,
         Self::Cancel,
     ];
@@ -57,6 +65,7 @@ impl ActionKind {
             Self::Invoice => "invoice",
             Self::CollectionOrder => "collection_order",
             Self::Shipment => "shipment",
+            Self::ShipmentException => "shipment_exception",
             Self::Delivery => "delivery",
             Self::Cancel => "cancel",
         }
@@ -132,6 +141,15 @@ pub struct Shipment {
     pub shipped_at: DateTime<Utc>,
 }
 
+/// The carrier could not deliver (yet): what happened and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShipmentException {
+    /// What happened, in the ERP's words (1 to 500 characters).
+    pub observation: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// Received by the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
@@ -190,6 +208,8 @@ pub enum Action {
     CollectionOrder(CollectionOrder),
     /// See [`Shipment`].
     Shipment(Shipment),
+    /// See [`ShipmentException`].
+    ShipmentException(ShipmentException),
     /// See [`Delivery`].
     Delivery(Delivery),
     /// See [`Cancellation`].
@@ -204,6 +224,7 @@ impl Action {
             Self::Invoice(_) => ActionKind::Invoice,
             Self::CollectionOrder(_) => ActionKind::CollectionOrder,
             Self::Shipment(_) => ActionKind::Shipment,
+            Self::ShipmentException(_) => ActionKind::ShipmentException,
             Self::Delivery(_) => ActionKind::Delivery,
             Self::Cancel(_) => ActionKind::Cancel,
         }
@@ -225,6 +246,9 @@ pub struct Fulfilment {
     /// The shipment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment: Option<Shipment>,
+    /// The shipping exception.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_exception: Option<ShipmentException>,
     /// The delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
@@ -241,6 +265,7 @@ impl Fulfilment {
             Action::Invoice(a) => self.invoice.as_ref().map(|r| r == a),
             Action::CollectionOrder(a) => self.collection_order.as_ref().map(|r| r == a),
             Action::Shipment(a) => self.shipment.as_ref().map(|r| r == a),
+            Action::ShipmentException(a) => self.shipment_exception.as_ref().map(|r| r == a),
             Action::Delivery(a) => self.delivery.as_ref().map(|r| r == a),
             Action::Cancel(a) => self.cancellation.as_ref().map(|r| r == a),
         }
@@ -253,6 +278,7 @@ impl Fulfilment {
             Action::Invoice(a) => self.invoice = Some(a),
             Action::CollectionOrder(a) => self.collection_order = Some(a),
             Action::Shipment(a) => self.shipment = Some(a),
+            Action::ShipmentException(a) => self.shipment_exception = Some(a),
             Action::Delivery(a) => self.delivery = Some(a),
             Action::Cancel(a) => self.cancellation = Some(a),
         }
@@ -353,9 +379,13 @@ pub fn decide(
         }
         Action::CollectionOrder(_) => status,
         Action::Shipment(_) => status.advance(OrderStatus::Shipped),
-        Action::Delivery(_) if status < OrderStatus::Shipped => {
+        Action::ShipmentException(_) | Action::Delivery(_) if status < OrderStatus::Shipped => {
             return Err(ActionError::NotShipped)
         }
+        Action::ShipmentException(_) if status > OrderStatus::Shipped => {
+            return Err(ActionError::InvalidTransition(status))
+        }
+        Action::ShipmentException(_) => status,
         Action::Delivery(_) => OrderStatus::Delivered,
         Action::Cancel(_) => OrderStatus::Cancelled,
     };

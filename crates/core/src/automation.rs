@@ -16,7 +16,7 @@ pub struct Automations {
     /// Send cancellations.
     #[serde(default = "yes")]
     pub send_cancellations: bool,
-    /// Send shipment (tracking) and delivery information.
+    /// Send shipment (tracking), shipping exception and delivery information.
     #[serde(default = "yes")]
     pub send_delivery_info: bool,
     /// The platform (or its logistics) ships the order: delivery info is never sent.
@@ -134,7 +134,7 @@ impl Automations {
                 (self.send_status_updates, "send_status_updates")
             }
             ActionKind::Cancel => (self.send_cancellations, "send_cancellations"),
-            ActionKind::Shipment | ActionKind::Delivery => {
+            ActionKind::Shipment | ActionKind::ShipmentException | ActionKind::Delivery => {
                 if self.fulfillment_mode {
                     return Err(NotSent::FulfillmentMode);
                 }

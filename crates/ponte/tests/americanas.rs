@@ -200,13 +200,23 @@ async fn sends(backend: Backend) {
                    "tracking_url": "https://rastreamento.correios.com.br/?o=AA123456789BR",
                    "shipped_at": "2026-11-23T12:00:00Z"}),
         ),
+        (
+            "shipment-exception",
+            json!({"observation": "Destinatário ausente", "occurred_at": "2026-11-23T18:00:00Z"}),
+        ),
         ("delivery", json!({"delivered_at": "2026-11-24T10:00:00Z"})),
     ] {
         let (s, b) = p.post(&format!("/api/v1/orders/{oid}/{path}"), &body).await;
         assert_eq!(s, 200, "{b}");
     }
-    let sent = settled_sends(&p, &oid, 3).await;
+    let sent = settled_sends(&p, &oid, 4).await;
     assert!(sent.iter().all(|s| s["state"] == "succeeded"), "{sent:?}");
+    assert_eq!(
+        am.sim.exceptions_of(&code),
+        [
+            json!({"occurrence_date": "2026-11-23T15:00:00-03:00", "observation": "Destinatário ausente"})
+        ]
+    );
     let o = am.sim.order(&code).unwrap();
     assert_eq!(o["status"]["code"], "complete", "{o}");
     assert_eq!(o["invoices"][0]["key"], KEY);

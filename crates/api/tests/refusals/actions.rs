@@ -34,6 +34,21 @@ pub fn covers() -> Vec<Covered> {
             E::NotInvoiced,
         ),
         ("post", "/api/v1/orders/{id}/delivery", E::NotShipped),
+        (
+            "post",
+            "/api/v1/orders/{id}/shipment-exception",
+            E::NotShipped,
+        ),
+        (
+            "post",
+            "/api/v1/orders/{id}/shipment-exception",
+            E::InvalidTransition,
+        ),
+        (
+            "post",
+            "/api/v1/orders/{id}/shipment-exception",
+            E::ValidationFailed,
+        ),
         ("post", "/api/v1/orders/{id}/cancel", E::AlreadyShipped),
         (
             "post",
@@ -60,6 +75,10 @@ fn actions() -> Vec<(&'static str, Value)> {
         (
             "shipment",
             json!({"tracking_code": "AA123", "shipped_at": T1}),
+        ),
+        (
+            "shipment-exception",
+            json!({"observation": "Destinatário ausente", "occurred_at": T1}),
         ),
         ("delivery", json!({"delivered_at": T1})),
         ("cancel", json!({"reason": "customer"})),
@@ -127,6 +146,10 @@ async fn another_action_of_a_recorded_kind_is_action_conflict() {
             "shipment",
             json!({"tracking_code": "BB456", "shipped_at": T1}),
         ),
+        (
+            "shipment-exception",
+            json!({"observation": "Endereço não encontrado", "occurred_at": T1}),
+        ),
         ("delivery", json!({"delivered_at": T2})),
     ];
     for ((action, body), (other_action, other)) in actions().into_iter().zip(others) {
@@ -189,6 +212,42 @@ async fn a_delivery_before_the_shipment_is_not_shipped() {
     refused(&api, &o, "delivery", delivery.clone(), E::NotShipped).await;
     api.act(&o, "invoice", invoice()).await;
     refused(&api, &o, "delivery", delivery, E::NotShipped).await;
+}
+
+#[tokio::test]
+async fn a_shipping_exception_needs_a_shipped_order_not_yet_delivered() {
+    let api = Api::new().await;
+    let c = api.channel().await;
+    let o = api.order(&c, OrderStatus::Approved).await;
+    let exception = json!({"observation": "Destinatário ausente", "occurred_at": T1});
+    refused(
+        &api,
+        &o,
+        "shipment-exception",
+        exception.clone(),
+        E::NotShipped,
+    )
+    .await;
+    for observation in ["", "   ", &"x".repeat(501)] {
+        let bad = json!({"observation": observation, "occurred_at": T1});
+        refused(&api, &o, "shipment-exception", bad, E::ValidationFailed).await;
+    }
+    let delivered = api.order(&c, OrderStatus::Delivered).await;
+    let e = exception.clone();
+    refused(
+        &api,
+        &delivered,
+        "shipment-exception",
+        e,
+        E::InvalidTransition,
+    )
+    .await;
+    // Shipped: recorded, the order stays shipped, and a delivery may follow.
+    api.act(&o, "shipment", json!({"shipped_at": T1})).await;
+    let done = api.act(&o, "shipment-exception", exception).await;
+    assert_eq!(done["order"]["status"], "shipped", "{done}");
+    let done = api.act(&o, "delivery", json!({"delivered_at": T2})).await;
+    assert_eq!(done["order"]["status"], "delivered", "{done}");
 }
 
 #[tokio::test]

@@ -109,6 +109,11 @@ fn order_routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ),
         (
             "POST",
+            "/api/v1/orders/{id}/shipment-exception",
+            Some(json!({"observation": "Avaria", "occurred_at": at})),
+        ),
+        (
+            "POST",
             "/api/v1/orders/{id}/delivery",
             Some(json!({"delivered_at": at})),
         ),

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | invoice | `POST /orders/{code}/invoice {"status":"order_invoiced","invoice":{"key","issue_date"}}` |
 //! | shipment | `GET /orders/{code}` (its items and shipping method), then `POST /orders/{code}/shipments {"status":"order_shipped","shipment":{"code","delivered_carrier_date","items":[{"sku","qty"}],"track":{"code","carrier","method","url"}}}` |
+//! | shipping exception | `POST /orders/{code}/shipment_exception {"shipment_exception":{"occurrence_date","observation"}}` |
 //! | delivery | `POST /orders/{code}/delivery {"status":"complete","delivered_date"}` |
 //! | cancel | `POST /orders/{code}/cancel {"status":"order_canceled"}` |
 //! | separation, collection order | none: `not_supported_by_platform` |
@@ -15,6 +16,8 @@
 //! `method` is the order's `shipping_method`. A 422 (a transition the platform refuses,
 //! an unknown status code) is permanent with the platform's message, unless the order
 //! is already in the state asked for (a retry after a crash): then the send is done.
+//! The shipping exception's body (no `status` field) is taken from a copy of SkyHub's
+//! reference ("TRANSPORT EXCEPTION"); the addendum names only its two fields.
 
 use super::client::{encode, AmericanasConnector};
 use super::map::{order_code_ok, status_of, text};
@@ -62,6 +65,7 @@ fn reached(action: &Action) -> &'static [&'static str] {
             "complete",
         ],
         Action::Shipment(_) => &["order_shipped", "shipment_exception", "complete"],
+        Action::ShipmentException(_) => &["shipment_exception"],
         Action::Delivery(_) => &["complete"],
         Action::Cancel(_) => &["order_canceled"],
         _ => &[],
@@ -124,6 +128,10 @@ pub(super) async fn send(conn: &AmericanasConnector, code: &str, action: &Action
                 }}),
             )
         }
+        Action::ShipmentException(x) => (
+            "shipment_exception",
+            json!({"shipment_exception": {"occurrence_date": brt(x.occurred_at), "observation": x.observation}}),
+        ),
         Action::Delivery(d) => (
             "delivery",
             json!({"status": "complete", "delivered_date": brt(d.delivered_at)}),
@@ -135,7 +143,9 @@ pub(super) async fn send(conn: &AmericanasConnector, code: &str, action: &Action
             )
         }
     };
-    sent.push(format!("POST /orders/{code}/{path} {}", body["status"]));
+    // The status the body asks for (the shipping exception's is its path's).
+    let status = body.get("status").cloned().unwrap_or_else(|| path.into());
+    sent.push(format!("POST /orders/{code}/{path} {status}"));
     let (info, r) = conn
         .call(
             Method::POST,

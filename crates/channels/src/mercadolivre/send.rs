@@ -6,7 +6,7 @@
 //!
 //! | action | ML call |
 //! |---|---|
-//! | separation, collection order | none: `not_supported_by_platform` (ML has no seller call) |
+//! | separation, collection order, shipping exception | none: `not_supported_by_platform` (ML has no seller call) |
 //! | invoice, ME2 `drop_off`/`xd_drop_off`/`xd_same_day`/`cross_docking` waiting (`ready_to_ship`/`invoice_pending`) | `POST /shipments/{id}/invoice_data/?siteId={site}` with the nfeProc XML (`Content-Type: application/xml`) |
 //! | invoice, same shipment past `invoice_pending` | nothing: already done |
 //! | invoice, other shipments | `POST /packs/{pack_id or order id}/fiscal_documents` (multipart `fiscal_document`) |
@@ -46,6 +46,9 @@ pub(super) fn support(kind: ActionKind) -> Result<(), NotSent> {
         )),
         ActionKind::CollectionOrder => Err(NotSent::NotSupported(
             "Mercado Livre has no pickup-order call",
+        )),
+        ActionKind::ShipmentException => Err(NotSent::NotSupported(
+            "Mercado Livre has no seller call for a shipping exception",
         )),
         ActionKind::Cancel => Err(NotSent::NotSupported(
             "Mercado Livre has no seller cancel call (cancel in ML's site or claims)",

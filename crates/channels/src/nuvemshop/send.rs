@@ -8,6 +8,7 @@
 //! | invoice | metafields `nfe.key` and `nfe.link` | same |
 //! | collection order | not supported | not supported |
 //! | shipment | `PATCH` each FO to DISPATCHED with `tracking_info` | `POST /orders/{id}/fulfill` |
+//! | shipping exception | not supported | not supported |
 //! | delivery | tracking event `delivered` on each DISPATCHED FO | not supported |
 //! | cancel | `POST /orders/{id}/cancel` | same |
 //!
@@ -29,6 +30,10 @@ use serde_json::{json, Value};
 /// Why a collection order cannot be sent.
 const NO_PICKUP_ORDER: &str = "Nuvemshop has no pickup-order field or status";
 
+/// Why a shipping exception cannot be sent (the Fulfillment Order tracking events'
+/// failure statuses are not in the material).
+const NO_EXCEPTION: &str = "Nuvemshop has no documented shipping-exception call";
+
 /// Why a delivery cannot be sent with the legacy API.
 const NO_LEGACY_DELIVERY: &str =
     "the legacy Nuvemshop Order API has no delivered endpoint (use shipping_api fulfillment_orders)";
@@ -37,6 +42,7 @@ const NO_LEGACY_DELIVERY: &str =
 pub(super) fn support(settings: &NuvemshopSettings, kind: ActionKind) -> Result<(), NotSent> {
     match kind {
         ActionKind::CollectionOrder => Err(NotSent::NotSupported(NO_PICKUP_ORDER)),
+        ActionKind::ShipmentException => Err(NotSent::NotSupported(NO_EXCEPTION)),
         ActionKind::Delivery if settings.shipping_api == ShippingApi::Legacy => {
             Err(NotSent::NotSupported(NO_LEGACY_DELIVERY))
         }
@@ -84,6 +90,7 @@ pub(super) async fn send(
         Action::Cancel(c) => cancel(&mut trail, order_id, c).await,
         // Refused by `check` above.
         Action::CollectionOrder(_) => Err(PlatformError::permanent(NO_PICKUP_ORDER.to_owned())),
+        Action::ShipmentException(_) => Err(PlatformError::permanent(NO_EXCEPTION.to_owned())),
     };
     trail.finish(result)
 }

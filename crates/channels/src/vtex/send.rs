@@ -5,7 +5,7 @@
 //! |---|---|
 //! | separation | `POST /api/oms/pvt/orders/{orderId}/start-handling` (204) |
 //! | invoice | `GET` the order, then `POST …/{orderId}/invoice` (`type: Output`, the order's items); `start-handling` first when the order is not handling yet |
-//! | collection order | not supported |
+//! | collection order, shipping exception | not supported |
 //! | shipment | `GET` the order, then `PATCH …/{orderId}/invoice/{invoiceNumber}` (tracking) |
 //! | delivery | `GET` the order, then `PUT …/{orderId}/invoice/{invoiceNumber}/tracking` (`isDelivered: true`) |
 //! | cancel | `POST …/{orderId}/cancel` `{reason}` |
@@ -51,6 +51,9 @@ use serde_json::{json, Value};
 /// Why a collection order cannot be sent.
 const NO_PICKUP_ORDER: &str = "the VTEX Orders API has no pickup-order field or status";
 
+/// Why a shipping exception cannot be sent.
+const NO_EXCEPTION: &str = "the VTEX Orders API has no shipping-exception call";
+
 /// Statuses at or past handling: a separation is done.
 const HANDLING_OR_LATER: &[&str] = &[
     "start-handling",
@@ -92,6 +95,7 @@ const NOT_HANDLING_YET: &[&str] = &[
 pub(super) fn support(kind: ActionKind) -> Result<(), NotSent> {
     match kind {
         ActionKind::CollectionOrder => Err(NotSent::NotSupported(NO_PICKUP_ORDER)),
+        ActionKind::ShipmentException => Err(NotSent::NotSupported(NO_EXCEPTION)),
         _ => Ok(()),
     }
 }
@@ -133,6 +137,7 @@ pub(super) async fn send(
         Action::Cancel(c) => cancel(&mut trail, id, c).await,
         // Refused by `check` above.
         Action::CollectionOrder(_) => Err(PlatformError::permanent(NO_PICKUP_ORDER.to_owned())),
+        Action::ShipmentException(_) => Err(PlatformError::permanent(NO_EXCEPTION.to_owned())),
     };
     trail.finish(result)
 }
@@ -538,7 +543,8 @@ mod tests {
     fn support_and_check() {
         assert!(support(ActionKind::CollectionOrder).is_err());
         for k in ActionKind::ALL {
-            assert_eq!(support(k).is_ok(), k != ActionKind::CollectionOrder);
+            let unsupported = [ActionKind::CollectionOrder, ActionKind::ShipmentException];
+            assert_eq!(support(k).is_ok(), !unsupported.contains(&k));
         }
         let code = |a: &Action| check(a).map_err(|e| e.code.as_str());
         assert_eq!(code(&shipment(None, None)), Err("missing_tracking_code"));

@@ -79,7 +79,7 @@ struct HistoryPage<'a> {
     chrome: Chrome<'a>,
     channels: Vec<Channel>,
     states: [SendState; 4],
-    kinds: [ActionKind; 6],
+    kinds: [ActionKind; 7],
     q: HistoryQuery,
     query: String,
     sends: Vec<StatusSend>,

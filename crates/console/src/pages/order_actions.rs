@@ -18,7 +18,8 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use ponte_core::action::{
-    is_http_url, Action, CancelReason, Cancellation, Delivery, InvoiceError, InvoiceInput, Shipment,
+    is_http_url, Action, CancelReason, Cancellation, Delivery, InvoiceError, InvoiceInput,
+    Shipment, ShipmentException,
 };
 use ponte_core::nfe::NfeSummary;
 use ponte_core::{ErrorCode, OrderId};
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<Console> {
             post(invoice).layer(DefaultBodyLimit::max(MAX_INVOICE_BODY)),
         )
         .route("/orders/{id}/shipment", post(shipment))
+        .route("/orders/{id}/shipment-exception", post(shipment_exception))
         .route("/orders/{id}/delivery", post(delivery))
         .route("/orders/{id}/cancel", post(cancel))
 }
@@ -53,6 +55,7 @@ pub(crate) const CANCEL_REASONS: [CancelReason; 5] = [
 enum Slot {
     Invoice,
     Shipment,
+    ShipmentException,
     Delivery,
     Cancel,
 }
@@ -64,6 +67,8 @@ pub(crate) struct ActionForms {
     pub invoice: Form,
     /// Shipment with tracking.
     pub shipment: Form,
+    /// Shipping exception.
+    pub exception: Form,
     /// Delivery.
     pub delivery: Form,
     /// Cancellation.
@@ -78,6 +83,7 @@ impl ActionForms {
         let mut f = ActionForms::default();
         let now = local_input(now, tz);
         f.shipment.set("shipped_at", now.clone());
+        f.exception.set("occurred_at", now.clone());
         f.delivery.set("delivered_at", now);
         f
     }
@@ -86,6 +92,7 @@ impl ActionForms {
         match slot {
             Slot::Invoice => &mut self.invoice,
             Slot::Shipment => &mut self.shipment,
+            Slot::ShipmentException => &mut self.exception,
             Slot::Delivery => &mut self.delivery,
             Slot::Cancel => &mut self.cancel,
         }
@@ -319,6 +326,37 @@ async fn shipment(
         shipped_at,
     });
     record(&state, &s, id, Slot::Shipment, form, action, None).await
+}
+
+async fn shipment_exception(
+    State(state): State<Console>,
+    s: Session,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Fields::checked(&s, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let Some(id) = order_id(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut form = keep(&f, &["observation", "occurred_at"]);
+    let t = state.catalogues.get(s.lang);
+    let observation = f.get("observation").unwrap_or_default().trim().to_owned();
+    if observation.is_empty() {
+        form.refuse("observation", invalid(t, "actions.required"));
+    }
+    let occurred_at = when(&mut form, "occurred_at", state.time_zone, t);
+    let (Some(occurred_at), false) = (occurred_at, form.refused()) else {
+        return refused(&state, &s, id, Slot::ShipmentException, form).await;
+    };
+    let action = Action::ShipmentException(ShipmentException {
+        observation,
+        occurred_at,
+    });
+    let slot = Slot::ShipmentException;
+    record(&state, &s, id, slot, form, action, None).await
 }
 
 async fn delivery(

@@ -215,3 +215,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_shipping_exception_needs_a_shipped_order_and_keeps_it_shipped() {
+    let acts = all_actions();
+    let exception = Action::ShipmentException(ShipmentException {
+        observation: "Destinatário ausente".into(),
+        occurred_at: at("2026-01-02T15:00:00Z"),
+    });
+    let code = |s, a: &[Action]| run(s, a).1.last().unwrap().map_err(|e| e.code().as_str());
+    assert_eq!(
+        code(Approved, std::slice::from_ref(&exception)),
+        Err("not_shipped")
+    );
+    assert_eq!(
+        code(Delivered, std::slice::from_ref(&exception)),
+        Err("invalid_transition")
+    );
+    assert_eq!(
+        code(AwaitingPayment, std::slice::from_ref(&exception)),
+        Err("order_not_paid")
+    );
+    // Shipped, the exception, then the delivery; the exception again is one event.
+    let flow = [
+        acts[3].clone(),
+        exception.clone(),
+        exception.clone(),
+        acts[4].clone(),
+    ];
+    let (status, out) = run(Approved, &flow);
+    assert_eq!(out[1], Ok(Decision::Apply { status: Shipped }));
+    assert_eq!(out[2], Ok(Decision::AlreadyDone));
+    assert_eq!(status, Delivered);
+    assert_eq!(
+        ActionKind::parse("shipment_exception"),
+        Some(ActionKind::ShipmentException)
+    );
+}

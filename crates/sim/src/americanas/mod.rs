@@ -204,6 +204,15 @@ impl AmSim {
         self.store().orders.get(code).map(|o| o.status.clone())
     }
 
+    /// The shipping exceptions posted for an order (`{occurrence_date, observation}`).
+    pub fn exceptions_of(&self, code: &str) -> Vec<Value> {
+        self.store()
+            .orders
+            .get(code)
+            .map(|o| o.exceptions.clone())
+            .unwrap_or_default()
+    }
+
     /// Orders in the queue (handed out and not deleted included).
     pub fn queue_len(&self) -> usize {
         self.store().queue.len()

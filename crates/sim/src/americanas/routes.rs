@@ -232,7 +232,12 @@ async fn write(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let status = b["status"].as_str().unwrap_or_default();
+    // The shipping exception's body carries no status (SkyHub's reference, "TRANSPORT
+    // EXCEPTION": `{"shipment_exception": {"occurrence_date", "observation"}}`).
+    let status = match b["status"].as_str() {
+        None if action == "shipment_exception" => target,
+        s => s.unwrap_or_default(),
+    };
     if !STATUS_CODES.contains(&status) {
         return error(422, format!("unknown status code '{status}'"));
     }
@@ -269,6 +274,16 @@ async fn write(
             .as_str()
             .is_none_or(str::is_empty)
             .then_some("delivered_date is required"),
+        "shipment_exception" => {
+            let x = &b["shipment_exception"];
+            if x["observation"].as_str().is_none_or(str::is_empty) {
+                Some("shipment_exception.observation is required")
+            } else if x["occurrence_date"].as_str().is_none_or(str::is_empty) {
+                Some("shipment_exception.occurrence_date is required")
+            } else {
+                None
+            }
+        }
         _ => None,
     };
     if let Some(p) = problem {
@@ -281,7 +296,7 @@ async fn write(
         "invoice" => o.invoices.push(b["invoice"].clone()),
         "shipments" => o.shipments.push(b["shipment"].clone()),
         "delivery" => o.delivered_date = b["delivered_date"].as_str().map(str::to_owned),
-        "shipment_exception" => o.exceptions.push(b.clone()),
+        "shipment_exception" => o.exceptions.push(b["shipment_exception"].clone()),
         _ => {}
     }
     s.set_status(&code, target);

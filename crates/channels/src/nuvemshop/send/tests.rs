@@ -63,6 +63,7 @@ fn support_by_mode() {
         for kind in ActionKind::ALL {
             let r = support(&s, kind);
             let unsupported = kind == ActionKind::CollectionOrder
+                || kind == ActionKind::ShipmentException
                 || (kind == ActionKind::Delivery && api == "legacy");
             assert_eq!(r.is_err(), unsupported, "{api} {kind:?}");
             if let Err(e) = r {
