@@ -20,6 +20,8 @@ mod stock;
 mod task_runs;
 mod tasks;
 mod tokens;
+mod webhook_endpoint;
+mod webhook_endpoints;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -48,4 +50,6 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(audit::routes())
         .merge(people::routes())
         .merge(tokens::routes())
+        .merge(webhook_endpoints::routes())
+        .merge(webhook_endpoint::routes())
 }
