@@ -92,8 +92,8 @@ async fn a_failed_delivery_is_resent_from_the_endpoint_page() {
     }
 
     b.click("#attempts tbody tr:first-child button").await;
-    b.wait_text_of("#endpoint-resent", "voltou para a fila")
-        .await;
+    let notice = "A mensagem voltou para a fila e será enviada de novo.";
+    b.wait_text_of("#endpoint-resent", notice).await;
     b.page("endpoint-resent").await;
     b.reload_until(
         "#attempts tbody tr:first-child",
