@@ -7,7 +7,7 @@
 
 use crate::access::Tenant;
 use crate::json_body::JsonBody;
-use crate::orders::{view, OrderView};
+use crate::orders::view;
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -15,6 +15,7 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use ponte_core::action::*;
+use ponte_core::order_view::OrderView;
 use ponte_core::ErrorCode;
 use ponte_core::{OrderId, SendId};
 use ponte_engine::{EngineError, SendPlan};

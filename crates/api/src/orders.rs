@@ -8,8 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
-use ponte_core::action::Fulfilment;
-use ponte_core::order::OrderData;
+use ponte_core::order_view::OrderView;
 use ponte_core::ErrorCode;
 use ponte_core::{ChannelId, OrderId, OrderStatus};
 use ponte_store::{OrderFilter, OrderSearch, PageRequest, StoredOrder};
@@ -19,23 +18,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/orders", get(list))
         .route("/orders/{id}", get(show))
-}
-
-/// An order.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct OrderView {
-    id: OrderId,
-    channel_id: ChannelId,
-    #[serde(flatten)]
-    data: OrderData,
-    /// Data-quality flags (`invalid_document`) and what the platform says to heed
-    /// (`fraud_risk`: do not ship).
-    flags: Vec<String>,
-    /// What the ERP recorded: separation, invoice (NF-e), collection order, shipment,
-    /// delivery, cancellation.
-    fulfilment: Fulfilment,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
 }
 
 /// An order with its platform payload and everything that happened to it.
@@ -111,22 +93,16 @@ pub(crate) fn cursor(c: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-pub(crate) fn view(mut o: StoredOrder) -> OrderView {
-    let mut flags = vec![];
-    if o.data.customer.document.as_ref().is_some_and(|d| !d.valid) {
-        flags.push("invalid_document".to_owned());
-    }
-    let platform = std::mem::take(&mut o.data.platform_flags);
-    flags.extend(platform.into_iter().map(|f| f.as_str().to_owned()));
-    OrderView {
-        id: o.id,
-        channel_id: o.channel_id,
-        data: o.data,
-        flags,
-        fulfilment: o.fulfilment,
-        created_at: o.created_at,
-        updated_at: o.updated_at,
-    }
+/// A stored order as the API shows it (its events carry the same).
+pub(crate) fn view(o: StoredOrder) -> OrderView {
+    OrderView::new(
+        o.id,
+        o.channel_id,
+        o.data,
+        o.fulfilment,
+        o.created_at,
+        o.updated_at,
+    )
 }
 
 /// Lists orders, newest first.

@@ -5,6 +5,7 @@
 
 mod americanas;
 mod console;
+mod events;
 mod held;
 mod jobs;
 mod load;
@@ -69,6 +70,10 @@ enum Cmd {
     /// 2,000 tenants with 5 channels each polling every 10 minutes: how late scheduled
     /// runs start, CPU while idle, peak memory, tenant-scoped API reads per second.
     Tenants(tenants::TenantsArgs),
+    /// Outbound webhooks: notification -> ERP endpoint gets `order.created` (p50/p99),
+    /// delivery throughput to one fast endpoint, the same beside a 1 s endpoint, and an
+    /// endpoint down for a while then back (nothing lost).
+    Events(events::EventsArgs),
     /// Every scenario.
     All {
         /// Small sizes and short measurements: a smoke run of every scenario (seconds
@@ -104,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Remap(a) => remap::remap(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::Tenants(a) => tenants::tenants(a).await,
+            Cmd::Events(a) => events::events(a).await.map(|_| ()),
             Cmd::All { quick, sqlite_only } => {
                 use scenarios::{E2eArgs, IngestArgs, Target};
                 let started = chrono::Utc::now();

@@ -50,6 +50,7 @@ pub async fn remap(a: RemapArgs) -> anyhow::Result<Value> {
         },
         settings: json!({ "instant_events": false }),
         request_log: 1_000,
+        env: vec![],
     };
     let (s, _) = Setup::with(spec, &a.target).await?;
     let out = measure(&s, a.orders).await;

@@ -131,16 +131,19 @@ pub(crate) struct SetupSpec {
     pub settings: Value,
     /// Requests the simulator's log keeps.
     pub request_log: usize,
+    /// Environment given to every ponte instance besides the database's.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl SetupSpec {
     /// `orders` default orders, default channel settings.
-    fn plain(orders: usize) -> Self {
+    pub(crate) fn plain(orders: usize) -> Self {
         Self {
             orders,
             order: NewOrder::default(),
             settings: json!({}),
             request_log: SimConfig::default().request_log_capacity,
+            env: vec![],
         }
     }
 }
@@ -193,7 +196,7 @@ impl Setup {
         let dirs = (0..instances)
             .map(|_| tempfile::tempdir())
             .collect::<Result<Vec<_>, _>>()?;
-        let mut env = vec![];
+        let mut env = spec.env.clone();
         if let Some(db) = &db {
             env.push(("PONTE_DATABASE_URL", db.url.clone()));
             env.push(("PONTE_MASTER_KEY", "42".repeat(32)));
@@ -512,55 +515,7 @@ pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
     let n = (a.rate * a.seconds) as usize;
     let (s, ids) = Setup::new(n, &a.target).await?;
     let s = Arc::new(s);
-    let interval = Duration::try_from_secs_f64(1.0 / a.rate as f64)
-        .map_err(|_| anyhow::anyhow!("--rate must be at least 1"))?;
-    let start_at = Utc::now() + chrono::Duration::milliseconds(200);
-    let start = Instant::now() + Duration::from_millis(200);
-    let addrs = s.addrs()?;
-    let path = s.webhook_path()?;
-    let pools: Arc<Vec<tokio::sync::Mutex<Vec<Conn>>>> = Arc::new(
-        addrs
-            .iter()
-            .map(|_| tokio::sync::Mutex::new(Vec::new()))
-            .collect(),
-    );
-    let mut sends = futures::stream::FuturesUnordered::new();
-    let mut scheduled = HashMap::with_capacity(n);
-    for (i, id) in ids.iter().enumerate() {
-        let offset = interval * i as u32;
-        tokio::time::sleep_until((start + offset).into()).await;
-        scheduled.insert(
-            id.to_string(),
-            start_at + chrono::Duration::from_std(offset)?,
-        );
-        let (body, sig) = s.signed("order/created", *id);
-        let headers = [
-            ("content-type", "application/json"),
-            ("x-linkedstore-hmac-sha256", sig.as_str()),
-        ];
-        let which = i % addrs.len();
-        let addr = addrs[which];
-        let req = request("POST", addr, &path, &headers, Bytes::from(body));
-        let pools = pools.clone();
-        sends.push(tokio::spawn(async move {
-            let pool = &pools[which];
-            // Reuse an idle connection or open one: arrivals never wait for each other.
-            let conn = pool.lock().await.pop();
-            let mut conn = match conn {
-                Some(c) => c,
-                None => Conn::open(addr).await?,
-            };
-            let ok = conn.send(req).await?;
-            pool.lock().await.push(conn);
-            anyhow::Ok(ok)
-        }));
-    }
-    let mut acked = 0usize;
-    while let Some(r) = sends.next().await {
-        if matches!(r, Ok(Ok(true))) {
-            acked += 1;
-        }
-    }
+    let (scheduled, acked) = arrivals(&s, &ids, a.rate).await?;
     s.settle(Duration::from_secs(300)).await?;
     let orders = s.orders().await?;
     let mut h = histogram()?;
@@ -617,4 +572,65 @@ pub async fn e2e(a: E2eArgs) -> anyhow::Result<Value> {
         correct,
     )?;
     Ok(figures)
+}
+
+/// Sends one signed `order/created` notification per id at `rate` a second (open
+/// loop: arrivals never wait for each other); when each was scheduled, by platform id,
+/// and how many were acknowledged.
+pub(crate) async fn arrivals(
+    s: &Arc<Setup>,
+    ids: &[u64],
+    rate: u64,
+) -> anyhow::Result<(HashMap<String, DateTime<Utc>>, usize)> {
+    let n = ids.len();
+    let interval = Duration::try_from_secs_f64(1.0 / rate as f64)
+        .map_err(|_| anyhow::anyhow!("--rate must be at least 1"))?;
+    let start_at = Utc::now() + chrono::Duration::milliseconds(200);
+    let start = Instant::now() + Duration::from_millis(200);
+    let addrs = s.addrs()?;
+    let path = s.webhook_path()?;
+    let pools: Arc<Vec<tokio::sync::Mutex<Vec<Conn>>>> = Arc::new(
+        addrs
+            .iter()
+            .map(|_| tokio::sync::Mutex::new(Vec::new()))
+            .collect(),
+    );
+    let mut sends = futures::stream::FuturesUnordered::new();
+    let mut scheduled = HashMap::with_capacity(n);
+    for (i, id) in ids.iter().enumerate() {
+        let offset = interval * i as u32;
+        tokio::time::sleep_until((start + offset).into()).await;
+        scheduled.insert(
+            id.to_string(),
+            start_at + chrono::Duration::from_std(offset)?,
+        );
+        let (body, sig) = s.signed("order/created", *id);
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-linkedstore-hmac-sha256", sig.as_str()),
+        ];
+        let which = i % addrs.len();
+        let addr = addrs[which];
+        let req = request("POST", addr, &path, &headers, Bytes::from(body));
+        let pools = pools.clone();
+        sends.push(tokio::spawn(async move {
+            let pool = &pools[which];
+            // Reuse an idle connection or open one: arrivals never wait for each other.
+            let conn = pool.lock().await.pop();
+            let mut conn = match conn {
+                Some(c) => c,
+                None => Conn::open(addr).await?,
+            };
+            let ok = conn.send(req).await?;
+            pool.lock().await.push(conn);
+            anyhow::Ok(ok)
+        }));
+    }
+    let mut acked = 0usize;
+    while let Some(r) = sends.next().await {
+        if matches!(r, Ok(Ok(true))) {
+            acked += 1;
+        }
+    }
+    Ok((scheduled, acked))
 }

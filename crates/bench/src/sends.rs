@@ -78,6 +78,7 @@ pub async fn sends(a: SendsArgs) -> anyhow::Result<Value> {
         },
         settings: json!({ "shipping_api": a.shipping_api }),
         request_log: (4 * a.orders).max(100_000),
+        env: vec![],
     };
     let (s, ids) = Setup::with(spec, &a.target).await?;
     let (imported, import_time) = phases::import(&s, &ids, a.clients).await?;

@@ -86,6 +86,11 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         "/stock/resync" => records(Operator, "stock.resynced"),
         "/channels/{id}/webhooks/check" => records(Operator, "subscription.checked"),
         "/channels/{id}/remap" => records(Operator, "channel.remapped"),
+        "/webhook-endpoints" => records(Admin, "webhook_endpoint.created"),
+        "/webhook-endpoints/{id}/recover" => records(Operator, "webhook_endpoint.recovered"),
+        "/webhook-endpoints/{id}/attempts/{attempt_id}/resend" => {
+            records(Operator, "webhook_attempt.resent")
+        }
         _ => needs(Operator),
     }
 }
@@ -240,6 +245,19 @@ mod tests {
             records(Role::Admin, "channel.created")
         );
         assert_eq!(p(Method::POST, "/console/people").role, Some(Role::Admin));
+        assert_eq!(
+            p(Method::POST, "/console/webhook-endpoints"),
+            records(Role::Admin, "webhook_endpoint.created")
+        );
+        assert_eq!(
+            p(
+                Method::POST,
+                "/console/webhook-endpoints/{id}/attempts/{attempt_id}/resend"
+            ),
+            records(Role::Operator, "webhook_attempt.resent")
+        );
+        assert!(may_post(Role::Operator, "/webhook-endpoints/{id}/recover"));
+        assert!(!may_post(Role::Operator, "/webhook-endpoints"));
         assert!(may_post(Role::Operator, "/errors/resend"));
         assert!(!may_post(Role::Viewer, "/errors/resend"));
         assert!(!may_post(Role::Operator, "/settings"));

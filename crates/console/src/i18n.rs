@@ -148,6 +148,7 @@ catalogue_files![
     "deliveries",
     "settings",
     "access",
+    "endpoints",
 ];
 
 /// Both catalogues, parsed once at start.

@@ -13,6 +13,7 @@ pub mod import;
 pub mod money;
 pub mod nfe;
 pub mod order;
+pub mod order_view;
 pub mod payment_map;
 pub mod retry;
 pub mod status;

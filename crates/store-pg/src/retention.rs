@@ -61,6 +61,38 @@ const STOCK_PUSHES: &str = "WITH gone AS ( \
        WHERE k.tenant_id = gone.tenant_id AND k.push_seq = gone.seq) \
      SELECT COUNT(*) FROM gone";
 
+/// Delivered or failed webhook messages last changed before the cut-off, with their
+/// attempts.
+const WEBHOOK_MESSAGES: &str = "WITH old AS ( \
+       SELECT tenant_id, endpoint_id, event_seq FROM webhook_messages \
+       WHERE state IN ('succeeded', 'failed') AND updated_at < $1 \
+       ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED), \
+     gone AS ( \
+       DELETE FROM webhook_messages m USING old \
+       WHERE m.tenant_id = old.tenant_id AND m.endpoint_id = old.endpoint_id \
+         AND m.event_seq = old.event_seq \
+       RETURNING m.tenant_id, m.endpoint_id, m.event_seq), \
+     attempts AS ( \
+       DELETE FROM webhook_attempts a USING gone \
+       WHERE a.tenant_id = gone.tenant_id AND a.endpoint_id = gone.endpoint_id \
+         AND a.event_seq = gone.event_seq) \
+     SELECT COUNT(*) FROM gone";
+
+/// Events committed before the cut-off that no enabled endpoint still has to queue and
+/// no endpoint's message refers to.
+const EVENTS: &str = "WITH old AS ( \
+       SELECT e.tenant_id, e.seq FROM events e WHERE e.at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = e.tenant_id \
+                           AND w.enabled AND w.cursor_seq < e.seq) \
+         AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w JOIN webhook_messages m \
+                           ON m.tenant_id = w.tenant_id AND m.endpoint_id = w.id \
+                           AND m.event_seq = e.seq WHERE w.tenant_id = e.tenant_id) \
+       ORDER BY e.at LIMIT $2 FOR UPDATE OF e SKIP LOCKED), \
+     gone AS ( \
+       DELETE FROM events x USING old WHERE x.tenant_id = old.tenant_id AND x.seq = old.seq \
+       RETURNING 1) \
+     SELECT COUNT(*) FROM gone";
+
 #[async_trait]
 impl MaintenanceStore for PgStore {
     async fn prune(&self, what: Prunable, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
@@ -69,6 +101,8 @@ impl MaintenanceStore for PgStore {
             Prunable::SendAttempts => SEND_ATTEMPTS,
             Prunable::TaskRuns => TASK_RUNS,
             Prunable::StockPushes => STOCK_PUSHES,
+            Prunable::WebhookMessages => WEBHOOK_MESSAGES,
+            Prunable::Events => EVENTS,
         };
         let n: i64 = sqlx::query_scalar(sql)
             .bind(cutoff)

@@ -68,6 +68,8 @@ pub(crate) async fn apply_actions(
         })
         .collect();
     crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
+    // Last: the events' counter row stays locked only until the commit.
+    crate::events::write_events(&mut tx, plan.events.as_slice()).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(out)
 }

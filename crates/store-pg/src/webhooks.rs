@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use ponte_core::event::EventType;
 use ponte_core::{AttemptId, ChannelId, EndpointId, EventId, TenantId};
 use ponte_store::webhooks::{
-    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, HeldMessages, WebhookAttempt,
-    WebhookEndpoint,
+    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, EndpointDeliveries, HeldMessages,
+    WebhookAttempt, WebhookEndpoint,
 };
 use ponte_store::{Event, Page, PageRequest, StoreError, StoreResult, WebhookStore};
 use sqlx::postgres::PgRow;
@@ -486,6 +486,34 @@ impl WebhookStore for PgStore {
             .push(" AND endpoint_id = ")
             .push_bind(endpoint.0);
         newest_first(q, page, &self.pool, decode_attempt, |a| a.id.to_string()).await
+    }
+
+    async fn endpoint_deliveries(&self, tenant: TenantId) -> StoreResult<Vec<EndpointDeliveries>> {
+        let decode = |r: &PgRow| {
+            in_table("webhook_messages", || {
+                Ok(EndpointDeliveries {
+                    endpoint_id: EndpointId(col(r, "id")?),
+                    pending: u64::try_from(col::<i64>(r, "pending")?).unwrap_or(0),
+                    failed: u64::try_from(col::<i64>(r, "failed")?).unwrap_or(0),
+                    last_success_at: col(r, "last_success_at")?,
+                    last_failure_at: col(r, "last_failure_at")?,
+                })
+            })
+        };
+        let q = sqlx::query(
+            "SELECT w.id, \
+               (SELECT COUNT(*) FROM webhook_messages m WHERE m.tenant_id = w.tenant_id \
+                  AND m.endpoint_id = w.id AND m.state = 'pending') AS pending, \
+               (SELECT COUNT(*) FROM webhook_messages m WHERE m.tenant_id = w.tenant_id \
+                  AND m.endpoint_id = w.id AND m.state = 'failed') AS failed, \
+               (SELECT MAX(a.started_at) FROM webhook_attempts a WHERE a.tenant_id = w.tenant_id \
+                  AND a.endpoint_id = w.id AND a.outcome = 'succeeded') AS last_success_at, \
+               (SELECT MAX(a.started_at) FROM webhook_attempts a WHERE a.tenant_id = w.tenant_id \
+                  AND a.endpoint_id = w.id AND a.outcome = 'failed') AS last_failure_at \
+             FROM webhook_endpoints w WHERE w.tenant_id = $1 ORDER BY w.id",
+        )
+        .bind(tenant.0);
+        fetch_rows(q, &self.pool, decode).await
     }
 
     async fn recover_deliveries(

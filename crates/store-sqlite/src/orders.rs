@@ -78,7 +78,8 @@ impl ImportTx for Import<'_> {
 
     async fn existing(&mut self, c: &ImportCommit) -> StoreResult<ExistingOrder> {
         let row = sqlx::query(
-            "SELECT o.id AS id, o.data AS data, s.platform_updated_at AS skipped_at, s.reason AS reason \
+            "SELECT o.id AS id, o.data AS data, o.fulfilment AS fulfilment, o.created_at AS created_at, \
+               s.platform_updated_at AS skipped_at, s.reason AS reason \
              FROM (SELECT ?1 AS t, ?2 AS ch, ?3 AS ext) k \
              LEFT JOIN orders o ON o.tenant_id = k.t AND o.channel_id = k.ch AND o.external_id = k.ext \
              LEFT JOIN order_skips s ON s.tenant_id = k.t AND s.channel_id = k.ch AND s.external_id = k.ext",
@@ -89,15 +90,25 @@ impl ImportTx for Import<'_> {
         .fetch_one(&mut *self.0)
         .await
         .map_err(db_err)?;
-        let order = match col::<Option<&str>>(&row, "id")? {
-            Some(oid) => Some((id(oid)?, json(col(&row, "data")?)?)),
-            None => None,
+        let (order, recorded) = match col::<Option<&str>>(&row, "id")? {
+            Some(oid) => (
+                Some((id(oid)?, json(col(&row, "data")?)?)),
+                Some((
+                    json(col(&row, "fulfilment")?)?,
+                    from_ts(col(&row, "created_at")?)?,
+                )),
+            ),
+            None => (None, None),
         };
         let skipped = match col::<Option<&str>>(&row, "reason")? {
             Some(_) => Some(from_opt_ts(col(&row, "skipped_at")?)?),
             None => None,
         };
-        Ok(ExistingOrder { order, skipped })
+        Ok(ExistingOrder {
+            order,
+            recorded,
+            skipped,
+        })
     }
 
     async fn insert_order(

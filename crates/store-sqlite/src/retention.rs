@@ -20,6 +20,8 @@ impl MaintenanceStore for SqliteStore {
             Prunable::SendAttempts => send_attempts(&mut tx, cutoff, limit).await?,
             Prunable::TaskRuns => task_runs(&mut tx, cutoff, limit).await?,
             Prunable::StockPushes => stock_pushes(&mut tx, cutoff, limit).await?,
+            Prunable::WebhookMessages => webhook_messages(&mut tx, cutoff, limit).await?,
+            Prunable::Events => events(&mut tx, cutoff, limit).await?,
         };
         tx.commit().await.map_err(db_err)?;
         Ok(n)
@@ -156,4 +158,60 @@ async fn stock_pushes(conn: &mut SqliteConnection, cutoff: i64, limit: i64) -> S
     .await
     .map_err(db_err)?;
     Ok(n)
+}
+
+/// Delivered or failed webhook messages last changed before the cut-off, with their
+/// attempts.
+async fn webhook_messages(
+    conn: &mut SqliteConnection,
+    cutoff: i64,
+    limit: i64,
+) -> StoreResult<u64> {
+    let gone: Vec<(String, String, i64)> = sqlx::query_as(
+        "DELETE FROM webhook_messages WHERE rowid IN ( \
+           SELECT rowid FROM webhook_messages \
+           WHERE state IN ('succeeded', 'failed') AND updated_at < ? \
+           ORDER BY updated_at LIMIT ?) \
+         RETURNING tenant_id, endpoint_id, event_seq",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let n = gone.len() as u64;
+    let rows = gone.into_iter().map(|(t, e, s)| json!([t, e, s])).collect();
+    sqlx::query(
+        "DELETE FROM webhook_attempts WHERE (tenant_id, endpoint_id, event_seq) IN \
+         (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
+    )
+    .bind(json_rows(rows))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(n)
+}
+
+/// Events committed before the cut-off that no enabled endpoint still has to queue and
+/// no endpoint's message refers to.
+async fn events(conn: &mut SqliteConnection, cutoff: i64, limit: i64) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM events WHERE seq IN ( \
+           SELECT e.seq FROM events e WHERE e.at < ?1 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = e.tenant_id \
+                               AND w.enabled = 1 AND w.cursor_seq < e.seq) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w JOIN webhook_messages m \
+                               ON m.tenant_id = w.tenant_id AND m.endpoint_id = w.id \
+                               AND m.event_seq = e.seq WHERE w.tenant_id = e.tenant_id) \
+           ORDER BY e.seq LIMIT ?2)",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected())
 }

@@ -76,6 +76,7 @@ pub(crate) async fn apply_actions(
     let jobs: Vec<(TenantId, &NewJob)> = plan.jobs.iter().map(|(t, j)| (*t, j)).collect();
     insert_jobs(conn, &jobs).await?;
     write_notes(conn, &plan.notes).await?;
+    crate::events::write_events(conn, plan.events.as_slice()).await?;
     Ok(plan.applied)
 }
 

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{AttemptId, EndpointId, TenantId};
 use ponte_store::webhooks::{
-    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, HeldMessages, WebhookAttempt,
-    WebhookEndpoint,
+    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, EndpointDeliveries, HeldMessages,
+    WebhookAttempt, WebhookEndpoint,
 };
 use ponte_store::{Page, PageRequest, StoreError, StoreResult, WebhookStore};
 use sqlx::sqlite::SqliteRow;
@@ -506,6 +506,38 @@ impl WebhookStore for SqliteStore {
             .push(" AND endpoint_id = ")
             .push_bind(endpoint.to_string());
         newest_first(q, page, &self.reader, decode_attempt, |a| a.id.to_string()).await
+    }
+
+    async fn endpoint_deliveries(&self, tenant: TenantId) -> StoreResult<Vec<EndpointDeliveries>> {
+        let rows = sqlx::query(
+            "SELECT w.id, \
+               (SELECT COUNT(*) FROM webhook_messages m WHERE m.tenant_id = w.tenant_id \
+                  AND m.endpoint_id = w.id AND m.state = 'pending') AS pending, \
+               (SELECT COUNT(*) FROM webhook_messages m WHERE m.tenant_id = w.tenant_id \
+                  AND m.endpoint_id = w.id AND m.state = 'failed') AS failed, \
+               (SELECT MAX(a.started_at) FROM webhook_attempts a WHERE a.tenant_id = w.tenant_id \
+                  AND a.endpoint_id = w.id AND a.outcome = 'succeeded') AS last_success_at, \
+               (SELECT MAX(a.started_at) FROM webhook_attempts a WHERE a.tenant_id = w.tenant_id \
+                  AND a.endpoint_id = w.id AND a.outcome = 'failed') AS last_failure_at \
+             FROM webhook_endpoints w WHERE w.tenant_id = ? ORDER BY w.id",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                in_table("webhook_messages", || {
+                    Ok(EndpointDeliveries {
+                        endpoint_id: id(col(r, "id")?)?,
+                        pending: u64::try_from(col::<i64>(r, "pending")?).unwrap_or(0),
+                        failed: u64::try_from(col::<i64>(r, "failed")?).unwrap_or(0),
+                        last_success_at: from_opt_ts(col(r, "last_success_at")?)?,
+                        last_failure_at: from_opt_ts(col(r, "last_failure_at")?)?,
+                    })
+                })
+            })
+            .collect()
     }
 
     async fn recover_deliveries(

@@ -143,7 +143,8 @@ macro_rules! conformance_tests {
                 [events],
                 order_changes_write_events_in_order,
                 status_sends_write_events_when_they_end,
-                a_failed_subscription_is_an_event_once
+                a_failed_subscription_is_an_event_once,
+                erp_actions_write_the_order_as_the_api_shows_it
             );
         }
         mod webhooks {
@@ -153,7 +154,9 @@ macro_rules! conformance_tests {
                 [webhooks],
                 endpoints_round_trip,
                 deliveries_queue_claim_in_order_and_finish,
-                a_lost_lease_interrupts_and_a_410_disables
+                a_lost_lease_interrupts_and_a_410_disables,
+                endpoint_deliveries_count_pending_and_last_attempts,
+                old_messages_and_events_go_unless_still_needed
             );
         }
         mod retention {

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use ponte_core::event::EventType;
 use ponte_core::order::OrderData;
+use ponte_core::order_view::OrderView;
 use ponte_core::{ChannelId, EventId, OrderId, TenantId};
 use serde_json::{json, Value};
 
@@ -97,15 +98,9 @@ impl EventNotes {
     }
 }
 
-/// An order event's `data`: the order's fields as the orders API shows them, with
-/// its id and channel.
-pub fn order_data(id: OrderId, channel: ChannelId, data: &OrderData) -> Value {
-    let mut v = serde_json::to_value(data).unwrap_or_else(|_| json!({}));
-    if let Value::Object(m) = &mut v {
-        m.insert("id".into(), json!(id));
-        m.insert("channel_id".into(), json!(channel));
-    }
-    v
+/// An order event's `data`: the order as `GET /api/v1/orders/{id}` shows it.
+pub fn order_data(view: &OrderView) -> Value {
+    serde_json::to_value(view).unwrap_or_else(|_| json!({}))
 }
 
 /// The type of the event for an order update: `order.cancelled` when this update

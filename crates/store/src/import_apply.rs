@@ -12,9 +12,11 @@ use crate::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ponte_core::action::Fulfilment;
 use ponte_core::event::EventType;
 use ponte_core::import::{decide, ImportDecision, Known, SkipReason};
 use ponte_core::order::{MappedOrder, OrderData};
+use ponte_core::order_view::OrderView;
 use ponte_core::{OrderId, TenantId};
 use serde_json::json;
 
@@ -23,6 +25,9 @@ use serde_json::json;
 pub struct ExistingOrder {
     /// The imported order.
     pub order: Option<(OrderId, OrderData)>,
+    /// The imported order's fulfilment and first import (what its events show besides
+    /// its data).
+    pub recorded: Option<(Fulfilment, DateTime<Utc>)>,
     /// A skip record, with the platform version it was skipped at.
     pub skipped: Option<Option<DateTime<Utc>>>,
 }
@@ -210,7 +215,15 @@ async fn apply_import<T: ImportTx + ?Sized>(
             }
             let detail = json!({ "order_id": oid, "status": order.data.status });
             note(notes, &c, now, "imported", detail);
-            let data = order_data(oid, c.channel_id, &order.data);
+            let view = OrderView::new(
+                oid,
+                c.channel_id,
+                order.data.clone(),
+                Fulfilment::default(),
+                now,
+                now,
+            );
+            let data = order_data(&view);
             let (t, ch) = (c.tenant_id, Some(c.channel_id));
             events.add(t, EventType::OrderCreated, now, ch, Some(oid), data);
             ImportApplied::Created(oid)
@@ -223,14 +236,19 @@ async fn apply_import<T: ImportTx + ?Sized>(
                 .await?;
             let kind = update_type(status_from, &data);
             let (t, ch) = (c.tenant_id, Some(c.channel_id));
-            events.add(
-                t,
-                kind,
+            let (fulfilment, created_at) = ex
+                .recorded
+                .clone()
+                .unwrap_or_else(|| (Fulfilment::default(), now));
+            let view = OrderView::new(
+                oid,
+                c.channel_id,
+                (*data).clone(),
+                fulfilment,
+                created_at,
                 now,
-                ch,
-                Some(oid),
-                order_data(oid, c.channel_id, &data),
             );
+            events.add(t, kind, now, ch, Some(oid), order_data(&view));
             match status_from {
                 Some(from) => {
                     let detail = json!({ "from": from, "to": data.status, "by": "platform" });

@@ -1,6 +1,6 @@
 //! Retention: which stored records the periodic sweep deletes and how it deletes them
 //! (small batches, each its own short transaction). Orders, their timelines and the
-//! stock ledger are never deleted.
+//! stock ledger are never deleted; nothing still to deliver is.
 
 use crate::traits::{MaintenanceStore, StoreResult};
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -30,15 +30,28 @@ pub enum Prunable {
     /// Stock push calls made before the cut-off. What each channel should show and was
     /// last told lives in its stock targets, which are kept.
     StockPushes,
+    /// Outbound webhook messages `succeeded` or `failed` that last changed before the
+    /// cut-off, with their delivery attempts. A message still `pending` (queued, waiting
+    /// for a retry, or being delivered) and its attempts are kept whatever their age.
+    WebhookMessages,
+    /// Events committed before the cut-off, except those still needed: one an enabled
+    /// webhook endpoint has not queued yet, or one some endpoint's message (after
+    /// [`Prunable::WebhookMessages`]: a pending one) still refers to. The feed's
+    /// cursor is a position, so a reader within the retention window misses nothing; a
+    /// reader away longer resumes at the oldest event kept. A disabled endpoint holds
+    /// nothing: once enabled, it gets the events still kept.
+    Events,
 }
 
 impl Prunable {
     /// Every kind, in the order a sweep deletes them.
-    pub const ALL: [Prunable; 4] = [
+    pub const ALL: [Prunable; 6] = [
         Self::Deliveries,
         Self::SendAttempts,
         Self::TaskRuns,
         Self::StockPushes,
+        Self::WebhookMessages,
+        Self::Events,
     ];
 
     /// Name in logs and metrics.
@@ -48,6 +61,8 @@ impl Prunable {
             Self::SendAttempts => "send_attempts",
             Self::TaskRuns => "task_runs",
             Self::StockPushes => "stock_pushes",
+            Self::WebhookMessages => "webhook_messages",
+            Self::Events => "events",
         }
     }
 }

@@ -644,6 +644,12 @@ pub trait WebhookStore: Send + Sync {
         endpoint: ponte_core::EndpointId,
         page: &PageRequest,
     ) -> StoreResult<Page<crate::webhooks::WebhookAttempt>>;
+    /// Every endpoint of the tenant (oldest first) with its messages pending and failed
+    /// and its last attempts that succeeded and failed.
+    async fn endpoint_deliveries(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<crate::webhooks::EndpointDeliveries>>;
     /// Queues again, due now with a fresh attempt budget, every event the endpoint
     /// wants committed at or after `since` (up to the endpoint's queue position);
     /// how many.

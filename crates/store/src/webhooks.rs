@@ -150,6 +150,21 @@ pub struct WebhookAttempt {
     pub error: Option<String>,
 }
 
+/// An endpoint's deliveries at a glance (the console's list of endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointDeliveries {
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// Messages still to deliver (queued or waiting for a retry).
+    pub pending: u64,
+    /// Messages out of attempts (resendable).
+    pub failed: u64,
+    /// When the last attempt that succeeded started.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// When the last attempt that failed started.
+    pub last_failure_at: Option<DateTime<Utc>>,
+}
+
 /// A message's state after a finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageUpdate {

@@ -62,6 +62,7 @@ pub async fn measure(target: &Target, n: usize, seed: u64) -> anyhow::Result<Mea
         // Webhooks ignored: the sync alone imports (and no gap is counted).
         settings: json!({ "instant_events": false }),
         request_log: 1_000,
+        env: vec![],
     };
     let (s, _) = Setup::with(spec, target).await?;
     let out = walk(&s, n, seed).await;

@@ -22,6 +22,8 @@ mod stock;
 mod task_runs;
 mod tasks;
 mod tokens;
+mod webhook_endpoint;
+mod webhook_endpoints;
 
 use crate::Console;
 use axum::response::Redirect;
@@ -50,4 +52,6 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(audit::routes())
         .merge(people::routes())
         .merge(tokens::routes())
+        .merge(webhook_endpoints::routes())
+        .merge(webhook_endpoint::routes())
 }

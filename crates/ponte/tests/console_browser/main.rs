@@ -17,3 +17,4 @@ mod operator;
 mod shop;
 mod stock;
 mod tasks;
+mod webhooks;

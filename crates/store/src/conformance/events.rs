@@ -105,10 +105,10 @@ pub async fn status_sends_write_events_when_they_end(s: &impl Store) {
     else {
         panic!("not created")
     };
-    let after = read(s, t, 0, &[]).await.last().unwrap().seq;
     super::sends::apply(s, &act(t, o, separation(), true), t0())
         .await
         .unwrap();
+    let after = read(s, t, 0, &[]).await.last().unwrap().seq;
     // A retry says nothing; a success does.
     let retry = SendOutcome::Retry { run_at: t0() };
     round(s, t0(), retry).await;
@@ -173,4 +173,63 @@ pub async fn a_failed_subscription_is_an_event_once(s: &impl Store) {
             .len(),
         2
     );
+}
+
+/// The event `data` of a stored order: what `GET /api/v1/orders/{id}` shows.
+async fn shown(s: &impl Store, t: TenantId, o: ponte_core::OrderId) -> serde_json::Value {
+    let o = s.order(t, o).await.unwrap().unwrap();
+    let view = ponte_core::order_view::OrderView::new(
+        o.id,
+        o.channel_id,
+        o.data,
+        o.fulfilment,
+        o.created_at,
+        o.updated_at,
+    );
+    crate::events::order_data(&view)
+}
+
+pub async fn erp_actions_write_the_order_as_the_api_shows_it(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ImportApplied::Created(o) =
+        import(s, t, c, mapped("7", OrderStatus::Approved, t0()), t0()).await
+    else {
+        panic!("not created")
+    };
+    let created = read(s, t, 0, &[]).await;
+    assert_eq!(kinds(&created), ["order.created"]);
+    assert_eq!(created[0].event.data, shown(s, t, o).await, "as imported");
+
+    let min = CDuration::minutes(1);
+    super::sends::apply(s, &act(t, o, separation(), false), t0() + min)
+        .await
+        .unwrap();
+    let ev = read(s, t, created[0].seq, &[]).await;
+    assert_eq!(kinds(&ev), ["order.updated"]);
+    assert_eq!(ev[0].event.order_id, Some(o));
+    assert_eq!(ev[0].event.channel_id, Some(c));
+    assert_eq!(ev[0].event.at, t0() + min);
+    let data = &ev[0].event.data;
+    assert_eq!(*data, shown(s, t, o).await);
+    assert_eq!(data["status"], "in_separation", "{data}");
+    assert!(data["fulfilment"]["separation"].is_object(), "{data}");
+    assert!(data["flags"].is_array() && data["created_at"].is_string());
+
+    // Done again: nothing changes, nothing is said. Two actions in one batch: one
+    // event, the order as the batch leaves it.
+    let seen = ev[0].seq;
+    super::sends::apply(s, &act(t, o, separation(), false), t0() + min * 2)
+        .await
+        .unwrap();
+    assert!(read(s, t, seen, &[]).await.is_empty());
+    let batch = [
+        act(t, o, super::sends::invoice(), true),
+        act(t, o, super::sends::shipment(), true),
+    ];
+    s.apply_actions(&batch, t0() + min * 3).await.unwrap();
+    let ev = read(s, t, seen, &[]).await;
+    assert_eq!(kinds(&ev), ["order.updated"]);
+    assert_eq!(ev[0].event.data, shown(s, t, o).await);
+    assert_eq!(ev[0].event.data["status"], "shipped");
+    assert!(ev[0].event.data["fulfilment"]["invoice"]["access_key"].is_string());
 }

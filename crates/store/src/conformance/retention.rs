@@ -474,6 +474,8 @@ pub async fn a_sweep_deletes_in_batches_and_can_stop(s: &impl Store) {
             (Prunable::SendAttempts, 0, false),
             (Prunable::TaskRuns, 0, false),
             (Prunable::StockPushes, 0, false),
+            (Prunable::WebhookMessages, 0, false),
+            (Prunable::Events, 0, false),
         ]
     );
     assert_eq!(totals[0], (Prunable::Deliveries, 701));

@@ -294,3 +294,156 @@ pub async fn a_lost_lease_interrupts_and_a_410_disables(s: &impl Store) {
         "the other message goes again"
     );
 }
+
+pub async fn endpoint_deliveries_count_pending_and_last_attempts(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ep = endpoint(t);
+    s.insert_endpoint(&ep).await.unwrap();
+    let quiet = endpoint(t);
+    s.insert_endpoint(&quiet).await.unwrap();
+    order(s, t, c, "1", OrderStatus::Approved, 0).await;
+    order(s, t, c, "2", OrderStatus::Approved, 0).await;
+    let now = t0() + CDuration::minutes(1);
+    s.queue_deliveries(now, 100).await.unwrap();
+    let fresh = |id| EndpointDeliveries {
+        endpoint_id: id,
+        pending: 2,
+        failed: 0,
+        last_success_at: None,
+        last_failure_at: None,
+    };
+    assert_eq!(
+        s.endpoint_deliveries(t).await.unwrap(),
+        [fresh(ep.id), fresh(quiet.id)]
+    );
+    let claimed: Vec<_> = claim(s, now)
+        .await
+        .into_iter()
+        .filter(|d| d.endpoint.id == ep.id)
+        .collect();
+    assert_eq!(claimed.len(), 2);
+    let later = now + CDuration::minutes(1);
+    s.finish_deliveries(
+        &[
+            done(&claimed[0], DeliveryOutcome::Succeeded),
+            done(&claimed[1], DeliveryOutcome::Failed),
+        ],
+        later,
+    )
+    .await
+    .unwrap();
+    let got = s.endpoint_deliveries(t).await.unwrap();
+    assert_eq!(
+        got[0],
+        EndpointDeliveries {
+            endpoint_id: ep.id,
+            pending: 0,
+            failed: 1,
+            last_success_at: Some(now),
+            last_failure_at: Some(now),
+        },
+        "attempts are dated when they start"
+    );
+    assert_eq!(got[1].pending, 2, "the other endpoint's queue waits");
+    assert!(s
+        .endpoint_deliveries(TenantId::new())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Seqs of the tenant's events still stored.
+async fn stored_events(s: &impl Store, t: TenantId) -> Vec<i64> {
+    let q = EventQuery {
+        after: 0,
+        types: vec![],
+        limit: 100,
+    };
+    s.events(t, &q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+pub async fn old_messages_and_events_go_unless_still_needed(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ep = endpoint(t);
+    s.insert_endpoint(&ep).await.unwrap();
+    // A disabled endpoint that never queued anything holds nothing.
+    let mut off = endpoint(t);
+    s.insert_endpoint(&off).await.unwrap();
+    off.enabled = false;
+    off.disabled_reason = Some("by_user".into());
+    s.update_endpoint(&off).await.unwrap();
+    let at = |m: i64| t0() + CDuration::minutes(m);
+
+    // 1 delivered at minute 1; 2 failing and waiting for a retry; 3 not queued yet.
+    order(s, t, c, "1", OrderStatus::Approved, 0).await;
+    s.queue_deliveries(at(0), 100).await.unwrap();
+    let one = claim(s, at(0)).await;
+    s.finish_deliveries(&[done(&one[0], DeliveryOutcome::Succeeded)], at(1))
+        .await
+        .unwrap();
+    order(s, t, c, "2", OrderStatus::Approved, 10).await;
+    s.queue_deliveries(at(10), 100).await.unwrap();
+    let two = claim(s, at(10)).await;
+    let retry = DeliveryOutcome::Retry(at(10) + CDuration::days(30));
+    s.finish_deliveries(&[done(&two[0], retry)], at(11))
+        .await
+        .unwrap();
+    order(s, t, c, "3", OrderStatus::Approved, 20).await;
+    let all = stored_events(s, t).await;
+    assert_eq!(all.len(), 3);
+
+    // Cut-off at minute 5: only 1's message (with its attempt) and its event go.
+    assert_eq!(
+        s.prune(Prunable::WebhookMessages, at(5), 500)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.prune(Prunable::Events, at(5), 500).await.unwrap(), 1);
+    assert_eq!(stored_events(s, t).await, all[1..]);
+    let page = PageRequest {
+        cursor: None,
+        limit: 10,
+    };
+    let attempts = s.webhook_attempts(t, ep.id, &page).await.unwrap().items;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        attempts[0].event_seq, all[1],
+        "the pending one's attempt stays"
+    );
+
+    // Much later: 2 is still pending and 3 not queued; nothing goes.
+    let later = t0() + CDuration::days(1);
+    assert_eq!(
+        s.prune(Prunable::WebhookMessages, later, 500)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.prune(Prunable::Events, later, 500).await.unwrap(), 0);
+    assert_eq!(stored_events(s, t).await, all[1..]);
+
+    // 3 delivered: its message and event go; 2's stay.
+    s.queue_deliveries(at(30), 100).await.unwrap();
+    let three = claim(s, at(30)).await;
+    assert_eq!(three.len(), 1);
+    assert_eq!(three[0].event.seq, all[2]);
+    s.finish_deliveries(&[done(&three[0], DeliveryOutcome::Succeeded)], at(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.prune(Prunable::WebhookMessages, later, 500)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.prune(Prunable::Events, later, 500).await.unwrap(), 1);
+    assert_eq!(stored_events(s, t).await, [all[1]]);
+    let d = s.endpoint_deliveries(t).await.unwrap();
+    assert_eq!((d[0].pending, d[0].failed), (1, 0));
+}

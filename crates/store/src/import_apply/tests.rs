@@ -195,6 +195,7 @@ fn a_new_order_replaces_its_skip_record_and_settles_the_run() {
         job: Some(Some(at(90))),
         stored: ExistingOrder {
             order: None,
+            recorded: None,
             skipped: Some(Some(at(40))),
         },
         ..Fake::default()
@@ -220,6 +221,7 @@ fn a_changed_status_updates_and_notes_the_change() {
         job: Some(None),
         stored: ExistingOrder {
             order: Some((OrderId::new(), data(OrderStatus::Approved, 50))),
+            recorded: None,
             skipped: None,
         },
         ..Fake::default()
@@ -239,6 +241,7 @@ fn a_cancellation_is_its_own_event() {
         job: Some(None),
         stored: ExistingOrder {
             order: Some((OrderId::new(), data(OrderStatus::Approved, 50))),
+            recorded: None,
             skipped: None,
         },
         ..Fake::default()

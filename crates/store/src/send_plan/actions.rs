@@ -2,12 +2,15 @@
 //! what the ones before it left; the sends they enqueue, in their order's sequence.
 
 use super::send_job;
+use crate::events::{order_data, update_type};
 use crate::{
-    ActionApplied, ActionCommit, NewJob, SendState, StatusSend, StoredOrder, TimelineNote,
+    ActionApplied, ActionCommit, EventNotes, NewJob, SendState, StatusSend, StoredOrder,
+    TimelineNote,
 };
 use chrono::{DateTime, Utc};
 use ponte_core::action::{decide, Decision};
-use ponte_core::{OrderId, SendId, TenantId};
+use ponte_core::order_view::OrderView;
+use ponte_core::{OrderId, OrderStatus, SendId, TenantId};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 
@@ -42,6 +45,9 @@ pub struct ActionPlan {
     pub jobs: Vec<(TenantId, NewJob)>,
     /// Timeline entries, in order.
     pub notes: Vec<TimelineNote>,
+    /// One event per order changed (`order.updated`, or `order.cancelled` when the
+    /// batch cancelled it), its `data` the order as the batch leaves it.
+    pub events: EventNotes,
 }
 
 /// Decides a batch of actions against the loaded orders (missing ones: `NotFound`).
@@ -51,7 +57,7 @@ pub fn plan_actions(
     now: DateTime<Utc>,
 ) -> ActionPlan {
     let mut plan = ActionPlan::default();
-    let mut changed: Vec<(TenantId, OrderId)> = Vec::new();
+    let mut changed: Vec<(TenantId, OrderId, OrderStatus)> = Vec::new();
     let mut docs: HashMap<(TenantId, OrderId), &str> = HashMap::new();
     let mut job_for: HashSet<(TenantId, OrderId)> = HashSet::new();
     for c in batch {
@@ -76,8 +82,8 @@ pub fn plan_actions(
         cur.order.data.status = to;
         cur.order.fulfilment.record(c.action.clone());
         cur.order.updated_at = now;
-        if !changed.contains(&key) {
-            changed.push(key);
+        if !changed.iter().any(|(t, o, _)| (*t, *o) == key) {
+            changed.push((key.0, key.1, from));
         }
         if let Some(xml) = &c.xml {
             docs.insert(key, xml);
@@ -139,9 +145,23 @@ pub fn plan_actions(
         .into_iter()
         .map(|((t, o), xml)| (t, o, xml.to_owned()))
         .collect();
-    plan.orders = changed
-        .into_iter()
-        .filter_map(|k| orders.remove(&k).map(|c| c.order))
-        .collect();
+    for (t, o, from) in changed {
+        let Some(cur) = orders.remove(&(t, o)) else {
+            continue;
+        };
+        let order = cur.order;
+        let view = OrderView::new(
+            order.id,
+            order.channel_id,
+            order.data.clone(),
+            order.fulfilment.clone(),
+            order.created_at,
+            order.updated_at,
+        );
+        let kind = update_type(Some(from), &order.data);
+        let (ch, data) = (Some(order.channel_id), order_data(&view));
+        plan.events.add(t, kind, now, ch, Some(order.id), data);
+        plan.orders.push(order);
+    }
     plan
 }
