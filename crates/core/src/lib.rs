@@ -14,6 +14,7 @@ pub mod money;
 pub mod nfe;
 pub mod order;
 pub mod payment_map;
+pub mod price;
 pub mod retry;
 pub mod status;
 pub mod status_rules;
@@ -26,7 +27,7 @@ pub use access::{Addon, Entitlements, Plan, Role};
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::{
-    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId, SendId,
-    TaskId, TenantId, TokenId, UserId,
+    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId,
+    ScheduledPriceId, SendId, TaskId, TenantId, TokenId, UserId,
 };
 pub use status::OrderStatus;

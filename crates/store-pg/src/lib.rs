@@ -14,6 +14,8 @@ mod listen;
 mod mappings;
 mod orders;
 mod people;
+mod price_tx;
+mod prices;
 mod rate_limits;
 mod retention;
 mod sends;

@@ -10,6 +10,8 @@ mod jobs;
 mod mappings;
 mod orders;
 mod people;
+mod price_tx;
+mod prices;
 mod rate_limits;
 mod retention;
 mod sends;
