@@ -24,6 +24,7 @@ mod metrics;
 mod payment_mappings;
 mod people;
 mod poll;
+mod price_push;
 mod prices;
 mod remap;
 mod retention;

@@ -14,6 +14,7 @@ mod listen;
 mod mappings;
 mod orders;
 mod people;
+mod price_push;
 mod price_tx;
 mod prices;
 mod rate_limits;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
 use ponte_store::price_from_text;
+use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
 use ponte_store::stock_push::push_state;
@@ -99,40 +100,41 @@ impl PriceStore for PgStore {
         );
         let q = sqlx::query(&q).bind(tenant.0).bind(sku);
         let scheduled = fetch(q, &self.pool, decode_scheduled).await?;
-        let q = sqlx::query(
-            "SELECT channel_id, sku, product_id, variant_id, desired, changed_at, pushed, \
-             pushed_at, state, attempts, last_error FROM price_targets \
-             WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id",
-        )
-        .bind(tenant.0)
-        .bind(sku);
-        let channels = fetch(q, &self.pool, |r| {
-            in_table("price_targets", || {
-                Ok(PriceTarget {
-                    channel_id: ChannelId(col(r, "channel_id")?),
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    desired: price_from_text(&col::<String>(r, "desired")?)?,
-                    changed_at: col(r, "changed_at")?,
-                    pushed: col::<Option<String>>(r, "pushed")?
-                        .as_deref()
-                        .map(price_from_text)
-                        .transpose()?,
-                    pushed_at: col(r, "pushed_at")?,
-                    state: push_state(&col::<String>(r, "state")?)?,
-                    attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-                    last_error: col(r, "last_error")?,
-                })
-            })
-        })
-        .await?;
+        let q = format!(
+            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets \
+             WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
+        );
+        let q = sqlx::query(&q).bind(tenant.0).bind(sku);
+        let channels = fetch(q, &self.pool, decode_price_target).await?;
         Ok(Some(SkuPrices {
             sku: sku.to_owned(),
             current,
             scheduled,
             channels,
         }))
+    }
+
+    async fn claim_price_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<PriceTarget>>> {
+        crate::price_push::claim(self, lease, channel, limit).await
+    }
+
+    async fn record_price_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PricePushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if pushes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        record_price_pushes(&mut PgTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn scheduled_prices(
@@ -153,4 +155,30 @@ impl PriceStore for PgStore {
         let items = fetch(q, &self.pool, decode_scheduled).await?;
         Ok(keyset_page(items, n, |s| s.id.to_string()))
     }
+}
+
+/// The columns [`decode_price_target`] reads.
+pub(crate) const PRICE_TARGET_COLUMNS: &str =
+    "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
+     state, attempts, last_error";
+
+pub(crate) fn decode_price_target(r: &sqlx::postgres::PgRow) -> StoreResult<PriceTarget> {
+    in_table("price_targets", || {
+        Ok(PriceTarget {
+            channel_id: ChannelId(col(r, "channel_id")?),
+            sku: col(r, "sku")?,
+            product_id: col(r, "product_id")?,
+            variant_id: col(r, "variant_id")?,
+            desired: price_from_text(&col::<String>(r, "desired")?)?,
+            changed_at: col(r, "changed_at")?,
+            pushed: col::<Option<String>>(r, "pushed")?
+                .as_deref()
+                .map(price_from_text)
+                .transpose()?,
+            pushed_at: col(r, "pushed_at")?,
+            state: push_state(&col::<String>(r, "state")?)?,
+            attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
+            last_error: col(r, "last_error")?,
+        })
+    })
 }

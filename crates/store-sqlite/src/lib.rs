@@ -10,6 +10,7 @@ mod jobs;
 mod mappings;
 mod orders;
 mod people;
+mod price_push;
 mod price_tx;
 mod prices;
 mod rate_limits;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
 use ponte_store::price_from_text;
+use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
 use ponte_store::stock_push::push_state;
@@ -100,39 +101,41 @@ impl PriceStore for SqliteStore {
         );
         let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
         let scheduled = fetch(q, &self.reader, decode_scheduled).await?;
-        let q = sqlx::query(
-            "SELECT channel_id, sku, product_id, variant_id, desired, changed_at, pushed, \
-             pushed_at, state, attempts, last_error FROM price_targets \
-             WHERE tenant_id = ? AND sku = ? ORDER BY channel_id",
-        )
-        .bind(tenant.to_string())
-        .bind(sku);
-        let channels = fetch(q, &self.reader, |r| {
-            in_table("price_targets", || {
-                Ok(PriceTarget {
-                    channel_id: id(col(r, "channel_id")?)?,
-                    sku: col(r, "sku")?,
-                    product_id: col(r, "product_id")?,
-                    variant_id: col(r, "variant_id")?,
-                    desired: price_from_text(col(r, "desired")?)?,
-                    changed_at: from_ts(col(r, "changed_at")?)?,
-                    pushed: col::<Option<&str>>(r, "pushed")?
-                        .map(price_from_text)
-                        .transpose()?,
-                    pushed_at: from_opt_ts(col(r, "pushed_at")?)?,
-                    state: push_state(col(r, "state")?)?,
-                    attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
-                    last_error: col(r, "last_error")?,
-                })
-            })
-        })
-        .await?;
+        let q = format!(
+            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets \
+             WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
+        );
+        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
+        let channels = fetch(q, &self.reader, decode_price_target).await?;
         Ok(Some(SkuPrices {
             sku: sku.to_owned(),
             current,
             scheduled,
             channels,
         }))
+    }
+
+    async fn claim_price_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<PriceTarget>>> {
+        crate::price_push::claim(self, lease, channel, limit).await
+    }
+
+    async fn record_price_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PricePushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if pushes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        record_price_pushes(&mut SqliteTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn scheduled_prices(
@@ -152,4 +155,29 @@ impl PriceStore for SqliteStore {
         let items = fetch(q, &self.reader, decode_scheduled).await?;
         Ok(keyset_page(items, n, |s| s.id.to_string()))
     }
+}
+
+/// The columns [`decode_price_target`] reads.
+pub(crate) const PRICE_TARGET_COLUMNS: &str =
+    "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
+     state, attempts, last_error";
+
+pub(crate) fn decode_price_target(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PriceTarget> {
+    in_table("price_targets", || {
+        Ok(PriceTarget {
+            channel_id: id(col(r, "channel_id")?)?,
+            sku: col(r, "sku")?,
+            product_id: col(r, "product_id")?,
+            variant_id: col(r, "variant_id")?,
+            desired: price_from_text(col(r, "desired")?)?,
+            changed_at: from_ts(col(r, "changed_at")?)?,
+            pushed: col::<Option<&str>>(r, "pushed")?
+                .map(price_from_text)
+                .transpose()?,
+            pushed_at: from_opt_ts(col(r, "pushed_at")?)?,
+            state: push_state(col(r, "state")?)?,
+            attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+            last_error: col(r, "last_error")?,
+        })
+    })
 }

@@ -104,7 +104,8 @@ macro_rules! conformance_tests {
                 $fresh,
                 [prices],
                 bulk_writes_are_all_or_nothing_and_mark_targets,
-                scheduled_prices_fire_once_and_cancel
+                scheduled_prices_fire_once_and_cancel,
+                pushes_claim_whole_products_and_settle_targets
             );
         }
         mod order_stock {

@@ -12,6 +12,7 @@ pub mod job_queue;
 pub mod lease_release;
 mod mappings;
 mod order_search;
+pub mod price_push;
 pub mod price_writes;
 mod prices;
 pub mod rate;

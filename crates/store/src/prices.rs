@@ -2,7 +2,7 @@
 //! fired by the job queue), a channel's price settings and what each channel should
 //! show, with the jobs that push and apply them.
 
-use crate::{NewJob, PushState, StoreError, StoreResult};
+use crate::{NewJob, PushOutcome, PushState, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
 use ponte_core::{ChannelId, ScheduledPriceId};
@@ -177,6 +177,23 @@ pub struct PricesWritten {
     pub applied: u64,
     /// Rows scheduled for later, in row order.
     pub scheduled: Vec<ScheduledPrice>,
+}
+
+/// One price push call: what it sent and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricePushRecord {
+    /// Channel.
+    pub channel_id: ChannelId,
+    /// What was sent: (SKU, variant id, price as the channel shows it).
+    pub items: Vec<(String, String, PriceValue)>,
+    /// Method and path.
+    pub request: String,
+    /// HTTP status, when an answer came.
+    pub http_status: Option<u16>,
+    /// Duration.
+    pub duration_ms: u64,
+    /// Succeeded, or the failure.
+    pub outcome: PushOutcome,
 }
 
 /// Stored text of a price (what targets compare: equal prices, equal text).

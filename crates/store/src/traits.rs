@@ -476,6 +476,24 @@ pub trait PriceStore: Send + Sync {
         tenant: TenantId,
         sku: &str,
     ) -> StoreResult<Option<crate::SkuPrices>>;
+    /// The pending price targets of up to `limit` of the channel's products (whole
+    /// products), for the push job holding `lease`; `None` when the lease is lost or an
+    /// older price push job of the channel is running (as
+    /// [`StockStore::claim_stock_targets`]).
+    async fn claim_price_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<crate::PriceTarget>>>;
+    /// Records price push calls and their effect on the targets (as
+    /// [`StockStore::record_pushes`]), every call in the price push history.
+    async fn record_price_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[crate::PricePushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Scheduled prices still waiting, oldest first (the cursor is the last id of the
     /// previous page).
     async fn scheduled_prices(

@@ -223,3 +223,99 @@ pub async fn scheduled_prices_fire_once_and_cancel(s: &impl Store) {
         .items
         .is_empty());
 }
+
+pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
+    let (t, c) = priced(s).await;
+    let rows = [
+        row("S1", value(1000, None), None),
+        row("S2", value(2000, Some(1500)), None),
+        row("S3", value(3000, None), None),
+    ];
+    s.write_prices(t, &rows, t0()).await.unwrap().unwrap();
+    let jobs = jobs_of(s, PRICE_JOB_KIND, t0()).await;
+    let lease = JobLease {
+        job_id: jobs[0].id,
+        owner: "w".into(),
+    };
+    let lost = JobLease {
+        job_id: jobs[0].id,
+        owner: "other".into(),
+    };
+    assert!(s.claim_price_targets(&lost, c, 10).await.unwrap().is_none());
+    // One product at a time: S1 and S2 are product 10.
+    let first = s.claim_price_targets(&lease, c, 1).await.unwrap().unwrap();
+    let skus: Vec<&str> = first.iter().map(|t| t.sku.as_str()).collect();
+    assert_eq!(skus, ["S1", "S2"]);
+    let record = |items: &[&PriceTarget], outcome: PushOutcome| PricePushRecord {
+        channel_id: c,
+        items: items
+            .iter()
+            .map(|t| (t.sku.clone(), t.variant_id.clone(), t.desired.clone()))
+            .collect(),
+        request: "PATCH /products/10/variants".into(),
+        http_status: Some(200),
+        duration_ms: 12,
+        outcome,
+    };
+    let at = t0() + CDuration::seconds(1);
+    let ok = record(&[&first[0]], PushOutcome::Succeeded);
+    let failed = record(
+        &[&first[1]],
+        PushOutcome::Failed {
+            error: "platform_rejected: 422".into(),
+        },
+    );
+    s.record_price_pushes(t, &[ok, failed], at).await.unwrap();
+    let p1 = s
+        .sku_prices(t, "S1")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(
+        (p1.state, p1.pushed.clone(), p1.pushed_at),
+        (PushState::Pushed, Some(value(1100, None)), Some(at))
+    );
+    let p2 = s
+        .sku_prices(t, "S2")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!((p2.state, p2.attempts), (PushState::Failed, 1));
+    assert_eq!(p2.last_error.as_deref(), Some("platform_rejected: 422"));
+    let rest = s.claim_price_targets(&lease, c, 10).await.unwrap().unwrap();
+    assert_eq!(
+        rest.iter().map(|t| t.sku.as_str()).collect::<Vec<_>>(),
+        ["S3"]
+    );
+
+    // A change after the push is pending again; back to what was pushed, pushed.
+    let later = at + CDuration::seconds(1);
+    s.write_prices(t, &[row("S1", value(900, None), None)], later)
+        .await
+        .unwrap()
+        .unwrap();
+    let p1 = s
+        .sku_prices(t, "S1")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(p1.state, PushState::Pending);
+    s.write_prices(t, &[row("S1", value(1000, None), None)], later)
+        .await
+        .unwrap()
+        .unwrap();
+    let p1 = s
+        .sku_prices(t, "S1")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(p1.state, PushState::Pushed);
+}
