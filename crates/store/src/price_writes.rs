@@ -232,6 +232,25 @@ pub async fn set_channel_prices<T: PriceTx + ?Sized>(
     mark_prices(tx, tenant, &skus, Some(channel), force, now).await
 }
 
+/// Marks the price targets of new or changed listings (after they are written, in
+/// the same transaction): a SKU listed on a price-showing channel gets its price
+/// pushed there.
+pub async fn mark_listings<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    listings: &[crate::Listing],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut by_tenant: BTreeMap<TenantId, BTreeSet<&str>> = BTreeMap::new();
+    for l in listings {
+        by_tenant.entry(l.tenant_id).or_default().insert(&l.sku);
+    }
+    for (tenant, skus) in by_tenant {
+        tx.lock_prices(tenant).await?;
+        mark_prices(tx, tenant, &skus, None, false, now).await?;
+    }
+    Ok(())
+}
+
 /// Recomputes what every price-showing channel listing these SKUs (or only `channel`)
 /// should show: the SKU's price with the channel's markup. A changed price becomes
 /// pending (or `pushed` again when it is what the channel last took); each channel

@@ -230,8 +230,41 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         row("S1", value(1000, None), None),
         row("S2", value(2000, Some(1500)), None),
         row("S3", value(3000, None), None),
+        row("S4", value(4000, None), None),
     ];
+    s.insert_product(&super::stock::product(t, "S4"))
+        .await
+        .unwrap();
     s.write_prices(t, &rows, t0()).await.unwrap().unwrap();
+    // A SKU listed after its price was set gets it pushed too.
+    assert!(s
+        .sku_prices(t, "S4")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .is_empty());
+    let listing = Listing {
+        tenant_id: t,
+        channel_id: c,
+        sku: "S4".into(),
+        product_id: "40".into(),
+        variant_id: "401".into(),
+        source: ListingSource::Manual,
+        created_at: t0(),
+    };
+    s.upsert_listings(&[listing], t0()).await.unwrap().unwrap();
+    let p4 = s
+        .sku_prices(t, "S4")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(
+        (p4.desired, p4.state),
+        (value(4400, None), PushState::Pending)
+    );
     let jobs = jobs_of(s, PRICE_JOB_KIND, t0()).await;
     let lease = JobLease {
         job_id: jobs[0].id,
@@ -289,7 +322,7 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
     let rest = s.claim_price_targets(&lease, c, 10).await.unwrap().unwrap();
     assert_eq!(
         rest.iter().map(|t| t.sku.as_str()).collect::<Vec<_>>(),
-        ["S3"]
+        ["S3", "S4"]
     );
 
     // A change after the push is pending again; back to what was pushed, pushed.
