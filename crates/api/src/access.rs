@@ -60,6 +60,8 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         ("POST", "/channels/{id}/sync") => records(Operator, "channel.synced"),
         ("POST", "/status-sends/resend") => records(Operator, "status_sends.resent"),
         ("POST", "/channels/{id}/stock/resync") => records(Operator, "stock.resynced"),
+        ("POST", "/prices") => needs(Operator),
+        ("DELETE", "/prices/scheduled/{id}") => records(Operator, "price.schedule_cancelled"),
         ("POST", "/channels/{id}/subscription/check") => records(Operator, "subscription.checked"),
         ("PUT", "/channels/{id}/status-map") => records(Admin, "channel.status_map_updated"),
         ("PUT", "/channels/{id}/payment-map") => records(Admin, "channel.payment_map_updated"),
@@ -199,6 +201,12 @@ mod tests {
             Role::Operator
         );
         assert_eq!(p(Method::POST, "/api/v1/stock/movements"), Role::Operator);
+        assert_eq!(p(Method::POST, "/api/v1/prices"), Role::Operator);
+        assert_eq!(p(Method::GET, "/api/v1/prices/scheduled"), Role::Viewer);
+        assert_eq!(
+            policy(&Method::DELETE, "/api/v1/prices/scheduled/{id}").audit,
+            Some("price.schedule_cancelled")
+        );
         assert_eq!(p(Method::PATCH, "/api/v1/channels/{id}"), Role::Admin);
         assert_eq!(p(Method::GET, "/api/v1/tokens"), Role::Admin);
         assert_eq!(p(Method::DELETE, "/api/v1/users/{id}"), Role::Admin);

@@ -12,6 +12,7 @@ mod mappings;
 mod openapi;
 mod ops;
 mod orders;
+mod prices;
 mod problem;
 mod remap;
 mod route_codes;
@@ -66,6 +67,7 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
         .merge(webhook_endpoints::routes())
         .merge(tasks::routes())
         .merge(stock::routes())
+        .merge(prices::routes())
         .merge(subscriptions::routes())
         .merge(tokens::routes())
         .merge(users::routes())

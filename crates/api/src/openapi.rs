@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::stock::warehouses, crate::stock::set_listings, crate::stock::listings,
         crate::stock::movements, crate::stock::sku_stock, crate::stock::pushes,
         crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
+        crate::prices::write, crate::prices::sku_prices, crate::prices::scheduled, crate::prices::cancel,
         crate::subscriptions::check, crate::mappings::status_map, crate::mappings::set_status_map,
         crate::mappings::unmapped_statuses, crate::remap::remap,
         crate::mappings::payment_map, crate::mappings::set_payment_map, crate::mappings::unmapped_payments,
@@ -38,7 +39,7 @@ use utoipa::{Modify, OpenApi};
     ),
     modifiers(&Bearer, &ErrorCodes),
     tags((name = "channels"), (name = "orders"), (name = "order actions"), (name = "status sends"),
-        (name = "webhooks"), (name = "events"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "tokens"), (name = "users"),
+        (name = "webhooks"), (name = "events"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "prices"), (name = "tokens"), (name = "users"),
         (name = "audit"), (name = "admin"))
 )]
 struct ApiDoc;

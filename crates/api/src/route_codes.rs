@@ -286,6 +286,27 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             ],
         ],
     ),
+    (
+        "post",
+        "/api/v1/prices",
+        &[
+            BODY,
+            &[
+                E::UnknownSku,
+                E::NegativePrice,
+                E::PromotionalAboveRegular,
+                E::InvalidPromotionalWindow,
+                E::ValidationFailed,
+            ],
+        ],
+    ),
+    ("get", "/api/v1/prices/scheduled", &[LIST]),
+    (
+        "delete",
+        "/api/v1/prices/scheduled/{id}",
+        &[&[E::ScheduledPriceNotFound]],
+    ),
+    ("get", "/api/v1/prices/{sku}", &[&[E::ProductNotFound]]),
     ("get", "/api/v1/products", &[QUERY]),
     (
         "post",

@@ -10,6 +10,7 @@ pub mod nuvemshop;
 mod outbound;
 mod payment_defaults;
 mod poll;
+mod price;
 mod send;
 mod settings;
 mod shared;
@@ -22,6 +23,7 @@ pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::{CallInfo, MAX_BODY_BYTES};
 pub use outbound::{is_public, Outbound};
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
+pub use price::{unsupported as prices_unsupported, PriceCall, PriceItem};
 pub use send::{SendCheckError, SendReport};
 pub use shared::{EndpointBudget, LocalBudget, Shared};
 pub use stock::{StockCall, StockItem};
@@ -203,6 +205,29 @@ pub trait Connector: Send + Sync {
     /// Pushes absolute quantities; `items` share one batch key and are at most
     /// [`Connector::stock_batch_max`]. One call's outcome per platform call made.
     async fn push_stock(&self, items: &[StockItem]) -> Vec<StockCall>;
+    /// The key of the platform call a listing's price goes out in (default: its
+    /// product).
+    fn price_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        let _ = variant_id;
+        product_id.to_owned()
+    }
+    /// Most items one price call takes.
+    fn price_batch_max(&self) -> usize {
+        1
+    }
+    /// Pushes prices (markup applied); `items` share one batch key and are at most
+    /// [`Connector::price_batch_max`]. `now` is the push's time: a platform without
+    /// promotional windows of its own gets the promotion in force then. One call's
+    /// outcome per platform call made. Default: prices are not supported (every item
+    /// refused, no call).
+    async fn push_prices(
+        &self,
+        items: &[PriceItem],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<PriceCall> {
+        let _ = now;
+        prices_unsupported(items, "this platform")
+    }
     /// Whether the platform can take ERP events of this kind at all
     /// (`NotSent::NotSupported` with why not, when it cannot).
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent>;

@@ -155,6 +155,14 @@ codes! {
         "A warehouse with this code already exists.";
     InvalidGtin = "invalid_gtin", Some(422), "Invalid GTIN",
         "An EAN/GTIN with a wrong length or check digit.";
+    NegativePrice = "negative_price", Some(422), "Negative price",
+        "A price or promotional price below zero (the rows are listed; nothing is saved).";
+    PromotionalAboveRegular = "promotional_above_regular", Some(422), "Promotional price above regular",
+        "A promotional price higher than the regular price (the rows are listed; nothing is saved).";
+    InvalidPromotionalWindow = "invalid_promotional_window", Some(422), "Invalid promotional window",
+        "A promotional window that ends before it starts, or a window without a promotional price (the rows are listed; nothing is saved).";
+    ScheduledPriceNotFound = "scheduled_price_not_found", Some(404), "Scheduled price not found",
+        "No scheduled price with this id for this tenant that is still waiting (applied and cancelled ones cannot be cancelled).";
     StorageError = "storage_error", Some(500), "Storage error",
         "The database failed; the answer carries a request id and the log the full error.";
     CredentialsUnreadable = "credentials_unreadable", Some(500), "Credentials unreadable",

@@ -97,3 +97,7 @@ id_type!(
     /// One attempt to deliver an event to a webhook endpoint.
     AttemptId
 );
+id_type!(
+    /// One scheduled price (a price taking effect at a given moment).
+    ScheduledPriceId
+);

@@ -15,6 +15,7 @@ pub mod nfe;
 pub mod order;
 pub mod order_view;
 pub mod payment_map;
+pub mod price;
 pub mod retry;
 pub mod status;
 pub mod status_rules;
@@ -27,7 +28,7 @@ pub use access::{Addon, Entitlements, Plan, Role};
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::{
-    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId, SendId,
-    TaskId, TenantId, TokenId, UserId,
+    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId,
+    ScheduledPriceId, SendId, TaskId, TenantId, TokenId, UserId,
 };
 pub use status::OrderStatus;

@@ -4,6 +4,7 @@
 use crate::{Engine, EngineError};
 use ponte_channels::{ConfigError, Connector, Platform};
 use ponte_core::automation::Automations;
+use ponte_core::price::PriceSettings;
 use ponte_core::stock::StockSettings;
 use ponte_core::ErrorCode;
 use ponte_core::{Addon, ChannelId, Entitlements, TenantId};
@@ -116,10 +117,11 @@ impl Engine {
         platform: &dyn ponte_channels::Platform,
         settings: &serde_json::Value,
     ) -> Result<serde_json::Value, EngineError> {
-        let (automations, stock, rest) = split_common(settings)?;
+        let (automations, stock, prices, rest) = split_common(settings)?;
         let mut out = platform.validate_settings(&rest)?;
         automations.merge_into(&mut out);
         stock.merge_into(&mut out);
+        prices.merge_into(&mut out);
         Ok(out)
     }
 
@@ -155,7 +157,7 @@ impl Engine {
         id: ChannelId,
         settings: &serde_json::Value,
     ) -> Result<(), EngineError> {
-        let (_, stock, _) = split_common(settings)?;
+        let (_, stock, prices, _) = split_common(settings)?;
         let known: Vec<String> = self
             .store
             .warehouses(tenant)
@@ -180,6 +182,15 @@ impl Engine {
         };
         self.store
             .set_channel_stock(tenant, id, &cs, self.clock.now())
+            .await?;
+        let cp = ponte_store::ChannelPrices {
+            send_prices: prices.send_prices,
+            markup_bp: prices
+                .markup_bp()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        };
+        self.store
+            .set_channel_prices(tenant, id, &cp, false, self.clock.now())
             .await?;
         self.wake_workers();
         Ok(())
@@ -418,7 +429,7 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound(ErrorCode::ChannelNotFound))?;
         let creds = self.unseal(&ch)?;
-        let (mut automations, _, settings) = split_common(&ch.settings)?;
+        let (mut automations, _, _, settings) = split_common(&ch.settings)?;
         let tenant = self.store.tenant(ch.tenant_id).await?;
         let entitled = tenant
             .as_ref()
@@ -499,7 +510,7 @@ fn with_secrets(
 
 /// The base URL a channel's (validated) settings make ponte call.
 fn base_url(platform: &dyn Platform, settings: &serde_json::Value) -> Result<String, ConfigError> {
-    let (_, _, rest) = split_common(settings)?;
+    let (_, _, _, rest) = split_common(settings)?;
     platform.base_url(&rest)
 }
 
@@ -511,14 +522,17 @@ fn origin(url: &str) -> String {
     }
 }
 
-/// Splits a channel's settings into the keys every platform shares (automations,
-/// stock) and the platform's own.
-fn split_common(
-    settings: &serde_json::Value,
-) -> Result<(Automations, StockSettings, serde_json::Value), ConfigError> {
+/// The keys every platform shares (automations, stock, prices) and the platform's own.
+type CommonSettings = (Automations, StockSettings, PriceSettings, serde_json::Value);
+
+/// Splits a channel's settings into the keys every platform shares and the platform's
+/// own.
+fn split_common(settings: &serde_json::Value) -> Result<CommonSettings, ConfigError> {
     let (automations, rest) =
         Automations::split(settings).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let (stock, rest) =
         StockSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    Ok((automations, stock, rest))
+    let (prices, rest) =
+        PriceSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok((automations, stock, prices, rest))
 }

@@ -177,7 +177,12 @@ impl Engine {
         })
     }
 
-    fn retry_in(&self, wait: Duration, error: String, count_attempt: bool) -> JobOutcome {
+    pub(crate) fn retry_in(
+        &self,
+        wait: Duration,
+        error: String,
+        count_attempt: bool,
+    ) -> JobOutcome {
         JobOutcome::Retry {
             run_at: ponte_core::wait::after(self.clock.now(), wait),
             count_attempt,

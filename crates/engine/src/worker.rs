@@ -9,7 +9,8 @@ use crate::Engine;
 use futures_util::future::join_all;
 use ponte_store::claim::ClaimRequest;
 use ponte_store::{
-    ImportApplied, Job, JobLease, JobOutcome, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
+    ImportApplied, Job, JobLease, JobOutcome, PRICE_JOB_KIND, PRICE_SCHEDULE_JOB_KIND,
+    SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +48,15 @@ impl Workers {
                 long_job_loop(e, stop, owner, STOCK_JOB_KIND)
             });
         }
+        // Scheduled prices: short jobs, due at their time (the loop sleeps until the
+        // next job of any kind is due, so a timer fires within its idle floor).
+        w.spawn("price-timers".into(), true, &rx, |e, stop, owner| {
+            long_job_loop(e, stop, owner, PRICE_SCHEDULE_JOB_KIND)
+        });
+        // Price pushes: the stock flusher's design, in a loop of their own.
+        w.spawn("price-push".into(), true, &rx, |e, stop, owner| {
+            long_job_loop(e, stop, owner, PRICE_JOB_KIND)
+        });
         w.spawn("webhooks".into(), false, &rx, |e, stop, owner| {
             crate::webhook_delivery::webhook_loop(e, stop, owner)
         });
@@ -205,6 +215,10 @@ async fn long_job_loop(
                     let run = async {
                         if kind == STOCK_JOB_KIND {
                             engine.run_stock_job(&job, &stop).await;
+                        } else if kind == PRICE_SCHEDULE_JOB_KIND {
+                            engine.run_price_schedule_job(&job).await;
+                        } else if kind == PRICE_JOB_KIND {
+                            engine.run_price_job(&job, &stop).await;
                         } else {
                             engine.run_task_job(&job, &stop).await;
                         }

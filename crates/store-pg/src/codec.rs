@@ -124,6 +124,11 @@ pub(crate) fn sku_lock_key(tenant: Uuid, sku: &str) -> i64 {
     fnv_key(&[b"sku/", tenant.as_bytes(), b"/", sku.as_bytes()])
 }
 
+/// The key of a tenant's prices: every price writer of the tenant holds it.
+pub(crate) fn price_lock_key(tenant: Uuid) -> i64 {
+    fnv_key(&[b"prices/", tenant.as_bytes()])
+}
+
 /// The key of a tenant's whole stock: SKU writers hold it shared, work on more SKUs than
 /// is reasonable to lock one by one holds it exclusive.
 pub(crate) fn stock_lock_key(tenant: Uuid) -> i64 {

@@ -281,6 +281,9 @@ impl StockStore for PgStore {
     ) -> StoreResult<Result<(), Vec<String>>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let out = stock_writes::upsert_listings(&mut PgTx(&mut tx), listings, now).await?;
+        if out.is_ok() {
+            ponte_store::price_writes::mark_listings(&mut PgTx(&mut tx), listings, now).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }

@@ -214,6 +214,9 @@ impl StockStore for SqliteStore {
     ) -> StoreResult<Result<(), Vec<String>>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let out = stock_writes::upsert_listings(&mut SqliteTx(&mut tx), listings, now).await?;
+        if out.is_ok() {
+            ponte_store::price_writes::mark_listings(&mut SqliteTx(&mut tx), listings, now).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }

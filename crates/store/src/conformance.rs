@@ -98,6 +98,16 @@ macro_rules! conformance_tests {
                 movements_targets_and_pushes
             );
         }
+        mod prices {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [prices],
+                bulk_writes_are_all_or_nothing_and_mark_targets,
+                scheduled_prices_fire_once_and_cancel,
+                pushes_claim_whole_products_and_settle_targets
+            );
+        }
         mod order_stock {
             use super::*;
             $crate::conformance_scenarios!(
@@ -204,6 +214,7 @@ pub mod events;
 pub mod jobs;
 pub mod mappings;
 pub mod order_stock;
+pub mod prices;
 pub mod retention;
 pub mod send_jobs;
 pub mod sends;

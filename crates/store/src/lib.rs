@@ -12,6 +12,9 @@ pub mod job_queue;
 pub mod lease_release;
 mod mappings;
 mod order_search;
+pub mod price_push;
+pub mod price_writes;
+mod prices;
 pub mod rate;
 #[cfg(test)]
 mod ready;
@@ -42,6 +45,7 @@ pub use error::StoreError;
 pub use events::*;
 pub use mappings::*;
 pub use order_search::OrderSearch;
+pub use prices::*;
 pub use records::*;
 pub use retention::*;
 pub use sends::*;

@@ -61,28 +61,34 @@ impl<'a> PushRow<'a> {
 }
 
 impl PushRow<'_> {
-    /// The assignments of the statement that applies the call to its targets: `t`
-    /// names the target row, `q` the value sent for it, `at` and `error` the
-    /// placeholders of the call's time and error (only one of them appears). A
-    /// success records the value as pushed and clears the attempts (the target is
-    /// `pushed` when the value is still the desired one, else `pending`); a retry
-    /// counts an attempt; a failure counts one and leaves the target `failed` when
-    /// the value is still the desired one; a wait only notes the error.
+    /// The assignments of the statement that applies the call to its targets
+    /// ([`target_set`]).
     pub fn target_set(&self, t: &str, q: &str, at: &str, error: &str) -> String {
-        match &self.record.outcome {
-            PushOutcome::Succeeded => format!(
-                "pushed = {q}, pushed_at = {at}, attempts = 0, last_error = NULL, \
-                 state = CASE WHEN {t}.desired = {q} THEN 'pushed' ELSE 'pending' END"
-            ),
-            PushOutcome::Retrying { .. } => {
-                format!("attempts = {t}.attempts + 1, last_error = {error}")
-            }
-            PushOutcome::Failed { .. } => format!(
-                "attempts = {t}.attempts + 1, last_error = {error}, \
-                 state = CASE WHEN {t}.desired = {q} THEN 'failed' ELSE 'pending' END"
-            ),
-            PushOutcome::Waiting { .. } => format!("last_error = {error}"),
+        target_set(&self.record.outcome, t, q, at, error)
+    }
+}
+
+/// The assignments of the statement that applies a push call to its targets (stock
+/// and prices alike): `t` names the target row, `q` the value sent for it, `at` and
+/// `error` the placeholders of the call's time and error (only one of them appears).
+/// A success records the value as pushed and clears the attempts (the target is
+/// `pushed` when the value is still the desired one, else `pending`); a retry counts
+/// an attempt; a failure counts one and leaves the target `failed` when the value is
+/// still the desired one; a wait only notes the error.
+pub fn target_set(outcome: &PushOutcome, t: &str, q: &str, at: &str, error: &str) -> String {
+    match outcome {
+        PushOutcome::Succeeded => format!(
+            "pushed = {q}, pushed_at = {at}, attempts = 0, last_error = NULL, \
+             state = CASE WHEN {t}.desired = {q} THEN 'pushed' ELSE 'pending' END"
+        ),
+        PushOutcome::Retrying { .. } => {
+            format!("attempts = {t}.attempts + 1, last_error = {error}")
         }
+        PushOutcome::Failed { .. } => format!(
+            "attempts = {t}.attempts + 1, last_error = {error}, \
+             state = CASE WHEN {t}.desired = {q} THEN 'failed' ELSE 'pending' END"
+        ),
+        PushOutcome::Waiting { .. } => format!("last_error = {error}"),
     }
 }
 

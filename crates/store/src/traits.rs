@@ -432,6 +432,77 @@ pub trait StockStore: Send + Sync {
     ) -> StoreResult<(u64, u64, u64)>;
 }
 
+/// Prices: a SKU's current price, scheduled prices and what each channel should show
+/// ([`crate::price_writes`] holds the sequences every backend runs).
+#[async_trait]
+pub trait PriceStore: Send + Sync {
+    /// Writes a bulk of prices in ONE transaction, all or nothing
+    /// ([`crate::price_writes::write_prices`]); `Ok(Err(rows))` (nothing written) when
+    /// rows name SKUs that are not products.
+    async fn write_prices(
+        &self,
+        tenant: TenantId,
+        rows: &[crate::NewPrice],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<crate::PricesWritten, Vec<(usize, String)>>>;
+    /// Applies a scheduled price still waiting, in one transaction
+    /// ([`crate::price_writes::apply_scheduled`]); `None` when it is not waiting.
+    async fn apply_scheduled_price(
+        &self,
+        tenant: TenantId,
+        id: ponte_core::ScheduledPriceId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::ScheduledPrice>>;
+    /// Cancels a scheduled price still waiting; false when it is not.
+    async fn cancel_scheduled_price(
+        &self,
+        tenant: TenantId,
+        id: ponte_core::ScheduledPriceId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Stores a channel's price settings and recomputes what it should show (`force`:
+    /// every listing pending again); the number of listings marked.
+    async fn set_channel_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        settings: &crate::ChannelPrices,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A SKU's prices (`None` when it is not a product).
+    async fn sku_prices(
+        &self,
+        tenant: TenantId,
+        sku: &str,
+    ) -> StoreResult<Option<crate::SkuPrices>>;
+    /// The pending price targets of up to `limit` of the channel's products (whole
+    /// products), for the push job holding `lease`; `None` when the lease is lost or an
+    /// older price push job of the channel is running (as
+    /// [`StockStore::claim_stock_targets`]).
+    async fn claim_price_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<crate::PriceTarget>>>;
+    /// Records price push calls and their effect on the targets (as
+    /// [`StockStore::record_pushes`]), every call in the price push history.
+    async fn record_price_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[crate::PricePushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Scheduled prices still waiting, oldest first (the cursor is the last id of the
+    /// previous page).
+    async fn scheduled_prices(
+        &self,
+        tenant: TenantId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::ScheduledPrice>>;
+}
+
 /// Token buckets shared by every instance (a platform's budget is per store and app,
 /// not per process).
 #[async_trait]
@@ -724,6 +795,7 @@ pub trait Store:
     + SendStore
     + TaskStore
     + StockStore
+    + PriceStore
     + RateLimitStore
     + MaintenanceStore
     + EventStore

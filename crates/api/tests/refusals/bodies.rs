@@ -25,6 +25,7 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/orders/{id}/shipment-exception"),
     ("post", "/api/v1/products"),
     ("patch", "/api/v1/products/{sku}"),
+    ("post", "/api/v1/prices"),
     ("patch", "/api/v1/scheduled-tasks/{id}"),
     ("patch", "/api/v1/settings"),
     ("post", "/api/v1/status-sends/resend"),
@@ -38,9 +39,10 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhook-endpoints/{id}/recover"),
 ];
 
-/// The largest body of a route (`POST /api/v1/stock/movements` takes bulk loads).
+/// The largest body of a route (`POST /api/v1/stock/movements` and
+/// `POST /api/v1/prices` take bulk loads).
 fn limit(path: &str) -> usize {
-    if path == "/api/v1/stock/movements" {
+    if path == "/api/v1/stock/movements" || path == "/api/v1/prices" {
         32 * 1024 * 1024
     } else {
         2 * 1024 * 1024

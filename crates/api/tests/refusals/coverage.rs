@@ -24,6 +24,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::mappings::covers(),
         crate::missing::covers(),
         crate::people::covers(),
+        crate::prices::covers(),
         crate::stock::covers(),
         crate::tasks::covers(),
         crate::webhooks::covers(),

@@ -290,6 +290,7 @@ impl Api {
             "/api/v1/settings",
             "/api/v1/unmapped-skus",
             "/api/v1/stock/pushes?limit=500",
+            "/api/v1/prices/scheduled?limit=500",
             "/api/v1/webhook-endpoints",
         ] {
             out.insert(path.into(), self.get(path).await);
@@ -318,8 +319,13 @@ impl Api {
             out.insert(path.clone(), self.get(&path).await);
         }
         for p in items(&out["/api/v1/products?limit=500"]) {
-            let path = format!("/api/v1/stock/{}", p["sku"].as_str().unwrap());
-            out.insert(path.clone(), self.get(&path).await);
+            let sku = p["sku"].as_str().unwrap();
+            for path in [
+                format!("/api/v1/stock/{sku}"),
+                format!("/api/v1/prices/{sku}"),
+            ] {
+                out.insert(path.clone(), self.get(&path).await);
+            }
         }
         for t in items(&out["/api/v1/scheduled-tasks"]) {
             let path = format!(

@@ -20,6 +20,7 @@ mod lists;
 mod mappings;
 mod missing;
 mod people;
+mod prices;
 mod scratch_pg;
 mod stock;
 mod tasks;

@@ -149,6 +149,7 @@ fn product_routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
             Some(json!({"name": "Outro"})),
         ),
         ("GET", "/api/v1/stock/{sku}", None),
+        ("GET", "/api/v1/prices/{sku}", None),
     ]
 }
 

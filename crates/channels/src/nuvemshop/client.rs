@@ -158,6 +158,18 @@ impl Connector for NuvemshopConnector {
         super::stock::push(self, items, super::stock::BATCH_MAX).await
     }
 
+    fn price_batch_max(&self) -> usize {
+        super::price::BATCH_MAX
+    }
+
+    async fn push_prices(
+        &self,
+        items: &[crate::PriceItem],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::PriceCall> {
+        super::price::push(self, items, now).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(&self.settings, kind)
     }

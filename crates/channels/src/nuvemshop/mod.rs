@@ -13,6 +13,7 @@ mod client;
 mod dto;
 mod map;
 mod poll;
+mod price;
 mod send;
 mod send_fo;
 mod send_nfe;

@@ -211,6 +211,19 @@ impl Connector for VtexConnector {
         super::stock::push(self, items).await
     }
 
+    fn price_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        super::price::batch_key(product_id, variant_id)
+    }
+
+    async fn push_prices(
+        &self,
+        items: &[crate::PriceItem],
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::PriceCall> {
+        // VTEX keeps the promotional window itself (a fixed price's dateRange).
+        super::price::push(self, items).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(kind)
     }

@@ -108,6 +108,7 @@ mod feed;
 pub mod hook;
 mod map;
 mod poll;
+mod price;
 mod send;
 mod settings;
 mod stock;

@@ -51,6 +51,7 @@ mod http;
 mod logistics;
 mod notif;
 mod order;
+mod pricing;
 mod routes;
 mod state;
 mod status;
@@ -446,6 +447,11 @@ impl VtexSim {
 
     /// Stock of a SKU in a warehouse (`None` when never set; unlimited stock
     /// reads as 1000000).
+    /// The price kept for an item (SKU), as `GET /pricing/prices/{itemId}` answers it.
+    pub fn price(&self, item_id: &str) -> Option<Value> {
+        self.read().prices.get(item_id).cloned()
+    }
+
     pub fn stock(&self, sku_id: &str, warehouse_id: &str) -> Option<i64> {
         self.read()
             .inventory

@@ -111,6 +111,8 @@ pub struct Store {
     pub skus: Vec<Sku>,
     pub warehouses: Vec<(String, String)>,
     pub inventory: BTreeMap<(String, String), InvRec>,
+    /// Prices by item (SKU) id, as the Pricing API keeps them.
+    pub prices: BTreeMap<String, serde_json::Value>,
     pub feed: Feed,
     pub hook: Option<HookConfig>,
     next_sequence: u64,
@@ -153,6 +155,7 @@ impl Store {
             skus,
             warehouses,
             inventory,
+            prices: BTreeMap::new(),
             feed: Feed::default(),
             hook: None,
             next_sequence: FIRST_SEQUENCE,

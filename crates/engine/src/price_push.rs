@@ -1,0 +1,202 @@
+//! The per-channel price flusher, the stock flusher's design for prices: a push job
+//! takes the channel's pending prices (the newest price of each listing: changes in
+//! between coalesce), groups them in the platform's batch shape, pushes the batches
+//! one at a time under the channel's shared request budget, records every call, and
+//! goes on until nothing is pending.
+
+use crate::{Engine, EngineError};
+use ponte_channels::{PlatformErrorKind, PriceCall, PriceItem};
+use ponte_store::{Job, JobLease, JobOutcome, PriceJob, PricePushRecord, PushOutcome};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Products whose pending prices are taken per round.
+const CLAIM: u32 = 100;
+
+/// Failed attempts before a price is listed as failed (until the next change).
+const MAX_ATTEMPTS: u32 = 5;
+
+/// How long a push waits after the platform refused the credentials.
+const HELD: Duration = Duration::from_secs(3600);
+
+/// When the job should come back, why, and whether that counts an attempt.
+type Later = Option<(Duration, String, bool)>;
+
+impl Engine {
+    /// Runs one claimed price push job to its end.
+    pub(crate) async fn run_price_job(&self, job: &Job, stop: &watch::Receiver<bool>) {
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let payload: PriceJob = match serde_json::from_value(job.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => return self.fail_malformed(&lease, &e).await,
+        };
+        if let Some(outcome) = self.flush_prices(job, &lease, payload, stop).await {
+            if let Err(e) = self
+                .store
+                .finish_job(&lease, &outcome, self.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "finishing a price push job");
+            }
+        }
+    }
+
+    /// Pushes until nothing is pending; the job's outcome (`None`: stopped).
+    async fn flush_prices(
+        &self,
+        job: &Job,
+        lease: &JobLease,
+        payload: PriceJob,
+        stop: &watch::Receiver<bool>,
+    ) -> Option<JobOutcome> {
+        let channel = payload.channel_id;
+        let ready = match self.cached_channel(channel).await {
+            Ok(r) if r.enabled => r,
+            // A disabled channel keeps its pending prices for later.
+            Ok(_) => return Some(JobOutcome::Done),
+            Err(e @ EngineError::Crypto) => return Some(self.retry_in(HELD, e.to_string(), false)),
+            Err(e) => {
+                return Some(JobOutcome::Failed {
+                    error: e.to_string(),
+                })
+            }
+        };
+        let connector = &ready.connector;
+        let mut later: Later = None;
+        loop {
+            if *stop.borrow() {
+                return None;
+            }
+            let targets = match self.store.claim_price_targets(lease, channel, CLAIM).await {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    return Some(self.retry_in(
+                        Duration::from_secs(1),
+                        "another price push job of the channel is running".into(),
+                        false,
+                    ))
+                }
+                Err(e) => return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false)),
+            };
+            if targets.is_empty() {
+                break;
+            }
+            let attempts: BTreeMap<String, u32> = targets
+                .iter()
+                .map(|t| (t.sku.clone(), t.attempts))
+                .collect();
+            let mut batches: BTreeMap<String, Vec<PriceItem>> = BTreeMap::new();
+            for t in targets {
+                batches
+                    .entry(connector.price_batch_key(&t.product_id, &t.variant_id))
+                    .or_default()
+                    .push(PriceItem {
+                        sku: t.sku,
+                        product_id: t.product_id,
+                        variant_id: t.variant_id,
+                        price: t.desired,
+                    });
+            }
+            let max = connector.price_batch_max().max(1);
+            for chunk in batches.values().flat_map(|items| items.chunks(max)) {
+                if let Err(wait) = self.tokens_or_wait(&ready, job.tenant_id, 1).await {
+                    let why = "rate_limited: waiting for the channel's request budget".into();
+                    return Some(self.retry_in(wait, why, false));
+                }
+                let calls = connector.push_prices(chunk, self.clock.now()).await;
+                if let Some(e) = calls
+                    .iter()
+                    .filter_map(|c| c.result.as_ref().err())
+                    .find(|e| e.kind == PlatformErrorKind::Auth)
+                {
+                    self.note_refusal(job.tenant_id, channel, e).await;
+                }
+                let records: Vec<PricePushRecord> = calls
+                    .iter()
+                    .map(|c| self.price_record(channel, c, &attempts, &mut later))
+                    .collect();
+                if let Err(e) = self
+                    .store
+                    .record_price_pushes(job.tenant_id, &records, self.clock.now())
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording price pushes");
+                    return Some(self.retry_in(Duration::from_secs(1), e.to_string(), false));
+                }
+            }
+            // A failure that will be tried again ends this run: the job comes back.
+            if later.is_some() {
+                break;
+            }
+        }
+        Some(match later {
+            None => JobOutcome::Done,
+            Some((wait, error, count)) => self.retry_in(wait, error, count),
+        })
+    }
+
+    /// One call's record; notes when the job should run again.
+    fn price_record(
+        &self,
+        channel: ponte_core::ChannelId,
+        call: &PriceCall,
+        attempts: &BTreeMap<String, u32>,
+        later: &mut Later,
+    ) -> PricePushRecord {
+        self.metrics.call("price", call.info.status);
+        let outcome = match &call.result {
+            Ok(()) => PushOutcome::Succeeded,
+            Err(e) => {
+                let error = format!("{}: {}", e.code(), e.message);
+                match e.kind {
+                    PlatformErrorKind::RateLimited(wait) => {
+                        *later = Some((wait, error.clone(), false));
+                        PushOutcome::Waiting { error }
+                    }
+                    PlatformErrorKind::Auth => {
+                        *later = Some((HELD, error.clone(), false));
+                        PushOutcome::Waiting { error }
+                    }
+                    PlatformErrorKind::Transient => {
+                        let used = call
+                            .items
+                            .iter()
+                            .filter_map(|i| attempts.get(&i.sku))
+                            .max()
+                            .copied()
+                            .unwrap_or(0);
+                        if used + 1 >= MAX_ATTEMPTS {
+                            PushOutcome::Failed { error }
+                        } else {
+                            let wait = self
+                                .config
+                                .send_retry
+                                .backoff(used + 1, rand::random::<f64>());
+                            if later.is_none() {
+                                *later = Some((wait, error.clone(), false));
+                            }
+                            PushOutcome::Retrying { error }
+                        }
+                    }
+                    _ => PushOutcome::Failed { error },
+                }
+            }
+        };
+        PricePushRecord {
+            channel_id: channel,
+            items: call
+                .items
+                .iter()
+                .map(|i| (i.sku.clone(), i.variant_id.clone(), i.price.clone()))
+                .collect(),
+            request: call.info.request.clone(),
+            http_status: call.info.status,
+            duration_ms: u64::try_from(call.info.duration.as_millis()).unwrap_or(u64::MAX),
+            outcome,
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Prices as the API sees them: a bulk of prices (checked row by row, all or nothing),
+//! a SKU's prices, scheduled prices listed and cancelled, and the timer job that
+//! applies a scheduled price at its time.
+
+use crate::stock::StockError;
+use crate::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use ponte_core::price::PriceProblem;
+use ponte_core::{ErrorCode, ScheduledPriceId, TenantId};
+use ponte_store::{
+    Job, JobLease, JobOutcome, NewPrice, Page, PageRequest, PriceScheduleJob, PricesWritten,
+    ScheduledPrice, SkuPrices,
+};
+use std::collections::BTreeMap;
+
+/// Most price rows one request may carry.
+pub const MAX_PRICES: usize = 100_000;
+
+/// The rows of a refusal as text: the first ten, the rest counted.
+fn rows_text<'a>(rows: impl ExactSizeIterator<Item = (usize, &'a str)>) -> String {
+    let n = rows.len();
+    let shown: Vec<String> = rows
+        .take(10)
+        .map(|(i, sku)| format!("row {i}: `{sku}`"))
+        .collect();
+    match n.saturating_sub(10) {
+        0 => shown.join(", "),
+        more => format!("{} (and {more} more)", shown.join(", ")),
+    }
+}
+
+impl Engine {
+    /// Writes a bulk of prices, all or nothing: every row is checked (negative price,
+    /// promotional above regular, a window ending before it starts) and its SKU must
+    /// be a product; a refusal names the rows with the first problem found.
+    pub async fn write_prices(
+        &self,
+        tenant: TenantId,
+        rows: Vec<NewPrice>,
+    ) -> Result<PricesWritten, EngineError> {
+        if rows.is_empty() || rows.len() > MAX_PRICES {
+            return Err(EngineError::Invalid(format!(
+                "1 to {MAX_PRICES} prices per request"
+            )));
+        }
+        let mut problems: BTreeMap<PriceProblem, Vec<(usize, &str)>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            if let Err(p) = r.value.check() {
+                problems.entry(p).or_default().push((i, &r.sku));
+            }
+        }
+        if let Some((problem, at)) = problems.into_iter().next() {
+            return Err(EngineError::Refused(
+                problem.code(),
+                format!("{problem}: {}", rows_text(at.into_iter())),
+            ));
+        }
+        self.gate.background_turn().await;
+        match self
+            .store
+            .write_prices(tenant, &rows, self.clock.now())
+            .await?
+        {
+            Ok(w) => {
+                self.wake_workers();
+                Ok(w)
+            }
+            Err(unknown) => Err(StockError::UnknownSku(rows_text(
+                unknown.iter().map(|(i, s)| (*i, s.as_str())),
+            ))
+            .into()),
+        }
+    }
+
+    /// A SKU's prices: current, scheduled, and every channel's value and push state,
+    /// with the time they were read at (which promotion is in force).
+    pub async fn sku_prices(
+        &self,
+        tenant: TenantId,
+        sku: &str,
+    ) -> Result<(SkuPrices, DateTime<Utc>), EngineError> {
+        let p = self
+            .store
+            .sku_prices(tenant, sku)
+            .await?
+            .ok_or(EngineError::NotFound(ErrorCode::ProductNotFound))?;
+        Ok((p, self.clock.now()))
+    }
+
+    /// Scheduled prices still waiting.
+    pub async fn scheduled_prices(
+        &self,
+        tenant: TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<ScheduledPrice>, EngineError> {
+        if let Some(c) = &page.cursor {
+            if c.parse::<ScheduledPriceId>().is_err() {
+                return Err(EngineError::Refused(
+                    ErrorCode::InvalidCursor,
+                    "cursor is not one this API returned".into(),
+                ));
+            }
+        }
+        Ok(self.store.scheduled_prices(tenant, page).await?)
+    }
+
+    /// Cancels a scheduled price still waiting.
+    pub async fn cancel_scheduled_price(
+        &self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+    ) -> Result<(), EngineError> {
+        if self
+            .store
+            .cancel_scheduled_price(tenant, id, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(EngineError::NotFound(ErrorCode::ScheduledPriceNotFound))
+        }
+    }
+
+    /// Runs a scheduled price's timer job: applies the price (once, whatever the
+    /// number of instances: the job is claimed by one, and applying a price that is no
+    /// longer waiting changes nothing), then finishes the job.
+    pub(crate) async fn run_price_schedule_job(&self, job: &Job) {
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let payload: PriceScheduleJob = match serde_json::from_value(job.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => return self.fail_malformed(&lease, &e).await,
+        };
+        let now = self.clock.now();
+        let outcome = match self
+            .store
+            .apply_scheduled_price(job.tenant_id, payload.scheduled_id, now)
+            .await
+        {
+            Ok(applied) => {
+                if let Some(s) = applied {
+                    let late = (now - s.effective_at).to_std().unwrap_or_default();
+                    tracing::info!(sku = %s.sku, late_ms = late.as_millis() as u64, "scheduled price applied");
+                    self.wake_workers();
+                }
+                JobOutcome::Done
+            }
+            Err(e) => JobOutcome::Retry {
+                run_at: ponte_core::wait::after(now, std::time::Duration::from_secs(1)),
+                count_attempt: true,
+                error: e.to_string(),
+            },
+        };
+        if let Err(e) = self.store.finish_job(&lease, &outcome, now).await {
+            tracing::warn!(error = %e, "finishing a scheduled price job");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_show_ten_rows_and_count_the_rest() {
+        let rows: Vec<(usize, &str)> = (0..12).map(|i| (i, "S")).collect();
+        let text = rows_text(rows.into_iter());
+        assert!(text.starts_with("row 0: `S`"));
+        assert!(text.ends_with("(and 2 more)"), "{text}");
+    }
+}

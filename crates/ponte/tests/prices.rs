@@ -1,0 +1,244 @@
+//! Prices end to end (real binary, simulated Nuvemshop and VTEX): a bulk of price
+//! changes reaches both channels (markup applied) with calls equal to the coalesced
+//! minimum; bad rows are refused and nothing changes; a scheduled price fires; a
+//! promotional window goes out (Nuvemshop: the promotion in force; VTEX: a fixed price
+//! with its dateRange). SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+// The shared VTEX harness re-exports helpers this file does not use.
+#[allow(unused_imports)]
+#[path = "common/vtex.rs"]
+mod vtex_harness;
+
+use chrono::{Duration as CDuration, SecondsFormat, Utc};
+use common::{wait_for, Backend, Ponte, Sim, Storage};
+use ponte_sim::nuvemshop::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+use vtex_harness::{start_public, Vtex};
+
+both_backends!(prices_reach_both_channels_coalesced_scheduled_and_refused);
+
+/// `cents` with a +10% markup, rounded half up.
+fn marked(cents: i64) -> i64 {
+    (cents * 11_000 + 5_000) / 10_000
+}
+
+fn decimal(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+async fn post_ok(ponte: &Ponte, path: &str, body: &Value) -> Value {
+    let (s, v) = ponte.post(path, body).await;
+    assert!((200..300).contains(&s), "{path}: {s} {v}");
+    v
+}
+
+/// The Nuvemshop variant's (price, promotional_price) as the simulator keeps them.
+fn nuvemshop_price(sim: &Sim, p: u64, v: u64) -> (Value, Value) {
+    let v = sim.sim.variant(p, v).unwrap();
+    (v["price"].clone(), v["promotional_price"].clone())
+}
+
+async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Backend) {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let vtex = Vtex::start().await;
+    let storage = Storage::new(backend).await;
+    let env = storage.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ponte = start_public(storage.dir.path(), &env);
+
+    // 30 Nuvemshop products of 3 variants, and 5 VTEX SKUs.
+    let catalogue = sim.sim.add_catalogue(30, 3);
+    let vtex_skus: Vec<(String, String, String)> = vtex
+        .sim
+        .skus()
+        .into_iter()
+        .take(5)
+        .map(|s| (s.product_id.clone(), s.id.clone(), format!("VTEX-{}", s.id)))
+        .collect();
+    for sku in catalogue
+        .iter()
+        .map(|(_, _, s)| s)
+        .chain(vtex_skus.iter().map(|(_, _, s)| s))
+    {
+        post_ok(
+            &ponte,
+            "/api/v1/products",
+            &json!({"sku": sku, "name": sku}),
+        )
+        .await;
+    }
+    let cfg = sim.sim.config();
+    let ns = post_ok(
+        &ponte,
+        "/api/v1/channels",
+        &json!({
+            "platform": "nuvemshop",
+            "name": "Loja",
+            "settings": {"store_id": cfg.store_id.to_string(), "api_base_url": sim.base_url,
+                         "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6,
+                         "send_prices": true, "price_markup_percent": 10},
+            "credentials": {"access_token": cfg.access_token, "app_secret": cfg.app_secret}
+        }),
+    )
+    .await;
+    let ns = ns["id"].as_str().unwrap().to_owned();
+    let vx = vtex
+        .channel(&ponte, &json!({"send_prices": true, "sales_channel": "1"}))
+        .await;
+    let vx = vx["id"].as_str().unwrap().to_owned();
+    let listings: Vec<Value> = catalogue
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p.to_string(), "variant_id": v.to_string()}))
+        .collect();
+    post_ok(
+        &ponte,
+        &format!("/api/v1/channels/{ns}/listings"),
+        &json!({ "listings": listings }),
+    )
+    .await;
+    let listings: Vec<Value> = vtex_skus
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p, "variant_id": v}))
+        .collect();
+    post_ok(
+        &ponte,
+        &format!("/api/v1/channels/{vx}/listings"),
+        &json!({ "listings": listings }),
+    )
+    .await;
+    sim.sim.clear_requests();
+    vtex.sim.clear_requests();
+
+    // 1. Ten changes per SKU in one request: the last one wins, one call per
+    // Nuvemshop product and per VTEX SKU.
+    let all: Vec<&String> = catalogue
+        .iter()
+        .map(|(_, _, s)| s)
+        .chain(vtex_skus.iter().map(|(_, _, s)| s))
+        .collect();
+    let final_price = |i: usize| 1000 + i as i64 * 10 + 9;
+    let mut rows = vec![];
+    for round in 0..10 {
+        for (i, sku) in all.iter().enumerate() {
+            rows.push(json!({"sku": sku, "price_cents": 1000 + i as i64 * 10 + round}));
+        }
+    }
+    let w = post_ok(&ponte, "/api/v1/prices", &json!({ "prices": rows })).await;
+    assert_eq!(w["applied"], 10 * all.len(), "{w}");
+    wait_for(Duration::from_secs(60), || async {
+        catalogue.iter().enumerate().all(|(i, (p, v, _))| {
+            nuvemshop_price(&sim, *p, *v).0 == json!(decimal(marked(final_price(i))))
+        }) && vtex_skus.iter().enumerate().all(|(j, (_, id, _))| {
+            let want = final_price(catalogue.len() + j) as f64 / 100.0;
+            vtex.sim
+                .price(id)
+                .is_some_and(|p| p["basePrice"] == json!(want))
+        })
+    })
+    .await;
+    assert_eq!(
+        sim.sim.request_count(&Method::PATCH, "/products/"),
+        30,
+        "one call per product: the coalesced minimum"
+    );
+    assert_eq!(
+        vtex.sim.request_count(&Method::PUT, "/pricing/prices/"),
+        5,
+        "one call per VTEX SKU"
+    );
+    let first = &catalogue[0].2;
+    let p = ponte.get(&format!("/api/v1/prices/{first}")).await;
+    assert_eq!(p["current"]["price_cents"], final_price(0), "{p}");
+    assert_eq!(
+        p["channels"][0]["should_show"]["price_cents"],
+        marked(final_price(0))
+    );
+    wait_for(Duration::from_secs(10), || async {
+        ponte.get(&format!("/api/v1/prices/{first}")).await["channels"][0]["state"] == "pushed"
+    })
+    .await;
+
+    // 2. A bulk with a bad row is refused, naming it; nothing changes anywhere.
+    let (s, e) = ponte
+        .post(
+            "/api/v1/prices",
+            &json!({"prices": [{"sku": first, "price_cents": 1}, {"sku": first, "price_cents": 500, "promotional_price_cents": 600}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (422, Some("promotional_above_regular")),
+        "{e}"
+    );
+    assert!(e["detail"].as_str().unwrap().contains("row 1"), "{e}");
+    let (s, e) = ponte
+        .post("/api/v1/prices", &json!({"prices": [{"sku": first, "price_cents": 1}, {"sku": "NOPE", "price_cents": 1}]}))
+        .await;
+    assert_eq!((s, e["code"].as_str()), (422, Some("unknown_sku")), "{e}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.sim.request_count(&Method::PATCH, "/products/"), 30);
+    let p = ponte.get(&format!("/api/v1/prices/{first}")).await;
+    assert_eq!(p["current"]["price_cents"], final_price(0), "{p}");
+
+    // 3. A scheduled price fires at its time.
+    let (p0, v0, _) = catalogue[0].clone();
+    let at = Utc::now() + CDuration::seconds(2);
+    let w = post_ok(
+        &ponte,
+        "/api/v1/prices",
+        &json!({"sku": first, "price_cents": 5000,
+                "effective_at": at.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+    )
+    .await;
+    assert_eq!(w["scheduled"].as_array().unwrap().len(), 1, "{w}");
+    let listed = ponte.get("/api/v1/prices/scheduled").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        nuvemshop_price(&sim, p0, v0).0,
+        json!(decimal(marked(final_price(0))))
+    );
+    wait_for(Duration::from_secs(15), || async {
+        nuvemshop_price(&sim, p0, v0).0 == json!(decimal(marked(5000)))
+    })
+    .await;
+    assert!(Utc::now() >= at, "not before its time");
+    let listed = ponte.get("/api/v1/prices/scheduled").await;
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");
+
+    // 4. A promotional window: Nuvemshop gets the promotion in force, VTEX a fixed
+    // price with its window on the trade policy.
+    let from = Utc::now() - CDuration::hours(1);
+    let until = Utc::now() + CDuration::days(1);
+    let (_, vid, vsku) = vtex_skus[0].clone();
+    let window = |sku: &str| {
+        json!({"sku": sku, "price_cents": 2000, "promotional_price_cents": 1500,
+               "promotional_from": from.to_rfc3339_opts(SecondsFormat::Secs, true),
+               "promotional_until": until.to_rfc3339_opts(SecondsFormat::Secs, true)})
+    };
+    post_ok(
+        &ponte,
+        "/api/v1/prices",
+        &json!({"prices": [window(first), window(&vsku)]}),
+    )
+    .await;
+    wait_for(Duration::from_secs(15), || async {
+        nuvemshop_price(&sim, p0, v0)
+            == (json!(decimal(marked(2000))), json!(decimal(marked(1500))))
+            && vtex
+                .sim
+                .price(&vid)
+                .is_some_and(|p| p["fixedPrices"][0]["value"] == json!(15.0))
+    })
+    .await;
+    let vp = vtex.sim.price(&vid).unwrap();
+    assert_eq!(vp["basePrice"], json!(20.0), "{vp}");
+    assert_eq!(vp["fixedPrices"][0]["tradePolicyId"], "1", "{vp}");
+    assert_eq!(
+        vp["fixedPrices"][0]["dateRange"]["to"],
+        until.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "{vp}"
+    );
+}

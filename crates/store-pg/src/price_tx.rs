@@ -1,0 +1,290 @@
+//! The price primitives inside a transaction ([`PgTx`], for the sequences of
+//! `ponte_store::price_writes`): the tenant's price lock, and loading and writing
+//! prices, scheduled prices, settings and targets.
+
+use crate::codec::{col, price_lock_key};
+use crate::db_err;
+use crate::stock::fetch;
+use crate::stock_marks::PgTx;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::price::PriceValue;
+use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
+use ponte_store::price_writes::{PriceFeed, PriceTx};
+use ponte_store::stock_marks::target_upsert;
+use ponte_store::stock_push::push_state;
+use ponte_store::{ChannelPrices, NewJob, PushState, ScheduleState, ScheduledPrice, StoreResult};
+use sqlx::postgres::PgRow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The price columns of `prices` and `scheduled_prices`.
+pub(crate) fn decode_price(r: &PgRow) -> StoreResult<PriceValue> {
+    Ok(PriceValue {
+        price: col(r, "price")?,
+        promotional_price: col(r, "promotional_price")?,
+        promotional_from: col(r, "promotional_from")?,
+        promotional_until: col(r, "promotional_until")?,
+    })
+}
+
+pub(crate) const SCHEDULED_COLUMNS: &str = "id, sku, price, promotional_price, promotional_from, \
+     promotional_until, effective_at, state, created_at, settled_at";
+
+pub(crate) fn decode_scheduled(r: &PgRow) -> StoreResult<ScheduledPrice> {
+    crate::codec::in_table("scheduled_prices", || {
+        Ok(ScheduledPrice {
+            id: ScheduledPriceId(col(r, "id")?),
+            sku: col(r, "sku")?,
+            value: decode_price(r)?,
+            effective_at: col(r, "effective_at")?,
+            state: ScheduleState::parse(&col::<String>(r, "state")?)?,
+            created_at: col(r, "created_at")?,
+            settled_at: col(r, "settled_at")?,
+        })
+    })
+}
+
+#[async_trait]
+impl PriceTx for PgTx<'_> {
+    async fn lock_prices(&mut self, tenant: TenantId) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(price_lock_key(tenant.0))
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn unknown_price_skus(
+        &mut self,
+        tenant: TenantId,
+        skus: &BTreeSet<&str>,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT k.sku FROM UNNEST($2::text[]) AS k (sku) WHERE NOT EXISTS \
+             (SELECT 1 FROM products p WHERE p.tenant_id = $1 AND p.sku = k.sku)",
+        )
+        .bind(tenant.0)
+        .bind(skus.iter().copied().collect::<Vec<_>>())
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn write_prices(
+        &mut self,
+        tenant: TenantId,
+        rows: &BTreeMap<&str, &PriceValue>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO prices (tenant_id, sku, price, promotional_price, promotional_from, \
+             promotional_until, updated_at) \
+             SELECT $1, sku, p, pp, pf, pu, $7 \
+             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[]) \
+               AS u (sku, p, pp, pf, pu) \
+             ON CONFLICT (tenant_id, sku) DO UPDATE SET price = EXCLUDED.price, \
+               promotional_price = EXCLUDED.promotional_price, \
+               promotional_from = EXCLUDED.promotional_from, \
+               promotional_until = EXCLUDED.promotional_until, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(rows.keys().copied().collect::<Vec<_>>())
+        .bind(rows.values().map(|v| v.price).collect::<Vec<_>>())
+        .bind(rows.values().map(|v| v.promotional_price).collect::<Vec<_>>())
+        .bind(rows.values().map(|v| v.promotional_from).collect::<Vec<_>>())
+        .bind(rows.values().map(|v| v.promotional_until).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_scheduled(
+        &mut self,
+        tenant: TenantId,
+        rows: &[ScheduledPrice],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO scheduled_prices (tenant_id, id, sku, price, promotional_price, \
+             promotional_from, promotional_until, effective_at, state, created_at) \
+             SELECT $1, id, sku, p, pp, pf, pu, at, st, ca \
+             FROM UNNEST($2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamptz[], \
+               $7::timestamptz[], $8::timestamptz[], $9::text[], $10::timestamptz[]) \
+               AS u (id, sku, p, pp, pf, pu, at, st, ca)",
+        )
+        .bind(tenant.0)
+        .bind(rows.iter().map(|s| s.id.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|s| s.value.price).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|s| s.value.promotional_price)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|s| s.value.promotional_from)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|s| s.value.promotional_until)
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|s| s.effective_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|s| s.state.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|s| s.created_at).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn waiting_scheduled(
+        &mut self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+    ) -> StoreResult<Option<ScheduledPrice>> {
+        let q = format!(
+            "SELECT {SCHEDULED_COLUMNS} FROM scheduled_prices \
+             WHERE tenant_id = $1 AND id = $2 AND state = 'waiting' FOR UPDATE"
+        );
+        let q = sqlx::query(&q).bind(tenant.0).bind(id.0);
+        Ok(fetch(q, &mut *self.0, decode_scheduled).await?.pop())
+    }
+
+    async fn settle_scheduled(
+        &mut self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+        state: ScheduleState,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE scheduled_prices SET state = $1, settled_at = $2 WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn write_channel_prices(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        s: &ChannelPrices,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO channel_prices (tenant_id, channel_id, send_prices, markup_bp, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+             send_prices = EXCLUDED.send_prices, markup_bp = EXCLUDED.markup_bp, \
+             updated_at = EXCLUDED.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(s.send_prices)
+        .bind(s.markup_bp)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn listed_skus(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
+            .bind(tenant.0)
+            .bind(channel.0)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn load_price_feeds(
+        &mut self,
+        tenant: TenantId,
+        skus: &BTreeSet<&str>,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<PriceFeed>> {
+        let q = sqlx::query(
+            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, p.price, \
+             p.promotional_price, p.promotional_from, p.promotional_until \
+             FROM UNNEST($2::text[]) AS k (sku) \
+             JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku \
+             JOIN channel_prices cp ON cp.tenant_id = l.tenant_id AND cp.channel_id = l.channel_id \
+               AND cp.send_prices \
+             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku \
+             WHERE $3::uuid IS NULL OR l.channel_id = $3",
+        )
+        .bind(tenant.0)
+        .bind(skus.iter().copied().collect::<Vec<_>>())
+        .bind(channel.map(|c| c.0));
+        fetch(q, &mut *self.0, |r| {
+            Ok(PriceFeed {
+                channel: ChannelId(col(r, "channel_id")?),
+                sku: col(r, "sku")?,
+                product_id: col(r, "product_id")?,
+                variant_id: col(r, "variant_id")?,
+                markup_bp: col(r, "markup_bp")?,
+                price: decode_price(r)?,
+            })
+        })
+        .await
+    }
+
+    async fn write_price_targets(
+        &mut self,
+        tenant: TenantId,
+        rows: &[(&PriceFeed, String)],
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(ChannelId, PushState)>> {
+        let q = format!(
+            "INSERT INTO price_targets AS pt (tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state) \
+             SELECT $1, c, sku, p, v, d, $7, 'pending' \
+             FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u (c, sku, p, v, d){}",
+            target_upsert("pt", "$8")
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.0)
+            .bind(rows.iter().map(|(f, _)| f.channel.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(f, _)| f.sku.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|(f, _)| f.product_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(f, _)| f.variant_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>())
+            .bind(now)
+            .bind(force);
+        fetch(q, &mut *self.0, |r| {
+            Ok((
+                ChannelId(col(r, "channel_id")?),
+                push_state(&col::<String>(r, "state")?)?,
+            ))
+        })
+        .await
+    }
+
+    async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()> {
+        let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
+        crate::jobs::insert_jobs(self.0, &refs).await
+    }
+}

@@ -1,0 +1,183 @@
+//! Prices: writes run the sequences of `ponte_store::price_writes` over [`SqliteTx`]
+//! (primitives in `price_tx.rs`); reading a SKU's prices and the scheduled ones.
+
+use crate::codec::{col, from_opt_ts, from_ts, id, in_table, limit};
+use crate::price_tx::{decode_price, decode_scheduled, SCHEDULED_COLUMNS};
+use crate::stock::fetch;
+use crate::stock_marks::SqliteTx;
+use crate::{db_err, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
+use ponte_store::price_from_text;
+use ponte_store::price_push::record_price_pushes;
+use ponte_store::price_writes;
+use ponte_store::stock_plan::keyset_page;
+use ponte_store::stock_push::push_state;
+use ponte_store::*;
+
+#[async_trait]
+impl PriceStore for SqliteStore {
+    async fn write_prices(
+        &self,
+        tenant: TenantId,
+        rows: &[NewPrice],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<PricesWritten, Vec<(usize, String)>>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let out = price_writes::write_prices(&mut SqliteTx(&mut tx), tenant, rows, now).await?;
+        if out.is_ok() {
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(out)
+    }
+
+    async fn apply_scheduled_price(
+        &self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ScheduledPrice>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let out = price_writes::apply_scheduled(&mut SqliteTx(&mut tx), tenant, id, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn cancel_scheduled_price(
+        &self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let out = price_writes::cancel_scheduled(&mut SqliteTx(&mut tx), tenant, id, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn set_channel_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        settings: &ChannelPrices,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let n = price_writes::set_channel_prices(
+            &mut SqliteTx(&mut tx),
+            tenant,
+            channel,
+            settings,
+            force,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn sku_prices(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuPrices>> {
+        if self.product(tenant, sku).await?.is_none() {
+            return Ok(None);
+        }
+        let q = sqlx::query(
+            "SELECT price, promotional_price, promotional_from, promotional_until, updated_at \
+             FROM prices WHERE tenant_id = ? AND sku = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(sku);
+        let current = fetch(q, &self.reader, |r| {
+            in_table("prices", || {
+                Ok((decode_price(r)?, from_ts(col(r, "updated_at")?)?))
+            })
+        })
+        .await?
+        .pop();
+        let q = format!(
+            "SELECT {SCHEDULED_COLUMNS} FROM scheduled_prices WHERE tenant_id = ? AND sku = ? \
+             AND state = 'waiting' ORDER BY effective_at, id"
+        );
+        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
+        let scheduled = fetch(q, &self.reader, decode_scheduled).await?;
+        let q = format!(
+            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets \
+             WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
+        );
+        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
+        let channels = fetch(q, &self.reader, decode_price_target).await?;
+        Ok(Some(SkuPrices {
+            sku: sku.to_owned(),
+            current,
+            scheduled,
+            channels,
+        }))
+    }
+
+    async fn claim_price_targets(
+        &self,
+        lease: &JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<PriceTarget>>> {
+        crate::price_push::claim(self, lease, channel, limit).await
+    }
+
+    async fn record_price_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[PricePushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if pushes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        record_price_pushes(&mut SqliteTx(&mut tx), tenant, pushes, now).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn scheduled_prices(
+        &self,
+        tenant: TenantId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ScheduledPrice>> {
+        let n = limit(page.limit);
+        let q = format!(
+            "SELECT {SCHEDULED_COLUMNS} FROM scheduled_prices WHERE tenant_id = ? \
+             AND state = 'waiting' AND id > ? ORDER BY id LIMIT ?"
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.to_string())
+            .bind(page.cursor.clone().unwrap_or_default())
+            .bind(n);
+        let items = fetch(q, &self.reader, decode_scheduled).await?;
+        Ok(keyset_page(items, n, |s| s.id.to_string()))
+    }
+}
+
+/// The columns [`decode_price_target`] reads.
+pub(crate) const PRICE_TARGET_COLUMNS: &str =
+    "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
+     state, attempts, last_error";
+
+pub(crate) fn decode_price_target(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PriceTarget> {
+    in_table("price_targets", || {
+        Ok(PriceTarget {
+            channel_id: id(col(r, "channel_id")?)?,
+            sku: col(r, "sku")?,
+            product_id: col(r, "product_id")?,
+            variant_id: col(r, "variant_id")?,
+            desired: price_from_text(col(r, "desired")?)?,
+            changed_at: from_ts(col(r, "changed_at")?)?,
+            pushed: col::<Option<&str>>(r, "pushed")?
+                .map(price_from_text)
+                .transpose()?,
+            pushed_at: from_opt_ts(col(r, "pushed_at")?)?,
+            state: push_state(col(r, "state")?)?,
+            attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
+            last_error: col(r, "last_error")?,
+        })
+    })
+}

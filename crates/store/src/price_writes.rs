@@ -1,0 +1,296 @@
+//! Price writes inside one transaction, one sequence each for every backend: a bulk of
+//! prices (the current ones written, the future ones scheduled with their timer jobs),
+//! a scheduled price taking effect, a cancellation and a channel's price settings.
+//! Each marks what every price-showing channel listing the SKUs should show and
+//! enqueues the push job of every channel left with a pending price, in the same
+//! transaction. A backend implements [`PriceTx`] (locking, loading and writing SQL).
+
+use crate::prices::{
+    price_push_job, price_text, schedule_job, ChannelPrices, NewPrice, PricesWritten,
+    ScheduleState, ScheduledPrice,
+};
+use crate::{NewJob, PushState, StoreResult};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ponte_core::price::PriceValue;
+use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A listing of a SKU with a price on a channel that shows prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceFeed {
+    /// Channel.
+    pub channel: ChannelId,
+    /// SKU.
+    pub sku: String,
+    /// The platform's product id.
+    pub product_id: String,
+    /// The platform's variant id.
+    pub variant_id: String,
+    /// The channel's markup (basis points).
+    pub markup_bp: i64,
+    /// The SKU's current price.
+    pub price: PriceValue,
+}
+
+/// The primitives of price writes. Never called with an empty batch.
+#[async_trait]
+pub trait PriceTx: Send {
+    /// Serialises the tenant's price writers until the transaction ends.
+    async fn lock_prices(&mut self, tenant: TenantId) -> StoreResult<()>;
+    /// The SKUs among `skus` that are not products.
+    async fn unknown_price_skus(
+        &mut self,
+        tenant: TenantId,
+        skus: &BTreeSet<&str>,
+    ) -> StoreResult<Vec<String>>;
+    /// Stores the SKUs' current prices (one row per SKU).
+    async fn write_prices(
+        &mut self,
+        tenant: TenantId,
+        rows: &BTreeMap<&str, &PriceValue>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Stores new scheduled prices.
+    async fn insert_scheduled(
+        &mut self,
+        tenant: TenantId,
+        rows: &[ScheduledPrice],
+    ) -> StoreResult<()>;
+    /// A scheduled price still waiting.
+    async fn waiting_scheduled(
+        &mut self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+    ) -> StoreResult<Option<ScheduledPrice>>;
+    /// Moves a scheduled price to `state` (applied or cancelled) at `now`.
+    async fn settle_scheduled(
+        &mut self,
+        tenant: TenantId,
+        id: ScheduledPriceId,
+        state: ScheduleState,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Stores a channel's price settings.
+    async fn write_channel_prices(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        settings: &ChannelPrices,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Every SKU the channel lists.
+    async fn listed_skus(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<Vec<String>>;
+    /// The listings of these SKUs that have a price, on channels that show prices
+    /// (only `channel`'s when given).
+    async fn load_price_feeds(
+        &mut self,
+        tenant: TenantId,
+        skus: &BTreeSet<&str>,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<PriceFeed>>;
+    /// Stores each feed's stored price text as its target's desired value with the
+    /// conflict rule of `crate::stock_marks::target_upsert`; the channel and
+    /// resulting state of each target.
+    async fn write_price_targets(
+        &mut self,
+        tenant: TenantId,
+        values: &[(&PriceFeed, String)],
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(ChannelId, PushState)>>;
+    /// Enqueues jobs (coalescing on their unique keys).
+    async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()>;
+}
+
+/// Writes a bulk of prices, all or nothing: rows naming SKUs that are not products
+/// refuse the batch (their row index and SKU). Rows due now set the current price
+/// (the last row of a SKU wins); rows in the future become scheduled prices, each with
+/// its timer job due at its time.
+pub async fn write_prices<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    rows: &[NewPrice],
+    now: DateTime<Utc>,
+) -> StoreResult<Result<PricesWritten, Vec<(usize, String)>>> {
+    tx.lock_prices(tenant).await?;
+    let skus: BTreeSet<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+    if skus.is_empty() {
+        return Ok(Ok(PricesWritten {
+            applied: 0,
+            scheduled: vec![],
+        }));
+    }
+    let unknown = tx.unknown_price_skus(tenant, &skus).await?;
+    if !unknown.is_empty() {
+        return Ok(Err(rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| unknown.contains(&r.sku))
+            .map(|(i, r)| (i, r.sku.clone()))
+            .collect()));
+    }
+    let mut current: BTreeMap<&str, &PriceValue> = BTreeMap::new();
+    let mut scheduled = Vec::new();
+    let mut applied = 0;
+    for r in rows {
+        match r.effective_at.filter(|at| *at > now) {
+            None => {
+                applied += 1;
+                current.insert(&r.sku, &r.value);
+            }
+            Some(at) => scheduled.push(ScheduledPrice {
+                id: ScheduledPriceId::new(),
+                sku: r.sku.clone(),
+                value: r.value.clone(),
+                effective_at: at,
+                state: ScheduleState::Waiting,
+                created_at: now,
+                settled_at: None,
+            }),
+        }
+    }
+    if !scheduled.is_empty() {
+        tx.insert_scheduled(tenant, &scheduled).await?;
+        let jobs = scheduled
+            .iter()
+            .map(|s| schedule_job(s.id, s.effective_at))
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.insert_price_jobs(tenant, &jobs).await?;
+    }
+    if !current.is_empty() {
+        tx.write_prices(tenant, &current, now).await?;
+        let marked: BTreeSet<&str> = current.keys().copied().collect();
+        mark_prices(tx, tenant, &marked, None, false, now).await?;
+    }
+    Ok(Ok(PricesWritten { applied, scheduled }))
+}
+
+/// Applies a scheduled price that is still waiting: it becomes the SKU's current
+/// price and `applied`, and the SKU's targets are marked, in the caller's
+/// transaction. `None` when it is not waiting (applied, cancelled or unknown): a timer
+/// that fires twice changes nothing the second time.
+pub async fn apply_scheduled<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    id: ScheduledPriceId,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<ScheduledPrice>> {
+    tx.lock_prices(tenant).await?;
+    let Some(s) = tx.waiting_scheduled(tenant, id).await? else {
+        return Ok(None);
+    };
+    let rows = BTreeMap::from([(s.sku.as_str(), &s.value)]);
+    tx.write_prices(tenant, &rows, now).await?;
+    tx.settle_scheduled(tenant, id, ScheduleState::Applied, now)
+        .await?;
+    let skus = BTreeSet::from([s.sku.as_str()]);
+    mark_prices(tx, tenant, &skus, None, false, now).await?;
+    Ok(Some(ScheduledPrice {
+        state: ScheduleState::Applied,
+        settled_at: Some(now),
+        ..s
+    }))
+}
+
+/// Cancels a scheduled price still waiting; false when it is not (its timer job then
+/// finds nothing to apply).
+pub async fn cancel_scheduled<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    id: ScheduledPriceId,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    tx.lock_prices(tenant).await?;
+    if tx.waiting_scheduled(tenant, id).await?.is_none() {
+        return Ok(false);
+    }
+    tx.settle_scheduled(tenant, id, ScheduleState::Cancelled, now)
+        .await?;
+    Ok(true)
+}
+
+/// Stores a channel's price settings and recomputes what it should show for every SKU
+/// it lists (`force`: every one pending, pushed again even if unchanged).
+pub async fn set_channel_prices<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    channel: ChannelId,
+    settings: &ChannelPrices,
+    force: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    tx.lock_prices(tenant).await?;
+    tx.write_channel_prices(tenant, channel, settings, now)
+        .await?;
+    let listed = tx.listed_skus(tenant, channel).await?;
+    let skus: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+    mark_prices(tx, tenant, &skus, Some(channel), force, now).await
+}
+
+/// Marks the price targets of new or changed listings (after they are written, in
+/// the same transaction): a SKU listed on a price-showing channel gets its price
+/// pushed there.
+pub async fn mark_listings<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    listings: &[crate::Listing],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut by_tenant: BTreeMap<TenantId, BTreeSet<&str>> = BTreeMap::new();
+    for l in listings {
+        by_tenant.entry(l.tenant_id).or_default().insert(&l.sku);
+    }
+    for (tenant, skus) in by_tenant {
+        tx.lock_prices(tenant).await?;
+        mark_prices(tx, tenant, &skus, None, false, now).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes what every price-showing channel listing these SKUs (or only `channel`)
+/// should show: the SKU's price with the channel's markup. A changed price becomes
+/// pending (or `pushed` again when it is what the channel last took); each channel
+/// left with a pending price gets its push job. The number of targets written.
+pub async fn mark_prices<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    skus: &BTreeSet<&str>,
+    channel: Option<ChannelId>,
+    force: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let feeds = tx.load_price_feeds(tenant, skus, channel).await?;
+    if feeds.is_empty() {
+        return Ok(0);
+    }
+    // One row per target (an upsert cannot touch a row twice), in key order.
+    let mut by_key: BTreeMap<(ChannelId, &str), &PriceFeed> = BTreeMap::new();
+    for f in &feeds {
+        by_key.insert((f.channel, f.sku.as_str()), f);
+    }
+    let values = by_key
+        .into_values()
+        .map(|f| Ok((f, price_text(&f.price.with_markup(f.markup_bp))?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let written = tx.write_price_targets(tenant, &values, force, now).await?;
+    let pending: BTreeSet<ChannelId> = written
+        .iter()
+        .filter(|(_, s)| *s == PushState::Pending)
+        .map(|(c, _)| *c)
+        .collect();
+    let jobs = pending
+        .into_iter()
+        .map(|c| price_push_job(c, now))
+        .collect::<StoreResult<Vec<_>>>()?;
+    if !jobs.is_empty() {
+        tx.insert_price_jobs(tenant, &jobs).await?;
+    }
+    Ok(u64::try_from(written.len()).unwrap_or(u64::MAX))
+}
