@@ -353,7 +353,7 @@ async fn bad_credentials_are_held_and_shown() {
     am.server.shutdown().await;
 }
 
-/// Stock goes out one call per SKU: products and a variation by its own SKU.
+/// Stock and prices go out one call per SKU: products and a variation by its own SKU.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_reaches_products_and_variations() {
     let storage = Storage::new(Backend::Sqlite).await;
@@ -374,7 +374,8 @@ async fn stock_reaches_products_and_variations() {
     let ch = am
         .channel(
             &p,
-            json!({"send_stock": true, "stock_warehouses": ["SP"], "debit_warehouse": "SP"}),
+            json!({"send_stock": true, "stock_warehouses": ["SP"], "debit_warehouse": "SP",
+                   "send_prices": true}),
         )
         .await;
     // One channel per account: a second would consume the first one's queue.
@@ -411,5 +412,29 @@ async fn stock_reaches_products_and_variations() {
     .await;
     assert_eq!(am.sim.product_qty("SKU-1"), Some(9));
     assert_eq!(am.sim.variation_qty("P2-AZUL"), Some(4));
+
+    // Prices the same way: the promotion in force, else the regular price twice.
+    let rows = json!({"prices": [
+        {"sku": "SKU-1", "price_cents": 19_990, "promotional_price_cents": 17_990,
+         "promotional_from": "2020-01-01T00:00:00Z", "promotional_until": "2999-01-01T00:00:00Z"},
+        {"sku": "SKU-2", "price_cents": 5_000},
+    ]});
+    let (s, b) = p.post("/api/v1/prices", &rows).await;
+    assert!(s == 200 || s == 201, "{s} {b}");
+    for sku in ["SKU-1", "SKU-2"] {
+        until(WAIT, "price pushed", || async {
+            let v = p.get(&format!("/api/v1/prices/{sku}")).await;
+            (v["channels"][0]["state"] == "pushed").then_some(())
+        })
+        .await;
+    }
+    assert_eq!(
+        am.sim.price_of("products/SKU-1"),
+        Some(json!({"price": 199.9, "promotional_price": 179.9}))
+    );
+    assert_eq!(
+        am.sim.price_of("variations/P2-AZUL"),
+        Some(json!({"price": 50.0, "promotional_price": 50.0}))
+    );
     am.server.shutdown().await;
 }

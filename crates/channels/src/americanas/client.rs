@@ -233,6 +233,18 @@ impl Connector for AmericanasConnector {
         super::stock::push(self, items).await
     }
 
+    fn price_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        super::stock::batch_key(product_id, variant_id)
+    }
+
+    async fn push_prices(
+        &self,
+        items: &[crate::PriceItem],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::PriceCall> {
+        super::price::push(self, items, now).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(kind)
     }

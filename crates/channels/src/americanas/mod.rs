@@ -39,6 +39,7 @@ mod client;
 mod dto;
 mod map;
 mod poll;
+mod price;
 mod send;
 mod settings;
 mod stock;

@@ -7,14 +7,14 @@
 //!   the one the SkyHub SDK names (unverified) and the body mirrors the product's;
 //!   the addendum's rate-limit table lists "Variations" as an endpoint of its own.
 //!
-//! Price is not pushed: the catalogue's price push (issue 21) has not landed.
+//! Prices go the same way, one call per SKU (`price.rs`).
 
 use super::client::{encode, AmericanasConnector};
 use crate::{StockCall, StockItem};
 use reqwest::Method;
 use serde_json::json;
 
-/// Every SKU is its own call.
+/// Every SKU is its own call (stock and price).
 pub(super) fn batch_key(product_id: &str, variant_id: &str) -> String {
     format!("{product_id}/{variant_id}")
 }

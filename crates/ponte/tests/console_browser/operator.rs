@@ -190,6 +190,7 @@ async fn an_operator_works_through_the_console() {
             "Scheduled tasks",
             "Stock",
             "Webhooks",
+            "Outgoing webhooks",
             "Settings"
         ]
     );

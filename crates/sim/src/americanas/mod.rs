@@ -239,6 +239,11 @@ impl AmSim {
         self.store().products.get(sku).copied()
     }
 
+    /// A listing's price as last put (`products/{sku}` or `variations/{sku}`).
+    pub fn price_of(&self, listing: &str) -> Option<Value> {
+        self.store().prices.get(listing).cloned()
+    }
+
     /// A variation's `qty`.
     pub fn variation_qty(&self, sku: &str) -> Option<i64> {
         self.store().variations.get(sku).copied()

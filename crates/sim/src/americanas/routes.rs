@@ -319,26 +319,75 @@ async fn variation(State(st): State<AppState>, Path(sku): Path<String>) -> Respo
     }
 }
 
-fn qty_of(body: &Bytes, key: &str) -> Result<i64, Response> {
+/// What one `PUT /products|variations/{sku}` sets: `qty`, and/or `price` with
+/// `promotional_price` (numbers in reais, the promotional one at most the price).
+struct ListingUpdate {
+    qty: Option<i64>,
+    price: Option<Value>,
+}
+
+fn update_of(body: &Bytes, key: &str) -> Result<ListingUpdate, Response> {
     let b = body_json(body)?;
-    b[key]["qty"]
-        .as_i64()
-        .filter(|q| *q >= 0)
-        .ok_or_else(|| error(422, format!("{key}.qty must be a non-negative integer")))
+    let p = &b[key];
+    let qty = match p.get("qty") {
+        None => None,
+        Some(q) => Some(
+            q.as_i64()
+                .filter(|q| *q >= 0)
+                .ok_or_else(|| error(422, format!("{key}.qty must be a non-negative integer")))?,
+        ),
+    };
+    let amount = |f: &str| p.get(f).map(|v| v.as_f64().filter(|x| *x >= 0.0));
+    let price = match (amount("price"), amount("promotional_price")) {
+        (None, None) => None,
+        (Some(Some(price)), Some(Some(promo))) if promo <= price => {
+            Some(json!({"price": price, "promotional_price": promo}))
+        }
+        (Some(Some(price)), None) => Some(json!({ "price": price })),
+        _ => {
+            return Err(error(
+                422,
+                format!("{key}.price must be a non-negative number, promotional_price at most it"),
+            ))
+        }
+    };
+    if qty.is_none() && price.is_none() {
+        return Err(error(422, format!("{key} has nothing to update")));
+    }
+    Ok(ListingUpdate { qty, price })
+}
+
+/// Applies an update to the listing `kind/sku` (`products` or `variations`).
+fn put_listing(st: &AppState, kind: &str, sku: &str, body: &Bytes) -> Response {
+    let key = if kind == "products" {
+        "product"
+    } else {
+        "variation"
+    };
+    let u = match update_of(body, key) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let mut s = st.sim.store();
+    let listing = if kind == "products" {
+        s.products.get_mut(sku)
+    } else {
+        s.variations.get_mut(sku)
+    };
+    let Some(q) = listing else {
+        return error(404, format!("{key} {sku} not found"));
+    };
+    if let Some(qty) = u.qty {
+        *q = qty;
+    }
+    if let Some(price) = u.price {
+        s.prices.insert(format!("{kind}/{sku}"), price);
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn put_product(State(st): State<AppState>, Path(sku): Path<String>, body: Bytes) -> Response {
-    let qty = match qty_of(&body, "product") {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    match st.sim.store().products.get_mut(&sku) {
-        Some(q) => {
-            *q = qty;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => error(404, format!("product {sku} not found")),
-    }
+    put_listing(&st, "products", &sku, &body)
 }
 
 async fn put_variation(
@@ -346,15 +395,5 @@ async fn put_variation(
     Path(sku): Path<String>,
     body: Bytes,
 ) -> Response {
-    let qty = match qty_of(&body, "variation") {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    match st.sim.store().variations.get_mut(&sku) {
-        Some(q) => {
-            *q = qty;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => error(404, format!("variation {sku} not found")),
-    }
+    put_listing(&st, "variations", &sku, &body)
 }

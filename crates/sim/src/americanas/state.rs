@@ -121,6 +121,8 @@ pub(crate) struct Store {
     pub queue: Vec<QueueEntry>,
     pub products: BTreeMap<String, i64>,
     pub variations: BTreeMap<String, i64>,
+    /// Prices by listing (`products/{sku}`, `variations/{sku}`): `{price, promotional_price}`.
+    pub prices: BTreeMap<String, Value>,
     pub handed_out: u64,
     pub deleted: u64,
 }
