@@ -5,15 +5,13 @@
 //! shown in quotes (`"12"`), so a saved rule comes back as it was.
 
 use crate::form::Fields;
-use crate::pages::channel::{load, Head, Notice, Tab};
-use crate::pages::channel_status_map::{blank_rows, refused, rows_sent, saved_at, Sent};
-use crate::pages::orders::unavailable;
+use crate::pages::channel_status_map::{blank_rows, rows_sent, save_table, Sent, Table};
 use crate::refusal::Refusal;
 use crate::session::Session;
 use crate::Console;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use ponte_core::customer_fields::{Condition, FieldRule};
@@ -110,7 +108,7 @@ pub(crate) fn shown(rules: Vec<FieldRule>) -> Vec<FieldRow> {
 
 /// The rows submitted (removed and blank ones left out) and the rules they make, for
 /// the engine to check.
-fn read(form: &Fields, bad_extra: &str) -> (Vec<FieldRow>, Vec<Value>, bool) {
+pub(crate) fn read(form: &Fields, bad_extra: &str) -> (Sent, Vec<Value>, bool) {
     let (mut rows, mut rules, mut bad) = (vec![], vec![], false);
     for i in rows_sent(form, "field_rows", "field_remove") {
         let cell = |n: &str| form.get(&format!("{n}_{i}")).unwrap_or_default().trim();
@@ -159,7 +157,11 @@ fn read(form: &Fields, bad_extra: &str) -> (Vec<FieldRow>, Vec<Value>, bool) {
         rules.push(rule);
         rows.push(row);
     }
-    (rows, rules, bad)
+    let sent = Sent {
+        fields: Some(blank_rows(rows)),
+        ..Sent::default()
+    };
+    (sent, rules, bad)
 }
 
 async fn save(
@@ -168,35 +170,7 @@ async fn save(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = match Fields::checked(&s, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    let c = match load(&state, &s, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let t = state.catalogues.get(s.lang);
-    let (rows, rules, bad) = read(&form, t.s("status_map.bad_extra"));
-    let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
-    let sent = Sent {
-        fields: Some(blank_rows(rows)),
-        ..Sent::default()
-    };
-    if bad {
-        return refused(&state, &s, head, sent, None).await;
-    }
-    match state
-        .engine
-        .set_customer_fields(s.tenant, c.id, &Value::Array(rules))
-        .await
-    {
-        Ok(_) => saved_at(c.id, "customer-fields"),
-        Err(e) => match Refusal::of(&e) {
-            Some(why) => refused(&state, &s, head, sent, Some(why)).await,
-            None => unavailable(&e.to_string()),
-        },
-    }
+    save_table(state, s, id, body, Table::CustomerFields).await
 }
 
 #[cfg(test)]

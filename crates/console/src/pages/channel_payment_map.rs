@@ -3,15 +3,13 @@
 //! wins. Edited as a table like the status rows; saving replaces the channel's table.
 
 use crate::form::Fields;
-use crate::pages::channel::{load, Head, Notice, Tab};
-use crate::pages::channel_status_map::{blank_rows, refused, rows_sent, saved_at, Sent};
-use crate::pages::orders::unavailable;
+use crate::pages::channel_status_map::{blank_rows, rows_sent, save_table, Sent, Table};
 use crate::refusal::Refusal;
 use crate::session::Session;
 use crate::Console;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use ponte_core::payment_map::PaymentRule;
@@ -70,7 +68,7 @@ pub(crate) fn shown(rules: Vec<PaymentRule>) -> Vec<PayRow> {
 
 /// The rows submitted (removed and blank ones left out) and the rules they make; an
 /// installment count that is not a whole number is refused next to it.
-fn read(form: &Fields, not_a_number: &str) -> (Vec<PayRow>, Vec<Value>, bool) {
+pub(crate) fn read(form: &Fields, not_a_number: &str) -> (Sent, Vec<Value>, bool) {
     let (mut rows, mut rules, mut bad) = (vec![], vec![], false);
     for i in rows_sent(form, "pay_rows", "pay_remove") {
         let cell = |n: &str| form.get(&format!("{n}_{i}")).unwrap_or_default().trim();
@@ -119,7 +117,11 @@ fn read(form: &Fields, not_a_number: &str) -> (Vec<PayRow>, Vec<Value>, bool) {
         rules.push(Value::Object(rule));
         rows.push(row);
     }
-    (rows, rules, bad)
+    let sent = Sent {
+        payments: Some(blank_rows(rows)),
+        ..Sent::default()
+    };
+    (sent, rules, bad)
 }
 
 async fn save(
@@ -128,33 +130,5 @@ async fn save(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = match Fields::checked(&s, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    let c = match load(&state, &s, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let t = state.catalogues.get(s.lang);
-    let (rows, rules, bad) = read(&form, t.s("status_map.not_a_number"));
-    let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
-    let sent = Sent {
-        payments: Some(blank_rows(rows)),
-        ..Sent::default()
-    };
-    if bad {
-        return refused(&state, &s, head, sent, None).await;
-    }
-    match state
-        .engine
-        .set_payment_map(s.tenant, c.id, &Value::Array(rules))
-        .await
-    {
-        Ok(_) => saved_at(c.id, "payments"),
-        Err(e) => match Refusal::of(&e) {
-            Some(why) => refused(&state, &s, head, sent, Some(why)).await,
-            None => unavailable(&e.to_string()),
-        },
-    }
+    save_table(state, s, id, body, Table::Payments).await
 }

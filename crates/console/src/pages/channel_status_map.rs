@@ -105,7 +105,7 @@ pub(crate) fn rows_sent<'a>(
 }
 
 /// Back to the tab after a save, at the saved table's heading.
-pub(crate) fn saved_at(id: ChannelId, anchor: &str) -> Response {
+fn saved_at(id: ChannelId, anchor: &str) -> Response {
     Redirect::to(&format!(
         "/console/channels/{id}/{}?saved=1#{anchor}",
         Tab::StatusMap.slug()
@@ -115,7 +115,7 @@ pub(crate) fn saved_at(id: ChannelId, anchor: &str) -> Response {
 
 /// The tab again with a refused table as sent (422), and the refusal no row is
 /// concerned by, if any, at the top.
-pub(crate) async fn refused(
+async fn refused(
     state: &Console,
     s: &Session,
     head: Head,
@@ -201,7 +201,7 @@ async fn show(
 
 /// The rows submitted (removed and blank ones left out) and the rules they make;
 /// a row without a valid ponte status is refused next to it.
-fn read(form: &Fields, not_an_option: &str) -> (Vec<Row>, Vec<Value>, bool) {
+fn read(form: &Fields, not_an_option: &str) -> (Sent, Vec<Value>, bool) {
     let (mut rows, mut rules, mut refused) = (vec![], vec![], false);
     for i in rows_sent(form, "rows", "remove") {
         let matches = MATCHES.map(|m| form.get(&format!("{m}_{i}")).unwrap_or_default().to_owned());
@@ -232,7 +232,11 @@ fn read(form: &Fields, not_an_option: &str) -> (Vec<Row>, Vec<Value>, bool) {
         }
         rows.push(row);
     }
-    (rows, rules, refused)
+    let sent = Sent {
+        status: Some(blank_rows(rows)),
+        ..Sent::default()
+    };
+    (sent, rules, refused)
 }
 
 async fn save(
@@ -240,6 +244,26 @@ async fn save(
     s: Session,
     Path(id): Path<String>,
     body: Bytes,
+) -> Response {
+    save_table(state, s, id, body, Table::Status).await
+}
+
+/// The DE-PARA tab's tables, each saved by its own form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Table {
+    Status,
+    Payments,
+    CustomerFields,
+}
+
+/// Reads a submitted table and saves it through the engine; a refusal shows the tab
+/// again with the table as sent, next to its rows or at the top (422).
+pub(crate) async fn save_table(
+    state: Console,
+    s: Session,
+    id: String,
+    body: Bytes,
+    table: Table,
 ) -> Response {
     let form = match Fields::checked(&s, &body) {
         Ok(f) => f,
@@ -250,23 +274,27 @@ async fn save(
         Err(r) => return r,
     };
     let t = state.catalogues.get(s.lang);
-    let (rows, rules, refused_rows) = read(&form, t.s("channel.not_an_option"));
-    let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
-    let sent = Sent {
-        status: Some(blank_rows(rows)),
-        ..Sent::default()
+    let (sent, rules, bad) = match table {
+        Table::Status => read(&form, t.s("channel.not_an_option")),
+        Table::Payments => payments::read(&form, t.s("status_map.not_a_number")),
+        Table::CustomerFields => fields::read(&form, t.s("status_map.bad_extra")),
     };
-    if refused_rows {
-        return self::refused(&state, &s, head, sent, None).await;
+    let head = Head::new(c.clone(), Tab::StatusMap, &Notice::default());
+    if bad {
+        return refused(&state, &s, head, sent, None).await;
     }
-    match state
-        .engine
-        .set_status_map(s.tenant, c.id, &Value::Array(rules))
-        .await
-    {
-        Ok(_) => saved(c.id, Tab::StatusMap, "saved"),
-        Err(e) => match Refusal::of(&e) {
-            Some(why) => self::refused(&state, &s, head, sent, Some(why)).await,
+    let (e, tenant, rules) = (&state.engine, s.tenant, Value::Array(rules));
+    let stored = match table {
+        Table::Status => e.set_status_map(tenant, c.id, &rules).await.map(drop),
+        Table::Payments => e.set_payment_map(tenant, c.id, &rules).await.map(drop),
+        Table::CustomerFields => e.set_customer_fields(tenant, c.id, &rules).await.map(drop),
+    };
+    match (stored, table) {
+        (Ok(()), Table::Status) => saved(c.id, Tab::StatusMap, "saved"),
+        (Ok(()), Table::Payments) => saved_at(c.id, "payments"),
+        (Ok(()), Table::CustomerFields) => saved_at(c.id, "customer-fields"),
+        (Err(e), _) => match Refusal::of(&e) {
+            Some(why) => refused(&state, &s, head, sent, Some(why)).await,
             None => unavailable(&e.to_string()),
         },
     }
