@@ -4,24 +4,16 @@
 //! one at a time under the channel's shared request budget, records every call, and
 //! goes on until nothing is pending.
 
+use crate::stock_push::{used, Later, HELD};
 use crate::{Engine, EngineError};
 use ponte_channels::{PlatformErrorKind, PriceCall, PriceItem};
-use ponte_store::{Job, JobLease, JobOutcome, PriceJob, PricePushRecord, PushOutcome};
+use ponte_store::{Job, JobLease, JobOutcome, PriceJob, PricePushRecord};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// Products whose pending prices are taken per round.
 const CLAIM: u32 = 100;
-
-/// Failed attempts before a price is listed as failed (until the next change).
-const MAX_ATTEMPTS: u32 = 5;
-
-/// How long a push waits after the platform refused the credentials.
-const HELD: Duration = Duration::from_secs(3600);
-
-/// When the job should come back, why, and whether that counts an attempt.
-type Later = Option<(Duration, String, bool)>;
 
 impl Engine {
     /// Runs one claimed price push job to its end.
@@ -148,44 +140,8 @@ impl Engine {
         later: &mut Later,
     ) -> PricePushRecord {
         self.metrics.call("price", call.info.status);
-        let outcome = match &call.result {
-            Ok(()) => PushOutcome::Succeeded,
-            Err(e) => {
-                let error = format!("{}: {}", e.code(), e.message);
-                match e.kind {
-                    PlatformErrorKind::RateLimited(wait) => {
-                        *later = Some((wait, error.clone(), false));
-                        PushOutcome::Waiting { error }
-                    }
-                    PlatformErrorKind::Auth => {
-                        *later = Some((HELD, error.clone(), false));
-                        PushOutcome::Waiting { error }
-                    }
-                    PlatformErrorKind::Transient => {
-                        let used = call
-                            .items
-                            .iter()
-                            .filter_map(|i| attempts.get(&i.sku))
-                            .max()
-                            .copied()
-                            .unwrap_or(0);
-                        if used + 1 >= MAX_ATTEMPTS {
-                            PushOutcome::Failed { error }
-                        } else {
-                            let wait = self
-                                .config
-                                .send_retry
-                                .backoff(used + 1, rand::random::<f64>());
-                            if later.is_none() {
-                                *later = Some((wait, error.clone(), false));
-                            }
-                            PushOutcome::Retrying { error }
-                        }
-                    }
-                    _ => PushOutcome::Failed { error },
-                }
-            }
-        };
+        let skus = call.items.iter().map(|i| i.sku.as_str());
+        let outcome = self.push_outcome(&call.result, used(attempts, skus), later);
         PricePushRecord {
             channel_id: channel,
             items: call

@@ -6,21 +6,37 @@
 
 use crate::{Engine, EngineError};
 use futures_util::future::join_all;
-use ponte_channels::{PlatformErrorKind, StockCall, StockItem};
+use ponte_channels::{PlatformError, PlatformErrorKind, StockCall, StockItem};
 use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// When a push job should run again: after how long, why, and whether that counts
+/// as an attempt.
+pub(crate) type Later = Option<(Duration, String, bool)>;
+
+/// The most attempts any of `skus` has used.
+pub(crate) fn used<'a>(
+    attempts: &BTreeMap<String, u32>,
+    skus: impl Iterator<Item = &'a str>,
+) -> u32 {
+    skus.filter_map(|s| attempts.get(s))
+        .max()
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Products whose pending values are taken per round.
 const CLAIM: u32 = 100;
 
-/// Failed attempts before a value is listed as failed (until the next change).
+/// Failed attempts before a value (stock or price) is listed as failed (until the next
+/// change).
 const MAX_ATTEMPTS: u32 = 5;
 
 /// How long a push waits after the platform refused the credentials (or ponte could
 /// not read them).
-const HELD: Duration = Duration::from_secs(3600);
+pub(crate) const HELD: Duration = Duration::from_secs(3600);
 
 /// Stock calls of one channel in flight at once (VTEX takes one SKU per call).
 const IN_FLIGHT: usize = 4;
@@ -190,53 +206,55 @@ impl Engine {
         }
     }
 
+    /// The outcome of one push call (stock or price) whose items used `used`
+    /// attempts so far; notes in `later` when the job should run again.
+    pub(crate) fn push_outcome(
+        &self,
+        result: &Result<(), PlatformError>,
+        used: u32,
+        later: &mut Later,
+    ) -> PushOutcome {
+        let Err(e) = result else {
+            return PushOutcome::Succeeded;
+        };
+        let error = format!("{}: {}", e.code(), e.message);
+        match e.kind {
+            PlatformErrorKind::RateLimited(wait) => {
+                *later = Some((wait, error.clone(), false));
+                PushOutcome::Waiting { error }
+            }
+            PlatformErrorKind::Auth => {
+                *later = Some((HELD, error.clone(), false));
+                PushOutcome::Waiting { error }
+            }
+            PlatformErrorKind::Transient if used + 1 >= MAX_ATTEMPTS => {
+                PushOutcome::Failed { error }
+            }
+            PlatformErrorKind::Transient => {
+                let wait = self
+                    .config
+                    .send_retry
+                    .backoff(used + 1, rand::random::<f64>());
+                if later.is_none() {
+                    *later = Some((wait, error.clone(), false));
+                }
+                PushOutcome::Retrying { error }
+            }
+            _ => PushOutcome::Failed { error },
+        }
+    }
+
     /// One call's record; notes when the job should run again.
     fn push_record(
         &self,
         channel: ponte_core::ChannelId,
         call: &StockCall,
         attempts: &BTreeMap<String, u32>,
-        later: &mut Option<(Duration, String, bool)>,
+        later: &mut Later,
     ) -> PushRecord {
         self.metrics.call("stock", call.info.status);
-        let outcome = match &call.result {
-            Ok(()) => PushOutcome::Succeeded,
-            Err(e) => {
-                let error = format!("{}: {}", e.code(), e.message);
-                match e.kind {
-                    PlatformErrorKind::RateLimited(wait) => {
-                        *later = Some((wait, error.clone(), false));
-                        PushOutcome::Waiting { error }
-                    }
-                    PlatformErrorKind::Auth => {
-                        *later = Some((HELD, error.clone(), false));
-                        PushOutcome::Waiting { error }
-                    }
-                    PlatformErrorKind::Transient => {
-                        let used = call
-                            .items
-                            .iter()
-                            .filter_map(|i| attempts.get(&i.sku))
-                            .max()
-                            .copied()
-                            .unwrap_or(0);
-                        if used + 1 >= MAX_ATTEMPTS {
-                            PushOutcome::Failed { error }
-                        } else {
-                            let wait = self
-                                .config
-                                .send_retry
-                                .backoff(used + 1, rand::random::<f64>());
-                            if later.is_none() {
-                                *later = Some((wait, error.clone(), false));
-                            }
-                            PushOutcome::Retrying { error }
-                        }
-                    }
-                    _ => PushOutcome::Failed { error },
-                }
-            }
-        };
+        let skus = call.items.iter().map(|i| i.sku.as_str());
+        let outcome = self.push_outcome(&call.result, used(attempts, skus), later);
         PushRecord {
             channel_id: channel,
             items: call
