@@ -321,9 +321,8 @@ async fn a_refused_transition_fails_with_the_platforms_message() {
 
 /// Wrong keys: the import is refused (401) and the channel shows its credentials
 /// problem until they are replaced.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_credentials_are_held_and_shown() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn bad_credentials_are_held_and_shown(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let p = start_on(&storage);
     let am = Am::start().await;
     let ch = am.channel_with(&p, json!({}), "wrong-key").await;
@@ -354,9 +353,8 @@ async fn bad_credentials_are_held_and_shown() {
 }
 
 /// Stock and prices go out one call per SKU: products and a variation by its own SKU.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_reaches_products_and_variations() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn stock_reaches_products_and_variations(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let p = start_on(&storage);
     let am = Am::start().await;
     let (s, b) = p
@@ -438,3 +436,8 @@ async fn stock_reaches_products_and_variations() {
     );
     am.server.shutdown().await;
 }
+
+both_backends!(
+    bad_credentials_are_held_and_shown,
+    stock_reaches_products_and_variations
+);
