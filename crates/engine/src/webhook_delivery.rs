@@ -2,7 +2,8 @@
 //! the endpoints that want them, claims due messages under a lease (an order's events
 //! one at a time per endpoint) and POSTs each, signed per Standard Webhooks, through
 //! the same outbound client as platform calls (public addresses only, no redirects).
-//! Deliveries run concurrently, so a slow endpoint holds only its own messages; each
+//! Deliveries run concurrently, and each endpoint may hold only its share of the
+//! slots ([`DeliverySlots`]), so a slow endpoint holds only its own messages; each
 //! result is recorded as soon as it is known, in small batches. An endpoint's
 //! `rate_limit_per_sec` spaces its deliveries out (per instance).
 
@@ -10,7 +11,7 @@ use crate::webhook_sign::signature_header;
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use ponte_core::EndpointId;
-use ponte_store::webhooks::{ClaimedDelivery, DeliveryFinish, DeliveryOutcome};
+use ponte_store::webhooks::{ClaimedDelivery, DeliveryFinish, DeliveryOutcome, DeliverySlots};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,13 +37,17 @@ pub(crate) async fn webhook_loop(
     mut stop: watch::Receiver<bool>,
     owner: String,
 ) {
-    let max = engine.config.webhook_concurrency.max(1);
+    let mut slots = DeliverySlots {
+        total: u32::try_from(engine.config.webhook_concurrency.max(1)).unwrap_or(u32::MAX),
+        ..DeliverySlots::default()
+    };
     let mut running: JoinSet<DeliveryFinish> = JoinSet::new();
     let mut done = Vec::new();
     let mut pace = Pace::default();
     loop {
         while let Some(r) = running.try_join_next() {
             if let Ok(f) = r {
+                slots.release(f.endpoint_id);
                 done.push(f);
             }
         }
@@ -61,26 +66,22 @@ pub(crate) async fn webhook_loop(
         if let Err(e) = engine.store.queue_deliveries(now, QUEUE_BATCH).await {
             tracing::warn!(error = %e, "queueing webhook deliveries");
         }
-        let free = max.saturating_sub(running.len());
-        let claimed = if free == 0 {
-            vec![]
-        } else {
-            let limit = u32::try_from(free).unwrap_or(u32::MAX);
-            let lease = engine.config.webhook_timeout * 2;
-            match engine
-                .store
-                .claim_deliveries(&owner, now, lease, limit)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming webhook deliveries");
-                    vec![]
-                }
+        slots.round = slots.round.wrapping_add(1);
+        let lease = engine.config.webhook_timeout * 2;
+        let claimed = match engine
+            .store
+            .claim_deliveries(&owner, now, lease, &slots)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming webhook deliveries");
+                vec![]
             }
         };
-        let full = claimed.len() == free;
+        let got = claimed.len();
         for c in claimed {
+            *slots.in_flight.entry(c.endpoint.id).or_default() += 1;
             let (e, o) = (engine.clone(), owner.clone());
             let wait = pace.wait(&c, Instant::now());
             running.spawn(async move {
@@ -88,12 +89,13 @@ pub(crate) async fn webhook_loop(
                 e.deliver(c, o).await
             });
         }
-        if full && free > 0 {
+        if got > 0 && slots.free() > 0 {
             continue;
         }
         tokio::select! {
             Some(r) = running.join_next(), if !running.is_empty() => {
                 if let Ok(f) = r {
+                    slots.release(f.endpoint_id);
                     done.push(f);
                 }
             }

@@ -185,6 +185,7 @@ pub async fn open(config: &Config, default_public_url: &str) -> anyhow::Result<O
         platform_timeout: Duration::from_millis(config.platform_timeout_ms),
         webhook_schedule: WebhookSchedule::default().compressed(config.webhook_retry_divisor),
         webhook_timeout: Duration::from_millis(config.webhook_timeout_ms.max(1)),
+        webhook_concurrency: config.webhook_concurrency.max(1),
         allow_private_networks: config.allow_private_networks,
         min_task_interval: Duration::from_secs(config.min_task_interval_seconds),
         poll_overlap: Duration::from_secs(config.poll_overlap_seconds),

@@ -45,6 +45,9 @@ pub struct Config {
     pub webhook_retry_divisor: u32,
     /// Longest a webhook endpoint may take to answer, in milliseconds.
     pub webhook_timeout_ms: u64,
+    /// Webhook deliveries in flight at once per instance (an endpoint holds at most its
+    /// share: all with one endpoint, half with two, never less than a quarter).
+    pub webhook_concurrency: usize,
     /// Longest a platform call may take, in milliseconds.
     pub platform_timeout_ms: u64,
     /// Let platform calls reach loopback and private addresses (simulators, sandboxes,
@@ -111,6 +114,7 @@ impl Default for Config {
             send_retry_base_ms: 5000,
             webhook_retry_divisor: 1,
             webhook_timeout_ms: 15_000,
+            webhook_concurrency: 64,
             platform_timeout_ms: 20_000,
             allow_private_networks: false,
             min_task_interval_seconds: 60,

@@ -162,7 +162,8 @@ async fn feed(p: &Ponte) -> Vec<Value> {
 both_backends!(
     events_reach_a_signed_endpoint_in_order_with_retries,
     the_feed_resumes_from_its_cursor_and_long_polls,
-    a_killed_ponte_loses_no_delivery
+    a_killed_ponte_loses_no_delivery,
+    a_slow_endpoint_holds_only_its_share_of_the_slots
 );
 
 async fn events_reach_a_signed_endpoint_in_order_with_retries(backend: Backend) {
@@ -411,6 +412,39 @@ async fn a_killed_ponte_loses_no_delivery(backend: Backend) {
         items.iter().any(|a| a["outcome"] == "interrupted"),
         "{page}"
     );
+}
+
+async fn a_slow_endpoint_holds_only_its_share_of_the_slots(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let sim = Sim::start(Sim::unlimited()).await;
+    // Four slots and answers awaited for 2 minutes: a slow endpoint that took every
+    // slot would hold the fast one up for that long.
+    let env = [
+        ("PONTE_WEBHOOK_CONCURRENCY", "4"),
+        ("PONTE_WEBHOOK_TIMEOUT_MS", "120000"),
+    ];
+    let p = storage.start(&env);
+    let (slow, fast) = (Receiver::default(), Receiver::default());
+    slow.delay_ms.store(60_000, Ordering::SeqCst);
+    for rx in [&slow, &fast] {
+        let hooks = rx.start().await;
+        let (status, ep) = p
+            .post("/api/v1/webhook-endpoints", &json!({"url": hooks}))
+            .await;
+        assert_eq!(status, 201, "{ep}");
+    }
+    let (_, url) = p.nuvemshop_channel(&sim, "all").await;
+    for _ in 0..10 {
+        paid_order(&p, &sim, &url).await;
+    }
+    let events = feed(&p).await.len();
+    assert!(events >= 10);
+    wait_for(Duration::from_secs(30), || async {
+        fast.accepted().len() >= events
+    })
+    .await;
+    // Two endpoints share four slots: the slow one holds two, waiting on its answers.
+    assert_eq!(slow.log().len(), 2, "{:?}", slow.log());
 }
 
 /// Two instances on one PostgreSQL database share the deliveries: each event reaches

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use ponte_core::event::EventType;
 use ponte_core::{AttemptId, ChannelId, EndpointId, EventId, TenantId};
 use ponte_store::webhooks::{
-    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, EndpointDeliveries, HeldMessages,
-    WebhookAttempt, WebhookEndpoint,
+    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, DeliverySlots, EndpointDeliveries,
+    HeldMessages, WebhookAttempt, WebhookEndpoint,
 };
 use ponte_store::{Event, Page, PageRequest, StoreError, StoreResult, WebhookStore};
 use sqlx::postgres::PgRow;
@@ -282,29 +282,51 @@ impl WebhookStore for PgStore {
         owner: &str,
         now: DateTime<Utc>,
         lease: std::time::Duration,
-        limit: u32,
+        slots: &DeliverySlots,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        if slots.free() == 0 {
+            return Ok(vec![]);
+        }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let rows = sqlx::query(
-            "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq FROM webhook_messages m \
-               JOIN webhook_endpoints w ON w.tenant_id = m.tenant_id AND w.id = m.endpoint_id AND w.enabled \
-               WHERE m.state = 'pending' AND m.next_at <= $1 AND (m.lease_until IS NULL OR m.lease_until < $1) \
-               AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.tenant_id = m.tenant_id \
-                 AND p.endpoint_id = m.endpoint_id AND p.order_key = m.order_key \
-                 AND p.event_seq < m.event_seq AND p.state = 'pending') \
-               ORDER BY m.next_at, m.event_seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED) \
-             UPDATE webhook_messages m SET lease_owner = $3, lease_until = $4 FROM c \
-             WHERE m.tenant_id = c.tenant_id AND m.endpoint_id = c.endpoint_id AND m.event_seq = c.event_seq \
-             RETURNING m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used",
+        let enabled = sqlx::query(
+            "SELECT tenant_id, id FROM webhook_endpoints WHERE enabled ORDER BY tenant_id, id",
         )
-        .bind(now)
-        .bind(i64::from(limit))
-        .bind(owner)
-        .bind(until)
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
+        let mut endpoints = Vec::with_capacity(enabled.len());
+        for r in &enabled {
+            endpoints.push((
+                TenantId(col::<Uuid>(r, "tenant_id")?),
+                EndpointId(col::<Uuid>(r, "id")?),
+            ));
+        }
+        let mut rows = Vec::new();
+        for (t, e, k) in slots.allowances(&endpoints) {
+            let mut claimed = sqlx::query(
+                "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq FROM webhook_messages m \
+                   WHERE m.tenant_id = $5 AND m.endpoint_id = $6 \
+                   AND m.state = 'pending' AND m.next_at <= $1 AND (m.lease_until IS NULL OR m.lease_until < $1) \
+                   AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.tenant_id = m.tenant_id \
+                     AND p.endpoint_id = m.endpoint_id AND p.order_key = m.order_key \
+                     AND p.event_seq < m.event_seq AND p.state = 'pending') \
+                   ORDER BY m.next_at, m.event_seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED) \
+                 UPDATE webhook_messages m SET lease_owner = $3, lease_until = $4 FROM c \
+                 WHERE m.tenant_id = c.tenant_id AND m.endpoint_id = c.endpoint_id AND m.event_seq = c.event_seq \
+                 RETURNING m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used",
+            )
+            .bind(now)
+            .bind(i64::from(k))
+            .bind(owner)
+            .bind(until)
+            .bind(t.0)
+            .bind(e.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            rows.append(&mut claimed);
+        }
         if rows.is_empty() {
             tx.commit().await.map_err(db_err)?;
             return Ok(vec![]);

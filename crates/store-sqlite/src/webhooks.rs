@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{AttemptId, EndpointId, TenantId};
 use ponte_store::webhooks::{
-    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, EndpointDeliveries, HeldMessages,
-    WebhookAttempt, WebhookEndpoint,
+    order_key, plan_finish, ClaimedDelivery, DeliveryFinish, DeliverySlots, EndpointDeliveries,
+    HeldMessages, WebhookAttempt, WebhookEndpoint,
 };
 use ponte_store::{Page, PageRequest, StoreError, StoreResult, WebhookStore};
 use sqlx::sqlite::SqliteRow;
@@ -299,33 +299,55 @@ impl WebhookStore for SqliteStore {
         owner: &str,
         now: DateTime<Utc>,
         lease: std::time::Duration,
-        limit: u32,
+        slots: &DeliverySlots,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let due = "SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used FROM webhook_messages m \
-             JOIN webhook_endpoints w ON w.tenant_id = m.tenant_id AND w.id = m.endpoint_id AND w.enabled = 1 \
-             WHERE m.state = 'pending' AND m.next_at <= ?1 AND (m.lease_until IS NULL OR m.lease_until < ?1) \
+        const DUE: &str = "m.state = 'pending' AND m.next_at <= ?1 \
+             AND (m.lease_until IS NULL OR m.lease_until < ?1) \
              AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.tenant_id = m.tenant_id \
                AND p.endpoint_id = m.endpoint_id AND p.order_key = m.order_key \
-               AND p.event_seq < m.event_seq AND p.state = 'pending') \
-             ORDER BY m.next_at, m.event_seq LIMIT ?2";
+               AND p.event_seq < m.event_seq AND p.state = 'pending')";
         // Looked for on a reader first: the writer is not held when nothing is due.
-        let any = sqlx::query(due)
-            .bind(ts(now))
-            .bind(1_i64)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
-        if any.is_none() {
+        let any = sqlx::query(&format!(
+            "SELECT 1 FROM webhook_messages m JOIN webhook_endpoints w \
+             ON w.tenant_id = m.tenant_id AND w.id = m.endpoint_id AND w.enabled = 1 \
+             WHERE {DUE} LIMIT 1"
+        ))
+        .bind(ts(now))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        if any.is_none() || slots.free() == 0 {
             return Ok(vec![]);
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let rows = sqlx::query(due)
-            .bind(ts(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let enabled = sqlx::query(
+            "SELECT tenant_id, id FROM webhook_endpoints WHERE enabled = 1 ORDER BY tenant_id, id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut endpoints = Vec::with_capacity(enabled.len());
+        for r in &enabled {
+            endpoints.push((id(col(r, "tenant_id")?)?, id(col(r, "id")?)?));
+        }
+        let per_endpoint = format!(
+            "SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used FROM webhook_messages m \
+             WHERE m.tenant_id = ?2 AND m.endpoint_id = ?3 AND {DUE} \
+             ORDER BY m.next_at, m.event_seq LIMIT ?4"
+        );
+        let mut rows = Vec::new();
+        for (t, e, k) in slots.allowances(&endpoints) {
+            let mut due = sqlx::query(&per_endpoint)
+                .bind(ts(now))
+                .bind(t.to_string())
+                .bind(e.to_string())
+                .bind(i64::from(k))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            rows.append(&mut due);
+        }
         let mut out = Vec::with_capacity(rows.len());
         let mut eps: HashMap<(TenantId, EndpointId), WebhookEndpoint> = HashMap::new();
         for r in &rows {

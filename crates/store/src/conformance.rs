@@ -164,6 +164,7 @@ macro_rules! conformance_tests {
                 [webhooks],
                 endpoints_round_trip,
                 deliveries_queue_claim_in_order_and_finish,
+                a_busy_endpoint_claims_only_its_share,
                 a_lost_lease_interrupts_and_a_410_disables,
                 endpoint_deliveries_count_pending_and_last_attempts,
                 old_messages_and_events_go_unless_still_needed

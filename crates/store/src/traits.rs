@@ -690,16 +690,17 @@ pub trait WebhookStore: Send + Sync {
     /// wants ([`crate::webhooks::WebhookEndpoint::wants`]), up to `limit` events per
     /// endpoint; how many messages were queued. Safe from several instances at once.
     async fn queue_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
-    /// Claims up to `limit` due messages of enabled endpoints (each the first pending
-    /// one of its order for its endpoint) under `owner`'s lease until `now + lease`,
-    /// recording each attempt `started` (an attempt left `started` by a lost lease
-    /// becomes `interrupted`).
+    /// Claims due messages of enabled endpoints (each the first pending one of its
+    /// order for its endpoint), as many per endpoint as `slots` allows
+    /// ([`crate::webhooks::DeliverySlots::allowances`]), under `owner`'s lease until
+    /// `now + lease`, recording each attempt `started` (an attempt left `started` by a
+    /// lost lease becomes `interrupted`).
     async fn claim_deliveries(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         lease: std::time::Duration,
-        limit: u32,
+        slots: &crate::webhooks::DeliverySlots,
     ) -> StoreResult<Vec<crate::webhooks::ClaimedDelivery>>;
     /// Records how attempts ended ([`crate::webhooks::plan_finish`]), in one
     /// transaction, each under its lease (false when it was lost: nothing written).

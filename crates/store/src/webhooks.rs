@@ -10,6 +10,9 @@ use ponte_core::{AttemptId, ChannelId, EndpointId, EventId, TenantId};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 
+mod slots;
+pub use slots::DeliverySlots;
+
 /// An endpoint failing this long without a success is disabled.
 pub const DISABLE_AFTER: Duration = Duration::days(5);
 

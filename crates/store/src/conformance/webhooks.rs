@@ -31,7 +31,11 @@ pub fn endpoint(t: TenantId) -> WebhookEndpoint {
 }
 
 async fn claim(s: &impl Store, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
-    s.claim_deliveries("w", now, Duration::from_secs(30), 100)
+    let slots = DeliverySlots {
+        total: 100,
+        ..DeliverySlots::default()
+    };
+    s.claim_deliveries("w", now, Duration::from_secs(30), &slots)
         .await
         .unwrap()
 }
@@ -95,6 +99,39 @@ pub async fn endpoints_round_trip(s: &impl Store) {
     assert!(s.delete_endpoint(t, ep.id).await.unwrap());
     assert!(!s.delete_endpoint(t, ep.id).await.unwrap());
     assert!(!s.update_endpoint(&ep).await.unwrap());
+}
+
+pub async fn a_busy_endpoint_claims_only_its_share(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let (slow, fast) = (endpoint(t), endpoint(t));
+    s.insert_endpoint(&slow).await.unwrap();
+    s.insert_endpoint(&fast).await.unwrap();
+    for i in 0..14 {
+        order(s, t, c, &i.to_string(), OrderStatus::Approved, i).await;
+    }
+    let now = t0() + CDuration::minutes(20);
+    assert_eq!(s.queue_deliveries(now, 100).await.unwrap(), 28);
+    let lease = Duration::from_secs(30);
+    // Eight slots, two endpoints: four each; the slow one already holds three.
+    let mut slots = DeliverySlots {
+        total: 8,
+        ..DeliverySlots::default()
+    };
+    slots.in_flight.insert(slow.id, 3);
+    let got = s.claim_deliveries("w", now, lease, &slots).await.unwrap();
+    let to = |id| got.iter().filter(|d| d.endpoint.id == id).count();
+    assert_eq!((to(slow.id), to(fast.id)), (1, 4));
+    // Once the slow one is out of the way, a lone endpoint may use every slot.
+    let mut lone = slow.clone();
+    lone.enabled = false;
+    assert!(s.update_endpoint(&lone).await.unwrap());
+    let slots = DeliverySlots {
+        total: 8,
+        ..DeliverySlots::default()
+    };
+    let got = s.claim_deliveries("w", now, lease, &slots).await.unwrap();
+    assert_eq!(got.len(), 8, "every slot");
+    assert!(got.iter().all(|d| d.endpoint.id == fast.id));
 }
 
 pub async fn deliveries_queue_claim_in_order_and_finish(s: &impl Store) {
