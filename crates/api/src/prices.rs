@@ -1,7 +1,9 @@
 //! Prices: a bulk of prices (current or scheduled), a SKU's prices with every
-//! channel's value and push state, and the scheduled prices (listed, cancelled).
+//! channel's value and push state, the scheduled prices (listed, cancelled), and a
+//! channel's prices per push state and resync.
 
 use crate::access::Tenant;
+use crate::channels::channel_id;
 use crate::json_body::JsonBody;
 use crate::orders::query;
 use crate::problem::{ApiResult, Problem};
@@ -29,6 +31,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/prices/scheduled", get(scheduled))
         .route("/prices/scheduled/{id}", delete(cancel))
         .route("/prices/{sku}", get(sku_prices))
+        .route("/channels/{id}/prices", get(channel_prices))
+        .route("/channels/{id}/prices/resync", post(resync))
 }
 
 /// One price row. Amounts in centavos.
@@ -168,7 +172,11 @@ pub(crate) struct ChannelPriceView {
     pushed_at: Option<DateTime<Utc>>,
     /// `pending`, `pushed` or `failed`.
     state: String,
+    /// Failed attempts since the last success.
     attempts: u32,
+    /// When a push call last carried it, whatever its outcome.
+    last_attempt_at: Option<DateTime<Utc>>,
+    /// The last failure.
     last_error: Option<String>,
 }
 
@@ -183,6 +191,7 @@ fn channel_view(t: &PriceTarget) -> ChannelPriceView {
         pushed_at: t.pushed_at,
         state: t.state.as_str().to_owned(),
         attempts: t.attempts,
+        last_attempt_at: t.attempted_at,
         last_error: t.last_error.clone(),
     }
 }
@@ -279,4 +288,58 @@ pub(crate) async fn cancel(
         .map_err(|_| Problem::new(ErrorCode::ScheduledPriceNotFound, "no such scheduled price"))?;
     engine.cancel_scheduled_price(tenant, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A channel's prices per push state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ChannelPricesView {
+    /// Prices not pushed yet (or changed since).
+    pending: u64,
+    /// Prices the channel shows.
+    pushed: u64,
+    /// Prices the platform refused (pushed again on the next change or a resync).
+    failed: u64,
+    /// Listings a resync marked to be pushed again (resync only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resynced: Option<u64>,
+}
+
+/// A channel's prices per push state (follow a resync with it).
+#[utoipa::path(get, path = "/api/v1/channels/{id}/prices", tag = "prices", params(("id" = String, Path)),
+    responses((status = 200, body = ChannelPricesView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub(crate) async fn channel_prices(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChannelPricesView>> {
+    let (pending, pushed, failed) = engine.price_summary(tenant, channel_id(&id)?).await?;
+    Ok(Json(ChannelPricesView {
+        pending,
+        pushed,
+        failed,
+        resynced: None,
+    }))
+}
+
+/// Pushes the price of every listing of the channel again (those whose SKU has a
+/// price, when the channel shows prices); `resynced` says how many.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/prices/resync", tag = "prices", params(("id" = String, Path)),
+    responses((status = 202, body = ChannelPricesView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub(crate) async fn resync(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<ChannelPricesView>)> {
+    let channel = channel_id(&id)?;
+    let n = engine.resync_prices(tenant, channel).await?;
+    let (pending, pushed, failed) = engine.price_summary(tenant, channel).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ChannelPricesView {
+            pending,
+            pushed,
+            failed,
+            resynced: Some(n),
+        }),
+    ))
 }

@@ -470,6 +470,28 @@ pub trait PriceStore: Send + Sync {
         force: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// A window edge's timer, in one transaction
+    /// ([`crate::price_writes::mark_window_edge`]); the number of targets marked.
+    async fn mark_price_edge(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Makes every listing of the channel with a price pending again, in one
+    /// transaction ([`crate::price_writes::resync_prices`]); how many.
+    async fn resync_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A channel's price targets per state: (pending, pushed, failed).
+    async fn price_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)>;
     /// A SKU's prices (`None` when it is not a product).
     async fn sku_prices(
         &self,

@@ -302,6 +302,7 @@ impl Api {
                 format!("/api/v1/channels/{id}"),
                 format!("/api/v1/channels/{id}/listings?limit=500"),
                 format!("/api/v1/channels/{id}/stock"),
+                format!("/api/v1/channels/{id}/prices"),
                 format!("/api/v1/channels/{id}/status-map"),
                 format!("/api/v1/channels/{id}/payment-map"),
                 format!("/api/v1/channels/{id}/customer-fields"),

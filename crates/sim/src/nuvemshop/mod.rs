@@ -492,6 +492,28 @@ impl NuvemshopSim {
         Ok(())
     }
 
+    /// Sets a variant's price and promotional price (centavos), as an edit in the
+    /// platform's admin would (prices drifting away from ponte's).
+    pub fn set_variant_price(
+        &self,
+        product_id: u64,
+        variant_id: u64,
+        price: Option<i64>,
+        promotional_price: Option<i64>,
+    ) -> Result<(), SimError> {
+        let mut store = self.write();
+        let now = store.clock.tick();
+        let v = store
+            .products
+            .get_mut(&product_id)
+            .and_then(|p| p.variants.iter_mut().find(|v| v.id == variant_id))
+            .ok_or_else(|| SimError::NotFound(format!("variant {product_id}/{variant_id}")))?;
+        v.price = price;
+        v.promotional_price = promotional_price;
+        v.updated_at = now;
+        Ok(())
+    }
+
     /// Metafields attached to an order (`owner_resource: "Order"`).
     pub fn metafields_for(&self, order_id: u64) -> Vec<Value> {
         let store = self.read();
