@@ -1,12 +1,13 @@
 //! Prices: a bulk of prices (current or scheduled), a SKU's prices with every
-//! channel's value and push state, the scheduled prices (listed, cancelled), and a
-//! channel's prices per push state and resync.
+//! channel's value and push state, the scheduled prices (listed, cancelled), the push
+//! history, and a channel's prices per push state and resync.
 
 use crate::access::Tenant;
 use crate::channels::channel_id;
 use crate::json_body::JsonBody;
 use crate::orders::query;
 use crate::problem::{ApiResult, Problem};
+use crate::stock::{PushPage, PushQuery};
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -29,6 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(write).layer(DefaultBodyLimit::max(MAX_PRICES_BODY)),
         )
         .route("/prices/scheduled", get(scheduled))
+        .route("/prices/pushes", get(pushes))
         .route("/prices/scheduled/{id}", delete(cancel))
         .route("/prices/{sku}", get(sku_prices))
         .route("/channels/{id}/prices", get(channel_prices))
@@ -233,6 +235,22 @@ pub(crate) async fn sku_prices(
 ) -> ApiResult<Json<SkuPricesView>> {
     let (p, now) = engine.sku_prices(tenant, &sku).await?;
     Ok(Json(sku_view(&p, now)))
+}
+
+/// Every price push call, newest first (of one channel, carrying one SKU): what was
+/// sent, the answer, the outcome.
+#[utoipa::path(get, path = "/api/v1/prices/pushes", tag = "prices", params(PushQuery),
+    responses((status = 200, body = PushPage)), security(("bearer" = [])))]
+pub(crate) async fn pushes(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    q: Result<Query<PushQuery>, QueryRejection>,
+) -> ApiResult<Json<PushPage>> {
+    let (channel, sku, page) = query(q)?.filter()?;
+    let p = engine
+        .price_pushes(tenant, channel, sku.as_deref(), &page)
+        .await?;
+    Ok(Json(p.into()))
 }
 
 /// Paging.

@@ -310,6 +310,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             ],
         ],
     ),
+    ("get", "/api/v1/prices/pushes", &[LIST]),
     ("get", "/api/v1/prices/scheduled", &[LIST]),
     (
         "delete",

@@ -10,7 +10,7 @@ use ponte_core::price::PriceProblem;
 use ponte_core::{ChannelId, ErrorCode, ScheduledPriceId, TenantId};
 use ponte_store::{
     Job, JobLease, JobOutcome, NewPrice, Page, PageRequest, PriceEdgeJob, PriceScheduleJob,
-    PricesWritten, ScheduledPrice, SkuPrices,
+    PricesWritten, ScheduledPrice, SkuPrices, StockPush,
 };
 use std::collections::BTreeMap;
 
@@ -214,6 +214,17 @@ impl Engine {
             .await?;
         self.wake_workers();
         Ok(n)
+    }
+
+    /// The price push history.
+    pub async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<StockPush>, EngineError> {
+        Ok(self.store.price_pushes(tenant, channel, sku, page).await?)
     }
 
     /// A channel's prices per state: (pending, pushed, failed).

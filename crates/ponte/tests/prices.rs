@@ -345,6 +345,24 @@ async fn a_promotional_window_opens_and_closes_and_a_resync_pushes_again(backend
         "the product once per edge and once at first: {:?}",
         sim.sim.requests()
     );
+    let history = ponte
+        .get(&format!(
+            "/api/v1/prices/pushes?channel_id={}&sku={sku}",
+            w.ns
+        ))
+        .await;
+    let outcomes: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["succeeded"; 3], "{history}");
+    assert_eq!(
+        history["items"][0]["items"][0]["price"]["promotional_price"],
+        marked(1500),
+        "the price as ponte holds it, the window with it: {history}"
+    );
     // VTEX keeps the window itself (a fixed price with its dateRange): told once.
     assert_eq!(
         w.vtex.sim.request_count(&Method::PUT, "/pricing/prices/"),

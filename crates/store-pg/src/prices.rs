@@ -13,7 +13,7 @@ use ponte_store::price_from_text;
 use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
 use ponte_store::*;
 use uuid::Uuid;
 
@@ -101,6 +101,16 @@ impl PriceStore for PgStore {
         let n = price_writes::resync_prices(&mut PgTx(&mut tx), tenant, channel, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(n)
+    }
+
+    async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>> {
+        crate::stock_push::list(PushHistory::Prices, self, tenant, channel, sku, page).await
     }
 
     async fn price_summary(

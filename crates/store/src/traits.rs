@@ -486,6 +486,15 @@ pub trait PriceStore: Send + Sync {
         channel: ChannelId,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// Price push calls, newest first (of one channel, touching one SKU), in the shape
+    /// of the stock history (items carry the price).
+    async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::StockPush>>;
     /// A channel's price targets per state: (pending, pushed, failed).
     async fn price_summary(
         &self,

@@ -291,6 +291,7 @@ impl Api {
             "/api/v1/unmapped-skus",
             "/api/v1/stock/pushes?limit=500",
             "/api/v1/prices/scheduled?limit=500",
+            "/api/v1/prices/pushes?limit=500",
             "/api/v1/webhook-endpoints",
         ] {
             out.insert(path.into(), self.get(path).await);

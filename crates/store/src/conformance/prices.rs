@@ -322,6 +322,41 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         .remove(0);
     assert_eq!((p2.state, p2.attempts), (PushState::Failed, 1));
     assert_eq!(p2.last_error.as_deref(), Some("platform_rejected: 422"));
+    // The history: newest first, per SKU and channel.
+    let all = s.price_pushes(t, None, None, &page_of(1)).await.unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(all.items[0].outcome, "failed");
+    let rest = PageRequest {
+        cursor: all.next_cursor,
+        limit: 10,
+    };
+    let rest = s.price_pushes(t, Some(c), None, &rest).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].items[0]["sku"], "S1");
+    assert_eq!(rest.items[0].items[0]["price"]["price"], 1100);
+    let s1 = s
+        .price_pushes(t, Some(c), Some("S1"), &page_of(10))
+        .await
+        .unwrap();
+    assert_eq!(s1.items.len(), 1);
+    assert_eq!(
+        (s1.items[0].outcome.as_str(), s1.items[0].at),
+        ("succeeded", at)
+    );
+    assert!(s
+        .price_pushes(t, Some(ChannelId::new()), None, &page_of(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(
+        s.stock_pushes(t, None, Some("S1"), &page_of(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the stock history is another"
+    );
     let rest = s.claim_price_targets(&lease, c, 10).await.unwrap().unwrap();
     assert_eq!(
         rest.iter().map(|t| t.sku.as_str()).collect::<Vec<_>>(),
