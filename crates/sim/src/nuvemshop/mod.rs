@@ -479,17 +479,10 @@ impl NuvemshopSim {
         variant_id: u64,
         stock: i64,
     ) -> Result<(), SimError> {
-        let mut store = self.write();
-        let now = store.clock.tick();
-        let v = store
-            .products
-            .get_mut(&product_id)
-            .and_then(|p| p.variants.iter_mut().find(|v| v.id == variant_id))
-            .ok_or_else(|| SimError::NotFound(format!("variant {product_id}/{variant_id}")))?;
-        v.stock = Some(stock);
-        v.stock_management = true;
-        v.updated_at = now;
-        Ok(())
+        self.edit_variant(product_id, variant_id, |v| {
+            v.stock = Some(stock);
+            v.stock_management = true;
+        })
     }
 
     /// Sets a variant's price and promotional price (centavos), as an edit in the
@@ -501,6 +494,19 @@ impl NuvemshopSim {
         price: Option<i64>,
         promotional_price: Option<i64>,
     ) -> Result<(), SimError> {
+        self.edit_variant(product_id, variant_id, |v| {
+            v.price = price;
+            v.promotional_price = promotional_price;
+        })
+    }
+
+    /// Applies `edit` to a variant and marks it updated.
+    fn edit_variant(
+        &self,
+        product_id: u64,
+        variant_id: u64,
+        edit: impl FnOnce(&mut catalogue::Variant),
+    ) -> Result<(), SimError> {
         let mut store = self.write();
         let now = store.clock.tick();
         let v = store
@@ -508,8 +514,7 @@ impl NuvemshopSim {
             .get_mut(&product_id)
             .and_then(|p| p.variants.iter_mut().find(|v| v.id == variant_id))
             .ok_or_else(|| SimError::NotFound(format!("variant {product_id}/{variant_id}")))?;
-        v.price = price;
-        v.promotional_price = promotional_price;
+        edit(v);
         v.updated_at = now;
         Ok(())
     }
