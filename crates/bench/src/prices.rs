@@ -8,7 +8,10 @@
 //! 2. **scheduled**: prices scheduled a few seconds ahead, one per product, spread
 //!    over a few seconds; lateness from each one's `effective_at` to the store
 //!    receiving its push (the timer firing, the push job and the call).
-//! 3. **bulk**: several channels listing the same catalogue, then many price changes
+//! 3. **window opens**: the same with promotional windows opening then (written with
+//!    their price, pushed at once without the promotion): lateness from each
+//!    `promotional_from` to the store receiving the push with the promotion.
+//! 4. **bulk**: several channels listing the same catalogue, then many price changes
 //!    in one request; time until every store got its last push, and calls per channel
 //!    next to the coalesced minimum (one call per product).
 //!
@@ -45,7 +48,8 @@ pub struct PricesArgs {
     /// Idle and scheduled phases: products listed (3 variants each).
     #[arg(long, default_value_t = 100)]
     pub idle_products: usize,
-    /// Scheduled phase: prices scheduled (one per product, at most `idle_products`).
+    /// Scheduled and window phases: prices scheduled, windows opening (one per
+    /// product, at most `idle_products`).
     #[arg(long, default_value_t = 100)]
     pub scheduled: usize,
     /// Bulk phase: products in each store's catalogue.
@@ -227,21 +231,61 @@ async fn idle_run(
     Ok((h, wrong))
 }
 
-/// What the scheduled phase measured: effective_at -> push, µs, and what is wrong.
-async fn scheduled(a: &PricesArgs) -> anyhow::Result<(Histogram<u64>, Vec<String>)> {
+/// What a timer phase waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// A scheduled price taking effect (`effective_at`).
+    Scheduled,
+    /// A promotional window opening (`promotional_from`), written with the price.
+    WindowOpens,
+}
+
+impl Timer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::WindowOpens => "window",
+        }
+    }
+
+    /// The row of `sku` due at `at`.
+    fn row(self, sku: &str, at: &str) -> Value {
+        match self {
+            Self::Scheduled => json!({"sku": sku, "price_cents": 5000, "effective_at": at}),
+            Self::WindowOpens => json!({"sku": sku, "price_cents": 5000,
+                "promotional_price_cents": 4000, "promotional_from": at}),
+        }
+    }
+
+    /// The variant shows the change (price, or promotional price).
+    fn shown(self, shop: &Shop, p: u64, v: u64) -> bool {
+        let Some(v) = shop.sim.variant(p, v) else {
+            return false;
+        };
+        match self {
+            Self::Scheduled => v["price"] == decimal(5000),
+            Self::WindowOpens => v["promotional_price"] == decimal(4000),
+        }
+    }
+}
+
+/// What a timer phase measured: due time -> push, µs, and what is wrong.
+async fn timers(a: &PricesArgs, timer: Timer) -> anyhow::Result<(Histogram<u64>, Vec<String>)> {
     let (hub, shop, items) = one_channel(&a.target, a.idle_products).await?;
-    let out = scheduled_run(&hub, &shop, &items, a.scheduled).await;
+    let out = timers_run(&hub, &shop, &items, a.scheduled, timer).await;
     hub.finish().await;
     out
 }
 
-async fn scheduled_run(
+/// `n` changes, one SKU per product, due 3 s from now and then every 30 ms; each one's
+/// lateness is from its due time to the first push of its product at or after it.
+async fn timers_run(
     hub: &Hub,
     shop: &Shop,
     items: &[Item],
     n: usize,
+    timer: Timer,
 ) -> anyhow::Result<(Histogram<u64>, Vec<String>)> {
-    // One SKU per product, due 3 s from now and then every 30 ms.
     let firsts: Vec<&Item> = items.iter().step_by(VARIANTS).take(n).collect();
     let (now, wall) = (Instant::now(), Utc::now());
     let due: Vec<(Instant, chrono::DateTime<Utc>)> = (0..firsts.len())
@@ -256,24 +300,16 @@ async fn scheduled_run(
         .iter()
         .zip(&due)
         .map(|((_, _, sku), (_, at))| {
-            json!({"sku": sku, "price_cents": 5000,
-                   "effective_at": at.to_rfc3339_opts(SecondsFormat::Micros, true)})
+            timer.row(sku, &at.to_rfc3339_opts(SecondsFormat::Micros, true))
         })
         .collect();
-    let w = hub
-        .post("/api/v1/prices", &json!({ "prices": rows }))
+    hub.post("/api/v1/prices", &json!({ "prices": rows }))
         .await?;
-    if w["scheduled"].as_array().map(Vec::len) != Some(firsts.len()) {
-        bail!("scheduled prices: {w}");
-    }
     let last = due.last().map(|d| d.0).unwrap_or(now);
     let mut wrong = vec![];
-    while firsts
-        .iter()
-        .any(|(p, v, _)| shown(shop, *p, *v) != Some(decimal(5000)))
-    {
+    while firsts.iter().any(|(p, v, _)| !timer.shown(shop, *p, *v)) {
         if Instant::now() > last + TIMEOUT {
-            wrong.push("scheduled prices not all shown".into());
+            wrong.push(format!("{} changes not all shown", timer.name()));
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -281,17 +317,25 @@ async fn scheduled_run(
     let (pushes, _) = shop.pushes();
     let mut h = histogram()?;
     for ((p, _, _), (at, _)) in firsts.iter().zip(&due) {
-        if let Some(first) = push_of(&pushes, *p, now, None) {
-            if first < *at {
+        // A scheduled price is pushed once, at its time; a window's price at once
+        // (no promotion yet), then again when the window opens.
+        let from = match timer {
+            Timer::Scheduled => now,
+            Timer::WindowOpens => *at,
+        };
+        match push_of(&pushes, *p, from, None) {
+            Some(first) if first < *at => {
                 wrong.push(format!("product {p} pushed before its time"));
             }
-            h.record((first.saturating_duration_since(*at).as_micros() as u64).max(1))?;
-        } else {
-            wrong.push(format!("product {p}: no push"));
+            Some(first) => {
+                h.record((first.saturating_duration_since(*at).as_micros() as u64).max(1))?;
+            }
+            None => wrong.push(format!("product {p}: no push")),
         }
     }
     eprintln!(
-        "prices scheduled: {} prices, lateness p99 {:.1} ms",
+        "prices {}: {} changes, lateness p99 {:.1} ms",
+        timer.name(),
         firsts.len(),
         h.value_at_quantile(0.99) as f64 / 1000.0
     );
@@ -420,15 +464,18 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
         bail!("catalogues need products and variants; --scheduled at most --idle-products");
     }
     let (idle_h, mut wrong) = idle(&a).await?;
-    let (late_h, w) = scheduled(&a).await?;
+    let (late_h, w) = timers(&a, Timer::Scheduled).await?;
+    wrong.extend(w);
+    let (edge_h, w) = timers(&a, Timer::WindowOpens).await?;
     wrong.extend(w);
     let b = bulk(&a).await?;
     wrong.extend(b.wrong.iter().cloned());
     let worst = b.calls.iter().copied().max().unwrap_or(0);
     let ratio = worst as f64 / b.minimum.max(1) as f64;
-    let (idle99, late99) = (
+    let (idle99, late99, edge99) = (
         idle_h.value_at_quantile(0.99),
         late_h.value_at_quantile(0.99),
+        edge_h.value_at_quantile(0.99),
     );
     let rows = [
         Row {
@@ -454,6 +501,18 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
             value: ms(late99),
             target: ms(P99_US),
             ok: Some(late99 <= P99_US),
+        },
+        Row {
+            name: "window opens: lateness p50",
+            value: ms(edge_h.value_at_quantile(0.5)),
+            target: String::new(),
+            ok: None,
+        },
+        Row {
+            name: "window opens: lateness p99",
+            value: ms(edge99),
+            target: ms(P99_US),
+            ok: Some(edge99 <= P99_US),
         },
         Row {
             name: "bulk: calls per channel / minimum",
@@ -482,6 +541,9 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
         "scheduled": {"prices": a.scheduled,
                       "p50_ms": late_h.value_at_quantile(0.5) as f64 / 1000.0,
                       "p99_ms": late99 as f64 / 1000.0},
+        "window_opens": {"prices": a.scheduled,
+                         "p50_ms": edge_h.value_at_quantile(0.5) as f64 / 1000.0,
+                         "p99_ms": edge99 as f64 / 1000.0},
         "bulk": {"changes": b.changes, "skus": b.skus, "channels": b.calls.len(),
                  "minimum_calls": b.minimum, "calls": b.calls, "calls_ratio": ratio,
                  "api_s": b.api.as_secs_f64(), "wall_s": b.wall.as_secs_f64()},
