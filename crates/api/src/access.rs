@@ -37,7 +37,7 @@ const fn records(role: Role, kind: &'static str) -> Policy {
 
 /// The policy of a route (its path template under `/api/v1`, as the router matched it).
 /// Reads need `viewer` (tokens, people and the audit trail: `admin`); ERP actions,
-/// resends, task runs, syncs, stock and webhook recover/resend `operator`; channels,
+/// resends, task runs, syncs, stock, prices and webhook recover/resend `operator`; channels,
 /// credentials, settings, webhook endpoints, tokens and people `admin`.
 pub(crate) fn policy(method: &Method, path: &str) -> Policy {
     use Role::*;
@@ -60,6 +60,7 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         ("POST", "/channels/{id}/sync") => records(Operator, "channel.synced"),
         ("POST", "/status-sends/resend") => records(Operator, "status_sends.resent"),
         ("POST", "/channels/{id}/stock/resync") => records(Operator, "stock.resynced"),
+        ("POST", "/channels/{id}/prices/resync") => records(Operator, "prices.resynced"),
         ("POST", "/prices") => needs(Operator),
         ("DELETE", "/prices/scheduled/{id}") => records(Operator, "price.schedule_cancelled"),
         ("POST", "/channels/{id}/subscription/check") => records(Operator, "subscription.checked"),

@@ -30,7 +30,7 @@ pub(crate) struct AuditView {
     actor_name: String,
     /// `channel.created`, `channel.updated`, `channel.disabled`, `settings.updated`,
     /// `task.updated`, `task.run`, `channel.synced`, `status_sends.resent`,
-    /// `stock.resynced`, `subscription.checked`, `token.created`, `token.revoked`,
+    /// `stock.resynced`, `prices.resynced`, `subscription.checked`, `token.created`, `token.revoked`,
     /// `user.created`, `user.updated`, `user.deleted`, `user.password_reset_link`,
     /// `user.password_set`, `tenant.created`, `tenant.updated`, `tenant.plan_changed`.
     kind: String,

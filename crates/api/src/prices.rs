@@ -1,10 +1,13 @@
 //! Prices: a bulk of prices (current or scheduled), a SKU's prices with every
-//! channel's value and push state, and the scheduled prices (listed, cancelled).
+//! channel's value and push state, the scheduled prices (listed, cancelled), the push
+//! history, and a channel's prices per push state and resync.
 
 use crate::access::Tenant;
+use crate::channels::channel_id;
 use crate::json_body::JsonBody;
 use crate::orders::query;
 use crate::problem::{ApiResult, Problem};
+use crate::stock::{PushPage, PushQuery};
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -27,8 +30,11 @@ pub(crate) fn routes() -> Router<AppState> {
             post(write).layer(DefaultBodyLimit::max(MAX_PRICES_BODY)),
         )
         .route("/prices/scheduled", get(scheduled))
+        .route("/prices/pushes", get(pushes))
         .route("/prices/scheduled/{id}", delete(cancel))
         .route("/prices/{sku}", get(sku_prices))
+        .route("/channels/{id}/prices", get(channel_prices))
+        .route("/channels/{id}/prices/resync", post(resync))
 }
 
 /// One price row. Amounts in centavos.
@@ -168,7 +174,11 @@ pub(crate) struct ChannelPriceView {
     pushed_at: Option<DateTime<Utc>>,
     /// `pending`, `pushed` or `failed`.
     state: String,
+    /// Failed attempts since the last success.
     attempts: u32,
+    /// When a push call last carried it, whatever its outcome.
+    last_attempt_at: Option<DateTime<Utc>>,
+    /// The last failure.
     last_error: Option<String>,
 }
 
@@ -183,6 +193,7 @@ fn channel_view(t: &PriceTarget) -> ChannelPriceView {
         pushed_at: t.pushed_at,
         state: t.state.as_str().to_owned(),
         attempts: t.attempts,
+        last_attempt_at: t.attempted_at,
         last_error: t.last_error.clone(),
     }
 }
@@ -224,6 +235,22 @@ pub(crate) async fn sku_prices(
 ) -> ApiResult<Json<SkuPricesView>> {
     let (p, now) = engine.sku_prices(tenant, &sku).await?;
     Ok(Json(sku_view(&p, now)))
+}
+
+/// Every price push call, newest first (of one channel, carrying one SKU): what was
+/// sent, the answer, the outcome.
+#[utoipa::path(get, path = "/api/v1/prices/pushes", tag = "prices", params(PushQuery),
+    responses((status = 200, body = PushPage)), security(("bearer" = [])))]
+pub(crate) async fn pushes(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    q: Result<Query<PushQuery>, QueryRejection>,
+) -> ApiResult<Json<PushPage>> {
+    let (channel, sku, page) = query(q)?.filter()?;
+    let p = engine
+        .price_pushes(tenant, channel, sku.as_deref(), &page)
+        .await?;
+    Ok(Json(p.into()))
 }
 
 /// Paging.
@@ -279,4 +306,58 @@ pub(crate) async fn cancel(
         .map_err(|_| Problem::new(ErrorCode::ScheduledPriceNotFound, "no such scheduled price"))?;
     engine.cancel_scheduled_price(tenant, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A channel's prices per push state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ChannelPricesView {
+    /// Prices not pushed yet (or changed since).
+    pending: u64,
+    /// Prices the channel shows.
+    pushed: u64,
+    /// Prices the platform refused (pushed again on the next change or a resync).
+    failed: u64,
+    /// Listings a resync marked to be pushed again (resync only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resynced: Option<u64>,
+}
+
+/// A channel's prices per push state (follow a resync with it).
+#[utoipa::path(get, path = "/api/v1/channels/{id}/prices", tag = "prices", params(("id" = String, Path)),
+    responses((status = 200, body = ChannelPricesView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub(crate) async fn channel_prices(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChannelPricesView>> {
+    let (pending, pushed, failed) = engine.price_summary(tenant, channel_id(&id)?).await?;
+    Ok(Json(ChannelPricesView {
+        pending,
+        pushed,
+        failed,
+        resynced: None,
+    }))
+}
+
+/// Pushes the price of every listing of the channel again (those whose SKU has a
+/// price, when the channel shows prices); `resynced` says how many.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/prices/resync", tag = "prices", params(("id" = String, Path)),
+    responses((status = 202, body = ChannelPricesView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub(crate) async fn resync(
+    State(engine): State<AppState>,
+    Extension(Tenant(tenant)): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<ChannelPricesView>)> {
+    let channel = channel_id(&id)?;
+    let n = engine.resync_prices(tenant, channel).await?;
+    let (pending, pushed, failed) = engine.price_summary(tenant, channel).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ChannelPricesView {
+            pending,
+            pushed,
+            failed,
+            resynced: Some(n),
+        }),
+    ))
 }

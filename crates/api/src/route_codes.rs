@@ -160,6 +160,16 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[&[E::ChannelNotFound]],
     ),
     (
+        "get",
+        "/api/v1/channels/{id}/prices",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
+        "post",
+        "/api/v1/channels/{id}/prices/resync",
+        &[&[E::ChannelNotFound]],
+    ),
+    (
         "post",
         "/api/v1/channels/{id}/subscription/check",
         &[&[E::ChannelNotFound]],
@@ -300,6 +310,7 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
             ],
         ],
     ),
+    ("get", "/api/v1/prices/pushes", &[LIST]),
     ("get", "/api/v1/prices/scheduled", &[LIST]),
     (
         "delete",

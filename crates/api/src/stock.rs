@@ -18,7 +18,7 @@ use ponte_core::ChannelId;
 use ponte_core::ErrorCode;
 use ponte_engine::ProductInput;
 use ponte_store::{
-    Listing, NewMovement, PageRequest, Product, SkuStock, StockPush, UnmappedSku, Warehouse,
+    Listing, NewMovement, Page, PageRequest, Product, SkuStock, StockPush, UnmappedSku, Warehouse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -471,12 +471,45 @@ pub(crate) struct PushQuery {
     limit: Option<u32>,
 }
 
+/// A push history's filter (channel, SKU) and page, the cursor checked.
+pub(crate) type PushFilter = (Option<ChannelId>, Option<String>, PageRequest);
+
+impl PushQuery {
+    /// The filter and page (`invalid_cursor` for a cursor the API did not hand out).
+    pub(crate) fn filter(self) -> Result<PushFilter, Problem> {
+        if self
+            .cursor
+            .as_deref()
+            .is_some_and(|c| c.parse::<i64>().is_err())
+        {
+            return Err(Problem::new(
+                ErrorCode::InvalidCursor,
+                "cursor is not one this API returned",
+            ));
+        }
+        let page = PageRequest {
+            cursor: self.cursor,
+            limit: self.limit.unwrap_or(100),
+        };
+        Ok((self.channel_id, self.sku, page))
+    }
+}
+
 /// A page of pushes.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PushPage {
     #[schema(value_type = Vec<Object>)]
     items: Vec<StockPush>,
     next_cursor: Option<String>,
+}
+
+impl From<Page<StockPush>> for PushPage {
+    fn from(p: Page<StockPush>) -> Self {
+        PushPage {
+            items: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
 }
 
 /// Every stock push call, newest first: what was sent, the answer, the outcome.
@@ -487,31 +520,11 @@ pub(crate) async fn pushes(
     Extension(Tenant(tenant)): Extension<Tenant>,
     q: Result<Query<PushQuery>, QueryRejection>,
 ) -> ApiResult<Json<PushPage>> {
-    let q = query(q)?;
-    if q.cursor
-        .as_deref()
-        .is_some_and(|c| c.parse::<i64>().is_err())
-    {
-        return Err(Problem::new(
-            ErrorCode::InvalidCursor,
-            "cursor is not one this API returned",
-        ));
-    }
+    let (channel, sku, page) = query(q)?.filter()?;
     let p = engine
-        .stock_pushes(
-            tenant,
-            q.channel_id,
-            q.sku.as_deref(),
-            &PageRequest {
-                cursor: q.cursor,
-                limit: q.limit.unwrap_or(100),
-            },
-        )
+        .stock_pushes(tenant, channel, sku.as_deref(), &page)
         .await?;
-    Ok(Json(PushPage {
-        items: p.items,
-        next_cursor: p.next_cursor,
-    }))
+    Ok(Json(p.into()))
 }
 
 /// A channel's stock values per state.

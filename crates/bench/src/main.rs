@@ -12,6 +12,7 @@ mod load;
 mod mercadolivre;
 mod pg;
 mod poll;
+mod prices;
 mod remap;
 mod report;
 mod retention;
@@ -49,6 +50,9 @@ enum Cmd {
     /// propagate many changes to several channels, without and with Nuvemshop's rate
     /// limit.
     Stock(stock::StockArgs),
+    /// Price change to platform push p99 on an idle channel, scheduled price lateness,
+    /// and calls per channel next to the coalesced minimum for a bulk of changes.
+    Prices(prices::PricesArgs),
     /// Orders imported per second from a simulated VTEX account through Feed v3 (the
     /// scheduled run) and through a manual sync of the OMS list.
     Vtex(vtex::VtexArgs),
@@ -102,6 +106,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Sends(a) => sends::sends(a).await.map(|_| ()),
             Cmd::Poll(a) => poll::poll(a).await.map(|_| ()),
             Cmd::Stock(a) => stock::stock(a).await.map(|_| ()),
+            Cmd::Prices(a) => prices::prices(a).await.map(|_| ()),
             Cmd::Vtex(a) => vtex::vtex(a).await.map(|_| ()),
             Cmd::Mercadolivre(a) => mercadolivre::mercadolivre(a).await.map(|_| ()),
             Cmd::Americanas(a) => americanas::americanas(a).await.map(|_| ()),
@@ -125,6 +130,7 @@ fn main() -> anyhow::Result<()> {
                     if target.instances == 1 {
                         poll::poll(poll::PollArgs::preset(quick, target.clone())).await?;
                         stock::stock(stock::StockArgs::preset(quick, target.clone())).await?;
+                        prices::prices(prices::PricesArgs::preset(quick, target.clone())).await?;
                         vtex::vtex(vtex::VtexArgs::preset(quick, target.clone())).await?;
                         mercadolivre::mercadolivre(mercadolivre::MlArgs::preset(
                             quick,

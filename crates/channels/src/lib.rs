@@ -98,6 +98,12 @@ pub trait Platform: Send + Sync {
             shipping_status: &[],
         }
     }
+    /// Whether the platform keeps a promotional window itself (VTEX: a fixed price's
+    /// `dateRange`). A platform that does not shows the promotion in force when it was
+    /// pushed, so ponte pushes its prices again whenever a window opens or closes.
+    fn keeps_price_windows(&self) -> bool {
+        false
+    }
     /// The connector's documented status table (first match wins; a status no row
     /// matches is imported as `awaiting_payment`).
     fn default_status_table(&self) -> StatusTable {

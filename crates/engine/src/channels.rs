@@ -150,11 +150,13 @@ impl Engine {
     }
 
     /// Checks the warehouses a channel's stock settings name exist, and stores the
-    /// settings where stock reads them (recomputing what the channel should show).
+    /// settings where stock and prices read them (recomputing what the channel should
+    /// show).
     async fn apply_stock_settings(
         &self,
         tenant: TenantId,
         id: ChannelId,
+        platform: &dyn Platform,
         settings: &serde_json::Value,
     ) -> Result<(), EngineError> {
         let (_, stock, prices, _) = split_common(settings)?;
@@ -188,6 +190,7 @@ impl Engine {
             markup_bp: prices
                 .markup_bp()
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            window_edges: !platform.keeps_price_windows(),
         };
         self.store
             .set_channel_prices(tenant, id, &cp, false, self.clock.now())
@@ -287,7 +290,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.apply_stock_settings(tenant, id, &ch.settings).await?;
+        self.apply_stock_settings(tenant, id, platform.as_ref(), &ch.settings)
+            .await?;
         self.store.insert_channel(&ch).await?;
         self.ensure_channel_tasks(tenant, id).await?;
         tracing::info!(channel = %id, platform = %ch.platform, "channel created");
@@ -368,7 +372,8 @@ impl Engine {
                 .await?;
         }
         ch.updated_at = self.clock.now();
-        self.apply_stock_settings(tenant, id, &ch.settings).await?;
+        self.apply_stock_settings(tenant, id, platform.as_ref(), &ch.settings)
+            .await?;
         self.store.update_channel(&ch).await?;
         self.forget_channel(id);
         // Sends held by an auth failure (or a disabled channel) go out now.

@@ -58,6 +58,12 @@ impl Engine {
             }
         };
         let connector = &ready.connector;
+        // A platform without windows of its own takes the promotion in force when
+        // pushed: the record notes that moment (an edge passing meanwhile re-marks).
+        let windowless = self
+            .platform(&ready.platform)
+            .map(|p| !p.keeps_price_windows())
+            .unwrap_or(true);
         let mut later: Later = None;
         loop {
             if *stop.borrow() {
@@ -99,7 +105,8 @@ impl Engine {
                     let why = "rate_limited: waiting for the channel's request budget".into();
                     return Some(self.retry_in(wait, why, false));
                 }
-                let calls = connector.push_prices(chunk, self.clock.now()).await;
+                let priced_at = self.clock.now();
+                let calls = connector.push_prices(chunk, priced_at).await;
                 if let Some(e) = calls
                     .iter()
                     .filter_map(|c| c.result.as_ref().err())
@@ -109,7 +116,11 @@ impl Engine {
                 }
                 let records: Vec<PricePushRecord> = calls
                     .iter()
-                    .map(|c| self.price_record(channel, c, &attempts, &mut later))
+                    .map(|c| {
+                        let mut r = self.price_record(channel, c, &attempts, &mut later);
+                        r.priced_at = windowless.then_some(priced_at);
+                        r
+                    })
                     .collect();
                 if let Err(e) = self
                     .store
@@ -153,6 +164,7 @@ impl Engine {
             http_status: call.info.status,
             duration_ms: u64::try_from(call.info.duration.as_millis()).unwrap_or(u64::MAX),
             outcome,
+            priced_at: None,
         }
     }
 }

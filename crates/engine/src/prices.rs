@@ -1,15 +1,16 @@
 //! Prices as the API sees them: a bulk of prices (checked row by row, all or nothing),
-//! a SKU's prices, scheduled prices listed and cancelled, and the timer job that
-//! applies a scheduled price at its time.
+//! a SKU's prices, scheduled prices listed and cancelled, a channel's resync, and the
+//! timer jobs that apply a scheduled price at its time and push prices again when
+//! promotional windows open or close.
 
 use crate::stock::StockError;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceProblem;
-use ponte_core::{ErrorCode, ScheduledPriceId, TenantId};
+use ponte_core::{ChannelId, ErrorCode, ScheduledPriceId, TenantId};
 use ponte_store::{
-    Job, JobLease, JobOutcome, NewPrice, Page, PageRequest, PriceScheduleJob, PricesWritten,
-    ScheduledPrice, SkuPrices,
+    Job, JobLease, JobOutcome, NewPrice, Page, PageRequest, PriceEdgeJob, PriceScheduleJob,
+    PricesWritten, ScheduledPrice, SkuPrices, StockPush,
 };
 use std::collections::BTreeMap;
 
@@ -156,6 +157,84 @@ impl Engine {
         if let Err(e) = self.store.finish_job(&lease, &outcome, now).await {
             tracing::warn!(error = %e, "finishing a scheduled price job");
         }
+    }
+
+    /// Runs a window edge's timer job: every price whose promotional window opens or
+    /// closes then is marked to be pushed again to the channels that keep no windows
+    /// of their own (once across instances: the job is claimed by one).
+    pub(crate) async fn run_price_edge_job(&self, job: &Job) {
+        let lease = JobLease {
+            job_id: job.id,
+            owner: job.lease_owner.clone(),
+        };
+        let payload: PriceEdgeJob = match serde_json::from_value(job.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => return self.fail_malformed(&lease, &e).await,
+        };
+        let now = self.clock.now();
+        let outcome = match self
+            .store
+            .mark_price_edge(job.tenant_id, payload.at, now)
+            .await
+        {
+            Ok(marked) => {
+                if marked > 0 {
+                    let late = (now - payload.at).to_std().unwrap_or_default();
+                    tracing::info!(
+                        marked,
+                        late_ms = late.as_millis() as u64,
+                        "promotional window edge"
+                    );
+                    self.wake_workers();
+                }
+                JobOutcome::Done
+            }
+            Err(e) => JobOutcome::Retry {
+                run_at: ponte_core::wait::after(now, std::time::Duration::from_secs(1)),
+                count_attempt: true,
+                error: e.to_string(),
+            },
+        };
+        if let Err(e) = self.store.finish_job(&lease, &outcome, now).await {
+            tracing::warn!(error = %e, "finishing a window edge job");
+        }
+    }
+
+    /// Pushes the price of every listing of the channel again; how many.
+    pub async fn resync_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> Result<u64, EngineError> {
+        self.channel(tenant, channel).await?;
+        self.gate.background_turn().await;
+        let n = self
+            .store
+            .resync_prices(tenant, channel, self.clock.now())
+            .await?;
+        self.wake_workers();
+        Ok(n)
+    }
+
+    /// The price push history.
+    pub async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<StockPush>, EngineError> {
+        Ok(self.store.price_pushes(tenant, channel, sku, page).await?)
+    }
+
+    /// A channel's prices per state: (pending, pushed, failed).
+    pub async fn price_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> Result<(u64, u64, u64), EngineError> {
+        self.channel(tenant, channel).await?;
+        Ok(self.store.price_summary(tenant, channel).await?)
     }
 }
 

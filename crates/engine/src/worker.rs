@@ -9,8 +9,8 @@ use crate::Engine;
 use futures_util::future::join_all;
 use ponte_store::claim::ClaimRequest;
 use ponte_store::{
-    ImportApplied, Job, JobLease, JobOutcome, PRICE_JOB_KIND, PRICE_SCHEDULE_JOB_KIND,
-    SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
+    ImportApplied, Job, JobLease, JobOutcome, PRICE_EDGE_JOB_KIND, PRICE_JOB_KIND,
+    PRICE_SCHEDULE_JOB_KIND, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -40,22 +40,23 @@ impl Workers {
         }
         for i in 0..w.engine.config.task_workers {
             w.spawn(format!("task-{i}"), true, &rx, |e, stop, owner| {
-                long_job_loop(e, stop, owner, TASK_JOB_KIND)
+                long_job_loop(e, stop, owner, &[TASK_JOB_KIND])
             });
         }
         for i in 0..w.engine.config.stock_workers {
             w.spawn(format!("stock-{i}"), true, &rx, |e, stop, owner| {
-                long_job_loop(e, stop, owner, STOCK_JOB_KIND)
+                long_job_loop(e, stop, owner, &[STOCK_JOB_KIND])
             });
         }
-        // Scheduled prices: short jobs, due at their time (the loop sleeps until the
-        // next job of any kind is due, so a timer fires within its idle floor).
+        // Price timers (scheduled prices, promotional window edges): short jobs, due
+        // at their time (the loop sleeps until the next job of any kind is due, so a
+        // timer fires within its idle floor).
         w.spawn("price-timers".into(), true, &rx, |e, stop, owner| {
-            long_job_loop(e, stop, owner, PRICE_SCHEDULE_JOB_KIND)
+            long_job_loop(e, stop, owner, PRICE_TIMER_KINDS)
         });
         // Price pushes: the stock flusher's design, in a loop of their own.
         w.spawn("price-push".into(), true, &rx, |e, stop, owner| {
-            long_job_loop(e, stop, owner, PRICE_JOB_KIND)
+            long_job_loop(e, stop, owner, &[PRICE_JOB_KIND])
         });
         w.spawn("webhooks".into(), false, &rx, |e, stop, owner| {
             crate::webhook_delivery::webhook_loop(e, stop, owner)
@@ -194,29 +195,35 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
     }
 }
 
-/// Runs long jobs of one kind (task runs, stock pushes: minutes under a platform's rate
-/// limit) one at a time, in loops of their own so that imports and sends never wait
-/// behind them.
+/// The price timers' kinds: scheduled prices and promotional window edges.
+const PRICE_TIMER_KINDS: &[&str] = &[PRICE_SCHEDULE_JOB_KIND, PRICE_EDGE_JOB_KIND];
+
+/// Runs long jobs of some kinds (task runs, stock pushes: minutes under a platform's
+/// rate limit) one at a time, in loops of their own so that imports and sends never
+/// wait behind them.
 async fn long_job_loop(
     engine: Arc<Engine>,
     mut stop: watch::Receiver<bool>,
     owner: String,
-    kind: &'static str,
+    kinds: &'static [&'static str],
 ) {
     while !*stop.borrow() {
         let notified = engine.wake.notified();
         let jobs = engine
             .store
-            .claim_jobs(&owner, &[kind], 1, engine.clock.now(), engine.config.lease)
+            .claim_jobs(&owner, kinds, 1, engine.clock.now(), engine.config.lease)
             .await;
         match jobs {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
                     let run = async {
+                        let kind = job.kind.as_str();
                         if kind == STOCK_JOB_KIND {
                             engine.run_stock_job(&job, &stop).await;
                         } else if kind == PRICE_SCHEDULE_JOB_KIND {
                             engine.run_price_schedule_job(&job).await;
+                        } else if kind == PRICE_EDGE_JOB_KIND {
+                            engine.run_price_edge_job(&job).await;
                         } else if kind == PRICE_JOB_KIND {
                             engine.run_price_job(&job, &stop).await;
                         } else {
@@ -237,7 +244,7 @@ async fn long_job_loop(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, kind, "claiming jobs");
+                tracing::warn!(error = %e, ?kinds, "claiming jobs");
                 sleep_or_stop(&mut stop, Duration::from_secs(1)).await;
             }
         }

@@ -5,5 +5,5 @@ pub mod admin_cli;
 pub mod app;
 pub mod backend;
 pub mod config;
-pub mod stock_cli;
+pub mod resync_cli;
 pub mod sync_cli;

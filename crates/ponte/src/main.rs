@@ -75,6 +75,11 @@ enum Cmd {
         #[command(subcommand)]
         what: StockCmd,
     },
+    /// Prices on a running server's channels, through its API, following the progress.
+    Prices {
+        #[command(subcommand)]
+        what: PricesCmd,
+    },
     /// The installation's tenants (merchants), on the database directly.
     Tenant {
         #[command(flatten)]
@@ -118,7 +123,14 @@ enum SyncCmd {
 #[derive(Debug, Subcommand)]
 enum StockCmd {
     /// Push every listing of a channel again (the platform then shows ponte's values).
-    Resync(ponte::stock_cli::StockResyncArgs),
+    Resync(ponte::resync_cli::ResyncArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum PricesCmd {
+    /// Push the price of every listing of a channel again (the platform then shows
+    /// ponte's prices).
+    Resync(ponte::resync_cli::ResyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +220,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Remap(args) => ponte::sync_cli::remap::remap_orders(args).await,
         Cmd::Stock {
             what: StockCmd::Resync(args),
-        } => ponte::stock_cli::stock_resync(args).await,
+        } => ponte::resync_cli::resync(ponte::resync_cli::Pushed::Stock, args).await,
+        Cmd::Prices {
+            what: PricesCmd::Resync(args),
+        } => ponte::resync_cli::resync(ponte::resync_cli::Pushed::Prices, args).await,
     }
 }

@@ -95,6 +95,11 @@ async fn stock_resync(args: &[&str]) -> (bool, String, String) {
     piped(&["stock", "resync"], args).await
 }
 
+/// Runs `ponte prices resync ARGS` as [`sync_orders`] does.
+async fn prices_resync(args: &[&str]) -> (bool, String, String) {
+    piped(&["prices", "resync"], args).await
+}
+
 /// Runs `ponte COMMAND ARGS` with stdout piped and no server settings from the
 /// environment: (success, stdout, stdout + stderr).
 async fn piped(command: &[&str], args: &[&str]) -> (bool, String, String) {
@@ -514,6 +519,73 @@ async fn stock_resync_pushes_every_listing_and_follows_the_flusher() {
     for ((p, v, _), n) in catalogue.iter().zip(&want) {
         assert_eq!(sim.sim.variant_stock(*p, *v), Some(*n), "variant {v}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_resync_pushes_every_price_and_follows_the_flusher() {
+    let sim = Sim::start(Sim::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ponte = Ponte::start(dir.path(), &[]);
+    // 20 listings on 10 products; 4 calls a second.
+    let (ch, catalogue, _) = stock_channel(&ponte, &sim, 10, 2, 4.0).await;
+    let (s, c) = ponte
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            &json!({"settings": {"send_prices": true}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let rows: Vec<Value> = catalogue
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, sku))| json!({"sku": sku, "price_cents": 1000 + i as i64}))
+        .collect();
+    let (s, w) = ponte
+        .post("/api/v1/prices", &json!({ "prices": rows }))
+        .await;
+    assert_eq!(s, 201, "{w}");
+    common::wait_for(Duration::from_secs(60), || async {
+        ponte.get(&format!("/api/v1/channels/{ch}/prices")).await["pushed"] == 20
+    })
+    .await;
+    // The platform's prices drift away from ponte's: the resync puts them back.
+    for (p, v, _) in &catalogue {
+        sim.sim.set_variant_price(*p, *v, Some(1), None).unwrap();
+    }
+    sim.sim.clear_requests();
+
+    let (ok, stdout, all) =
+        prices_resync(&["--url", &ponte.base, "--token", TOKEN, "--channel", &ch]).await;
+    assert!(ok, "{all}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with(&format!("resync {ch}: pushed=20 failed=0 in ")),
+        "{stdout}"
+    );
+    assert_eq!(
+        sim.sim.request_count(&Method::PATCH, "/products/"),
+        10,
+        "one call per product"
+    );
+    for (i, (p, v, _)) in catalogue.iter().enumerate() {
+        let cents = 1000 + i as i64;
+        assert_eq!(
+            sim.sim.variant(*p, *v).unwrap()["price"],
+            format!("{}.{:02}", cents / 100, cents % 100)
+        );
+    }
+
+    let missing = ponte_core::ChannelId::new().to_string();
+    let (ok, _, out) = prices_resync(&[
+        "--url",
+        &ponte.base,
+        "--token",
+        TOKEN,
+        "--channel",
+        &missing,
+    ])
+    .await;
+    assert!(!ok && out.contains("404"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

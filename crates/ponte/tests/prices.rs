@@ -2,7 +2,9 @@
 //! changes reaches both channels (markup applied) with calls equal to the coalesced
 //! minimum; bad rows are refused and nothing changes; a scheduled price fires; a
 //! promotional window goes out (Nuvemshop: the promotion in force; VTEX: a fixed price
-//! with its dateRange). SQLite and PostgreSQL.
+//! with its dateRange); a window opens and closes on its own (Nuvemshop is told at each
+//! edge, VTEX keeps the window itself); a resync pushes every price again. SQLite and
+//! PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -18,7 +20,10 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use vtex_harness::{start_public, Vtex};
 
-both_backends!(prices_reach_both_channels_coalesced_scheduled_and_refused);
+both_backends!(
+    prices_reach_both_channels_coalesced_scheduled_and_refused,
+    a_promotional_window_opens_and_closes_and_a_resync_pushes_again
+);
 
 /// `cents` with a +10% markup, rounded half up.
 fn marked(cents: i64) -> i64 {
@@ -41,7 +46,23 @@ fn nuvemshop_price(sim: &Sim, p: u64, v: u64) -> (Value, Value) {
     (v["price"].clone(), v["promotional_price"].clone())
 }
 
-async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Backend) {
+/// ponte with a Nuvemshop channel (+10% markup) listing `products` x `variants`
+/// variants and a VTEX channel listing `vtex_n` SKUs, every listed SKU a product.
+struct World {
+    sim: Sim,
+    vtex: Vtex,
+    // Kept for the scenario's life (the data directory, the scratch database).
+    _storage: Storage,
+    ponte: Ponte,
+    /// Nuvemshop channel id.
+    ns: String,
+    /// (product id, variant id, SKU) of each Nuvemshop variant.
+    catalogue: Vec<(u64, u64, String)>,
+    /// (product id, SKU id, SKU) of each VTEX SKU.
+    vtex_skus: Vec<(String, String, String)>,
+}
+
+async fn world(backend: Backend, products: usize, variants: usize, vtex_n: usize) -> World {
     let sim = Sim::start(Sim::unlimited()).await;
     let vtex = Vtex::start().await;
     let storage = Storage::new(backend).await;
@@ -49,13 +70,12 @@ async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Bac
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ponte = start_public(storage.dir.path(), &env);
 
-    // 30 Nuvemshop products of 3 variants, and 5 VTEX SKUs.
-    let catalogue = sim.sim.add_catalogue(30, 3);
+    let catalogue = sim.sim.add_catalogue(products, variants);
     let vtex_skus: Vec<(String, String, String)> = vtex
         .sim
         .skus()
         .into_iter()
-        .take(5)
+        .take(vtex_n)
         .map(|s| (s.product_id.clone(), s.id.clone(), format!("VTEX-{}", s.id)))
         .collect();
     for sku in catalogue
@@ -111,6 +131,28 @@ async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Bac
     .await;
     sim.sim.clear_requests();
     vtex.sim.clear_requests();
+    World {
+        sim,
+        vtex,
+        _storage: storage,
+        ponte,
+        ns,
+        catalogue,
+        vtex_skus,
+    }
+}
+
+async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Backend) {
+    // 30 Nuvemshop products of 3 variants, and 5 VTEX SKUs.
+    let World {
+        sim,
+        vtex,
+        _storage,
+        ponte,
+        catalogue,
+        vtex_skus,
+        ..
+    } = world(backend, 30, 3, 5).await;
 
     // 1. Ten changes per SKU in one request: the last one wins, one call per
     // Nuvemshop product and per VTEX SKU.
@@ -241,4 +283,133 @@ async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Bac
         until.to_rfc3339_opts(SecondsFormat::Secs, true),
         "{vp}"
     );
+}
+
+async fn a_promotional_window_opens_and_closes_and_a_resync_pushes_again(backend: Backend) {
+    let w = world(backend, 1, 2, 1).await;
+    let (sim, ponte) = (&w.sim, &w.ponte);
+    let (p0, v0, sku) = w.catalogue[0].clone();
+    let (_, vid, vsku) = w.vtex_skus[0].clone();
+    // A window opening in 3 s and closing 3 s later, on both channels.
+    let from = Utc::now() + CDuration::seconds(3);
+    let until = from + CDuration::seconds(3);
+    let window = |sku: &str| {
+        json!({"sku": sku, "price_cents": 2000, "promotional_price_cents": 1500,
+               "promotional_from": from.to_rfc3339_opts(SecondsFormat::Millis, true),
+               "promotional_until": until.to_rfc3339_opts(SecondsFormat::Millis, true)})
+    };
+    let second = &w.catalogue[1].2;
+    let rows = json!({"prices": [window(&sku), window(&vsku),
+        {"sku": second, "price_cents": 1000}]});
+    post_ok(ponte, "/api/v1/prices", &rows).await;
+    let regular = (json!(decimal(marked(2000))), Value::Null);
+    let promoted = (json!(decimal(marked(2000))), json!(decimal(marked(1500))));
+    wait_for(Duration::from_secs(10), || async {
+        nuvemshop_price(sim, p0, v0) == regular
+    })
+    .await;
+    assert!(
+        Utc::now() < from,
+        "the first push came before the window opened"
+    );
+
+    // The window opens: Nuvemshop is told the promotion, at its time, without a write.
+    wait_for(Duration::from_secs(10), || async {
+        nuvemshop_price(sim, p0, v0) == promoted
+    })
+    .await;
+    assert!(Utc::now() >= from, "not before the window opens");
+    // It closes: the regular price again.
+    wait_for(Duration::from_secs(10), || async {
+        nuvemshop_price(sim, p0, v0) == regular
+    })
+    .await;
+    assert!(Utc::now() >= until, "not before the window closes");
+    let p = ponte.get(&format!("/api/v1/prices/{sku}")).await;
+    let ns = p["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == w.ns.as_str())
+        .unwrap()
+        .clone();
+    wait_for(Duration::from_secs(10), || async {
+        let p = ponte.get(&format!("/api/v1/prices/{sku}")).await;
+        p["channels"][0]["state"] == "pushed"
+    })
+    .await;
+    assert!(ns["last_attempt_at"].is_string(), "{p}");
+    assert_eq!(
+        sim.sim.request_count(&Method::PATCH, "/products/"),
+        3,
+        "the product once per edge and once at first: {:?}",
+        sim.sim.requests()
+    );
+    let history = ponte
+        .get(&format!(
+            "/api/v1/prices/pushes?channel_id={}&sku={sku}",
+            w.ns
+        ))
+        .await;
+    let outcomes: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["succeeded"; 3], "{history}");
+    assert_eq!(
+        history["items"][0]["items"][0]["price"]["promotional_price"],
+        marked(1500),
+        "the price as ponte holds it, the window with it: {history}"
+    );
+    // VTEX keeps the window itself (a fixed price with its dateRange): told once.
+    assert_eq!(
+        w.vtex.sim.request_count(&Method::PUT, "/pricing/prices/"),
+        1
+    );
+    assert_eq!(
+        w.vtex.sim.price(&vid).unwrap()["fixedPrices"][0]["value"],
+        json!(15.0)
+    );
+
+    // The platform drifts (an edit in its admin); a resync puts ponte's prices back.
+    sim.sim.set_variant_price(p0, v0, Some(1), Some(1)).unwrap();
+    let (p1, v1, _) = w.catalogue[1].clone();
+    sim.sim.set_variant_price(p1, v1, None, None).unwrap();
+    sim.sim.clear_requests();
+    let (s, r) = ponte
+        .post(
+            &format!("/api/v1/channels/{}/prices/resync", w.ns),
+            &json!({}),
+        )
+        .await;
+    assert_eq!((s, r["resynced"].as_u64()), (202, Some(2)), "{r}");
+    wait_for(Duration::from_secs(10), || async {
+        nuvemshop_price(sim, p0, v0) == regular
+            && nuvemshop_price(sim, p1, v1).0 == json!(decimal(marked(1000)))
+    })
+    .await;
+    assert_eq!(
+        sim.sim.request_count(&Method::PATCH, "/products/"),
+        1,
+        "one call for the product"
+    );
+    wait_for(Duration::from_secs(10), || async {
+        let c = ponte
+            .get(&format!("/api/v1/channels/{}/prices", w.ns))
+            .await;
+        c["pending"] == 0 && c["pushed"] == 2
+    })
+    .await;
+    let (s, _) = ponte
+        .post(
+            &format!(
+                "/api/v1/channels/{}/prices/resync",
+                ponte_core::ChannelId::new()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 404);
 }

@@ -66,7 +66,7 @@ impl PricePushTx for PgTx<'_> {
              k AS ( \
                INSERT INTO price_push_skus (tenant_id, push_seq, sku) \
                SELECT $1, p.seq, u.sku FROM p, UNNEST($3::text[]) AS u (sku)) \
-             UPDATE price_targets pt SET {set} \
+             UPDATE price_targets pt SET {set}, attempted_at = $5 \
              FROM UNNEST($3::text[], $4::text[]) AS s (sku, q) \
              WHERE pt.tenant_id = $1 AND pt.channel_id = $2 AND pt.sku = s.sku"
         ))

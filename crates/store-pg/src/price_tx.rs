@@ -183,20 +183,34 @@ impl PriceTx for PgTx<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO channel_prices (tenant_id, channel_id, send_prices, markup_bp, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+            "INSERT INTO channel_prices (tenant_id, channel_id, send_prices, markup_bp, window_edges, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
              send_prices = EXCLUDED.send_prices, markup_bp = EXCLUDED.markup_bp, \
-             updated_at = EXCLUDED.updated_at",
+             window_edges = EXCLUDED.window_edges, updated_at = EXCLUDED.updated_at",
         )
         .bind(tenant.0)
         .bind(channel.0)
         .bind(s.send_prices)
         .bind(s.markup_bp)
+        .bind(s.window_edges)
         .bind(now)
         .execute(&mut *self.0)
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn edge_skus(&mut self, tenant: TenantId, at: DateTime<Utc>) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT sku FROM prices WHERE tenant_id = $1 AND promotional_price IS NOT NULL \
+             AND promotional_from = $2 UNION SELECT sku FROM prices WHERE tenant_id = $1 \
+             AND promotional_price IS NOT NULL AND promotional_until = $2",
+        )
+        .bind(tenant.0)
+        .bind(at)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
     }
 
     async fn listed_skus(
@@ -219,7 +233,7 @@ impl PriceTx for PgTx<'_> {
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
         let q = sqlx::query(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, p.price, \
+            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
              p.promotional_price, p.promotional_from, p.promotional_until \
              FROM UNNEST($2::text[]) AS k (sku) \
              JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku \
@@ -238,6 +252,7 @@ impl PriceTx for PgTx<'_> {
                 product_id: col(r, "product_id")?,
                 variant_id: col(r, "variant_id")?,
                 markup_bp: col(r, "markup_bp")?,
+                window_edges: col(r, "window_edges")?,
                 price: decode_price(r)?,
             })
         })

@@ -13,7 +13,7 @@ use ponte_store::price_from_text;
 use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::push_state;
+use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
 use ponte_store::*;
 use uuid::Uuid;
 
@@ -77,6 +77,56 @@ impl PriceStore for PgStore {
         .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(n)
+    }
+
+    async fn mark_price_edge(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let n = price_writes::mark_window_edge(&mut PgTx(&mut tx), tenant, at, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn resync_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let n = price_writes::resync_prices(&mut PgTx(&mut tx), tenant, channel, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>> {
+        crate::stock_push::list(PushHistory::Prices, self, tenant, channel, sku, page).await
+    }
+
+    async fn price_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) AS n FROM price_targets WHERE tenant_id = $1 AND channel_id = $2 GROUP BY state",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(push_state_counts(&rows))
     }
 
     async fn sku_prices(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuPrices>> {
@@ -160,7 +210,7 @@ impl PriceStore for PgStore {
 /// The columns [`decode_price_target`] reads.
 pub(crate) const PRICE_TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
-     state, attempts, last_error";
+     state, attempts, last_error, attempted_at";
 
 pub(crate) fn decode_price_target(r: &sqlx::postgres::PgRow) -> StoreResult<PriceTarget> {
     in_table("price_targets", || {
@@ -179,6 +229,7 @@ pub(crate) fn decode_price_target(r: &sqlx::postgres::PgRow) -> StoreResult<Pric
             state: push_state(&col::<String>(r, "state")?)?,
             attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
             last_error: col(r, "last_error")?,
+            attempted_at: col(r, "attempted_at")?,
         })
     })
 }

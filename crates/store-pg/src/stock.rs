@@ -15,7 +15,7 @@ use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
-use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
 use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -473,7 +473,7 @@ impl StockStore for PgStore {
         sku: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<StockPush>> {
-        crate::stock_push::list(self, tenant, channel, sku, page).await
+        crate::stock_push::list(PushHistory::Stock, self, tenant, channel, sku, page).await
     }
 
     async fn resync_stock(

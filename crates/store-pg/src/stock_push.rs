@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::{push_cursor, PushRow, PushTx};
+use ponte_store::stock_push::{push_cursor, PushHistory, PushRow, PushTx};
 use ponte_store::*;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -96,7 +96,9 @@ impl PushTx for PgTx<'_> {
     }
 }
 
+/// A page of a push history (stock's or prices').
 pub(crate) async fn list(
+    history: PushHistory,
     store: &PgStore,
     tenant: TenantId,
     channel: Option<ChannelId>,
@@ -104,15 +106,18 @@ pub(crate) async fn list(
     page: &PageRequest,
 ) -> StoreResult<Page<StockPush>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT p.seq, p.channel_id, p.at, p.request, p.items, p.http_status, p.duration_ms, p.outcome, p.error \
-         FROM stock_pushes p WHERE p.tenant_id = ",
+        "SELECT p.seq, p.channel_id, p.at, p.request, p.items, p.http_status, p.duration_ms, p.outcome, p.error FROM ",
     );
+    q.push(history.calls_table())
+        .push(" p WHERE p.tenant_id = ");
     q.push_bind(tenant.0);
     if let Some(c) = channel {
         q.push(" AND p.channel_id = ").push_bind(c.0);
     }
     if let Some(s) = sku {
-        q.push(" AND p.seq IN (SELECT push_seq FROM stock_push_skus WHERE tenant_id = ")
+        q.push(" AND p.seq IN (SELECT push_seq FROM ")
+            .push(history.skus_table())
+            .push(" WHERE tenant_id = ")
             .push_bind(tenant.0)
             .push(" AND sku = ")
             .push_bind(s.to_owned())
@@ -124,7 +129,7 @@ pub(crate) async fn list(
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
     let items = fetch(q.build(), &store.pool, |r| {
-        in_table("stock_pushes", || {
+        in_table(history.calls_table(), || {
             Ok(StockPush {
                 seq: col(r, "seq")?,
                 channel_id: ChannelId(col(r, "channel_id")?),

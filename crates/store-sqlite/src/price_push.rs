@@ -82,7 +82,7 @@ impl PricePushTx for SqliteTx<'_> {
         q.build().execute(&mut *self.0).await.map_err(db_err)?;
         let set = row.target_set("price_targets", "s.q", "?", "?");
         let sql = format!(
-            "UPDATE price_targets SET {set} FROM (SELECT json_extract(value, '$[0]') AS sku, \
+            "UPDATE price_targets SET {set}, attempted_at = ? FROM (SELECT json_extract(value, '$[0]') AS sku, \
              json_extract(value, '$[1]') AS q FROM json_each(?)) s \
              WHERE price_targets.tenant_id = ? AND price_targets.channel_id = ? AND price_targets.sku = s.sku"
         );
@@ -91,7 +91,8 @@ impl PricePushTx for SqliteTx<'_> {
             None => q.bind(ts(now)),
             Some(e) => q.bind(e.to_owned()),
         };
-        q.bind(to_json(&row.sent.iter().collect::<Vec<_>>())?)
+        q.bind(ts(now))
+            .bind(to_json(&row.sent.iter().collect::<Vec<_>>())?)
             .bind(tenant.to_string())
             .bind(p.channel_id.to_string())
             .execute(&mut *self.0)

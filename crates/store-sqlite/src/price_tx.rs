@@ -173,20 +173,34 @@ impl PriceTx for SqliteTx<'_> {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO channel_prices (tenant_id, channel_id, send_prices, markup_bp, updated_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
+            "INSERT INTO channel_prices (tenant_id, channel_id, send_prices, markup_bp, window_edges, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, channel_id) DO UPDATE SET \
              send_prices = excluded.send_prices, markup_bp = excluded.markup_bp, \
-             updated_at = excluded.updated_at",
+             window_edges = excluded.window_edges, updated_at = excluded.updated_at",
         )
         .bind(tenant.to_string())
         .bind(channel.to_string())
         .bind(s.send_prices)
         .bind(s.markup_bp)
+        .bind(s.window_edges)
         .bind(ts(now))
         .execute(&mut *self.0)
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn edge_skus(&mut self, tenant: TenantId, at: DateTime<Utc>) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT sku FROM prices WHERE tenant_id = ?1 AND promotional_price IS NOT NULL \
+             AND promotional_from = ?2 UNION SELECT sku FROM prices WHERE tenant_id = ?1 \
+             AND promotional_price IS NOT NULL AND promotional_until = ?2",
+        )
+        .bind(tenant.to_string())
+        .bind(ts(at))
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)
     }
 
     async fn listed_skus(
@@ -209,7 +223,7 @@ impl PriceTx for SqliteTx<'_> {
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, p.price, \
+            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
              p.promotional_price, p.promotional_from, p.promotional_until FROM json_each(",
         );
         q.push_bind(skus_json(skus)?)
@@ -231,6 +245,7 @@ impl PriceTx for SqliteTx<'_> {
                 product_id: col(r, "product_id")?,
                 variant_id: col(r, "variant_id")?,
                 markup_bp: col(r, "markup_bp")?,
+                window_edges: col(r, "window_edges")?,
                 price: decode_price(r)?,
             })
         })

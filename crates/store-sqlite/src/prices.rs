@@ -13,7 +13,7 @@ use ponte_store::price_from_text;
 use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::push_state;
+use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
 use ponte_store::*;
 
 #[async_trait]
@@ -76,6 +76,56 @@ impl PriceStore for SqliteStore {
         .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(n)
+    }
+
+    async fn mark_price_edge(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let n = price_writes::mark_window_edge(&mut SqliteTx(&mut tx), tenant, at, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn resync_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let n = price_writes::resync_prices(&mut SqliteTx(&mut tx), tenant, channel, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StockPush>> {
+        crate::stock_push::list(PushHistory::Prices, self, tenant, channel, sku, page).await
+    }
+
+    async fn price_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) AS n FROM price_targets WHERE tenant_id = ? AND channel_id = ? GROUP BY state",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(push_state_counts(&rows))
     }
 
     async fn sku_prices(&self, tenant: TenantId, sku: &str) -> StoreResult<Option<SkuPrices>> {
@@ -160,7 +210,7 @@ impl PriceStore for SqliteStore {
 /// The columns [`decode_price_target`] reads.
 pub(crate) const PRICE_TARGET_COLUMNS: &str =
     "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
-     state, attempts, last_error";
+     state, attempts, last_error, attempted_at";
 
 pub(crate) fn decode_price_target(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PriceTarget> {
     in_table("price_targets", || {
@@ -178,6 +228,7 @@ pub(crate) fn decode_price_target(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Pr
             state: push_state(col(r, "state")?)?,
             attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
             last_error: col(r, "last_error")?,
+            attempted_at: from_opt_ts(col(r, "attempted_at")?)?,
         })
     })
 }

@@ -13,7 +13,7 @@ use ponte_core::{ChannelId, OrderId, TenantId};
 use ponte_store::stock_plan::{
     keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
-use ponte_store::stock_push::{push_state, push_state_counts};
+use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
 use ponte_store::stock_writes::{self, StockWritesTx};
 use ponte_store::*;
 use sqlx::query::Query;
@@ -410,7 +410,7 @@ impl StockStore for SqliteStore {
         sku: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<StockPush>> {
-        crate::stock_push::list(self, tenant, channel, sku, page).await
+        crate::stock_push::list(PushHistory::Stock, self, tenant, channel, sku, page).await
     }
 
     async fn resync_stock(

@@ -105,7 +105,9 @@ macro_rules! conformance_tests {
                 [prices],
                 bulk_writes_are_all_or_nothing_and_mark_targets,
                 scheduled_prices_fire_once_and_cancel,
-                pushes_claim_whole_products_and_settle_targets
+                pushes_claim_whole_products_and_settle_targets,
+                window_edges_push_again_where_the_platform_keeps_none,
+                resyncs_push_every_priced_listing_again
             );
         }
         mod order_stock {

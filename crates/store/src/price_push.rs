@@ -2,14 +2,15 @@
 //! writes ([`PricePushRow`]) and the sequence that records a batch
 //! ([`record_price_pushes`], over a backend's [`PricePushTx`]).
 
-use crate::price_writes::PriceTx;
+use crate::price_writes::{mark_prices, PriceTx};
 use crate::prices::price_text;
 use crate::stock_push::target_set;
 use crate::{PricePushRecord, PushOutcome, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ponte_core::TenantId;
-use std::collections::BTreeMap;
+use ponte_core::price::PriceValue;
+use ponte_core::{ChannelId, TenantId};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One price push call as the history stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +78,9 @@ pub trait PricePushTx: PriceTx {
 }
 
 /// Records price push calls and their effect on the targets, under the tenant's
-/// price lock.
+/// price lock. A call that succeeded with the promotion of a moment
+/// ([`PricePushRecord::priced_at`]) a window edge has passed since leaves its SKUs
+/// pending (the edge's own mark may have come while it was in flight).
 pub async fn record_price_pushes<T: PricePushTx + ?Sized>(
     tx: &mut T,
     tenant: TenantId,
@@ -85,9 +88,22 @@ pub async fn record_price_pushes<T: PricePushTx + ?Sized>(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     tx.lock_prices(tenant).await?;
+    let mut stale: BTreeMap<ChannelId, BTreeSet<&str>> = BTreeMap::new();
     for p in pushes {
         tx.write_price_push(tenant, &PricePushRow::new(p)?, now)
             .await?;
+        if let (PushOutcome::Succeeded, Some(at)) = (&p.outcome, p.priced_at) {
+            let passed = |v: &PriceValue| v.window_edges_after(at).iter().any(|e| *e <= now);
+            stale.entry(p.channel_id).or_default().extend(
+                p.items
+                    .iter()
+                    .filter(|(_, _, v)| passed(v))
+                    .map(|(sku, _, _)| sku.as_str()),
+            );
+        }
+    }
+    for (channel, skus) in stale {
+        mark_prices(tx, tenant, &skus, Some(channel), true, now).await?;
     }
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Price writes inside one transaction, one sequence each for every backend: a bulk of
-//! prices (the current ones written, the future ones scheduled with their timer jobs),
-//! a scheduled price taking effect, a cancellation and a channel's price settings.
+//! prices (the current ones written with the timers of their window edges, the future
+//! ones scheduled with their timer jobs), a scheduled price taking effect, a
+//! cancellation, a channel's price settings, a window edge and a resync.
 //! Each marks what every price-showing channel listing the SKUs should show and
 //! enqueues the push job of every channel left with a pending price, in the same
 //! transaction. A backend implements [`PriceTx`] (locking, loading and writing SQL).
 
 use crate::prices::{
-    price_push_job, price_text, schedule_job, ChannelPrices, NewPrice, PricesWritten,
-    ScheduleState, ScheduledPrice,
+    edge_job, has_edge_at, price_push_job, price_text, schedule_job, ChannelPrices, NewPrice,
+    PricesWritten, ScheduleState, ScheduledPrice,
 };
 use crate::{NewJob, PushState, StoreResult};
 use async_trait::async_trait;
@@ -29,6 +30,8 @@ pub struct PriceFeed {
     pub variant_id: String,
     /// The channel's markup (basis points).
     pub markup_bp: i64,
+    /// The channel is pushed again when a promotional window opens or closes.
+    pub window_edges: bool,
     /// The SKU's current price.
     pub price: PriceValue,
 }
@@ -79,6 +82,9 @@ pub trait PriceTx: Send {
         settings: &ChannelPrices,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// The SKUs whose current price has a promotional price and a window opening or
+    /// closing at `at` (to the microsecond).
+    async fn edge_skus(&mut self, tenant: TenantId, at: DateTime<Utc>) -> StoreResult<Vec<String>>;
     /// Every SKU the channel lists.
     async fn listed_skus(
         &mut self,
@@ -164,10 +170,30 @@ pub async fn write_prices<T: PriceTx + ?Sized>(
     }
     if !current.is_empty() {
         tx.write_prices(tenant, &current, now).await?;
+        insert_edge_jobs(tx, tenant, current.values().copied(), now).await?;
         let marked: BTreeSet<&str> = current.keys().copied().collect();
         mark_prices(tx, tenant, &marked, None, false, now).await?;
     }
     Ok(Ok(PricesWritten { applied, scheduled }))
+}
+
+/// Enqueues the timer of every window edge of these prices after `now` (one job per
+/// moment: windows sharing an edge share its job).
+async fn insert_edge_jobs<'a, T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    values: impl Iterator<Item = &'a PriceValue>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let edges: BTreeSet<DateTime<Utc>> = values.flat_map(|v| v.window_edges_after(now)).collect();
+    if edges.is_empty() {
+        return Ok(());
+    }
+    let jobs = edges
+        .into_iter()
+        .map(edge_job)
+        .collect::<StoreResult<Vec<_>>>()?;
+    tx.insert_price_jobs(tenant, &jobs).await
 }
 
 /// Applies a scheduled price that is still waiting: it becomes the SKU's current
@@ -186,6 +212,7 @@ pub async fn apply_scheduled<T: PriceTx + ?Sized>(
     };
     let rows = BTreeMap::from([(s.sku.as_str(), &s.value)]);
     tx.write_prices(tenant, &rows, now).await?;
+    insert_edge_jobs(tx, tenant, std::iter::once(&s.value), now).await?;
     tx.settle_scheduled(tenant, id, ScheduleState::Applied, now)
         .await?;
     let skus = BTreeSet::from([s.sku.as_str()]);
@@ -232,6 +259,45 @@ pub async fn set_channel_prices<T: PriceTx + ?Sized>(
     mark_prices(tx, tenant, &skus, Some(channel), force, now).await
 }
 
+/// A window edge's timer: every SKU whose current price has a promotional window
+/// opening or closing at `at` is pushed again (pending even if unchanged) to the
+/// channels that keep no windows of their own, whose push jobs are enqueued. The
+/// number of targets marked (none when the prices changed since: their writes
+/// scheduled their own edges).
+pub async fn mark_window_edge<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    tx.lock_prices(tenant).await?;
+    let skus = tx.edge_skus(tenant, at).await?;
+    let skus: BTreeSet<&str> = skus.iter().map(String::as_str).collect();
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let feeds = tx.load_price_feeds(tenant, &skus, None).await?;
+    let feeds = feeds
+        .into_iter()
+        .filter(|f| f.window_edges && has_edge_at(&f.price, at))
+        .collect();
+    mark_feeds(tx, tenant, feeds, true, now).await
+}
+
+/// Makes every listing of the channel with a price pending again, pushed even if
+/// unchanged; how many.
+pub async fn resync_prices<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    channel: ChannelId,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    tx.lock_prices(tenant).await?;
+    let listed = tx.listed_skus(tenant, channel).await?;
+    let skus: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+    mark_prices(tx, tenant, &skus, Some(channel), true, now).await
+}
+
 /// Marks the price targets of new or changed listings (after they are written, in
 /// the same transaction): a SKU listed on a price-showing channel gets its price
 /// pushed there.
@@ -267,6 +333,18 @@ pub async fn mark_prices<T: PriceTx + ?Sized>(
         return Ok(0);
     }
     let feeds = tx.load_price_feeds(tenant, skus, channel).await?;
+    mark_feeds(tx, tenant, feeds, force, now).await
+}
+
+/// Writes what each feed's channel should show (see [`mark_prices`]) and enqueues the
+/// push job of every channel left with a pending price.
+async fn mark_feeds<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    feeds: Vec<PriceFeed>,
+    force: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
     if feeds.is_empty() {
         return Ok(0);
     }

@@ -26,6 +26,41 @@ pub struct PriceJob {
 /// The job kind that applies a scheduled price at its time.
 pub const PRICE_SCHEDULE_JOB_KIND: &str = "price_schedule";
 
+/// The job kind that pushes prices again when promotional windows open or close.
+pub const PRICE_EDGE_JOB_KIND: &str = "price_edge";
+
+/// The payload of a window edge's timer job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceEdgeJob {
+    /// The moment promotional windows open or close.
+    pub at: DateTime<Utc>,
+}
+
+/// The timer job of a window edge: due then, one per tenant and moment (every
+/// window opening or closing at that moment shares it), to the microsecond the
+/// store keeps.
+pub fn edge_job(at: DateTime<Utc>) -> StoreResult<NewJob> {
+    let micros = at.timestamp_micros();
+    let at = DateTime::from_timestamp_micros(micros).unwrap_or(at);
+    Ok(NewJob {
+        kind: PRICE_EDGE_JOB_KIND.into(),
+        payload: serde_json::to_value(PriceEdgeJob { at })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        unique_key: Some(format!("price_edge:{micros}")),
+        run_at: at,
+    })
+}
+
+/// Whether a promotional window of `v` opens or closes at `at` (to the microsecond).
+pub fn has_edge_at(v: &PriceValue, at: DateTime<Utc>) -> bool {
+    let us = at.timestamp_micros();
+    v.promotional_price.is_some()
+        && [v.promotional_from, v.promotional_until]
+            .into_iter()
+            .flatten()
+            .any(|t| t.timestamp_micros() == us)
+}
+
 /// The payload of a scheduled price's job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceScheduleJob {
@@ -77,6 +112,9 @@ pub struct ChannelPrices {
     pub send_prices: bool,
     /// Markup in basis points (1200 = +12%).
     pub markup_bp: i64,
+    /// Push a price again when its promotional window opens or closes (a platform
+    /// that keeps no windows of its own shows the promotion in force when pushed).
+    pub window_edges: bool,
 }
 
 /// Where a scheduled price is.
@@ -155,6 +193,8 @@ pub struct PriceTarget {
     pub attempts: u32,
     /// The last failure.
     pub last_error: Option<String>,
+    /// When a push call last carried it, whatever its outcome.
+    pub attempted_at: Option<DateTime<Utc>>,
 }
 
 /// A SKU's prices: current, scheduled, and every channel's value.
@@ -194,6 +234,9 @@ pub struct PricePushRecord {
     pub duration_ms: u64,
     /// Succeeded, or the failure.
     pub outcome: PushOutcome,
+    /// For a channel pushed again at window edges: the moment whose promotion the
+    /// call carried. A window edge passed since it leaves the target pending.
+    pub priced_at: Option<DateTime<Utc>>,
 }
 
 /// Stored text of a price (what targets compare: equal prices, equal text).
@@ -227,5 +270,23 @@ mod tests {
         assert!(ScheduleState::parse("odd").is_err());
         let j = schedule_job(ScheduledPriceId::new(), chrono::DateTime::UNIX_EPOCH).unwrap();
         assert_eq!(j.kind, PRICE_SCHEDULE_JOB_KIND);
+    }
+
+    #[test]
+    fn edges_are_kept_to_the_microsecond() {
+        let at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::nanoseconds(1_000_001_234);
+        let j = edge_job(at).unwrap();
+        assert_eq!(j.unique_key.as_deref(), Some("price_edge:1000001"));
+        assert_eq!(j.run_at.timestamp_nanos_opt(), Some(1_000_001_000));
+        let mut v = PriceValue {
+            price: 100,
+            promotional_price: Some(90),
+            promotional_from: None,
+            promotional_until: Some(j.run_at),
+        };
+        assert!(has_edge_at(&v, at));
+        assert!(!has_edge_at(&v, chrono::DateTime::UNIX_EPOCH));
+        v.promotional_price = None;
+        assert!(!has_edge_at(&v, at));
     }
 }

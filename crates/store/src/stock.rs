@@ -245,7 +245,7 @@ pub enum PushOutcome {
     },
 }
 
-/// One recorded push call.
+/// One recorded push call (stock, or prices: then the items carry the price).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StockPush {
     /// Channel.
@@ -254,7 +254,7 @@ pub struct StockPush {
     pub at: DateTime<Utc>,
     /// Method and path.
     pub request: String,
-    /// What was sent: SKU, variant id and quantity of each item.
+    /// What was sent: SKU, variant id and quantity (or price) of each item.
     pub items: serde_json::Value,
     /// HTTP status.
     pub http_status: Option<u16>,

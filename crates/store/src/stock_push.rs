@@ -68,6 +68,34 @@ impl PushRow<'_> {
     }
 }
 
+/// Which push history a listing reads: stock's or prices' (the same shape: the calls
+/// and, per call, the SKUs it carried).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushHistory {
+    /// `stock_pushes`, `stock_push_skus`.
+    Stock,
+    /// `price_pushes`, `price_push_skus`.
+    Prices,
+}
+
+impl PushHistory {
+    /// The table of the calls.
+    pub fn calls_table(self) -> &'static str {
+        match self {
+            Self::Stock => "stock_pushes",
+            Self::Prices => "price_pushes",
+        }
+    }
+
+    /// The table of each call's SKUs.
+    pub fn skus_table(self) -> &'static str {
+        match self {
+            Self::Stock => "stock_push_skus",
+            Self::Prices => "price_push_skus",
+        }
+    }
+}
+
 /// The assignments of the statement that applies a push call to its targets (stock
 /// and prices alike): `t` names the target row, `q` the value sent for it, `at` and
 /// `error` the placeholders of the call's time and error (only one of them appears).

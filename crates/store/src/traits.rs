@@ -470,6 +470,37 @@ pub trait PriceStore: Send + Sync {
         force: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// A window edge's timer, in one transaction
+    /// ([`crate::price_writes::mark_window_edge`]); the number of targets marked.
+    async fn mark_price_edge(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Makes every listing of the channel with a price pending again, in one
+    /// transaction ([`crate::price_writes::resync_prices`]); how many.
+    async fn resync_prices(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Price push calls, newest first (of one channel, touching one SKU), in the shape
+    /// of the stock history (items carry the price).
+    async fn price_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::StockPush>>;
+    /// A channel's price targets per state: (pending, pushed, failed).
+    async fn price_summary(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> StoreResult<(u64, u64, u64)>;
     /// A SKU's prices (`None` when it is not a product).
     async fn sku_prices(
         &self,

@@ -291,6 +291,7 @@ impl Api {
             "/api/v1/unmapped-skus",
             "/api/v1/stock/pushes?limit=500",
             "/api/v1/prices/scheduled?limit=500",
+            "/api/v1/prices/pushes?limit=500",
             "/api/v1/webhook-endpoints",
         ] {
             out.insert(path.into(), self.get(path).await);
@@ -302,6 +303,7 @@ impl Api {
                 format!("/api/v1/channels/{id}"),
                 format!("/api/v1/channels/{id}/listings?limit=500"),
                 format!("/api/v1/channels/{id}/stock"),
+                format!("/api/v1/channels/{id}/prices"),
                 format!("/api/v1/channels/{id}/status-map"),
                 format!("/api/v1/channels/{id}/payment-map"),
                 format!("/api/v1/channels/{id}/customer-fields"),

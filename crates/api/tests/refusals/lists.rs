@@ -11,6 +11,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/channels/{id}/listings",
     "/api/v1/orders",
+    "/api/v1/prices/pushes",
     "/api/v1/prices/scheduled",
     "/api/v1/products",
     "/api/v1/scheduled-tasks",
@@ -27,6 +28,7 @@ const QUERY_ROUTES: &[&str] = &[
 const CURSOR_ROUTES: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/orders",
+    "/api/v1/prices/pushes",
     "/api/v1/prices/scheduled",
     "/api/v1/scheduled-tasks/{id}/runs",
     "/api/v1/status-sends",

@@ -56,6 +56,8 @@ fn channel_routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ),
         ("GET", "/api/v1/channels/{id}/stock", None),
         ("POST", "/api/v1/channels/{id}/stock/resync", None),
+        ("GET", "/api/v1/channels/{id}/prices", None),
+        ("POST", "/api/v1/channels/{id}/prices/resync", None),
         ("POST", "/api/v1/channels/{id}/subscription/check", None),
         ("GET", "/api/v1/channels/{id}/status-map", None),
         (

@@ -1,6 +1,7 @@
 //! Prices: a bulk refuses unknown SKUs, negative prices, promotions above the regular
 //! price and windows ending before they start, naming the rows and writing none of
-//! them; a scheduled price that is not waiting cannot be cancelled.
+//! them; a scheduled price that is not waiting cannot be cancelled; a resync marks
+//! every priced listing of the channel and says how many.
 
 use crate::harness::{covered, unknown_id, Api, Covered};
 use ponte_core::ErrorCode as E;
@@ -122,4 +123,57 @@ async fn a_good_bulk_sets_and_schedules_and_a_scheduled_price_cancels_once() {
         api.refuses("DELETE", &path, None, E::ScheduledPriceNotFound)
             .await;
     }
+}
+
+#[tokio::test]
+async fn a_resync_marks_every_priced_listing_and_counts_them() {
+    let api = Api::new().await;
+    let ch = api.channel().await;
+    for sku in ["SKU-1", "SKU-2", "SKU-3"] {
+        api.product(sku).await;
+    }
+    let listings: Vec<Value> = ["SKU-1", "SKU-2", "SKU-3"]
+        .iter()
+        .enumerate()
+        .map(|(i, sku)| json!({"sku": sku, "product_id": "10", "variant_id": (20 + i).to_string()}))
+        .collect();
+    api.call(
+        "POST",
+        &format!("/api/v1/channels/{ch}/listings"),
+        Some(&json!({ "listings": listings })),
+    )
+    .await
+    .ok();
+    let resync = format!("/api/v1/channels/{ch}/prices/resync");
+    // Prices off: nothing to push.
+    let r = api.call("POST", &resync, Some(&json!({}))).await;
+    assert_eq!(
+        (r.status, r.body["resynced"].as_u64()),
+        (202, Some(0)),
+        "{}",
+        r.body
+    );
+    api.call(
+        "PATCH",
+        &format!("/api/v1/channels/{ch}"),
+        Some(&json!({"settings": {"send_prices": true}})),
+    )
+    .await
+    .ok();
+    let two = json!({"prices": [{"sku": "SKU-1", "price_cents": 100}, {"sku": "SKU-2", "price_cents": 200}]});
+    api.call("POST", PATH, Some(&two)).await.ok();
+    let r = api.call("POST", &resync, Some(&json!({}))).await;
+    assert_eq!(
+        (r.status, r.body["resynced"].as_u64()),
+        (202, Some(2)),
+        "{}",
+        r.body
+    );
+    // The channel calls nowhere: both stay pending (or fail), none is lost.
+    let c = api.get(&format!("/api/v1/channels/{ch}/prices")).await;
+    let n = |k: &str| c[k].as_u64().unwrap();
+    assert_eq!(n("pending") + n("pushed") + n("failed"), 2, "{c}");
+    assert!(c.get("resynced").is_none(), "{c}");
+    let p = api.get("/api/v1/prices/SKU-1").await;
+    assert!(p["channels"][0].get("last_attempt_at").is_some(), "{p}");
 }

@@ -159,6 +159,12 @@ impl Platform for Vtex {
         &["hook_secret"]
     }
 
+    /// A promotion goes out as a fixed price with its `dateRange`: VTEX opens and
+    /// closes the window itself.
+    fn keeps_price_windows(&self) -> bool {
+        true
+    }
+
     fn exclusive_key(
         &self,
         settings: &serde_json::Value,

@@ -22,7 +22,7 @@ pub(crate) fn routes() -> Router<Console> {
 const PAGE: u32 = 50;
 
 /// Every kind of change the trail records (the console's and the API's), as filtered.
-pub(crate) const KINDS: [&str; 20] = [
+pub(crate) const KINDS: [&str; 21] = [
     "channel.created",
     "channel.updated",
     "channel.disabled",
@@ -32,6 +32,7 @@ pub(crate) const KINDS: [&str; 20] = [
     "task.run",
     "task.updated",
     "stock.resynced",
+    "prices.resynced",
     "settings.updated",
     "token.created",
     "token.revoked",

@@ -1,4 +1,4 @@
-//! Following something a server works through (a sync run, a stock resync) until it
+//! Following something a server works through (a sync run, a stock or prices resync) until it
 //! ends: a progress bar on a terminal, plain lines elsewhere (CI, pipes).
 
 use super::client::ReadError;

@@ -479,6 +479,34 @@ impl NuvemshopSim {
         variant_id: u64,
         stock: i64,
     ) -> Result<(), SimError> {
+        self.edit_variant(product_id, variant_id, |v| {
+            v.stock = Some(stock);
+            v.stock_management = true;
+        })
+    }
+
+    /// Sets a variant's price and promotional price (centavos), as an edit in the
+    /// platform's admin would (prices drifting away from ponte's).
+    pub fn set_variant_price(
+        &self,
+        product_id: u64,
+        variant_id: u64,
+        price: Option<i64>,
+        promotional_price: Option<i64>,
+    ) -> Result<(), SimError> {
+        self.edit_variant(product_id, variant_id, |v| {
+            v.price = price;
+            v.promotional_price = promotional_price;
+        })
+    }
+
+    /// Applies `edit` to a variant and marks it updated.
+    fn edit_variant(
+        &self,
+        product_id: u64,
+        variant_id: u64,
+        edit: impl FnOnce(&mut catalogue::Variant),
+    ) -> Result<(), SimError> {
         let mut store = self.write();
         let now = store.clock.tick();
         let v = store
@@ -486,8 +514,7 @@ impl NuvemshopSim {
             .get_mut(&product_id)
             .and_then(|p| p.variants.iter_mut().find(|v| v.id == variant_id))
             .ok_or_else(|| SimError::NotFound(format!("variant {product_id}/{variant_id}")))?;
-        v.stock = Some(stock);
-        v.stock_management = true;
+        edit(v);
         v.updated_at = now;
         Ok(())
     }

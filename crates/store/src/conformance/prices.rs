@@ -1,5 +1,5 @@
 //! Prices: bulk writes all or nothing, channel targets with the markup, push jobs,
-//! scheduled prices fired once and cancelled.
+//! scheduled prices fired once and cancelled, promotional window edges, resyncs.
 
 use super::stock::stocked;
 use super::{page_of, t0};
@@ -32,6 +32,7 @@ async fn priced(s: &impl Store) -> (TenantId, ChannelId) {
     let settings = ChannelPrices {
         send_prices: true,
         markup_bp: 1000,
+        window_edges: true,
     };
     assert_eq!(
         s.set_channel_prices(t, c, &settings, false, t0())
@@ -121,6 +122,7 @@ pub async fn bulk_writes_are_all_or_nothing_and_mark_targets(s: &impl Store) {
     let none = ChannelPrices {
         send_prices: true,
         markup_bp: 0,
+        window_edges: true,
     };
     assert_eq!(
         s.set_channel_prices(t, c, &none, false, later)
@@ -289,6 +291,7 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         http_status: Some(200),
         duration_ms: 12,
         outcome,
+        priced_at: None,
     };
     let at = t0() + CDuration::seconds(1);
     let ok = record(&[&first[0]], PushOutcome::Succeeded);
@@ -319,6 +322,41 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         .remove(0);
     assert_eq!((p2.state, p2.attempts), (PushState::Failed, 1));
     assert_eq!(p2.last_error.as_deref(), Some("platform_rejected: 422"));
+    // The history: newest first, per SKU and channel.
+    let all = s.price_pushes(t, None, None, &page_of(1)).await.unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(all.items[0].outcome, "failed");
+    let rest = PageRequest {
+        cursor: all.next_cursor,
+        limit: 10,
+    };
+    let rest = s.price_pushes(t, Some(c), None, &rest).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].items[0]["sku"], "S1");
+    assert_eq!(rest.items[0].items[0]["price"]["price"], 1100);
+    let s1 = s
+        .price_pushes(t, Some(c), Some("S1"), &page_of(10))
+        .await
+        .unwrap();
+    assert_eq!(s1.items.len(), 1);
+    assert_eq!(
+        (s1.items[0].outcome.as_str(), s1.items[0].at),
+        ("succeeded", at)
+    );
+    assert!(s
+        .price_pushes(t, Some(ChannelId::new()), None, &page_of(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(
+        s.stock_pushes(t, None, Some("S1"), &page_of(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the stock history is another"
+    );
     let rest = s.claim_price_targets(&lease, c, 10).await.unwrap().unwrap();
     assert_eq!(
         rest.iter().map(|t| t.sku.as_str()).collect::<Vec<_>>(),
@@ -351,4 +389,186 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         .channels
         .remove(0);
     assert_eq!(p1.state, PushState::Pushed);
+}
+
+/// `from`..`until` with 1990 -> 1790.
+fn windowed(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> PriceValue {
+    PriceValue {
+        promotional_from: from,
+        promotional_until: until,
+        ..value(1990, Some(1790))
+    }
+}
+
+/// The SKU's target on channel `c`.
+async fn target_on(s: &impl Store, t: TenantId, sku: &str, c: ChannelId) -> PriceTarget {
+    let p = s.sku_prices(t, sku).await.unwrap().unwrap();
+    p.channels.into_iter().find(|x| x.channel_id == c).unwrap()
+}
+
+/// Pushes every pending price of channel `c` at `at` (the call carrying the
+/// promotion of `priced_at`), all succeeding; how many.
+async fn push_all(
+    s: &impl Store,
+    t: TenantId,
+    c: ChannelId,
+    priced_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> usize {
+    let (mine, others): (Vec<Job>, Vec<Job>) = jobs_of(s, PRICE_JOB_KIND, at)
+        .await
+        .into_iter()
+        .partition(|j| j.payload["channel_id"] == c.to_string());
+    let back = JobOutcome::Retry {
+        run_at: at,
+        count_attempt: false,
+        error: "another channel's".into(),
+    };
+    for j in others {
+        let lease = JobLease {
+            job_id: j.id,
+            owner: "w".into(),
+        };
+        assert!(s.finish_job(&lease, &back, at).await.unwrap());
+    }
+    let Some(job) = mine.first() else {
+        return 0;
+    };
+    let lease = JobLease {
+        job_id: job.id,
+        owner: "w".into(),
+    };
+    let targets = s
+        .claim_price_targets(&lease, c, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    let record = PricePushRecord {
+        channel_id: c,
+        items: targets
+            .iter()
+            .map(|x| (x.sku.clone(), x.variant_id.clone(), x.desired.clone()))
+            .collect(),
+        request: "PATCH /products/10/variants".into(),
+        http_status: Some(200),
+        duration_ms: 3,
+        outcome: PushOutcome::Succeeded,
+        priced_at,
+    };
+    s.record_price_pushes(t, &[record], at).await.unwrap();
+    finish(s, &mine, at).await;
+    targets.len()
+}
+
+pub async fn window_edges_push_again_where_the_platform_keeps_none(s: &impl Store) {
+    let (t, c) = priced(s).await;
+    // A second channel that keeps windows itself (VTEX), listing S1.
+    let v = Channel {
+        id: ChannelId::new(),
+        tenant_id: t,
+        platform: "vtex".into(),
+        name: "VTEX".into(),
+        settings: serde_json::json!({}),
+        credentials: vec![1],
+        enabled: true,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    s.insert_channel(&v).await.unwrap();
+    let keeps = ChannelPrices {
+        send_prices: true,
+        markup_bp: 0,
+        window_edges: false,
+    };
+    s.set_channel_prices(t, v.id, &keeps, false, t0())
+        .await
+        .unwrap();
+    s.upsert_listings(&[super::stock::listing(t, v.id, "S1", "V1", "V1")], t0())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Two windows sharing their edges, one closing later: one timer per moment.
+    let (h1, h2, h3) = (
+        t0() + CDuration::hours(1),
+        t0() + CDuration::hours(2),
+        t0() + CDuration::hours(3),
+    );
+    let rows = [
+        row("S1", windowed(Some(h1), Some(h2)), None),
+        row("S2", windowed(Some(h1), Some(h2)), None),
+        row("S3", windowed(None, Some(h3)), None),
+    ];
+    s.write_prices(t, &rows, t0()).await.unwrap().unwrap();
+    assert_eq!(push_all(s, t, c, Some(t0()), t0()).await, 3);
+    assert_eq!(push_all(s, t, v.id, None, t0()).await, 1);
+    assert!(jobs_of(s, PRICE_EDGE_JOB_KIND, h1 - CDuration::seconds(1))
+        .await
+        .is_empty());
+    let due = jobs_of(s, PRICE_EDGE_JOB_KIND, h3).await;
+    let mut at: Vec<String> = due.iter().map(|j| j.payload["at"].to_string()).collect();
+    at.sort();
+    assert_eq!(due.len(), 3, "{at:?}");
+    finish(s, &due, h3).await;
+
+    // The window opens: the windowless channel's targets are pending again (their
+    // value unchanged), the other channel's are not.
+    let opened = h1 + CDuration::milliseconds(20);
+    assert_eq!(s.mark_price_edge(t, h1, opened).await.unwrap(), 2);
+    let s1 = target_on(s, t, "S1", c).await;
+    assert_eq!((s1.state, s1.attempts), (PushState::Pending, 0));
+    assert_eq!(s1.pushed.as_ref(), Some(&s1.desired));
+    assert_eq!(target_on(s, t, "S1", v.id).await.state, PushState::Pushed);
+    assert_eq!(target_on(s, t, "S3", c).await.state, PushState::Pushed);
+    assert_eq!(push_all(s, t, v.id, None, opened).await, 0, "no push job");
+    assert_eq!(push_all(s, t, c, Some(opened), opened).await, 2);
+    assert_eq!(
+        s.mark_price_edge(t, h3 + CDuration::hours(1), opened)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // S2 changed since: its old window's close finds nothing. A push in flight across
+    // S1's close is recorded, but S1 stays pending (the edge's mark came meanwhile).
+    s.write_prices(t, &[row("S2", value(1990, None), None)], opened)
+        .await
+        .unwrap()
+        .unwrap();
+    push_all(s, t, c, Some(opened), opened).await;
+    let closed = h2 + CDuration::milliseconds(5);
+    assert_eq!(s.mark_price_edge(t, h2, closed).await.unwrap(), 1);
+    let in_flight = h2 - CDuration::milliseconds(3);
+    assert_eq!(push_all(s, t, c, Some(in_flight), closed).await, 1);
+    let s1 = target_on(s, t, "S1", c).await;
+    assert_eq!(s1.state, PushState::Pending, "{s1:?}");
+    assert_eq!(s1.attempted_at, Some(closed));
+    assert_eq!(push_all(s, t, c, Some(closed), closed).await, 1);
+    assert_eq!(target_on(s, t, "S1", c).await.state, PushState::Pushed);
+}
+
+pub async fn resyncs_push_every_priced_listing_again(s: &impl Store) {
+    let (t, c) = priced(s).await;
+    let rows = [
+        row("S1", value(1000, None), None),
+        row("S2", value(2000, None), None),
+    ];
+    s.write_prices(t, &rows, t0()).await.unwrap().unwrap();
+    assert_eq!(s.price_summary(t, c).await.unwrap(), (2, 0, 0));
+    assert_eq!(push_all(s, t, c, None, t0()).await, 2);
+    assert_eq!(s.price_summary(t, c).await.unwrap(), (0, 2, 0));
+    // S3 is listed but has no price: nothing to push.
+    let later = t0() + CDuration::seconds(1);
+    assert_eq!(s.resync_prices(t, c, later).await.unwrap(), 2);
+    assert_eq!(s.price_summary(t, c).await.unwrap(), (2, 0, 0));
+    let p = target_on(s, t, "S1", c).await;
+    assert_eq!(
+        p.pushed.as_ref(),
+        Some(&p.desired),
+        "the value is unchanged"
+    );
+    assert_eq!(push_all(s, t, c, None, later).await, 2);
+    let other = ChannelId::new();
+    assert_eq!(s.resync_prices(t, other, later).await.unwrap(), 0);
+    assert_eq!(s.price_summary(t, other).await.unwrap(), (0, 0, 0));
 }

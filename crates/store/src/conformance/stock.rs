@@ -30,7 +30,7 @@ pub fn warehouse(t: TenantId, code: &str) -> Warehouse {
     }
 }
 
-fn listing(t: TenantId, c: ChannelId, sku: &str, pid: &str, vid: &str) -> Listing {
+pub(super) fn listing(t: TenantId, c: ChannelId, sku: &str, pid: &str, vid: &str) -> Listing {
     Listing {
         tenant_id: t,
         channel_id: c,

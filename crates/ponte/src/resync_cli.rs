@@ -1,6 +1,7 @@
-//! `ponte stock resync`: marks every listing of a channel to be pushed again on a running
-//! server through its API and follows the channel's flusher to the end (a progress bar on
-//! a terminal, plain lines otherwise). The CLI never opens the database.
+//! `ponte stock resync` and `ponte prices resync`: marks every listing of a channel to be
+//! pushed again on a running server through its API and follows the channel's flusher
+//! to the end (a progress bar on a terminal, plain lines otherwise). The CLI never opens
+//! the database.
 
 use crate::sync_cli::client::{parse_channel, Answer, Api, ReadError, ServerArgs};
 use crate::sync_cli::follow::{self, human, Followed, Progress, Source, Subject};
@@ -17,9 +18,36 @@ const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// No rate before this much time has been measured.
 const RATE_MIN_SPAN: Duration = Duration::from_secs(1);
 
-/// `ponte stock resync`.
+/// What a resync pushes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Stock values.
+    Stock,
+    /// Prices.
+    Prices,
+}
+
+impl Pushed {
+    /// The path segment under `/api/v1/channels/{id}/`.
+    fn segment(self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Prices => "prices",
+        }
+    }
+
+    /// Where a failed value's reason is read.
+    fn why(self, base: &str, channel: ChannelId) -> String {
+        match self {
+            Self::Stock => format!("GET {base}/api/v1/stock/pushes?channel_id={channel}"),
+            Self::Prices => format!("GET {base}/api/v1/prices/{{sku}} (last_error per channel)"),
+        }
+    }
+}
+
+/// `ponte stock resync`, `ponte prices resync`.
 #[derive(Debug, clap::Args)]
-pub struct StockResyncArgs {
+pub struct ResyncArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// The channel whose listings to push again (its id, a UUID).
@@ -27,9 +55,10 @@ pub struct StockResyncArgs {
     pub channel: ChannelId,
 }
 
-/// The API's channel stock view: values per state (`resynced` in a resync's answer).
+/// The API's channel stock or prices view: values per state (`resynced` in a resync's
+/// answer).
 #[derive(Debug, Clone, Deserialize)]
-struct ChannelStock {
+struct ChannelValues {
     pending: u64,
     pushed: u64,
     failed: u64,
@@ -44,7 +73,7 @@ struct ResyncRequest {}
 /// One reading of a resync.
 #[derive(Debug, Clone)]
 struct Resync {
-    stock: ChannelStock,
+    values: ChannelValues,
     /// Listings the resync pushes again.
     listings: u64,
     /// Listings per second, recently.
@@ -53,13 +82,13 @@ struct Resync {
 
 impl Resync {
     fn done(&self) -> u64 {
-        self.listings.saturating_sub(self.stock.pending)
+        self.listings.saturating_sub(self.values.pending)
     }
 
     /// Time left at the recent rate.
     fn eta(&self) -> Option<Duration> {
         let rate = self.rate.filter(|r| r.is_finite() && *r > 0.0)?;
-        Duration::try_from_secs_f64(self.stock.pending as f64 / rate).ok()
+        Duration::try_from_secs_f64(self.values.pending as f64 / rate).ok()
     }
 }
 
@@ -67,7 +96,7 @@ impl Followed for Resync {
     type Counts = (u64, u64, u64);
 
     fn finished(&self) -> bool {
-        self.stock.pending == 0
+        self.values.pending == 0
     }
 
     fn phase(&self) -> &str {
@@ -75,7 +104,7 @@ impl Followed for Resync {
     }
 
     fn counts(&self) -> (u64, u64, u64) {
-        (self.stock.pending, self.stock.pushed, self.stock.failed)
+        (self.values.pending, self.values.pushed, self.values.failed)
     }
 
     fn position(&self) -> (u64, Option<u64>) {
@@ -84,7 +113,7 @@ impl Followed for Resync {
 
     /// `pushing 20/50 pending=30 pushed=20 failed=0 rate=2.0/s eta=15s`.
     fn line(&self) -> String {
-        let s = &self.stock;
+        let s = &self.values;
         let mut out = format!(
             "pushing {}/{} pending={} pushed={} failed={}",
             self.done(),
@@ -111,43 +140,45 @@ impl Followed for Resync {
         if let Some(e) = self.eta() {
             out.push_str(&format!("eta {} ", human(e)));
         }
-        out.push_str(&format!("failed {}", self.stock.failed));
+        out.push_str(&format!("failed {}", self.values.failed));
         out
     }
 }
 
-/// Reads the channel's stock and measures the rate.
-struct StockSource<'a> {
+/// Reads the channel's values and measures the rate.
+struct ValuesSource<'a> {
     api: &'a Api,
+    what: Pushed,
     channel: ChannelId,
     listings: u64,
     rate: Rate,
 }
 
-impl StockSource<'_> {
-    fn reading(&mut self, stock: ChannelStock) -> Resync {
-        let done = self.listings.saturating_sub(stock.pending);
+impl ValuesSource<'_> {
+    fn reading(&mut self, values: ChannelValues) -> Resync {
+        let done = self.listings.saturating_sub(values.pending);
         let rate = self.rate.sample(Instant::now(), done);
         Resync {
-            stock,
+            values,
             listings: self.listings,
             rate,
         }
     }
 }
 
-impl Source for StockSource<'_> {
+impl Source for ValuesSource<'_> {
     type Item = Resync;
 
     async fn read(&mut self) -> Result<Resync, ReadError> {
-        let stock = self
+        let segment = self.what.segment();
+        let values = self
             .api
             .read(
-                &format!("/api/v1/channels/{}/stock", self.channel),
-                &format!("the stock of channel {}", self.channel),
+                &format!("/api/v1/channels/{}/{segment}", self.channel),
+                &format!("the {segment} of channel {}", self.channel),
             )
             .await?;
-        Ok(self.reading(stock))
+        Ok(self.reading(values))
     }
 }
 
@@ -175,14 +206,15 @@ impl Rate {
     }
 }
 
-/// Starts a stock resync of a channel on the server at `args.server.url` and follows it
-/// until nothing is pending; fails if any value failed.
-pub async fn stock_resync(args: StockResyncArgs) -> anyhow::Result<()> {
+/// Starts a resync of a channel's stock or prices on the server at `args.server.url`
+/// and follows it until nothing is pending; fails if any value failed.
+pub async fn resync(what: Pushed, args: ResyncArgs) -> anyhow::Result<()> {
     let api = Api::connect(&args.server)?;
     let channel = args.channel;
     let started = Instant::now();
-    let path = format!("/api/v1/channels/{channel}/stock/resync");
-    let first: ChannelStock = match api
+    let segment = what.segment();
+    let path = format!("/api/v1/channels/{channel}/{segment}/resync");
+    let first: ChannelValues = match api
         .post(&path, &ResyncRequest {}, StatusCode::ACCEPTED, "the resync")
         .await?
     {
@@ -193,13 +225,20 @@ pub async fn stock_resync(args: StockResyncArgs) -> anyhow::Result<()> {
     let label = format!("resync {channel}");
     let listings = first.resynced.unwrap_or(first.pending);
     if listings == 0 {
+        let hint = match what {
+            Pushed::Stock => "the channel has no listings",
+            Pushed::Prices => {
+                "no listing of the channel has a price to push (or `send_prices` is off)"
+            }
+        };
         println!(
-            "{label}: the channel has no listings (link SKUs to its products with \
+            "{label}: {hint} (link SKUs to its products with \
              POST /api/v1/channels/{channel}/listings)"
         );
     }
-    let mut source = StockSource {
+    let mut source = ValuesSource {
         api: &api,
+        what,
         channel,
         listings,
         rate: Rate::default(),
@@ -207,7 +246,7 @@ pub async fn stock_resync(args: StockResyncArgs) -> anyhow::Result<()> {
     let first = source.reading(first);
     let subject = Subject {
         name: format!("the resync of channel {channel}"),
-        url: format!("{}/api/v1/channels/{channel}/stock", api.base),
+        url: format!("{}/api/v1/channels/{channel}/{segment}", api.base),
     };
     let mut view = Progress::new(
         std::io::stdout().is_terminal(),
@@ -217,16 +256,16 @@ pub async fn stock_resync(args: StockResyncArgs) -> anyhow::Result<()> {
     let last = follow::follow(&subject, &mut view, &mut source, first).await?;
     println!(
         "{label}: pushed={} failed={} in {:.1}s",
-        last.stock.pushed,
-        last.stock.failed,
+        last.values.pushed,
+        last.values.failed,
         started.elapsed().as_secs_f64()
     );
-    if last.stock.failed > 0 {
+    if last.values.failed > 0 {
         bail!(
-            "{} stock value(s) of channel {channel} failed to push: see why with GET {}/api/v1/stock/pushes?channel_id={channel} \
+            "{} {segment} value(s) of channel {channel} failed to push: see why with {} \
              (failed values are pushed again on the next change or resync)",
-            last.stock.failed,
-            api.base
+            last.values.failed,
+            what.why(&api.base, channel)
         );
     }
     Ok(())
@@ -238,7 +277,7 @@ mod tests {
 
     fn resync(pending: u64, pushed: u64, rate: Option<f64>) -> Resync {
         Resync {
-            stock: ChannelStock {
+            values: ChannelValues {
                 pending,
                 pushed,
                 failed: 0,
