@@ -288,6 +288,17 @@ impl Correios {
         let req = req.bearer_auth(token).header("Accept", "application/json");
         send(req, "GET /srorastro/v1/objetos".into(), wait).await.1
     }
+
+    /// One tracking call with the held (or a new) token; `calls` counts the requests.
+    async fn track_once(
+        &self,
+        calls: &mut u32,
+        codes: &[String],
+    ) -> Result<Vec<Tracked>, PlatformError> {
+        let token = self.token(calls).await?;
+        *calls += 1;
+        map_answer(&self.rastro(&token, codes).await?)
+    }
 }
 
 /// Keeps a tracking code to the characters codes have (letters and digits).
@@ -314,22 +325,16 @@ impl Carrier for Correios {
 
     async fn track(&self, codes: &[String]) -> (u32, Result<Vec<Tracked>, PlatformError>) {
         let mut calls = 0;
+        let first = self.track_once(&mut calls, codes).await;
         // A 401 may be a token revoked early: one new token, one more try.
-        for fresh in [false, true] {
-            let token = match self.token(&mut calls).await {
-                Ok(t) => t,
-                Err(e) => return (calls, Err(e)),
-            };
-            calls += 1;
-            match self.rastro(&token, codes).await {
-                Ok(body) => return (calls, map_answer(&body)),
-                Err(e) if e.kind == PlatformErrorKind::Auth && !fresh => {
-                    self.forget_token().await;
-                }
-                Err(e) => return (calls, Err(e)),
+        let result = match first {
+            Err(e) if e.kind == PlatformErrorKind::Auth => {
+                self.forget_token().await;
+                self.track_once(&mut calls, codes).await
             }
-        }
-        (calls, Err(PlatformError::permanent("unreachable".into())))
+            r => r,
+        };
+        (calls, result)
     }
 }
 

@@ -2,7 +2,7 @@
 //! (a tenant's contract with a carrier: settings and sealed credentials) builds a
 //! [`Carrier`] that reads the tracking of many shipments per call.
 //!
-//! Facts: `../shared/platforms.md` "6. Brazilian carriers"; what the material marks
+//! Facts: `docs/platforms.md` "6. Brazilian carriers"; what the material marks
 //! third-party or unverified is marked so in each module.
 
 pub mod correios;
