@@ -7,10 +7,10 @@
 //!
 //! Budget: each carrier account is a token bucket in the store (`carrier:{id}`, shared
 //! by every instance) at its `rate_limit_per_sec` with `rate_limit_burst` (default 1:
-//! calls go out evenly spaced). One run makes at most as many calls as the bucket
-//! refills in the task's interval; the shipments asked about least recently go first,
-//! so with more shipments than one interval's budget the polls spread over the
-//! following runs.
+//! calls go out evenly spaced); accounts are polled at once. One run makes at most as
+//! many calls as the bucket refills in the task's interval; the shipments asked about
+//! least recently go first, so with more shipments than one interval's budget the polls
+//! spread over the following runs.
 
 use crate::carriers::account_for;
 use crate::task_run::Ran;
@@ -95,6 +95,15 @@ fn action_for(
     }))
 }
 
+/// Adds what one account's polls did to the run's counts.
+fn add(to: &mut RunCounts, from: &RunCounts) {
+    to.calls += from.calls;
+    to.seen += from.seen;
+    to.updated += from.updated;
+    to.delivered += from.delivered;
+    to.flagged += from.flagged;
+}
+
 impl Engine {
     /// `track_shipments` (rules in the module documentation).
     pub(crate) async fn run_track_shipments(
@@ -141,18 +150,31 @@ impl Engine {
                 None => break,
             }
         }
-        let mut errors = vec![];
-        for (i, mut shipments) in by_account {
+        // Each account has its own budget: they are polled at once.
+        let polls = by_account.into_iter().map(|(i, mut shipments)| {
             let account = &accounts[i];
             shipments.sort_by_key(|s| (s.polled_at, s.order_id));
-            match self
-                .track_account(tenant, account, interval, shipments, &mut counts, stop)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return Ran::Stopped,
-                Err(e) => errors.push(format!("{} `{}`: {e}", account.carrier, account.name)),
+            async move {
+                let mut mine = RunCounts::default();
+                let r = self
+                    .track_account(tenant, account, interval, shipments, &mut mine, stop)
+                    .await
+                    .map_err(|e| format!("{} `{}`: {e}", account.carrier, account.name));
+                (r, mine)
             }
+        });
+        let mut errors = vec![];
+        let mut stopped = false;
+        for (r, mine) in futures_util::future::join_all(polls).await {
+            add(&mut counts, &mine);
+            match r {
+                Ok(true) => {}
+                Ok(false) => stopped = true,
+                Err(e) => errors.push(e),
+            }
+        }
+        if stopped {
+            return Ran::Stopped;
         }
         if errors.is_empty() {
             Ran::ok(counts)
