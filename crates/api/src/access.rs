@@ -38,7 +38,7 @@ const fn records(role: Role, kind: &'static str) -> Policy {
 /// The policy of a route (its path template under `/api/v1`, as the router matched it).
 /// Reads need `viewer` (tokens, people and the audit trail: `admin`); ERP actions,
 /// resends, task runs, syncs, stock, prices and webhook recover/resend `operator`; channels,
-/// credentials, settings, webhook endpoints, tokens and people `admin`.
+/// carrier accounts, credentials, settings, webhook endpoints, tokens and people `admin`.
 pub(crate) fn policy(method: &Method, path: &str) -> Policy {
     use Role::*;
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
@@ -54,6 +54,8 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         ("POST", "/channels") => records(Admin, "channel.created"),
         ("PATCH", "/channels/{id}") => records(Admin, "channel.updated"),
         ("DELETE", "/channels/{id}") => records(Admin, "channel.disabled"),
+        ("POST", "/carrier-accounts") => records(Admin, "carrier_account.created"),
+        ("DELETE", "/carrier-accounts/{id}") => records(Admin, "carrier_account.deleted"),
         ("PATCH", "/settings") => records(Admin, "settings.updated"),
         ("PATCH", "/scheduled-tasks/{id}") => records(Admin, "task.updated"),
         ("POST", "/scheduled-tasks/{id}/run") => records(Operator, "task.run"),
@@ -209,6 +211,12 @@ mod tests {
             Some("price.schedule_cancelled")
         );
         assert_eq!(p(Method::PATCH, "/api/v1/channels/{id}"), Role::Admin);
+        assert_eq!(p(Method::POST, "/api/v1/carrier-accounts"), Role::Admin);
+        assert_eq!(
+            p(Method::DELETE, "/api/v1/carrier-accounts/{id}"),
+            Role::Admin
+        );
+        assert_eq!(p(Method::GET, "/api/v1/carrier-accounts"), Role::Viewer);
         assert_eq!(p(Method::GET, "/api/v1/tokens"), Role::Admin);
         assert_eq!(p(Method::DELETE, "/api/v1/users/{id}"), Role::Admin);
         assert_eq!(

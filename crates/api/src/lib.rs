@@ -4,6 +4,7 @@ mod access;
 mod actions;
 mod admin;
 mod audit;
+mod carriers;
 mod channels;
 mod deliveries;
 mod events;
@@ -57,6 +58,7 @@ pub fn metrics_router(engine: Arc<Engine>) -> Router {
 fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
     let api = Router::new()
         .merge(channels::routes())
+        .merge(carriers::routes())
         .merge(mappings::routes())
         .merge(remap::routes())
         .merge(orders::routes())

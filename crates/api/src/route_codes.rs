@@ -119,6 +119,32 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[BODY, &[E::UserNotFound, E::ValidationFailed, E::EmailTaken]],
     ),
     ("delete", "/api/v1/users/{id}", &[&[E::UserNotFound]]),
+    ("get", "/api/v1/carrier-accounts", &[]),
+    (
+        "post",
+        "/api/v1/carrier-accounts",
+        &[
+            BODY,
+            &[
+                E::UnknownCarrier,
+                E::UnknownSetting,
+                E::InvalidSettings,
+                E::ForbiddenAddress,
+                E::ValidationFailed,
+                E::CarrierAccountNameTaken,
+            ],
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/carrier-accounts/{id}",
+        &[&[E::CarrierAccountNotFound]],
+    ),
+    (
+        "delete",
+        "/api/v1/carrier-accounts/{id}",
+        &[&[E::CarrierAccountNotFound]],
+    ),
     ("get", "/api/v1/channels", &[]),
     (
         "post",

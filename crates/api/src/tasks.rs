@@ -53,7 +53,10 @@ pub(crate) struct RunView {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     /// Progress: calls, seen, created, updated, unchanged, skipped, unreadable, gaps,
-    /// enqueued, cancelled, and `expected` (what the platform said the run would read).
+    /// enqueued, cancelled, delivered, flagged, and `expected` (what the platform said the
+    /// run would read). `track_shipments`: `seen` shipments asked about, `updated` new
+    /// tracking events, `delivered` and `flagged` orders, `skipped` shipments no carrier
+    /// account takes.
     #[schema(value_type = Object)]
     counts: RunCounts,
     error: Option<String>,
@@ -91,8 +94,8 @@ pub(crate) fn run_view(r: TaskRun) -> RunView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TaskView {
     id: TaskId,
-    /// `import_orders`, `refresh_payment_status`, `remap_orders` (per channel) or
-    /// `auto_cancel` (tenant).
+    /// `import_orders`, `refresh_payment_status`, `remap_orders` (per channel),
+    /// `auto_cancel` or `track_shipments` (tenant; with its first carrier account).
     kind: String,
     channel_id: Option<ChannelId>,
     interval_seconds: i64,

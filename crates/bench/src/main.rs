@@ -21,6 +21,7 @@ mod sends;
 mod server;
 mod stock;
 mod tenants;
+mod tracking;
 mod vtex;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +63,9 @@ enum Cmd {
     /// Orders re-mapped per second when a new status row is applied to a channel's
     /// stored orders (remap, no platform call).
     Remap(remap::RemapArgs),
+    /// Shipped orders tracked over the Correios and Melhor Envio simulators: polls/s
+    /// within the carriers' budgets.
+    Tracking(tracking::TrackingArgs),
     /// Americanas (SkyHub): orders imported per second from the order queue, with and
     /// without the documented limits.
     Americanas(americanas::AmArgs),
@@ -112,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Americanas(a) => americanas::americanas(a).await.map(|_| ()),
             Cmd::Retention(a) => retention::retention(a).await.map(|_| ()),
             Cmd::Remap(a) => remap::remap(a).await.map(|_| ()),
+            Cmd::Tracking(a) => tracking::tracking(a).await.map(|_| ()),
             Cmd::Console(a) => console::console(a).await.map(|_| ()),
             Cmd::Tenants(a) => tenants::tenants(a).await,
             Cmd::Events(a) => events::events(a).await.map(|_| ()),
@@ -138,6 +143,8 @@ fn main() -> anyhow::Result<()> {
                         ))
                         .await?;
                         remap::remap(remap::RemapArgs::preset(quick, target.clone())).await?;
+                        tracking::tracking(tracking::TrackingArgs::preset(quick, target.clone()))
+                            .await?;
                         americanas::americanas(americanas::AmArgs::preset(quick, target.clone()))
                             .await?;
                         retention::retention(retention::RetentionArgs::preset(

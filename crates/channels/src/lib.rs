@@ -3,6 +3,7 @@
 //! HTTP types stay inside this crate (and the api crate).
 
 pub mod americanas;
+pub mod carriers;
 mod error;
 mod http_call;
 pub mod mercadolivre;

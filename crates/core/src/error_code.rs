@@ -95,6 +95,12 @@ codes! {
         "No webhook endpoint with this id for this tenant.";
     AttemptNotFound = "webhook_attempt_not_found", Some(404), "Webhook attempt not found",
         "No delivery attempt with this id for this webhook endpoint.";
+    CarrierAccountNotFound = "carrier_account_not_found", Some(404), "Carrier account not found",
+        "No carrier account with this id for this tenant.";
+    UnknownCarrier = "unknown_carrier", Some(422), "Unknown carrier",
+        "A carrier ponte has no connector for (it knows `correios` and `melhor_envio`).";
+    CarrierAccountNameTaken = "carrier_account_name_taken", Some(409), "Carrier account name taken",
+        "Another carrier account of the tenant already has this name.";
     UnknownSetting = "unknown_setting", Some(422), "Unknown setting",
         "A channel setting the platform does not know.";
     UnknownPlatform = "unknown_platform", Some(422), "Unknown platform",

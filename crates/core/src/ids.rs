@@ -101,3 +101,7 @@ id_type!(
     /// One scheduled price (a price taking effect at a given moment).
     ScheduledPriceId
 );
+id_type!(
+    /// One carrier account of a tenant (a contract with a carrier and its credentials).
+    CarrierAccountId
+);

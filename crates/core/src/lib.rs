@@ -28,7 +28,7 @@ pub use access::{Addon, Entitlements, Plan, Role};
 pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::{
-    AttemptId, AuditId, ChannelId, DeliveryId, EndpointId, EventId, JobId, OrderId, RunId,
-    ScheduledPriceId, SendId, TaskId, TenantId, TokenId, UserId,
+    AttemptId, AuditId, CarrierAccountId, ChannelId, DeliveryId, EndpointId, EventId, JobId,
+    OrderId, RunId, ScheduledPriceId, SendId, TaskId, TenantId, TokenId, UserId,
 };
 pub use status::OrderStatus;

@@ -17,8 +17,9 @@ pub struct OrderView {
     /// The order's fields.
     #[serde(flatten)]
     pub data: OrderData,
-    /// Data-quality flags (`invalid_document`) and what the platform says to heed
-    /// (`fraud_risk`: do not ship).
+    /// Data-quality flags (`invalid_document`), what the platform says to heed
+    /// (`fraud_risk`: do not ship) and what the carrier said (`shipment_exception`: a
+    /// shipping exception is recorded and no delivery yet: undeliverable or returned).
     pub flags: Vec<String>,
     /// What the ERP recorded: separation, invoice (NF-e), collection order, shipment,
     /// delivery, cancellation.
@@ -46,6 +47,9 @@ impl OrderView {
         }
         let platform = std::mem::take(&mut data.platform_flags);
         flags.extend(platform.into_iter().map(|f| f.as_str().to_owned()));
+        if fulfilment.shipment_exception.is_some() && fulfilment.delivery.is_none() {
+            flags.push("shipment_exception".to_owned());
+        }
         OrderView {
             id,
             channel_id,

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod batch;
 mod budget;
+mod carriers;
 mod channels;
 mod credentials;
 mod csv_cell;
@@ -40,6 +41,7 @@ mod task_run;
 mod tasks;
 mod tenant_admin;
 mod tokens;
+mod tracking;
 mod vault;
 mod webhook_delivery;
 mod webhook_endpoints;
@@ -49,6 +51,7 @@ mod worker;
 pub use actions::{ActionReport, SendPlan};
 pub use audit::{command_line, installation_admin, redact};
 pub use auth::{hash_token, Caller, TokenSetup, TOKEN_CACHE_TTL};
+pub use carriers::CarrierAccountInput;
 pub use channels::{ChannelInput, ChannelPatch};
 pub use error::EngineError;
 pub use events::MAX_FEED_WAIT;
@@ -186,6 +189,7 @@ pub struct Engine {
     pub(crate) http: ponte_channels::Outbound,
     pub(crate) metrics: Metrics,
     pub(crate) channel_cache: channels::Cache,
+    pub(crate) carrier_cache: carriers::CarrierCache,
     pub(crate) ingest: ingest::Ingest,
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Wakes one claim loop (new imports or sends committed); it wakes another when it
@@ -243,6 +247,7 @@ impl Engine {
             http,
             metrics,
             channel_cache: channels::Cache::default(),
+            carrier_cache: carriers::CarrierCache::default(),
             ingest,
             wake,
             claim_wake,

@@ -50,6 +50,18 @@ fn tenant_task(tenant: TenantId, now: DateTime<Utc>) -> NewTask {
     }
 }
 
+/// The task of a tenant with carrier accounts: polling its shipments' carriers.
+fn tracking_task(tenant: TenantId, now: DateTime<Utc>) -> NewTask {
+    NewTask {
+        tenant_id: tenant,
+        kind: TaskKind::TrackShipments,
+        channel_id: None,
+        interval_secs: DEFAULT_INTERVAL_SECS,
+        next_run_at: first_due(now),
+        cursor: None,
+    }
+}
+
 impl Engine {
     /// Creates the scheduled task of a new tenant.
     pub(crate) async fn ensure_tenant_task(&self, tenant: TenantId) -> Result<(), EngineError> {
@@ -79,6 +91,15 @@ impl Engine {
         })
     }
 
+    /// Creates the tenant's `track_shipments` task (with its first carrier account).
+    pub(crate) async fn ensure_tracking_task(&self, tenant: TenantId) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .ensure_tasks(&[tracking_task(tenant, now)], now)
+            .await?)
+    }
+
     /// Creates the scheduled tasks of a new channel.
     pub(crate) async fn ensure_channel_tasks(
         &self,
@@ -97,6 +118,9 @@ impl Engine {
         let mut all = vec![];
         for tenant in self.store.tenants().await? {
             all.push(tenant_task(tenant, now));
+            if !self.store.carrier_accounts(tenant).await?.is_empty() {
+                all.push(tracking_task(tenant, now));
+            }
             for ch in self.store.channels(tenant).await? {
                 all.extend(self.channel_tasks(tenant, ch.id, now));
             }

@@ -5,7 +5,8 @@
 //! (errors, rate limiting, delays) so connectors can be exercised end to end.
 //!
 //! Nuvemshop/Tiendanube ([`nuvemshop`]), VTEX ([`vtex`]), Mercado Livre
-//! ([`mercadolivre`]) and Americanas/SkyHub ([`americanas`]).
+//! ([`mercadolivre`]) and Americanas/SkyHub ([`americanas`]); the carriers Correios
+//! ([`correios`]) and Melhor Envio ([`melhor_envio`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![recursion_limit = "256"]
@@ -13,12 +14,14 @@
 pub mod americanas;
 pub mod bucket;
 pub mod clock;
+pub mod correios;
 pub mod demo;
 pub mod demo_americanas;
 pub mod demo_ml;
 pub mod demo_vtex;
 pub mod error;
 pub mod faults;
+pub mod melhor_envio;
 pub mod mercadolivre;
 pub mod nuvemshop;
 pub mod reqlog;

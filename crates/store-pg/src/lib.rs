@@ -3,6 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED` and workers are woken with LISTEN/NOTIFY
 //! ([`PgStore::job_listener`]).
 
+mod carriers;
 mod channels;
 mod claim;
 mod codec;

@@ -308,8 +308,7 @@ impl WebhookStore for PgStore {
                 "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq FROM webhook_messages m \
                    WHERE m.tenant_id = $5 AND m.endpoint_id = $6 \
                    AND m.state = 'pending' AND m.next_at <= $1 AND (m.lease_until IS NULL OR m.lease_until < $1) \
-                   AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.tenant_id = m.tenant_id \
-                     AND p.endpoint_id = m.endpoint_id AND p.order_key = m.order_key \
+                   AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.queue_key = m.queue_key \
                      AND p.event_seq < m.event_seq AND p.state = 'pending') \
                    ORDER BY m.next_at, m.event_seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED) \
                  UPDATE webhook_messages m SET lease_owner = $3, lease_until = $4 FROM c \

@@ -1,6 +1,7 @@
 //! The embedded default store: one SQLite file in WAL mode, a single writer
 //! connection (so writes never contend) and a pool of readers.
 
+mod carriers;
 mod channels;
 mod claim;
 mod codec;

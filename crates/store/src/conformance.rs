@@ -172,6 +172,15 @@ macro_rules! conformance_tests {
                 old_messages_and_events_go_unless_still_needed
             );
         }
+        mod carriers {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [carriers],
+                carrier_accounts_round_trip,
+                tracking_events_are_recorded_once
+            );
+        }
         mod retention {
             use super::*;
             $crate::conformance_scenarios!(
@@ -213,6 +222,7 @@ macro_rules! conformance_scenarios {
 }
 
 pub mod access;
+pub mod carriers;
 pub mod events;
 pub mod jobs;
 pub mod mappings;

@@ -2,6 +2,7 @@
 //! exchange, and (feature `conformance`) one test suite that every backend must pass.
 
 mod access;
+mod carriers;
 pub mod claim;
 mod error;
 mod events;
@@ -41,6 +42,7 @@ pub mod webhooks;
 pub mod conformance;
 
 pub use access::*;
+pub use carriers::*;
 pub use error::StoreError;
 pub use events::*;
 pub use mappings::*;

@@ -28,6 +28,9 @@ pub enum TaskKind {
     /// Maps a channel's stored platform payloads again with its current tables (created
     /// disabled, on the first remap: it only runs when asked).
     RemapOrders,
+    /// Polls the carriers of a tenant's shipped orders (created with its first carrier
+    /// account).
+    TrackShipments,
 }
 
 impl TaskKind {
@@ -38,6 +41,7 @@ impl TaskKind {
             Self::RefreshPaymentStatus => "refresh_payment_status",
             Self::AutoCancel => "auto_cancel",
             Self::RemapOrders => "remap_orders",
+            Self::TrackShipments => "track_shipments",
         }
     }
 
@@ -48,6 +52,7 @@ impl TaskKind {
             Self::RefreshPaymentStatus,
             Self::AutoCancel,
             Self::RemapOrders,
+            Self::TrackShipments,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -55,7 +60,7 @@ impl TaskKind {
 
     /// Whether the task belongs to a channel (else to the tenant).
     pub fn per_channel(self) -> bool {
-        !matches!(self, Self::AutoCancel)
+        !matches!(self, Self::AutoCancel | Self::TrackShipments)
     }
 
     /// The task's unique name within its tenant.
@@ -203,6 +208,10 @@ pub struct RunCounts {
     pub enqueued: u64,
     /// Orders cancelled (auto-cancel).
     pub cancelled: u64,
+    /// Orders whose carrier reported the delivery (shipment tracking).
+    pub delivered: u64,
+    /// Orders flagged undeliverable or returned by their carrier (shipment tracking).
+    pub flagged: u64,
     /// How many orders the platform said the run would read, when it said.
     pub expected: Option<u64>,
 }

@@ -2,6 +2,7 @@
 //! a platform call.
 
 use crate::access::*;
+use crate::carriers::*;
 use crate::error::StoreError;
 use crate::mappings::*;
 use crate::records::*;
@@ -12,7 +13,8 @@ use crate::tasks::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{
-    ChannelId, OrderId, OrderStatus, RunId, SendId, TaskId, TenantId, TokenId, UserId,
+    CarrierAccountId, ChannelId, OrderId, OrderStatus, RunId, SendId, TaskId, TenantId, TokenId,
+    UserId,
 };
 use std::time::Duration;
 
@@ -815,9 +817,43 @@ pub trait MappingStore: Send + Sync {
     ) -> StoreResult<Vec<OrderValueGroup>>;
 }
 
+/// Carrier accounts and what their carriers reported.
+#[async_trait]
+pub trait CarrierStore: Send + Sync {
+    /// Adds a carrier account (a name the tenant already uses is a `Conflict`); a
+    /// default account stops being default when another default is added.
+    async fn insert_carrier_account(&self, account: &CarrierAccount) -> StoreResult<()>;
+    /// A tenant's carrier accounts, oldest first.
+    async fn carrier_accounts(&self, tenant: TenantId) -> StoreResult<Vec<CarrierAccount>>;
+    /// Deletes a carrier account; false when there was none.
+    async fn delete_carrier_account(
+        &self,
+        tenant: TenantId,
+        id: CarrierAccountId,
+    ) -> StoreResult<bool>;
+    /// The tenant's shipped orders with a tracking code and no delivery ([`ShipmentToTrack::of`]),
+    /// by id after `after`, reading at most `limit` shipped orders.
+    async fn shipments_to_track(
+        &self,
+        tenant: TenantId,
+        after: Option<OrderId>,
+        limit: u32,
+    ) -> StoreResult<(Vec<ShipmentToTrack>, Option<OrderId>)>;
+    /// Records a poll in one transaction: each event not recorded before for its order
+    /// (by key) becomes one timeline entry ([`tracking_notes`]); every polled order's
+    /// poll time becomes `now`. Returns how many events were new.
+    async fn record_tracking(
+        &self,
+        tenant: TenantId,
+        polls: &[TrackingPoll],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
 /// A complete storage backend.
 pub trait Store:
     MappingStore
+    + CarrierStore
     + TenantStore
     + PeopleStore
     + ChannelStore

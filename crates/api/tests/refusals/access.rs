@@ -13,6 +13,8 @@ use serde_json::json;
 /// declares `forbidden_role` needs `operator`.
 const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit"),
+    ("post", "/api/v1/carrier-accounts"),
+    ("delete", "/api/v1/carrier-accounts/{id}"),
     ("post", "/api/v1/channels"),
     ("patch", "/api/v1/channels/{id}"),
     ("delete", "/api/v1/channels/{id}"),

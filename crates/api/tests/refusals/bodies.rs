@@ -8,6 +8,7 @@ use ponte_core::ErrorCode as E;
 
 /// Every route that reads a JSON body.
 const BODY_ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/carrier-accounts"),
     ("post", "/api/v1/channels"),
     ("patch", "/api/v1/channels/{id}"),
     ("post", "/api/v1/channels/{id}/listings"),

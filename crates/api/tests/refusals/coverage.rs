@@ -17,6 +17,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::admin::covers(),
         crate::auth::covers(),
         crate::bodies::covers(),
+        crate::carriers::covers(),
         crate::channels::covers(),
         crate::events::covers(),
         crate::invoices::covers(),

@@ -281,6 +281,7 @@ impl Api {
         let mut out = serde_json::Map::new();
         for path in [
             "/api/v1/channels",
+            "/api/v1/carrier-accounts",
             "/api/v1/orders?limit=500",
             "/api/v1/status-sends?limit=500",
             "/api/v1/webhook-deliveries?limit=500",

@@ -10,6 +10,7 @@ mod actions;
 mod admin;
 mod auth;
 mod bodies;
+mod carriers;
 mod channels;
 mod coverage;
 mod events;

@@ -252,6 +252,7 @@ mod tests {
                 TaskKind::RefreshPaymentStatus,
                 TaskKind::AutoCancel,
                 TaskKind::RemapOrders,
+                TaskKind::TrackShipments,
             ]
             .map(|k| format!("task_kind.{}", k.as_str())),
         );
@@ -266,6 +267,8 @@ mod tests {
             gaps: 1,
             enqueued: 1,
             cancelled: 1,
+            delivered: 1,
+            flagged: 1,
             expected: None,
         };
         let v = RunView::from(run(all, RunState::Running));
