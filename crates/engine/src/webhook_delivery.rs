@@ -67,6 +67,7 @@ pub(crate) async fn webhook_loop(
             tracing::warn!(error = %e, "queueing webhook deliveries");
         }
         slots.round = slots.round.wrapping_add(1);
+        let free = usize::try_from(slots.free()).unwrap_or(usize::MAX);
         let lease = engine.config.webhook_timeout * 2;
         let claimed = match engine
             .store
@@ -89,7 +90,9 @@ pub(crate) async fn webhook_loop(
                 e.deliver(c, o).await
             });
         }
-        if got > 0 && slots.free() > 0 {
+        // Every free slot filled: more may be due at once; otherwise wait for a
+        // delivery to end, a new event or the poll.
+        if got == free && free > 0 {
             continue;
         }
         tokio::select! {

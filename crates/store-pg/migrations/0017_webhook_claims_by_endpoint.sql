@@ -1,7 +1,7 @@
 -- Deliveries are claimed endpoint by endpoint (each its share of the slots), so an
 -- endpoint's due messages are found without reading the others' backlog.
 CREATE INDEX webhook_messages_due_by_endpoint
-    ON webhook_messages (tenant_id, endpoint_id, state, next_at);
+    ON webhook_messages (tenant_id, endpoint_id, state, next_at, event_seq);
 
 -- An order's later message waits while an earlier one is pending: that check looks up
 -- the message's queue (endpoint and order) alone. With the endpoint also a constant of
