@@ -46,7 +46,7 @@ const fn records(role: Role, kind: &'static str) -> Policy {
 
 /// The policy of a console route (its path template under `/console`). Pages read with
 /// `viewer` (the audit trail, people, tokens and the new-channel form: `admin`); ERP
-/// actions, resends, task runs, syncs and stock `operator`; channels, settings and task
+/// actions, resends, task runs, syncs, stock and prices `operator`; channels, settings and task
 /// settings `admin`.
 pub(crate) fn policy(method: &Method, path: &str) -> Policy {
     use Role::*;
@@ -84,6 +84,7 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         "/tasks/sync" => records(Operator, "channel.synced"),
         "/errors/resend" | "/errors/resend-channel" => records(Operator, "status_sends.resent"),
         "/stock/resync" => records(Operator, "stock.resynced"),
+        "/prices/scheduled/{id}/cancel" => records(Operator, "price.schedule_cancelled"),
         "/channels/{id}/webhooks/check" => records(Operator, "subscription.checked"),
         "/channels/{id}/remap" => records(Operator, "channel.remapped"),
         "/webhook-endpoints" => records(Admin, "webhook_endpoint.created"),
@@ -255,6 +256,10 @@ mod tests {
                 "/console/webhook-endpoints/{id}/attempts/{attempt_id}/resend"
             ),
             records(Role::Operator, "webhook_attempt.resent")
+        );
+        assert_eq!(
+            p(Method::POST, "/console/prices/scheduled/{id}/cancel"),
+            records(Role::Operator, "price.schedule_cancelled")
         );
         assert!(may_post(Role::Operator, "/webhook-endpoints/{id}/recover"));
         assert!(!may_post(Role::Operator, "/webhook-endpoints"));

@@ -145,6 +145,7 @@ catalogue_files![
     "codes",
     "actions",
     "stock",
+    "prices",
     "deliveries",
     "settings",
     "access",

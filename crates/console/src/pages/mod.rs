@@ -17,6 +17,7 @@ pub(crate) mod order_actions;
 pub(crate) mod orders;
 mod password;
 mod people;
+mod prices;
 mod settings;
 mod stock;
 mod task_runs;
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(tasks::routes())
         .merge(task_runs::routes())
         .merge(stock::routes())
+        .merge(prices::routes())
         .merge(deliveries::routes())
         .merge(settings::routes())
         .merge(audit::routes())

@@ -1,8 +1,8 @@
-//! Estoque: every product with its balance per warehouse and what each channel shows
-//! (and whether that value reached it), a movement form (in, out or an inventory
-//! count), the order lines whose SKU is not a product, and a resync of every
-//! channel's stock whose progress the page follows (htmx polls a fragment; without
-//! JavaScript the page reloads).
+//! Estoque: every product with its balance per warehouse, what each channel shows
+//! (and whether that value reached it) and a link to its prices, a movement form (in,
+//! out or an inventory count), the order lines whose SKU is not a product, and a
+//! resync of every channel's stock whose progress the page follows (htmx polls a
+//! fragment; without JavaScript the page reloads).
 
 use crate::form::{Fields, Form};
 use crate::format::url_encode;
@@ -73,6 +73,8 @@ impl Shown {
 /// never moved) and its channels' values.
 struct Row {
     sku: String,
+    /// The SKU as a query value (the link to its prices).
+    sku_query: String,
     name: String,
     levels: Vec<Option<Balance>>,
     available: i64,
@@ -159,6 +161,7 @@ fn row(s: SkuStock, warehouses: &[Warehouse], channels: &[Channel]) -> Row {
                 error: t.last_error,
             })
             .collect(),
+        sku_query: url_encode(&s.product.sku),
         sku: s.product.sku,
         name: s.product.name,
     }
