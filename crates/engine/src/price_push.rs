@@ -4,8 +4,8 @@
 //! one at a time under the channel's shared request budget, records every call, and
 //! goes on until nothing is pending.
 
-use crate::stock_push::{used, Later, HELD};
-use crate::{Engine, EngineError};
+use crate::stock_push::{used, Later};
+use crate::Engine;
 use ponte_channels::{PlatformErrorKind, PriceCall, PriceItem};
 use ponte_store::{Job, JobLease, JobOutcome, PriceJob, PricePushRecord};
 use std::collections::BTreeMap;
@@ -26,15 +26,8 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return self.fail_malformed(&lease, &e).await,
         };
-        if let Some(outcome) = self.flush_prices(job, &lease, payload, stop).await {
-            if let Err(e) = self
-                .store
-                .finish_job(&lease, &outcome, self.clock.now())
-                .await
-            {
-                tracing::warn!(error = %e, "finishing a price push job");
-            }
-        }
+        let outcome = self.flush_prices(job, &lease, payload, stop).await;
+        self.finish_push(&lease, outcome, "price").await;
     }
 
     /// Pushes until nothing is pending; the job's outcome (`None`: stopped).
@@ -46,16 +39,9 @@ impl Engine {
         stop: &watch::Receiver<bool>,
     ) -> Option<JobOutcome> {
         let channel = payload.channel_id;
-        let ready = match self.cached_channel(channel).await {
-            Ok(r) if r.enabled => r,
-            // A disabled channel keeps its pending prices for later.
-            Ok(_) => return Some(JobOutcome::Done),
-            Err(e @ EngineError::Crypto) => return Some(self.retry_in(HELD, e.to_string(), false)),
-            Err(e) => {
-                return Some(JobOutcome::Failed {
-                    error: e.to_string(),
-                })
-            }
+        let ready = match self.push_channel(channel).await {
+            Ok(r) => r,
+            Err(outcome) => return Some(outcome),
         };
         let connector = &ready.connector;
         // A platform without windows of its own takes the promotion in force when

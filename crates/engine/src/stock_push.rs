@@ -4,11 +4,14 @@
 //! batch key) under the channel's shared request budget, records every call, and goes
 //! on until nothing is pending.
 
+use crate::channels::Ready;
 use crate::{Engine, EngineError};
 use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind, StockCall, StockItem};
+use ponte_core::ChannelId;
 use ponte_store::{Job, JobLease, JobOutcome, PushOutcome, PushRecord, StockJob};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -63,14 +66,39 @@ impl Engine {
             Err(e) => return self.fail_malformed(&lease, &e).await,
         };
         let outcome = self.flush(job, &lease, payload, stop).await;
+        self.finish_push(&lease, outcome, "stock").await;
+    }
+
+    /// Records a push job's outcome (`None`: stopped, the job goes back to the queue
+    /// at shutdown).
+    pub(crate) async fn finish_push(
+        &self,
+        lease: &JobLease,
+        outcome: Option<JobOutcome>,
+        what: &str,
+    ) {
         if let Some(outcome) = outcome {
             if let Err(e) = self
                 .store
-                .finish_job(&lease, &outcome, self.clock.now())
+                .finish_job(lease, &outcome, self.clock.now())
                 .await
             {
-                tracing::warn!(error = %e, "finishing a stock push job");
+                tracing::warn!(error = %e, "finishing a {what} push job");
             }
+        }
+    }
+
+    /// The channel a push job works for, or the job's outcome when it cannot push now:
+    /// a disabled channel keeps its pending values for later, unreadable credentials
+    /// are held like a 401 (never failed), anything else fails the job.
+    pub(crate) async fn push_channel(&self, channel: ChannelId) -> Result<Arc<Ready>, JobOutcome> {
+        match self.cached_channel(channel).await {
+            Ok(r) if r.enabled => Ok(r),
+            Ok(_) => Err(JobOutcome::Done),
+            Err(e @ EngineError::Crypto) => Err(self.retry_in(HELD, e.to_string(), false)),
+            Err(e) => Err(JobOutcome::Failed {
+                error: e.to_string(),
+            }),
         }
     }
 
@@ -84,17 +112,9 @@ impl Engine {
         stop: &watch::Receiver<bool>,
     ) -> Option<JobOutcome> {
         let channel = payload.channel_id;
-        let ready = match self.cached_channel(channel).await {
-            Ok(r) if r.enabled => r,
-            // A disabled or broken channel keeps its pending values for later.
-            Ok(_) => return Some(JobOutcome::Done),
-            // Unreadable credentials are held like a 401, never failed.
-            Err(e @ EngineError::Crypto) => return Some(self.retry_in(HELD, e.to_string(), false)),
-            Err(e) => {
-                return Some(JobOutcome::Failed {
-                    error: e.to_string(),
-                })
-            }
+        let ready = match self.push_channel(channel).await {
+            Ok(r) => r,
+            Err(outcome) => return Some(outcome),
         };
         let mut later: Option<(Duration, String, bool)> = None;
         loop {
