@@ -14,13 +14,16 @@
 //! 4. **bulk**: several channels listing the same catalogue, then many price changes
 //!    in one request; time until every store got its last push, and calls per channel
 //!    next to the coalesced minimum (one call per product).
+//! 5. **limited**: the bulk again over a smaller catalogue, the stores keeping
+//!    Nuvemshop's documented leaky bucket (40, 2/s) and the channels its budget: the
+//!    time next to what the limit allows at best (`max(0, minimum - 40) / 2` s).
 //!
 //! Every store must show, for every variant, the last price written.
 
 use crate::load::histogram;
 use crate::report::{emit, Row};
 use crate::scenarios::Target;
-use crate::stock::hub::{prepare, Hub, Item, Shop};
+use crate::stock::hub::{limit_floor, prepare, Hub, Item, Shop};
 use anyhow::{bail, Context};
 use chrono::{SecondsFormat, Utc};
 use hdrhistogram::Histogram;
@@ -32,6 +35,8 @@ use std::time::{Duration, Instant};
 const P99_US: u64 = 1_000_000;
 /// Calls per coalesced minimum.
 const CALLS_RATIO: f64 = 1.05;
+/// Time per what the platform's limit allows.
+const FLOOR_RATIO: f64 = 1.10;
 /// Variants per product of the idle and scheduled phases.
 const VARIANTS: usize = 3;
 /// How long one change may take to reach the simulator.
@@ -64,6 +69,10 @@ pub struct PricesArgs {
     /// Bulk phase: channels, one simulated store each.
     #[arg(long, default_value_t = 3)]
     pub channels: usize,
+    /// Limited phase: products in each store's catalogue (the bulk again, with
+    /// Nuvemshop's documented limit); 0 skips it.
+    #[arg(long, default_value_t = 200)]
+    pub limited_products: usize,
 }
 
 impl PricesArgs {
@@ -78,6 +87,7 @@ impl PricesArgs {
             variants: 5,
             changes: 100_000,
             channels: 3,
+            limited_products: 200,
         };
         if quick {
             a.idle_samples = 30;
@@ -85,6 +95,7 @@ impl PricesArgs {
             a.scheduled = 30;
             a.products = 50;
             a.changes = 5_000;
+            a.limited_products = 0;
         }
         a
     }
@@ -359,22 +370,34 @@ struct Bulk {
     wrong: Vec<String>,
 }
 
-async fn bulk(a: &PricesArgs) -> anyhow::Result<Bulk> {
-    let mut shops = Vec::with_capacity(a.channels);
-    for n in 0..a.channels {
-        shops.push(Shop::start(n, false).await?);
-    }
+/// A bulk of `a.changes` rows over `products` x `a.variants` SKUs on `a.channels`
+/// stores; `limited`: the stores keep Nuvemshop's documented limit and the channels
+/// its budget (set up on unlimited twins first, as `stock`'s limited phase).
+async fn bulk(a: &PricesArgs, products: usize, limited: bool) -> anyhow::Result<Bulk> {
+    let stores = |limited: bool| async move {
+        let mut shops = Vec::with_capacity(a.channels);
+        for n in 0..a.channels {
+            shops.push(Shop::start(n, limited).await?);
+        }
+        anyhow::Ok(shops)
+    };
+    let shops = stores(limited).await?;
+    let twins = if limited {
+        Some(stores(false).await?)
+    } else {
+        None
+    };
     let items = shops
         .first()
         .context("no channel")?
-        .catalogue(a.products, a.variants);
-    for shop in &shops[1..] {
-        if shop.catalogue(a.products, a.variants) != items {
+        .catalogue(products, a.variants);
+    for shop in shops[1..].iter().chain(twins.iter().flatten()) {
+        if shop.catalogue(products, a.variants) != items {
             bail!("the simulated stores gave their catalogues different ids");
         }
     }
-    let (hub, channels) = prepare(&a.target, &shops, None, &items).await?;
-    let out = bulk_run(&hub, &shops, &channels, &items, a.changes).await;
+    let (hub, channels) = prepare(&a.target, &shops, twins.as_deref(), &items).await?;
+    let out = bulk_run(&hub, &shops, &channels, &items, a.changes, limited).await;
     hub.finish().await;
     out
 }
@@ -385,6 +408,7 @@ async fn bulk_run(
     channels: &[String],
     items: &[Item],
     changes: usize,
+    limited: bool,
 ) -> anyhow::Result<Bulk> {
     for ch in channels {
         send_prices(hub, ch).await?;
@@ -404,11 +428,18 @@ async fn bulk_run(
         .map(|i| items[*i].0)
         .collect::<BTreeSet<_>>()
         .len();
+    // Generous: ten minutes beyond what the limit needs for every channel in turn.
+    let timeout = Duration::from_secs(900)
+        + if limited {
+            limit_floor(minimum) * channels.len() as u32
+        } else {
+            Duration::ZERO
+        };
     let t0 = Instant::now();
     hub.post("/api/v1/prices", &json!({ "prices": rows }))
         .await?;
     let api = t0.elapsed();
-    settled(hub, channels, Duration::from_secs(900)).await?;
+    settled(hub, channels, timeout).await?;
     let mut wrong = vec![];
     let mut calls = vec![];
     let mut end = t0;
@@ -431,9 +462,10 @@ async fn bulk_run(
     }
     let wall = end.saturating_duration_since(t0);
     eprintln!(
-        "prices bulk: {changes} changes over {} SKUs x {} channels in {:.1} s, calls/minimum {:.3}",
+        "prices bulk{}: {changes} changes over {} SKUs x {} channels in {:.1} s, calls/minimum {:.3}",
         items.len(),
         channels.len(),
+        if limited { " (limited)" } else { "" },
         wall.as_secs_f64(),
         calls.iter().copied().max().unwrap_or(0) as f64 / minimum.max(1) as f64
     );
@@ -468,8 +500,15 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
     wrong.extend(w);
     let (edge_h, w) = timers(&a, Timer::WindowOpens).await?;
     wrong.extend(w);
-    let b = bulk(&a).await?;
+    let b = bulk(&a, a.products, false).await?;
     wrong.extend(b.wrong.iter().cloned());
+    let limited = if a.limited_products > 0 {
+        let l = bulk(&a, a.limited_products, true).await?;
+        wrong.extend(l.wrong.iter().cloned());
+        Some(l)
+    } else {
+        None
+    };
     let worst = b.calls.iter().copied().max().unwrap_or(0);
     let ratio = worst as f64 / b.minimum.max(1) as f64;
     let (idle99, late99, edge99) = (
@@ -477,7 +516,7 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
         late_h.value_at_quantile(0.99),
         edge_h.value_at_quantile(0.99),
     );
-    let rows = [
+    let mut rows = vec![
         Row {
             name: "idle: change -> push p50",
             value: ms(idle_h.value_at_quantile(0.5)),
@@ -531,6 +570,19 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
             ok: None,
         },
     ];
+    let limited = limited.map(|l| {
+        let floor = limit_floor(l.minimum).as_secs_f64();
+        let ratio = l.wall.as_secs_f64() / floor.max(1e-9);
+        rows.push(Row {
+            name: "limited: time / what the limit allows",
+            value: format!("{:.1} s / {floor:.0} s = {ratio:.3}", l.wall.as_secs_f64()),
+            target: format!("<= {FLOOR_RATIO:.2}"),
+            ok: Some(ratio <= FLOOR_RATIO),
+        });
+        json!({"changes": l.changes, "skus": l.skus, "minimum_calls": l.minimum,
+               "calls": l.calls, "wall_s": l.wall.as_secs_f64(), "floor_s": floor,
+               "time_per_floor": ratio})
+    });
     for w in &wrong {
         eprintln!("prices: {w}");
     }
@@ -547,6 +599,7 @@ pub async fn prices(a: PricesArgs) -> anyhow::Result<Value> {
         "bulk": {"changes": b.changes, "skus": b.skus, "channels": b.calls.len(),
                  "minimum_calls": b.minimum, "calls": b.calls, "calls_ratio": ratio,
                  "api_s": b.api.as_secs_f64(), "wall_s": b.wall.as_secs_f64()},
+        "limited": limited,
     });
     emit(
         "prices",

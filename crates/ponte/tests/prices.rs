@@ -3,8 +3,10 @@
 //! minimum; bad rows are refused and nothing changes; a scheduled price fires; a
 //! promotional window goes out (Nuvemshop: the promotion in force; VTEX: a fixed price
 //! with its dateRange); a window opens and closes on its own (Nuvemshop is told at each
-//! edge, VTEX keeps the window itself); a resync pushes every price again. SQLite and
-//! PostgreSQL.
+//! edge, VTEX keeps the window itself); a resync pushes every price again; 100,000
+//! changes in one request reach three channels with the coalesced minimum of calls.
+//! SQLite and PostgreSQL; on PostgreSQL, scheduled prices fire across two instances with
+//! one killed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -22,7 +24,8 @@ use vtex_harness::{start_public, Vtex};
 
 both_backends!(
     prices_reach_both_channels_coalesced_scheduled_and_refused,
-    a_promotional_window_opens_and_closes_and_a_resync_pushes_again
+    a_promotional_window_opens_and_closes_and_a_resync_pushes_again,
+    a_hundred_thousand_changes_reach_three_channels
 );
 
 /// `cents` with a +10% markup, rounded half up.
@@ -52,7 +55,7 @@ struct World {
     sim: Sim,
     vtex: Vtex,
     // Kept for the scenario's life (the data directory, the scratch database).
-    _storage: Storage,
+    storage: Storage,
     ponte: Ponte,
     /// Nuvemshop channel id.
     ns: String,
@@ -60,6 +63,39 @@ struct World {
     catalogue: Vec<(u64, u64, String)>,
     /// (product id, SKU id, SKU) of each VTEX SKU.
     vtex_skus: Vec<(String, String, String)>,
+}
+
+/// A Nuvemshop channel to `sim` sending prices with a +10% markup, no request budget.
+async fn prices_channel(ponte: &Ponte, sim: &Sim, name: &str) -> String {
+    let cfg = sim.sim.config();
+    let ch = post_ok(
+        ponte,
+        "/api/v1/channels",
+        &json!({
+            "platform": "nuvemshop",
+            "name": name,
+            "settings": {"store_id": cfg.store_id.to_string(), "api_base_url": sim.base_url,
+                         "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6,
+                         "send_prices": true, "price_markup_percent": 10},
+            "credentials": {"access_token": cfg.access_token, "app_secret": cfg.app_secret}
+        }),
+    )
+    .await;
+    ch["id"].as_str().unwrap().to_owned()
+}
+
+/// Links each catalogue entry's SKU to its product and variant on `channel`.
+async fn list(ponte: &Ponte, channel: &str, catalogue: &[(u64, u64, String)]) {
+    let listings: Vec<Value> = catalogue
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p.to_string(), "variant_id": v.to_string()}))
+        .collect();
+    post_ok(
+        ponte,
+        &format!("/api/v1/channels/{channel}/listings"),
+        &json!({ "listings": listings }),
+    )
+    .await;
 }
 
 async fn world(backend: Backend, products: usize, variants: usize, vtex_n: usize) -> World {
@@ -90,35 +126,12 @@ async fn world(backend: Backend, products: usize, variants: usize, vtex_n: usize
         )
         .await;
     }
-    let cfg = sim.sim.config();
-    let ns = post_ok(
-        &ponte,
-        "/api/v1/channels",
-        &json!({
-            "platform": "nuvemshop",
-            "name": "Loja",
-            "settings": {"store_id": cfg.store_id.to_string(), "api_base_url": sim.base_url,
-                         "rate_limit_per_sec": 1e6, "rate_limit_burst": 1e6,
-                         "send_prices": true, "price_markup_percent": 10},
-            "credentials": {"access_token": cfg.access_token, "app_secret": cfg.app_secret}
-        }),
-    )
-    .await;
-    let ns = ns["id"].as_str().unwrap().to_owned();
+    let ns = prices_channel(&ponte, &sim, "Loja").await;
     let vx = vtex
         .channel(&ponte, &json!({"send_prices": true, "sales_channel": "1"}))
         .await;
     let vx = vx["id"].as_str().unwrap().to_owned();
-    let listings: Vec<Value> = catalogue
-        .iter()
-        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p.to_string(), "variant_id": v.to_string()}))
-        .collect();
-    post_ok(
-        &ponte,
-        &format!("/api/v1/channels/{ns}/listings"),
-        &json!({ "listings": listings }),
-    )
-    .await;
+    list(&ponte, &ns, &catalogue).await;
     let listings: Vec<Value> = vtex_skus
         .iter()
         .map(|(p, v, sku)| json!({"sku": sku, "product_id": p, "variant_id": v}))
@@ -134,7 +147,7 @@ async fn world(backend: Backend, products: usize, variants: usize, vtex_n: usize
     World {
         sim,
         vtex,
-        _storage: storage,
+        storage,
         ponte,
         ns,
         catalogue,
@@ -147,7 +160,7 @@ async fn prices_reach_both_channels_coalesced_scheduled_and_refused(backend: Bac
     let World {
         sim,
         vtex,
-        _storage,
+        storage: _storage,
         ponte,
         catalogue,
         vtex_skus,
@@ -412,4 +425,139 @@ async fn a_promotional_window_opens_and_closes_and_a_resync_pushes_again(backend
         )
         .await;
     assert_eq!(s, 404);
+}
+
+/// 100,000 rows in one request over 1,005 SKUs listed on two Nuvemshop stores and VTEX:
+/// every channel shows each SKU's last row, with one call per Nuvemshop product and per
+/// VTEX SKU.
+async fn a_hundred_thousand_changes_reach_three_channels(backend: Backend) {
+    let w = world(backend, 200, 5, 5).await;
+    let other = Sim::start(ponte_sim::nuvemshop::SimConfig {
+        store_id: 654_321,
+        ..Sim::unlimited()
+    })
+    .await;
+    assert_eq!(
+        other.sim.add_catalogue(200, 5),
+        w.catalogue,
+        "the second store has the same catalogue"
+    );
+    let second = prices_channel(&w.ponte, &other, "Loja 2").await;
+    list(&w.ponte, &second, &w.catalogue).await;
+    other.sim.clear_requests();
+
+    let skus: Vec<&String> = w
+        .catalogue
+        .iter()
+        .map(|(_, _, s)| s)
+        .chain(w.vtex_skus.iter().map(|(_, _, s)| s))
+        .collect();
+    let rows: Vec<Value> = (0..100_000)
+        .map(|k| json!({"sku": skus[k % skus.len()], "price_cents": 1000 + k as i64}))
+        .collect();
+    // Each SKU's last row: the highest k below 100,000 with k % n == i.
+    let last = |i: usize| 1000 + (99_999 - (99_999 - i) % skus.len()) as i64;
+    let r = post_ok(&w.ponte, "/api/v1/prices", &json!({ "prices": rows })).await;
+    assert_eq!(r["applied"], 100_000, "{r}");
+    let n = w.catalogue.len();
+    wait_for(Duration::from_secs(180), || async {
+        w.catalogue.iter().enumerate().all(|(i, (p, v, _))| {
+            let want = json!(decimal(marked(last(i))));
+            nuvemshop_price(&w.sim, *p, *v).0 == want && nuvemshop_price(&other, *p, *v).0 == want
+        }) && w.vtex_skus.iter().enumerate().all(|(j, (_, id, _))| {
+            let want = last(n + j) as f64 / 100.0;
+            w.vtex
+                .sim
+                .price(id)
+                .is_some_and(|p| p["basePrice"] == json!(want))
+        })
+    })
+    .await;
+    for store in [&w.sim, &other] {
+        assert_eq!(
+            store.sim.request_count(&Method::PATCH, "/products/"),
+            200,
+            "one call per product: the coalesced minimum"
+        );
+    }
+    assert_eq!(
+        w.vtex.sim.request_count(&Method::PUT, "/pricing/prices/"),
+        5,
+        "one call per VTEX SKU"
+    );
+}
+
+/// Two instances on one PostgreSQL database; scheduled prices come due over a few
+/// seconds and one instance is SIGKILLed while they do: every price reaches the store,
+/// none before its time, each product pushed once (twice at most for a push the
+/// killed instance had in flight), none left scheduled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_prices_fire_across_two_instances_one_killed() {
+    let World {
+        sim,
+        storage,
+        ponte: mut first,
+        catalogue,
+        ..
+    } = world(Backend::Postgres, 30, 1, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = storage.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut second = start_public(dir.path(), &env);
+    // The monotonic origin first: a push is compared with its due time leniently by
+    // the few microseconds between the two readings, never strictly.
+    let origin = {
+        let instant = std::time::Instant::now();
+        (Utc::now(), instant)
+    };
+    // One scheduled price per product, due 3 s ahead and every 100 ms after.
+    let due: Vec<chrono::DateTime<Utc>> = (0..catalogue.len())
+        .map(|i| origin.0 + CDuration::milliseconds(3000 + 100 * i as i64))
+        .collect();
+    let rows: Vec<Value> = catalogue
+        .iter()
+        .zip(&due)
+        .map(|((_, _, sku), at)| {
+            json!({"sku": sku, "price_cents": 7000,
+                   "effective_at": at.to_rfc3339_opts(SecondsFormat::Millis, true)})
+        })
+        .collect();
+    let w = post_ok(&second, "/api/v1/prices", &json!({ "prices": rows })).await;
+    assert_eq!(
+        w["scheduled"].as_array().unwrap().len(),
+        catalogue.len(),
+        "{w}"
+    );
+    // Killed a second into the run of due prices.
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    first.kill();
+    wait_for(Duration::from_secs(60), || async {
+        catalogue
+            .iter()
+            .all(|(p, v, _)| nuvemshop_price(&sim, *p, *v).0 == json!(decimal(marked(7000))))
+    })
+    .await;
+    let listed = second.get("/api/v1/prices/scheduled").await;
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");
+    let log = sim.sim.requests();
+    for ((p, _, _), at) in catalogue.iter().zip(&due) {
+        let path = format!("/products/{p}/variants");
+        let pushes: Vec<_> = log
+            .iter()
+            .filter(|r| r.method == Method::PATCH && r.path.ends_with(&path))
+            .collect();
+        assert!(
+            (1..=2).contains(&pushes.len()),
+            "product {p}: {} pushes",
+            pushes.len()
+        );
+        let due_in = (*at - origin.0).to_std().unwrap();
+        assert!(
+            pushes
+                .iter()
+                .all(|r| r.at.duration_since(origin.1) >= due_in),
+            "product {p} pushed before its time"
+        );
+    }
+    second.kill();
 }

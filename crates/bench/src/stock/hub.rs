@@ -18,6 +18,13 @@ pub const WAREHOUSE: &str = "SP";
 pub const BUCKET: u32 = 40;
 /// Nuvemshop's documented leaky bucket: requests leaked per second.
 pub const LEAK_PER_SEC: f64 = 2.0;
+/// The time Nuvemshop's documented limit allows at best for `calls` per store: the
+/// calls beyond the bucket at the leak rate, the stores in parallel.
+pub fn limit_floor(calls: usize) -> Duration {
+    let beyond = calls.saturating_sub(BUCKET as usize);
+    Duration::from_secs_f64(beyond as f64 / LEAK_PER_SEC)
+}
+
 /// Store id of the first simulated store (the next ones count up).
 const FIRST_STORE: u64 = 123_456;
 /// Products created at once.

@@ -1,7 +1,7 @@
 //! The phases of `stock`: single changes on an idle channel, then many changes
 //! propagated to several channels, with or without the platform's rate limit.
 
-use super::hub::{prepare, Hub, Item, Shop, BUCKET, LEAK_PER_SEC, WAREHOUSE};
+use super::hub::{limit_floor, prepare, Hub, Item, Shop, LEAK_PER_SEC, WAREHOUSE};
 use crate::load::histogram;
 use crate::scenarios::Target;
 use crate::sends::probe::Cpu;
@@ -281,8 +281,7 @@ impl Propagation {
         if !self.limited {
             return Duration::ZERO;
         }
-        let beyond = self.minimum.saturating_sub(BUCKET as usize);
-        Duration::from_secs_f64(beyond as f64 / LEAK_PER_SEC)
+        limit_floor(self.minimum)
     }
 
     /// Most calls any channel made per call needed.
