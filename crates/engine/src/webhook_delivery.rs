@@ -51,7 +51,6 @@ pub(crate) async fn webhook_loop(
                 done.push(f);
             }
         }
-        engine.finish_deliveries(&mut done).await;
         if *stop.borrow() {
             while let Some(r) = running.join_next().await {
                 if let Ok(f) = r {
@@ -62,24 +61,9 @@ pub(crate) async fn webhook_loop(
             return;
         }
         let woken = engine.webhook_wake.notified();
-        let now = engine.clock.now();
-        if let Err(e) = engine.store.queue_deliveries(now, QUEUE_BATCH).await {
-            tracing::warn!(error = %e, "queueing webhook deliveries");
-        }
         slots.round = slots.round.wrapping_add(1);
         let free = usize::try_from(slots.free()).unwrap_or(usize::MAX);
-        let lease = engine.config.webhook_timeout * 2;
-        let claimed = match engine
-            .store
-            .claim_deliveries(&owner, now, lease, &slots)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming webhook deliveries");
-                vec![]
-            }
-        };
+        let claimed = engine.delivery_round(&mut done, &owner, &slots).await;
         let got = claimed.len();
         for c in claimed {
             *slots.in_flight.entry(c.endpoint.id).or_default() += 1;
@@ -128,6 +112,28 @@ impl Pace {
 }
 
 impl Engine {
+    /// One round: records the finished deliveries (emptying `done`), queues new events
+    /// and claims due messages, in one store call (one transaction on PostgreSQL).
+    async fn delivery_round(
+        &self,
+        done: &mut Vec<DeliveryFinish>,
+        owner: &str,
+        slots: &DeliverySlots,
+    ) -> Vec<ClaimedDelivery> {
+        let now = self.clock.now();
+        let lease = self.config.webhook_timeout * 2;
+        let round = self
+            .store
+            .delivery_round(done, now, QUEUE_BATCH, owner, lease, slots)
+            .await;
+        done.clear();
+        round.unwrap_or_else(|e| {
+            // Finished ones go again when their leases run out, with the same webhook-id.
+            tracing::warn!(error = %e, "webhook delivery round");
+            vec![]
+        })
+    }
+
     /// Records the finished deliveries (and empties `done`).
     async fn finish_deliveries(&self, done: &mut Vec<DeliveryFinish>) {
         if done.is_empty() {

@@ -32,6 +32,7 @@ mod stock_push;
 mod tasks;
 mod tenants;
 mod timeline;
+mod webhook_rounds;
 mod webhooks;
 
 use ponte_store::{Store, StoreError};

@@ -166,6 +166,7 @@ macro_rules! conformance_tests {
                 [webhooks],
                 endpoints_round_trip,
                 deliveries_queue_claim_in_order_and_finish,
+                a_round_finishes_queues_and_claims,
                 a_busy_endpoint_claims_only_its_share,
                 a_lost_lease_interrupts_and_a_410_disables,
                 endpoint_deliveries_count_pending_and_last_attempts,

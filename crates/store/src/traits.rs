@@ -742,6 +742,23 @@ pub trait WebhookStore: Send + Sync {
         batch: &[crate::webhooks::DeliveryFinish],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<bool>>;
+    /// One round of the delivery loop: records `done` (as
+    /// [`Self::finish_deliveries`]), queues new events (as [`Self::queue_deliveries`],
+    /// up to `queue_limit` per endpoint) and claims due messages (as
+    /// [`Self::claim_deliveries`]). A backend may do the three in one transaction.
+    async fn delivery_round(
+        &self,
+        done: &[crate::webhooks::DeliveryFinish],
+        now: DateTime<Utc>,
+        queue_limit: u32,
+        owner: &str,
+        lease: std::time::Duration,
+        slots: &crate::webhooks::DeliverySlots,
+    ) -> StoreResult<Vec<crate::webhooks::ClaimedDelivery>> {
+        self.finish_deliveries(done, now).await?;
+        self.queue_deliveries(now, queue_limit).await?;
+        self.claim_deliveries(owner, now, lease, slots).await
+    }
     /// An endpoint's attempts, newest first.
     async fn webhook_attempts(
         &self,

@@ -134,6 +134,76 @@ pub async fn a_busy_endpoint_claims_only_its_share(s: &impl Store) {
     assert!(got.iter().all(|d| d.endpoint.id == fast.id));
 }
 
+/// One round records the finished deliveries, queues the events committed since and
+/// claims what is due (an order's next event once its earlier one is settled).
+pub async fn a_round_finishes_queues_and_claims(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let ep = endpoint(t);
+    s.insert_endpoint(&ep).await.unwrap();
+    let slots = DeliverySlots {
+        total: 100,
+        ..DeliverySlots::default()
+    };
+    let lease = Duration::from_secs(30);
+    let now = t0() + CDuration::minutes(5);
+    assert!(s
+        .delivery_round(&[], now, 100, "w", lease, &slots)
+        .await
+        .unwrap()
+        .is_empty());
+    order(s, t, c, "1", OrderStatus::Approved, 1).await;
+    order(s, t, c, "1", OrderStatus::Shipped, 2).await;
+    let first = s
+        .delivery_round(&[], now, 100, "w", lease, &slots)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&first), [("1".to_owned(), "order.created")]);
+    let next = s
+        .delivery_round(
+            &[done(&first[0], DeliveryOutcome::Succeeded)],
+            now,
+            100,
+            "w",
+            lease,
+            &slots,
+        )
+        .await
+        .unwrap();
+    assert_eq!(kinds(&next), [("1".to_owned(), "order.updated")]);
+    let full = DeliverySlots {
+        total: 0,
+        ..DeliverySlots::default()
+    };
+    assert!(s
+        .delivery_round(
+            &[done(&next[0], DeliveryOutcome::Succeeded)],
+            now,
+            100,
+            "w",
+            lease,
+            &full
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let page = s
+        .webhook_attempts(
+            t,
+            ep.id,
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        page.items.iter().all(|a| a.outcome == "succeeded"),
+        "both recorded"
+    );
+    assert_eq!(page.items.len(), 2);
+}
+
 pub async fn deliveries_queue_claim_in_order_and_finish(s: &impl Store) {
     let (t, c) = setup(s).await;
     // Events before the endpoint existed are not queued for it.
