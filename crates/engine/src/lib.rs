@@ -9,6 +9,8 @@ mod auth;
 mod batch;
 mod budget;
 mod carriers;
+mod catalog;
+mod catalog_push;
 mod channels;
 mod credentials;
 mod csv_cell;

@@ -110,6 +110,15 @@ macro_rules! conformance_tests {
                 resyncs_push_every_priced_listing_again
             );
         }
+        mod catalog {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [catalog],
+                writes_are_all_or_nothing_and_mark_only_carrying_channels,
+                pushes_claim_whole_products_and_settle_targets
+            );
+        }
         mod order_stock {
             use super::*;
             $crate::conformance_scenarios!(
@@ -223,6 +232,7 @@ macro_rules! conformance_scenarios {
 
 pub mod access;
 pub mod carriers;
+pub mod catalog;
 pub mod events;
 pub mod jobs;
 pub mod mappings;

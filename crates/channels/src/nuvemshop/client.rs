@@ -170,6 +170,14 @@ impl Connector for NuvemshopConnector {
         super::price::push(self, items, now).await
     }
 
+    fn catalog_batch_max(&self) -> usize {
+        super::catalog::BATCH_MAX
+    }
+
+    async fn push_catalog(&self, items: &[crate::CatalogItem]) -> Vec<crate::CatalogCall> {
+        super::catalog::push(self, items).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(&self.settings, kind)
     }
