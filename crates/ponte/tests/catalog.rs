@@ -1,8 +1,9 @@
-//! Product data end to end (real binary, simulated Nuvemshop): off by default nothing
-//! is sent; turned on, every listed product goes out; a field change reaches the
-//! platform with the minimal calls (only the changed fields: the product PUT, the
-//! variants PATCH, or both); a bad row is refused and nothing changes; a platform
-//! failure is retried and recorded. SQLite and PostgreSQL.
+//! Product data end to end (real binary, simulated Nuvemshop and VTEX): off by default
+//! nothing is sent; turned on, every listed product goes out; a field change reaches
+//! the platform with the minimal calls (only the changed fields: Nuvemshop's product
+//! PUT, variants PATCH, or both; VTEX's SKU read and put back whole, its other fields
+//! kept); a bad row is refused and nothing changes; a platform failure is retried and
+//! recorded. SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -15,9 +16,12 @@ use common::{wait_for, Backend, Sim};
 use ponte_sim::nuvemshop::{Fault, FaultKind, Method};
 use serde_json::{json, Value};
 use std::time::Duration;
-use vtex_harness::start_public;
+use vtex_harness::{start_public, Vtex};
 
-both_backends!(product_data_reaches_nuvemshop_minimal_refused_and_retried);
+both_backends!(
+    product_data_reaches_nuvemshop_minimal_refused_and_retried,
+    product_data_reaches_vtex_skus_merged_and_retried
+);
 
 fn row(sku: &str, name: &str, description: &str) -> Value {
     json!({"sku": sku, "name": name, "description": description, "brand": "Marca",
@@ -230,4 +234,123 @@ async fn product_data_reaches_nuvemshop_minimal_refused_and_retried(backend: Bac
     assert_eq!(items[0]["outcome"], "succeeded", "{h}");
     assert_eq!(items[1]["outcome"], "retrying", "{h}");
     assert_eq!(items[1]["http_status"], 500, "{h}");
+}
+
+async fn product_data_reaches_vtex_skus_merged_and_retried(backend: Backend) {
+    let vtex = Vtex::start().await;
+    let storage = common::Storage::new(backend).await;
+    let env = storage.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ponte = start_public(storage.dir.path(), &env);
+    let skus: Vec<(String, String, String)> = vtex
+        .sim
+        .skus()
+        .into_iter()
+        .take(2)
+        .map(|s| (s.product_id.clone(), s.id.clone(), format!("VTEX-{}", s.id)))
+        .collect();
+    for (_, _, sku) in &skus {
+        let (s, v) = ponte
+            .post("/api/v1/products", &json!({"sku": sku, "name": sku}))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let fields = json!(["name", "ean", "weight", "dimensions", "active"]);
+    let ch = vtex
+        .channel(
+            &ponte,
+            &json!({"send_product_data": true, "product_fields": fields}),
+        )
+        .await;
+    let ch = ch["id"].as_str().unwrap().to_owned();
+    let before = vtex.sim.catalog_sku(&skus[0].1).unwrap();
+    vtex.sim.clear_requests();
+    // Listed: each SKU's fields go out, one read and one PUT per SKU.
+    let listings: Vec<Value> = skus
+        .iter()
+        .map(|(p, v, sku)| json!({"sku": sku, "product_id": p, "variant_id": v}))
+        .collect();
+    let (s, v) = ponte
+        .post(
+            &format!("/api/v1/channels/{ch}/listings"),
+            &json!({ "listings": listings }),
+        )
+        .await;
+    assert!((200..300).contains(&s), "{v}");
+    let sku0 = &skus[0].2;
+    let pushed = || async {
+        let d = ponte.get(&format!("/api/v1/product-data/{sku0}")).await;
+        d["channels"][0]["state"] == "pushed"
+    };
+    wait_for(Duration::from_secs(20), || async {
+        vtex.sim.catalog_sku(&skus[1].1).unwrap()["Name"] == json!(skus[1].2)
+    })
+    .await;
+    wait_for(Duration::from_secs(10), pushed).await;
+    let path = "/api/catalog/pvt/stockkeepingunit/";
+    assert_eq!(vtex.sim.request_count(&Method::GET, path), 2);
+    assert_eq!(vtex.sim.request_count(&Method::PUT, path), 2);
+
+    // A name, weight and size change: the SKU is put back whole, its other fields kept.
+    vtex.sim.clear_requests();
+    let row = json!({"sku": sku0, "name": "Camiseta P", "ean": "7891234567895",
+                     "weight_g": 250, "height_mm": 105, "width_mm": 200, "length_mm": 300});
+    let (s, w) = ponte.post("/api/v1/product-data", &row).await;
+    assert_eq!(s, 200, "{w}");
+    wait_for(Duration::from_secs(20), || async {
+        vtex.sim.catalog_sku(&skus[0].1).unwrap()["Name"] == "Camiseta P"
+    })
+    .await;
+    wait_for(Duration::from_secs(10), pushed).await;
+    let after = vtex.sim.catalog_sku(&skus[0].1).unwrap();
+    assert_eq!(after["WeightKg"], 250.0, "{after}");
+    assert_eq!(after["PackagedHeight"], 10.5, "{after}");
+    for kept in [
+        "RefId",
+        "ProductId",
+        "MeasurementUnit",
+        "CommercialConditionId",
+    ] {
+        assert_eq!(after[kept], before[kept], "{kept} kept: {after}");
+    }
+    assert_eq!(
+        (
+            vtex.sim.request_count(&Method::GET, path),
+            vtex.sim.request_count(&Method::PUT, path)
+        ),
+        (1, 1)
+    );
+
+    // Only the EAN changes: nothing the VTEX SKU takes, no call.
+    vtex.sim.clear_requests();
+    let mut only_ean = row.clone();
+    only_ean["ean"] = json!("7891234567888");
+    let (s, w) = ponte.post("/api/v1/product-data", &only_ean).await;
+    assert_eq!(s, 200, "{w}");
+    wait_for(Duration::from_secs(10), || async {
+        let d = ponte.get(&format!("/api/v1/product-data/{sku0}")).await;
+        d["channels"][0]["state"] == "pushed"
+            && d["channels"][0]["last_pushed"]["ean"] == "7891234567888"
+    })
+    .await;
+    assert_eq!(vtex.sim.request_count(&Method::PUT, path), 0);
+
+    // A failed PUT is retried (and read again first).
+    vtex.sim.clear_requests();
+    let mut f = Fault::new(path, 1, FaultKind::Status(503));
+    f.method = Some(Method::PUT);
+    vtex.sim.inject(f);
+    let mut renamed = only_ean.clone();
+    renamed["name"] = json!("Camiseta M");
+    let (s, w) = ponte.post("/api/v1/product-data", &renamed).await;
+    assert_eq!(s, 200, "{w}");
+    wait_for(Duration::from_secs(30), || async {
+        vtex.sim.catalog_sku(&skus[0].1).unwrap()["Name"] == "Camiseta M"
+    })
+    .await;
+    assert_eq!(vtex.sim.request_count(&Method::PUT, path), 2);
+    let h = ponte
+        .get(&format!("/api/v1/product-data/pushes?sku={sku0}&limit=2"))
+        .await;
+    assert_eq!(h["items"][1]["outcome"], "retrying", "{h}");
 }

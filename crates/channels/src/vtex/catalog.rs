@@ -9,7 +9,8 @@
 //!
 //! Fields: `name` → `Name` (the SKU's name), `active` → `IsActive`, `weight` →
 //! `WeightKg` and `PackagedWeightKg`, `dimensions` → `Height`/`Width`/`Length` and
-//! their `Packaged*` twins. Assumption (unverified): the store keeps the default units,
+//! their `Packaged*` twins. A weight or size ponte does not know (null) keeps the SKU's
+//! (the `Packaged*` ones are required by the PUT). Assumption (unverified): the store keeps the default units,
 //! grams for the weights despite the `Kg` in their names and centimetres for sizes.
 //! Not sent: the EAN (a separate resource, `…/stockkeepingunit/{skuId}/ean/{ean}`),
 //! the description and brand (the product's, `/api/catalog/pvt/product/{id}`), the NCM
@@ -40,16 +41,16 @@ pub(super) fn changes(send: &CatalogValue) -> Map<String, Value> {
     if let Some(a) = send.active() {
         m.insert("IsActive".into(), json!(a));
     }
-    if let Some(w) = send.number(CatalogField::Weight) {
-        let g = json!(w.map(|g| g as f64));
-        m.insert("WeightKg".into(), g.clone());
-        m.insert("PackagedWeightKg".into(), g);
+    if let Some(Some(g)) = send.number(CatalogField::Weight) {
+        m.insert("WeightKg".into(), json!(g as f64));
+        m.insert("PackagedWeightKg".into(), json!(g as f64));
     }
-    if let Some([h, w, l]) = send.dimensions() {
-        let cm = |mm: Option<i64>| json!(mm.map(|v| v as f64 / 10.0));
-        for (k, v) in [("Height", h), ("Width", w), ("Length", l)] {
-            m.insert(k.into(), cm(v));
-            m.insert(format!("Packaged{k}"), cm(v));
+    if let Some(sizes) = send.dimensions() {
+        for (k, v) in ["Height", "Width", "Length"].into_iter().zip(sizes) {
+            if let Some(mm) = v {
+                m.insert(k.into(), json!(mm as f64 / 10.0));
+                m.insert(format!("Packaged{k}"), json!(mm as f64 / 10.0));
+            }
         }
     }
     m
@@ -156,7 +157,7 @@ mod tests {
         assert_eq!(m["IsActive"], false);
         assert_eq!(m["WeightKg"], 250.0);
         assert_eq!(m["PackagedHeight"], 10.5);
-        assert_eq!(m["Width"], Value::Null);
+        assert!(m.get("Width").is_none(), "unknown sizes keep VTEX's");
         assert!(m.get("EAN").is_none());
         assert!(changes(&d.carried(&[CatalogField::Ean, CatalogField::Brand])).is_empty());
     }
