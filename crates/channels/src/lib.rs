@@ -26,7 +26,10 @@ pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::{CallInfo, MAX_BODY_BYTES};
 pub use outbound::{is_public, Outbound};
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
-pub use price::{unsupported as prices_unsupported, PriceCall, PriceItem};
+pub use price::{
+    unreadable as prices_unreadable, unsupported as prices_unsupported, PriceCall, PriceItem,
+    PriceRead, ShownPrice,
+};
 pub use send::{SendCheckError, SendReport};
 pub use shared::{EndpointBudget, LocalBudget, Shared};
 pub use stock::{StockCall, StockItem};
@@ -252,6 +255,11 @@ pub trait Connector: Send + Sync {
     /// Default: product data is not supported (every item refused, no call).
     async fn push_catalog(&self, items: &[CatalogItem]) -> Vec<CatalogCall> {
         catalog_unsupported(items, "this platform")
+    }
+    /// Reads back the prices the platform shows for these listings (the price check),
+    /// one read per item. Default: not supported (every item refused, no call).
+    async fn read_prices(&self, items: &[PriceItem]) -> Vec<PriceRead> {
+        prices_unreadable(items, "this platform")
     }
     /// Whether the platform can take ERP events of this kind at all
     /// (`NotSent::NotSupported` with why not, when it cannot).

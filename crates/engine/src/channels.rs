@@ -200,6 +200,9 @@ impl Engine {
         self.store
             .set_channel_catalog(tenant, id, &catalog.fields(), self.clock.now())
             .await?;
+        if prices.send_prices {
+            self.ensure_price_check_task(tenant, id).await?;
+        }
         self.wake_workers();
         Ok(())
     }

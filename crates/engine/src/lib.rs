@@ -28,6 +28,7 @@ mod metrics;
 mod payment_mappings;
 mod people;
 mod poll;
+mod price_check;
 mod price_push;
 mod prices;
 mod remap;

@@ -527,6 +527,24 @@ pub trait PriceStore: Send + Sync {
         pushes: &[crate::PricePushRecord],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Up to `limit` of the channel's pushed price targets, at random (what a price
+    /// check reads back).
+    async fn price_check_sample(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::PriceTarget>>;
+    /// Records the drift a price check found, in one transaction
+    /// ([`crate::price_writes::note_drift`]); how many targets were marked again.
+    async fn note_price_drift(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        drifts: &[(String, String)],
+        fix: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Scheduled prices still waiting, oldest first (the cursor is the last id of the
     /// previous page).
     async fn scheduled_prices(

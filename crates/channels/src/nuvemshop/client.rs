@@ -170,6 +170,10 @@ impl Connector for NuvemshopConnector {
         super::price::push(self, items, now).await
     }
 
+    async fn read_prices(&self, items: &[crate::PriceItem]) -> Vec<crate::PriceRead> {
+        super::price::read(self, items).await
+    }
+
     fn catalog_batch_max(&self) -> usize {
         super::catalog::BATCH_MAX
     }
