@@ -5,6 +5,7 @@ mod actions;
 mod admin;
 mod audit;
 mod carriers;
+mod catalog;
 mod channels;
 mod deliveries;
 mod events;
@@ -70,6 +71,7 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
         .merge(tasks::routes())
         .merge(stock::routes())
         .merge(prices::routes())
+        .merge(catalog::routes())
         .merge(subscriptions::routes())
         .merge(tokens::routes())
         .merge(users::routes())

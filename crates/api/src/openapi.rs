@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         crate::stock::channel_stock, crate::stock::resync, crate::stock::unmapped,
         crate::prices::write, crate::prices::sku_prices, crate::prices::scheduled, crate::prices::cancel,
         crate::prices::channel_prices, crate::prices::resync, crate::prices::pushes,
+        crate::catalog::write, crate::catalog::sku_data, crate::catalog::pushes,
         crate::subscriptions::check, crate::mappings::status_map, crate::mappings::set_status_map,
         crate::mappings::unmapped_statuses, crate::remap::remap,
         crate::mappings::payment_map, crate::mappings::set_payment_map, crate::mappings::unmapped_payments,

@@ -344,6 +344,26 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         &[&[E::ScheduledPriceNotFound]],
     ),
     ("get", "/api/v1/prices/{sku}", &[&[E::ProductNotFound]]),
+    (
+        "post",
+        "/api/v1/product-data",
+        &[
+            BODY,
+            &[
+                E::UnknownSku,
+                E::InvalidGtin,
+                E::InvalidNcm,
+                E::InvalidMeasure,
+                E::ValidationFailed,
+            ],
+        ],
+    ),
+    ("get", "/api/v1/product-data/pushes", &[LIST]),
+    (
+        "get",
+        "/api/v1/product-data/{sku}",
+        &[&[E::ProductNotFound]],
+    ),
     ("get", "/api/v1/products", &[QUERY]),
     (
         "post",

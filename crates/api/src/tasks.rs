@@ -56,7 +56,8 @@ pub(crate) struct RunView {
     /// enqueued, cancelled, delivered, flagged, and `expected` (what the platform said the
     /// run would read). `track_shipments`: `seen` shipments asked about, `updated` new
     /// tracking events, `delivered` and `flagged` orders, `skipped` shipments no carrier
-    /// account takes.
+    /// account takes. `price_check`: `seen` prices read back, `unchanged` matching,
+    /// `flagged` drifted, `enqueued` pushed again, `unreadable` reads that failed.
     #[schema(value_type = Object)]
     counts: RunCounts,
     error: Option<String>,
@@ -94,8 +95,9 @@ pub(crate) fn run_view(r: TaskRun) -> RunView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TaskView {
     id: TaskId,
-    /// `import_orders`, `refresh_payment_status`, `remap_orders` (per channel),
-    /// `auto_cancel` or `track_shipments` (tenant; with its first carrier account).
+    /// `import_orders`, `refresh_payment_status`, `remap_orders`, `price_check` (per
+    /// channel; the last once it sends prices), `auto_cancel` or `track_shipments`
+    /// (tenant; with its first carrier account).
     kind: String,
     channel_id: Option<ChannelId>,
     interval_seconds: i64,

@@ -4,6 +4,7 @@
 
 pub mod americanas;
 pub mod carriers;
+mod catalog;
 mod error;
 mod http_call;
 pub mod mercadolivre;
@@ -20,11 +21,15 @@ mod subscription;
 mod vault;
 pub mod vtex;
 
+pub use catalog::{unsupported as catalog_unsupported, CatalogCall, CatalogItem};
 pub use error::{ConfigError, PlatformError, PlatformErrorKind, WebhookError};
 pub use http_call::{CallInfo, MAX_BODY_BYTES};
 pub use outbound::{is_public, Outbound};
 pub use poll::{PollCursor, PollMode, PollPage, PollResult, UnreadableOrder};
-pub use price::{unsupported as prices_unsupported, PriceCall, PriceItem};
+pub use price::{
+    unreadable as prices_unreadable, unsupported as prices_unsupported, PriceCall, PriceItem,
+    PriceRead, ShownPrice,
+};
 pub use send::{SendCheckError, SendReport};
 pub use shared::{EndpointBudget, LocalBudget, Shared};
 pub use stock::{StockCall, StockItem};
@@ -234,6 +239,27 @@ pub trait Connector: Send + Sync {
     ) -> Vec<PriceCall> {
         let _ = now;
         prices_unsupported(items, "this platform")
+    }
+    /// The key of the platform call a listing's product data goes out in (default: its
+    /// product).
+    fn catalog_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        let _ = variant_id;
+        product_id.to_owned()
+    }
+    /// Most items one product data push takes.
+    fn catalog_batch_max(&self) -> usize {
+        1
+    }
+    /// Pushes product data (the fields the channel carries); `items` share one batch
+    /// key and are at most [`Connector::catalog_batch_max`]. One outcome per record.
+    /// Default: product data is not supported (every item refused, no call).
+    async fn push_catalog(&self, items: &[CatalogItem]) -> Vec<CatalogCall> {
+        catalog_unsupported(items, "this platform")
+    }
+    /// Reads back the prices the platform shows for these listings (the price check),
+    /// one read per item. Default: not supported (every item refused, no call).
+    async fn read_prices(&self, items: &[PriceItem]) -> Vec<PriceRead> {
+        prices_unreadable(items, "this platform")
     }
     /// Whether the platform can take ERP events of this kind at all
     /// (`NotSent::NotSupported` with why not, when it cannot).

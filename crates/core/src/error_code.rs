@@ -161,6 +161,10 @@ codes! {
         "A warehouse with this code already exists.";
     InvalidGtin = "invalid_gtin", Some(422), "Invalid GTIN",
         "An EAN/GTIN with a wrong length or check digit.";
+    InvalidNcm = "invalid_ncm", Some(422), "Invalid NCM",
+        "An NCM that is not 8 digits (the rows are listed; nothing is saved).";
+    InvalidMeasure = "invalid_measure", Some(422), "Invalid measure",
+        "A negative weight or dimension (the rows are listed; nothing is saved).";
     NegativePrice = "negative_price", Some(422), "Negative price",
         "A price or promotional price below zero (the rows are listed; nothing is saved).";
     PromotionalAboveRegular = "promotional_above_regular", Some(422), "Promotional price above regular",

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod action;
 pub mod automation;
+pub mod catalog;
 pub mod clock;
 pub mod customer_fields;
 pub mod document;

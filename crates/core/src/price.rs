@@ -125,10 +125,14 @@ pub struct PriceSettings {
     /// (`12` = +12%, `-5.5` = 5.5% off); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_markup_percent: Option<f64>,
+    /// The `price_check` task pushes again the prices it finds drifted (off: it only
+    /// reports them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub price_check_fix: bool,
 }
 
 /// The settings keys that belong to prices.
-pub const KEYS: [&str; 2] = ["send_prices", "price_markup_percent"];
+pub const KEYS: [&str; 3] = ["send_prices", "price_markup_percent", "price_check_fix"];
 
 /// Invalid price settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,6 +4,7 @@
 use crate::{Engine, EngineError};
 use ponte_channels::{ConfigError, Connector, Platform};
 use ponte_core::automation::Automations;
+use ponte_core::catalog::CatalogSettings;
 use ponte_core::price::PriceSettings;
 use ponte_core::stock::StockSettings;
 use ponte_core::ErrorCode;
@@ -117,11 +118,12 @@ impl Engine {
         platform: &dyn ponte_channels::Platform,
         settings: &serde_json::Value,
     ) -> Result<serde_json::Value, EngineError> {
-        let (automations, stock, prices, rest) = split_common(settings)?;
+        let (automations, stock, prices, catalog, rest) = split_common(settings)?;
         let mut out = platform.validate_settings(&rest)?;
         automations.merge_into(&mut out);
         stock.merge_into(&mut out);
         prices.merge_into(&mut out);
+        catalog.merge_into(&mut out);
         Ok(out)
     }
 
@@ -159,7 +161,7 @@ impl Engine {
         platform: &dyn Platform,
         settings: &serde_json::Value,
     ) -> Result<(), EngineError> {
-        let (_, stock, prices, _) = split_common(settings)?;
+        let (_, stock, prices, catalog, _) = split_common(settings)?;
         let known: Vec<String> = self
             .store
             .warehouses(tenant)
@@ -195,6 +197,12 @@ impl Engine {
         self.store
             .set_channel_prices(tenant, id, &cp, false, self.clock.now())
             .await?;
+        self.store
+            .set_channel_catalog(tenant, id, &catalog.fields(), self.clock.now())
+            .await?;
+        if prices.send_prices {
+            self.ensure_price_check_task(tenant, id).await?;
+        }
         self.wake_workers();
         Ok(())
     }
@@ -434,7 +442,7 @@ impl Engine {
             .await?
             .ok_or(EngineError::NotFound(ErrorCode::ChannelNotFound))?;
         let creds = self.unseal(&ch)?;
-        let (mut automations, _, _, settings) = split_common(&ch.settings)?;
+        let (mut automations, _, _, _, settings) = split_common(&ch.settings)?;
         let tenant = self.store.tenant(ch.tenant_id).await?;
         let entitled = tenant
             .as_ref()
@@ -515,7 +523,7 @@ fn with_secrets(
 
 /// The base URL a channel's (validated) settings make ponte call.
 fn base_url(platform: &dyn Platform, settings: &serde_json::Value) -> Result<String, ConfigError> {
-    let (_, _, _, rest) = split_common(settings)?;
+    let (_, _, _, _, rest) = split_common(settings)?;
     platform.base_url(&rest)
 }
 
@@ -527,8 +535,15 @@ fn origin(url: &str) -> String {
     }
 }
 
-/// The keys every platform shares (automations, stock, prices) and the platform's own.
-type CommonSettings = (Automations, StockSettings, PriceSettings, serde_json::Value);
+/// The keys every platform shares (automations, stock, prices, product data) and the
+/// platform's own.
+type CommonSettings = (
+    Automations,
+    StockSettings,
+    PriceSettings,
+    CatalogSettings,
+    serde_json::Value,
+);
 
 /// Splits a channel's settings into the keys every platform shares and the platform's
 /// own.
@@ -539,5 +554,7 @@ fn split_common(settings: &serde_json::Value) -> Result<CommonSettings, ConfigEr
         StockSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let (prices, rest) =
         PriceSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    Ok((automations, stock, prices, rest))
+    let (catalog, rest) =
+        CatalogSettings::split(&rest).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok((automations, stock, prices, catalog, rest))
 }

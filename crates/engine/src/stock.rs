@@ -129,6 +129,7 @@ impl Engine {
         input: ProductInput,
     ) -> Result<Product, EngineError> {
         let mut p = self.product(tenant, &input.sku).await?;
+        let carried = input.name.is_some() || input.ean.is_some();
         if let Some(n) = input.name {
             if n.trim().is_empty() {
                 return Err(EngineError::Invalid("name must not be empty".into()));
@@ -145,6 +146,18 @@ impl Engine {
             p.unit = u;
         }
         p.updated_at = self.clock.now();
+        if carried {
+            // The name and EAN are product data: a change marks the channels carrying
+            // them, in the transaction that writes them.
+            let mut data = self.sku_catalog(tenant, &p.sku).await?.data;
+            data.name.clone_from(&p.name);
+            data.ean.clone_from(&p.ean);
+            self.store
+                .write_product_data(tenant, &[(p.sku.clone(), data)], p.updated_at)
+                .await?
+                .map_err(|_| EngineError::NotFound(ErrorCode::ProductNotFound))?;
+            self.wake_workers();
+        }
         self.store.update_product(&p).await?;
         Ok(p)
     }

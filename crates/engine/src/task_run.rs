@@ -75,6 +75,7 @@ impl Engine {
                 TaskKind::AutoCancel => self.run_auto_cancel(&run).await,
                 TaskKind::RemapOrders => self.run_remap(&lease, &run, stop).await,
                 TaskKind::TrackShipments => self.run_track_shipments(&run, stop).await,
+                TaskKind::PriceCheck => self.run_price_check(&run, stop).await,
             }
         };
         // A run whose body panicked is recorded as failed; its schedule goes on.

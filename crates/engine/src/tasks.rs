@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// Seconds between runs of a new task (seed 001: ERPs poll every 10 to 15 minutes).
 pub const DEFAULT_INTERVAL_SECS: i64 = 600;
 
+/// Seconds between a channel's price checks.
+pub const PRICE_CHECK_INTERVAL_SECS: i64 = 3600;
+
 /// Due tasks fired per store read; a full batch is followed by another at once.
 pub(crate) const FIRE_BATCH: u32 = 100;
 
@@ -98,6 +101,24 @@ impl Engine {
             .store
             .ensure_tasks(&[tracking_task(tenant, now)], now)
             .await?)
+    }
+
+    /// Creates a channel's `price_check` task (when it starts sending prices): hourly.
+    pub(crate) async fn ensure_price_check_task(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let task = NewTask {
+            tenant_id: tenant,
+            kind: TaskKind::PriceCheck,
+            channel_id: Some(channel),
+            interval_secs: PRICE_CHECK_INTERVAL_SECS,
+            next_run_at: now + CDuration::seconds(PRICE_CHECK_INTERVAL_SECS),
+            cursor: None,
+        };
+        Ok(self.store.ensure_tasks(&[task], now).await?)
     }
 
     /// Creates the scheduled tasks of a new channel.

@@ -7,6 +7,7 @@ use crate::ingest::IMPORT_ORDER;
 use crate::supervise::{caught, supervise};
 use crate::Engine;
 use futures_util::future::join_all;
+use ponte_store::catalog::CATALOG_JOB_KIND;
 use ponte_store::claim::ClaimRequest;
 use ponte_store::{
     ImportApplied, Job, JobLease, JobOutcome, PRICE_EDGE_JOB_KIND, PRICE_JOB_KIND,
@@ -54,9 +55,10 @@ impl Workers {
         w.spawn("price-timers".into(), true, &rx, |e, stop, owner| {
             long_job_loop(e, stop, owner, PRICE_TIMER_KINDS)
         });
-        // Price pushes: the stock flusher's design, in a loop of their own.
+        // Price and product data pushes: the stock flusher's design, in a loop of their
+        // own.
         w.spawn("price-push".into(), true, &rx, |e, stop, owner| {
-            long_job_loop(e, stop, owner, &[PRICE_JOB_KIND])
+            long_job_loop(e, stop, owner, &[PRICE_JOB_KIND, CATALOG_JOB_KIND])
         });
         w.spawn("webhooks".into(), false, &rx, |e, stop, owner| {
             crate::webhook_delivery::webhook_loop(e, stop, owner)
@@ -226,6 +228,8 @@ async fn long_job_loop(
                             engine.run_price_edge_job(&job).await;
                         } else if kind == PRICE_JOB_KIND {
                             engine.run_price_job(&job, &stop).await;
+                        } else if kind == CATALOG_JOB_KIND {
+                            engine.run_catalog_job(&job, &stop).await;
                         } else {
                             engine.run_task_job(&job, &stop).await;
                         }

@@ -4,9 +4,10 @@
 //! promotional window goes out (Nuvemshop: the promotion in force; VTEX: a fixed price
 //! with its dateRange); a window opens and closes on its own (Nuvemshop is told at each
 //! edge, VTEX keeps the window itself); a resync pushes every price again; 100,000
-//! changes in one request reach three channels with the coalesced minimum of calls.
-//! SQLite and PostgreSQL; on PostgreSQL, scheduled prices fire across two instances with
-//! one killed.
+//! changes in one request reach three channels with the coalesced minimum of calls; the
+//! `price_check` task reports a price changed on the platform and, when the channel says
+//! so, pushes it again. SQLite and PostgreSQL; on PostgreSQL, scheduled prices fire
+//! across two instances with one killed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -25,7 +26,8 @@ use vtex_harness::{start_public, Vtex};
 both_backends!(
     prices_reach_both_channels_coalesced_scheduled_and_refused,
     a_promotional_window_opens_and_closes_and_a_resync_pushes_again,
-    a_hundred_thousand_changes_reach_three_channels
+    a_hundred_thousand_changes_reach_three_channels,
+    price_drift_is_reported_then_fixed
 );
 
 /// `cents` with a +10% markup, rounded half up.
@@ -560,4 +562,91 @@ async fn scheduled_prices_fire_across_two_instances_one_killed() {
         );
     }
     second.kill();
+}
+
+/// Runs the channel's `price_check` task now and waits for the run's end.
+async fn price_check(ponte: &Ponte, channel: &str) -> Value {
+    let list = ponte
+        .get(&format!("/api/v1/scheduled-tasks?channel_id={channel}"))
+        .await;
+    let task = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "price_check")
+        .cloned()
+        .unwrap_or_else(|| panic!("no price_check task in {list}"));
+    let id = task["id"].as_str().unwrap();
+    let (s, run) = ponte
+        .post(&format!("/api/v1/scheduled-tasks/{id}/run"), &json!({}))
+        .await;
+    assert_eq!(s, 202, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    wait_for(Duration::from_secs(30), || async {
+        let out = ponte.get(&format!("/api/v1/task-runs/{run}")).await;
+        out["state"] == "succeeded" || out["state"] == "failed"
+    })
+    .await;
+    ponte.get(&format!("/api/v1/task-runs/{run}")).await
+}
+
+async fn price_drift_is_reported_then_fixed(backend: Backend) {
+    let w = world(backend, 1, 2, 1).await;
+    let (sim, ponte) = (&w.sim, &w.ponte);
+    let (p0, v0, sku) = w.catalogue[0].clone();
+    let rows: Vec<Value> = w
+        .catalogue
+        .iter()
+        .map(|(_, _, s)| json!({"sku": s, "price_cents": 1000}))
+        .collect();
+    post_ok(ponte, "/api/v1/prices", &json!({ "prices": rows })).await;
+    let pushed = || async {
+        ponte.get(&format!("/api/v1/prices/{sku}")).await["channels"][0]["state"] == "pushed"
+    };
+    wait_for(Duration::from_secs(15), pushed).await;
+    // Nothing drifted: every price read back matches.
+    let run = price_check(ponte, &w.ns).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["seen"], 2, "{run}");
+    assert_eq!(run["counts"]["unchanged"], 2, "{run}");
+    // Someone changes a price in the store: reported, not fixed (the default).
+    sim.sim.set_variant_price(p0, v0, Some(999), None).unwrap();
+    let run = price_check(ponte, &w.ns).await;
+    assert_eq!(run["counts"]["flagged"], 1, "{run}");
+    assert_eq!(run["counts"]["enqueued"], 0, "{run}");
+    let p = ponte.get(&format!("/api/v1/prices/{sku}")).await;
+    let ch = &p["channels"][0];
+    assert!(
+        ch["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("drift: the channel shows price 999"),
+        "{p}"
+    );
+    assert_eq!(ch["state"], "pushed", "{p}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(nuvemshop_price(sim, p0, v0).0, json!("9.99"));
+    // With price_check_fix the drifted price is pushed again.
+    let (s, v) = ponte
+        .patch(
+            &format!("/api/v1/channels/{}", w.ns),
+            &json!({"settings": {"price_check_fix": true}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let run = price_check(ponte, &w.ns).await;
+    assert_eq!(
+        (&run["counts"]["flagged"], &run["counts"]["enqueued"]),
+        (&json!(1), &json!(1)),
+        "{run}"
+    );
+    wait_for(Duration::from_secs(15), || async {
+        nuvemshop_price(sim, p0, v0).0 == json!(decimal(marked(1000)))
+    })
+    .await;
+    wait_for(Duration::from_secs(10), || async {
+        let p = ponte.get(&format!("/api/v1/prices/{sku}")).await;
+        p["channels"][0]["state"] == "pushed" && p["channels"][0]["last_error"].is_null()
+    })
+    .await;
 }

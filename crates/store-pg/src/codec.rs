@@ -129,6 +129,11 @@ pub(crate) fn price_lock_key(tenant: Uuid) -> i64 {
     fnv_key(&[b"prices/", tenant.as_bytes()])
 }
 
+/// The key of a tenant's product data writers.
+pub(crate) fn catalog_lock_key(tenant: Uuid) -> i64 {
+    fnv_key(&[b"catalog/", tenant.as_bytes()])
+}
+
 /// The key of a tenant's whole stock: SKU writers hold it shared, work on more SKUs than
 /// is reasonable to lock one by one holds it exclusive.
 pub(crate) fn stock_lock_key(tenant: Uuid) -> i64 {

@@ -4,6 +4,7 @@
 //! ([`PgStore::job_listener`]).
 
 mod carriers;
+mod catalog;
 mod channels;
 mod claim;
 mod codec;

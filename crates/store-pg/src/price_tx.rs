@@ -302,4 +302,25 @@ impl PriceTx for PgTx<'_> {
         let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
         crate::jobs::insert_jobs(self.0, &refs).await
     }
+
+    async fn note_price_targets(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        notes: &[(String, String)],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE price_targets pt SET last_error = n.note \
+             FROM UNNEST($3::text[], $4::text[]) AS n (sku, note) \
+             WHERE pt.tenant_id = $1 AND pt.channel_id = $2 AND pt.sku = n.sku",
+        )
+        .bind(tenant.0)
+        .bind(channel.0)
+        .bind(notes.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
+        .bind(notes.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
 }

@@ -187,6 +187,38 @@ impl PriceStore for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
+    async fn price_check_sample(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        n: u32,
+    ) -> StoreResult<Vec<PriceTarget>> {
+        let q = format!(
+            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets WHERE tenant_id = $1 AND channel_id = $2 \
+             AND state = 'pushed' ORDER BY random() LIMIT $3"
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.0)
+            .bind(channel.0)
+            .bind(i64::from(n));
+        fetch(q, &self.pool, decode_price_target).await
+    }
+
+    async fn note_price_drift(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        drifts: &[(String, String)],
+        fix: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let n =
+            price_writes::note_drift(&mut PgTx(&mut tx), tenant, channel, drifts, fix, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
     async fn scheduled_prices(
         &self,
         tenant: TenantId,

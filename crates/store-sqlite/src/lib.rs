@@ -2,6 +2,7 @@
 //! connection (so writes never contend) and a pool of readers.
 
 mod carriers;
+mod catalog;
 mod channels;
 mod claim;
 mod codec;

@@ -289,4 +289,25 @@ impl PriceTx for SqliteTx<'_> {
         let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
         crate::jobs::insert_jobs(self.0, &refs).await
     }
+
+    async fn note_price_targets(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        notes: &[(String, String)],
+    ) -> StoreResult<()> {
+        for (sku, note) in notes {
+            sqlx::query(
+                "UPDATE price_targets SET last_error = ? WHERE tenant_id = ? AND channel_id = ? AND sku = ?",
+            )
+            .bind(note)
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .bind(sku)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
 }

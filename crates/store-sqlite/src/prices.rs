@@ -188,6 +188,38 @@ impl PriceStore for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    async fn price_check_sample(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        n: u32,
+    ) -> StoreResult<Vec<PriceTarget>> {
+        let q = format!(
+            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets WHERE tenant_id = ? AND channel_id = ? \
+             AND state = 'pushed' ORDER BY random() LIMIT ?"
+        );
+        let q = sqlx::query(&q)
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .bind(i64::from(n));
+        fetch(q, &self.reader, decode_price_target).await
+    }
+
+    async fn note_price_drift(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        drifts: &[(String, String)],
+        fix: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let n = price_writes::note_drift(&mut SqliteTx(&mut tx), tenant, channel, drifts, fix, now)
+            .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
     async fn scheduled_prices(
         &self,
         tenant: TenantId,

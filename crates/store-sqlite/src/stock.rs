@@ -216,6 +216,7 @@ impl StockStore for SqliteStore {
         let out = stock_writes::upsert_listings(&mut SqliteTx(&mut tx), listings, now).await?;
         if out.is_ok() {
             ponte_store::price_writes::mark_listings(&mut SqliteTx(&mut tx), listings, now).await?;
+            ponte_store::catalog::mark_listings(&mut SqliteTx(&mut tx), listings, now).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(out)

@@ -107,7 +107,17 @@ macro_rules! conformance_tests {
                 scheduled_prices_fire_once_and_cancel,
                 pushes_claim_whole_products_and_settle_targets,
                 window_edges_push_again_where_the_platform_keeps_none,
-                resyncs_push_every_priced_listing_again
+                resyncs_push_every_priced_listing_again,
+                drift_is_noted_and_pushed_again_only_when_asked
+            );
+        }
+        mod catalog {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [catalog],
+                writes_are_all_or_nothing_and_mark_only_carrying_channels,
+                pushes_claim_whole_products_and_settle_targets
             );
         }
         mod order_stock {
@@ -224,6 +234,7 @@ macro_rules! conformance_scenarios {
 
 pub mod access;
 pub mod carriers;
+pub mod catalog;
 pub mod events;
 pub mod jobs;
 pub mod mappings;

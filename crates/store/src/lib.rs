@@ -3,6 +3,7 @@
 
 mod access;
 mod carriers;
+pub mod catalog;
 pub mod claim;
 mod error;
 mod events;

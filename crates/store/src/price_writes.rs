@@ -111,6 +111,13 @@ pub trait PriceTx: Send {
     ) -> StoreResult<Vec<(ChannelId, PushState)>>;
     /// Enqueues jobs (coalescing on their unique keys).
     async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()>;
+    /// Sets the last error of these targets of the channel: (SKU, note).
+    async fn note_price_targets(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        notes: &[(String, String)],
+    ) -> StoreResult<()>;
 }
 
 /// Writes a bulk of prices, all or nothing: rows naming SKUs that are not products
@@ -295,6 +302,29 @@ pub async fn resync_prices<T: PriceTx + ?Sized>(
     tx.lock_prices(tenant).await?;
     let listed = tx.listed_skus(tenant, channel).await?;
     let skus: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+    mark_prices(tx, tenant, &skus, Some(channel), true, now).await
+}
+
+/// Records the drift a price check found: each drifted target's last error says what
+/// the channel shows; with `fix` they are pending again (pushed even if unchanged) and
+/// the channel's push job is enqueued. How many targets were marked again.
+pub async fn note_drift<T: PriceTx + ?Sized>(
+    tx: &mut T,
+    tenant: TenantId,
+    channel: ChannelId,
+    drifts: &[(String, String)],
+    fix: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    if drifts.is_empty() {
+        return Ok(0);
+    }
+    tx.lock_prices(tenant).await?;
+    tx.note_price_targets(tenant, channel, drifts).await?;
+    if !fix {
+        return Ok(0);
+    }
+    let skus: BTreeSet<&str> = drifts.iter().map(|(s, _)| s.as_str()).collect();
     mark_prices(tx, tenant, &skus, Some(channel), true, now).await
 }
 

@@ -76,6 +76,8 @@ pub enum PushHistory {
     Stock,
     /// `price_pushes`, `price_push_skus`.
     Prices,
+    /// `catalog_pushes`, `catalog_push_skus`.
+    Catalog,
 }
 
 impl PushHistory {
@@ -84,6 +86,7 @@ impl PushHistory {
         match self {
             Self::Stock => "stock_pushes",
             Self::Prices => "price_pushes",
+            Self::Catalog => "catalog_pushes",
         }
     }
 
@@ -92,6 +95,7 @@ impl PushHistory {
         match self {
             Self::Stock => "stock_push_skus",
             Self::Prices => "price_push_skus",
+            Self::Catalog => "catalog_push_skus",
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum TaskKind {
     /// Polls the carriers of a tenant's shipped orders (created with its first carrier
     /// account).
     TrackShipments,
+    /// Reads back a sample of a channel's prices and reports (and, when the channel
+    /// says so, fixes) the ones that drifted (created when the channel sends prices).
+    PriceCheck,
 }
 
 impl TaskKind {
@@ -42,6 +45,7 @@ impl TaskKind {
             Self::AutoCancel => "auto_cancel",
             Self::RemapOrders => "remap_orders",
             Self::TrackShipments => "track_shipments",
+            Self::PriceCheck => "price_check",
         }
     }
 
@@ -53,6 +57,7 @@ impl TaskKind {
             Self::AutoCancel,
             Self::RemapOrders,
             Self::TrackShipments,
+            Self::PriceCheck,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -527,6 +527,24 @@ pub trait PriceStore: Send + Sync {
         pushes: &[crate::PricePushRecord],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Up to `limit` of the channel's pushed price targets, at random (what a price
+    /// check reads back).
+    async fn price_check_sample(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::PriceTarget>>;
+    /// Records the drift a price check found, in one transaction
+    /// ([`crate::price_writes::note_drift`]); how many targets were marked again.
+    async fn note_price_drift(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        drifts: &[(String, String)],
+        fix: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Scheduled prices still waiting, oldest first (the cursor is the last id of the
     /// previous page).
     async fn scheduled_prices(
@@ -534,6 +552,64 @@ pub trait PriceStore: Send + Sync {
         tenant: TenantId,
         page: &PageRequest,
     ) -> StoreResult<Page<crate::ScheduledPrice>>;
+}
+
+/// Product data: a product's catalogue fields and what each channel carrying them
+/// should show ([`crate::catalog`] holds the sequences every backend runs).
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Writes a bulk of product data in ONE transaction, all or nothing
+    /// ([`crate::catalog::write_product_data`]); `Ok(Err(rows))` (nothing written)
+    /// when rows name SKUs that are not products; else the number of targets marked.
+    async fn write_product_data(
+        &self,
+        tenant: TenantId,
+        rows: &[(String, ponte_core::catalog::ProductData)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<u64, Vec<(usize, String)>>>;
+    /// Stores the fields a channel carries and recomputes what it should show
+    /// ([`crate::catalog::set_channel_catalog`]); how many targets.
+    async fn set_channel_catalog(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        fields: &[ponte_core::catalog::CatalogField],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A SKU's product data and every channel's value (`None` when it is not a
+    /// product).
+    async fn sku_catalog(
+        &self,
+        tenant: TenantId,
+        sku: &str,
+    ) -> StoreResult<Option<crate::catalog::SkuCatalog>>;
+    /// The pending product data targets of up to `limit` of the channel's products
+    /// (whole products), for the push job holding `lease`; `None` when the lease is
+    /// lost or an older push job of the channel is running (as
+    /// [`StockStore::claim_stock_targets`]).
+    async fn claim_catalog_targets(
+        &self,
+        lease: &crate::JobLease,
+        channel: ChannelId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<crate::catalog::CatalogTarget>>>;
+    /// Records product data push calls and their effect on the targets, every call in
+    /// the product data push history.
+    async fn record_catalog_pushes(
+        &self,
+        tenant: TenantId,
+        pushes: &[crate::catalog::CatalogPushRecord],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Product data push calls, newest first (of one channel, touching one SKU), in
+    /// the shape of the stock history (items carry the fields).
+    async fn catalog_pushes(
+        &self,
+        tenant: TenantId,
+        channel: Option<ChannelId>,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::StockPush>>;
 }
 
 /// Token buckets shared by every instance (a platform's budget is per store and app,
@@ -881,6 +957,7 @@ pub trait Store:
     + TaskStore
     + StockStore
     + PriceStore
+    + CatalogStore
     + RateLimitStore
     + MaintenanceStore
     + EventStore

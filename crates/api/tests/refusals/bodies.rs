@@ -24,6 +24,7 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/orders/{id}/separation"),
     ("post", "/api/v1/orders/{id}/shipment"),
     ("post", "/api/v1/orders/{id}/shipment-exception"),
+    ("post", "/api/v1/product-data"),
     ("post", "/api/v1/products"),
     ("patch", "/api/v1/products/{sku}"),
     ("post", "/api/v1/prices"),
@@ -40,10 +41,16 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhook-endpoints/{id}/recover"),
 ];
 
-/// The largest body of a route (`POST /api/v1/stock/movements` and
-/// `POST /api/v1/prices` take bulk loads).
+/// The largest body of a route (`POST /api/v1/stock/movements`, `POST /api/v1/prices`
+/// and `POST /api/v1/product-data` take bulk loads).
 fn limit(path: &str) -> usize {
-    if path == "/api/v1/stock/movements" || path == "/api/v1/prices" {
+    if [
+        "/api/v1/stock/movements",
+        "/api/v1/prices",
+        "/api/v1/product-data",
+    ]
+    .contains(&path)
+    {
         32 * 1024 * 1024
     } else {
         2 * 1024 * 1024
@@ -190,6 +197,7 @@ async fn missing_required_fields_are_an_invalid_body() {
         ("POST", "/api/v1/orders/{id}/invoice"),
         ("POST", "/api/v1/orders/{id}/shipment"),
         ("POST", "/api/v1/orders/{id}/shipment-exception"),
+        ("POST", "/api/v1/product-data"),
         ("POST", "/api/v1/products"),
         ("POST", "/api/v1/stock/movements"),
         ("POST", "/api/v1/warehouses"),

@@ -26,6 +26,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::missing::covers(),
         crate::people::covers(),
         crate::prices::covers(),
+        crate::product_data::covers(),
         crate::stock::covers(),
         crate::tasks::covers(),
         crate::webhooks::covers(),

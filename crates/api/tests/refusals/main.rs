@@ -22,6 +22,7 @@ mod mappings;
 mod missing;
 mod people;
 mod prices;
+mod product_data;
 mod scratch_pg;
 mod stock;
 mod tasks;

@@ -152,6 +152,7 @@ fn product_routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ),
         ("GET", "/api/v1/stock/{sku}", None),
         ("GET", "/api/v1/prices/{sku}", None),
+        ("GET", "/api/v1/product-data/{sku}", None),
     ]
 }
 

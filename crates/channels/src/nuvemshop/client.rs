@@ -170,6 +170,18 @@ impl Connector for NuvemshopConnector {
         super::price::push(self, items, now).await
     }
 
+    async fn read_prices(&self, items: &[crate::PriceItem]) -> Vec<crate::PriceRead> {
+        super::price::read(self, items).await
+    }
+
+    fn catalog_batch_max(&self) -> usize {
+        super::catalog::BATCH_MAX
+    }
+
+    async fn push_catalog(&self, items: &[crate::CatalogItem]) -> Vec<crate::CatalogCall> {
+        super::catalog::push(self, items).await
+    }
+
     fn send_support(&self, kind: ActionKind) -> Result<(), NotSent> {
         super::send::support(&self.settings, kind)
     }

@@ -9,6 +9,7 @@
 //! (`send_fo.rs`) or the legacy pack/fulfill endpoints (setting `shipping_api`); the
 //! NF-e as `nfe` metafields (`send_nfe.rs`).
 
+mod catalog;
 mod client;
 mod dto;
 mod map;

@@ -14,8 +14,8 @@
 
 use super::client::{rate_limit_wait, NuvemshopConnector};
 use crate::http_call::send;
-use crate::price::{decimal, not_sent};
-use crate::{PriceCall, PriceItem};
+use crate::price::{cents, decimal, not_read, not_sent};
+use crate::{PlatformError, PlatformErrorKind, PriceCall, PriceItem, PriceRead, ShownPrice};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -80,6 +80,42 @@ pub(super) async fn push(
             items: lines.into_iter().map(|(_, i)| i.clone()).collect(),
             info,
             result: result.map(drop),
+        });
+    }
+    out
+}
+
+/// Reads each item's variant back: `GET /products/{product_id}/variants/{id}`
+/// (`TN:resources/product_variant.md`), its `price` and `promotional_price`.
+pub(super) async fn read(conn: &NuvemshopConnector, items: &[PriceItem]) -> Vec<PriceRead> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let path = format!("/products/{}/variants/{}", item.product_id, item.variant_id);
+        if numeric(&item.product_id).is_none() || numeric(&item.variant_id).is_none() {
+            out.push(not_read(
+                item,
+                format!("GET {path}"),
+                "not Nuvemshop ids".into(),
+            ));
+            continue;
+        }
+        let req = conn.request(Method::GET, &path);
+        let (info, result) = send(req, format!("GET {path}"), rate_limit_wait).await;
+        let result = result.and_then(|body| {
+            let v: Value = serde_json::from_slice(&body).map_err(|e| PlatformError {
+                kind: PlatformErrorKind::Permanent,
+                status: info.status,
+                message: format!("the variant read back is not JSON: {e}"),
+            })?;
+            Ok(ShownPrice {
+                price: cents(&v["price"]),
+                promotional_price: cents(&v["promotional_price"]),
+            })
+        });
+        out.push(PriceRead {
+            item: item.clone(),
+            info,
+            result,
         });
     }
     out

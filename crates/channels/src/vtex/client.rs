@@ -215,6 +215,18 @@ impl Connector for VtexConnector {
         super::price::batch_key(product_id, variant_id)
     }
 
+    async fn read_prices(&self, items: &[crate::PriceItem]) -> Vec<crate::PriceRead> {
+        super::price::read(self, items).await
+    }
+
+    fn catalog_batch_key(&self, product_id: &str, variant_id: &str) -> String {
+        super::catalog::batch_key(product_id, variant_id)
+    }
+
+    async fn push_catalog(&self, items: &[crate::CatalogItem]) -> Vec<crate::CatalogCall> {
+        super::catalog::push(self, items).await
+    }
+
     async fn push_prices(
         &self,
         items: &[crate::PriceItem],

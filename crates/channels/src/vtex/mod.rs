@@ -102,6 +102,7 @@
 //! [`MappedOrder::raw`]: ponte_core::order::MappedOrder::raw
 //! [`MappedOrder`]: ponte_core::order::MappedOrder
 
+mod catalog;
 mod client;
 mod dto;
 mod feed;

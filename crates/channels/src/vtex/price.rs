@@ -16,8 +16,8 @@
 //! it at `https://api.vtex.com/{account}`, so a live channel would need its own base.
 
 use super::client::VtexConnector;
-use crate::price::not_sent;
-use crate::{PriceCall, PriceItem};
+use crate::price::{cents, not_read, not_sent};
+use crate::{PlatformError, PlatformErrorKind, PriceCall, PriceItem, PriceRead, ShownPrice};
 use chrono::SecondsFormat;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -97,6 +97,58 @@ pub(super) async fn push(conn: &VtexConnector, items: &[PriceItem]) -> Vec<Price
             items: vec![item.clone()],
             info,
             result: result.map(drop),
+        });
+    }
+    out
+}
+
+/// What a price read back shows: `basePrice`, and the value of the fixed price on the
+/// channel's trade policy (what ponte pushes a promotion as).
+fn shown(v: &Value, trade_policy: &str) -> ShownPrice {
+    let promo = v["fixedPrices"].as_array().and_then(|list| {
+        list.iter()
+            .find(|f| f["tradePolicyId"].as_str() == Some(trade_policy))
+            .and_then(|f| cents(&f["value"]))
+    });
+    ShownPrice {
+        price: cents(&v["basePrice"]),
+        promotional_price: promo,
+    }
+}
+
+/// Reads each item's price back: `GET /pricing/prices/{itemId}` (`VX:VTEX - Pricing
+/// API.json`; fixture `price_get_response.json`).
+pub(super) async fn read(conn: &VtexConnector, items: &[PriceItem]) -> Vec<PriceRead> {
+    let policy = conn
+        .settings()
+        .sales_channel
+        .clone()
+        .unwrap_or_else(|| "1".into());
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let path = format!("/pricing/prices/{}", item.variant_id);
+        if !plain(&item.variant_id) {
+            out.push(not_read(
+                item,
+                format!("GET {path}"),
+                "not a VTEX SKU id".into(),
+            ));
+            continue;
+        }
+        let (info, result) = conn.call(Method::GET, &path, None).await;
+        let result = result.and_then(|body| {
+            serde_json::from_slice::<Value>(&body)
+                .map(|v| shown(&v, &policy))
+                .map_err(|e| PlatformError {
+                    kind: PlatformErrorKind::Permanent,
+                    status: info.status,
+                    message: format!("the price read back is not JSON: {e}"),
+                })
+        });
+        out.push(PriceRead {
+            item: item.clone(),
+            info,
+            result,
         });
     }
     out

@@ -253,6 +253,7 @@ mod tests {
                 TaskKind::AutoCancel,
                 TaskKind::RemapOrders,
                 TaskKind::TrackShipments,
+                TaskKind::PriceCheck,
             ]
             .map(|k| format!("task_kind.{}", k.as_str())),
         );

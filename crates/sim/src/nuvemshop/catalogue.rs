@@ -31,6 +31,93 @@ pub struct Product {
     pub id: u64,
     pub name: String,
     pub variants: Vec<Variant>,
+    pub info: ProductInfo,
+}
+
+/// The product fields `PUT /products/{id}` changes besides the name
+/// (`TN:resources/product.md`).
+#[derive(Debug, Clone)]
+pub struct ProductInfo {
+    /// The `pt` description (HTML).
+    pub description: String,
+    pub brand: Option<String>,
+    pub published: bool,
+}
+
+impl Default for ProductInfo {
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            brand: None,
+            published: true,
+        }
+    }
+}
+
+/// `PUT /products/{id}`: changes the name and description (language maps: the `pt`
+/// entry is kept), `brand` and `published`; other documented keys are accepted and
+/// ignored. Assumption: a language map without `pt` leaves the value as it is.
+pub fn put_product(p: &mut Product, body: &Value) -> Result<(), Rejection> {
+    let o = body.as_object().ok_or((
+        400,
+        json!({"code": 400, "message": "Bad Request", "description": "Invalid input format"}),
+    ))?;
+    let pt = |k: &str| -> Result<Option<String>, Rejection> {
+        match o.get(k) {
+            None => Ok(None),
+            Some(Value::Object(m)) => match m.get("pt") {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(err422(
+                    "Validation error",
+                    Some((k, "The value must be a string.")),
+                )),
+            },
+            Some(_) => Err(err422(
+                "Validation error",
+                Some((k, "The value must be a language map.")),
+            )),
+        }
+    };
+    let name = pt("name")?;
+    if name.as_deref() == Some("") {
+        return Err((422, json!({"name": ["can't be blank"]})));
+    }
+    let description = pt("description")?;
+    let brand = match o.get("brand") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(_) => {
+            return Err(err422(
+                "Validation error",
+                Some(("brand", "The value must be a string.")),
+            ))
+        }
+    };
+    let published = match o.get("published") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(err422(
+                "Validation error",
+                Some(("published", "The value must be true or false.")),
+            ))
+        }
+    };
+    if let Some(n) = name {
+        p.name = n;
+    }
+    if let Some(d) = description {
+        p.info.description = d;
+    }
+    if let Some(b) = brand {
+        p.info.brand = b;
+    }
+    if let Some(b) = published {
+        p.info.published = b;
+    }
+    Ok(())
 }
 
 impl Variant {

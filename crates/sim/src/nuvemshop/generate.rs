@@ -264,6 +264,7 @@ pub fn catalogue<R: Rng + ?Sized>(rng: &mut R, now: DateTime<Utc>) -> BTreeMap<u
                 id: product_id,
                 name: (*name).to_owned(),
                 variants,
+                info: Default::default(),
             },
         );
     }

@@ -438,6 +438,7 @@ impl NuvemshopSim {
                     id: pid,
                     name: format!("Produto {pid}"),
                     variants: vs,
+                    info: Default::default(),
                 },
             );
         }
@@ -461,6 +462,15 @@ impl NuvemshopSim {
             .variant(variant_id)
             .filter(|(p, _)| p.id == product_id)
             .map(|(_, v)| v.render())
+    }
+
+    /// A product's name, description (`pt`), brand and published flag.
+    pub fn product_info(&self, product_id: u64) -> Option<Value> {
+        let store = self.read();
+        store.products.get(&product_id).map(|p| {
+            serde_json::json!({"name": p.name, "description": p.info.description,
+                "brand": p.info.brand, "published": p.info.published})
+        })
     }
 
     /// Stock of a variant (`None` if unknown or stock not managed).

@@ -156,17 +156,17 @@ fn render_product(p: &Product) -> Value {
     json!({
         "id": p.id,
         "name": {"pt": p.name},
-        "description": {"pt": ""},
+        "description": {"pt": p.info.description},
         "handle": {"pt": slug(&p.name)},
         "attributes": [],
-        "published": true,
+        "published": p.info.published,
         "free_shipping": false,
         "requires_shipping": true,
         "canonical_url": format!("https://loja-sim.lojavirtualnuvem.com.br/produtos/{}/", slug(&p.name)),
         "variants": p.variants.iter().map(Variant::render).collect::<Vec<_>>(),
         "images": [],
         "categories": [],
-        "brand": null,
+        "brand": p.info.brand,
         "tags": "",
         "created_at": created.map(ts),
         "updated_at": updated.map(ts),
@@ -185,6 +185,29 @@ pub(super) async fn get_product(
     {
         Some(p) => ok_json(&render_product(p)),
         None => product_not_found(),
+    }
+}
+
+pub(super) async fn put_product(
+    State(st): State<AppState>,
+    Path((_, pid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let b = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut store = st.sim.write();
+    let Some(p) = pid
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| store.products.get_mut(&id))
+    else {
+        return product_not_found();
+    };
+    match catalogue::put_product(p, &b) {
+        Ok(()) => ok_json(&render_product(p)),
+        Err(e) => json_pair(e),
     }
 }
 

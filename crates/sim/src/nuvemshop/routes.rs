@@ -59,7 +59,10 @@ pub fn router(st: AppState) -> Router {
                 .put(res::put_metafield)
                 .delete(res::delete_metafield),
         )
-        .route("/v1/{store}/products/{pid}", get(res::get_product))
+        .route(
+            "/v1/{store}/products/{pid}",
+            get(res::get_product).put(res::put_product),
+        )
         .route(
             "/v1/{store}/products/sku/{sku}",
             get(res::get_product_by_sku),

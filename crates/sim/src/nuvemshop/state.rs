@@ -121,6 +121,7 @@ impl Store {
             id: pid,
             name: name.to_owned(),
             variants: Vec::new(),
+            info: Default::default(),
         });
         product.variants.push(Variant {
             id: vid,

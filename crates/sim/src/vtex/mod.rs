@@ -43,6 +43,7 @@
 //!   also moves feed visibility and retention.
 
 mod catalog;
+mod catalog_sku;
 mod filter;
 mod fmt;
 mod generate;
@@ -448,6 +449,11 @@ impl VtexSim {
     /// Stock of a SKU in a warehouse (`None` when never set; unlimited stock
     /// reads as 1000000).
     /// The price kept for an item (SKU), as `GET /pricing/prices/{itemId}` answers it.
+    /// A Catalog SKU object as `GET /api/catalog/pvt/stockkeepingunit/{id}` serves it.
+    pub fn catalog_sku(&self, sku_id: &str) -> Option<Value> {
+        self.read().catalog_skus.get(sku_id).cloned()
+    }
+
     pub fn price(&self, item_id: &str) -> Option<Value> {
         self.read().prices.get(item_id).cloned()
     }

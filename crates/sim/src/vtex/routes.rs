@@ -17,7 +17,7 @@ use super::fmt::{parse_range, ts};
 use super::http::{error, ok, parse_body, vtex_error};
 use super::order::{OrderRec, Package, TrackEvent};
 use super::status::OrderStatus;
-use super::{logistics, notif, pricing, VtexSim};
+use super::{catalog_sku, logistics, notif, pricing, VtexSim};
 use crate::SimError;
 
 /// Router state: the sim and the server's shutdown signal.
@@ -78,6 +78,10 @@ pub fn router(st: AppState) -> Router {
         .route(
             "/pricing/prices/{item}",
             get(pricing::get_price).put(pricing::put_price),
+        )
+        .route(
+            "/api/catalog/pvt/stockkeepingunit/{sku}",
+            get(catalog_sku::get_sku).put(catalog_sku::put_sku),
         )
         .fallback(|| async { error(404, "Resource not found") })
         .layer(middleware::from_fn_with_state(

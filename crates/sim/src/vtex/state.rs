@@ -113,6 +113,8 @@ pub struct Store {
     pub inventory: BTreeMap<(String, String), InvRec>,
     /// Prices by item (SKU) id, as the Pricing API keeps them.
     pub prices: BTreeMap<String, serde_json::Value>,
+    /// Catalog SKU objects by SKU id (`/api/catalog/pvt/stockkeepingunit/{id}`).
+    pub catalog_skus: BTreeMap<String, serde_json::Value>,
     pub feed: Feed,
     pub hook: Option<HookConfig>,
     next_sequence: u64,
@@ -145,6 +147,10 @@ impl Store {
                 );
             }
         }
+        let catalog_skus = skus
+            .iter()
+            .map(|s| (s.id.clone(), super::catalog_sku::render(s)))
+            .collect();
         Self {
             clock,
             rng,
@@ -156,6 +162,7 @@ impl Store {
             warehouses,
             inventory,
             prices: BTreeMap::new(),
+            catalog_skus,
             feed: Feed::default(),
             hook: None,
             next_sequence: FIRST_SEQUENCE,
@@ -233,6 +240,8 @@ impl Store {
                             price: l.price_cents.unwrap_or(1990),
                             weight_kg: 0.3,
                         };
+                        self.catalog_skus
+                            .insert(s.id.clone(), super::catalog_sku::render(&s));
                         self.skus.push(s.clone());
                         s
                     }

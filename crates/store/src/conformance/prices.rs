@@ -572,3 +572,71 @@ pub async fn resyncs_push_every_priced_listing_again(s: &impl Store) {
     assert_eq!(s.resync_prices(t, other, later).await.unwrap(), 0);
     assert_eq!(s.price_summary(t, other).await.unwrap(), (0, 0, 0));
 }
+
+pub async fn drift_is_noted_and_pushed_again_only_when_asked(s: &impl Store) {
+    let (t, c) = priced(s).await;
+    s.write_prices(t, &[row("S1", value(1000, None), None)], t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let jobs = jobs_of(s, PRICE_JOB_KIND, t0()).await;
+    let lease = JobLease {
+        job_id: jobs[0].id,
+        owner: "w".into(),
+    };
+    // Only pushed prices are read back.
+    assert!(s.price_check_sample(t, c, 10).await.unwrap().is_empty());
+    let claimed = s.claim_price_targets(&lease, c, 10).await.unwrap().unwrap();
+    let record = PricePushRecord {
+        channel_id: c,
+        items: claimed
+            .iter()
+            .map(|x| (x.sku.clone(), x.variant_id.clone(), x.desired.clone()))
+            .collect(),
+        request: "PATCH /products/10/variants".into(),
+        http_status: Some(200),
+        duration_ms: 1,
+        outcome: PushOutcome::Succeeded,
+        priced_at: None,
+    };
+    let at = t0() + CDuration::seconds(1);
+    s.record_price_pushes(t, &[record], at).await.unwrap();
+    finish(s, &jobs, at).await;
+    let sample = s.price_check_sample(t, c, 10).await.unwrap();
+    assert_eq!(sample.len(), 1);
+    assert_eq!(sample[0].sku, "S1");
+    // Reported only: the note, still pushed, no job.
+    let drift = vec![("S1".to_owned(), "drift: the channel shows 999".to_owned())];
+    let n = s.note_price_drift(t, c, &drift, false, at).await.unwrap();
+    assert_eq!(n, 0);
+    let p = s
+        .sku_prices(t, "S1")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(p.state, PushState::Pushed);
+    assert_eq!(
+        p.last_error.as_deref(),
+        Some("drift: the channel shows 999")
+    );
+    assert!(jobs_of(s, PRICE_JOB_KIND, at).await.is_empty());
+    // Fixed: pending again (the same value), with the channel's push job.
+    let n = s.note_price_drift(t, c, &drift, true, at).await.unwrap();
+    assert_eq!(n, 1);
+    let p = s
+        .sku_prices(t, "S1")
+        .await
+        .unwrap()
+        .unwrap()
+        .channels
+        .remove(0);
+    assert_eq!(
+        (p.state, p.desired),
+        (PushState::Pending, value(1100, None))
+    );
+    assert_eq!(jobs_of(s, PRICE_JOB_KIND, at).await.len(), 1);
+    // Nothing drifted: nothing written.
+    assert_eq!(s.note_price_drift(t, c, &[], true, at).await.unwrap(), 0);
+}
