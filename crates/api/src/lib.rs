@@ -21,6 +21,7 @@ mod sends;
 mod stock;
 mod subscriptions;
 mod tasks;
+mod tickets;
 mod tokens;
 mod users;
 mod webhook_endpoints;
@@ -59,6 +60,7 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
     let api = Router::new()
         .merge(channels::routes())
         .merge(carriers::routes())
+        .merge(tickets::routes())
         .merge(mappings::routes())
         .merge(remap::routes())
         .merge(orders::routes())

@@ -28,6 +28,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::prices::covers(),
         crate::stock::covers(),
         crate::tasks::covers(),
+        crate::tickets::covers(),
         crate::webhooks::covers(),
     ]
     .concat();

@@ -25,4 +25,5 @@ mod prices;
 mod scratch_pg;
 mod stock;
 mod tasks;
+mod tickets;
 mod webhooks;
