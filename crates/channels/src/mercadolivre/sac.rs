@@ -31,7 +31,7 @@
 
 use super::client::{encode, json_of, order_id_ok, Body, MlConnector};
 use super::map::text;
-use crate::{CallInfo, PlatformError, TicketSendReport};
+use crate::{CallInfo, PlatformError, PlatformErrorKind, TicketSendReport};
 use chrono::{DateTime, Utc};
 use ponte_core::ticket::{
     Author, FetchedMessage, FetchedTicket, OutboundAction, TicketKind, TicketState,
@@ -336,6 +336,23 @@ impl MlConnector {
         );
         let (info, r) = self.call(Method::POST, &path, &[], Body::Json(&body)).await;
         calls.push(info);
+        let r = match r {
+            // An answer refused because the question is answered: after a crash the
+            // answer may be ours (sent, its result lost). ML keeps one answer per
+            // question, so the same text there is success.
+            Err(e) if e.kind == PlatformErrorKind::Permanent && fixed_id.is_some() => {
+                let q = external_id.trim_start_matches(QUESTION);
+                let (info, now) = self.get_json(&format!("/questions/{q}"), &[]).await;
+                calls.push(info);
+                match now {
+                    Ok(v) if text(&v["answer"]["text"]).as_deref() == Some(text_.trim()) => {
+                        return report(calls, label, Ok(fixed_id));
+                    }
+                    _ => Err(e),
+                }
+            }
+            r => r,
+        };
         // The message's id: fixed for a question's answer, else the one ML returns.
         let result =
             r.map(|(_, b)| fixed_id.or_else(|| text(&json_of(&b).unwrap_or(Value::Null)["id"])));
