@@ -523,8 +523,12 @@ async fn questions_conversations_and_claims_are_read_and_answered() {
     assert_eq!(t.messages[1].external_id, format!("{q}:answer"));
 
     let order = sim.create_order(NewMlOrder::default());
-    sim.buyer_message(order, "Quando chega?");
+    let mid = sim.buyer_message(order, "Quando chega?");
     let ext = format!("pack:{order}");
+    // A notification naming the message: its pack is read from it.
+    let (calls, t) = c.fetch_ticket(&format!("message:{mid}")).await;
+    assert_eq!(calls.len(), 2, "the message, then its pack");
+    assert_eq!(t.unwrap().external_id, ext);
     let r = c.send_ticket(&ext, OutboundAction::Answer, "Amanhã").await;
     let id = r.result.unwrap().unwrap();
     let (_, t) = c.fetch_ticket(&ext).await;

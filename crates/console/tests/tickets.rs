@@ -68,7 +68,7 @@ async fn tickets_are_answered_and_the_order_shows_its_tracking() {
         updated_at: None,
     };
     let t = store
-        .upsert_ticket(app.tenant(), shop.channel, &fetched, Utc::now())
+        .upsert_ticket(app.tenant(), shop.channel, "", &fetched, Utc::now())
         .await
         .unwrap();
     let list = app

@@ -104,7 +104,13 @@ impl Engine {
         match result {
             Ok(t) => match self
                 .store
-                .upsert_ticket(job.tenant_id, p.channel_id, &t, self.clock.now())
+                .upsert_ticket(
+                    job.tenant_id,
+                    p.channel_id,
+                    &p.external_id,
+                    &t,
+                    self.clock.now(),
+                )
                 .await
             {
                 Ok(_) => JobOutcome::Done,

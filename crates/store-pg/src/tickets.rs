@@ -78,6 +78,7 @@ impl TicketStore for PgStore {
         &self,
         tenant: TenantId,
         channel: ChannelId,
+        announced: &str,
         fetched: &FetchedTicket,
         now: DateTime<Utc>,
     ) -> StoreResult<Ticket> {
@@ -117,7 +118,7 @@ impl TicketStore for PgStore {
         write(&mut tx, &t).await?;
         sqlx::query(
             "UPDATE deliveries SET state = $1, processed_at = $2 \
-             WHERE tenant_id = $3 AND channel_id = $4 AND resource_id = $5 AND state = $6",
+             WHERE tenant_id = $3 AND channel_id = $4 AND resource_id IN ($5, $7) AND state = $6",
         )
         .bind(DeliveryState::Processed.as_str())
         .bind(now)
@@ -125,6 +126,7 @@ impl TicketStore for PgStore {
         .bind(channel.0)
         .bind(&fetched.external_id)
         .bind(DeliveryState::Received.as_str())
+        .bind(announced)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -83,6 +83,7 @@ impl TicketStore for SqliteStore {
         &self,
         tenant: TenantId,
         channel: ChannelId,
+        announced: &str,
         fetched: &FetchedTicket,
         now: DateTime<Utc>,
     ) -> StoreResult<Ticket> {
@@ -117,13 +118,14 @@ impl TicketStore for SqliteStore {
         write(&mut tx, &t).await?;
         sqlx::query(
             "UPDATE deliveries SET state = ?, processed_at = ? \
-             WHERE tenant_id = ? AND channel_id = ? AND resource_id = ? AND state = ?",
+             WHERE tenant_id = ? AND channel_id = ? AND resource_id IN (?, ?) AND state = ?",
         )
         .bind(DeliveryState::Processed.as_str())
         .bind(ts(now))
         .bind(tenant.to_string())
         .bind(channel.to_string())
         .bind(&fetched.external_id)
+        .bind(announced)
         .bind(DeliveryState::Received.as_str())
         .execute(&mut *tx)
         .await

@@ -344,11 +344,13 @@ pub fn merge_ticket(
 pub trait TicketStore: Send + Sync {
     /// Stores what a channel said about a ticket ([`merge_ticket`]) in one
     /// transaction, linking its order when ponte has it, and settles the deliveries
-    /// that announced it (`processed`). Returns the ticket as stored.
+    /// that announced it (`processed`: those naming the ticket or `announced`, the
+    /// resource a notification named). Returns the ticket as stored.
     async fn upsert_ticket(
         &self,
         tenant: TenantId,
         channel: ChannelId,
+        announced: &str,
         fetched: &FetchedTicket,
         now: DateTime<Utc>,
     ) -> crate::StoreResult<Ticket>;

@@ -67,7 +67,7 @@ async fn channel_ticket(w: &World, external_id: &str, state: TicketState) -> Str
         .api
         .engine
         .store()
-        .upsert_ticket(tenant, channel, &fetched, Utc::now())
+        .upsert_ticket(tenant, channel, "", &fetched, Utc::now())
         .await
         .unwrap();
     t.id.to_string()

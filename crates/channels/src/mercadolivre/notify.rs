@@ -114,6 +114,12 @@ mod tests {
         let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.action, WebhookAction::ImportTicket);
         assert_eq!(e.resource_id.as_deref(), Some("question:1"));
+        let s = br#"{"resource":"/messages/5a2e4b1c","user_id":7,"topic":"messages","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.resource_id.as_deref(), Some("message:5a2e4b1c"));
+        let s = br#"{"resource":"/post-purchase/v1/claims/5","user_id":7,"topic":"claims","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.resource_id.as_deref(), Some("claim:5"));
         let s =
             br#"{"resource":"/questions/x","user_id":7,"topic":"questions","application_id":9}"#;
         let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));

@@ -25,9 +25,13 @@
 //!   `POST /post-purchase/v1/claims/{id}/actions/send-message` `{receiver_role, message}`
 //!   — ASSUMED (no page found that shows the request). Claims are closed by their
 //!   resolution, not by the seller: ponte does not close them.
-//! - What a `messages` notification's `resource` holds is ASSUMED to be the pack
-//!   (`/messages/packs/{pack}` or the pack id alone); `claims`: `/post-purchase/v1/claims/{id}`
-//!   or the id alone.
+//! - What a `messages` notification's `resource` holds is not shown on the pages found
+//!   (they say only that new messages to the seller are notified): ponte takes a pack
+//!   (`/messages/packs/{pack}`, or a numeric id) or a message id (hexadecimal, read with
+//!   `GET /messages/{id}?tag=post_sale` to find its pack in `message_resources`; ASSUMED).
+//!   `claims`: `/post-purchase/v1/claims/{id}` or the id alone (ASSUMED). "Trabajar con
+//!   reclamos" (developers.mercadolibre.com.ar/es_ar/api-docs-es/trabajar-con-reclamos)
+//!   confirms that claim messages can be read and sent without attachments.
 
 use super::client::{encode, json_of, order_id_ok, Body, MlConnector};
 use super::map::text;
@@ -43,6 +47,8 @@ use serde_json::{json, Value};
 pub const QUESTION: &str = "question:";
 /// The prefix of a pack's message thread.
 pub const PACK: &str = "pack:";
+/// The prefix of one post-sale message a notification named (read to find its pack).
+pub const MESSAGE: &str = "message:";
 /// The prefix of a claim.
 pub const CLAIM: &str = "claim:";
 
@@ -193,7 +199,16 @@ pub(super) fn notified(topic: &str, resource: &str) -> Option<String> {
     };
     match topic {
         "questions" => last(&["/questions/"]).map(|id| format!("{QUESTION}{id}")),
-        "messages" => last(&["/messages/packs/", "/packs/"]).map(|id| format!("{PACK}{id}")),
+        "messages" => last(&["/messages/packs/", "/packs/"])
+            .map(|id| format!("{PACK}{id}"))
+            .or_else(|| {
+                // A message id (hexadecimal): its pack is read from the message.
+                let id = resource.strip_prefix("/messages/").unwrap_or(resource);
+                let ok = !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric());
+                ok.then(|| format!("{MESSAGE}{id}"))
+            }),
         "claims" => {
             last(&["/post-purchase/v1/claims/", "/claims/"]).map(|id| format!("{CLAIM}{id}"))
         }
@@ -233,6 +248,39 @@ impl MlConnector {
         {
             let (info, r) = self.get_json(&format!("/questions/{q}"), &[]).await;
             return (vec![info], r.and_then(|v| question_ticket(&v)));
+        }
+        if let Some(m) = external_id.strip_prefix(MESSAGE) {
+            // `GET /messages/{id}?tag=post_sale` ("Get messages by ID" on the messaging
+            // page): the message names its pack in `message_resources` (ASSUMED shape:
+            // `[{id, name: "packs"}]`).
+            let path = format!("/messages/{}?tag=post_sale", encode(m));
+            let (info, r) = self.get_json(&path, &[]).await;
+            let mut calls = vec![info];
+            let pack = r.and_then(|v| {
+                // The message itself, or a list holding it (ASSUMED either way).
+                let m = if v["messages"].is_array() {
+                    &v["messages"][0]
+                } else {
+                    &v
+                };
+                let found = m["message_resources"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|r| matches!(r["name"].as_str(), Some("packs" | "orders")))
+                    .and_then(|r| text(&r["id"]));
+                found.ok_or_else(|| PlatformError::permanent(format!("message {m} names no pack")))
+            });
+            let pack = match pack {
+                Ok(p) if order_id_ok(&p) => p,
+                Ok(p) => return (calls, Err(refused(&p))),
+                Err(e) => return (calls, Err(e)),
+            };
+            let (info, r) = self.get_json(&self.pack_path(&pack), &[]).await;
+            calls.push(info);
+            let seller = &self.settings().seller_id;
+            return (calls, r.map(|v| pack_ticket(&pack, seller, &v)));
         }
         if let Some(p) = external_id.strip_prefix(PACK).filter(|i| order_id_ok(i)) {
             let (info, r) = self.get_json(&self.pack_path(p), &[]).await;

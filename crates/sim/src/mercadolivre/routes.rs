@@ -54,6 +54,7 @@ pub fn router(st: AppState) -> Router {
         .route("/missed_feeds", get(missed_feeds))
         .route("/questions/{id}", get(sac::question))
         .route("/answers", post(sac::answer))
+        .route("/messages/{id}", get(sac::message))
         .route(
             "/messages/packs/{pack}/sellers/{seller}",
             get(sac::pack_messages).post(sac::post_pack_message),

@@ -11,7 +11,9 @@
 //! refusing messages (400 `blocked_conversation`), the claim resources
 //! (`/post-purchase/v1/claims/{id}`, `/messages`, `/actions/send-message`) and what each
 //! notification's `resource` holds (`/questions/{id}`, `/messages/packs/{pack}`,
-//! `/post-purchase/v1/claims/{id}`).
+//! `/post-purchase/v1/claims/{id}`; a buyer's message is notified by its id,
+//! `/messages/{id}`, read with `GET /messages/{id}?tag=post_sale` whose
+//! `message_resources` name its pack).
 // Handlers return early with a ready `Response` as the error (cold path).
 #![allow(clippy::result_large_err)]
 
@@ -71,7 +73,7 @@ impl MlSim {
     pub fn buyer_message(&self, pack_id: u64, text: &str) -> String {
         let buyer = 90_000 + pack_id % 1000;
         let id = self.add_pack_message(pack_id, buyer, self.seller(), text);
-        self.notify("messages", format!("/messages/packs/{pack_id}"));
+        self.notify("messages", format!("/messages/{id}"));
         id
     }
 
@@ -134,7 +136,8 @@ impl MlSim {
         let m = json!({"id": id, "site_id": "MLB", "from": {"user_id": from}, "to": {"user_id": to},
             "status": "available", "text": text, "message_date": {"created": now(), "received": now(),
             "available": now(), "notified": now(), "read": null}, "message_attachments": null,
-            "message_moderation": {"status": "clean"}});
+            "message_moderation": {"status": "clean"},
+            "message_resources": [{"id": pack_id.to_string(), "name": "packs"}]});
         self.store().sac.packs.entry(pack_id).or_default().1.push(m);
         id
     }
@@ -206,6 +209,29 @@ fn tagged(q: &[(String, String)]) -> Result<(), Response> {
         Ok(())
     } else {
         Err(ml_error(400, "bad_request", "tag=post_sale is required"))
+    }
+}
+
+pub(super) async fn message(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = tagged(&q) {
+        return r;
+    }
+    let found = st
+        .sim
+        .store()
+        .sac
+        .packs
+        .values()
+        .flat_map(|p| p.1.iter())
+        .find(|m| m["id"] == id.as_str())
+        .cloned();
+    match found {
+        Some(m) => ok(&json!({"messages": [m]})),
+        None => ml_error(404, "not_found", format!("message {id} not found")),
     }
 }
 

@@ -61,17 +61,17 @@ pub async fn tickets_converge_and_link_their_order(s: &impl Store) {
         panic!("not created")
     };
     let first = pack(vec![msg("m1", Author::Customer, 1)], TicketState::Open, 1);
-    let a = s.upsert_ticket(t, c, &first, t0()).await.unwrap();
+    let a = s.upsert_ticket(t, c, "", &first, t0()).await.unwrap();
     assert_eq!(a.order_id, Some(o));
     let newer = pack(
         vec![msg("m2", Author::Seller, 2), msg("m1", Author::Customer, 1)],
         TicketState::Answered,
         2,
     );
-    s.upsert_ticket(t, c, &newer, t0()).await.unwrap();
-    s.upsert_ticket(t, c, &newer, t0()).await.unwrap();
+    s.upsert_ticket(t, c, "", &newer, t0()).await.unwrap();
+    s.upsert_ticket(t, c, "", &newer, t0()).await.unwrap();
     // An older read arrives late: no field goes back.
-    let b = s.upsert_ticket(t, c, &first, t0()).await.unwrap();
+    let b = s.upsert_ticket(t, c, "", &first, t0()).await.unwrap();
     assert_eq!(b.id, a.id);
     assert_eq!(b.state, TicketState::Answered);
     let ids: Vec<_> = b.messages.iter().map(|m| m.external_id.clone()).collect();
@@ -105,6 +105,7 @@ pub async fn answers_are_sends_and_local_tickets_refuse_them(s: &impl Store) {
         .upsert_ticket(
             t,
             c,
+            "",
             &pack(vec![msg("m1", Author::Customer, 1)], TicketState::Open, 1),
             t0(),
         )
@@ -178,7 +179,7 @@ pub async fn answers_are_sends_and_local_tickets_refuse_them(s: &impl Store) {
         .unwrap();
     assert_eq!(missing, None);
     let closed = pack(vec![], TicketState::Closed, 5);
-    s.upsert_ticket(t, c, &closed, t0()).await.unwrap();
+    s.upsert_ticket(t, c, "", &closed, t0()).await.unwrap();
     let refused = s.change_ticket(t, tk.id, &answer("y"), t0()).await.unwrap();
     assert_eq!(refused, Some(Err(ErrorCode::TicketClosed)));
 }
