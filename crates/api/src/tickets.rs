@@ -130,6 +130,8 @@ pub(crate) struct TicketQuery {
     /// `question`, `message` or `claim`.
     kind: Option<String>,
     order_id: Option<OrderId>,
+    /// `true`: only tickets with an answer that failed for good (to resend).
+    failed_answers: Option<bool>,
 }
 
 /// A ticket recorded in ponte (by the ERP or an operator): it stays in ponte.
@@ -187,6 +189,7 @@ pub(crate) async fn list(
         state,
         kind,
         order_id: q.order_id,
+        failed_answers: q.failed_answers.unwrap_or(false),
     };
     let items = engine
         .tickets(tenant, &filter)

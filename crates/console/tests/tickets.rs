@@ -116,6 +116,12 @@ async fn tickets_are_answered_and_the_order_shows_its_tracking() {
         out.last_error.as_ref().map(|e| e.code.as_str()),
         Some("platform_rejected")
     );
+    let errors = app.get("/console/errors", &[&session]).await;
+    assert!(
+        errors.body.contains("/console/tickets?failed_answers=1"),
+        "{}",
+        errors.body
+    );
     let resend = format!(
         "/console/tickets/{}/messages/{}/resend",
         t.id, t.messages[1].id

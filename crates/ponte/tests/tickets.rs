@@ -194,6 +194,9 @@ async fn pack_conversation(p: &Ponte, ml: &Ml) {
     let out = &failed["messages"].as_array().unwrap().last().unwrap()["outbound"];
     assert_eq!(out["attempts"].as_array().unwrap().len(), 1, "{failed}");
     assert_eq!(out["last_error"]["code"], "platform_rejected", "{failed}");
+    let errors = p.get("/api/v1/tickets?failed_answers=true").await;
+    assert_eq!(errors["items"].as_array().unwrap().len(), 1, "{errors}");
+    assert_eq!(errors["items"][0]["id"], failed["id"]);
 }
 
 async fn claim(p: &Ponte, ml: &Ml) {

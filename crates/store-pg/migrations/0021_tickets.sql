@@ -13,6 +13,8 @@ CREATE TABLE tickets (
     order_ref           text,
     subject             text NOT NULL,
     messages            jsonb NOT NULL,
+    -- ponte's answers that failed for good (listed with the Errors until resent)
+    failed_answers      integer NOT NULL DEFAULT 0,
     platform_updated_at timestamptz,
     created_at          timestamptz NOT NULL,
     updated_at          timestamptz NOT NULL,

@@ -47,8 +47,9 @@ async fn write(conn: &mut PgConnection, t: &Ticket) -> StoreResult<()> {
     let messages =
         serde_json::to_value(&t.messages).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     sqlx::query(&format!(
-        "INSERT INTO tickets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        "INSERT INTO tickets ({COLUMNS}, failed_answers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, \
+         failed_answers = excluded.failed_answers, \
          order_id = excluded.order_id, order_ref = excluded.order_ref, \
          subject = excluded.subject, messages = excluded.messages, \
          platform_updated_at = excluded.platform_updated_at, updated_at = excluded.updated_at"
@@ -66,6 +67,7 @@ async fn write(conn: &mut PgConnection, t: &Ticket) -> StoreResult<()> {
     .bind(t.platform_updated_at)
     .bind(t.created_at)
     .bind(t.updated_at)
+    .bind(i32::try_from(t.failed_answers()).unwrap_or(i32::MAX))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -163,6 +165,7 @@ impl TicketStore for PgStore {
                 "SELECT {COLUMNS} FROM tickets WHERE tenant_id = $1 \
                  AND ($2::uuid IS NULL OR channel_id = $2) AND ($3::text IS NULL OR state = $3) \
                  AND ($4::text IS NULL OR kind = $4) AND ($5::uuid IS NULL OR order_id = $5) \
+                 AND (NOT $7 OR failed_answers > 0) \
                  ORDER BY updated_at DESC, id DESC LIMIT $6"
             ))
             .bind(tenant.0)
@@ -170,7 +173,8 @@ impl TicketStore for PgStore {
             .bind(f.state.map(TicketState::as_str))
             .bind(f.kind.map(TicketKind::as_str))
             .bind(f.order_id.map(|o| o.0))
-            .bind(i64::from(limit)),
+            .bind(i64::from(limit))
+            .bind(f.failed_answers),
             &self.pool,
             decode,
         )

@@ -13,6 +13,8 @@ CREATE TABLE tickets (
     order_ref           TEXT,
     subject             TEXT NOT NULL,
     messages            TEXT NOT NULL,
+    -- ponte's answers that failed for good (listed with the Errors until resent)
+    failed_answers      INTEGER NOT NULL DEFAULT 0,
     platform_updated_at INTEGER,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL,

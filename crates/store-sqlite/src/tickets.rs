@@ -52,8 +52,9 @@ fn decode(r: &SqliteRow) -> StoreResult<Ticket> {
 /// Inserts or replaces a ticket's row.
 async fn write(conn: &mut SqliteConnection, t: &Ticket) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO tickets ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO tickets ({COLUMNS}, failed_answers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, \
+         failed_answers = excluded.failed_answers, \
          order_id = excluded.order_id, order_ref = excluded.order_ref, \
          subject = excluded.subject, messages = excluded.messages, \
          platform_updated_at = excluded.platform_updated_at, updated_at = excluded.updated_at"
@@ -71,6 +72,7 @@ async fn write(conn: &mut SqliteConnection, t: &Ticket) -> StoreResult<()> {
     .bind(t.platform_updated_at.map(ts))
     .bind(ts(t.created_at))
     .bind(ts(t.updated_at))
+    .bind(i64::try_from(t.failed_answers()).unwrap_or(i64::MAX))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -163,6 +165,7 @@ impl TicketStore for SqliteStore {
                 "SELECT {COLUMNS} FROM tickets WHERE tenant_id = ? \
                  AND (? IS NULL OR channel_id = ?) AND (? IS NULL OR state = ?) \
                  AND (? IS NULL OR kind = ?) AND (? IS NULL OR order_id = ?) \
+                 AND (? = 0 OR failed_answers > 0) \
                  ORDER BY updated_at DESC, id DESC LIMIT ?"
             ))
             .bind(tenant.to_string())
@@ -174,6 +177,7 @@ impl TicketStore for SqliteStore {
             .bind(f.kind.map(TicketKind::as_str))
             .bind(f.order_id.map(|o| o.to_string()))
             .bind(f.order_id.map(|o| o.to_string()))
+            .bind(i64::from(f.failed_answers))
             .bind(i64::from(limit)),
             &self.reader,
             decode,

@@ -106,6 +106,18 @@ impl Ticket {
         self.channel_id.is_some() && self.external_id.is_some()
     }
 
+    /// How many of ponte's answers (and closes) failed for good and wait for a resend.
+    pub fn failed_answers(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| {
+                m.outbound
+                    .as_ref()
+                    .is_some_and(|o| o.state == SendState::Failed)
+            })
+            .count()
+    }
+
     /// The first outbound message not sent yet, when it is pending (a failed one
     /// holds the later ones until resent).
     pub fn next_outbound(&self) -> Option<&TicketMessage> {
@@ -135,6 +147,8 @@ pub struct TicketFilter {
     pub kind: Option<TicketKind>,
     /// Only this order.
     pub order_id: Option<OrderId>,
+    /// Only tickets with an answer that failed for good (not resent yet).
+    pub failed_answers: bool,
 }
 
 /// How one attempt of an outbound message ended.

@@ -34,6 +34,8 @@ struct ListQuery {
     state: Option<String>,
     kind: Option<String>,
     order_id: Option<String>,
+    /// `1`: only tickets with a failed answer.
+    failed_answers: Option<String>,
 }
 
 #[derive(Template)]
@@ -78,6 +80,7 @@ async fn list(
         state: q.state.as_deref().and_then(TicketState::parse),
         kind: q.kind.as_deref().and_then(TicketKind::parse),
         order_id: q.order_id.as_deref().and_then(|o| o.parse().ok()),
+        failed_answers: q.failed_answers.as_deref() == Some("1"),
     };
     let loaded = async {
         let channels = state.engine.channels(s.tenant).await?;

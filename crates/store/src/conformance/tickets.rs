@@ -51,6 +51,21 @@ fn answer(text: &str) -> TicketChange {
     }
 }
 
+/// A successful attempt of message `id`.
+fn done_like(id: TicketMessageId) -> TicketSendResult {
+    TicketSendResult {
+        message_id: id,
+        started_at: t0(),
+        outcome: AttemptOutcome::Succeeded,
+        request: Some("POST /answers".into()),
+        http_status: Some(400),
+        response: None,
+        duration_ms: 3,
+        error: None,
+        external_id: None,
+    }
+}
+
 /// A ticket read again, duplicated or out of order, is one ticket with every message
 /// once and the newest state; its order is linked.
 pub async fn tickets_converge_and_link_their_order(s: &impl Store) {
@@ -151,6 +166,42 @@ pub async fn answers_are_sends_and_local_tickets_refuse_them(s: &impl Store) {
     let out = sent.messages.last().unwrap();
     assert_eq!(out.external_id.as_deref(), Some("m9"));
     assert_eq!(out.outbound.as_ref().unwrap().attempts.len(), 1);
+
+    // An answer refused for good is listed with the failed ones until resent.
+    let second = answer("De novo");
+    let TicketChange::Queue { message: m2, .. } = &second else {
+        unreachable!()
+    };
+    s.change_ticket(t, tk.id, &second, t0()).await.unwrap();
+    let refused = TicketSendResult {
+        message_id: m2.id,
+        outcome: AttemptOutcome::Failed,
+        error: Some(SendError {
+            code: "platform_rejected".into(),
+            message: "blocked".into(),
+        }),
+        external_id: None,
+        ..match TicketChange::Attempted(done_like(m2.id)) {
+            TicketChange::Attempted(r) => r,
+            _ => unreachable!(),
+        }
+    };
+    s.change_ticket(t, tk.id, &TicketChange::Attempted(refused), t0())
+        .await
+        .unwrap();
+    let failed = TicketFilter {
+        failed_answers: true,
+        ..TicketFilter::default()
+    };
+    assert_eq!(s.tickets(t, &failed, 50).await.unwrap().len(), 1);
+    let again = s
+        .change_ticket(t, tk.id, &TicketChange::Resend(m2.id), t0())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.next_outbound().map(|m| m.id), Some(m2.id));
+    assert!(s.tickets(t, &failed, 50).await.unwrap().is_empty());
 
     let local = Ticket {
         tenant_id: t,
