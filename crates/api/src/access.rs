@@ -61,6 +61,12 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         ("POST", "/scheduled-tasks/{id}/run") => records(Operator, "task.run"),
         ("POST", "/channels/{id}/sync") => records(Operator, "channel.synced"),
         ("POST", "/status-sends/resend") => records(Operator, "status_sends.resent"),
+        ("POST", "/tickets") => records(Operator, "ticket.created"),
+        ("POST", "/tickets/{id}/messages") => records(Operator, "ticket.answered"),
+        ("POST", "/tickets/{id}/close") => records(Operator, "ticket.close_requested"),
+        ("POST", "/tickets/{id}/messages/{message_id}/resend") => {
+            records(Operator, "ticket.message_resent")
+        }
         ("POST", "/channels/{id}/stock/resync") => records(Operator, "stock.resynced"),
         ("POST", "/channels/{id}/prices/resync") => records(Operator, "prices.resynced"),
         ("POST", "/prices") => needs(Operator),
@@ -217,6 +223,11 @@ mod tests {
             Role::Admin
         );
         assert_eq!(p(Method::GET, "/api/v1/carrier-accounts"), Role::Viewer);
+        assert_eq!(p(Method::GET, "/api/v1/tickets/{id}"), Role::Viewer);
+        assert_eq!(
+            p(Method::POST, "/api/v1/tickets/{id}/messages"),
+            Role::Operator
+        );
         assert_eq!(p(Method::GET, "/api/v1/tokens"), Role::Admin);
         assert_eq!(p(Method::DELETE, "/api/v1/users/{id}"), Role::Admin);
         assert_eq!(

@@ -22,6 +22,7 @@ mod sends;
 mod stock;
 mod subscriptions;
 mod tasks;
+mod tickets;
 mod tokens;
 mod users;
 mod webhook_endpoints;
@@ -60,6 +61,7 @@ fn app(engine: Arc<Engine>, with_metrics: bool) -> Router {
     let api = Router::new()
         .merge(channels::routes())
         .merge(carriers::routes())
+        .merge(tickets::routes())
         .merge(mappings::routes())
         .merge(remap::routes())
         .merge(orders::routes())

@@ -10,11 +10,12 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ponte", description = "Order and stock hub: channels, carrier accounts, orders, ERP actions, status sends, webhook deliveries, outbound events (feed and webhook endpoints), tokens, people, the audit trail and (installation admin) tenants."),
+    info(title = "ponte", description = "Order and stock hub: channels, carrier accounts, orders, SAC tickets, ERP actions, status sends, webhook deliveries, outbound events (feed and webhook endpoints), tokens, people, the audit trail and (installation admin) tenants."),
     paths(
         crate::channels::create, crate::channels::list, crate::channels::show, crate::channels::update,
         crate::channels::disable, crate::carriers::create, crate::carriers::list,
-        crate::carriers::show, crate::carriers::remove, crate::orders::list, crate::orders::show, crate::deliveries::list, crate::events::feed,
+        crate::carriers::show, crate::carriers::remove, crate::tickets::list, crate::tickets::create,
+        crate::tickets::show, crate::tickets::answer, crate::tickets::close, crate::tickets::resend, crate::orders::list, crate::orders::show, crate::deliveries::list, crate::events::feed,
         crate::webhook_endpoints::create, crate::webhook_endpoints::list, crate::webhook_endpoints::show,
         crate::webhook_endpoints::update, crate::webhook_endpoints::remove, crate::webhook_endpoints::rotate,
         crate::webhook_endpoints::recover, crate::webhook_endpoints::attempts, crate::webhook_endpoints::resend,
@@ -41,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::list, crate::admin::show, crate::admin::update, crate::admin::create_token,
     ),
     modifiers(&Bearer, &ErrorCodes),
-    tags((name = "channels"), (name = "carriers"), (name = "orders"), (name = "order actions"), (name = "status sends"),
+    tags((name = "channels"), (name = "carriers"), (name = "tickets"), (name = "orders"), (name = "order actions"), (name = "status sends"),
         (name = "webhooks"), (name = "events"), (name = "scheduled tasks"), (name = "settings"), (name = "stock"), (name = "prices"), (name = "tokens"), (name = "users"),
         (name = "audit"), (name = "admin"))
 )]

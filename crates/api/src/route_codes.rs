@@ -145,6 +145,41 @@ pub(crate) const ROUTES: &[(&str, &str, &[&[E]])] = &[
         "/api/v1/carrier-accounts/{id}",
         &[&[E::CarrierAccountNotFound]],
     ),
+    ("get", "/api/v1/tickets", &[QUERY]),
+    (
+        "post",
+        "/api/v1/tickets",
+        &[BODY, &[E::ValidationFailed, E::OrderNotFound]],
+    ),
+    ("get", "/api/v1/tickets/{id}", &[&[E::TicketNotFound]]),
+    (
+        "post",
+        "/api/v1/tickets/{id}/messages",
+        &[
+            BODY,
+            &[
+                E::TicketNotFound,
+                E::ValidationFailed,
+                E::TicketNotFromChannel,
+                E::TicketClosed,
+            ],
+        ],
+    ),
+    (
+        "post",
+        "/api/v1/tickets/{id}/close",
+        &[&[
+            E::TicketNotFound,
+            E::TicketNotFromChannel,
+            E::TicketClosed,
+            E::TicketCloseUnsupported,
+        ]],
+    ),
+    (
+        "post",
+        "/api/v1/tickets/{id}/messages/{message_id}/resend",
+        &[&[E::TicketNotFound]],
+    ),
     ("get", "/api/v1/channels", &[]),
     (
         "post",

@@ -43,6 +43,7 @@ use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
 use ponte_core::status_rules::StatusTable;
 use ponte_core::status_vocab::StatusVocabulary;
+use ponte_core::ticket::{FetchedTicket, OutboundAction, TicketKind};
 use std::sync::Arc;
 
 /// What a verified webhook asks for.
@@ -61,6 +62,8 @@ pub struct WebhookEvent {
 pub enum WebhookAction {
     /// Fetch and import the order `resource_id`.
     ImportOrder,
+    /// Fetch and store the SAC ticket `resource_id` (`question:123`, ...).
+    ImportTicket,
     /// Acknowledge, record and count, do nothing else.
     Ignore(String),
 }
@@ -270,6 +273,52 @@ pub trait Connector: Send + Sync {
     /// `nfe_xml` is the authorized NF-e XML stored with an invoice action, when given
     /// (VTEX embeds it in the invoice notification).
     async fn send(&self, external_id: &str, action: &Action, nfe_xml: Option<&str>) -> SendReport;
+    /// Reads one SAC ticket (`question:123`, `pack:456`, `claim:789`). Default: the
+    /// platform has no SAC API ponte uses (no call).
+    async fn fetch_ticket(
+        &self,
+        external_id: &str,
+    ) -> (Vec<CallInfo>, Result<FetchedTicket, PlatformError>) {
+        let _ = external_id;
+        (
+            vec![],
+            Err(PlatformError::permanent(
+                "this platform has no SAC API".into(),
+            )),
+        )
+    }
+    /// Whether the platform lets the seller close a ticket of this kind.
+    fn closes_tickets(&self, kind: TicketKind) -> bool {
+        let _ = kind;
+        false
+    }
+    /// Answers (`text`) or closes ticket `external_id`. Default: refused, no call.
+    async fn send_ticket(
+        &self,
+        external_id: &str,
+        action: OutboundAction,
+        text: &str,
+    ) -> TicketSendReport {
+        let _ = (external_id, action, text);
+        TicketSendReport {
+            request: String::new(),
+            calls: vec![],
+            result: Err(PlatformError::permanent(
+                "this platform has no SAC API".into(),
+            )),
+        }
+    }
+}
+
+/// What answering or closing a ticket did.
+#[derive(Debug, Clone)]
+pub struct TicketSendReport {
+    /// What was sent: method and path of each call, text length (no secrets).
+    pub request: String,
+    /// Every call, in order.
+    pub calls: Vec<CallInfo>,
+    /// The platform's id of the message it took (when it gives one), or the failure.
+    pub result: Result<Option<String>, PlatformError>,
 }
 
 /// Every platform ponte knows.

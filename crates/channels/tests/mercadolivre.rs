@@ -488,3 +488,71 @@ async fn a_crashed_claimer_is_taken_over_and_a_live_one_is_waited_for() {
     assert_eq!(sim.refreshes(), 1, "the claimer's pair was used");
     server.shutdown().await;
 }
+
+/// SAC: a question is read, answered once (an answer sent again after a lost result is
+/// taken as done), and read again with its answer; a pack's conversation and a claim
+/// are read and answered; a close is refused without a call.
+#[tokio::test]
+async fn questions_conversations_and_claims_are_read_and_answered() {
+    use ponte_core::ticket::{Author, OutboundAction, TicketKind, TicketState};
+    let (sim, server) = start(MlConfig::default()).await;
+    let c = connect(&sim, &server, json!({}), None);
+
+    let q = sim.ask_question("MLB1", "Tem azul?");
+    let ext = format!("question:{q}");
+    let (_, t) = c.fetch_ticket(&ext).await;
+    let t = t.unwrap();
+    assert_eq!((t.kind, t.state), (TicketKind::Question, TicketState::Open));
+    assert_eq!(t.messages[0].author, Author::Customer);
+    let r = c.send_ticket(&ext, OutboundAction::Answer, "Temos.").await;
+    assert_eq!(
+        r.result.unwrap().as_deref(),
+        Some(format!("{q}:answer").as_str())
+    );
+    let again = c.send_ticket(&ext, OutboundAction::Answer, "Temos.").await;
+    assert!(
+        again.result.is_ok(),
+        "the same answer is done: {:?}",
+        again.result
+    );
+    let other = c.send_ticket(&ext, OutboundAction::Answer, "Outra").await;
+    assert!(other.result.is_err(), "another answer is refused");
+    let (_, t) = c.fetch_ticket(&ext).await;
+    let t = t.unwrap();
+    assert_eq!(t.state, TicketState::Answered);
+    assert_eq!(t.messages[1].external_id, format!("{q}:answer"));
+
+    let order = sim.create_order(NewMlOrder::default());
+    let mid = sim.buyer_message(order, "Quando chega?");
+    let ext = format!("pack:{order}");
+    // A notification naming the message: its pack is read from it.
+    let (calls, t) = c.fetch_ticket(&format!("message:{mid}")).await;
+    assert_eq!(calls.len(), 2, "the message, then its pack");
+    assert_eq!(t.unwrap().external_id, ext);
+    let r = c.send_ticket(&ext, OutboundAction::Answer, "Amanhã").await;
+    let id = r.result.unwrap().unwrap();
+    let (_, t) = c.fetch_ticket(&ext).await;
+    let t = t.unwrap();
+    assert_eq!(t.order_ref.as_deref(), Some(order.to_string().as_str()));
+    assert_eq!(t.messages[1].external_id, id);
+    assert_eq!(t.state, TicketState::Answered);
+    let long = "a".repeat(351);
+    let r = c.send_ticket(&ext, OutboundAction::Answer, &long).await;
+    assert_eq!(r.result.unwrap_err().kind, PlatformErrorKind::Permanent);
+
+    let claim = sim.open_claim(order, "PDD9939", "Não chegou");
+    let ext = format!("claim:{claim}");
+    c.send_ticket(&ext, OutboundAction::Answer, "Reenviamos")
+        .await
+        .result
+        .unwrap();
+    let (calls, t) = c.fetch_ticket(&ext).await;
+    assert_eq!(calls.len(), 2, "the claim, then its messages");
+    let t = t.unwrap();
+    assert_eq!(t.messages[1].author, Author::Seller);
+    let r = c.send_ticket(&ext, OutboundAction::Close, "").await;
+    assert!(r.calls.is_empty() && r.result.is_err());
+    let (_, bad) = c.fetch_ticket("question:../x").await;
+    assert!(bad.is_err());
+    server.shutdown().await;
+}

@@ -84,6 +84,8 @@ pub(crate) fn policy(method: &Method, path: &str) -> Policy {
         "/tasks/sync" => records(Operator, "channel.synced"),
         "/errors/resend" | "/errors/resend-channel" => records(Operator, "status_sends.resent"),
         "/stock/resync" => records(Operator, "stock.resynced"),
+        "/tickets/{id}/answer" => records(Operator, "ticket.answered"),
+        "/tickets/{id}/messages/{message_id}/resend" => records(Operator, "ticket.message_resent"),
         "/prices/scheduled/{id}/cancel" => records(Operator, "price.schedule_cancelled"),
         "/channels/{id}/webhooks/check" => records(Operator, "subscription.checked"),
         "/channels/{id}/remap" => records(Operator, "channel.remapped"),

@@ -138,6 +138,7 @@ macro_rules! catalogue_files {
 
 catalogue_files![
     "common",
+    "tickets",
     "orders",
     "sends",
     "channels",

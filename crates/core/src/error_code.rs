@@ -101,6 +101,14 @@ codes! {
         "A carrier ponte has no connector for (it knows `correios` and `melhor_envio`).";
     CarrierAccountNameTaken = "carrier_account_name_taken", Some(409), "Carrier account name taken",
         "Another carrier account of the tenant already has this name.";
+    TicketNotFound = "ticket_not_found", Some(404), "Ticket not found",
+        "No SAC ticket with this id for this tenant.";
+    TicketNotFromChannel = "ticket_not_from_channel", Some(409), "Ticket not from a channel",
+        "The ticket was recorded in ponte, not downloaded from a channel: nothing about it can be sent to one.";
+    TicketClosed = "ticket_closed", Some(409), "Ticket closed",
+        "The ticket is closed: it takes no more answers.";
+    TicketCloseUnsupported = "ticket_close_unsupported", Some(409), "Ticket cannot be closed here",
+        "The platform does not let a seller close this kind of ticket.";
     UnknownSetting = "unknown_setting", Some(422), "Unknown setting",
         "A channel setting the platform does not know.";
     UnknownPlatform = "unknown_platform", Some(422), "Unknown platform",

@@ -105,3 +105,11 @@ id_type!(
     /// One carrier account of a tenant (a contract with a carrier and its credentials).
     CarrierAccountId
 );
+id_type!(
+    /// One SAC ticket (a customer's question, message thread or claim).
+    TicketId
+);
+id_type!(
+    /// One message of a ticket.
+    TicketMessageId
+);

@@ -22,6 +22,7 @@ pub mod status;
 pub mod status_rules;
 pub mod status_vocab;
 pub mod stock;
+pub mod ticket;
 pub mod wait;
 pub mod webhook_schedule;
 
@@ -30,6 +31,7 @@ pub use clock::{Clock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::{
     AttemptId, AuditId, CarrierAccountId, ChannelId, DeliveryId, EndpointId, EventId, JobId,
-    OrderId, RunId, ScheduledPriceId, SendId, TaskId, TenantId, TokenId, UserId,
+    OrderId, RunId, ScheduledPriceId, SendId, TaskId, TenantId, TicketId, TicketMessageId, TokenId,
+    UserId,
 };
 pub use status::OrderStatus;

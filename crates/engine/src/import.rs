@@ -138,7 +138,7 @@ impl Engine {
     }
 
     /// Retry, wait or fail, by the kind of platform error and the attempts used.
-    fn outcome_for(&self, job: &Job, e: &PlatformError) -> JobOutcome {
+    pub(crate) fn outcome_for(&self, job: &Job, e: &PlatformError) -> JobOutcome {
         let now = self.clock.now();
         let policy = self.config.import_retry;
         let error = format!("{}: {}", e.code(), e.message);

@@ -150,6 +150,13 @@ impl Engine {
                 };
                 (DeliveryState::Received, None, Some(job))
             }
+            // Tickets come by notification only (no polling reads them): imported
+            // whatever the channel's instant events say.
+            WebhookAction::ImportTicket => {
+                let ext = event.resource_id.clone().unwrap_or_default();
+                let job = crate::tickets::ticket_import_job(channel_id, &ext, now);
+                (DeliveryState::Received, None, Some(job))
+            }
             WebhookAction::Ignore(why) => (DeliveryState::Ignored, Some(why.clone()), None),
         };
         let d = NewDelivery {

@@ -11,7 +11,8 @@ use ponte_store::catalog::CATALOG_JOB_KIND;
 use ponte_store::claim::ClaimRequest;
 use ponte_store::{
     ImportApplied, Job, JobLease, JobOutcome, PRICE_EDGE_JOB_KIND, PRICE_JOB_KIND,
-    PRICE_SCHEDULE_JOB_KIND, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND,
+    PRICE_SCHEDULE_JOB_KIND, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND, TICKET_IMPORT_JOB_KIND,
+    TICKET_SEND_JOB_KIND,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -59,6 +60,11 @@ impl Workers {
         // own.
         w.spawn("price-push".into(), true, &rx, |e, stop, owner| {
             long_job_loop(e, stop, owner, &[PRICE_JOB_KIND, CATALOG_JOB_KIND])
+        });
+        // SAC tickets: imports and answers, one at a time (few, and never urgent
+        // enough to share the order imports' batches).
+        w.spawn("tickets".into(), true, &rx, |e, stop, owner| {
+            long_job_loop(e, stop, owner, TICKET_KINDS)
         });
         w.spawn("webhooks".into(), false, &rx, |e, stop, owner| {
             crate::webhook_delivery::webhook_loop(e, stop, owner)
@@ -200,6 +206,9 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
 /// The price timers' kinds: scheduled prices and promotional window edges.
 const PRICE_TIMER_KINDS: &[&str] = &[PRICE_SCHEDULE_JOB_KIND, PRICE_EDGE_JOB_KIND];
 
+/// The SAC tickets' job kinds.
+const TICKET_KINDS: &[&str] = &[TICKET_IMPORT_JOB_KIND, TICKET_SEND_JOB_KIND];
+
 /// Runs long jobs of some kinds (task runs, stock pushes: minutes under a platform's
 /// rate limit) one at a time, in loops of their own so that imports and sends never
 /// wait behind them.
@@ -230,6 +239,8 @@ async fn long_job_loop(
                             engine.run_price_job(&job, &stop).await;
                         } else if kind == CATALOG_JOB_KIND {
                             engine.run_catalog_job(&job, &stop).await;
+                        } else if TICKET_KINDS.contains(&kind) {
+                            engine.run_ticket_job(&job).await;
                         } else {
                             engine.run_task_job(&job, &stop).await;
                         }

@@ -32,6 +32,7 @@ mod stock_orders;
 mod stock_push;
 mod tasks;
 mod tenants;
+mod tickets;
 mod timeline;
 mod webhook_rounds;
 mod webhooks;

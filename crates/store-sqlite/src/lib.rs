@@ -28,6 +28,7 @@ mod stock_orders;
 mod stock_push;
 mod tasks;
 mod tenants;
+mod tickets;
 mod timeline;
 mod webhooks;
 

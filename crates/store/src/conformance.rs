@@ -192,6 +192,15 @@ macro_rules! conformance_tests {
                 tracking_events_are_recorded_once
             );
         }
+        mod tickets {
+            use super::*;
+            $crate::conformance_scenarios!(
+                $fresh,
+                [tickets],
+                tickets_converge_and_link_their_order,
+                answers_are_sends_and_local_tickets_refuse_them
+            );
+        }
         mod retention {
             use super::*;
             $crate::conformance_scenarios!(
@@ -245,6 +254,7 @@ pub mod send_jobs;
 pub mod sends;
 pub mod stock;
 pub mod tasks;
+pub mod tickets;
 pub mod webhooks;
 
 /// The default tenant and a new enabled channel of it.

@@ -947,6 +947,7 @@ pub trait CarrierStore: Send + Sync {
 pub trait Store:
     MappingStore
     + CarrierStore
+    + crate::tickets::TicketStore
     + TenantStore
     + PeopleStore
     + ChannelStore

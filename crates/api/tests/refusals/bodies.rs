@@ -32,6 +32,8 @@ const BODY_ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/settings"),
     ("post", "/api/v1/status-sends/resend"),
     ("post", "/api/v1/stock/movements"),
+    ("post", "/api/v1/tickets"),
+    ("post", "/api/v1/tickets/{id}/messages"),
     ("post", "/api/v1/tokens"),
     ("post", "/api/v1/users"),
     ("patch", "/api/v1/users/{id}"),

@@ -29,6 +29,7 @@ fn covered() -> BTreeSet<(String, String, String)> {
         crate::product_data::covers(),
         crate::stock::covers(),
         crate::tasks::covers(),
+        crate::tickets::covers(),
         crate::webhooks::covers(),
     ]
     .concat();

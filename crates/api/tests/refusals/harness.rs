@@ -282,6 +282,7 @@ impl Api {
         for path in [
             "/api/v1/channels",
             "/api/v1/carrier-accounts",
+            "/api/v1/tickets",
             "/api/v1/orders?limit=500",
             "/api/v1/status-sends?limit=500",
             "/api/v1/webhook-deliveries?limit=500",

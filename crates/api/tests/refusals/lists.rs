@@ -19,6 +19,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/v1/scheduled-tasks/{id}/runs",
     "/api/v1/status-sends",
     "/api/v1/stock/pushes",
+    "/api/v1/tickets",
     "/api/v1/unmapped-skus",
     "/api/v1/webhook-deliveries",
     "/api/v1/webhook-endpoints/{id}/attempts",

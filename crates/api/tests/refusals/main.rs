@@ -26,4 +26,5 @@ mod product_data;
 mod scratch_pg;
 mod stock;
 mod tasks;
+mod tickets;
 mod webhooks;

@@ -17,6 +17,7 @@ use ponte_core::action::{Action, ActionKind};
 use ponte_core::automation::NotSent;
 use ponte_core::import::ImportPolicy;
 use ponte_core::order::MappedOrder;
+use ponte_core::ticket::{FetchedTicket, OutboundAction};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
@@ -357,5 +358,21 @@ impl Connector for MlConnector {
 
     async fn send(&self, external_id: &str, action: &Action, nfe_xml: Option<&str>) -> SendReport {
         super::send::send(self, external_id, action, nfe_xml).await
+    }
+
+    async fn fetch_ticket(
+        &self,
+        external_id: &str,
+    ) -> (Vec<CallInfo>, Result<FetchedTicket, PlatformError>) {
+        self.read_ticket(external_id).await
+    }
+
+    async fn send_ticket(
+        &self,
+        external_id: &str,
+        action: OutboundAction,
+        text: &str,
+    ) -> crate::TicketSendReport {
+        self.answer_ticket(external_id, action, text).await
     }
 }

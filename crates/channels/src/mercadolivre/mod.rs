@@ -12,6 +12,8 @@
 //!   forward shipment, and mapping it.
 //! - `poll.rs`: the safety net (`/orders/search`, then `/missed_feeds`).
 //! - `send.rs`: NF-e upload (ME2) or pack attachment, ME1 shipping status.
+//! - `sac.rs`: SAC tickets (questions, post-sale messages per pack, claims): read
+//!   after their notifications, answered by the seller.
 //! - `stock.rs`: `PUT /items/{id}` or user-products stock with `x-version`.
 //!
 //! # Mapping
@@ -41,6 +43,7 @@ mod dto;
 mod map;
 mod notify;
 mod poll;
+mod sac;
 mod send;
 mod settings;
 mod stock;

@@ -43,6 +43,13 @@ pub fn event(topic: &str, resource: &str) -> WebhookEvent {
             .strip_prefix(prefix)
             .filter(|id| super::client::order_id_ok(id))
     };
+    if let Some(ticket) = super::sac::notified(topic, resource) {
+        return WebhookEvent {
+            event: topic.to_owned(),
+            resource_id: Some(ticket),
+            action: WebhookAction::ImportTicket,
+        };
+    }
     let action = match topic {
         ORDERS_V2 => pointer("/orders/").map(str::to_owned),
         // Whether ML also sends `orders_v2` when only the shipment moved is not
@@ -104,6 +111,17 @@ mod tests {
         assert_eq!(e.resource_id.as_deref(), Some("shipment:1"));
         let s =
             br#"{"resource":"/questions/1","user_id":7,"topic":"questions","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.action, WebhookAction::ImportTicket);
+        assert_eq!(e.resource_id.as_deref(), Some("question:1"));
+        let s = br#"{"resource":"/messages/5a2e4b1c","user_id":7,"topic":"messages","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.resource_id.as_deref(), Some("message:5a2e4b1c"));
+        let s = br#"{"resource":"/post-purchase/v1/claims/5","user_id":7,"topic":"claims","application_id":9}"#;
+        let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.resource_id.as_deref(), Some("claim:5"));
+        let s =
+            br#"{"resource":"/questions/x","user_id":7,"topic":"questions","application_id":9}"#;
         let e = verify(s, "7", "9").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(e.action, WebhookAction::Ignore(_)));
         let s =

@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use ponte_core::action::ActionKind;
 use ponte_core::{ChannelId, SendId};
-use ponte_store::{Channel, PageRequest, ResendSelector, SendFilter, SendState, StatusSend};
+use ponte_store::{
+    Channel, PageRequest, ResendSelector, SendFilter, SendState, StatusSend, TicketFilter,
+};
 use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<Console> {
@@ -50,6 +52,8 @@ struct ErrorsPage<'a> {
     failed: Vec<StatusSend>,
     blocked: Vec<StatusSend>,
     outcome: Option<Outcome>,
+    /// Tickets with a SAC answer that failed for good (sent like status sends).
+    failed_answers: usize,
 }
 
 impl ErrorsPage<'_> {
@@ -108,9 +112,22 @@ async fn render(
                 .map_err(|e| e.to_string())?,
             load(SendState::Failed).await.map_err(|e| e.to_string())?,
             load(SendState::Blocked).await.map_err(|e| e.to_string())?,
+            state
+                .engine
+                .tickets(
+                    s.tenant,
+                    &TicketFilter {
+                        channel_id: channel,
+                        failed_answers: true,
+                        ..TicketFilter::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?
+                .len(),
         ))
     };
-    let (channels, failed, blocked) = match loaded.await {
+    let (channels, failed, blocked, failed_answers) = match loaded.await {
         Ok(v) => v,
         Err(e) => return unavailable(&e),
     };
@@ -123,6 +140,7 @@ async fn render(
         failed,
         blocked,
         outcome,
+        failed_answers,
     };
     page(&p)
 }

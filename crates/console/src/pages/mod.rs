@@ -22,6 +22,7 @@ mod settings;
 mod stock;
 mod task_runs;
 mod tasks;
+mod tickets;
 mod tokens;
 mod webhook_endpoint;
 mod webhook_endpoints;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<Console> {
         .merge(order_actions::routes())
         .merge(errors::routes())
         .merge(history::routes())
+        .merge(tickets::routes())
         .merge(channels::routes())
         .merge(channel_new::routes())
         .merge(channel::routes())

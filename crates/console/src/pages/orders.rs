@@ -186,6 +186,31 @@ impl OrderPage<'_> {
     fn nfe_key(&self, key: &str) -> String {
         crate::format::nfe_key(key)
     }
+
+    /// The carriers' tracking events of the order, oldest first, as (time, event,
+    /// description, place, outcome).
+    fn tracking(&self) -> Vec<(chrono::DateTime<Utc>, String, String, String, String)> {
+        let field = |e: &TimelineEntry, k: &str| {
+            e.detail
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        self.timeline
+            .iter()
+            .filter(|e| e.kind == ponte_store::TRACKING_EVENT)
+            .map(|e| {
+                (
+                    e.at,
+                    field(e, "event"),
+                    field(e, "description"),
+                    field(e, "location"),
+                    field(e, "outcome"),
+                )
+            })
+            .collect()
+    }
 }
 
 async fn show(State(state): State<Console>, s: Session, Path(id): Path<String>) -> Response {

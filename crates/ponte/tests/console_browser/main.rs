@@ -17,4 +17,5 @@ mod operator;
 mod shop;
 mod stock;
 mod tasks;
+mod tickets;
 mod webhooks;

@@ -186,6 +186,7 @@ async fn an_operator_works_through_the_console() {
             "Orders",
             "Errors",
             "Send history",
+            "Customer service",
             "Channels",
             "Scheduled tasks",
             "Stock",

@@ -2,7 +2,7 @@
 //! billing data and shipments (ME1/ME2, `X-New-Domain`); notifications pushed to a
 //! callback with retries and the `missed_feeds` of those lost; NF-e upload with its
 //! error codes; ME1 seller notifications; items and user-products stock with
-//! `x-version`; faults and 429.
+//! `x-version`; SAC questions, post-sale messages and claims (`sac.rs`); faults and 429.
 //!
 //! Sources: platforms.md §3 and the addendum "2. Mercado Livre"; payload shapes from
 //! fixtures/mercadolivre. Assumptions (the material is silent):
@@ -18,6 +18,7 @@
 
 mod notify;
 mod routes;
+mod sac;
 mod state;
 mod stock;
 

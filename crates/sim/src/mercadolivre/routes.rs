@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::state::ts;
-use super::{stock, MlSim};
+use super::{sac, stock, MlSim};
 use crate::faults::{raw_response, FaultKind};
 use crate::reqlog::RequestRecord;
 
@@ -52,6 +52,22 @@ pub fn router(st: AppState) -> Router {
             post(seller_notification),
         )
         .route("/missed_feeds", get(missed_feeds))
+        .route("/questions/{id}", get(sac::question))
+        .route("/answers", post(sac::answer))
+        .route("/messages/{id}", get(sac::message))
+        .route(
+            "/messages/packs/{pack}/sellers/{seller}",
+            get(sac::pack_messages).post(sac::post_pack_message),
+        )
+        .route("/post-purchase/v1/claims/{id}", get(sac::claim))
+        .route(
+            "/post-purchase/v1/claims/{id}/messages",
+            get(sac::claim_messages),
+        )
+        .route(
+            "/post-purchase/v1/claims/{id}/actions/send-message",
+            post(sac::claim_send),
+        )
         .route("/items/{id}", get(stock::item).put(stock::put_item))
         .route("/user-products/{id}/stock", get(stock::user_product_stock))
         .route(
@@ -72,12 +88,12 @@ fn json_response(status: u16, body: &Value) -> Response {
         .into_response()
 }
 
-pub(super) fn ok(body: &Value) -> Response {
+pub(crate) fn ok(body: &Value) -> Response {
     json_response(200, body)
 }
 
 /// `{"message", "error", "status", "cause": []}` (assumed generic error shape).
-pub(super) fn ml_error(status: u16, error: &str, message: impl Into<String>) -> Response {
+pub(crate) fn ml_error(status: u16, error: &str, message: impl Into<String>) -> Response {
     json_response(
         status,
         &json!({"message": message.into(), "error": error, "status": status, "cause": []}),

@@ -157,6 +157,8 @@ pub(crate) struct Store {
     pub grant_revoked: bool,
     /// an error code the next NF-e upload answers with
     pub invoice_errors: Vec<String>,
+    /// questions, conversations and claims
+    pub sac: super::sac::SacStore,
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
