@@ -463,9 +463,9 @@ async fn bulk_run(
     let wall = end.saturating_duration_since(t0);
     eprintln!(
         "prices bulk{}: {changes} changes over {} SKUs x {} channels in {:.1} s, calls/minimum {:.3}",
+        if limited { " (limited)" } else { "" },
         items.len(),
         channels.len(),
-        if limited { " (limited)" } else { "" },
         wall.as_secs_f64(),
         calls.iter().copied().max().unwrap_or(0) as f64 / minimum.max(1) as f64
     );
