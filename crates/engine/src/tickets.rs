@@ -143,6 +143,19 @@ impl Engine {
             ) else {
                 return JobOutcome::Done;
             };
+            // Recorded before the call: a crash during it leaves the attempt
+            // `started`, and the next run marks it interrupted.
+            let started = TicketChange::Started {
+                message_id: next.id,
+                started_at: self.clock.now(),
+            };
+            if let Err(e) = self
+                .store
+                .change_ticket(tenant, id, &started, self.clock.now())
+                .await
+            {
+                return storage_retry(self.clock.now(), &e.to_string());
+            }
             let (result, wait) = self
                 .attempt_ticket(&ticket, channel, &external, &next)
                 .await;

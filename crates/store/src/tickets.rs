@@ -184,7 +184,16 @@ pub enum TicketChange {
         /// Attempts allowed.
         max_attempts: u32,
     },
-    /// Record an attempt.
+    /// Record that an attempt begins (before the platform is called): an attempt left
+    /// `started` by a process that died during its call becomes `interrupted` (and
+    /// counts).
+    Started {
+        /// The outbound message.
+        message_id: TicketMessageId,
+        /// When the attempt begins.
+        started_at: DateTime<Utc>,
+    },
+    /// Record an attempt's result (in place of its `started` record).
     Attempted(TicketSendResult),
     /// Send a failed message again (a fresh set of attempts).
     Resend(TicketMessageId),
@@ -228,6 +237,41 @@ pub fn apply_ticket_change(
             t.updated_at = now;
             Ok(Some(ticket_send_job(t.tenant_id, t.id, now)))
         }
+        TicketChange::Started {
+            message_id,
+            started_at,
+        } => {
+            let Some(o) = t
+                .messages
+                .iter_mut()
+                .find(|m| m.id == *message_id)
+                .and_then(|m| m.outbound.as_mut())
+            else {
+                return Ok(None);
+            };
+            if let Some(last) = o
+                .attempts
+                .last_mut()
+                .filter(|a| a.outcome == AttemptOutcome::Started)
+            {
+                last.outcome = AttemptOutcome::Interrupted;
+                o.attempts_used = o.attempts_used.saturating_add(1);
+            }
+            let n = o.attempts.last().map_or(1, |a| a.n + 1);
+            o.attempts.push(SendAttempt {
+                n,
+                started_at: *started_at,
+                outcome: AttemptOutcome::Started,
+                request: None,
+                http_status: None,
+                response: None,
+                duration_ms: None,
+                error_code: None,
+                error: None,
+            });
+            t.updated_at = now;
+            Ok(None)
+        }
         TicketChange::Attempted(r) => {
             let Some(m) = t.messages.iter_mut().find(|m| m.id == r.message_id) else {
                 return Ok(None);
@@ -235,6 +279,13 @@ pub fn apply_ticket_change(
             let Some(o) = m.outbound.as_mut() else {
                 return Ok(None);
             };
+            // The result takes the place of its `started` record.
+            if o.attempts
+                .last()
+                .is_some_and(|a| a.outcome == AttemptOutcome::Started)
+            {
+                o.attempts.pop();
+            }
             let n = o.attempts.last().map_or(1, |a| a.n + 1);
             o.attempts.push(SendAttempt {
                 n,

@@ -144,6 +144,26 @@ pub async fn answers_are_sends_and_local_tickets_refuse_them(s: &impl Store) {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1, "its send job");
+    // An attempt begun by a process that died during the call becomes interrupted (and
+    // counts) when the next one begins; a result takes its attempt's `started` place.
+    let start = TicketChange::Started {
+        message_id: message.id,
+        started_at: t0(),
+    };
+    s.change_ticket(t, tk.id, &start, t0()).await.unwrap();
+    let twice = s
+        .change_ticket(t, tk.id, &start, t0())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let o = twice.messages.last().unwrap().outbound.as_ref().unwrap();
+    let outcomes: Vec<AttemptOutcome> = o.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [AttemptOutcome::Interrupted, AttemptOutcome::Started]
+    );
+    assert_eq!(o.attempts_used, 1);
     let done = TicketSendResult {
         message_id: message.id,
         started_at: t0(),
@@ -165,7 +185,18 @@ pub async fn answers_are_sends_and_local_tickets_refuse_them(s: &impl Store) {
     assert!(sent.next_outbound().is_none());
     let out = sent.messages.last().unwrap();
     assert_eq!(out.external_id.as_deref(), Some("m9"));
-    assert_eq!(out.outbound.as_ref().unwrap().attempts.len(), 1);
+    let outcomes: Vec<AttemptOutcome> = out
+        .outbound
+        .as_ref()
+        .unwrap()
+        .attempts
+        .iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [AttemptOutcome::Interrupted, AttemptOutcome::Succeeded]
+    );
 
     // An answer refused for good is listed with the failed ones until resent.
     let second = answer("De novo");
