@@ -299,11 +299,7 @@ pub async fn mark_listings<T: CatalogTx + ?Sized>(
     listings: &[crate::Listing],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut by_tenant: BTreeMap<TenantId, BTreeSet<&str>> = BTreeMap::new();
-    for l in listings {
-        by_tenant.entry(l.tenant_id).or_default().insert(&l.sku);
-    }
-    for (tenant, skus) in by_tenant {
+    for (tenant, skus) in crate::Listing::skus_by_tenant(listings) {
         tx.lock_catalog(tenant).await?;
         mark_catalog(tx, tenant, &skus, None, false, now).await?;
     }

@@ -336,11 +336,7 @@ pub async fn mark_listings<T: PriceTx + ?Sized>(
     listings: &[crate::Listing],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut by_tenant: BTreeMap<TenantId, BTreeSet<&str>> = BTreeMap::new();
-    for l in listings {
-        by_tenant.entry(l.tenant_id).or_default().insert(&l.sku);
-    }
-    for (tenant, skus) in by_tenant {
+    for (tenant, skus) in crate::Listing::skus_by_tenant(listings) {
         tx.lock_prices(tenant).await?;
         mark_prices(tx, tenant, &skus, None, false, now).await?;
     }

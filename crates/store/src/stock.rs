@@ -92,6 +92,20 @@ pub struct Listing {
     pub created_at: DateTime<Utc>,
 }
 
+impl Listing {
+    /// The listings' SKUs, per tenant.
+    pub fn skus_by_tenant(
+        listings: &[Listing],
+    ) -> std::collections::BTreeMap<TenantId, std::collections::BTreeSet<&str>> {
+        let mut by_tenant: std::collections::BTreeMap<_, std::collections::BTreeSet<&str>> =
+            std::collections::BTreeMap::new();
+        for l in listings {
+            by_tenant.entry(l.tenant_id).or_default().insert(&l.sku);
+        }
+        by_tenant
+    }
+}
+
 /// A channel's stock settings as the store uses them (validated by the engine).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelStock {
