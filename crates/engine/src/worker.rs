@@ -78,6 +78,9 @@ impl Workers {
         w.spawn("figures".into(), false, &rx, |e, stop, _| {
             refresh_figures(e, stop)
         });
+        w.spawn("statistics".into(), false, &rx, |e, stop, _| {
+            refresh_statistics(e, stop)
+        });
         w.spawn("retention".into(), false, &rx, |e, stop, _| {
             crate::retention::retention_loop(e, stop)
         });
@@ -321,6 +324,8 @@ async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
         .await
     {
         Ok(applied) => {
+            // Their events may be for webhook endpoints: deliver without waiting for the poll.
+            engine.webhook_wake.notify_one();
             let now = engine.clock.now();
             for (a, created_at) in applied.iter().zip(created) {
                 let latency = (now - created_at).to_std().ok().map(|d| d.as_secs_f64());
@@ -405,6 +410,24 @@ async fn refresh_figures(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             .figures
             .refresh(engine.store.as_ref(), engine.clock.as_ref())
             .await;
+    }
+}
+
+/// How often the planner statistics are checked ([`ponte_store::MaintenanceStore::refresh_statistics`]).
+const STATISTICS_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps the database's planner statistics up with bursts.
+async fn refresh_statistics(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        sleep_or_stop(&mut stop, STATISTICS_EVERY).await;
+        if *stop.borrow() {
+            return;
+        }
+        match engine.store.refresh_statistics().await {
+            Ok(t) if t.is_empty() => {}
+            Ok(t) => tracing::debug!(tables = ?t, "refreshed planner statistics"),
+            Err(e) => tracing::warn!(error = %e, "refreshing planner statistics"),
+        }
     }
 }
 

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// Least time between two wakes of the worker loops by PostgreSQL notifications.
+const LISTENED_WAKE_SPACING: Duration = Duration::from_millis(20);
+
 /// Runs ponte on `listener` until `shutdown` resolves, then stops gracefully: no new
 /// requests, every accepted webhook committed, workers finish their batch and give
 /// back their leases.
@@ -51,11 +54,15 @@ pub async fn run(
     }
     if let Backend::Postgres(pg) = &backend {
         // Other instances' new jobs wake this one's workers (polling stays the fallback).
+        // This instance's own commits are heard too, though its workers were woken at
+        // once: wakes are spaced out, so a stream of commits does not make every worker
+        // loop look for jobs after each one.
         let mut rx = pg.job_listener().await?;
         let engine = engine.clone();
         tokio::spawn(async move {
             while rx.recv().await.is_some() {
                 engine.wake_workers();
+                tokio::time::sleep(LISTENED_WAKE_SPACING).await;
             }
         });
     }

@@ -120,4 +120,39 @@ impl MaintenanceStore for PgStore {
             .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    async fn refresh_statistics(&self) -> StoreResult<Vec<String>> {
+        // Autovacuum analyzes a table after 50 + 10% of its rows changed, but looks only
+        // once a minute: a burst on a fresh database runs that minute on no statistics.
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+             WHERE s.schemaname = current_schema() \
+               AND s.n_mod_since_analyze > $1 + GREATEST(c.reltuples, 0) * $2 \
+               AND COALESCE(GREATEST(s.last_analyze, s.last_autoanalyze), '-infinity') \
+                 < now() - make_interval(secs => $3) \
+             ORDER BY s.n_mod_since_analyze DESC",
+        )
+        .bind(STATS_MIN_CHANGES)
+        .bind(STATS_CHANGED_SHARE)
+        .bind(STATS_SPACING_SECS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for t in &tables {
+            sqlx::query(&format!("ANALYZE \"{}\"", t.replace('"', "\"\"")))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(tables)
+    }
 }
+
+/// Rows changed, beyond [`STATS_CHANGED_SHARE`] of the table, before its statistics
+/// are refreshed.
+const STATS_MIN_CHANGES: f64 = 1000.0;
+/// Share of a table's rows changed (beyond [`STATS_MIN_CHANGES`]) before its
+/// statistics are refreshed.
+const STATS_CHANGED_SHARE: f64 = 0.1;
+/// Least time between two refreshes of one table's statistics, seconds.
+const STATS_SPACING_SECS: f64 = 30.0;

@@ -25,10 +25,14 @@ pub(crate) async fn queue_in(
     now: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<u64> {
-    // Another instance queueing an endpoint holds its row: it is skipped here.
+    // Another instance queueing an endpoint holds its row: it is skipped here. The
+    // tenant's counter row holds its last committed event number (one row read, where
+    // looking into `events` would depend on the planner knowing that table's size).
     let rows = sqlx::query(&format!(
-        "SELECT {ENDPOINT_COLUMNS}, cursor_seq FROM webhook_endpoints w WHERE enabled \
-         AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = w.tenant_id AND e.seq > w.cursor_seq) \
+        "SELECT {ENDPOINT_COLUMNS}, cursor_seq, \
+           (SELECT last_seq FROM event_seqs s WHERE s.tenant_id = w.tenant_id) AS last_seq \
+         FROM webhook_endpoints w WHERE enabled \
+         AND EXISTS (SELECT 1 FROM event_seqs s WHERE s.tenant_id = w.tenant_id AND s.last_seq > w.cursor_seq) \
          FOR UPDATE OF w SKIP LOCKED"
     ))
     .fetch_all(&mut *tx)
@@ -46,9 +50,10 @@ pub(crate) async fn queue_in(
             .bind(cursor)
             .bind(i64::from(limit));
         let events = fetch_rows(q, &mut *tx, decode_event).await?;
-        let Some(last) = events.last().map(|e| e.seq) else {
-            continue;
-        };
+        // None left after the cursor (retention pruned them): move it past them.
+        let last = events
+            .last()
+            .map_or(col::<i64>(r, "last_seq"), |e| Ok(e.seq))?;
         let wanted: Vec<&Event> = events.iter().filter(|e| ep.wants(&e.event)).collect();
         let seqs: Vec<i64> = wanted.iter().map(|e| e.seq).collect();
         let keys: Vec<String> = wanted.iter().map(|e| order_key(&e.event)).collect();
@@ -106,15 +111,19 @@ pub(crate) async fn claim_in(
     let mut rows = Vec::new();
     for (t, e, k) in slots.allowances(&endpoints) {
         let mut claimed = sqlx::query(
-            "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq FROM webhook_messages m \
+            // `OFFSET 0` keeps the check a probe of the message's own queue (see
+            // migration 0023); `leased`: an earlier lease ran out (its attempt, cut
+            // off, is `started`).
+            "WITH c AS (SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.lease_owner IS NOT NULL AS leased \
+               FROM webhook_messages m \
                WHERE m.tenant_id = $5 AND m.endpoint_id = $6 \
                AND m.state = 'pending' AND m.next_at <= $1 AND (m.lease_until IS NULL OR m.lease_until < $1) \
                AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.queue_key = m.queue_key \
-                 AND p.event_seq < m.event_seq AND p.state = 'pending') \
+                 AND p.event_seq < m.event_seq AND p.state = 'pending' OFFSET 0) \
                ORDER BY m.next_at, m.event_seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED) \
              UPDATE webhook_messages m SET lease_owner = $3, lease_until = $4 FROM c \
              WHERE m.tenant_id = c.tenant_id AND m.endpoint_id = c.endpoint_id AND m.event_seq = c.event_seq \
-             RETURNING m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used",
+             RETURNING m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used, c.leased",
         )
         .bind(now)
         .bind(i64::from(k))
@@ -140,17 +149,25 @@ pub(crate) async fn claim_in(
         seqs.push(col::<i64>(r, "event_seq")?);
         used.push(u32::try_from(col::<i32>(r, "attempts_used")?).unwrap_or(0));
     }
-    sqlx::query(
-        "UPDATE webhook_attempts a SET outcome = 'interrupted' \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS v(t, e, s) \
-         WHERE a.tenant_id = v.t AND a.endpoint_id = v.e AND a.event_seq = v.s AND a.outcome = 'started'",
-    )
-    .bind(&tenants)
-    .bind(&endpoints)
-    .bind(&seqs)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    let mut cut = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        if col::<bool>(r, "leased")? {
+            cut.push(i);
+        }
+    }
+    if !cut.is_empty() {
+        sqlx::query(
+            "UPDATE webhook_attempts a SET outcome = 'interrupted' \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS v(t, e, s) \
+             WHERE a.tenant_id = v.t AND a.endpoint_id = v.e AND a.event_seq = v.s AND a.outcome = 'started'",
+        )
+        .bind(cut.iter().map(|i| tenants[*i]).collect::<Vec<_>>())
+        .bind(cut.iter().map(|i| endpoints[*i]).collect::<Vec<_>>())
+        .bind(cut.iter().map(|i| seqs[*i]).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
     let attempts: Vec<AttemptId> = rows.iter().map(|_| AttemptId::new()).collect();
     let ids: Vec<Uuid> = attempts.iter().map(|a| a.0).collect();
     let ns: Vec<i32> = used
@@ -226,11 +243,13 @@ pub(crate) async fn finish_in(
     let seqs: Vec<i64> = batch.iter().map(|f| f.event_seq).collect();
     let owners: Vec<&str> = batch.iter().map(|f| f.owner.as_str()).collect();
     let rows = sqlx::query(
+        // One key lookup per attempt (`OFFSET 0`), whatever the planner believes of
+        // how many messages are pending.
         "SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[]) AS v(t, e, s, o) \
-         JOIN webhook_messages m ON m.tenant_id = v.t AND m.endpoint_id = v.e AND m.event_seq = v.s \
-           AND m.state = 'pending' AND m.lease_owner = v.o \
-         FOR UPDATE OF m",
+         CROSS JOIN LATERAL (SELECT m.tenant_id, m.endpoint_id, m.event_seq, m.attempts_used \
+           FROM webhook_messages m WHERE m.tenant_id = v.t AND m.endpoint_id = v.e AND m.event_seq = v.s \
+           AND m.state = 'pending' AND m.lease_owner = v.o OFFSET 0 FOR UPDATE) m",
     )
     .bind(&tenants)
     .bind(&endpoints)

@@ -878,6 +878,10 @@ pub trait MaintenanceStore: Send + Sync {
     async fn prune(&self, what: Prunable, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// The database's size in bytes.
     async fn database_size(&self) -> StoreResult<u64>;
+    /// Refreshes the query planner's statistics of the tables that changed much since
+    /// they were last gathered; the tables refreshed. A burst on a fresh or fast-changing
+    /// queue table otherwise leaves the planner believing it tiny (whole-table scans).
+    async fn refresh_statistics(&self) -> StoreResult<Vec<String>>;
 }
 
 /// A channel's DE-PARA tables and what they leave unmapped.
