@@ -40,6 +40,7 @@ mod stock_push;
 mod subscriptions;
 mod supervise;
 mod sweeps;
+mod target_push;
 mod task_run;
 mod tasks;
 mod tenant_admin;
