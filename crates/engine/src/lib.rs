@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod batch;
 mod budget;
+mod bulk_rows;
 mod carriers;
 mod catalog;
 mod catalog_push;

@@ -5,7 +5,7 @@
 use crate::codec::{col, in_table};
 use crate::stock::fetch;
 use crate::stock_marks::PgTx;
-use crate::target_push::{self, decode_listing};
+use crate::target_push::{self, load_feeds};
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -102,27 +102,20 @@ impl CatalogTx for PgTx<'_> {
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<CatalogFeed>> {
-        let q = format!(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cc.fields, {DATA_COLUMNS} \
-             FROM UNNEST($2::text[]) AS k (sku) \
-             JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku \
-             JOIN channel_catalog cc ON cc.tenant_id = l.tenant_id AND cc.channel_id = l.channel_id \
-               AND cc.fields <> '[]' \
-             JOIN products p ON p.tenant_id = l.tenant_id AND p.sku = l.sku \
-             WHERE $3::uuid IS NULL OR l.channel_id = $3"
-        );
-        let q = sqlx::query(&q)
-            .bind(tenant.0)
-            .bind(skus.iter().copied().collect::<Vec<_>>())
-            .bind(channel.map(|c| c.0));
-        fetch(q, &mut *self.0, |r| {
+        let columns = format!("cc.fields, {DATA_COLUMNS}");
+        let joins = "JOIN channel_catalog cc ON cc.tenant_id = l.tenant_id \
+             AND cc.channel_id = l.channel_id AND cc.fields <> '[]' \
+             JOIN products p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &PgRow| {
+            let fields = fields_from_text(&col::<String>(r, "fields")?)?;
+            let data = decode_data(r)?;
             Ok(CatalogFeed {
-                listing: decode_listing(r)?,
-                fields: fields_from_text(&col::<String>(r, "fields")?)?,
-                data: decode_data(r)?,
+                listing,
+                fields,
+                data,
             })
-        })
-        .await
+        };
+        load_feeds(self.0, &columns, joins, tenant, skus, channel, decode).await
     }
 }
 

@@ -6,7 +6,7 @@ use crate::codec::col;
 use crate::db_err;
 use crate::stock::fetch;
 use crate::stock_marks::PgTx;
-use crate::target_push::decode_listing;
+use crate::target_push::load_feeds;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
@@ -193,28 +193,22 @@ impl PriceTx for PgTx<'_> {
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
-        let q = sqlx::query(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
-             p.promotional_price, p.promotional_from, p.promotional_until \
-             FROM UNNEST($2::text[]) AS k (sku) \
-             JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku \
-             JOIN channel_prices cp ON cp.tenant_id = l.tenant_id AND cp.channel_id = l.channel_id \
-               AND cp.send_prices \
-             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku \
-             WHERE $3::uuid IS NULL OR l.channel_id = $3",
-        )
-        .bind(tenant.0)
-        .bind(skus.iter().copied().collect::<Vec<_>>())
-        .bind(channel.map(|c| c.0));
-        fetch(q, &mut *self.0, |r| {
+        let columns = "cp.markup_bp, cp.window_edges, p.price, p.promotional_price, \
+             p.promotional_from, p.promotional_until";
+        let joins = "JOIN channel_prices cp ON cp.tenant_id = l.tenant_id \
+             AND cp.channel_id = l.channel_id AND cp.send_prices \
+             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &PgRow| {
+            let (markup_bp, window_edges) = (col(r, "markup_bp")?, col(r, "window_edges")?);
+            let price = decode_price(r)?;
             Ok(PriceFeed {
-                listing: decode_listing(r)?,
-                markup_bp: col(r, "markup_bp")?,
-                window_edges: col(r, "window_edges")?,
-                price: decode_price(r)?,
+                listing,
+                markup_bp,
+                window_edges,
+                price,
             })
-        })
-        .await
+        };
+        load_feeds(self.0, columns, joins, tenant, skus, channel, decode).await
     }
 
     async fn note_price_targets(

@@ -31,6 +31,30 @@ pub(crate) fn decode_listing(r: &PgRow) -> StoreResult<TargetListing> {
     })
 }
 
+/// The feeds of these SKUs' listings (only `channel`'s when given): `columns` of
+/// `joins` (`l` names the listing), each row made a feed of its listing by `decode`.
+pub(crate) async fn load_feeds<F>(
+    conn: &mut PgConnection,
+    columns: &str,
+    joins: &str,
+    tenant: TenantId,
+    skus: &BTreeSet<&str>,
+    channel: Option<ChannelId>,
+    decode: impl Fn(TargetListing, &PgRow) -> StoreResult<F>,
+) -> StoreResult<Vec<F>> {
+    let q = format!(
+        "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, {columns} \
+         FROM UNNEST($2::text[]) AS k (sku) \
+         JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku {joins} \
+         WHERE $3::uuid IS NULL OR l.channel_id = $3"
+    );
+    let q = sqlx::query(&q)
+        .bind(tenant.0)
+        .bind(skus.iter().copied().collect::<Vec<_>>())
+        .bind(channel.map(|c| c.0));
+    fetch(q, conn, |r| decode(decode_listing(r)?, r)).await
+}
+
 /// A target of kind `T` from its row ([`target_columns`]).
 pub(crate) fn decode_target<T: PushTarget>(r: &PgRow) -> StoreResult<T>
 where

@@ -4,7 +4,7 @@
 use crate::codec::{col, in_table, ts};
 use crate::stock::fetch;
 use crate::stock_marks::SqliteTx;
-use crate::target_push::{self, decode_listing, skus_json};
+use crate::target_push::{self, load_feeds};
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,6 @@ use ponte_store::catalog::{
 use ponte_store::target_push::PushKind;
 use ponte_store::{CatalogStore, JobLease, Page, PageRequest, StockPush, StoreResult};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite};
 use std::collections::{BTreeMap, BTreeSet};
 
 const DATA_COLUMNS: &str = "p.name, p.description, p.brand, p.ean, p.ncm, p.weight_g, \
@@ -102,30 +101,20 @@ impl CatalogTx for SqliteTx<'_> {
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<CatalogFeed>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cc.fields, {DATA_COLUMNS} \
-             FROM json_each("
-        ));
-        q.push_bind(skus_json(skus)?)
-            .push(") j JOIN listings l ON l.tenant_id = ")
-            .push_bind(tenant.to_string())
-            .push(
-                " AND l.sku = j.value \
-                 JOIN channel_catalog cc ON cc.tenant_id = l.tenant_id AND cc.channel_id = l.channel_id \
-                 AND cc.fields <> '[]' \
-                 JOIN products p ON p.tenant_id = l.tenant_id AND p.sku = l.sku",
-            );
-        if let Some(c) = channel {
-            q.push(" WHERE l.channel_id = ").push_bind(c.to_string());
-        }
-        fetch(q.build(), &mut *self.0, |r| {
+        let columns = format!("cc.fields, {DATA_COLUMNS}");
+        let joins = "JOIN channel_catalog cc ON cc.tenant_id = l.tenant_id \
+             AND cc.channel_id = l.channel_id AND cc.fields <> '[]' \
+             JOIN products p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &SqliteRow| {
+            let fields = fields_from_text(col(r, "fields")?)?;
+            let data = decode_data(r)?;
             Ok(CatalogFeed {
-                listing: decode_listing(r)?,
-                fields: fields_from_text(col(r, "fields")?)?,
-                data: decode_data(r)?,
+                listing,
+                fields,
+                data,
             })
-        })
-        .await
+        };
+        load_feeds(self.0, &columns, joins, tenant, skus, channel, decode).await
     }
 }
 

@@ -5,8 +5,7 @@ use crate::codec::{col, from_opt_ts, from_ts, id, pow2_chunks, ts};
 use crate::db_err;
 use crate::stock::fetch;
 use crate::stock_marks::SqliteTx;
-use crate::target_push::decode_listing;
-use crate::target_push::skus_json;
+use crate::target_push::load_feeds;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
@@ -184,31 +183,22 @@ impl PriceTx for SqliteTx<'_> {
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
-             p.promotional_price, p.promotional_from, p.promotional_until FROM json_each(",
-        );
-        q.push_bind(skus_json(skus)?)
-            .push(") j JOIN listings l ON l.tenant_id = ")
-            .push_bind(tenant.to_string())
-            .push(
-                " AND l.sku = j.value \
-                 JOIN channel_prices cp ON cp.tenant_id = l.tenant_id AND cp.channel_id = l.channel_id \
-                 AND cp.send_prices = 1 \
-                 JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku",
-            );
-        if let Some(c) = channel {
-            q.push(" WHERE l.channel_id = ").push_bind(c.to_string());
-        }
-        fetch(q.build(), &mut *self.0, |r| {
+        let columns = "cp.markup_bp, cp.window_edges, p.price, p.promotional_price, \
+             p.promotional_from, p.promotional_until";
+        let joins = "JOIN channel_prices cp ON cp.tenant_id = l.tenant_id \
+             AND cp.channel_id = l.channel_id AND cp.send_prices = 1 \
+             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &SqliteRow| {
+            let (markup_bp, window_edges) = (col(r, "markup_bp")?, col(r, "window_edges")?);
+            let price = decode_price(r)?;
             Ok(PriceFeed {
-                listing: decode_listing(r)?,
-                markup_bp: col(r, "markup_bp")?,
-                window_edges: col(r, "window_edges")?,
-                price: decode_price(r)?,
+                listing,
+                markup_bp,
+                window_edges,
+                price,
             })
-        })
-        .await
+        };
+        load_feeds(self.0, columns, joins, tenant, skus, channel, decode).await
     }
 
     async fn note_price_targets(

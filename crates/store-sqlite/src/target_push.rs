@@ -22,7 +22,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
 /// SKUs as the JSON array `json_each` reads.
-pub(crate) fn skus_json(skus: &BTreeSet<&str>) -> StoreResult<String> {
+fn skus_json(skus: &BTreeSet<&str>) -> StoreResult<String> {
     to_json(&skus.iter().collect::<Vec<_>>())
 }
 
@@ -34,6 +34,31 @@ pub(crate) fn decode_listing(r: &SqliteRow) -> StoreResult<TargetListing> {
         product_id: col(r, "product_id")?,
         variant_id: col(r, "variant_id")?,
     })
+}
+
+/// The feeds of these SKUs' listings (only `channel`'s when given): `columns` of
+/// `joins` (`l` names the listing), each row made a feed of its listing by `decode`.
+pub(crate) async fn load_feeds<F>(
+    conn: &mut SqliteConnection,
+    columns: &str,
+    joins: &str,
+    tenant: TenantId,
+    skus: &BTreeSet<&str>,
+    channel: Option<ChannelId>,
+    decode: impl Fn(TargetListing, &SqliteRow) -> StoreResult<F>,
+) -> StoreResult<Vec<F>> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, {columns} FROM json_each("
+    ));
+    q.push_bind(skus_json(skus)?)
+        .push(") j JOIN listings l ON l.tenant_id = ")
+        .push_bind(tenant.to_string())
+        .push(" AND l.sku = j.value ")
+        .push(joins);
+    if let Some(c) = channel {
+        q.push(" WHERE l.channel_id = ").push_bind(c.to_string());
+    }
+    fetch(q.build(), conn, |r| decode(decode_listing(r)?, r)).await
 }
 
 /// A target of kind `T` from its row ([`target_columns`]).
