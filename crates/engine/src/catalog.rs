@@ -1,29 +1,15 @@
 //! Product data as the API sees it (issue 21): a bulk of product data (checked row by
 //! row, all or nothing), a SKU's data with every channel's value, and the push history.
 
-use crate::stock::StockError;
+use crate::bulk_rows::{check_rows, written};
 use crate::{Engine, EngineError};
 use ponte_core::catalog::{ProductData, ProductProblem};
 use ponte_core::{ChannelId, ErrorCode, TenantId};
 use ponte_store::catalog::SkuCatalog;
 use ponte_store::{Page, PageRequest, StockPush};
-use std::collections::BTreeMap;
 
 /// Most product data rows one request may carry.
 pub const MAX_PRODUCT_ROWS: usize = 10_000;
-
-/// The rows of a refusal as text: the first ten, the rest counted.
-fn rows_text<'a>(rows: impl ExactSizeIterator<Item = (usize, &'a str)>) -> String {
-    let n = rows.len();
-    let shown: Vec<String> = rows
-        .take(10)
-        .map(|(i, sku)| format!("row {i}: `{sku}`"))
-        .collect();
-    match n.saturating_sub(10) {
-        0 => shown.join(", "),
-        more => format!("{} (and {more} more)", shown.join(", ")),
-    }
-}
 
 impl Engine {
     /// Writes a bulk of product data (each row the whole data of an existing product),
@@ -41,18 +27,12 @@ impl Engine {
                 "1 to {MAX_PRODUCT_ROWS} products per request"
             )));
         }
-        let mut problems: BTreeMap<ProductProblem, Vec<(usize, &str)>> = BTreeMap::new();
-        for (i, (sku, d)) in rows.iter().enumerate() {
-            if let Err(p) = d.check() {
-                problems.entry(p).or_default().push((i, sku));
-            }
-        }
-        if let Some((problem, at)) = problems.into_iter().next() {
-            return Err(EngineError::Refused(
-                problem.code(),
-                format!("{problem}: {}", rows_text(at.into_iter())),
-            ));
-        }
+        check_rows(
+            rows.iter()
+                .enumerate()
+                .map(|(i, (sku, d))| (i, sku.as_str(), d.check())),
+            |p: &ProductProblem| p.code(),
+        )?;
         let rows: Vec<(String, ProductData)> = rows
             .into_iter()
             .map(|(sku, mut d)| {
@@ -61,20 +41,13 @@ impl Engine {
             })
             .collect();
         self.gate.background_turn().await;
-        match self
-            .store
-            .write_product_data(tenant, &rows, self.clock.now())
-            .await?
-        {
-            Ok(n) => {
-                self.wake_workers();
-                Ok(n)
-            }
-            Err(unknown) => Err(StockError::UnknownSku(rows_text(
-                unknown.iter().map(|(i, s)| (*i, s.as_str())),
-            ))
-            .into()),
-        }
+        let n = written(
+            self.store
+                .write_product_data(tenant, &rows, self.clock.now())
+                .await?,
+        )?;
+        self.wake_workers();
+        Ok(n)
     }
 
     /// A SKU's product data and every channel's value and push state.

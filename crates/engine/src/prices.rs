@@ -3,7 +3,7 @@
 //! timer jobs that apply a scheduled price at its time and push prices again when
 //! promotional windows open or close.
 
-use crate::stock::StockError;
+use crate::bulk_rows::{check_rows, written};
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceProblem;
@@ -12,23 +12,9 @@ use ponte_store::{
     Job, JobLease, JobOutcome, NewPrice, Page, PageRequest, PriceEdgeJob, PriceScheduleJob,
     PricesWritten, ScheduledPrice, SkuPrices, StockPush,
 };
-use std::collections::BTreeMap;
 
 /// Most price rows one request may carry.
 pub const MAX_PRICES: usize = 100_000;
-
-/// The rows of a refusal as text: the first ten, the rest counted.
-fn rows_text<'a>(rows: impl ExactSizeIterator<Item = (usize, &'a str)>) -> String {
-    let n = rows.len();
-    let shown: Vec<String> = rows
-        .take(10)
-        .map(|(i, sku)| format!("row {i}: `{sku}`"))
-        .collect();
-    match n.saturating_sub(10) {
-        0 => shown.join(", "),
-        more => format!("{} (and {more} more)", shown.join(", ")),
-    }
-}
 
 impl Engine {
     /// Writes a bulk of prices, all or nothing: every row is checked (negative price,
@@ -44,33 +30,16 @@ impl Engine {
                 "1 to {MAX_PRICES} prices per request"
             )));
         }
-        let mut problems: BTreeMap<PriceProblem, Vec<(usize, &str)>> = BTreeMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            if let Err(p) = r.value.check() {
-                problems.entry(p).or_default().push((i, &r.sku));
-            }
-        }
-        if let Some((problem, at)) = problems.into_iter().next() {
-            return Err(EngineError::Refused(
-                problem.code(),
-                format!("{problem}: {}", rows_text(at.into_iter())),
-            ));
-        }
+        let checks = rows.iter().enumerate();
+        check_rows(
+            checks.map(|(i, r)| (i, r.sku.as_str(), r.value.check())),
+            |p: &PriceProblem| p.code(),
+        )?;
         self.gate.background_turn().await;
-        match self
-            .store
-            .write_prices(tenant, &rows, self.clock.now())
-            .await?
-        {
-            Ok(w) => {
-                self.wake_workers();
-                Ok(w)
-            }
-            Err(unknown) => Err(StockError::UnknownSku(rows_text(
-                unknown.iter().map(|(i, s)| (*i, s.as_str())),
-            ))
-            .into()),
-        }
+        let out = self.store.write_prices(tenant, &rows, self.clock.now());
+        let prices = written(out.await?)?;
+        self.wake_workers();
+        Ok(prices)
     }
 
     /// A SKU's prices: current, scheduled, and every channel's value and push state,
@@ -235,18 +204,5 @@ impl Engine {
     ) -> Result<(u64, u64, u64), EngineError> {
         self.channel(tenant, channel).await?;
         Ok(self.store.price_summary(tenant, channel).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_show_ten_rows_and_count_the_rest() {
-        let rows: Vec<(usize, &str)> = (0..12).map(|i| (i, "S")).collect();
-        let text = rows_text(rows.into_iter());
-        assert!(text.starts_with("row 0: `S`"));
-        assert!(text.ends_with("(and 2 more)"), "{text}");
     }
 }

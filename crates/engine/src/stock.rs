@@ -1,6 +1,7 @@
 //! Stock as the API sees it: products, warehouses, listings, movements, reading a
 //! SKU's stock, unmapped SKUs, the push history and resyncs.
 
+use crate::bulk_rows::named_rows_text;
 use crate::{Engine, EngineError};
 use ponte_core::stock::{validate_gtin, Change};
 use ponte_core::ErrorCode;
@@ -64,21 +65,6 @@ fn code_ok(s: &str) -> bool {
         && s.len() <= 60
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-}
-
-/// Lists the first rows of a refusal (the rest are counted).
-fn rows_text(rows: &[(usize, String)]) -> String {
-    let shown: Vec<String> = rows
-        .iter()
-        .take(10)
-        .map(|(i, v)| format!("row {i}: `{v}`"))
-        .collect();
-    let more = rows.len().saturating_sub(10);
-    if more > 0 {
-        format!("{} (and {more} more)", shown.join(", "))
-    } else {
-        shown.join(", ")
-    }
 }
 
 impl Engine {
@@ -290,10 +276,10 @@ impl Engine {
                 Ok(n)
             }
             Err(MovementsRefused::UnknownSku(rows)) => {
-                Err(StockError::UnknownSku(rows_text(&rows)).into())
+                Err(StockError::UnknownSku(named_rows_text(&rows)).into())
             }
             Err(MovementsRefused::UnknownWarehouse(rows)) => {
-                Err(StockError::UnknownWarehouse(rows_text(&rows)).into())
+                Err(StockError::UnknownWarehouse(named_rows_text(&rows)).into())
             }
         }
     }

@@ -3,7 +3,10 @@
 //! queue. Every loop runs supervised: each claims jobs as its own lease owner
 //! (`{instance}/{loop}`), so that a loop that panics gives back exactly its jobs.
 
+use crate::catalog_push::CatalogPush;
 use crate::ingest::IMPORT_ORDER;
+use crate::price_push::PricePush;
+use crate::stock_push::StockPush;
 use crate::supervise::{caught, supervise};
 use crate::Engine;
 use futures_util::future::join_all;
@@ -233,15 +236,15 @@ async fn long_job_loop(
                     let run = async {
                         let kind = job.kind.as_str();
                         if kind == STOCK_JOB_KIND {
-                            engine.run_stock_job(&job, &stop).await;
+                            engine.run_push_job::<StockPush>(&job, &stop).await;
                         } else if kind == PRICE_SCHEDULE_JOB_KIND {
                             engine.run_price_schedule_job(&job).await;
                         } else if kind == PRICE_EDGE_JOB_KIND {
                             engine.run_price_edge_job(&job).await;
                         } else if kind == PRICE_JOB_KIND {
-                            engine.run_price_job(&job, &stop).await;
+                            engine.run_push_job::<PricePush>(&job, &stop).await;
                         } else if kind == CATALOG_JOB_KIND {
-                            engine.run_catalog_job(&job, &stop).await;
+                            engine.run_push_job::<CatalogPush>(&job, &stop).await;
                         } else if TICKET_KINDS.contains(&kind) {
                             engine.run_ticket_job(&job).await;
                         } else {

@@ -124,14 +124,10 @@ pub(crate) fn sku_lock_key(tenant: Uuid, sku: &str) -> i64 {
     fnv_key(&[b"sku/", tenant.as_bytes(), b"/", sku.as_bytes()])
 }
 
-/// The key of a tenant's prices: every price writer of the tenant holds it.
-pub(crate) fn price_lock_key(tenant: Uuid) -> i64 {
-    fnv_key(&[b"prices/", tenant.as_bytes()])
-}
-
-/// The key of a tenant's product data writers.
-pub(crate) fn catalog_lock_key(tenant: Uuid) -> i64 {
-    fnv_key(&[b"catalog/", tenant.as_bytes()])
+/// The key of a tenant's writers of one kind of target push (`prices`, `catalog`):
+/// every writer of the kind holds it.
+pub(crate) fn tenant_lock_key(kind: &str, tenant: Uuid) -> i64 {
+    fnv_key(&[kind.as_bytes(), b"/", tenant.as_bytes()])
 }
 
 /// The key of a tenant's whole stock: SKU writers hold it shared, work on more SKUs than
@@ -194,6 +190,10 @@ mod tests {
         assert_ne!(sku_lock_key(t, "S1"), sku_lock_key(c, "S1"));
         assert_ne!(stock_lock_key(t), stock_lock_key(c));
         assert_ne!(stock_lock_key(t), sku_lock_key(t, ""));
+        assert_eq!(
+            tenant_lock_key("prices", t),
+            fnv_key(&[b"prices/", t.as_bytes()])
+        );
     }
 
     #[test]

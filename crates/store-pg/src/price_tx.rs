@@ -2,18 +2,17 @@
 //! `ponte_store::price_writes`): the tenant's price lock, and loading and writing
 //! prices, scheduled prices, settings and targets.
 
-use crate::codec::{col, price_lock_key};
+use crate::codec::col;
 use crate::db_err;
 use crate::stock::fetch;
 use crate::stock_marks::PgTx;
+use crate::target_push::load_feeds;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
 use ponte_store::price_writes::{PriceFeed, PriceTx};
-use ponte_store::stock_marks::target_upsert;
-use ponte_store::stock_push::push_state;
-use ponte_store::{ChannelPrices, NewJob, PushState, ScheduleState, ScheduledPrice, StoreResult};
+use ponte_store::{ChannelPrices, ScheduleState, ScheduledPrice, StoreResult};
 use sqlx::postgres::PgRow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,31 +45,6 @@ pub(crate) fn decode_scheduled(r: &PgRow) -> StoreResult<ScheduledPrice> {
 
 #[async_trait]
 impl PriceTx for PgTx<'_> {
-    async fn lock_prices(&mut self, tenant: TenantId) -> StoreResult<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(price_lock_key(tenant.0))
-            .execute(&mut *self.0)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn unknown_price_skus(
-        &mut self,
-        tenant: TenantId,
-        skus: &BTreeSet<&str>,
-    ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT k.sku FROM UNNEST($2::text[]) AS k (sku) WHERE NOT EXISTS \
-             (SELECT 1 FROM products p WHERE p.tenant_id = $1 AND p.sku = k.sku)",
-        )
-        .bind(tenant.0)
-        .bind(skus.iter().copied().collect::<Vec<_>>())
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)
-    }
-
     async fn write_prices(
         &mut self,
         tenant: TenantId,
@@ -213,94 +187,28 @@ impl PriceTx for PgTx<'_> {
         .map_err(db_err)
     }
 
-    async fn listed_skus(
-        &mut self,
-        tenant: TenantId,
-        channel: ChannelId,
-    ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
-            .bind(tenant.0)
-            .bind(channel.0)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
-    }
-
     async fn load_price_feeds(
         &mut self,
         tenant: TenantId,
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
-        let q = sqlx::query(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
-             p.promotional_price, p.promotional_from, p.promotional_until \
-             FROM UNNEST($2::text[]) AS k (sku) \
-             JOIN listings l ON l.tenant_id = $1 AND l.sku = k.sku \
-             JOIN channel_prices cp ON cp.tenant_id = l.tenant_id AND cp.channel_id = l.channel_id \
-               AND cp.send_prices \
-             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku \
-             WHERE $3::uuid IS NULL OR l.channel_id = $3",
-        )
-        .bind(tenant.0)
-        .bind(skus.iter().copied().collect::<Vec<_>>())
-        .bind(channel.map(|c| c.0));
-        fetch(q, &mut *self.0, |r| {
+        let columns = "cp.markup_bp, cp.window_edges, p.price, p.promotional_price, \
+             p.promotional_from, p.promotional_until";
+        let joins = "JOIN channel_prices cp ON cp.tenant_id = l.tenant_id \
+             AND cp.channel_id = l.channel_id AND cp.send_prices \
+             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &PgRow| {
+            let (markup_bp, window_edges) = (col(r, "markup_bp")?, col(r, "window_edges")?);
+            let price = decode_price(r)?;
             Ok(PriceFeed {
-                channel: ChannelId(col(r, "channel_id")?),
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                markup_bp: col(r, "markup_bp")?,
-                window_edges: col(r, "window_edges")?,
-                price: decode_price(r)?,
+                listing,
+                markup_bp,
+                window_edges,
+                price,
             })
-        })
-        .await
-    }
-
-    async fn write_price_targets(
-        &mut self,
-        tenant: TenantId,
-        rows: &[(&PriceFeed, String)],
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<(ChannelId, PushState)>> {
-        let q = format!(
-            "INSERT INTO price_targets AS pt (tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state) \
-             SELECT $1, c, sku, p, v, d, $7, 'pending' \
-             FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u (c, sku, p, v, d){}",
-            target_upsert("pt", "$8")
-        );
-        let q = sqlx::query(&q)
-            .bind(tenant.0)
-            .bind(rows.iter().map(|(f, _)| f.channel.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(f, _)| f.sku.as_str()).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|(f, _)| f.product_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|(f, _)| f.variant_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(rows.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>())
-            .bind(now)
-            .bind(force);
-        fetch(q, &mut *self.0, |r| {
-            Ok((
-                ChannelId(col(r, "channel_id")?),
-                push_state(&col::<String>(r, "state")?)?,
-            ))
-        })
-        .await
-    }
-
-    async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()> {
-        let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
-        crate::jobs::insert_jobs(self.0, &refs).await
+        };
+        load_feeds(self.0, columns, joins, tenant, skus, channel, decode).await
     }
 
     async fn note_price_targets(

@@ -5,15 +5,17 @@ use crate::codec::{col, cursor, in_table, limit};
 use crate::price_tx::{decode_price, decode_scheduled, SCHEDULED_COLUMNS};
 use crate::stock::fetch;
 use crate::stock_marks::PgTx;
+use crate::target_push::decode_target;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
-use ponte_store::price_from_text;
 use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
+use ponte_store::stock_push::push_state_counts;
+use ponte_store::target_push::PushKind;
+use ponte_store::target_row::target_columns;
 use ponte_store::*;
 use uuid::Uuid;
 
@@ -110,7 +112,7 @@ impl PriceStore for PgStore {
         sku: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<StockPush>> {
-        crate::stock_push::list(PushHistory::Prices, self, tenant, channel, sku, page).await
+        crate::stock_push::list(PushKind::PRICES, self, tenant, channel, sku, page).await
     }
 
     async fn price_summary(
@@ -150,12 +152,7 @@ impl PriceStore for PgStore {
         );
         let q = sqlx::query(&q).bind(tenant.0).bind(sku);
         let scheduled = fetch(q, &self.pool, decode_scheduled).await?;
-        let q = format!(
-            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets \
-             WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
-        );
-        let q = sqlx::query(&q).bind(tenant.0).bind(sku);
-        let channels = fetch(q, &self.pool, decode_price_target).await?;
+        let channels = crate::target_push::sku_targets(self, tenant, sku).await?;
         Ok(Some(SkuPrices {
             sku: sku.to_owned(),
             current,
@@ -170,7 +167,7 @@ impl PriceStore for PgStore {
         channel: ChannelId,
         limit: u32,
     ) -> StoreResult<Option<Vec<PriceTarget>>> {
-        crate::price_push::claim(self, lease, channel, limit).await
+        crate::target_push::claim(self, lease, channel, limit).await
     }
 
     async fn record_price_pushes(
@@ -194,14 +191,15 @@ impl PriceStore for PgStore {
         n: u32,
     ) -> StoreResult<Vec<PriceTarget>> {
         let q = format!(
-            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets WHERE tenant_id = $1 AND channel_id = $2 \
-             AND state = 'pushed' ORDER BY random() LIMIT $3"
+            "SELECT {} FROM price_targets WHERE tenant_id = $1 AND channel_id = $2 \
+             AND state = 'pushed' ORDER BY random() LIMIT $3",
+            target_columns::<PriceTarget>()
         );
         let q = sqlx::query(&q)
             .bind(tenant.0)
             .bind(channel.0)
             .bind(i64::from(n));
-        fetch(q, &self.pool, decode_price_target).await
+        fetch(q, &self.pool, decode_target).await
     }
 
     async fn note_price_drift(
@@ -237,31 +235,4 @@ impl PriceStore for PgStore {
         let items = fetch(q, &self.pool, decode_scheduled).await?;
         Ok(keyset_page(items, n, |s| s.id.to_string()))
     }
-}
-
-/// The columns [`decode_price_target`] reads.
-pub(crate) const PRICE_TARGET_COLUMNS: &str =
-    "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
-     state, attempts, last_error, attempted_at";
-
-pub(crate) fn decode_price_target(r: &sqlx::postgres::PgRow) -> StoreResult<PriceTarget> {
-    in_table("price_targets", || {
-        Ok(PriceTarget {
-            channel_id: ChannelId(col(r, "channel_id")?),
-            sku: col(r, "sku")?,
-            product_id: col(r, "product_id")?,
-            variant_id: col(r, "variant_id")?,
-            desired: price_from_text(&col::<String>(r, "desired")?)?,
-            changed_at: col(r, "changed_at")?,
-            pushed: col::<Option<String>>(r, "pushed")?
-                .as_deref()
-                .map(price_from_text)
-                .transpose()?,
-            pushed_at: col(r, "pushed_at")?,
-            state: push_state(&col::<String>(r, "state")?)?,
-            attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-            last_error: col(r, "last_error")?,
-            attempted_at: col(r, "attempted_at")?,
-        })
-    })
 }

@@ -12,11 +12,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::stock::{Balance, Effect};
 use ponte_core::{ChannelId, OrderId, TenantId};
+use ponte_store::catalog::CatalogFeed;
+use ponte_store::price_writes::PriceFeed;
 use ponte_store::stock_plan::{
     keyset_page, listing_source, OrderStockEffect, SkuKey, UnmappedLine,
 };
-use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
+use ponte_store::stock_push::push_state_counts;
 use ponte_store::stock_writes::{self, StockWritesTx};
+use ponte_store::target_marks::mark_listings;
+use ponte_store::target_push::PushKind;
 use ponte_store::*;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -44,28 +48,6 @@ fn decode_product(r: &PgRow) -> StoreResult<Product> {
         })
     })
 }
-
-pub(crate) fn decode_target(r: &PgRow) -> StoreResult<StockTarget> {
-    in_table("stock_targets", || {
-        Ok(StockTarget {
-            channel_id: ChannelId(col(r, "channel_id")?),
-            sku: col(r, "sku")?,
-            product_id: col(r, "product_id")?,
-            variant_id: col(r, "variant_id")?,
-            desired: col(r, "desired")?,
-            changed_at: col(r, "changed_at")?,
-            pushed: col(r, "pushed")?,
-            pushed_at: col(r, "pushed_at")?,
-            state: push_state(&col::<String>(r, "state")?)?,
-            attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
-            last_error: col(r, "last_error")?,
-        })
-    })
-}
-
-pub(crate) const TARGET_COLUMNS: &str =
-    "channel_id, sku, product_id, variant_id, desired, changed_at, \
-     pushed, pushed_at, state, attempts, last_error";
 
 /// Runs a query and decodes every row it returns.
 pub(crate) async fn fetch<'q, 'c: 'q, T>(
@@ -282,8 +264,9 @@ impl StockStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let out = stock_writes::upsert_listings(&mut PgTx(&mut tx), listings, now).await?;
         if out.is_ok() {
-            ponte_store::price_writes::mark_listings(&mut PgTx(&mut tx), listings, now).await?;
-            ponte_store::catalog::mark_listings(&mut PgTx(&mut tx), listings, now).await?;
+            let tx = &mut PgTx(&mut tx);
+            mark_listings::<PriceFeed, _>(tx, listings, now).await?;
+            mark_listings::<CatalogFeed, _>(tx, listings, now).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(out)
@@ -361,11 +344,7 @@ impl StockStore for PgStore {
             })
         })
         .await?;
-        let q = format!(
-            "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE tenant_id = $1 AND sku = $2 ORDER BY channel_id"
-        );
-        let q = sqlx::query(&q).bind(tenant.0).bind(sku);
-        let channels = fetch(q, &self.pool, decode_target).await?;
+        let channels = crate::target_push::sku_targets(self, tenant, sku).await?;
         Ok(Some(SkuStock {
             product,
             levels,
@@ -453,7 +432,7 @@ impl StockStore for PgStore {
         channel: ChannelId,
         n: u32,
     ) -> StoreResult<Option<Vec<StockTarget>>> {
-        crate::stock_push::claim(self, lease, channel, n).await
+        crate::target_push::claim(self, lease, channel, n).await
     }
 
     async fn record_pushes(
@@ -474,7 +453,7 @@ impl StockStore for PgStore {
         sku: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<StockPush>> {
-        crate::stock_push::list(PushHistory::Stock, self, tenant, channel, sku, page).await
+        crate::stock_push::list(PushKind::STOCK, self, tenant, channel, sku, page).await
     }
 
     async fn resync_stock(

@@ -1,18 +1,17 @@
 //! The price primitives inside a transaction ([`SqliteTx`], for the sequences of
 //! `ponte_store::price_writes`).
 
-use crate::codec::{col, from_opt_ts, from_ts, id, pow2_chunks, to_json, ts};
+use crate::codec::{col, from_opt_ts, from_ts, id, pow2_chunks, ts};
 use crate::db_err;
 use crate::stock::fetch;
 use crate::stock_marks::SqliteTx;
+use crate::target_push::load_feeds;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
 use ponte_store::price_writes::{PriceFeed, PriceTx};
-use ponte_store::stock_marks::target_upsert;
-use ponte_store::stock_push::push_state;
-use ponte_store::{ChannelPrices, NewJob, PushState, ScheduleState, ScheduledPrice, StoreResult};
+use ponte_store::{ChannelPrices, ScheduleState, ScheduledPrice, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,33 +43,8 @@ pub(crate) fn decode_scheduled(r: &SqliteRow) -> StoreResult<ScheduledPrice> {
     })
 }
 
-fn skus_json(skus: &BTreeSet<&str>) -> StoreResult<String> {
-    to_json(&skus.iter().collect::<Vec<_>>())
-}
-
 #[async_trait]
 impl PriceTx for SqliteTx<'_> {
-    /// Nothing to take: the one writer connection runs its transactions one at a time.
-    async fn lock_prices(&mut self, _: TenantId) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn unknown_price_skus(
-        &mut self,
-        tenant: TenantId,
-        skus: &BTreeSet<&str>,
-    ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS \
-             (SELECT 1 FROM products p WHERE p.tenant_id = ? AND p.sku = j.value)",
-        )
-        .bind(skus_json(skus)?)
-        .bind(tenant.to_string())
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db_err)
-    }
-
     async fn write_prices(
         &mut self,
         tenant: TenantId,
@@ -203,91 +177,28 @@ impl PriceTx for SqliteTx<'_> {
         .map_err(db_err)
     }
 
-    async fn listed_skus(
-        &mut self,
-        tenant: TenantId,
-        channel: ChannelId,
-    ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
-            .bind(tenant.to_string())
-            .bind(channel.to_string())
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
-    }
-
     async fn load_price_feeds(
         &mut self,
         tenant: TenantId,
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT l.channel_id, l.sku, l.product_id, l.variant_id, cp.markup_bp, cp.window_edges, p.price, \
-             p.promotional_price, p.promotional_from, p.promotional_until FROM json_each(",
-        );
-        q.push_bind(skus_json(skus)?)
-            .push(") j JOIN listings l ON l.tenant_id = ")
-            .push_bind(tenant.to_string())
-            .push(
-                " AND l.sku = j.value \
-                 JOIN channel_prices cp ON cp.tenant_id = l.tenant_id AND cp.channel_id = l.channel_id \
-                 AND cp.send_prices = 1 \
-                 JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku",
-            );
-        if let Some(c) = channel {
-            q.push(" WHERE l.channel_id = ").push_bind(c.to_string());
-        }
-        fetch(q.build(), &mut *self.0, |r| {
+        let columns = "cp.markup_bp, cp.window_edges, p.price, p.promotional_price, \
+             p.promotional_from, p.promotional_until";
+        let joins = "JOIN channel_prices cp ON cp.tenant_id = l.tenant_id \
+             AND cp.channel_id = l.channel_id AND cp.send_prices = 1 \
+             JOIN prices p ON p.tenant_id = l.tenant_id AND p.sku = l.sku";
+        let decode = |listing, r: &SqliteRow| {
+            let (markup_bp, window_edges) = (col(r, "markup_bp")?, col(r, "window_edges")?);
+            let price = decode_price(r)?;
             Ok(PriceFeed {
-                channel: id(col(r, "channel_id")?)?,
-                sku: col(r, "sku")?,
-                product_id: col(r, "product_id")?,
-                variant_id: col(r, "variant_id")?,
-                markup_bp: col(r, "markup_bp")?,
-                window_edges: col(r, "window_edges")?,
-                price: decode_price(r)?,
+                listing,
+                markup_bp,
+                window_edges,
+                price,
             })
-        })
-        .await
-    }
-
-    async fn write_price_targets(
-        &mut self,
-        tenant: TenantId,
-        values: &[(&PriceFeed, String)],
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<(ChannelId, PushState)>> {
-        let upsert = target_upsert("price_targets", if force { "1" } else { "0" });
-        let mut written = Vec::with_capacity(values.len());
-        for chunk in pow2_chunks(values) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO price_targets (tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state) ",
-            );
-            q.push_values(chunk, |mut b, (f, v)| {
-                b.push_bind(tenant.to_string())
-                    .push_bind(f.channel.to_string())
-                    .push_bind(&f.sku)
-                    .push_bind(&f.product_id)
-                    .push_bind(&f.variant_id)
-                    .push_bind(v)
-                    .push_bind(ts(now))
-                    .push_bind("pending");
-            });
-            q.push(&upsert);
-            let rows = fetch(q.build(), &mut *self.0, |r| {
-                Ok((id(col(r, "channel_id")?)?, push_state(col(r, "state")?)?))
-            })
-            .await?;
-            written.extend(rows);
-        }
-        Ok(written)
-    }
-
-    async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()> {
-        let refs: Vec<(TenantId, &NewJob)> = jobs.iter().map(|j| (tenant, j)).collect();
-        crate::jobs::insert_jobs(self.0, &refs).await
+        };
+        load_feeds(self.0, columns, joins, tenant, skus, channel, decode).await
     }
 
     async fn note_price_targets(

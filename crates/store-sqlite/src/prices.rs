@@ -1,19 +1,21 @@
 //! Prices: writes run the sequences of `ponte_store::price_writes` over [`SqliteTx`]
 //! (primitives in `price_tx.rs`); reading a SKU's prices and the scheduled ones.
 
-use crate::codec::{col, from_opt_ts, from_ts, id, in_table, limit};
+use crate::codec::{col, from_ts, in_table, limit};
 use crate::price_tx::{decode_price, decode_scheduled, SCHEDULED_COLUMNS};
 use crate::stock::fetch;
 use crate::stock_marks::SqliteTx;
+use crate::target_push::decode_target;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, ScheduledPriceId, TenantId};
-use ponte_store::price_from_text;
 use ponte_store::price_push::record_price_pushes;
 use ponte_store::price_writes;
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::{push_state, push_state_counts, PushHistory};
+use ponte_store::stock_push::push_state_counts;
+use ponte_store::target_push::PushKind;
+use ponte_store::target_row::target_columns;
 use ponte_store::*;
 
 #[async_trait]
@@ -109,7 +111,7 @@ impl PriceStore for SqliteStore {
         sku: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<StockPush>> {
-        crate::stock_push::list(PushHistory::Prices, self, tenant, channel, sku, page).await
+        crate::stock_push::list(PushKind::PRICES, self, tenant, channel, sku, page).await
     }
 
     async fn price_summary(
@@ -151,12 +153,7 @@ impl PriceStore for SqliteStore {
         );
         let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
         let scheduled = fetch(q, &self.reader, decode_scheduled).await?;
-        let q = format!(
-            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets \
-             WHERE tenant_id = ? AND sku = ? ORDER BY channel_id"
-        );
-        let q = sqlx::query(&q).bind(tenant.to_string()).bind(sku);
-        let channels = fetch(q, &self.reader, decode_price_target).await?;
+        let channels = crate::target_push::sku_targets(self, tenant, sku).await?;
         Ok(Some(SkuPrices {
             sku: sku.to_owned(),
             current,
@@ -171,7 +168,7 @@ impl PriceStore for SqliteStore {
         channel: ChannelId,
         limit: u32,
     ) -> StoreResult<Option<Vec<PriceTarget>>> {
-        crate::price_push::claim(self, lease, channel, limit).await
+        crate::target_push::claim(self, lease, channel, limit).await
     }
 
     async fn record_price_pushes(
@@ -195,14 +192,15 @@ impl PriceStore for SqliteStore {
         n: u32,
     ) -> StoreResult<Vec<PriceTarget>> {
         let q = format!(
-            "SELECT {PRICE_TARGET_COLUMNS} FROM price_targets WHERE tenant_id = ? AND channel_id = ? \
-             AND state = 'pushed' ORDER BY random() LIMIT ?"
+            "SELECT {} FROM price_targets WHERE tenant_id = ? AND channel_id = ? \
+             AND state = 'pushed' ORDER BY random() LIMIT ?",
+            target_columns::<PriceTarget>()
         );
         let q = sqlx::query(&q)
             .bind(tenant.to_string())
             .bind(channel.to_string())
             .bind(i64::from(n));
-        fetch(q, &self.reader, decode_price_target).await
+        fetch(q, &self.reader, decode_target).await
     }
 
     async fn note_price_drift(
@@ -237,30 +235,4 @@ impl PriceStore for SqliteStore {
         let items = fetch(q, &self.reader, decode_scheduled).await?;
         Ok(keyset_page(items, n, |s| s.id.to_string()))
     }
-}
-
-/// The columns [`decode_price_target`] reads.
-pub(crate) const PRICE_TARGET_COLUMNS: &str =
-    "channel_id, sku, product_id, variant_id, desired, changed_at, pushed, pushed_at, \
-     state, attempts, last_error, attempted_at";
-
-pub(crate) fn decode_price_target(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PriceTarget> {
-    in_table("price_targets", || {
-        Ok(PriceTarget {
-            channel_id: id(col(r, "channel_id")?)?,
-            sku: col(r, "sku")?,
-            product_id: col(r, "product_id")?,
-            variant_id: col(r, "variant_id")?,
-            desired: price_from_text(col(r, "desired")?)?,
-            changed_at: from_ts(col(r, "changed_at")?)?,
-            pushed: col::<Option<&str>>(r, "pushed")?
-                .map(price_from_text)
-                .transpose()?,
-            pushed_at: from_opt_ts(col(r, "pushed_at")?)?,
-            state: push_state(col(r, "state")?)?,
-            attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
-            last_error: col(r, "last_error")?,
-            attempted_at: from_opt_ts(col(r, "attempted_at")?)?,
-        })
-    })
 }

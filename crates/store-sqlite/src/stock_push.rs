@@ -1,105 +1,29 @@
-//! Pushing stock: claiming a channel's pending values, recording push calls and their
-//! effect on the targets (the primitive of `ponte_store::stock_push`), and the push
-//! history.
+//! Pushing stock: recording push calls and their effect on the targets (the primitive
+//! of `ponte_store::stock_push`), and the push history of every kind.
 
 use crate::codec::in_table;
-use crate::codec::{col, from_ts, id, limit, to_json, ts};
-use crate::stock::{decode_target, fetch, TARGET_COLUMNS};
+use crate::codec::{col, from_ts, id, limit};
+use crate::stock::fetch;
 use crate::stock_marks::SqliteTx;
-use crate::{db_err, SqliteStore};
+use crate::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
 use ponte_store::stock_plan::keyset_page;
-use ponte_store::stock_push::{push_cursor, PushHistory, PushRow, PushTx};
+use ponte_store::stock_push::{push_cursor, PushTx};
+use ponte_store::target_push::{PushKind, PushRow};
 use ponte_store::*;
 use sqlx::{QueryBuilder, Sqlite};
-
-pub(crate) async fn claim(
-    store: &SqliteStore,
-    lease: &JobLease,
-    channel: ChannelId,
-    n: u32,
-) -> StoreResult<Option<Vec<StockTarget>>> {
-    let mut conn = store.writer.acquire().await.map_err(db_err)?;
-    // This job must hold its lease, and no older push job of the channel may be running.
-    let (mine, others): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(id = ?1 AND lease_owner = ?2), 0), COALESCE(SUM(id < ?1), 0) \
-         FROM jobs WHERE unique_key = ?3 AND state = 'running'",
-    )
-    .bind(lease.job_id.to_string())
-    .bind(&lease.owner)
-    .bind(stock_job_key(channel))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if mine != 1 || others > 0 {
-        return Ok(None);
-    }
-    let q = format!(
-        "SELECT {TARGET_COLUMNS} FROM stock_targets WHERE channel_id = ?1 AND state = 'pending' \
-         AND product_id IN (SELECT DISTINCT product_id FROM stock_targets \
-           WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2) \
-         ORDER BY product_id, sku"
-    );
-    let q = sqlx::query(&q).bind(channel.to_string()).bind(i64::from(n));
-    fetch(q, &mut *conn, decode_target).await.map(Some)
-}
 
 #[async_trait]
 impl PushTx for SqliteTx<'_> {
     async fn write_push(
         &mut self,
         tenant: TenantId,
-        row: &PushRow<'_>,
+        row: &PushRow<'_, i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let p = row.record;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO stock_pushes (tenant_id, channel_id, at, request, items, http_status, duration_ms, outcome, error) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(tenant.to_string())
-        .bind(p.channel_id.to_string())
-        .bind(ts(now))
-        .bind(&p.request)
-        .bind(to_json(&row.items)?)
-        .bind(p.http_status.map(i64::from))
-        .bind(row.duration_ms)
-        .bind(row.outcome)
-        .bind(row.error)
-        .fetch_one(&mut *self.0)
-        .await
-        .map_err(db_err)?;
-        if !row.sent.is_empty() {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO stock_push_skus (tenant_id, push_seq, sku) ",
-            );
-            q.push_values(row.sent.keys(), |mut b, sku| {
-                b.push_bind(tenant.to_string())
-                    .push_bind(seq)
-                    .push_bind(*sku);
-            });
-            q.build().execute(&mut *self.0).await.map_err(db_err)?;
-        }
-        let set = row.target_set("stock_targets", "s.q", "?", "?");
-        let sql = format!(
-            "UPDATE stock_targets SET {set} FROM (SELECT json_extract(value, '$[0]') AS sku, \
-             json_extract(value, '$[1]') AS q FROM json_each(?)) s \
-             WHERE stock_targets.tenant_id = ? AND stock_targets.channel_id = ? AND stock_targets.sku = s.sku"
-        );
-        let q = sqlx::query(&sql);
-        let q = match row.error {
-            None => q.bind(ts(now)),
-            Some(e) => q.bind(e.to_owned()),
-        };
-        q.bind(to_json(&row.sent.iter().collect::<Vec<_>>())?)
-            .bind(tenant.to_string())
-            .bind(p.channel_id.to_string())
-            .execute(&mut *self.0)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        crate::target_push::write_call(self.0, PushKind::STOCK, tenant, row, now).await
     }
 
     async fn write_events(&mut self, events: &[ponte_store::NewEvent]) -> StoreResult<()> {
@@ -107,9 +31,9 @@ impl PushTx for SqliteTx<'_> {
     }
 }
 
-/// A page of a push history (stock's or prices').
+/// A page of a push history (of any kind).
 pub(crate) async fn list(
-    history: PushHistory,
+    kind: PushKind,
     store: &SqliteStore,
     tenant: TenantId,
     channel: Option<ChannelId>,
@@ -119,15 +43,14 @@ pub(crate) async fn list(
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT p.seq, p.channel_id, p.at, p.request, p.items, p.http_status, p.duration_ms, p.outcome, p.error FROM ",
     );
-    q.push(history.calls_table())
-        .push(" p WHERE p.tenant_id = ");
+    q.push(kind.calls).push(" p WHERE p.tenant_id = ");
     q.push_bind(tenant.to_string());
     if let Some(c) = channel {
         q.push(" AND p.channel_id = ").push_bind(c.to_string());
     }
     if let Some(s) = sku {
         q.push(" AND p.seq IN (SELECT push_seq FROM ")
-            .push(history.skus_table())
+            .push(kind.call_skus)
             .push(" WHERE tenant_id = ")
             .push_bind(tenant.to_string())
             .push(" AND sku = ")
@@ -140,7 +63,7 @@ pub(crate) async fn list(
     let n = limit(page.limit);
     q.push(" ORDER BY p.seq DESC LIMIT ").push_bind(n);
     let items = fetch(q.build(), &store.reader, |r| {
-        in_table(history.calls_table(), || {
+        in_table(kind.calls, || {
             Ok(StockPush {
                 seq: col(r, "seq")?,
                 channel_id: id(col(r, "channel_id")?)?,

@@ -33,6 +33,9 @@ pub mod stock_push;
 #[cfg(test)]
 mod stock_sequences_tests;
 pub mod stock_writes;
+pub mod target_marks;
+pub mod target_push;
+pub mod target_row;
 pub mod task_runs;
 mod tasks;
 mod tickets;

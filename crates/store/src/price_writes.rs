@@ -7,10 +7,14 @@
 //! transaction. A backend implements [`PriceTx`] (locking, loading and writing SQL).
 
 use crate::prices::{
-    edge_job, has_edge_at, price_push_job, price_text, schedule_job, ChannelPrices, NewPrice,
-    PricesWritten, ScheduleState, ScheduledPrice,
+    edge_job, has_edge_at, price_text, schedule_job, ChannelPrices, NewPrice, PricesWritten,
+    ScheduleState, ScheduledPrice,
 };
-use crate::{NewJob, PushState, StoreResult};
+use crate::target_marks::{
+    mark, mark_channel, mark_feeds, refused_rows, Feed, TargetListing, TargetTx,
+};
+use crate::target_push::PushKind;
+use crate::StoreResult;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::price::PriceValue;
@@ -20,14 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A listing of a SKU with a price on a channel that shows prices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceFeed {
-    /// Channel.
-    pub channel: ChannelId,
-    /// SKU.
-    pub sku: String,
-    /// The platform's product id.
-    pub product_id: String,
-    /// The platform's variant id.
-    pub variant_id: String,
+    /// The listing.
+    pub listing: TargetListing,
     /// The channel's markup (basis points).
     pub markup_bp: i64,
     /// The channel is pushed again when a promotional window opens or closes.
@@ -36,17 +34,10 @@ pub struct PriceFeed {
     pub price: PriceValue,
 }
 
-/// The primitives of price writes. Never called with an empty batch.
+/// The primitives of price writes (with those every kind shares). Never called with an
+/// empty batch.
 #[async_trait]
-pub trait PriceTx: Send {
-    /// Serialises the tenant's price writers until the transaction ends.
-    async fn lock_prices(&mut self, tenant: TenantId) -> StoreResult<()>;
-    /// The SKUs among `skus` that are not products.
-    async fn unknown_price_skus(
-        &mut self,
-        tenant: TenantId,
-        skus: &BTreeSet<&str>,
-    ) -> StoreResult<Vec<String>>;
+pub trait PriceTx: TargetTx {
     /// Stores the SKUs' current prices (one row per SKU).
     async fn write_prices(
         &mut self,
@@ -85,12 +76,6 @@ pub trait PriceTx: Send {
     /// The SKUs whose current price has a promotional price and a window opening or
     /// closing at `at` (to the microsecond).
     async fn edge_skus(&mut self, tenant: TenantId, at: DateTime<Utc>) -> StoreResult<Vec<String>>;
-    /// Every SKU the channel lists.
-    async fn listed_skus(
-        &mut self,
-        tenant: TenantId,
-        channel: ChannelId,
-    ) -> StoreResult<Vec<String>>;
     /// The listings of these SKUs that have a price, on channels that show prices
     /// (only `channel`'s when given).
     async fn load_price_feeds(
@@ -99,18 +84,6 @@ pub trait PriceTx: Send {
         skus: &BTreeSet<&str>,
         channel: Option<ChannelId>,
     ) -> StoreResult<Vec<PriceFeed>>;
-    /// Stores each feed's stored price text as its target's desired value with the
-    /// conflict rule of `crate::stock_marks::target_upsert`; the channel and
-    /// resulting state of each target.
-    async fn write_price_targets(
-        &mut self,
-        tenant: TenantId,
-        values: &[(&PriceFeed, String)],
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<(ChannelId, PushState)>>;
-    /// Enqueues jobs (coalescing on their unique keys).
-    async fn insert_price_jobs(&mut self, tenant: TenantId, jobs: &[NewJob]) -> StoreResult<()>;
     /// Sets the last error of these targets of the channel: (SKU, note).
     async fn note_price_targets(
         &mut self,
@@ -130,7 +103,7 @@ pub async fn write_prices<T: PriceTx + ?Sized>(
     rows: &[NewPrice],
     now: DateTime<Utc>,
 ) -> StoreResult<Result<PricesWritten, Vec<(usize, String)>>> {
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     let skus: BTreeSet<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
     if skus.is_empty() {
         return Ok(Ok(PricesWritten {
@@ -138,14 +111,8 @@ pub async fn write_prices<T: PriceTx + ?Sized>(
             scheduled: vec![],
         }));
     }
-    let unknown = tx.unknown_price_skus(tenant, &skus).await?;
-    if !unknown.is_empty() {
-        return Ok(Err(rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| unknown.contains(&r.sku))
-            .map(|(i, r)| (i, r.sku.clone()))
-            .collect()));
+    if let Some(refused) = refused_rows(tx, tenant, &skus, rows, |r| r.sku.as_str()).await? {
+        return Ok(Err(refused));
     }
     let mut current: BTreeMap<&str, &PriceValue> = BTreeMap::new();
     let mut scheduled = Vec::new();
@@ -173,13 +140,13 @@ pub async fn write_prices<T: PriceTx + ?Sized>(
             .iter()
             .map(|s| schedule_job(s.id, s.effective_at))
             .collect::<StoreResult<Vec<_>>>()?;
-        tx.insert_price_jobs(tenant, &jobs).await?;
+        tx.insert_tenant_jobs(tenant, &jobs).await?;
     }
     if !current.is_empty() {
         tx.write_prices(tenant, &current, now).await?;
         insert_edge_jobs(tx, tenant, current.values().copied(), now).await?;
         let marked: BTreeSet<&str> = current.keys().copied().collect();
-        mark_prices(tx, tenant, &marked, None, false, now).await?;
+        mark::<PriceFeed, T>(tx, tenant, &marked, None, false, now).await?;
     }
     Ok(Ok(PricesWritten { applied, scheduled }))
 }
@@ -200,7 +167,7 @@ async fn insert_edge_jobs<'a, T: PriceTx + ?Sized>(
         .into_iter()
         .map(edge_job)
         .collect::<StoreResult<Vec<_>>>()?;
-    tx.insert_price_jobs(tenant, &jobs).await
+    tx.insert_tenant_jobs(tenant, &jobs).await
 }
 
 /// Applies a scheduled price that is still waiting: it becomes the SKU's current
@@ -213,7 +180,7 @@ pub async fn apply_scheduled<T: PriceTx + ?Sized>(
     id: ScheduledPriceId,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<ScheduledPrice>> {
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     let Some(s) = tx.waiting_scheduled(tenant, id).await? else {
         return Ok(None);
     };
@@ -223,7 +190,7 @@ pub async fn apply_scheduled<T: PriceTx + ?Sized>(
     tx.settle_scheduled(tenant, id, ScheduleState::Applied, now)
         .await?;
     let skus = BTreeSet::from([s.sku.as_str()]);
-    mark_prices(tx, tenant, &skus, None, false, now).await?;
+    mark::<PriceFeed, T>(tx, tenant, &skus, None, false, now).await?;
     Ok(Some(ScheduledPrice {
         state: ScheduleState::Applied,
         settled_at: Some(now),
@@ -239,7 +206,7 @@ pub async fn cancel_scheduled<T: PriceTx + ?Sized>(
     id: ScheduledPriceId,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     if tx.waiting_scheduled(tenant, id).await?.is_none() {
         return Ok(false);
     }
@@ -258,12 +225,10 @@ pub async fn set_channel_prices<T: PriceTx + ?Sized>(
     force: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     tx.write_channel_prices(tenant, channel, settings, now)
         .await?;
-    let listed = tx.listed_skus(tenant, channel).await?;
-    let skus: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
-    mark_prices(tx, tenant, &skus, Some(channel), force, now).await
+    mark_channel::<PriceFeed, T>(tx, tenant, channel, force, now).await
 }
 
 /// A window edge's timer: every SKU whose current price has a promotional window
@@ -277,18 +242,15 @@ pub async fn mark_window_edge<T: PriceTx + ?Sized>(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     let skus = tx.edge_skus(tenant, at).await?;
     let skus: BTreeSet<&str> = skus.iter().map(String::as_str).collect();
     if skus.is_empty() {
         return Ok(0);
     }
-    let feeds = tx.load_price_feeds(tenant, &skus, None).await?;
-    let feeds = feeds
-        .into_iter()
-        .filter(|f| f.window_edges && has_edge_at(&f.price, at))
-        .collect();
-    mark_feeds(tx, tenant, feeds, true, now).await
+    let mut feeds = tx.load_price_feeds(tenant, &skus, None).await?;
+    feeds.retain(|f| f.window_edges && has_edge_at(&f.price, at));
+    mark_feeds(tx, tenant, &feeds, true, now).await
 }
 
 /// Makes every listing of the channel with a price pending again, pushed even if
@@ -299,10 +261,8 @@ pub async fn resync_prices<T: PriceTx + ?Sized>(
     channel: ChannelId,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    tx.lock_prices(tenant).await?;
-    let listed = tx.listed_skus(tenant, channel).await?;
-    let skus: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
-    mark_prices(tx, tenant, &skus, Some(channel), true, now).await
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
+    mark_channel::<PriceFeed, T>(tx, tenant, channel, true, now).await
 }
 
 /// Records the drift a price check found: each drifted target's last error says what
@@ -319,82 +279,34 @@ pub async fn note_drift<T: PriceTx + ?Sized>(
     if drifts.is_empty() {
         return Ok(0);
     }
-    tx.lock_prices(tenant).await?;
+    tx.lock_targets(PushKind::PRICES, tenant).await?;
     tx.note_price_targets(tenant, channel, drifts).await?;
     if !fix {
         return Ok(0);
     }
     let skus: BTreeSet<&str> = drifts.iter().map(|(s, _)| s.as_str()).collect();
-    mark_prices(tx, tenant, &skus, Some(channel), true, now).await
+    mark::<PriceFeed, T>(tx, tenant, &skus, Some(channel), true, now).await
 }
 
-/// Marks the price targets of new or changed listings (after they are written, in
-/// the same transaction): a SKU listed on a price-showing channel gets its price
-/// pushed there.
-pub async fn mark_listings<T: PriceTx + ?Sized>(
-    tx: &mut T,
-    listings: &[crate::Listing],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    for (tenant, skus) in crate::Listing::skus_by_tenant(listings) {
-        tx.lock_prices(tenant).await?;
-        mark_prices(tx, tenant, &skus, None, false, now).await?;
-    }
-    Ok(())
-}
+/// A listing's price is the SKU's current price with its channel's markup.
+#[async_trait]
+impl<T: PriceTx + ?Sized> Feed<T> for PriceFeed {
+    const KIND: PushKind = PushKind::PRICES;
 
-/// Recomputes what every price-showing channel listing these SKUs (or only `channel`)
-/// should show: the SKU's price with the channel's markup. A changed price becomes
-/// pending (or `pushed` again when it is what the channel last took); each channel
-/// left with a pending price gets its push job. The number of targets written.
-pub async fn mark_prices<T: PriceTx + ?Sized>(
-    tx: &mut T,
-    tenant: TenantId,
-    skus: &BTreeSet<&str>,
-    channel: Option<ChannelId>,
-    force: bool,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    if skus.is_empty() {
-        return Ok(0);
+    async fn load(
+        tx: &mut T,
+        tenant: TenantId,
+        skus: &BTreeSet<&str>,
+        channel: Option<ChannelId>,
+    ) -> StoreResult<Vec<Self>> {
+        tx.load_price_feeds(tenant, skus, channel).await
     }
-    let feeds = tx.load_price_feeds(tenant, skus, channel).await?;
-    mark_feeds(tx, tenant, feeds, force, now).await
-}
 
-/// Writes what each feed's channel should show (see [`mark_prices`]) and enqueues the
-/// push job of every channel left with a pending price.
-async fn mark_feeds<T: PriceTx + ?Sized>(
-    tx: &mut T,
-    tenant: TenantId,
-    feeds: Vec<PriceFeed>,
-    force: bool,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    if feeds.is_empty() {
-        return Ok(0);
+    fn listing(&self) -> &TargetListing {
+        &self.listing
     }
-    // One row per target (an upsert cannot touch a row twice), in key order.
-    let mut by_key: BTreeMap<(ChannelId, &str), &PriceFeed> = BTreeMap::new();
-    for f in &feeds {
-        by_key.insert((f.channel, f.sku.as_str()), f);
+
+    fn desired(&self) -> StoreResult<String> {
+        price_text(&self.price.with_markup(self.markup_bp))
     }
-    let values = by_key
-        .into_values()
-        .map(|f| Ok((f, price_text(&f.price.with_markup(f.markup_bp))?)))
-        .collect::<StoreResult<Vec<_>>>()?;
-    let written = tx.write_price_targets(tenant, &values, force, now).await?;
-    let pending: BTreeSet<ChannelId> = written
-        .iter()
-        .filter(|(_, s)| *s == PushState::Pending)
-        .map(|(c, _)| *c)
-        .collect();
-    let jobs = pending
-        .into_iter()
-        .map(|c| price_push_job(c, now))
-        .collect::<StoreResult<Vec<_>>>()?;
-    if !jobs.is_empty() {
-        tx.insert_price_jobs(tenant, &jobs).await?;
-    }
-    Ok(u64::try_from(written.len()).unwrap_or(u64::MAX))
 }

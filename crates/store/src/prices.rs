@@ -80,19 +80,6 @@ pub fn schedule_job(id: ScheduledPriceId, at: DateTime<Utc>) -> StoreResult<NewJ
     })
 }
 
-/// The push job of a channel, due now.
-pub fn price_push_job(channel: ChannelId, now: DateTime<Utc>) -> StoreResult<NewJob> {
-    Ok(NewJob {
-        kind: PRICE_JOB_KIND.into(),
-        payload: serde_json::to_value(PriceJob {
-            channel_id: channel,
-        })
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        unique_key: Some(price_job_key(channel)),
-        run_at: now,
-    })
-}
-
 /// One row of a price write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPrice {

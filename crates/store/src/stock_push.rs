@@ -1,128 +1,17 @@
-//! Push calls as the store keeps them, for every backend: what one recorded call
-//! writes ([`PushRow`]), the sequence that records a batch ([`record_pushes`], over a
-//! backend's [`PushTx`]), and how the history and the targets' states are read back.
+//! Stock push calls as the store keeps them, for every backend: the sequence that
+//! records a batch ([`record_pushes`], over a backend's [`PushTx`]), and how the
+//! history and the targets' states are read back (every kind alike).
 
 use crate::stock_marks::MarksTx;
 use crate::stock_plan::SkuKey;
+use crate::target_push::PushRow;
 use crate::{EventNotes, PushOutcome, PushRecord, PushState, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::event::EventType;
 use ponte_core::TenantId;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
-
-/// One push call as the history stores it, with the value it sent per target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushRow<'a> {
-    /// The call (its outcome decides what the targets become).
-    pub record: &'a PushRecord,
-    /// The outcome's stored name.
-    pub outcome: &'static str,
-    /// The failure.
-    pub error: Option<&'a str>,
-    /// The items: SKU, variant id and quantity of each.
-    pub items: serde_json::Value,
-    /// Duration in milliseconds.
-    pub duration_ms: i64,
-    /// The value sent per SKU (the last one given for a SKU), in SKU order: one per
-    /// target.
-    pub sent: BTreeMap<&'a str, i64>,
-}
-
-impl<'a> PushRow<'a> {
-    /// The row of a recorded call.
-    pub fn new(record: &'a PushRecord) -> Self {
-        let (outcome, error) = match &record.outcome {
-            PushOutcome::Succeeded => ("succeeded", None),
-            PushOutcome::Retrying { error } => ("retrying", Some(error.as_str())),
-            PushOutcome::Failed { error } => ("failed", Some(error.as_str())),
-            PushOutcome::Waiting { error } => ("waiting", Some(error.as_str())),
-        };
-        Self {
-            record,
-            outcome,
-            error,
-            items: record
-                .items
-                .iter()
-                .map(|(sku, variant, q)| {
-                    serde_json::json!({"sku": sku, "variant_id": variant, "quantity": q})
-                })
-                .collect(),
-            duration_ms: i64::try_from(record.duration_ms).unwrap_or(i64::MAX),
-            sent: record
-                .items
-                .iter()
-                .map(|(sku, _, q)| (sku.as_str(), *q))
-                .collect(),
-        }
-    }
-}
-
-impl PushRow<'_> {
-    /// The assignments of the statement that applies the call to its targets
-    /// ([`target_set`]).
-    pub fn target_set(&self, t: &str, q: &str, at: &str, error: &str) -> String {
-        target_set(&self.record.outcome, t, q, at, error)
-    }
-}
-
-/// Which push history a listing reads: stock's or prices' (the same shape: the calls
-/// and, per call, the SKUs it carried).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushHistory {
-    /// `stock_pushes`, `stock_push_skus`.
-    Stock,
-    /// `price_pushes`, `price_push_skus`.
-    Prices,
-    /// `catalog_pushes`, `catalog_push_skus`.
-    Catalog,
-}
-
-impl PushHistory {
-    /// The table of the calls.
-    pub fn calls_table(self) -> &'static str {
-        match self {
-            Self::Stock => "stock_pushes",
-            Self::Prices => "price_pushes",
-            Self::Catalog => "catalog_pushes",
-        }
-    }
-
-    /// The table of each call's SKUs.
-    pub fn skus_table(self) -> &'static str {
-        match self {
-            Self::Stock => "stock_push_skus",
-            Self::Prices => "price_push_skus",
-            Self::Catalog => "catalog_push_skus",
-        }
-    }
-}
-
-/// The assignments of the statement that applies a push call to its targets (stock
-/// and prices alike): `t` names the target row, `q` the value sent for it, `at` and
-/// `error` the placeholders of the call's time and error (only one of them appears).
-/// A success records the value as pushed and clears the attempts (the target is
-/// `pushed` when the value is still the desired one, else `pending`); a retry counts
-/// an attempt; a failure counts one and leaves the target `failed` when the value is
-/// still the desired one; a wait only notes the error.
-pub fn target_set(outcome: &PushOutcome, t: &str, q: &str, at: &str, error: &str) -> String {
-    match outcome {
-        PushOutcome::Succeeded => format!(
-            "pushed = {q}, pushed_at = {at}, attempts = 0, last_error = NULL, \
-             state = CASE WHEN {t}.desired = {q} THEN 'pushed' ELSE 'pending' END"
-        ),
-        PushOutcome::Retrying { .. } => {
-            format!("attempts = {t}.attempts + 1, last_error = {error}")
-        }
-        PushOutcome::Failed { .. } => format!(
-            "attempts = {t}.attempts + 1, last_error = {error}, \
-             state = CASE WHEN {t}.desired = {q} THEN 'failed' ELSE 'pending' END"
-        ),
-        PushOutcome::Waiting { .. } => format!("last_error = {error}"),
-    }
-}
+use std::collections::BTreeSet;
 
 /// The primitive of [`record_pushes`].
 #[async_trait]
@@ -132,7 +21,7 @@ pub trait PushTx: MarksTx {
     async fn write_push(
         &mut self,
         tenant: TenantId,
-        row: &PushRow<'_>,
+        row: &PushRow<'_, i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
@@ -156,7 +45,7 @@ pub async fn record_pushes<T: PushTx + ?Sized>(
     tx.lock_stock(&skus, &[]).await?;
     let mut events = EventNotes::default();
     for p in pushes {
-        tx.write_push(tenant, &PushRow::new(p), now).await?;
+        tx.write_push(tenant, &PushRow::new(p)?, now).await?;
         let (kind, error) = match &p.outcome {
             PushOutcome::Succeeded => (EventType::StockPushed, None),
             PushOutcome::Failed { error } => (EventType::StockPushFailed, Some(error)),
@@ -208,42 +97,6 @@ pub fn push_state_counts(rows: &[(String, i64)]) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ponte_core::ChannelId;
-    use uuid::Uuid;
-
-    fn record(outcome: PushOutcome) -> PushRecord {
-        PushRecord {
-            channel_id: ChannelId(Uuid::from_u128(2)),
-            items: vec![
-                ("B".into(), "vb".into(), 1),
-                ("A".into(), "va".into(), 2),
-                ("B".into(), "vb".into(), 3),
-            ],
-            request: "PUT /stock".into(),
-            http_status: Some(200),
-            duration_ms: u64::MAX,
-            outcome,
-        }
-    }
-
-    #[test]
-    fn a_row_keeps_every_item_and_the_last_value_per_sku() {
-        let r = record(PushOutcome::Succeeded);
-        let row = PushRow::new(&r);
-        assert_eq!((row.outcome, row.error), ("succeeded", None));
-        assert_eq!(row.items.as_array().map(Vec::len), Some(3));
-        assert_eq!(row.items[0]["variant_id"], "vb");
-        assert_eq!(
-            row.sent.into_iter().collect::<Vec<_>>(),
-            vec![("A", 2), ("B", 3)]
-        );
-        assert_eq!(row.duration_ms, i64::MAX);
-        let r = record(PushOutcome::Waiting {
-            error: "429".into(),
-        });
-        let row = PushRow::new(&r);
-        assert_eq!((row.outcome, row.error), ("waiting", Some("429")));
-    }
 
     #[test]
     fn states_and_cursors_parse_or_say_why_not() {

@@ -8,8 +8,9 @@ use crate::stock_plan::{
     AppliedEffects, Feed, LedgerEntry, LevelKey, OrderStockEffect, OrderStockInput,
     RevealedListing, SkuKey, UnmappedLine,
 };
-use crate::stock_push::{record_pushes, PushRow, PushTx};
+use crate::stock_push::{record_pushes, PushTx};
 use crate::stock_writes::{record_movements, resync_stock, upsert_listings, StockWritesTx};
+use crate::target_push::PushRow;
 use crate::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -235,7 +236,7 @@ impl PushTx for Recorder {
     async fn write_push(
         &mut self,
         _: TenantId,
-        row: &PushRow<'_>,
+        row: &PushRow<'_, i64>,
         _: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.calls.push("write_push");
