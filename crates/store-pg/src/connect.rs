@@ -94,8 +94,12 @@ impl PgStore {
                 })
             }
         }
+        // No ping before each use (one round trip per transaction on the hot paths):
+        // a connection the server dropped fails its next statement and is discarded,
+        // and the work it carried is retried as any failed store call is.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
         Ok(Self { pool, options })

@@ -213,3 +213,27 @@ async fn concurrent_imports_of_one_order_are_serialised() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn statistics_follow_a_burst_on_a_fresh_table() {
+    let dbs = common::Databases::default();
+    let s = dbs.store().await;
+    let t = s.default_tenant(t0()).await.unwrap();
+    let c = ChannelId::new();
+    let batch: Vec<_> = (0..3000).map(|i| delivery(t, c, &i.to_string())).collect();
+    s.accept_deliveries(&batch).await.unwrap();
+    // The server publishes its change counts within about a second.
+    let mut refreshed = Vec::new();
+    for _ in 0..50 {
+        refreshed = s.refresh_statistics().await.unwrap();
+        if refreshed.iter().any(|t| t == "jobs") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(refreshed.iter().any(|t| t == "jobs"), "{refreshed:?}");
+    assert!(refreshed.iter().any(|t| t == "deliveries"), "{refreshed:?}");
+    // Gathered once: not again before the spacing has passed.
+    let again = s.refresh_statistics().await.unwrap();
+    assert!(!again.iter().any(|t| t == "jobs"), "{again:?}");
+}
