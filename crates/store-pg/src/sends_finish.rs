@@ -72,11 +72,16 @@ async fn load_sends(
         .iter()
         .filter_map(|f| Some((held.get(&f.lease.job_id)?.tenant.0, f.send_id.0)))
         .collect();
+    // Each send looked up by key, then its order's sends in sequence (`ORDER BY seq`
+    // makes the order index the cheapest path, `OFFSET 0` keeps each a probe), whatever
+    // the planner believes of the table's size.
     let rows = sqlx::query(&format!(
         "SELECT DISTINCT {} FROM UNNEST($1::uuid[], $2::uuid[]) AS u (t, id) \
-         JOIN status_sends t ON t.tenant_id = u.t AND t.id = u.id \
-         JOIN status_sends s ON s.tenant_id = t.tenant_id AND s.order_id = t.order_id \
-           AND (s.id = t.id OR s.state <> 'succeeded')",
+         CROSS JOIN LATERAL (SELECT t.tenant_id, t.order_id, t.id FROM status_sends t \
+           WHERE t.tenant_id = u.t AND t.id = u.id OFFSET 0) t \
+         CROSS JOIN LATERAL (SELECT * FROM status_sends s \
+           WHERE s.tenant_id = t.tenant_id AND s.order_id = t.order_id \
+           AND (s.id = t.id OR s.state <> 'succeeded') ORDER BY s.seq OFFSET 0) s",
         SEND_COLUMNS
             .split(',')
             .map(|c| format!("s.{}", c.trim()))
