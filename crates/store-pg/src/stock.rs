@@ -7,6 +7,7 @@ use crate::codec::in_table;
 use crate::codec::{col, limit, order_lock_key};
 use crate::sends::lock_keys;
 use crate::stock_marks::{lock_stock, PgTx};
+use crate::target_push::listed_skus;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -559,11 +560,6 @@ impl StockWritesTx for PgTx<'_> {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
-            .bind(tenant.0)
-            .bind(channel.0)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
+        listed_skus(&mut *self.0, tenant, channel).await
     }
 }

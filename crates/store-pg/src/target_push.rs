@@ -225,12 +225,7 @@ impl TargetTx for PgTx<'_> {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
-            .bind(tenant.0)
-            .bind(channel.0)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
+        listed_skus(&mut *self.0, tenant, channel).await
     }
 
     async fn upsert_targets(
@@ -305,4 +300,18 @@ impl TargetTx for PgTx<'_> {
     ) -> StoreResult<()> {
         write_call(self.0, kind, tenant, row, now).await
     }
+}
+
+/// The SKUs listed on a channel.
+pub(crate) async fn listed_skus(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    channel: ChannelId,
+) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = $1 AND channel_id = $2")
+        .bind(tenant.0)
+        .bind(channel.0)
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)
 }

@@ -5,6 +5,7 @@
 use crate::codec::in_table;
 use crate::codec::{col, from_ts, id, limit, pow2_chunks, to_json, ts};
 use crate::stock_marks::{pairs_json, SqliteTx};
+use crate::target_push::listed_skus;
 use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -498,11 +499,6 @@ impl StockWritesTx for SqliteTx<'_> {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
-            .bind(tenant.to_string())
-            .bind(channel.to_string())
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
+        listed_skus(&mut *self.0, tenant, channel).await
     }
 }

@@ -243,12 +243,7 @@ impl TargetTx for SqliteTx<'_> {
         tenant: TenantId,
         channel: ChannelId,
     ) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
-            .bind(tenant.to_string())
-            .bind(channel.to_string())
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)
+        listed_skus(&mut *self.0, tenant, channel).await
     }
 
     async fn upsert_targets(
@@ -300,4 +295,18 @@ impl TargetTx for SqliteTx<'_> {
     ) -> StoreResult<()> {
         write_call(self.0, kind, tenant, row, now).await
     }
+}
+
+/// The SKUs listed on a channel.
+pub(crate) async fn listed_skus(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    channel: ChannelId,
+) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar("SELECT sku FROM listings WHERE tenant_id = ? AND channel_id = ?")
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)
 }
