@@ -188,18 +188,7 @@ pub(crate) async fn claim_in(
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    let q = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-         WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
-    );
-    let eps = fetch_rows(
-        sqlx::query(&q).bind(&tenants).bind(&endpoints),
-        &mut *tx,
-        decode_endpoint,
-    )
-    .await?;
-    let eps: HashMap<(TenantId, EndpointId), WebhookEndpoint> =
-        eps.into_iter().map(|e| ((e.tenant_id, e.id), e)).collect();
+    let eps = endpoints_by_key(tx, &tenants, &endpoints).await?;
     let q = format!(
         "SELECT {EVENT_COLUMNS} FROM events \
          WHERE (tenant_id, seq) IN (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]))"
@@ -270,17 +259,7 @@ pub(crate) async fn finish_in(
             u32::try_from(col::<i32>(r, "attempts_used")?).unwrap_or(0),
         );
     }
-    let q = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-         WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
-    );
-    let eps = fetch_rows(
-        sqlx::query(&q).bind(&tenants).bind(&endpoints),
-        &mut *tx,
-        decode_endpoint,
-    )
-    .await?;
-    let eps = eps.into_iter().map(|e| ((e.tenant_id, e.id), e)).collect();
+    let eps = endpoints_by_key(tx, &tenants, &endpoints).await?;
     let plan = plan_finish(batch, &held, eps, now);
     write_attempts(tx, batch, &plan.attempts).await?;
     write_messages(tx, &plan.messages, now).await?;
@@ -301,6 +280,25 @@ pub(crate) async fn finish_in(
     }
     write_events(tx, plan.events.as_slice()).await?;
     Ok(plan.out)
+}
+
+/// The endpoints named by (tenant, id) pairs, by key.
+async fn endpoints_by_key(
+    tx: &mut PgConnection,
+    tenants: &[Uuid],
+    endpoints: &[Uuid],
+) -> StoreResult<HashMap<(TenantId, EndpointId), WebhookEndpoint>> {
+    let q = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+         WHERE (tenant_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
+    );
+    let eps = fetch_rows(
+        sqlx::query(&q).bind(tenants).bind(endpoints),
+        &mut *tx,
+        decode_endpoint,
+    )
+    .await?;
+    Ok(eps.into_iter().map(|e| ((e.tenant_id, e.id), e)).collect())
 }
 
 /// Records how the attempts ended.
