@@ -27,7 +27,7 @@ pub(crate) struct OrderDetail {
     order: OrderView,
     /// The platform's payload as last fetched.
     #[schema(value_type = Object)]
-    raw: serde_json::Value,
+    raw: Box<serde_json::value::RawValue>,
     /// What the order does to stock: `effects` (per SKU: warehouse, reserved, debited)
     /// and `unmapped_lines` (lines whose SKU is not a product: flagged, stock not moved).
     #[schema(value_type = Object)]

@@ -128,7 +128,8 @@ impl Engine {
             let mut commits = Vec::with_capacity(page.items.len());
             for o in page.items {
                 counts.seen += 1;
-                match ready.connector.remap(o.raw) {
+                let raw = serde_json::from_str(o.raw.get()).map_err(|e| e.to_string());
+                match raw.and_then(|raw| ready.connector.remap(raw)) {
                     Ok(mut order) => {
                         ready.apply_tables(&mut order);
                         commits.push(ImportCommit {

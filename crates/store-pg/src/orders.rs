@@ -31,7 +31,7 @@ pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
             id: OrderId(col(r, "id")?),
             channel_id: ChannelId(col(r, "channel_id")?),
             data: from_json(col(r, "data")?)?,
-            raw: col(r, "raw")?,
+            raw: col::<&serde_json::value::RawValue>(r, "raw")?.to_owned(),
             fulfilment: from_json(col(r, "fulfilment")?)?,
             created_at: col(r, "created_at")?,
             updated_at: col(r, "updated_at")?,

@@ -79,6 +79,21 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreEr
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// `columns` (a comma-separated list) read from the table aliased `alias`, each under
+/// its own name.
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    let cols: Vec<String> = columns
+        .split(',')
+        .map(|c| format!("{alias}.{0} AS {0}", c.trim()))
+        .collect();
+    cols.join(", ")
+}
+
+/// Keeps JSON text as it is (checked, not parsed into a tree).
+pub(crate) fn raw_json(s: String) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+    serde_json::value::RawValue::from_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// Serialises to JSON text.
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))

@@ -1,5 +1,7 @@
 use crate::codec::in_table;
-use crate::codec::{col, from_opt_ts, from_ts, id, json, newest_first, push_period, to_json, ts};
+use crate::codec::{
+    col, from_opt_ts, from_ts, id, json, newest_first, push_period, raw_json, to_json, ts,
+};
 use crate::jobs::finish_in;
 use crate::timeline::write_notes;
 use crate::{db_err, SqliteStore};
@@ -27,7 +29,7 @@ pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
             id: id(col(r, "id")?)?,
             channel_id: id(col(r, "channel_id")?)?,
             data: json(col(r, "data")?)?,
-            raw: json(col(r, "raw")?)?,
+            raw: raw_json(col(r, "raw")?)?,
             fulfilment: json(col(r, "fulfilment")?)?,
             created_at: from_ts(col(r, "created_at")?)?,
             updated_at: from_ts(col(r, "updated_at")?)?,

@@ -2,35 +2,52 @@
 //! read every order and its sends once, decide with `ponte_store::send_plan`, write
 //! each table with one multi-row statement.
 
-use crate::codec::{col, id, pow2_chunks, to_json, ts};
+use crate::codec::{col, id, pow2_chunks, qualified, to_json, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
 use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
-use crate::sends::SEND_COLUMNS;
+use crate::sends::{json_rows, SEND_COLUMNS};
 use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
 use ponte_core::{OrderId, TenantId};
 use ponte_store::send_plan::{plan_actions, ActionTarget, ActionTargets};
 use ponte_store::{ActionApplied, ActionCommit, NewJob, StatusSend, StoreResult, StoredOrder};
+use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashSet;
+
+/// The batch's orders (`?1`: a JSON array of `[tenant, order]`).
+fn orders_sql() -> String {
+    format!(
+        "SELECT {}, o.external_id FROM json_each(?1) v \
+         JOIN orders o ON o.tenant_id = v.value->>0 AND o.id = v.value->>1",
+        qualified(ORDER_COLUMNS, "o")
+    )
+}
+
+/// Per order of the batch (`?1` as above): its last send `seq` and whether one is failed or
+/// blocked.
+const SENDS_SQL: &str = "SELECT s.tenant_id, s.order_id, MAX(s.seq) AS last_seq, \
+     MAX(s.state IN ('failed', 'blocked')) AS held \
+     FROM json_each(?1) v \
+     JOIN status_sends s ON s.tenant_id = v.value->>0 AND s.order_id = v.value->>1 \
+     GROUP BY s.tenant_id, s.order_id";
 
 /// Reads the batch's orders and, per order, the next send `seq` and whether an earlier
-/// send is failed or blocked.
+/// send is failed or blocked. Both are searched by key (a `json_each` join: SQLite
+/// scans a whole index for a row-value `IN` list or an `order_id IN` without the tenant).
+/// Each order is asked for once, however many of the batch's actions are on it.
 async fn load(conn: &mut SqliteConnection, batch: &[ActionCommit]) -> StoreResult<ActionTargets> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-        "SELECT {ORDER_COLUMNS}, external_id FROM orders WHERE (tenant_id, id) IN (VALUES "
-    ));
-    let mut sep = q.separated(", ");
-    for c in batch {
-        sep.push("(")
-            .push_bind_unseparated(c.tenant_id.to_string())
-            .push_unseparated(", ")
-            .push_bind_unseparated(c.order_id.to_string())
-            .push_unseparated(")");
-    }
-    q.push(")");
+    let orders: HashSet<(TenantId, OrderId)> =
+        batch.iter().map(|c| (c.tenant_id, c.order_id)).collect();
+    let keys = json_rows(orders.iter().map(|(t, o)| json!([t, o])).collect());
+    let rows = sqlx::query(&orders_sql())
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let mut current = ActionTargets::new();
-    for r in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+    for r in rows {
         let order = decode_order(&r)?;
         let target = ActionTarget {
             external_id: col(&r, "external_id")?,
@@ -43,16 +60,12 @@ async fn load(conn: &mut SqliteConnection, batch: &[ActionCommit]) -> StoreResul
     if current.is_empty() {
         return Ok(current);
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT tenant_id, order_id, MAX(seq) AS last_seq, MAX(state IN ('failed', 'blocked')) AS held \
-         FROM status_sends WHERE order_id IN (",
-    );
-    let mut sep = q.separated(", ");
-    for (_, oid) in current.keys() {
-        sep.push_bind(oid.to_string());
-    }
-    q.push(") GROUP BY tenant_id, order_id");
-    for r in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+    let rows = sqlx::query(SENDS_SQL)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    for r in rows {
         let key: (TenantId, OrderId) = (id(col(&r, "tenant_id")?)?, id(col(&r, "order_id")?)?);
         if let Some(cur) = current.get_mut(&key) {
             cur.last_seq = col(&r, "last_seq")?;
@@ -166,4 +179,35 @@ async fn write_sends(conn: &mut SqliteConnection, sends: &[StatusSend]) -> Store
         q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+
+    /// The steps SQLite plans for `sql` (bound to an empty batch).
+    async fn plan(s: &SqliteStore, sql: &str) -> Vec<String> {
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind("[]")
+            .fetch_all(&s.writer)
+            .await
+            .unwrap();
+        rows.iter().map(|r| sqlx::Row::get(r, "detail")).collect()
+    }
+
+    /// An action batch's reads search orders and sends by key: they never scan a whole
+    /// table or index (which grows with every order ever imported).
+    #[tokio::test]
+    async fn loads_search_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("db")).await.unwrap();
+        for sql in [super::orders_sql(), super::SENDS_SQL.to_owned()] {
+            let steps = plan(&s, &sql).await;
+            let scans: Vec<_> = (steps.iter())
+                .filter(|d| d.starts_with("SCAN") && !d.starts_with("SCAN v"))
+                .collect();
+            assert!(scans.is_empty(), "{sql}: {steps:?}");
+            assert!(steps.iter().any(|d| d.starts_with("SEARCH")), "{steps:?}");
+        }
+    }
 }

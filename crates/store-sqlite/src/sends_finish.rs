@@ -2,7 +2,7 @@
 //! read the batch's jobs, sends and their orders' unsent sends once, decide with
 //! `ponte_store::send_plan`, then write each table once.
 
-use crate::codec::{col, id, ts};
+use crate::codec::{col, id, qualified, ts};
 use crate::db_err;
 use crate::sends::{decode_send, delete_jobs, json_rows, write_sends, SEND_COLUMNS};
 use crate::timeline::write_notes;
@@ -43,16 +43,12 @@ async fn load(
         .iter()
         .filter_map(|f| Some(json!([held.get(&f.lease.job_id)?.tenant, f.send_id])))
         .collect();
-    let columns: Vec<String> = SEND_COLUMNS
-        .split(',')
-        .map(|c| format!("s.{0} AS {0}", c.trim()))
-        .collect();
     let rows = sqlx::query(&format!(
         "SELECT DISTINCT {} FROM json_each(?1) v \
          JOIN status_sends t ON t.tenant_id = v.value->>0 AND t.id = v.value->>1 \
          JOIN status_sends s ON s.tenant_id = t.tenant_id AND s.order_id = t.order_id \
            AND (s.id = t.id OR s.state != 'succeeded')",
-        columns.join(", ")
+        qualified(SEND_COLUMNS, "s")
     ))
     .bind(json_rows(targets))
     .fetch_all(&mut *conn)

@@ -342,7 +342,7 @@ impl ImportApplied {
 }
 
 /// An order as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StoredOrder {
     /// Id.
     pub id: OrderId,
@@ -352,14 +352,26 @@ pub struct StoredOrder {
     pub channel_id: ChannelId,
     /// The order.
     pub data: OrderData,
-    /// The platform payload last fetched.
-    pub raw: serde_json::Value,
+    /// The platform payload last fetched, as stored: parsed only where it is read (most
+    /// reads of an order never look at it).
+    pub raw: Box<serde_json::value::RawValue>,
     /// What the ERP recorded (separation, invoice, shipment, ...).
     pub fulfilment: ponte_core::action::Fulfilment,
     /// First imported.
     pub created_at: DateTime<Utc>,
     /// Last changed in ponte.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Payloads compare as stored text (what a store returns for one row is always the same).
+impl PartialEq for StoredOrder {
+    fn eq(&self, o: &Self) -> bool {
+        (self.id, self.tenant_id, self.channel_id) == (o.id, o.tenant_id, o.channel_id)
+            && self.data == o.data
+            && self.raw.get() == o.raw.get()
+            && self.fulfilment == o.fulfilment
+            && (self.created_at, self.updated_at) == (o.created_at, o.updated_at)
+    }
 }
 
 /// Filter for listing orders.
