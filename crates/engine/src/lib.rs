@@ -312,6 +312,31 @@ impl Engine {
         self.wake.notify_waiters();
     }
 
+    /// Wakes the loops that run jobs added outside this engine's own wake-ups: `kinds`
+    /// added by another instance, `own_kinds` added by this instance's store (imports
+    /// and sends need nothing: the engine woke a claim loop as it committed them), or
+    /// every loop when `any` kind may have been added. Imports and sends wake one claim
+    /// loop (it wakes another when it finds a full batch); other kinds wake all loops.
+    pub fn wake_for<'a>(
+        &self,
+        kinds: impl IntoIterator<Item = &'a str>,
+        own_kinds: impl IntoIterator<Item = &'a str>,
+        any: bool,
+    ) {
+        let claimed = |k: &&str| worker::CLAIM_KINDS.contains(k);
+        let (mut claim, mut other) = (any, any);
+        for k in kinds {
+            claim |= claimed(&k);
+            other |= !claimed(&k);
+        }
+        other |= own_kinds.into_iter().any(|k| !claimed(&k));
+        if other {
+            self.wake.notify_waiters();
+        } else if claim {
+            self.claim_wake.notify_one();
+        }
+    }
+
     /// Waits until every accepted delivery is committed (for shutdown).
     pub async fn drain_ingest(&self) {
         self.ingest.drain().await;

@@ -54,8 +54,8 @@ impl Workers {
             });
         }
         // Price timers (scheduled prices, promotional window edges): short jobs, due
-        // at their time (the loop sleeps until the next job of any kind is due, so a
-        // timer fires within its idle floor).
+        // at their time (the loop sleeps until its next timer is due, so a timer fires
+        // within its idle floor).
         w.spawn("price-timers".into(), true, &rx, |e, stop, owner| {
             long_job_loop(e, stop, owner, PRICE_TIMER_KINDS)
         });
@@ -151,7 +151,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
         engine.gate.background_turn().await;
         let req = ClaimRequest {
             owner: &owner,
-            kinds: &[IMPORT_ORDER, SEND_JOB_KIND],
+            kinds: CLAIM_KINDS,
             limit: engine.config.claim_batch,
             now: engine.clock.now(),
             lease: engine.config.lease,
@@ -186,7 +186,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             if got > 0 {
                 continue;
             }
-            let idle = idle_for(&engine, Duration::from_millis(5)).await;
+            let idle = idle_for(&engine, CLAIM_KINDS, Duration::from_millis(5)).await;
             tokio::select! {
                 _ = notified => {}
                 _ = claim_notified => {}
@@ -208,6 +208,9 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
         );
     }
 }
+
+/// The kinds the claim loops run.
+pub(crate) const CLAIM_KINDS: &[&str] = &[IMPORT_ORDER, SEND_JOB_KIND];
 
 /// The price timers' kinds: scheduled prices and promotional window edges.
 const PRICE_TIMER_KINDS: &[&str] = &[PRICE_SCHEDULE_JOB_KIND, PRICE_EDGE_JOB_KIND];
@@ -257,7 +260,7 @@ async fn long_job_loop(
                 }
             }
             Ok(_) => {
-                let idle = idle_for(&engine, Duration::from_millis(100)).await;
+                let idle = idle_for(&engine, kinds, Duration::from_millis(100)).await;
                 tokio::select! {
                     _ = notified => {}
                     _ = tokio::time::sleep(idle) => {}
@@ -272,10 +275,12 @@ async fn long_job_loop(
     }
 }
 
-/// How long an idle loop may sleep: until the next job (of any kind) is due, at most
-/// a second, at least `floor` (a due job of another kind must not make it spin).
-async fn idle_for(engine: &Engine, floor: Duration) -> Duration {
-    let idle = match engine.store.next_run_at().await {
+/// How long an idle loop may sleep: until the next job of its `kinds` is due, at most
+/// a second, at least `floor` (a due job another loop is claiming right now must not
+/// make it spin). Jobs of other kinds never wake it: a backlog of sends does not make
+/// the task loops poll.
+async fn idle_for(engine: &Engine, kinds: &[&str], floor: Duration) -> Duration {
+    let idle = match engine.store.next_run_at(kinds).await {
         Ok(Some(at)) => (at - engine.clock.now())
             .to_std()
             .unwrap_or(Duration::ZERO)

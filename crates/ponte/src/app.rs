@@ -53,15 +53,19 @@ pub async fn run(
         }
     }
     if let Backend::Postgres(pg) = &backend {
-        // Other instances' new jobs wake this one's workers (polling stays the fallback).
-        // This instance's own commits are heard too, though its workers were woken at
-        // once: wakes are spaced out, so a stream of commits does not make every worker
-        // loop look for jobs after each one.
+        // New jobs wake the loops that run their kinds (polling stays the fallback):
+        // other instances' jobs, and this one's of kinds its engine did not wake for.
+        // Wakes are spaced out, so a stream of commits does not make every loop look
+        // for jobs after each one.
         let mut rx = pg.job_listener().await?;
         let engine = engine.clone();
         tokio::spawn(async move {
-            while rx.recv().await.is_some() {
-                engine.wake_workers();
+            while let Some(added) = rx.recv().await {
+                engine.wake_for(
+                    added.kinds.iter().map(String::as_str),
+                    added.own_kinds.iter().map(String::as_str),
+                    added.any,
+                );
                 tokio::time::sleep(LISTENED_WAKE_SPACING).await;
             }
         });

@@ -97,12 +97,15 @@ impl PgStore {
         // No ping before each use (one round trip per transaction on the hot paths):
         // a connection the server dropped fails its next statement and is discarded,
         // and the work it carried is retried as any failed store call is.
+        // Every connection carries this handle's id (see `crate::listen`).
+        let id = uuid::Uuid::now_v7();
+        let options = options.options([(crate::listen::INSTANCE_SETTING, id.to_string())]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
-        Ok(Self { pool, options })
+        Ok(Self { pool, options, id })
     }
 }
 

@@ -1,5 +1,6 @@
 use crate::codec::col;
 use crate::codec::in_table;
+use crate::listen::NOTIFY_FROM;
 use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,7 +42,7 @@ pub(crate) async fn insert_jobs(
     let payloads: Vec<&serde_json::Value> = rows.iter().map(|r| &r.1.payload).collect();
     let keys: Vec<Option<&str>> = rows.iter().map(|r| r.1.unique_key.as_deref()).collect();
     let run_at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
-    sqlx::query(
+    sqlx::query(&format!(
         "WITH ins AS ( \
            INSERT INTO jobs (tenant_id, id, kind, payload, unique_key, state, run_at, created_at) \
            SELECT t, id, kind, payload, unique_key, 'pending', run_at, run_at \
@@ -49,8 +50,9 @@ pub(crate) async fn insert_jobs(
              AS u (t, id, kind, payload, unique_key, run_at) \
            ON CONFLICT (tenant_id, unique_key) WHERE state = 'pending' AND unique_key IS NOT NULL \
            DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at) \
-         ) SELECT pg_notify($7, '')",
-    )
+         ) SELECT pg_notify($7, {NOTIFY_FROM} || ' ' || \
+             (SELECT string_agg(DISTINCT k, ',') FROM UNNEST($3::text[]) AS k))",
+    ))
     .bind(tenants)
     .bind(ids)
     .bind(kinds)
@@ -251,11 +253,15 @@ impl JobStore for PgStore {
         Ok(c)
     }
 
-    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)
+    async fn next_run_at(&self, kinds: &[&str]) -> StoreResult<Option<DateTime<Utc>>> {
+        sqlx::query_scalar(
+            "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' \
+             AND (cardinality($1::text[]) = 0 OR kind = ANY($1))",
+        )
+        .bind(kinds)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
     }
 }
 
@@ -306,11 +312,7 @@ async fn release_once(store: &PgStore, which: &Leases<'_, DateTime<Utc>>) -> Sto
         .map_err(db_err)?
         .rows_affected();
     if requeued > 0 {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(JOBS_CHANNEL)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        crate::listen::notify_jobs(&mut tx, None).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(dropped + requeued)

@@ -37,6 +37,7 @@ mod timeline;
 mod webhook_rounds;
 mod webhooks;
 
+pub use listen::{JobWakes, JobsAdded};
 use ponte_store::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -48,6 +49,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Kept to open the listener's own connection.
     options: PgConnectOptions,
+    /// This handle's id: its connections' job notifications carry it, so that its own
+    /// listener skips them (its engine wakes its own workers in process).
+    id: uuid::Uuid,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -37,26 +37,37 @@ pub(crate) async fn bucket_in(
     now: DateTime<Utc>,
     next: &(dyn Fn(f64, f64) -> f64 + Sync),
 ) -> StoreResult<(f64, f64)> {
-    sqlx::query(
-        "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES ($1, $2, $3, $4) \
+    const HOLD: &str =
+        "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = $1 AND key = $2 FOR UPDATE";
+    let mut held: Option<(f64, DateTime<Utc>)> = sqlx::query_as(HOLD)
+        .bind(tenant.0)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if held.is_none() {
+        // The bucket's first use: created full (by one of concurrent first users), then held.
+        sqlx::query(
+            "INSERT INTO rate_buckets (tenant_id, key, tokens, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, key) DO NOTHING",
-    )
-    .bind(tenant.0)
-    .bind(key)
-    .bind(capacity)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    let held: (f64, DateTime<Utc>) = sqlx::query_as(
-        "SELECT tokens, updated_at FROM rate_buckets WHERE tenant_id = $1 AND key = $2 FOR UPDATE",
-    )
-    .bind(tenant.0)
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    let (tokens, elapsed) = bucket_state(Some(held), capacity, now);
+        )
+        .bind(tenant.0)
+        .bind(key)
+        .bind(capacity)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        held = Some(
+            sqlx::query_as(HOLD)
+                .bind(tenant.0)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?,
+        );
+    }
+    let (tokens, elapsed) = bucket_state(held, capacity, now);
     sqlx::query("UPDATE rate_buckets SET tokens = $1, updated_at = GREATEST(updated_at, $2) WHERE tenant_id = $3 AND key = $4")
             .bind(next(tokens, elapsed))
             .bind(now)

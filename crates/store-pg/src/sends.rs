@@ -6,7 +6,7 @@
 
 use crate::codec::in_table;
 use crate::codec::{col, from_json};
-use crate::jobs::JOBS_CHANNEL;
+use crate::listen::notify_jobs;
 use crate::{db_err, sends_apply, sends_begin, sends_finish, sends_list, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -126,16 +126,6 @@ pub(crate) fn order_keys(rows: &[sqlx::postgres::PgRow]) -> StoreResult<Vec<i64>
             ))
         })
         .collect()
-}
-
-/// Wakes workers (delivered at commit).
-pub(crate) async fn notify_workers(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(JOBS_CHANNEL)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
 }
 
 /// The leases still held among `leases`, their job rows locked: each job's tenant and key.
@@ -273,7 +263,7 @@ async fn wake_channel_sends(
     .map_err(db_err)?
     .rows_affected();
     if woken > 0 {
-        notify_workers(&mut tx).await?;
+        notify_jobs(&mut tx, Some(SEND_JOB_KIND)).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(woken)

@@ -5,8 +5,7 @@
 use crate::codec::{col, order_lock_key};
 use crate::db_err;
 use crate::sends::{
-    decode_send, delete_jobs, held_leases, lock_keys, notify_workers, to_db, write_sends,
-    SEND_COLUMNS,
+    decode_send, delete_jobs, held_leases, lock_keys, to_db, write_sends, SEND_COLUMNS,
 };
 use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
@@ -182,5 +181,5 @@ async fn requeue(tx: &mut PgConnection, plan: &FinishPlan) -> StoreResult<()> {
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    notify_workers(tx).await
+    crate::listen::notify_jobs(tx, Some(ponte_store::SEND_JOB_KIND)).await
 }

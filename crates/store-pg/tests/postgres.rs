@@ -8,7 +8,7 @@ use ponte_core::import::ImportPolicy;
 use ponte_core::{ChannelId, OrderStatus, TenantId};
 use ponte_store::conformance::{self, t0};
 use ponte_store::*;
-use ponte_store_pg::PgStore;
+use ponte_store_pg::{JobWakes, JobsAdded, PgStore};
 use sqlx::{Connection, PgConnection};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -63,8 +63,12 @@ async fn concurrent_claimers_never_claim_the_same_job() {
     b.close().await;
 }
 
+fn kinds(k: &std::collections::BTreeSet<String>) -> Vec<&str> {
+    k.iter().map(String::as_str).collect()
+}
+
 /// The next wake-up, or `None` once the listener stopped; panics after 10 s.
-async fn recv(rx: &mut tokio::sync::mpsc::Receiver<()>) -> Option<()> {
+async fn recv(rx: &mut JobWakes) -> Option<JobsAdded> {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("no wake-up within 10 s")
@@ -80,7 +84,13 @@ async fn job_listener_hears_jobs_added_by_any_instance() {
     b.accept_deliveries(&[delivery(t, ChannelId::new(), "1")])
         .await
         .unwrap();
-    assert_eq!(recv(&mut rx).await, Some(()), "woken by accept_deliveries");
+    let added = recv(&mut rx).await.unwrap();
+    assert_eq!(
+        kinds(&added.kinds),
+        ["import_order"],
+        "woken by accept_deliveries"
+    );
+    assert!(!added.any);
 
     let job = NewJob {
         kind: "sync_stock".into(),
@@ -88,8 +98,30 @@ async fn job_listener_hears_jobs_added_by_any_instance() {
         unique_key: None,
         run_at: t0(),
     };
-    b.enqueue(&[(t, job)]).await.unwrap();
-    assert_eq!(recv(&mut rx).await, Some(()), "woken by enqueue");
+    b.enqueue(&[(t, job.clone())]).await.unwrap();
+    let added = recv(&mut rx).await.unwrap();
+    assert_eq!(kinds(&added.kinds), ["sync_stock"], "woken by enqueue");
+
+    // Its own jobs are reported apart (its engine woke its loops for some of them).
+    a.enqueue(&[(
+        t,
+        NewJob {
+            kind: "task_run".into(),
+            ..job
+        },
+    )])
+    .await
+    .unwrap();
+    let added = recv(&mut rx).await.unwrap();
+    assert_eq!(kinds(&added.own_kinds), ["task_run"]);
+    assert!(added.kinds.is_empty() && !added.any);
+
+    // Jobs returned to the queue by another instance: any kind.
+    b.claim_jobs("w", &[], 10, t0(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    b.release_leases(Some("w")).await.unwrap();
+    assert!(recv(&mut rx).await.unwrap().any, "woken by a release");
 
     // Closing the store ends the listener.
     a.close().await;

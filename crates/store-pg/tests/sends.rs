@@ -12,7 +12,7 @@ use ponte_core::{ChannelId, OrderId, OrderStatus, TenantId};
 use ponte_store::conformance::sends::{act, apply, claim, round, separation};
 use ponte_store::conformance::{commit, fetched, mapped, t0};
 use ponte_store::*;
-use ponte_store_pg::PgStore;
+use ponte_store_pg::{JobWakes, JobsAdded, PgStore};
 use std::time::Duration;
 
 fn secs(n: i64) -> DateTime<Utc> {
@@ -83,23 +83,32 @@ async fn actions_and_imports_of_one_order_are_serialised() {
     b.close().await;
 }
 
-/// The next wake-up; panics after 10 s.
-async fn recv(rx: &mut tokio::sync::mpsc::Receiver<()>) {
+/// What the next wake-up reports; panics after 10 s.
+async fn recv(rx: &mut JobWakes) -> JobsAdded {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("no wake-up within 10 s")
-        .expect("listener stopped");
+        .expect("listener stopped")
 }
 
+/// Drops the wake-ups already heard.
+async fn drain(rx: &mut JobWakes) {
+    while tokio::time::timeout(Duration::from_millis(200), rx.recv())
+        .await
+        .is_ok()
+    {}
+}
+
+/// Each change that makes a send due notifies the other instances, naming the kind.
 #[tokio::test]
 async fn workers_are_woken_by_actions_resends_and_wakes() {
     let dbs = common::Databases::default();
-    let s = dbs.store().await;
+    let (s, other, _) = dbs.instances(4).await;
     let t = s.default_tenant(t0()).await.unwrap();
     let c = ChannelId::new();
     let o = paid_order(&s, t, c, "1").await;
-    let mut rx = s.job_listener().await.unwrap();
-    while rx.try_recv().is_ok() {}
+    let mut rx = other.job_listener().await.unwrap();
+    drain(&mut rx).await;
     let ActionApplied::Applied { send: Some(id), .. } =
         apply(&s, &act(t, o, separation(), true), t0())
             .await
@@ -107,22 +116,23 @@ async fn workers_are_woken_by_actions_resends_and_wakes() {
     else {
         panic!("no send")
     };
-    recv(&mut rx).await;
+    let sends = std::collections::BTreeSet::from([SEND_JOB_KIND.to_owned()]);
+    assert_eq!(recv(&mut rx).await.kinds, sends, "action");
     round(&s, t0(), SendOutcome::Failed).await;
-    while rx.try_recv().is_ok() {}
+    drain(&mut rx).await;
     assert_eq!(
         s.resend(t, &ResendSelector::Ids(vec![id]), secs(1))
             .await
             .unwrap(),
         [id]
     );
-    recv(&mut rx).await;
+    assert_eq!(recv(&mut rx).await.kinds, sends, "resend");
     round(&s, secs(1), SendOutcome::Held { run_at: secs(3600) }).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    while rx.try_recv().is_ok() {}
+    drain(&mut rx).await;
     assert_eq!(s.wake_channel_sends(t, c, secs(2)).await.unwrap(), 1);
-    recv(&mut rx).await;
-    assert_eq!(s.next_run_at().await.unwrap(), Some(secs(2)));
+    assert_eq!(recv(&mut rx).await.kinds, sends, "held sends released");
+    assert_eq!(s.next_run_at(&[]).await.unwrap(), Some(secs(2)));
     assert_eq!(claim(&s, "w", secs(2)).await.len(), 1);
     s.close().await;
+    other.close().await;
 }

@@ -213,12 +213,15 @@ impl JobStore for SqliteStore {
         Ok(c)
     }
 
-    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'pending'")
-                .fetch_one(&self.reader)
-                .await
-                .map_err(db_err)?;
+    async fn next_run_at(&self, kinds: &[&str]) -> StoreResult<Option<DateTime<Utc>>> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' \
+             AND (json_array_length(?1) = 0 OR kind IN (SELECT value FROM json_each(?1)))",
+        )
+        .bind(to_json(&kinds)?)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
         v.map(from_ts).transpose()
     }
 }

@@ -190,8 +190,9 @@ pub trait JobStore: Send + Sync {
     async fn release_leases(&self, owner: Option<&str>) -> StoreResult<u64>;
     /// Jobs per state.
     async fn job_counts(&self) -> StoreResult<JobCounts>;
-    /// The earliest `run_at` of pending jobs.
-    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The earliest `run_at` of pending jobs of the given kinds (of any kind when
+    /// `kinds` is empty).
+    async fn next_run_at(&self, kinds: &[&str]) -> StoreResult<Option<DateTime<Utc>>>;
 }
 
 /// Orders.

@@ -322,7 +322,7 @@ impl Harness {
 
     /// When the next pending job is due.
     async fn next_run_at(&self) -> Option<DateTime<Utc>> {
-        (self.engine.store.next_run_at().await).unwrap_or_else(|e| panic!("{e}"))
+        (self.engine.store.next_run_at(&[]).await).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

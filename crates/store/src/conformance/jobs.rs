@@ -47,12 +47,28 @@ pub async fn claim_is_exclusive(s: &impl Store) {
         unique_key: None,
         run_at: t0() + CDuration::hours(1),
     };
-    s.enqueue(&[(t, later)]).await.unwrap();
+    s.enqueue(&[(t, later.clone())]).await.unwrap();
     assert!(claim_one(s, "c", t0()).await.is_empty());
     assert_eq!(
-        s.next_run_at().await.unwrap(),
+        s.next_run_at(&[]).await.unwrap(),
         Some(t0() + CDuration::hours(1))
     );
+    // Per kinds: a loop that runs other kinds sleeps past it.
+    let sooner = NewJob {
+        kind: "task_run".into(),
+        run_at: t0() + CDuration::minutes(5),
+        ..later
+    };
+    s.enqueue(&[(t, sooner)]).await.unwrap();
+    assert_eq!(
+        s.next_run_at(&["import_order"]).await.unwrap(),
+        Some(t0() + CDuration::hours(1))
+    );
+    assert_eq!(
+        s.next_run_at(&["task_run", "import_order"]).await.unwrap(),
+        Some(t0() + CDuration::minutes(5))
+    );
+    assert_eq!(s.next_run_at(&["stock_push"]).await.unwrap(), None);
 }
 
 pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
@@ -337,7 +353,7 @@ pub async fn retries_and_releases_fold_into_a_pending_twin(s: &impl Store) {
     s.accept_deliveries(&[late, early]).await.unwrap();
     assert_eq!(s.job_counts().await.unwrap().pending, 1);
     assert_eq!(
-        s.next_run_at().await.unwrap(),
+        s.next_run_at(&[]).await.unwrap(),
         Some(t0() - CDuration::seconds(5))
     );
 

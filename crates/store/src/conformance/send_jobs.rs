@@ -40,7 +40,7 @@ async fn queue(s: &impl Store) -> (i64, i64, Option<DateTime<Utc>>) {
     (
         counts.pending,
         counts.running,
-        s.next_run_at().await.unwrap(),
+        s.next_run_at(&[]).await.unwrap(),
     )
 }
 

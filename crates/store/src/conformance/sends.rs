@@ -569,7 +569,7 @@ pub async fn one_worker_per_order(s: &impl Store) {
     .unwrap();
     let counts = s.job_counts().await.unwrap();
     assert_eq!((counts.pending, counts.running), (1, 0));
-    assert_eq!(s.next_run_at().await.unwrap(), Some(backoff));
+    assert_eq!(s.next_run_at(&[]).await.unwrap(), Some(backoff));
     assert!(claim(s, "w", backoff - CDuration::seconds(1))
         .await
         .is_empty());
