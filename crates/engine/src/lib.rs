@@ -15,6 +15,7 @@ mod catalog_push;
 mod channels;
 mod credentials;
 mod csv_cell;
+mod direct_sends;
 mod endpoint_budget;
 mod error;
 mod events;
@@ -195,7 +196,9 @@ pub struct Engine {
     pub(crate) platforms: HashMap<&'static str, Arc<dyn Platform>>,
     pub(crate) http: ponte_channels::Outbound,
     pub(crate) metrics: Metrics,
-    pub(crate) channel_cache: channels::Cache,
+    pub(crate) channel_cache: Arc<channels::Cache>,
+    /// The loop that runs the sends action batches start.
+    pub(crate) direct: Arc<direct_sends::DirectSends>,
     pub(crate) carrier_cache: carriers::CarrierCache,
     pub(crate) ingest: ingest::Ingest,
     pub(crate) wake: Arc<tokio::sync::Notify>,
@@ -236,12 +239,17 @@ impl Engine {
             metrics.clone(),
             gate.clone(),
         );
-        let actions = action_commit::ActionCommitter::start(
-            store.clone(),
-            clock.clone(),
-            claim_wake.clone(),
-            gate.clone(),
-        );
+        let channel_cache = Arc::new(channels::Cache::default());
+        let direct = Arc::new(direct_sends::DirectSends::default());
+        let actions = action_commit::ActionCommitter::start(action_commit::CommitterParts {
+            store: store.clone(),
+            clock: clock.clone(),
+            wake: claim_wake.clone(),
+            gate: gate.clone(),
+            direct: direct.clone(),
+            channels: channel_cache.clone(),
+            lease: config.lease,
+        });
         Ok(Arc::new(Self {
             platforms: ponte_channels::platforms()
                 .into_iter()
@@ -253,7 +261,8 @@ impl Engine {
             config,
             http,
             metrics,
-            channel_cache: channels::Cache::default(),
+            channel_cache,
+            direct,
             carrier_cache: carriers::CarrierCache::default(),
             ingest,
             wake,

@@ -11,7 +11,7 @@ use crate::supervise::{caught, supervise};
 use crate::Engine;
 use futures_util::future::join_all;
 use ponte_store::catalog::CATALOG_JOB_KIND;
-use ponte_store::claim::ClaimRequest;
+use ponte_store::claim::{ClaimRequest, Claimed};
 use ponte_store::{
     ImportApplied, Job, JobLease, JobOutcome, PRICE_EDGE_JOB_KIND, PRICE_JOB_KIND,
     PRICE_SCHEDULE_JOB_KIND, SEND_JOB_KIND, STOCK_JOB_KIND, TASK_JOB_KIND, TICKET_IMPORT_JOB_KIND,
@@ -42,6 +42,11 @@ impl Workers {
         };
         for i in 0..w.engine.config.workers {
             w.spawn(format!("claim-{i}"), true, &rx, claim_loop);
+        }
+        if w.engine.store.single_writer() {
+            w.spawn("direct-sends".into(), true, &rx, |e, stop, owner| {
+                crate::direct_sends::direct_sends_loop(e, stop, owner)
+            });
         }
         for i in 0..w.engine.config.task_workers {
             w.spawn(format!("task-{i}"), true, &rx, |e, stop, owner| {
@@ -174,18 +179,7 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             // More may be waiting: another loop joins in.
             engine.claim_wake.notify_one();
         }
-        for _ in 0..claimed.deferred {
-            engine.metrics.import("rate_deferred", None);
-        }
-        // Jobs of channels not loaded yet are budgeted (and begun) on their own.
-        let mut jobs = claimed.jobs;
-        if !claimed.unbudgeted.is_empty() {
-            jobs.extend(engine.within_budget(claimed.unbudgeted).await);
-        }
-        if jobs.is_empty() && claimed.sends.is_empty() {
-            if got > 0 {
-                continue;
-            }
+        if got == 0 {
             let idle = idle_for(&engine, CLAIM_KINDS, Duration::from_millis(5)).await;
             tokio::select! {
                 _ = notified => {}
@@ -195,16 +189,32 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             }
             continue;
         }
+        engine.run_claimed(claimed).await;
+    }
+}
+
+impl Engine {
+    /// Runs what a claim (or an action batch) leased: imports, sends to begin, sends
+    /// begun.
+    pub(crate) async fn run_claimed(self: &Arc<Self>, claimed: Claimed) {
+        for _ in 0..claimed.deferred {
+            self.metrics.import("rate_deferred", None);
+        }
+        // Jobs of channels not loaded yet are budgeted (and begun) on their own.
+        let mut jobs = claimed.jobs;
+        if !claimed.unbudgeted.is_empty() {
+            jobs.extend(self.within_budget(claimed.unbudgeted).await);
+        }
         let (sends, imports): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == SEND_JOB_KIND);
         tokio::join!(
-            run_imports(&engine, imports),
+            run_imports(self, imports),
             async {
                 if !sends.is_empty() {
-                    engine.run_sends(sends).await;
+                    self.run_sends(sends).await;
                 }
             },
-            engine.run_started(claimed.sends)
+            self.run_started(claimed.sends)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Claiming work (PostgreSQL): the steps `ponte_store::claim::claim_work` runs, inside one
 //! transaction.
 
-use crate::jobs::{claim_in, finish_in};
+use crate::jobs::{claim_in, claim_keys_in, finish_in};
 use crate::rate_limits::bucket_in;
 use crate::sends_begin::begin_in;
 use crate::{db_err, PgStore};
@@ -13,13 +13,21 @@ use ponte_store::{Job, JobLease, JobOutcome, SendBegin, SendJob, StoreResult};
 use sqlx::PgConnection;
 use std::collections::HashMap;
 
-/// A claim's transaction.
-struct Claim<'c>(&'c mut PgConnection);
+/// A claim's transaction (or an action batch's, starting its sends).
+pub(crate) struct Claim<'c>(pub(crate) &'c mut PgConnection);
 
 #[async_trait]
 impl ClaimTx for Claim<'_> {
     async fn claim(&mut self, req: &ClaimRequest<'_>) -> StoreResult<Vec<Job>> {
         claim_in(self.0, req).await
+    }
+
+    async fn claim_keys(
+        &mut self,
+        keys: &[(TenantId, &str)],
+        req: &ClaimRequest<'_>,
+    ) -> StoreResult<Vec<Job>> {
+        claim_keys_in(self.0, keys, req).await
     }
 
     async fn update_bucket(

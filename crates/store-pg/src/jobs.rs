@@ -149,6 +149,38 @@ pub(crate) async fn claim_in(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
+    claimed(&rows, req.owner)
+}
+
+/// Leases the due pending jobs with the given unique keys, skipping those another
+/// transaction holds (see `ponte_store::claim::ClaimTx::claim_keys`).
+pub(crate) async fn claim_keys_in(
+    conn: &mut PgConnection,
+    keys: &[(TenantId, &str)],
+    req: &ClaimRequest<'_>,
+) -> StoreResult<Vec<Job>> {
+    let rows = sqlx::query(
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
+         WHERE (tenant_id, id) IN ( \
+           SELECT j.tenant_id, j.id FROM jobs j \
+           JOIN UNNEST($4::uuid[], $5::text[]) AS u (t, k) ON j.tenant_id = u.t AND j.unique_key = u.k \
+           WHERE j.state = 'pending' AND j.run_at <= $3 \
+           FOR UPDATE OF j SKIP LOCKED) \
+         RETURNING tenant_id, id, kind, payload, attempts, created_at",
+    )
+    .bind(req.owner)
+    .bind(ponte_core::wait::after(req.now, req.lease))
+    .bind(req.now)
+    .bind(keys.iter().map(|k| k.0 .0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    claimed(&rows, req.owner)
+}
+
+/// Jobs a claim's `RETURNING` gave, leased to `owner`.
+fn claimed(rows: &[sqlx::postgres::PgRow], owner: &str) -> StoreResult<Vec<Job>> {
     rows.iter()
         .map(|r| {
             in_table("jobs", || {
@@ -159,7 +191,7 @@ pub(crate) async fn claim_in(
                     payload: col(r, "payload")?,
                     attempts: u32::try_from(col::<i32>(r, "attempts")?).unwrap_or(0),
                     created_at: col(r, "created_at")?,
-                    lease_owner: req.owner.to_owned(),
+                    lease_owner: owner.to_owned(),
                 })
             })
         })

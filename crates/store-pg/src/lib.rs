@@ -98,4 +98,8 @@ impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
+    fn single_writer(&self) -> bool {
+        false
+    }
 }

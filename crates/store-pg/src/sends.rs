@@ -14,9 +14,9 @@ use ponte_core::action::{Action, ActionKind};
 use ponte_core::{ChannelId, JobId, OrderId, SendId, TenantId};
 use ponte_store::send_plan::HeldJob;
 use ponte_store::{
-    ActionApplied, ActionCommit, JobLease, Page, PageRequest, ResendSelector, SendBegin, SendError,
-    SendFilter, SendFinish, SendJob, SendState, SendStore, StatusSend, StoreError, StoreResult,
-    SEND_JOB_KIND,
+    ActionCommit, ActionsApplied, JobLease, Page, PageRequest, ResendSelector, SendBegin,
+    SendError, SendFilter, SendFinish, SendJob, SendState, SendStore, StatusSend, StoreError,
+    StoreResult, SEND_JOB_KIND,
 };
 use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::{HashMap, HashSet};
@@ -271,12 +271,13 @@ async fn wake_channel_sends(
 
 #[async_trait]
 impl SendStore for PgStore {
-    async fn apply_actions(
+    async fn apply_actions_and_start(
         &self,
         batch: &[ActionCommit],
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<ActionApplied>> {
-        sends_apply::apply_actions(&self.pool, batch, now).await
+        start: Option<&ponte_store::claim::StartSends<'_>>,
+    ) -> StoreResult<ActionsApplied> {
+        sends_apply::apply_actions(&self.pool, batch, now, start).await
     }
 
     async fn claim_work(

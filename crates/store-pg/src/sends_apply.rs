@@ -6,6 +6,7 @@
 //! decided in memory (each against what the ones before it left), and each table is
 //! written once with arrays.
 
+use crate::claim::Claim;
 use crate::codec::col;
 use crate::db_err;
 use crate::jobs::insert_jobs;
@@ -14,9 +15,11 @@ use crate::sends::{lock_keys, order_keys, to_db, to_json};
 use crate::timeline::write_notes;
 use chrono::{DateTime, SubsecRound, Utc};
 use ponte_core::{ChannelId, OrderId, SendId, TenantId};
+use ponte_store::claim::{start_queued, Claimed, StartSends};
 use ponte_store::send_plan::{plan_actions, send_job, ActionTarget, ActionTargets};
 use ponte_store::{
-    ActionApplied, ActionCommit, NewJob, ResendSelector, StatusSend, StoreResult, StoredOrder,
+    ActionApplied, ActionCommit, ActionsApplied, NewJob, ResendSelector, StatusSend, StoreResult,
+    StoredOrder,
 };
 use sqlx::postgres::PgPool;
 use sqlx::PgConnection;
@@ -33,9 +36,10 @@ pub(crate) async fn apply_actions(
     pool: &PgPool,
     batch: &[ActionCommit],
     now: DateTime<Utc>,
-) -> StoreResult<Vec<ActionApplied>> {
+    start: Option<&StartSends<'_>>,
+) -> StoreResult<ActionsApplied> {
     if batch.is_empty() {
-        return Ok(Vec::new());
+        return Ok(ActionsApplied::default());
     }
     // As stored (microseconds), so the orders returned are those a read would give.
     let now = now.trunc_subsecs(6);
@@ -57,6 +61,11 @@ pub(crate) async fn apply_actions(
     let jobs: Vec<(TenantId, &NewJob)> = plan.jobs.iter().map(|(t, j)| (*t, j)).collect();
     // Several of one order's are coalesced by `insert_jobs`, which notifies the workers.
     insert_jobs(&mut tx, &jobs).await?;
+    // Its sends start here, under the orders' locks: no claim transaction for them.
+    let started = match start {
+        Some(s) => start_queued(&mut Claim(&mut tx), &plan.jobs, s, now).await?,
+        None => Claimed::default(),
+    };
     write_notes(&mut tx, &plan.notes).await?;
     // What the applied actions do to stock (an invoice debits, a cancellation gives
     // back), under the orders' locks taken above.
@@ -71,7 +80,10 @@ pub(crate) async fn apply_actions(
     // Last: the events' counter row stays locked only until the commit.
     crate::events::write_events(&mut tx, plan.events.as_slice()).await?;
     tx.commit().await.map_err(db_err)?;
-    Ok(out)
+    Ok(ActionsApplied {
+        applied: out,
+        started,
+    })
 }
 
 /// Takes the advisory locks (the imports' ones) of the orders of these keys that exist;

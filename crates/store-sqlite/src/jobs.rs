@@ -113,6 +113,41 @@ pub(crate) async fn claim_in(
         .push_bind(i64::from(req.limit))
         .push(") RETURNING tenant_id, id, kind, payload, attempts, created_at");
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    claimed(&rows, req.owner)
+}
+
+/// Leases the due pending jobs with the given unique keys (see
+/// `ponte_store::claim::ClaimTx::claim_keys`), searched by key.
+pub(crate) async fn claim_keys_in(
+    conn: &mut SqliteConnection,
+    keys: &[(TenantId, &str)],
+    req: &ClaimRequest<'_>,
+) -> StoreResult<Vec<Job>> {
+    let keys = crate::sends::json_rows(
+        keys.iter()
+            .map(|(t, k)| serde_json::json!([t, k]))
+            .collect(),
+    );
+    let rows = sqlx::query(
+        "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, started_at = ?3 \
+         WHERE rowid IN (SELECT j.rowid FROM json_each(?4) v JOIN jobs j \
+           ON j.tenant_id = v.value->>0 AND j.unique_key = v.value->>1 \
+           AND j.state = 'pending' AND j.unique_key IS NOT NULL \
+           WHERE j.run_at <= ?3) \
+         RETURNING tenant_id, id, kind, payload, attempts, created_at",
+    )
+    .bind(req.owner)
+    .bind(ts(ponte_core::wait::after(req.now, req.lease)))
+    .bind(ts(req.now))
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    claimed(&rows, req.owner)
+}
+
+/// Jobs a claim's `RETURNING` gave, leased to `owner`.
+fn claimed(rows: &[sqlx::sqlite::SqliteRow], owner: &str) -> StoreResult<Vec<Job>> {
     rows.iter()
         .map(|r| {
             in_table("jobs", || {
@@ -123,7 +158,7 @@ pub(crate) async fn claim_in(
                     payload: json(col(r, "payload")?)?,
                     attempts: u32::try_from(col::<i64>(r, "attempts")?).unwrap_or(0),
                     created_at: from_ts(col(r, "created_at")?)?,
-                    lease_owner: req.owner.to_owned(),
+                    lease_owner: owner.to_owned(),
                 })
             })
         })

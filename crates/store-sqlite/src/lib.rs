@@ -121,4 +121,9 @@ impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+
+    /// One writer connection.
+    fn single_writer(&self) -> bool {
+        true
+    }
 }

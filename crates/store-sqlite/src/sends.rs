@@ -7,6 +7,7 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, JobId, OrderId, SendId, TenantId};
+use ponte_store::claim::StartSends;
 use ponte_store::send_plan::send_job;
 use ponte_store::*;
 use serde_json::{json, Value};
@@ -169,17 +170,19 @@ pub(crate) async fn delete_jobs(
 
 #[async_trait]
 impl SendStore for SqliteStore {
-    async fn apply_actions(
+    async fn apply_actions_and_start(
         &self,
         batch: &[ActionCommit],
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<ActionApplied>> {
+        start: Option<&StartSends<'_>>,
+    ) -> StoreResult<ActionsApplied> {
         if batch.is_empty() {
-            return Ok(vec![]);
+            return Ok(ActionsApplied::default());
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let out = crate::sends_apply::apply_actions(&mut tx, batch, now).await?;
+        let out = crate::sends_apply::apply_actions(&mut tx, batch, now, start).await?;
         let touched: Vec<_> = out
+            .applied
             .iter()
             .filter_map(|a| match a {
                 ActionApplied::Applied { order, .. } => Some((order.tenant_id, order.id)),

@@ -2,6 +2,7 @@
 //! read every order and its sends once, decide with `ponte_store::send_plan`, write
 //! each table with one multi-row statement.
 
+use crate::claim::Claim;
 use crate::codec::{col, id, pow2_chunks, qualified, to_json, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
@@ -10,8 +11,9 @@ use crate::sends::{json_rows, SEND_COLUMNS};
 use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
 use ponte_core::{OrderId, TenantId};
+use ponte_store::claim::{start_queued, Claimed, StartSends};
 use ponte_store::send_plan::{plan_actions, ActionTarget, ActionTargets};
-use ponte_store::{ActionApplied, ActionCommit, NewJob, StatusSend, StoreResult, StoredOrder};
+use ponte_store::{ActionCommit, ActionsApplied, NewJob, StatusSend, StoreResult, StoredOrder};
 use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashSet;
@@ -75,12 +77,14 @@ async fn load(conn: &mut SqliteConnection, batch: &[ActionCommit]) -> StoreResul
     Ok(current)
 }
 
-/// Applies the batch inside the caller's transaction.
+/// Applies the batch inside the caller's transaction, starting the sends it queues
+/// with `start`.
 pub(crate) async fn apply_actions(
     conn: &mut SqliteConnection,
     batch: &[ActionCommit],
     now: DateTime<Utc>,
-) -> StoreResult<Vec<ActionApplied>> {
+    start: Option<&StartSends<'_>>,
+) -> StoreResult<ActionsApplied> {
     let current = load(conn, batch).await?;
     let plan = plan_actions(batch, current, now);
     write_orders(conn, &plan.orders).await?;
@@ -88,9 +92,16 @@ pub(crate) async fn apply_actions(
     write_sends(conn, &plan.sends).await?;
     let jobs: Vec<(TenantId, &NewJob)> = plan.jobs.iter().map(|(t, j)| (*t, j)).collect();
     insert_jobs(conn, &jobs).await?;
+    let started = match start {
+        Some(s) => start_queued(&mut Claim(&mut *conn), &plan.jobs, s, now).await?,
+        None => Claimed::default(),
+    };
     write_notes(conn, &plan.notes).await?;
     crate::events::write_events(conn, plan.events.as_slice()).await?;
-    Ok(plan.applied)
+    Ok(ActionsApplied {
+        applied: plan.applied,
+        started,
+    })
 }
 
 async fn write_orders(conn: &mut SqliteConnection, changed: &[StoredOrder]) -> StoreResult<()> {

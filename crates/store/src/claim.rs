@@ -4,8 +4,13 @@
 //! attempt (`send_plan`). The sequence is written once here over a [`ClaimTx`] each
 //! backend implements with its SQL; one write transaction instead of three (claim,
 //! tokens, begin) per batch.
+//!
+//! An action batch starts the sends it queues the same way, inside its own transaction
+//! ([`start_queued`]): no claim transaction at all for them.
 
-use crate::{Job, JobLease, RateGrant, SendBegin, SendJob, StatusSend, StoreResult, SEND_JOB_KIND};
+use crate::{
+    Job, JobLease, NewJob, RateGrant, SendBegin, SendJob, StatusSend, StoreResult, SEND_JOB_KIND,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{wait, ChannelId, TenantId};
@@ -31,7 +36,12 @@ pub const DEFERRED: &str = "rate_limited: waiting for the channel's request budg
 
 /// The channel a job calls (its payload's `channel_id`), if it names one.
 pub fn job_channel(job: &Job) -> Option<ChannelId> {
-    job.payload["channel_id"].as_str()?.parse().ok()
+    payload_channel(&job.payload)
+}
+
+/// The channel a job payload names.
+fn payload_channel(payload: &serde_json::Value) -> Option<ChannelId> {
+    payload["channel_id"].as_str()?.parse().ok()
 }
 
 /// When the `i`-th job of a group that was granted `grant` (at `per_sec`) may run:
@@ -62,6 +72,18 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
 }
 
+/// What an action batch needs to start the sends it queues: the lease owner (a loop
+/// that runs what it is handed), the lease length and the channels' budgets.
+#[derive(Debug, Clone, Copy)]
+pub struct StartSends<'a> {
+    /// The lease owner.
+    pub owner: &'a str,
+    /// Lease length.
+    pub lease: Duration,
+    /// The budgets the caller knows (sends of other channels are left to the claims).
+    pub budgets: &'a HashMap<ChannelId, Budget>,
+}
+
 /// What a claim gave.
 #[derive(Debug, Default)]
 pub struct Claimed {
@@ -82,6 +104,14 @@ pub struct Claimed {
 pub trait ClaimTx: Send {
     /// Leases due jobs (see `JobStore::claim_jobs`).
     async fn claim(&mut self, req: &ClaimRequest<'_>) -> StoreResult<Vec<Job>>;
+
+    /// Leases the due pending jobs with these unique keys, skipping any another
+    /// transaction holds (`req.kinds` and `req.limit` do not apply).
+    async fn claim_keys(
+        &mut self,
+        keys: &[(TenantId, &str)],
+        req: &ClaimRequest<'_>,
+    ) -> StoreResult<Vec<Job>>;
 
     /// Updates bucket `key` (see `RateLimitStore::update_bucket`): the state it started from.
     async fn update_bucket(
@@ -114,6 +144,47 @@ pub async fn claim_work<T: ClaimTx>(
     budgets: &HashMap<ChannelId, Budget>,
 ) -> StoreResult<Claimed> {
     let jobs = tx.claim(req).await?;
+    start_claimed(tx, jobs, req.now, budgets).await
+}
+
+/// Starts, inside an action batch's transaction, the send jobs it queued (`jobs`) for
+/// channels whose budget is known: leased to `start.owner`, budgeted and begun as a
+/// claim would (see the module doc). The others stay pending for the claims.
+pub async fn start_queued<T: ClaimTx>(
+    tx: &mut T,
+    jobs: &[(TenantId, NewJob)],
+    start: &StartSends<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Claimed> {
+    let keys: Vec<(TenantId, &str)> = jobs
+        .iter()
+        .filter(|(_, j)| j.kind == SEND_JOB_KIND)
+        .filter(|(_, j)| {
+            payload_channel(&j.payload).is_some_and(|c| start.budgets.contains_key(&c))
+        })
+        .filter_map(|(t, j)| Some((*t, j.unique_key.as_deref()?)))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Claimed::default());
+    }
+    let req = ClaimRequest {
+        owner: start.owner,
+        kinds: &[SEND_JOB_KIND],
+        limit: u32::try_from(keys.len()).unwrap_or(u32::MAX),
+        now,
+        lease: start.lease,
+    };
+    let leased = tx.claim_keys(&keys, &req).await?;
+    start_claimed(tx, leased, now, start.budgets).await
+}
+
+/// Budgets, defers and begins leased jobs (the part of a claim after leasing).
+async fn start_claimed<T: ClaimTx>(
+    tx: &mut T,
+    jobs: Vec<Job>,
+    now: DateTime<Utc>,
+    budgets: &HashMap<ChannelId, Budget>,
+) -> StoreResult<Claimed> {
     let mut out = Claimed::default();
     let mut groups: BTreeMap<(TenantId, ChannelId), Vec<Job>> = BTreeMap::new();
     for job in jobs {
@@ -134,7 +205,7 @@ pub async fn claim_work<T: ClaimTx>(
         let take = |t, e| crate::rate::take(t, e, want, b.burst, b.per_sec);
         let key = channel_bucket(channel);
         let (tokens, elapsed) = tx
-            .update_bucket(tenant, &key, b.burst, req.now, &|t, e| take(t, e).0)
+            .update_bucket(tenant, &key, b.burst, now, &|t, e| take(t, e).0)
             .await?;
         let grant = take(tokens, elapsed).1;
         for (i, job) in (0_u32..).zip(jobs) {
@@ -143,7 +214,7 @@ pub async fn claim_work<T: ClaimTx>(
                 owner: job.lease_owner.clone(),
             };
             if i >= grant.granted {
-                deferred.push((lease, deferred_until(req.now, &grant, i, b.per_sec)));
+                deferred.push((lease, deferred_until(now, &grant, i, b.per_sec)));
                 continue;
             }
             let send = (job.kind == SEND_JOB_KIND)
@@ -162,7 +233,7 @@ pub async fn claim_work<T: ClaimTx>(
     }
     if !sends.is_empty() {
         let (pairs, jobs): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
-        let begun = tx.begin(&pairs, req.now).await?;
+        let begun = tx.begin(&pairs, now).await?;
         for (((lease, _), job), b) in pairs.into_iter().zip(jobs).zip(begun) {
             match b {
                 Some(SendBegin::Started(s)) => out.sends.push((lease, *s)),

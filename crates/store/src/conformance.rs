@@ -155,7 +155,8 @@ macro_rules! conformance_tests {
                 retries_count_and_waits_do_not,
                 a_failure_blocks_the_order_until_resent,
                 lost_leases_and_crashes,
-                a_claim_budgets_and_begins
+                a_claim_budgets_and_begins,
+                an_action_batch_starts_its_sends
             );
         }
         mod events {

@@ -43,6 +43,17 @@ pub struct ActionCommit {
     pub not_sent: Option<ponte_core::automation::NotSent>,
 }
 
+/// What applying a batch of actions did.
+#[derive(Debug, Default)]
+pub struct ActionsApplied {
+    /// One result per action, in order.
+    pub applied: Vec<ActionApplied>,
+    /// The sends it started (see [`SendStore::apply_actions_and_start`]).
+    ///
+    /// [`SendStore::apply_actions_and_start`]: crate::SendStore::apply_actions_and_start
+    pub started: crate::claim::Claimed,
+}
+
 /// What applying an action did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionApplied {

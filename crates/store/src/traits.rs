@@ -685,7 +685,22 @@ pub trait SendStore: Send + Sync {
         &self,
         batch: &[ActionCommit],
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<ActionApplied>>;
+    ) -> StoreResult<Vec<ActionApplied>> {
+        Ok(self
+            .apply_actions_and_start(batch, now, None)
+            .await?
+            .applied)
+    }
+
+    /// [`SendStore::apply_actions`], and with `start` the sends it queues are started in
+    /// the same transaction ([`crate::claim::start_queued`]): leased to `start.owner`,
+    /// budgeted and begun, ready for the platform call and `finish_sends`.
+    async fn apply_actions_and_start(
+        &self,
+        batch: &[ActionCommit],
+        now: DateTime<Utc>,
+        start: Option<&crate::claim::StartSends<'_>>,
+    ) -> StoreResult<ActionsApplied>;
 
     /// Begins claimed send jobs, in one transaction. For each job (lease checked): if
     /// another job of the same order is running (this one was enqueued meanwhile), this
@@ -971,4 +986,9 @@ pub trait Store:
 {
     /// Backend name for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+    /// Whether write transactions all wait for one writer. Then an action batch starts
+    /// the sends it queues itself (one transaction fewer per batch); with concurrent
+    /// writers the claims do it beside the batches, which stay short (measured by
+    /// `ponte-bench sends`: starting in the batch made PostgreSQL slower).
+    fn single_writer(&self) -> bool;
 }

@@ -416,3 +416,67 @@ pub async fn a_claim_budgets_and_begins(s: &impl Store) {
     );
     assert!(send(s, t, waiting).await.attempts.is_empty());
 }
+
+/// An action batch given a lease owner starts the sends it queues in its own
+/// transaction: leased, one token each (the rest wait, as a claim's would) and begun;
+/// sends of channels without a known budget stay pending for the claims.
+pub async fn an_action_batch_starts_its_sends(s: &impl Store) {
+    use crate::claim::{Budget, StartSends};
+    let (t, c) = setup(s).await;
+    let (_, unknown) = setup(s).await;
+    let mut batch = Vec::new();
+    for ext in ["1", "2", "3"] {
+        let o = paid(s, t, c, ext).await;
+        batch.push(act(t, o, separation(), true));
+    }
+    let elsewhere = paid(s, t, unknown, "4").await;
+    batch.push(act(t, elsewhere, separation(), true));
+    let budget = Budget {
+        burst: 2.0,
+        per_sec: 1.0,
+    };
+    let budgets = [(c, budget)].into();
+    let start = StartSends {
+        owner: "direct",
+        lease: std::time::Duration::from_secs(60),
+        budgets: &budgets,
+    };
+    let out = s
+        .apply_actions_and_start(&batch, secs(1), Some(&start))
+        .await
+        .unwrap();
+    let queued: Vec<SendId> = (out.applied.iter())
+        .map(|a| match a {
+            ActionApplied::Applied { send: Some(id), .. } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let got = out.started;
+    assert_eq!(got.deferred, 1, "two tokens for three sends");
+    assert!(got.jobs.is_empty() && got.unbudgeted.is_empty(), "{got:?}");
+    assert_eq!(got.sends.len(), 2);
+    for (lease, b) in &got.sends {
+        assert_eq!(lease.owner, "direct");
+        assert!(queued[..3].contains(&b.id));
+        assert_eq!(b.attempts.len(), 1);
+        assert_eq!(b.attempts[0].outcome, AttemptOutcome::Started);
+        let stored = send(s, t, b.id).await;
+        assert_eq!(stored.attempts.len(), 1, "the started attempt is stored");
+    }
+    // The deferred one waits a token's time; the other channel's is due for a claim.
+    assert_eq!(queue(s).await, (2, 2, Some(secs(1))));
+    let (lease, b) = &got.sends[0];
+    let done = s
+        .finish_sends(&[finish(lease, b, SendOutcome::Succeeded)], secs(2))
+        .await
+        .unwrap();
+    assert_eq!(done, [true], "the lease holds");
+    assert_eq!(send(s, t, b.id).await.state, SendState::Succeeded);
+    // Without an owner, nothing is started.
+    let o = paid(s, t, c, "5").await;
+    let plain = s
+        .apply_actions_and_start(&[act(t, o, separation(), true)], secs(3), None)
+        .await
+        .unwrap();
+    assert!(plain.started.sends.is_empty() && plain.started.deferred == 0);
+}
