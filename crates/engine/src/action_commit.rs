@@ -73,7 +73,10 @@ async fn commit(p: &CommitterParts, batch: Vec<Item<ActionCommit, Reply>>) {
     // With the direct-sends loop running, a single writer starts the batch's sends in
     // it (see `crate::direct_sends`).
     let runner = p.store.single_writer().then(|| p.direct.runner()).flatten();
-    let budgets = p.channels.budgets();
+    let budgets = match runner {
+        Some(_) => p.channels.budgets(),
+        None => Default::default(),
+    };
     let start = runner.as_ref().map(|r| StartSends {
         owner: &r.owner,
         lease: p.lease,
