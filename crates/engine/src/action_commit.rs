@@ -70,9 +70,9 @@ impl ActionCommitter {
 async fn commit(p: &CommitterParts, batch: Vec<Item<ActionCommit, Reply>>) {
     let _turn = p.gate.inbox_turn();
     let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    // With the direct-sends loop running, a single writer starts the batch's sends in
-    // it (see `crate::direct_sends`).
-    let runner = p.store.single_writer().then(|| p.direct.runner()).flatten();
+    // With the direct-sends loop running (single-writer stores only), the batch starts
+    // its sends itself (see `crate::direct_sends`).
+    let runner = p.direct.runner();
     let budgets = match runner {
         Some(_) => p.channels.budgets(),
         None => Default::default(),
