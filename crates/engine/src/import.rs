@@ -64,6 +64,7 @@ impl Engine {
                 return Some(commit);
             }
         };
+        let read_at = self.clock.now();
         let (info, result) = ready.connector.fetch_order(&payload.external_id).await;
         self.metrics.call(&ready.platform, info.status);
         let call = CallRecord {
@@ -94,6 +95,7 @@ impl Engine {
             channel_id: payload.channel_id,
             external_id: payload.external_id,
             call,
+            read_at,
             result,
         })
     }
@@ -179,6 +181,7 @@ impl Engine {
                 duration_ms: 0,
                 error: Some(error.clone()),
             },
+            read_at: self.clock.now(),
             result: ImportResult::FetchFailed {
                 outcome: JobOutcome::Failed { error },
             },

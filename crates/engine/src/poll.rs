@@ -140,6 +140,9 @@ impl Engine {
             duration_ms: u64::try_from(info.duration.as_millis()).unwrap_or(u64::MAX),
             error: None,
         };
+        // No job: the deliveries received until now settle with the listing (one
+        // received after it read the order has a pending job of its own).
+        let read_at = self.clock.now();
         let mut commits = Vec::with_capacity(page.orders.len());
         for o in page.orders {
             counts.seen += 1;
@@ -153,6 +156,7 @@ impl Engine {
                         channel_id: ready.id,
                         external_id: order.data.external_id.clone(),
                         call: call.clone(),
+                        read_at,
                         result: ImportResult::Fetched {
                             order: Box::new(order),
                             policy: ready.connector.import_policy(),

@@ -143,6 +143,7 @@ impl Engine {
                                 duration_ms: 0,
                                 error: None,
                             },
+                            read_at: self.clock.now(),
                             result: ImportResult::Remapped {
                                 order: Box::new(order),
                                 policy,

@@ -60,37 +60,31 @@ async fn lock_orders(conn: &mut PgConnection, batch: &[ImportCommit]) -> StoreRe
 /// The import reads and writes on an open transaction, under [`lock_orders`]'s locks.
 struct Import<'c>(&'c mut PgConnection);
 
-/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
-/// owner) returning the job's `started_at`.
-async fn leased_start(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    lease: &JobLease,
-) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-    sqlx::query_scalar(sql)
+/// Whether `sql` (binding the job and its owner, returning a row while `lease` holds
+/// the job) found it.
+async fn leased(conn: &mut PgConnection, sql: &'static str, lease: &JobLease) -> StoreResult<bool> {
+    let row = sqlx::query(sql)
         .bind(lease.job_id.0)
         .bind(&lease.owner)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(db_err)
+        .map_err(db_err)?;
+    Ok(row.is_some())
 }
 
 #[async_trait]
 impl ImportTx for Import<'_> {
     /// Locks the job row: its finish follows in this transaction.
-    async fn job_started(
-        &mut self,
-        lease: &JobLease,
-    ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        let sql = "SELECT started_at FROM jobs WHERE id = $1 AND state = 'running' \
+    async fn job_held(&mut self, lease: &JobLease) -> StoreResult<bool> {
+        let sql = "SELECT 1 FROM jobs WHERE id = $1 AND state = 'running' \
                    AND lease_owner = $2 FOR UPDATE";
-        leased_start(self.0, sql, lease).await
+        leased(self.0, sql, lease).await
     }
 
-    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<bool> {
         let sql = "DELETE FROM jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
-                   RETURNING started_at";
-        leased_start(self.0, sql, lease).await
+                   RETURNING 1";
+        leased(self.0, sql, lease).await
     }
 
     async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {

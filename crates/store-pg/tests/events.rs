@@ -26,6 +26,7 @@ fn listed(t: TenantId, c: ChannelId, ext: &str) -> ImportCommit {
             duration_ms: 1,
             error: None,
         },
+        read_at: t0(),
         result: conformance::fetched(
             conformance::mapped(ext, OrderStatus::Approved, t0()),
             ImportPolicy::All,

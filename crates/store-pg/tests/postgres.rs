@@ -228,6 +228,7 @@ async fn concurrent_imports_of_one_order_are_serialised() {
                 t,
                 c,
                 &ext,
+                t0(),
                 conformance::fetched(order, ImportPolicy::All),
             )
         };

@@ -39,7 +39,14 @@ async fn import_commit(s: &PgStore, t: TenantId, c: ChannelId, order: MappedOrde
         )
         .await
         .unwrap();
-    commit(&jobs[0], t, c, &ext, fetched(order, ImportPolicy::All))
+    commit(
+        &jobs[0],
+        t,
+        c,
+        &ext,
+        t0(),
+        fetched(order, ImportPolicy::All),
+    )
 }
 
 async fn paid_order(s: &PgStore, t: TenantId, c: ChannelId, ext: &str) -> OrderId {

@@ -40,37 +40,33 @@ pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
 /// The import reads and writes on the writer's open transaction.
 struct Import<'c>(&'c mut SqliteConnection);
 
-/// The start of the job while `lease` still holds it, by `sql` (binding the job and its
-/// owner) returning the job's `started_at`.
-async fn leased_start(
+/// Whether `sql` (binding the job and its owner, returning a row while `lease` holds
+/// the job) found it.
+async fn leased(
     conn: &mut SqliteConnection,
     sql: &'static str,
     lease: &JobLease,
-) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-    let row: Option<Option<i64>> = sqlx::query_scalar(sql)
+) -> StoreResult<bool> {
+    let row = sqlx::query(sql)
         .bind(lease.job_id.to_string())
         .bind(&lease.owner)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?;
-    row.map(from_opt_ts).transpose()
+    Ok(row.is_some())
 }
 
 #[async_trait]
 impl ImportTx for Import<'_> {
-    async fn job_started(
-        &mut self,
-        lease: &JobLease,
-    ) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        let sql =
-            "SELECT started_at FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?";
-        leased_start(self.0, sql, lease).await
+    async fn job_held(&mut self, lease: &JobLease) -> StoreResult<bool> {
+        let sql = "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?";
+        leased(self.0, sql, lease).await
     }
 
-    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<bool> {
         let sql = "DELETE FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ? \
-                   RETURNING started_at";
-        leased_start(self.0, sql, lease).await
+                   RETURNING 1";
+        leased(self.0, sql, lease).await
     }
 
     async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()> {

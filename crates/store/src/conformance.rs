@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             channels_round_trip,
             credentials_refusal_until_replaced,
             deliveries_coalesce_jobs,
+            a_run_settles_the_deliveries_received_before_its_read,
             order_upsert_is_idempotent,
             stale_and_backward_snapshots,
             paid_only_skip_then_import,
@@ -342,12 +343,13 @@ pub(crate) async fn claim_one(s: &impl Store, owner: &str, now: DateTime<Utc>) -
         .unwrap()
 }
 
-/// An import result committed under `job`'s lease.
+/// An import result committed under `job`'s lease, its platform read begun at `read_at`.
 pub fn commit(
     job: &Job,
     t: TenantId,
     c: ChannelId,
     ext: &str,
+    read_at: DateTime<Utc>,
     result: ImportResult,
 ) -> ImportCommit {
     ImportCommit {
@@ -364,6 +366,7 @@ pub fn commit(
             duration_ms: 1,
             error: None,
         },
+        read_at,
         result,
     }
 }
@@ -391,7 +394,14 @@ async fn import(
     assert_eq!(jobs.len(), 1, "one job per order");
     let out = s
         .apply_imports(
-            vec![commit(&jobs[0], t, c, &ext, fetched(o, ImportPolicy::All))],
+            vec![commit(
+                &jobs[0],
+                t,
+                c,
+                &ext,
+                at,
+                fetched(o, ImportPolicy::All),
+            )],
             at,
         )
         .await
@@ -539,6 +549,54 @@ pub async fn deliveries_coalesce_jobs(s: &impl Store) {
     assert_eq!((counts.pending, counts.running), (1, 2));
 }
 
+/// A run settles the deliveries received before its platform read began, even one
+/// received after the claim's clock reading (it merged into the job before the lease
+/// was taken); one received after the read keeps its own job and stays `received`.
+pub async fn a_run_settles_the_deliveries_received_before_its_read(s: &impl Store) {
+    let (t, c) = setup(s).await;
+    let sec = CDuration::seconds(1);
+    s.accept_deliveries(&[delivery(t, c, "42", t0())])
+        .await
+        .unwrap();
+    s.accept_deliveries(&[delivery(t, c, "42", t0() + sec * 5)])
+        .await
+        .unwrap();
+    let jobs = claim_one(s, "w1", t0() + sec).await;
+    assert_eq!(
+        jobs.len(),
+        1,
+        "the second delivery merged into the first's job"
+    );
+    s.accept_deliveries(&[delivery(t, c, "42", t0() + sec * 10)])
+        .await
+        .unwrap();
+    let o = mapped("42", OrderStatus::Approved, t0());
+    let read = fetched(o, ImportPolicy::All);
+    let batch = vec![commit(&jobs[0], t, c, "42", t0() + sec * 6, read)];
+    s.apply_imports(batch, t0() + sec * 7).await.unwrap();
+    let page = s
+        .deliveries(t, &DeliveryFilter::default(), &page_of(10))
+        .await
+        .unwrap();
+    let mut states: Vec<_> = page
+        .items
+        .iter()
+        .map(|d| (d.received_at - t0(), d.state))
+        .collect();
+    states.sort_by_key(|(at, _)| *at);
+    let (p, r) = (DeliveryState::Processed, DeliveryState::Received);
+    assert_eq!(
+        states,
+        [(CDuration::zero(), p), (sec * 5, p), (sec * 10, r)]
+    );
+    let counts = s.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.running),
+        (1, 0),
+        "the late one's job waits"
+    );
+}
+
 pub async fn order_upsert_is_idempotent(s: &impl Store) {
     let (t, c) = setup(s).await;
     let o = mapped("100", OrderStatus::Approved, t0());
@@ -653,6 +711,7 @@ pub async fn paid_only_skip_then_import(s: &impl Store) {
                 t,
                 c,
                 "77",
+                t0(),
                 fetched(o, ImportPolicy::PaidOnly),
             )],
             t0(),

@@ -36,14 +36,11 @@ pub struct ExistingOrder {
 /// the one of an [`ImportCommit`] (its tenant, channel and external id).
 #[async_trait]
 pub trait ImportTx: Send {
-    /// The start of the job while `lease` still holds it (outer `None`: the lease is
-    /// lost; inner `None`: no start recorded). The job stays.
-    async fn job_started(&mut self, lease: &JobLease)
-        -> StoreResult<Option<Option<DateTime<Utc>>>>;
+    /// Whether `lease` still holds the job (which stays).
+    async fn job_held(&mut self, lease: &JobLease) -> StoreResult<bool>;
 
-    /// Deletes the job while `lease` still holds it, returning its start as
-    /// [`ImportTx::job_started`] does.
-    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>>;
+    /// Deletes the job while `lease` still holds it; whether it did.
+    async fn take_job(&mut self, lease: &JobLease) -> StoreResult<bool>;
 
     /// Retries or fails the leased job per `outcome`.
     async fn finish_job(&mut self, lease: &JobLease, outcome: &JobOutcome) -> StoreResult<()>;
@@ -82,12 +79,12 @@ pub trait ImportTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Marks the order's deliveries still `received` that arrived by `started_at` as
+    /// Marks the order's deliveries still `received` that arrived by `read_at` as
     /// `state` with `message`; how many.
     async fn settle_deliveries(
         &mut self,
         c: &ImportCommit,
-        started_at: DateTime<Utc>,
+        read_at: DateTime<Utc>,
         state: &'static str,
         message: Option<String>,
         now: DateTime<Utc>,
@@ -172,6 +169,7 @@ async fn apply_import<T: ImportTx + ?Sized>(
                 channel_id: c.channel_id,
                 external_id: std::mem::replace(&mut c.external_id, id),
                 call: c.call.clone(),
+                read_at: c.read_at,
                 result: ImportResult::FetchFailed {
                     outcome: JobOutcome::Done,
                 },
@@ -189,16 +187,11 @@ async fn apply_import<T: ImportTx + ?Sized>(
         }
     };
     // The job is done whatever the order turns out to be: removing it proves the lease.
-    // A listed order has no job: it covers every delivery received until now.
-    let started_at = match &c.lease {
-        Some(lease) => {
-            let Some(started_at) = tx.take_job(lease).await? else {
-                return Ok((ImportApplied::LeaseLost, 0));
-            };
-            started_at.unwrap_or(now)
+    if let Some(lease) = &c.lease {
+        if !tx.take_job(lease).await? {
+            return Ok((ImportApplied::LeaseLost, 0));
         }
-        None => now,
-    };
+    }
     note_fetched(notes, &c, now);
     let ex = tx.existing(&c).await?;
     let known = match (&ex.order, ex.skipped) {
@@ -288,11 +281,11 @@ async fn apply_import<T: ImportTx + ?Sized>(
     };
     let note_text = applied.delivery_note();
     let mut settled = tx
-        .settle_deliveries(&c, started_at, "processed", note_text.clone(), now)
+        .settle_deliveries(&c, c.read_at, "processed", note_text.clone(), now)
         .await?;
     if let Some(p) = pointer {
         settled += tx
-            .settle_deliveries(&p, started_at, "processed", note_text, now)
+            .settle_deliveries(&p, p.read_at, "processed", note_text, now)
             .await?;
     }
     Ok((applied, settled))
@@ -343,13 +336,12 @@ async fn apply_failed<T: ImportTx + ?Sized>(
     let Some(lease) = &c.lease else {
         return Ok((ImportApplied::Failed, 0));
     };
-    let Some(started_at) = tx.job_started(lease).await? else {
+    if !tx.job_held(lease).await? {
         return Ok((ImportApplied::LeaseLost, 0));
-    };
+    }
     note_fetched(notes, c, now);
     if let JobOutcome::Failed { error } = outcome {
-        let started_at = started_at.unwrap_or(now);
-        tx.settle_deliveries(c, started_at, "failed", Some(error.clone()), now)
+        tx.settle_deliveries(c, c.read_at, "failed", Some(error.clone()), now)
             .await?;
     }
     tx.finish_job(lease, outcome).await?;

@@ -279,6 +279,12 @@ pub struct ImportCommit {
     pub external_id: String,
     /// The fetch call.
     pub call: CallRecord,
+    /// When the platform read began (for a job, after its lease was taken): the
+    /// order's deliveries received by then are settled by this commit. One received
+    /// later, but committed before the lease, could otherwise stay `received` (its
+    /// own job merged into the one already leased); one committed after the lease
+    /// queued a job of its own.
+    pub read_at: DateTime<Utc>,
     /// What happened.
     pub result: ImportResult,
 }

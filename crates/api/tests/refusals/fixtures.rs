@@ -129,6 +129,7 @@ impl Api {
                 duration_ms: 1,
                 error: None,
             },
+            read_at: now,
             result: ImportResult::Fetched {
                 order: Box::new(order),
                 policy: ImportPolicy::All,

@@ -254,7 +254,7 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(jobs.len(), 1, "{jobs:?}");
         let o = mapped(ext, OrderStatus::Approved, now);
-        let c = commit(&jobs[0], t, c, ext, fetched(o, ImportPolicy::All));
+        let c = commit(&jobs[0], t, c, ext, now, fetched(o, ImportPolicy::All));
         match s.apply_imports(vec![c], now).await.as_deref() {
             Ok([ImportApplied::Created(id)]) => *id,
             other => panic!("{other:?}"),

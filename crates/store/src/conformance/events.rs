@@ -46,9 +46,12 @@ pub async fn order_changes_write_events_in_order(s: &impl Store) {
         mapped("2", OrderStatus::AwaitingPayment, t0()),
         ImportPolicy::PaidOnly,
     );
-    s.apply_imports(vec![commit(&jobs[0], t, c, "2", unpaid)], t0() + min * 3)
-        .await
-        .unwrap();
+    s.apply_imports(
+        vec![commit(&jobs[0], t, c, "2", t0() + min * 3, unpaid)],
+        t0() + min * 3,
+    )
+    .await
+    .unwrap();
 
     let all = read(s, t, 0, &[]).await;
     let expected = [

@@ -96,6 +96,7 @@ pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
         t,
         c,
         "7",
+        t0() + CDuration::seconds(31),
         fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
     );
     assert_eq!(
@@ -112,6 +113,7 @@ pub async fn lease_expiry_and_guarded_completion(s: &impl Store) {
         t,
         c,
         "7",
+        t0() + CDuration::seconds(31),
         fetched(mapped("7", OrderStatus::Approved, t0()), ImportPolicy::All),
     );
     assert!(matches!(
@@ -210,6 +212,7 @@ pub async fn retry_backoff_run_at(s: &impl Store) {
                 t,
                 c,
                 "9",
+                t0(),
                 ImportResult::FetchFailed { outcome: retry },
             )],
             t0(),
@@ -256,6 +259,7 @@ pub async fn retry_backoff_run_at(s: &impl Store) {
                 t,
                 c,
                 "9",
+                t0(),
                 ImportResult::FetchFailed { outcome: fail },
             )],
             t0(),
@@ -377,6 +381,7 @@ pub async fn retries_and_releases_fold_into_a_pending_twin(s: &impl Store) {
         t,
         c,
         "1",
+        t0(),
         ImportResult::FetchFailed { outcome: retry },
     );
     assert_eq!(

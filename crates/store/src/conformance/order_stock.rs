@@ -119,6 +119,7 @@ pub fn polled(t: TenantId, c: ChannelId, o: ponte_core::order::MappedOrder) -> I
             duration_ms: 1,
             error: None,
         },
+        read_at: t0(),
         result: ImportResult::Fetched {
             order: Box::new(o),
             policy: ImportPolicy::All,

@@ -58,6 +58,7 @@ pub async fn old_deliveries_go_in_batches_and_timelines_stay(s: &impl Store) {
                 t,
                 c,
                 "1",
+                at,
                 fetched(order, ImportPolicy::All),
             )],
             at,

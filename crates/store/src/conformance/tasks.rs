@@ -361,6 +361,7 @@ fn listed(t: TenantId, c: ChannelId, o: MappedOrder) -> ImportCommit {
             duration_ms: 5,
             error: None,
         },
+        read_at: t0(),
         result: ImportResult::Fetched {
             order: Box::new(o),
             policy: ImportPolicy::All,

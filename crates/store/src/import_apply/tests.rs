@@ -20,8 +20,8 @@ fn run<F: Future>(f: F) -> F::Output {
 /// A transaction that records what it is asked and answers as configured.
 #[derive(Default)]
 struct Fake {
-    /// The job's start while its lease holds.
-    job: Option<Option<DateTime<Utc>>>,
+    /// Whether the lease holds the job.
+    held: bool,
     stored: ExistingOrder,
     calls: Vec<String>,
     notes: Vec<&'static str>,
@@ -34,13 +34,13 @@ struct Fake {
 
 #[async_trait]
 impl ImportTx for Fake {
-    async fn job_started(&mut self, _: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
-        self.calls.push("job_started".into());
-        Ok(self.job)
+    async fn job_held(&mut self, _: &JobLease) -> StoreResult<bool> {
+        self.calls.push("job_held".into());
+        Ok(self.held)
     }
-    async fn take_job(&mut self, _: &JobLease) -> StoreResult<Option<Option<DateTime<Utc>>>> {
+    async fn take_job(&mut self, _: &JobLease) -> StoreResult<bool> {
         self.calls.push("take_job".into());
-        Ok(self.job)
+        Ok(self.held)
     }
     async fn finish_job(&mut self, _: &JobLease, _: &JobOutcome) -> StoreResult<()> {
         self.calls.push("finish_job".into());
@@ -89,14 +89,14 @@ impl ImportTx for Fake {
     async fn settle_deliveries(
         &mut self,
         c: &ImportCommit,
-        started_at: DateTime<Utc>,
+        read_at: DateTime<Utc>,
         state: &'static str,
         message: Option<String>,
         _: DateTime<Utc>,
     ) -> StoreResult<u64> {
         self.settled.push(c.external_id.clone());
         let message = message.unwrap_or_default();
-        let call = format!("settle {state} {} {message}", started_at.timestamp());
+        let call = format!("settle {state} {} {message}", read_at.timestamp());
         self.calls.push(call.trim_end().to_owned());
         Ok(1)
     }
@@ -159,6 +159,7 @@ fn commit(result: ImportResult) -> ImportCommit {
             duration_ms: 1,
             error: None,
         },
+        read_at: at(90),
         result,
     }
 }
@@ -192,7 +193,7 @@ fn a_lost_lease_writes_nothing() {
 #[test]
 fn a_new_order_replaces_its_skip_record_and_settles_the_run() {
     let mut tx = Fake {
-        job: Some(Some(at(90))),
+        held: true,
         stored: ExistingOrder {
             order: None,
             recorded: None,
@@ -218,7 +219,7 @@ fn a_new_order_replaces_its_skip_record_and_settles_the_run() {
 #[test]
 fn a_changed_status_updates_and_notes_the_change() {
     let mut tx = Fake {
-        job: Some(None),
+        held: true,
         stored: ExistingOrder {
             order: Some((OrderId::new(), data(OrderStatus::Approved, 50))),
             recorded: None,
@@ -228,8 +229,7 @@ fn a_changed_status_updates_and_notes_the_change() {
     };
     let out = apply(&mut tx, vec![fetched(OrderStatus::Invoiced, 60)]);
     assert!(matches!(out[0].applied, ImportApplied::Updated(_)));
-    // Without a recorded start, the run covers every delivery until now.
-    let calls = ["take_job", "update_order invoiced", "settle processed 100"];
+    let calls = ["take_job", "update_order invoiced", "settle processed 90"];
     assert_eq!(tx.calls[..3], calls);
     assert_eq!(tx.notes, ["fetched", "status_changed"]);
     assert_eq!(tx.events, ["order.updated"]);
@@ -238,7 +238,7 @@ fn a_changed_status_updates_and_notes_the_change() {
 #[test]
 fn a_cancellation_is_its_own_event() {
     let mut tx = Fake {
-        job: Some(None),
+        held: true,
         stored: ExistingOrder {
             order: Some((OrderId::new(), data(OrderStatus::Approved, 50))),
             recorded: None,
@@ -254,7 +254,7 @@ fn a_cancellation_is_its_own_event() {
 #[test]
 fn an_unpaid_new_order_is_skipped_and_its_deliveries_say_why() {
     let mut tx = Fake {
-        job: Some(Some(at(90))),
+        held: true,
         ..Fake::default()
     };
     let out = apply(&mut tx, vec![fetched(OrderStatus::AwaitingPayment, 50)]);
@@ -270,7 +270,7 @@ fn an_unpaid_new_order_is_skipped_and_its_deliveries_say_why() {
 #[test]
 fn a_failed_fetch_fails_the_run_s_deliveries_then_the_job() {
     let mut tx = Fake {
-        job: Some(Some(at(90))),
+        held: true,
         ..Fake::default()
     };
     let failed = JobOutcome::Failed {
@@ -280,7 +280,7 @@ fn a_failed_fetch_fails_the_run_s_deliveries_then_the_job() {
     let out = apply(&mut tx, vec![c]);
     assert_eq!(out[0].applied, ImportApplied::Failed);
     assert!(!out[0].announced);
-    let calls = ["job_started", "settle failed 90 gone", "finish_job"];
+    let calls = ["job_held", "settle failed 90 gone", "finish_job"];
     assert_eq!(tx.calls[..3], calls);
     assert_eq!(tx.notes, ["fetched"]);
     assert!(tx.events.is_empty());
@@ -289,7 +289,7 @@ fn a_failed_fetch_fails_the_run_s_deliveries_then_the_job() {
 #[test]
 fn a_retried_fetch_leaves_the_deliveries_waiting() {
     let mut tx = Fake {
-        job: Some(Some(at(90))),
+        held: true,
         ..Fake::default()
     };
     let retry = JobOutcome::Retry {
@@ -302,13 +302,13 @@ fn a_retried_fetch_leaves_the_deliveries_waiting() {
         vec![commit(ImportResult::FetchFailed { outcome: retry })],
     );
     assert_eq!(out[0].applied, ImportApplied::Retrying);
-    assert_eq!(tx.calls, ["job_started", "finish_job", "order_effects 0"]);
+    assert_eq!(tx.calls, ["job_held", "finish_job", "order_effects 0"]);
 }
 
 #[test]
 fn a_job_named_by_a_pointer_stores_the_order_under_its_own_id() {
     let mut tx = Fake {
-        job: Some(Some(at(90))),
+        held: true,
         ..Fake::default()
     };
     let mut c = fetched(OrderStatus::Approved, 50);
