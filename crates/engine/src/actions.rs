@@ -39,12 +39,20 @@ impl Engine {
         action: Action,
         xml: Option<String>,
     ) -> Result<ActionReport, EngineError> {
-        let order = self
-            .store
-            .order(tenant, order_id)
-            .await?
-            .ok_or(EngineError::NotFound(ErrorCode::OrderNotFound))?;
-        let plan = self.send_plan(order.channel_id, action.kind()).await;
+        let channel = match self.order_channels.get(tenant, order_id) {
+            Some(c) => c,
+            None => {
+                let order = self
+                    .store
+                    .order(tenant, order_id)
+                    .await?
+                    .ok_or(EngineError::NotFound(ErrorCode::OrderNotFound))?;
+                self.order_channels
+                    .remember(tenant, order_id, order.channel_id);
+                order.channel_id
+            }
+        };
+        let plan = self.send_plan(channel, action.kind()).await;
         let commit = ActionCommit {
             tenant_id: tenant,
             order_id,

@@ -27,6 +27,7 @@ mod import;
 mod ingest;
 mod mappings;
 mod metrics;
+mod order_channels;
 mod payment_mappings;
 mod people;
 mod poll;
@@ -208,6 +209,7 @@ pub struct Engine {
     /// Wakes the webhook delivery loop (deliveries queued again).
     pub(crate) webhook_wake: Arc<tokio::sync::Notify>,
     pub(crate) tokens: auth::TokenCache,
+    pub(crate) order_channels: order_channels::OrderChannels,
     pub(crate) gate: Arc<gate::WriteGate>,
     pub(crate) actions: action_commit::ActionCommitter,
     pub(crate) figures: figures::Figures,
@@ -269,6 +271,7 @@ impl Engine {
             claim_wake,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             tokens: auth::TokenCache::default(),
+            order_channels: order_channels::OrderChannels::default(),
             gate,
             actions,
             figures,

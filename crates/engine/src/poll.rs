@@ -215,6 +215,10 @@ impl Engine {
         applied: &[ponte_store::PolledApplied],
         counts: &mut RunCounts,
     ) {
+        let imported = applied
+            .iter()
+            .map(|a| (run.tenant_id, ready.id, &a.applied));
+        self.order_channels.remember_imported(imported);
         let mut gaps = 0;
         for a in applied {
             let result = match a.applied {

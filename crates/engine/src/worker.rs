@@ -335,6 +335,10 @@ async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
     .flatten()
     .unzip();
     let leases: Vec<JobLease> = commits.iter().filter_map(|c| c.lease.clone()).collect();
+    let channels: Vec<_> = commits
+        .iter()
+        .map(|c| (c.tenant_id, c.channel_id))
+        .collect();
     engine.gate.background_turn().await;
     match engine
         .store
@@ -344,6 +348,8 @@ async fn run_imports(engine: &Arc<Engine>, jobs: Vec<Job>) {
         Ok(applied) => {
             // Their events may be for webhook endpoints: deliver without waiting for the poll.
             engine.webhook_wake.notify_one();
+            let imported = channels.iter().zip(&applied).map(|((t, c), a)| (*t, *c, a));
+            engine.order_channels.remember_imported(imported);
             let now = engine.clock.now();
             for (a, created_at) in applied.iter().zip(created) {
                 let latency = (now - created_at).to_std().ok().map(|d| d.as_secs_f64());
