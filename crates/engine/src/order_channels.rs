@@ -22,7 +22,9 @@ impl OrderChannels {
 
     /// Remembers the order's channel.
     pub(crate) fn remember(&self, tenant: TenantId, order: OrderId, channel: ChannelId) {
-        self.remember_imported([(tenant, channel, &ImportApplied::Unchanged(order))]);
+        if let Ok(mut map) = self.0.lock() {
+            insert(&mut map, (tenant, order), channel);
+        }
     }
 
     /// Remembers the orders the imports stored, each of its channel.
@@ -34,18 +36,26 @@ impl OrderChannels {
             return;
         };
         for (tenant, channel, applied) in imported {
-            let (ImportApplied::Created(order)
+            if let ImportApplied::Created(order)
             | ImportApplied::Updated(order)
-            | ImportApplied::Unchanged(order)) = applied
-            else {
-                continue;
-            };
-            if map.len() >= CAPACITY {
-                map.clear();
+            | ImportApplied::Unchanged(order) = applied
+            {
+                insert(&mut map, (tenant, *order), channel);
             }
-            map.insert((tenant, *order), channel);
         }
     }
+}
+
+/// Inserts, starting again empty when the map is full.
+fn insert(
+    map: &mut HashMap<(TenantId, OrderId), ChannelId>,
+    key: (TenantId, OrderId),
+    channel: ChannelId,
+) {
+    if map.len() >= CAPACITY {
+        map.clear();
+    }
+    map.insert(key, channel);
 }
 
 #[cfg(test)]
