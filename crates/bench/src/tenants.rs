@@ -162,7 +162,7 @@ pub async fn tenants(a: TenantsArgs) -> anyhow::Result<()> {
             ok: None,
         },
         Row {
-            name: "scheduled runs started in window",
+            name: "scheduled runs due in window",
             value: late.runs.to_string(),
             target: if expected_runs > 0 {
                 format!("~{expected_runs}")

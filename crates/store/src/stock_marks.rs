@@ -65,9 +65,10 @@ pub trait MarksTx: Send {
 /// `tenant_id, channel_id, sku, product_id, variant_id, desired, changed_at, state`):
 /// a target whose listing changed, or every one when `force` (the backend's boolean
 /// parameter or literal) holds, becomes pending with no attempts; a new desired value
-/// becomes pending, or `pushed` again when it is what the channel last took, and
-/// resets the attempts; the same value keeps its state. `t` names the stored row.
-/// Returns each target's tenant, channel and state.
+/// becomes pending and resets the attempts, even when it is the value last recorded as
+/// pushed (a call carrying another value may have reached the platform unrecorded: the
+/// process died during it, or it timed out); the same value keeps its state. `t` names
+/// the stored row. Returns each target's tenant, channel and state.
 pub fn target_upsert(t: &str, force: &str) -> String {
     let same =
         format!("{t}.product_id = excluded.product_id AND {t}.variant_id = excluded.variant_id");
@@ -75,8 +76,7 @@ pub fn target_upsert(t: &str, force: &str) -> String {
         " ON CONFLICT (tenant_id, channel_id, sku) DO UPDATE SET \
          state = CASE WHEN {force} THEN 'pending' \
            WHEN NOT ({same}) THEN 'pending' \
-           WHEN {t}.desired = excluded.desired THEN {t}.state \
-           WHEN {t}.pushed = excluded.desired THEN 'pushed' ELSE 'pending' END, \
+           WHEN {t}.desired = excluded.desired THEN {t}.state ELSE 'pending' END, \
          attempts = CASE WHEN {force} OR {t}.desired <> excluded.desired OR NOT ({same}) THEN 0 ELSE {t}.attempts END, \
          pushed = CASE WHEN {same} THEN {t}.pushed ELSE NULL END, \
          changed_at = CASE WHEN {t}.desired = excluded.desired THEN {t}.changed_at ELSE excluded.changed_at END, \
@@ -108,8 +108,7 @@ pub async fn apply_entries<T: MarksTx + ?Sized>(
 }
 
 /// Recomputes what every stock-showing channel listing these SKUs (or only `channel`)
-/// should show; a changed value becomes pending (or `pushed` again if it is what the
-/// channel last took), `force` makes every one pending. Enqueues the push job of each
+/// should show; a changed value becomes pending, `force` makes every one pending. Enqueues the push job of each
 /// channel left with a pending value. The caller holds the SKUs' locks.
 pub async fn mark_targets<T: MarksTx + ?Sized>(
     tx: &mut T,

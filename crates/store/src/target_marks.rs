@@ -121,9 +121,8 @@ pub async fn mark_channel<F: Feed<T>, T: TargetTx + ?Sized>(
 }
 
 /// Recomputes what every channel of kind `F` listing these SKUs (or only `channel`)
-/// should show. A changed value becomes pending (or `pushed` again when it is what the
-/// channel last took; every one pending with `force`); each channel left with a
-/// pending value gets its push job. The number of targets written.
+/// should show. A changed value becomes pending (every one with `force`); each
+/// channel left with a pending value gets its push job. The number of targets written.
 pub async fn mark<F: Feed<T>, T: TargetTx + ?Sized>(
     tx: &mut T,
     tenant: TenantId,

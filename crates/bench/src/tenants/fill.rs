@@ -97,7 +97,7 @@ pub async fn create(
 pub struct Late {
     /// Lateness of each run seen, seconds, sorted.
     secs: Vec<f64>,
-    /// Runs seen (the latest of each task, fired in the window).
+    /// Runs seen (the latest of each task, due in the window).
     pub runs: usize,
     /// Tasks due more than a minute ago and not started.
     pub overdue: usize,
@@ -120,8 +120,8 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()?.parse().ok()
 }
 
-/// Reads every tenant's tasks: each one's latest scheduled run fired since `since`
-/// (started minus due), and the tasks left overdue.
+/// Reads every tenant's tasks: each one's latest scheduled run due since `since`
+/// (started, or now when not started yet, minus due), and the tasks left overdue.
 pub async fn lateness(
     http: &reqwest::Client,
     bases: &[String],
@@ -153,12 +153,13 @@ pub async fn lateness(
         for t in &items {
             let run = &t["last_run"];
             let due = time(&run["due_at"]);
-            match (due, time(&run["started_at"])) {
-                (Some(due), Some(started)) if run["trigger"] == "schedule" && due >= since => {
-                    late.secs
-                        .push((started - due).num_milliseconds() as f64 / 1000.0);
-                }
-                _ => {}
+            // A run not started yet (its task just came due: with every task of a
+            // quick run on the same short interval, all of them at once) is at least
+            // as late as now.
+            if let Some(due) = due.filter(|d| run["trigger"] == "schedule" && *d >= since) {
+                let started = time(&run["started_at"]).unwrap_or(now);
+                late.secs
+                    .push((started - due).num_milliseconds() as f64 / 1000.0);
             }
             let next = time(&t["next_run_at"]);
             let waiting = run["state"] == "queued"
