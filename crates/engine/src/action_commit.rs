@@ -1,6 +1,7 @@
 //! Group commit for ERP actions: concurrent actions queue up while the previous batch
 //! commits, and the next batch applies all of them in one transaction (on a single
-//! writer, starting the status sends they queue).
+//! writer, starting the status sends they queue, and recording the sends finished
+//! meanwhile: one commit per cycle of actions and sends).
 
 use crate::batch::{next_batch, Item};
 use crate::channels::Cache;
@@ -8,8 +9,8 @@ use crate::direct_sends::DirectSends;
 use crate::gate::WriteGate;
 use crate::EngineError;
 use ponte_core::Clock;
-use ponte_store::claim::StartSends;
-use ponte_store::{ActionApplied, ActionCommit, Store, StoreError};
+use ponte_store::claim::{Claimed, StartSends};
+use ponte_store::{ActionApplied, ActionCommit, SendFinish, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -19,9 +20,16 @@ const MAX_BATCH: usize = 256;
 
 type Reply = Result<ActionApplied, StoreError>;
 
-/// The queue in front of `apply_actions`.
+/// How a batch of finished sends was recorded (see `SendStore::finish_sends`).
+type Finished = Result<Vec<bool>, StoreError>;
+
+/// A batch of finished sends waiting for the next commit.
+type Finishes = Item<Vec<SendFinish>, Finished>;
+
+/// The queue in front of `apply_actions` (and, on a single writer, `finish_sends`).
 pub(crate) struct ActionCommitter {
     tx: mpsc::Sender<Item<ActionCommit, Reply>>,
+    finishes: mpsc::Sender<Finishes>,
 }
 
 /// What the committer shares with the engine.
@@ -43,13 +51,10 @@ impl ActionCommitter {
     /// Starts the committer (one batch at a time: measured, two or three in flight on
     /// PostgreSQL made smaller batches and slower sends).
     pub(crate) fn start(p: CommitterParts) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Item<ActionCommit, Reply>>(MAX_BATCH * 8);
-        tokio::spawn(async move {
-            while let Some(batch) = next_batch(&mut rx, MAX_BATCH).await {
-                commit(&p, batch).await;
-            }
-        });
-        Self { tx }
+        let (tx, rx) = mpsc::channel::<Item<ActionCommit, Reply>>(MAX_BATCH * 8);
+        let (ftx, frx) = mpsc::channel::<Finishes>(MAX_BATCH);
+        tokio::spawn(run(p, rx, frx));
+        Self { tx, finishes: ftx }
     }
 
     /// Applies one action in the next batch; answers once it is durable.
@@ -63,16 +68,103 @@ impl ActionCommitter {
             .map_err(|_| EngineError::ShuttingDown)?
             .map_err(EngineError::Store)
     }
+
+    /// Records how sends ended with the next batch (single-writer stores); answers once
+    /// it is durable.
+    pub(crate) async fn finish(&self, batch: Vec<SendFinish>) -> Result<Vec<bool>, EngineError> {
+        let (otx, orx) = oneshot::channel();
+        self.finishes
+            .send((batch, otx))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        orx.await
+            .map_err(|_| EngineError::ShuttingDown)?
+            .map_err(EngineError::Store)
+    }
 }
 
-/// Applies one batch and answers its callers; hands the sends it started to the
-/// direct-sends loop.
-async fn commit(p: &CommitterParts, batch: Vec<Item<ActionCommit, Reply>>) {
+/// The committer's loop: each commit takes the queued actions and finished sends.
+async fn run(
+    p: CommitterParts,
+    mut actions: mpsc::Receiver<Item<ActionCommit, Reply>>,
+    mut finishes: mpsc::Receiver<Finishes>,
+) {
+    loop {
+        let (batch, done) = tokio::select! {
+            f = finishes.recv() => match f {
+                Some(f) => (queued(&mut actions, MAX_BATCH), with_queued(f, &mut finishes)),
+                None => break,
+            },
+            b = next_batch(&mut actions, MAX_BATCH) => match b {
+                Some(b) => (b, queued(&mut finishes, MAX_BATCH)),
+                None => break,
+            },
+        };
+        if let Some((tx, started)) = commit(&p, batch, done).await {
+            hand_over(&p, tx, started, &mut finishes).await;
+        }
+    }
+}
+
+/// Whatever is queued, up to `max`, without waiting.
+fn queued<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match rx.try_recv() {
+            Ok(item) => out.push(item),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// `first` and the finished sends queued behind it.
+fn with_queued(first: Finishes, rx: &mut mpsc::Receiver<Finishes>) -> Vec<Finishes> {
+    let mut out = vec![first];
+    out.extend(queued(rx, MAX_BATCH));
+    out
+}
+
+/// Hands the sends a batch started to the direct-sends loop. While the loop is full,
+/// the finished sends still get recorded (its running batches wait on them to end),
+/// but no more actions are taken. Dropped when the loop stopped: its leases are given
+/// back.
+async fn hand_over(
+    p: &CommitterParts,
+    tx: mpsc::Sender<Claimed>,
+    started: Claimed,
+    finishes: &mut mpsc::Receiver<Finishes>,
+) {
+    loop {
+        tokio::select! {
+            permit = tx.reserve() => {
+                if let Ok(permit) = permit {
+                    permit.send(started);
+                }
+                return;
+            }
+            Some(f) = finishes.recv() => {
+                commit(p, vec![], with_queued(f, finishes)).await;
+            }
+        }
+    }
+}
+
+/// Records the finished sends and applies the actions in one store call, and answers
+/// their callers; returns the sends the batch started, for the direct-sends loop.
+async fn commit(
+    p: &CommitterParts,
+    batch: Vec<Item<ActionCommit, Reply>>,
+    finishes: Vec<Finishes>,
+) -> Option<(mpsc::Sender<Claimed>, Claimed)> {
     let _turn = p.gate.inbox_turn();
     let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let (lists, finish_replies): (Vec<_>, Vec<_>) = finishes.into_iter().unzip();
+    let sizes: Vec<usize> = lists.iter().map(Vec::len).collect();
+    let finished: Vec<SendFinish> = lists.into_iter().flatten().collect();
     // With the direct-sends loop running (single-writer stores only), the batch starts
     // its sends itself (see `crate::direct_sends`).
-    let runner = p.direct.runner();
+    let runner = p.direct.runner().filter(|_| !commits.is_empty());
     let budgets = match runner {
         Some(_) => p.channels.budgets(),
         None => Default::default(),
@@ -82,11 +174,35 @@ async fn commit(p: &CommitterParts, batch: Vec<Item<ActionCommit, Reply>>) {
         lease: p.lease,
         budgets: &budgets,
     });
-    let done = p
+    let now = p.clock.now();
+    let start = start.as_ref();
+    let (recorded, applied) = match p
         .store
-        .apply_actions_and_start(&commits, p.clock.now(), start.as_ref())
-        .await;
-    match done {
+        .finish_and_apply(&finished, &commits, now, start)
+        .await
+    {
+        Ok((recorded, applied)) => (Ok(recorded), Ok(applied)),
+        Err(e) if finished.is_empty() || commits.is_empty() => (Err(e.clone()), Err(e)),
+        // Apart, so that one side's failure does not fail the other's callers.
+        Err(_) => (
+            p.store.finish_sends(&finished, now).await,
+            p.store.apply_actions_and_start(&commits, now, start).await,
+        ),
+    };
+    match recorded {
+        Ok(recorded) => {
+            let mut recorded = recorded.into_iter();
+            for (r, n) in finish_replies.into_iter().zip(sizes) {
+                let _ = r.send(Ok(recorded.by_ref().take(n).collect()));
+            }
+        }
+        Err(e) => {
+            for r in finish_replies {
+                let _ = r.send(Err(e.clone()));
+            }
+        }
+    }
+    match applied {
         Ok(out) => {
             let queued = (out.applied.iter())
                 .filter(|a| matches!(a, ActionApplied::Applied { send: Some(_), .. }))
@@ -100,15 +216,13 @@ async fn commit(p: &CommitterParts, batch: Vec<Item<ActionCommit, Reply>>) {
             for (r, a) in replies.into_iter().zip(out.applied) {
                 let _ = r.send(Ok(a));
             }
-            if let Some(r) = runner.filter(|_| started > 0) {
-                // Closed only when the loop stopped: its leases are given back.
-                let _ = r.tx.send(out.started).await;
-            }
+            runner.filter(|_| started > 0).map(|r| (r.tx, out.started))
         }
         Err(e) => {
             for r in replies {
                 let _ = r.send(Err(e.clone()));
             }
+            None
         }
     }
 }

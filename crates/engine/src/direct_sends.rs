@@ -1,8 +1,9 @@
 //! The sends an action batch starts itself, on a single-writer store (SQLite): while
 //! the `direct-sends` loop runs, the action committer leases the sends it queues to that
 //! loop's owner and begins them in the batch's own transaction
-//! (`SendStore::apply_actions_and_start`); the loop makes the platform calls and
-//! records how they ended. No claim transaction, and no claim loop woken, for them.
+//! (`SendStore::apply_actions_and_start`); the loop makes the platform calls, and how
+//! they ended is recorded with the committer's next batch (`SendStore::finish_and_apply`).
+//! No claim transaction, and no claim loop woken, for them.
 //! Sends left pending (channel not loaded yet, over budget, order busy) go to the claim
 //! loops as before. With concurrent writers (PostgreSQL) the claims start every send:
 //! there the batch is the serial part, and work moved into it made sends slower.
@@ -14,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// Batches the committer may hand over before it waits for the loop.
-const QUEUE: usize = 16;
+pub(crate) const QUEUE: usize = 16;
 
 /// Where the committer hands started sends: the running loop's owner and queue.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! platform's requirements, call, and record how it ended, for a batch of orders.
 
 use crate::supervise::caught;
-use crate::Engine;
+use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use ponte_channels::{PlatformError, PlatformErrorKind};
@@ -78,8 +78,7 @@ impl Engine {
             }
         }))
         .await;
-        self.gate.background_turn().await;
-        if let Err(e) = self.store.finish_sends(&finishes, self.clock.now()).await {
+        if let Err(e) = self.record_finishes(&finishes).await {
             // The attempts stay `started`: the next run records them as interrupted.
             tracing::error!(error = %e, "recording status sends; the jobs go back to the queue");
             self.give_back(finishes.iter().map(|f| &f.lease), &e.to_string())
@@ -92,6 +91,19 @@ impl Engine {
                 self.spend(&ready, tenant, n).await;
             }
         }
+    }
+
+    /// Records how sends ended: on a single writer with the action committer's next
+    /// batch (one commit for both), else in a transaction of their own, after the
+    /// inbox's turn.
+    async fn record_finishes(&self, finishes: &[SendFinish]) -> Result<(), EngineError> {
+        if self.store.single_writer() {
+            self.actions.finish(finishes.to_vec()).await?;
+        } else {
+            self.gate.background_turn().await;
+            self.store.finish_sends(finishes, self.clock.now()).await?;
+        }
+        Ok(())
     }
 
     /// Returns jobs to the queue at once without using an attempt (storage failed

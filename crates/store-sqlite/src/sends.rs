@@ -168,6 +168,27 @@ pub(crate) async fn delete_jobs(
     Ok(())
 }
 
+/// Applies a batch of actions and their effects on stock inside the caller's
+/// transaction, starting the sends it queues with `start`.
+async fn apply_in(
+    conn: &mut SqliteConnection,
+    batch: &[ActionCommit],
+    now: DateTime<Utc>,
+    start: Option<&StartSends<'_>>,
+) -> StoreResult<ActionsApplied> {
+    let out = crate::sends_apply::apply_actions(&mut *conn, batch, now, start).await?;
+    let touched: Vec<_> = out
+        .applied
+        .iter()
+        .filter_map(|a| match a {
+            ActionApplied::Applied { order, .. } => Some((order.tenant_id, order.id)),
+            _ => None,
+        })
+        .collect();
+    crate::stock_orders::apply_order_effects(conn, &touched, now).await?;
+    Ok(out)
+}
+
 #[async_trait]
 impl SendStore for SqliteStore {
     async fn apply_actions_and_start(
@@ -180,18 +201,34 @@ impl SendStore for SqliteStore {
             return Ok(ActionsApplied::default());
         }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let out = crate::sends_apply::apply_actions(&mut tx, batch, now, start).await?;
-        let touched: Vec<_> = out
-            .applied
-            .iter()
-            .filter_map(|a| match a {
-                ActionApplied::Applied { order, .. } => Some((order.tenant_id, order.id)),
-                _ => None,
-            })
-            .collect();
-        crate::stock_orders::apply_order_effects(&mut tx, &touched, now).await?;
+        let out = apply_in(&mut tx, batch, now, start).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
+    }
+
+    async fn finish_and_apply(
+        &self,
+        finishes: &[SendFinish],
+        batch: &[ActionCommit],
+        now: DateTime<Utc>,
+        start: Option<&StartSends<'_>>,
+    ) -> StoreResult<(Vec<bool>, ActionsApplied)> {
+        if finishes.is_empty() && batch.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let finished = if finishes.is_empty() {
+            vec![]
+        } else {
+            crate::sends_finish::finish_sends(&mut tx, finishes, now).await?
+        };
+        let applied = if batch.is_empty() {
+            ActionsApplied::default()
+        } else {
+            apply_in(&mut tx, batch, now, start).await?
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok((finished, applied))
     }
 
     async fn claim_work(

@@ -702,6 +702,22 @@ pub trait SendStore: Send + Sync {
         start: Option<&crate::claim::StartSends<'_>>,
     ) -> StoreResult<ActionsApplied>;
 
+    /// Records how sends ended ([`SendStore::finish_sends`]), then applies a batch of
+    /// actions ([`SendStore::apply_actions_and_start`]). A single-writer store does both
+    /// in one transaction: one commit where there were two, for the action committer
+    /// that takes the finished sends with the next batch.
+    async fn finish_and_apply(
+        &self,
+        finishes: &[SendFinish],
+        batch: &[ActionCommit],
+        now: DateTime<Utc>,
+        start: Option<&crate::claim::StartSends<'_>>,
+    ) -> StoreResult<(Vec<bool>, ActionsApplied)> {
+        let finished = self.finish_sends(finishes, now).await?;
+        let applied = self.apply_actions_and_start(batch, now, start).await?;
+        Ok((finished, applied))
+    }
+
     /// Begins claimed send jobs, in one transaction. For each job (lease checked): if
     /// another job of the same order is running (this one was enqueued meanwhile), this
     /// one is finished (`Idle`): the running one takes the new send when it finishes

@@ -51,6 +51,8 @@ struct Fake {
     limit: RateLimit,
     answers: Mutex<VecDeque<Option<PlatformErrorKind>>>,
     sent: Mutex<Vec<(String, ActionKind)>>,
+    /// Sends wait while the test holds it.
+    hold: tokio::sync::RwLock<()>,
 }
 
 impl Fake {
@@ -125,6 +127,7 @@ impl Connector for Fake {
         Ok(())
     }
     async fn send(&self, external_id: &str, action: &Action, _: Option<&str>) -> SendReport {
+        drop(self.hold.read().await);
         let sent = (external_id.to_owned(), action.kind());
         self.sent
             .lock()
@@ -199,6 +202,7 @@ async fn harness(limit: RateLimit) -> Harness {
         limit,
         answers: Mutex::default(),
         sent: Mutex::default(),
+        hold: tokio::sync::RwLock::default(),
     });
     let Some(e) = Arc::get_mut(&mut engine) else {
         panic!("the engine is shared before the workers start")
@@ -412,4 +416,5 @@ async fn a_permanent_error_fails_the_send_at_once() {
 }
 
 mod budget;
+mod direct;
 mod ordering;

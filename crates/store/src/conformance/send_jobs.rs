@@ -465,18 +465,37 @@ pub async fn an_action_batch_starts_its_sends(s: &impl Store) {
     }
     // The deferred one waits a token's time; the other channel's is due for a claim.
     assert_eq!(queue(s).await, (2, 2, Some(secs(1))));
+    // A finished send is recorded with the next batch, in one call; without an owner,
+    // the batch starts nothing.
     let (lease, b) = &got.sends[0];
-    let done = s
-        .finish_sends(&[finish(lease, b, SendOutcome::Succeeded)], secs(2))
+    let o = paid(s, t, c, "5").await;
+    let succeeded = [finish(lease, b, SendOutcome::Succeeded)];
+    let (done, plain) = s
+        .finish_and_apply(&succeeded, &[act(t, o, separation(), true)], secs(2), None)
         .await
         .unwrap();
     assert_eq!(done, [true], "the lease holds");
     assert_eq!(send(s, t, b.id).await.state, SendState::Succeeded);
-    // Without an owner, nothing is started.
-    let o = paid(s, t, c, "5").await;
-    let plain = s
-        .apply_actions_and_start(&[act(t, o, separation(), true)], secs(3), None)
+    assert!(matches!(
+        plain.applied[..],
+        [ActionApplied::Applied { send: Some(_), .. }]
+    ));
+    assert!(plain.started.sends.is_empty() && plain.started.deferred == 0);
+    // Finished sends alone, and a lease lost meanwhile.
+    let (lease, b) = &got.sends[1];
+    let stale = JobLease {
+        owner: "gone".into(),
+        ..lease.clone()
+    };
+    let finishes = [
+        finish(lease, b, SendOutcome::Succeeded),
+        finish(&stale, b, SendOutcome::Succeeded),
+    ];
+    let (done, none) = s
+        .finish_and_apply(&finishes, &[], secs(3), None)
         .await
         .unwrap();
-    assert!(plain.started.sends.is_empty() && plain.started.deferred == 0);
+    assert_eq!(done, [true, false]);
+    assert!(none.applied.is_empty());
+    assert_eq!(send(s, t, b.id).await.state, SendState::Succeeded);
 }
