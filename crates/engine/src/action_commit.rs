@@ -3,7 +3,7 @@
 //! writer, starting the status sends they queue, and recording the sends finished
 //! meanwhile: one commit per cycle of actions and sends).
 
-use crate::batch::{next_batch, Item};
+use crate::batch::{ask, next_batch, Item};
 use crate::channels::Cache;
 use crate::direct_sends::DirectSends;
 use crate::gate::WriteGate;
@@ -13,7 +13,7 @@ use ponte_store::claim::{Claimed, StartSends};
 use ponte_store::{ActionApplied, ActionCommit, SendFinish, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
 /// Most actions applied in one transaction.
 const MAX_BATCH: usize = 256;
@@ -59,27 +59,13 @@ impl ActionCommitter {
 
     /// Applies one action in the next batch; answers once it is durable.
     pub(crate) async fn apply(&self, c: ActionCommit) -> Result<ActionApplied, EngineError> {
-        let (otx, orx) = oneshot::channel();
-        self.tx
-            .send((c, otx))
-            .await
-            .map_err(|_| EngineError::ShuttingDown)?;
-        orx.await
-            .map_err(|_| EngineError::ShuttingDown)?
-            .map_err(EngineError::Store)
+        ask(&self.tx, c).await
     }
 
     /// Records how sends ended with the next batch (single-writer stores); answers once
     /// it is durable.
     pub(crate) async fn finish(&self, batch: Vec<SendFinish>) -> Result<Vec<bool>, EngineError> {
-        let (otx, orx) = oneshot::channel();
-        self.finishes
-            .send((batch, otx))
-            .await
-            .map_err(|_| EngineError::ShuttingDown)?;
-        orx.await
-            .map_err(|_| EngineError::ShuttingDown)?
-            .map_err(EngineError::Store)
+        ask(&self.finishes, batch).await
     }
 }
 

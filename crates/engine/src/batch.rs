@@ -1,10 +1,26 @@
 //! Group commit: requests queue up while the previous batch commits, and the next
 //! batch takes all of them in one transaction.
 
+use crate::EngineError;
+use ponte_store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 
 /// One queued item and where to send its result.
-pub(crate) type Item<T, R = Result<(), ponte_store::StoreError>> = (T, oneshot::Sender<R>);
+pub(crate) type Item<T, R = Result<(), StoreError>> = (T, oneshot::Sender<R>);
+
+/// Queues `item` for a committer and waits for its answer.
+pub(crate) async fn ask<T, R>(
+    tx: &mpsc::Sender<Item<T, Result<R, StoreError>>>,
+    item: T,
+) -> Result<R, EngineError> {
+    let (otx, orx) = oneshot::channel();
+    tx.send((item, otx))
+        .await
+        .map_err(|_| EngineError::ShuttingDown)?;
+    orx.await
+        .map_err(|_| EngineError::ShuttingDown)?
+        .map_err(EngineError::Store)
+}
 
 /// Takes the next batch: waits for one item, then takes whatever else is queued,
 /// up to `max`. `None` when the queue is closed and empty.

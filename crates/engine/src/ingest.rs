@@ -9,7 +9,7 @@ use ponte_channels::WebhookAction;
 use ponte_core::{ChannelId, DeliveryId};
 use ponte_store::{import_job_key, DeliveryState, NewDelivery, NewJob, Store};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Mutex, Notify};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 /// Most deliveries committed in one transaction.
 const MAX_BATCH: usize = 1000;
@@ -74,13 +74,7 @@ impl Ingest {
             .await
             .clone()
             .ok_or(EngineError::ShuttingDown)?;
-        let (otx, orx) = oneshot::channel();
-        tx.send((d, otx))
-            .await
-            .map_err(|_| EngineError::ShuttingDown)?;
-        orx.await
-            .map_err(|_| EngineError::ShuttingDown)?
-            .map_err(EngineError::Store)
+        crate::batch::ask(&tx, d).await
     }
 
     /// Stops taking deliveries and waits for the queued ones to commit.
