@@ -1,9 +1,10 @@
 //! Group commit for ERP actions: concurrent actions queue up while the previous batch
-//! commits, and the next batch applies all of them in one transaction (on a single
-//! writer, starting the status sends they queue, and recording the sends finished
-//! meanwhile: one commit per cycle of actions and sends).
+//! commits, and the next batch applies all of them in one transaction; under load it
+//! waits a moment for the callers just answered (see [`LOADED`]). On a single writer
+//! the batch also starts the status sends it queues and records the sends finished
+//! meanwhile: one commit per cycle of actions and sends.
 
-use crate::batch::{ask, next_batch, Item};
+use crate::batch::{ask, next_batch, top_up, Item};
 use crate::channels::Cache;
 use crate::direct_sends::DirectSends;
 use crate::gate::WriteGate;
@@ -17,6 +18,14 @@ use tokio::sync::{mpsc, Notify};
 
 /// Most actions applied in one transaction.
 const MAX_BATCH: usize = 256;
+
+/// A batch at least this big means callers are queueing: the next one waits (at most
+/// [`LINGER`]) for half as many, not to commit the first one or two to come back alone.
+const LOADED: usize = 16;
+
+/// Longest a batch waits for more actions after its first (only under load: a lone
+/// action on an idle queue commits at once).
+const LINGER: Duration = Duration::from_millis(2);
 
 type Reply = Result<ActionApplied, StoreError>;
 
@@ -75,17 +84,23 @@ async fn run(
     mut actions: mpsc::Receiver<Item<ActionCommit, Reply>>,
     mut finishes: mpsc::Receiver<Finishes>,
 ) {
+    let mut last = 0;
     loop {
+        let want = if last >= LOADED { last / 2 } else { 1 };
         let (batch, done) = tokio::select! {
             f = finishes.recv() => match f {
                 Some(f) => (queued(&mut actions, MAX_BATCH), with_queued(f, &mut finishes)),
                 None => break,
             },
             b = next_batch(&mut actions, MAX_BATCH) => match b {
-                Some(b) => (b, queued(&mut finishes, MAX_BATCH)),
+                Some(mut b) => {
+                    top_up(&mut actions, &mut b, MAX_BATCH, want, LINGER).await;
+                    (b, queued(&mut finishes, MAX_BATCH))
+                }
                 None => break,
             },
         };
+        last = batch.len();
         if let Some((tx, started)) = commit(&p, batch, done).await {
             hand_over(&p, tx, started, &mut finishes).await;
         }

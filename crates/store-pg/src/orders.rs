@@ -23,6 +23,11 @@ use uuid::Uuid;
 pub(crate) const COLUMNS: &str =
     "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
+/// [`COLUMNS`] but the platform payload: writers that never change it (ERP actions)
+/// select these and `'null'::jsonb AS raw`, not to read it back out of line.
+pub(crate) const COLUMNS_BUT_RAW: &str =
+    "tenant_id, id, channel_id, data, fulfilment, created_at, updated_at";
+
 /// Decodes an order row selected with [`COLUMNS`].
 pub(crate) fn decode(r: &PgRow) -> StoreResult<StoredOrder> {
     in_table("orders", || {

@@ -10,7 +10,7 @@ use crate::claim::Claim;
 use crate::codec::col;
 use crate::db_err;
 use crate::jobs::insert_jobs;
-use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
+use crate::orders::{decode as decode_order, COLUMNS_BUT_RAW};
 use crate::sends::{lock_keys, order_keys, to_db, to_json};
 use crate::timeline::write_notes;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -112,7 +112,7 @@ async fn read_orders(
     ids: &[Uuid],
 ) -> StoreResult<ActionTargets> {
     let rows = sqlx::query(&format!(
-        "SELECT {ORDER_COLUMNS}, external_id, \
+        "SELECT {COLUMNS_BUT_RAW}, 'null'::jsonb AS raw, external_id, \
            (SELECT COALESCE(MAX(s.seq), 0) FROM status_sends s \
             WHERE s.tenant_id = o.tenant_id AND s.order_id = o.id) AS last_seq, \
            EXISTS (SELECT 1 FROM status_sends s WHERE s.tenant_id = o.tenant_id \

@@ -22,6 +22,11 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 pub(crate) const COLUMNS: &str =
     "tenant_id, id, channel_id, data, raw, fulfilment, created_at, updated_at";
 
+/// [`COLUMNS`] but the platform payload: writers that never change it (ERP actions)
+/// select these and `'null' AS raw`, not to read it back.
+pub(crate) const COLUMNS_BUT_RAW: &str =
+    "tenant_id, id, channel_id, data, fulfilment, created_at, updated_at";
+
 pub(crate) fn decode(r: &SqliteRow) -> StoreResult<StoredOrder> {
     in_table("orders", || {
         Ok(StoredOrder {

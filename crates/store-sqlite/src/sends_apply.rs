@@ -6,7 +6,7 @@ use crate::claim::Claim;
 use crate::codec::{col, id, pow2_chunks, qualified, to_json, ts};
 use crate::db_err;
 use crate::jobs::insert_jobs;
-use crate::orders::{decode as decode_order, COLUMNS as ORDER_COLUMNS};
+use crate::orders::{decode as decode_order, COLUMNS_BUT_RAW};
 use crate::sends::{json_rows, SEND_COLUMNS};
 use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
@@ -18,12 +18,13 @@ use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 
-/// The batch's orders (`?1`: a JSON array of `[tenant, order]`).
+/// The batch's orders (`?1`: a JSON array of `[tenant, order]`), without their platform
+/// payload (see `ActionApplied`).
 fn orders_sql() -> String {
     format!(
-        "SELECT {}, o.external_id FROM json_each(?1) v \
+        "SELECT {}, 'null' AS raw, o.external_id FROM json_each(?1) v \
          JOIN orders o ON o.tenant_id = v.value->>0 AND o.id = v.value->>1",
-        qualified(ORDER_COLUMNS, "o")
+        qualified(COLUMNS_BUT_RAW, "o")
     )
 }
 

@@ -59,6 +59,12 @@ pub async fn an_action_writes_the_order_document_send_and_job(s: &impl Store) {
     // listed and swept by.
     let stored = s.order(t, o).await.unwrap().unwrap();
     assert_eq!(stored.data.status, OrderStatus::Invoiced);
+    assert_eq!(
+        order.raw.get(),
+        "null",
+        "an action does not read the payload back"
+    );
+    assert_ne!(stored.raw.get(), "null", "nor does it change it");
     assert!(stored.fulfilment.invoice.is_some());
     let by_status = OrderFilter {
         status: Some(OrderStatus::Invoiced),
