@@ -3,6 +3,10 @@
 //! load, checks the results are right, prints a table and writes
 //! `bench-results/<scenario>.json`.
 
+/// The allocator `ponte` uses (this binary runs ponte for the scenarios).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod americanas;
 mod console;
 mod events;

@@ -8,7 +8,7 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{ChannelId, TenantId};
-use ponte_store::claim::{claim_work, Budget, ClaimRequest, ClaimTx, Claimed};
+use ponte_store::claim::{claim_work, Budget, ClaimRequest, ClaimTx, Claimed, StartSends};
 use ponte_store::{Job, JobLease, JobOutcome, SendBegin, SendJob, StoreResult};
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -25,9 +25,10 @@ impl ClaimTx for Claim<'_> {
     async fn claim_keys(
         &mut self,
         keys: &[(TenantId, &str)],
-        req: &ClaimRequest<'_>,
+        start: &StartSends<'_>,
+        now: DateTime<Utc>,
     ) -> StoreResult<Vec<Job>> {
-        claim_keys_in(self.0, keys, req).await
+        claim_keys_in(self.0, keys, start, now).await
     }
 
     async fn update_bucket(

@@ -5,7 +5,7 @@ use crate::{db_err, PgStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
-use ponte_store::claim::ClaimRequest;
+use ponte_store::claim::{ClaimRequest, StartSends};
 use ponte_store::job_outcome::{finish_leased, JobUpdate, KeptState, LeasedJob};
 use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
@@ -157,7 +157,8 @@ pub(crate) async fn claim_in(
 pub(crate) async fn claim_keys_in(
     conn: &mut PgConnection,
     keys: &[(TenantId, &str)],
-    req: &ClaimRequest<'_>,
+    start: &StartSends<'_>,
+    now: DateTime<Utc>,
 ) -> StoreResult<Vec<Job>> {
     let rows = sqlx::query(
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, started_at = $3 \
@@ -168,15 +169,15 @@ pub(crate) async fn claim_keys_in(
            FOR UPDATE OF j SKIP LOCKED) \
          RETURNING tenant_id, id, kind, payload, attempts, created_at",
     )
-    .bind(req.owner)
-    .bind(ponte_core::wait::after(req.now, req.lease))
-    .bind(req.now)
+    .bind(start.owner)
+    .bind(ponte_core::wait::after(now, start.lease))
+    .bind(now)
     .bind(keys.iter().map(|k| k.0 .0).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    claimed(&rows, req.owner)
+    claimed(&rows, start.owner)
 }
 
 /// Jobs a claim's `RETURNING` gave, leased to `owner`.

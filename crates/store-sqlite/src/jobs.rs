@@ -4,7 +4,7 @@ use crate::{db_err, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ponte_core::{JobId, TenantId};
-use ponte_store::claim::ClaimRequest;
+use ponte_store::claim::{ClaimRequest, StartSends};
 use ponte_store::job_outcome::{finish_leased, JobUpdate, LeasedJob};
 use ponte_store::job_queue::coalesce_jobs;
 use ponte_store::lease_release::Leases;
@@ -121,7 +121,8 @@ pub(crate) async fn claim_in(
 pub(crate) async fn claim_keys_in(
     conn: &mut SqliteConnection,
     keys: &[(TenantId, &str)],
-    req: &ClaimRequest<'_>,
+    start: &StartSends<'_>,
+    now: DateTime<Utc>,
 ) -> StoreResult<Vec<Job>> {
     let keys = crate::sends::json_rows(
         keys.iter()
@@ -136,14 +137,14 @@ pub(crate) async fn claim_keys_in(
            WHERE j.run_at <= ?3) \
          RETURNING tenant_id, id, kind, payload, attempts, created_at",
     )
-    .bind(req.owner)
-    .bind(ts(ponte_core::wait::after(req.now, req.lease)))
-    .bind(ts(req.now))
+    .bind(start.owner)
+    .bind(ts(ponte_core::wait::after(now, start.lease)))
+    .bind(ts(now))
     .bind(keys)
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    claimed(&rows, req.owner)
+    claimed(&rows, start.owner)
 }
 
 /// Jobs a claim's `RETURNING` gave, leased to `owner`.

@@ -105,12 +105,13 @@ pub trait ClaimTx: Send {
     /// Leases due jobs (see `JobStore::claim_jobs`).
     async fn claim(&mut self, req: &ClaimRequest<'_>) -> StoreResult<Vec<Job>>;
 
-    /// Leases the due pending jobs with these unique keys, skipping any another
-    /// transaction holds (`req.kinds` and `req.limit` do not apply).
+    /// Leases the due pending jobs with these unique keys to `start.owner` for
+    /// `start.lease`, skipping any another transaction holds.
     async fn claim_keys(
         &mut self,
         keys: &[(TenantId, &str)],
-        req: &ClaimRequest<'_>,
+        start: &StartSends<'_>,
+        now: DateTime<Utc>,
     ) -> StoreResult<Vec<Job>>;
 
     /// Updates bucket `key` (see `RateLimitStore::update_bucket`): the state it started from.
@@ -167,14 +168,7 @@ pub async fn start_queued<T: ClaimTx>(
     if keys.is_empty() {
         return Ok(Claimed::default());
     }
-    let req = ClaimRequest {
-        owner: start.owner,
-        kinds: &[SEND_JOB_KIND],
-        limit: u32::try_from(keys.len()).unwrap_or(u32::MAX),
-        now,
-        lease: start.lease,
-    };
-    let leased = tx.claim_keys(&keys, &req).await?;
+    let leased = tx.claim_keys(&keys, start, now).await?;
     start_claimed(tx, leased, now, start.budgets).await
 }
 
