@@ -4,7 +4,7 @@
 //! the batch also starts the status sends it queues and records the sends finished
 //! meanwhile: one commit per cycle of actions and sends.
 
-use crate::batch::{ask, next_batch, top_up, Item};
+use crate::batch::{ask, next_batch, queued, top_up, Item};
 use crate::channels::Cache;
 use crate::direct_sends::DirectSends;
 use crate::gate::WriteGate;
@@ -105,18 +105,6 @@ async fn run(
             hand_over(&p, tx, started, &mut finishes).await;
         }
     }
-}
-
-/// Whatever is queued, up to `max`, without waiting.
-fn queued<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Vec<T> {
-    let mut out = Vec::new();
-    while out.len() < max {
-        match rx.try_recv() {
-            Ok(item) => out.push(item),
-            Err(_) => break,
-        }
-    }
-    out
 }
 
 /// `first` and the finished sends queued behind it.

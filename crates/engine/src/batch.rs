@@ -31,15 +31,21 @@ pub(crate) async fn next_batch<T, R>(
     max: usize,
 ) -> Option<Vec<Item<T, R>>> {
     let first = rx.recv().await?;
-    let mut batch = Vec::with_capacity(max.min(256));
-    batch.push(first);
-    while batch.len() < max {
+    let mut batch = vec![first];
+    batch.extend(queued(rx, max.saturating_sub(1)));
+    Some(batch)
+}
+
+/// Whatever is queued, up to `max`, without waiting.
+pub(crate) fn queued<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    while out.len() < max {
         match rx.try_recv() {
-            Ok(item) => batch.push(item),
+            Ok(item) => out.push(item),
             Err(_) => break,
         }
     }
-    Some(batch)
+    out
 }
 
 /// Adds to a batch [`next_batch`] took: waits up to `linger` for `want` items in all,
@@ -60,12 +66,7 @@ pub(crate) async fn top_up<T, R>(
             Ok(None) | Err(_) => break,
         }
     }
-    while batch.len() < max {
-        match rx.try_recv() {
-            Ok(item) => batch.push(item),
-            Err(_) => break,
-        }
-    }
+    batch.extend(queued(rx, max.saturating_sub(batch.len())));
 }
 
 #[cfg(test)]

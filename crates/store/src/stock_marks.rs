@@ -108,8 +108,9 @@ pub async fn apply_entries<T: MarksTx + ?Sized>(
 }
 
 /// Recomputes what every stock-showing channel listing these SKUs (or only `channel`)
-/// should show; a changed value becomes pending, `force` makes every one pending. Enqueues the push job of each
-/// channel left with a pending value. The caller holds the SKUs' locks.
+/// should show; a changed value becomes pending, `force` makes every one pending.
+/// Enqueues the push job of each channel left with a pending value. The caller holds
+/// the SKUs' locks.
 pub async fn mark_targets<T: MarksTx + ?Sized>(
     tx: &mut T,
     skus: &BTreeSet<SkuKey>,
