@@ -89,7 +89,15 @@ async fn run(
         let want = if last >= LOADED { last / 2 } else { 1 };
         let (batch, done) = tokio::select! {
             f = finishes.recv() => match f {
-                Some(f) => (queued(&mut actions, MAX_BATCH), with_queued(f, &mut finishes)),
+                Some(f) => {
+                    let mut b = queued(&mut actions, MAX_BATCH);
+                    if last >= LOADED {
+                        // The callers the last batch answered are on their way back:
+                        // their actions and these sends in one commit, not two.
+                        top_up(&mut actions, &mut b, MAX_BATCH, want, LINGER).await;
+                    }
+                    (b, with_queued(f, &mut finishes))
+                }
                 None => break,
             },
             b = next_batch(&mut actions, MAX_BATCH) => match b {
