@@ -132,7 +132,9 @@ pub(crate) struct ChannelDataView {
     #[schema(value_type = Object)]
     should_show: serde_json::Value,
     changed_at: DateTime<Utc>,
-    /// What it last took.
+    /// What it last took, when known: null from the moment a push call takes the
+    /// SKU until that call's success is recorded (after a failure or a crash the next
+    /// call sends every field).
     #[schema(value_type = Option<Object>)]
     last_pushed: Option<serde_json::Value>,
     pushed_at: Option<DateTime<Utc>>,

@@ -131,13 +131,23 @@ where
         _ => return Ok(None),
     };
     let (columns, t) = (target_columns::<T>(), kind.targets);
-    let q = format!(
+    let pending = format!(
         "SELECT {columns} FROM {t} \
          WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' \
          AND product_id IN (SELECT DISTINCT product_id FROM {t} \
-           WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' ORDER BY product_id LIMIT $3) \
-         ORDER BY product_id, sku"
+           WHERE tenant_id = $1 AND channel_id = $2 AND state = 'pending' ORDER BY product_id LIMIT $3)"
     );
+    // The targets as they were (one snapshot), and forgotten in the same statement.
+    let q = if kind.claim_forgets_pushed {
+        format!(
+            "WITH c AS ({pending}), \
+             f AS (UPDATE {t} x SET pushed = NULL FROM c \
+                   WHERE x.tenant_id = $1 AND x.channel_id = $2 AND x.sku = c.sku) \
+             SELECT * FROM c ORDER BY product_id, sku"
+        )
+    } else {
+        format!("{pending} ORDER BY product_id, sku")
+    };
     let q = sqlx::query(&q)
         .bind(tenant)
         .bind(channel.0)

@@ -135,14 +135,24 @@ where
         return Ok(None);
     }
     let (columns, t) = (target_columns::<T>(), kind.targets);
-    let q = format!(
-        "SELECT {columns} FROM {t} WHERE channel_id = ?1 AND state = 'pending' \
+    let cond = format!(
+        "channel_id = ?1 AND state = 'pending' \
          AND product_id IN (SELECT DISTINCT product_id FROM {t} \
-           WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2) \
-         ORDER BY product_id, sku"
+           WHERE channel_id = ?1 AND state = 'pending' ORDER BY product_id LIMIT ?2)"
     );
+    let q = format!("SELECT {columns} FROM {t} WHERE {cond} ORDER BY product_id, sku");
     let q = sqlx::query(&q).bind(channel.to_string()).bind(i64::from(n));
-    fetch(q, &mut *conn, decode_target::<T>).await.map(Some)
+    let targets = fetch(q, &mut *conn, decode_target::<T>).await?;
+    if kind.claim_forgets_pushed && !targets.is_empty() {
+        // The same rows: this connection is the only writer.
+        sqlx::query(&format!("UPDATE {t} SET pushed = NULL WHERE {cond}"))
+            .bind(channel.to_string())
+            .bind(i64::from(n))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(Some(targets))
 }
 
 /// Stores a push call of `kind`, the SKUs it sent and its effect on their targets of

@@ -67,7 +67,8 @@ pub struct CatalogTarget {
     pub desired: CatalogValue,
     /// When `desired` last changed.
     pub changed_at: DateTime<Utc>,
-    /// What the channel last took.
+    /// What the channel last took, when known: a claim forgets it until its call's
+    /// success records it again (see `PushKind::claim_forgets_pushed`).
     pub pushed: Option<CatalogValue>,
     /// When.
     pub pushed_at: Option<DateTime<Utc>>,

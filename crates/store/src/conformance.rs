@@ -118,7 +118,8 @@ macro_rules! conformance_tests {
                 $fresh,
                 [catalog],
                 writes_are_all_or_nothing_and_mark_only_carrying_channels,
-                pushes_claim_whole_products_and_settle_targets
+                pushes_claim_whole_products_and_settle_targets,
+                a_call_never_recorded_makes_the_next_send_every_field
             );
         }
         mod order_stock {

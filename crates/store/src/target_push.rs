@@ -33,6 +33,12 @@ pub struct PushKind {
     pub call_skus: &'static str,
     /// Whether a call stamps `attempted_at` on the targets it carried.
     pub stamps_attempts: bool,
+    /// Whether a claim forgets what the channel last took of the targets it hands out
+    /// (`pushed`, until a call's success records it again). A kind whose calls send
+    /// only what changed since then needs it: after a call whose outcome was never
+    /// recorded (a crash, a timeout), the channel may show anything, and the next call
+    /// must send every field.
+    pub claim_forgets_pushed: bool,
 }
 
 impl PushKind {
@@ -45,6 +51,7 @@ impl PushKind {
         calls: "stock_pushes",
         call_skus: "stock_push_skus",
         stamps_attempts: false,
+        claim_forgets_pushed: false,
     };
     /// Prices (markup applied).
     pub const PRICES: Self = Self {
@@ -55,6 +62,7 @@ impl PushKind {
         calls: "price_pushes",
         call_skus: "price_push_skus",
         stamps_attempts: true,
+        claim_forgets_pushed: false,
     };
     /// Product data (the fields a channel carries).
     pub const CATALOG: Self = Self {
@@ -65,6 +73,7 @@ impl PushKind {
         calls: "catalog_pushes",
         call_skus: "catalog_push_skus",
         stamps_attempts: true,
+        claim_forgets_pushed: true,
     };
 
     /// The push job of a channel, due now.

@@ -1,5 +1,6 @@
 //! Product data: bulk writes all or nothing, off by default, channel targets with
-//! only the channel's fields, push jobs, claims of whole products, recorded pushes.
+//! only the channel's fields, push jobs, claims of whole products, recorded pushes,
+//! and what a claim forgets until its call is recorded.
 
 use super::stock::stocked;
 use super::{page_of, t0};
@@ -194,4 +195,68 @@ pub async fn pushes_claim_whole_products_and_settle_targets(s: &impl Store) {
         .await
         .unwrap();
     assert_eq!(all.items.len(), 2);
+}
+
+/// A claim hands out what the channel last took (the engine sends only what differs)
+/// and forgets it until the call's success records it again: after a call whose
+/// outcome never got recorded (a crash), a value changed back is sent in full.
+pub async fn a_call_never_recorded_makes_the_next_send_every_field(s: &impl Store) {
+    let (t, c) = stocked(s).await;
+    s.write_product_data(t, &rows(&[("S1", data("A", 1))]), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    s.set_channel_catalog(t, c, &[CatalogField::Name], t0())
+        .await
+        .unwrap();
+    let jobs = jobs_of(s, t0()).await;
+    let lease = JobLease {
+        job_id: jobs[0].id,
+        owner: "w".into(),
+    };
+    let claim_s1 = || async {
+        let claimed = s.claim_catalog_targets(&lease, c, 10).await.unwrap();
+        let mut claimed = claimed.unwrap();
+        claimed.retain(|x| x.sku == "S1");
+        claimed.remove(0)
+    };
+    let stored_s1 = || async {
+        s.sku_catalog(t, "S1")
+            .await
+            .unwrap()
+            .unwrap()
+            .channels
+            .remove(0)
+    };
+    let first = claim_s1().await;
+    assert_eq!(first.pushed, None);
+    let took_a = first.desired.clone();
+    let at = t0() + CDuration::seconds(1);
+    let record = CatalogPushRecord {
+        channel_id: c,
+        items: vec![("S1".into(), first.variant_id.clone(), took_a.clone())],
+        request: "PUT /products/10".into(),
+        http_status: Some(200),
+        duration_ms: 2,
+        outcome: PushOutcome::Succeeded,
+    };
+    s.record_catalog_pushes(t, &[record], at).await.unwrap();
+    assert_eq!(stored_s1().await.pushed.as_ref(), Some(&took_a));
+    // Renamed: the claim hands out what the channel took, and forgets it.
+    s.write_product_data(t, &rows(&[("S1", data("B", 1))]), at)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = claim_s1().await;
+    assert_eq!(second.pushed.as_ref(), Some(&took_a));
+    assert_ne!(second.desired, took_a);
+    let stored = stored_s1().await;
+    assert_eq!((stored.pushed, stored.state), (None, PushState::Pending));
+    // Its call is never recorded; named back: nothing says what the channel shows.
+    s.write_product_data(t, &rows(&[("S1", data("A", 1))]), at)
+        .await
+        .unwrap()
+        .unwrap();
+    let third = claim_s1().await;
+    assert_eq!((third.pushed, &third.desired), (None, &took_a));
 }
