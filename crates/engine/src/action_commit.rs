@@ -134,6 +134,9 @@ async fn hand_over(
 ) {
     loop {
         tokio::select! {
+            // A free slot first: the finished sends then wait for the next batch (one
+            // commit with its actions), unless the loop is full.
+            biased;
             permit = tx.reserve() => {
                 if let Ok(permit) = permit {
                     permit.send(started);
