@@ -10,17 +10,12 @@ use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
 use ponte_core::wait::after;
 use ponte_core::ErrorCode;
-use ponte_core::{ChannelId, TenantId};
+use ponte_store::claim::Budget;
 use ponte_store::{
-    Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome, StatusSend,
-    SEND_JOB_KIND,
+    ExtraCalls, Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome,
+    StatusSend, SEND_JOB_KIND,
 };
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
-
-/// Calls made beyond each send's first, per channel (with its tenant), in a batch.
-type ExtraCalls = HashMap<ChannelId, (TenantId, u32)>;
 
 /// How long a job held by an auth failure or unreadable credentials waits before being
 /// checked again anyway (a credentials change releases held sends at once).
@@ -67,33 +62,24 @@ impl Engine {
         if started.is_empty() {
             return;
         }
-        let extra = Mutex::new(ExtraCalls::new());
-        let finishes: Vec<SendFinish> = join_all(started.into_iter().map(|(lease, send)| {
-            let extra = &extra;
-            async move {
-                match caught(self.attempt(lease.clone(), &send, extra)).await {
+        let finishes: Vec<SendFinish> =
+            join_all(started.into_iter().map(|(lease, send)| async move {
+                match caught(self.attempt(lease.clone(), &send)).await {
                     Ok(finish) => finish,
                     Err(panic) => self.panicked_send(lease, &send, &panic),
                 }
-            }
-        }))
-        .await;
+            }))
+            .await;
         if let Err(e) = self.record_finishes(&finishes).await {
             // The attempts stay `started`: the next run records them as interrupted.
             tracing::error!(error = %e, "recording status sends; the jobs go back to the queue");
             self.give_back(finishes.iter().map(|f| &f.lease), &e.to_string())
                 .await;
         }
-        // Sends that took several calls used one token each: charge the rest, once per
-        // channel for the batch.
-        for (channel, (tenant, n)) in extra.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            if let Ok(ready) = self.cached_channel(channel).await {
-                self.spend(&ready, tenant, n).await;
-            }
-        }
     }
 
-    /// Records how sends ended: on a single writer with the action committer's next
+    /// Records how sends ended (and charges the calls they made beyond the first):
+    /// on a single writer with the action committer's next
     /// batch (one commit for both), else in a transaction of their own, after the
     /// inbox's turn.
     async fn record_finishes(&self, finishes: &[SendFinish]) -> Result<(), EngineError> {
@@ -125,14 +111,8 @@ impl Engine {
         }
     }
 
-    /// One attempt of one send: check, call (adding calls beyond the first to `extra`),
-    /// classify.
-    async fn attempt(
-        &self,
-        lease: JobLease,
-        send: &StatusSend,
-        extra: &Mutex<ExtraCalls>,
-    ) -> SendFinish {
+    /// One attempt of one send: check, call, classify.
+    async fn attempt(&self, lease: JobLease, send: &StatusSend) -> SendFinish {
         let n = attempt_number(send);
         let mut finish = SendFinish {
             lease,
@@ -145,6 +125,7 @@ impl Engine {
             duration_ms: 0,
             error: None,
             outcome: SendOutcome::Succeeded,
+            extra_calls: None,
         };
         let now = self.clock.now();
         let ready = match self.cached_channel(send.channel_id).await {
@@ -185,10 +166,16 @@ impl Engine {
             self.metrics.call(&ready.platform, c.status);
         }
         if report.calls.len() > 1 {
-            let n = u32::try_from(report.calls.len() - 1).unwrap_or(u32::MAX);
-            let mut extra = extra.lock().unwrap_or_else(|e| e.into_inner());
-            let e = extra.entry(send.channel_id).or_insert((send.tenant_id, 0));
-            e.1 = e.1.saturating_add(n);
+            // The claim took one token: the rest are charged as the attempt is recorded.
+            let limit = ready.connector.rate_limit();
+            finish.extra_calls = Some(ExtraCalls {
+                channel_id: send.channel_id,
+                n: u32::try_from(report.calls.len() - 1).unwrap_or(u32::MAX),
+                budget: Budget {
+                    burst: limit.burst,
+                    per_sec: limit.per_sec,
+                },
+            });
         }
         let last = report.calls.last();
         finish.request = Some(report.request);
@@ -250,6 +237,7 @@ impl Engine {
                 message: panic.to_owned(),
             }),
             outcome,
+            extra_calls: None,
         }
     }
 

@@ -56,6 +56,12 @@ pub(crate) async fn finish_sends(
     delete_jobs(&mut tx, &plan.done).await?;
     requeue(&mut tx, &plan).await?;
     write_notes(&mut tx, &plan.notes).await?;
+    // Near the end: the bucket rows stay held until the commit.
+    for c in &plan.charges {
+        let next = |t, e| c.next(t, e);
+        crate::rate_limits::bucket_in(&mut tx, c.tenant, &c.key, c.budget.burst, now, &next)
+            .await?;
+    }
     crate::events::write_events(&mut tx, plan.events.as_slice()).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(plan.out)

@@ -75,6 +75,10 @@ pub(crate) async fn finish_sends(
     delete_jobs(conn, &plan.done).await?;
     requeue(conn, &plan).await?;
     write_notes(conn, &plan.notes).await?;
+    for c in &plan.charges {
+        let next = |t, e| c.next(t, e);
+        crate::rate_limits::bucket_in(conn, c.tenant, &c.key, c.budget.burst, now, &next).await?;
+    }
     crate::events::write_events(conn, plan.events.as_slice()).await?;
     Ok(plan.out)
 }
@@ -177,6 +181,7 @@ mod tests {
             duration_ms: 1,
             error: None,
             outcome: SendOutcome::Failed,
+            extra_calls: None,
         };
         let (lease, send_id) = (jobs[1].0.clone(), s2);
         let outcome = SendOutcome::Retry { run_at: now };

@@ -158,6 +158,7 @@ macro_rules! conformance_tests {
                 a_failure_blocks_the_order_until_resent,
                 lost_leases_and_crashes,
                 a_claim_budgets_and_begins,
+                a_finish_charges_its_extra_calls,
                 an_action_batch_starts_its_sends
             );
         }

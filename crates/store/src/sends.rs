@@ -297,6 +297,21 @@ pub struct SendFinish {
     pub error: Option<SendError>,
     /// What happens next.
     pub outcome: SendOutcome,
+    /// Calls the attempt made beyond its first, charged to its channel's budget with it.
+    pub extra_calls: Option<ExtraCalls>,
+}
+
+/// Requests an attempt made beyond its first (a send that takes several calls): the
+/// claim took one token for it, the rest are charged, even into debt, in the
+/// transaction that records it (`send_plan::plan_finish`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExtraCalls {
+    /// The channel called.
+    pub channel_id: ChannelId,
+    /// Calls beyond the first.
+    pub n: u32,
+    /// The channel's request budget.
+    pub budget: crate::claim::Budget,
 }
 
 /// Filter for listing sends.

@@ -748,6 +748,8 @@ pub trait SendStore: Send + Sync {
     /// done. Retry: attempt counted, job due at `run_at`. RateLimited / Held: not counted,
     /// job due at `run_at`. Failed: send `failed`, the order's later pending sends
     /// `blocked`, job done. Each attempt also becomes a timeline entry of the order.
+    /// The attempts' extra calls are charged to their channels' buckets in the same
+    /// transaction, lease or not (`send_plan::Charge`).
     async fn finish_sends(
         &self,
         batch: &[SendFinish],

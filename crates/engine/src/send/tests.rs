@@ -53,6 +53,8 @@ struct Fake {
     sent: Mutex<Vec<(String, ActionKind)>>,
     /// Sends wait while the test holds it.
     hold: tokio::sync::RwLock<()>,
+    /// Calls each send makes beyond its first.
+    extra_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl Fake {
@@ -148,9 +150,10 @@ impl Connector for Fake {
             duration: Duration::ZERO,
             response: None,
         };
+        let extra = self.extra_calls.load(std::sync::atomic::Ordering::Relaxed);
         SendReport {
             request: call.request.clone(),
-            calls: vec![call],
+            calls: vec![call; 1 + extra],
             result: match answer {
                 None => Ok(()),
                 Some(kind) => Err(PlatformError {
@@ -203,6 +206,7 @@ async fn harness(limit: RateLimit) -> Harness {
         answers: Mutex::default(),
         sent: Mutex::default(),
         hold: tokio::sync::RwLock::default(),
+        extra_calls: Default::default(),
     });
     let Some(e) = Arc::get_mut(&mut engine) else {
         panic!("the engine is shared before the workers start")

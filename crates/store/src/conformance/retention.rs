@@ -133,6 +133,7 @@ async fn attempt_all(s: &impl Store, at: DateTime<Utc>, outcome: SendOutcome) ->
                     message: "HTTP 503".into(),
                 }),
                 outcome: outcome.clone(),
+                extra_calls: None,
             });
         }
     }

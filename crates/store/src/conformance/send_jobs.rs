@@ -505,3 +505,62 @@ pub async fn an_action_batch_starts_its_sends(s: &impl Store) {
     assert!(none.applied.is_empty());
     assert_eq!(send(s, t, b.id).await.state, SendState::Succeeded);
 }
+
+/// The calls an attempt made beyond its first are charged to its channel's bucket as
+/// the attempt is recorded, even into debt and even when its lease was lost (the calls
+/// were made); later claims wait the debt out.
+pub async fn a_finish_charges_its_extra_calls(s: &impl Store) {
+    use crate::claim::{channel_bucket, Budget, ClaimRequest};
+    let (t, c) = setup(s).await;
+    for ext in ["1", "2"] {
+        let o = paid(s, t, c, ext).await;
+        queued(s, t, o, separation(), secs(1)).await;
+    }
+    let budget = Budget {
+        burst: 4.0,
+        per_sec: 1.0,
+    };
+    let req = ClaimRequest {
+        owner: "w",
+        kinds: &[SEND_JOB_KIND],
+        limit: 10,
+        now: secs(3),
+        lease: std::time::Duration::from_secs(60),
+    };
+    let got = s.claim_work(&req, &[(c, budget)].into()).await.unwrap();
+    assert_eq!(got.sends.len(), 2, "two of the four tokens");
+    let extra = |n| {
+        Some(ExtraCalls {
+            channel_id: c,
+            n,
+            budget,
+        })
+    };
+    let (l1, s1) = &got.sends[0];
+    let (l2, s2) = &got.sends[1];
+    let kept = SendFinish {
+        extra_calls: extra(3),
+        ..finish(l1, s1, SendOutcome::Succeeded)
+    };
+    let lost = JobLease {
+        owner: "someone else".into(),
+        ..l2.clone()
+    };
+    let lost = SendFinish {
+        extra_calls: extra(2),
+        ..finish(&lost, s2, SendOutcome::Succeeded)
+    };
+    assert_eq!(
+        s.finish_sends(&[kept, lost], secs(3)).await.unwrap(),
+        [true, false]
+    );
+    // 2 tokens left, 5 charged: 3 in debt, so the next token is 4 seconds away.
+    let key = channel_bucket(c);
+    let g = s.take_tokens(t, &key, 1, 4.0, 1.0, secs(3)).await.unwrap();
+    assert_eq!(g.granted, 0);
+    let wait = g.retry_after.as_secs_f64();
+    assert!((3.9..=4.1).contains(&wait), "{wait}");
+    // Without extra calls, nothing is charged.
+    let g = s.take_tokens(t, &key, 1, 4.0, 1.0, secs(7)).await.unwrap();
+    assert_eq!(g.granted, 1);
+}

@@ -115,6 +115,7 @@ pub fn finish(lease: &JobLease, send: &StatusSend, outcome: SendOutcome) -> Send
             message: "HTTP 500".into(),
         }),
         outcome,
+        extra_calls: None,
     }
 }
 

@@ -3,15 +3,16 @@
 //! a hold; after a success, while the order has another pending send) or is done.
 
 use super::HeldJob;
+use crate::claim::{channel_bucket, Budget};
 use crate::{
     AttemptOutcome, EventNotes, SendError, SendFinish, SendOutcome, SendState, StatusSend,
     TimelineNote,
 };
 use chrono::{DateTime, Utc};
 use ponte_core::event::EventType;
-use ponte_core::{JobId, OrderId, SendId, TenantId};
+use ponte_core::{ChannelId, JobId, OrderId, SendId, TenantId};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Loaded sends by (tenant, id): the batch's and their orders' unsent ones.
 pub type FinishSends = HashMap<(TenantId, SendId), StatusSend>;
@@ -48,6 +49,53 @@ pub struct FinishPlan {
     pub notes: Vec<TimelineNote>,
     /// Events (a send succeeded, or failed for good), in order.
     pub events: EventNotes,
+    /// The extra calls charged, one per channel, in (tenant, channel) order: the order
+    /// a claim holds buckets in, so the two never wait on each other crosswise.
+    pub charges: Vec<Charge>,
+}
+
+/// Calls beyond the first that a batch's attempts made on one channel (whether their
+/// lease held or not: the calls were made), charged to its bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The bucket (`claim::channel_bucket`).
+    pub key: String,
+    /// Tokens charged.
+    pub n: u32,
+    /// The channel's budget.
+    pub budget: Budget,
+}
+
+impl Charge {
+    /// The bucket's level after the charge, from its level and the seconds since its
+    /// last update (see `rate::spend`).
+    pub fn next(&self, tokens: f64, elapsed_secs: f64) -> f64 {
+        let b = &self.budget;
+        crate::rate::spend(tokens, elapsed_secs, self.n, b.burst, b.per_sec)
+    }
+}
+
+/// The batch's extra calls, summed per channel.
+fn charges(batch: &[SendFinish]) -> Vec<Charge> {
+    let mut by: BTreeMap<(TenantId, ChannelId), (u32, Budget)> = BTreeMap::new();
+    for f in batch {
+        if let Some(x) = f.extra_calls.filter(|x| x.n > 0) {
+            let e = by
+                .entry((f.tenant_id, x.channel_id))
+                .or_insert((0, x.budget));
+            e.0 = e.0.saturating_add(x.n);
+        }
+    }
+    by.into_iter()
+        .map(|((tenant, channel), (n, budget))| Charge {
+            tenant,
+            key: channel_bucket(channel),
+            n,
+            budget,
+        })
+        .collect()
 }
 
 /// Applies the finishes whose lease holds (`held`) to the loaded sends, in batch order.
@@ -57,7 +105,10 @@ pub fn plan_finish(
     mut sends: FinishSends,
     now: DateTime<Utc>,
 ) -> FinishPlan {
-    let mut plan = FinishPlan::default();
+    let mut plan = FinishPlan {
+        charges: charges(batch),
+        ..FinishPlan::default()
+    };
     let mut seen = HashSet::new();
     let mut changed: Vec<(TenantId, SendId)> = Vec::new();
     for (i, f) in batch.iter().enumerate() {

@@ -67,3 +67,26 @@ async fn sends_beyond_the_grant_wait_for_tokens_without_using_an_attempt() {
 async fn sends_of_a_channel_the_claim_did_not_know_are_budgeted_alike() {
     five_sends_on_a_small_budget(true).await;
 }
+
+/// A send that took three calls used its claim's token and is charged the other two
+/// as its attempt is recorded: the next send waits for the bucket to refill.
+#[tokio::test]
+async fn calls_beyond_a_sends_first_are_charged_to_the_budget() {
+    let h = harness(RateLimit {
+        burst: 3.0,
+        per_sec: 1.0,
+    })
+    .await;
+    h.fake
+        .extra_calls
+        .store(2, std::sync::atomic::Ordering::Relaxed);
+    let first = h.order("1").await;
+    h.act(first, invoice()).await;
+    assert_eq!(h.round().await, 0);
+    assert_eq!(h.fake.sent().len(), 1);
+    let second = h.order("2").await;
+    h.act(second, invoice()).await;
+    assert_eq!(h.round().await, 1, "three calls spent the three tokens");
+    let next = at(h.clock.now(), Duration::from_secs(1));
+    assert_eq!(h.next_run_at().await, Some(next), "one token a second");
+}
