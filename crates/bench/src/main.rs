@@ -103,9 +103,8 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The server it starts (`serve`) runs on ponte's own runtime settings.
+    let rt = ponte::runtime::runtime()?;
     rt.block_on(async {
         match cli.cmd {
             Cmd::Ingest(a) => scenarios::ingest(a).await.map(|_| ()),

@@ -6,4 +6,5 @@ pub mod app;
 pub mod backend;
 pub mod config;
 pub mod resync_cli;
+pub mod runtime;
 pub mod sync_cli;

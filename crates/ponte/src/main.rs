@@ -149,8 +149,11 @@ enum SimCmd {
     Americanas(ponte_sim::AmDemoArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    ponte::runtime::runtime()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("PONTE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
