@@ -89,16 +89,18 @@ impl Cache {
         let Ok(m) = self.0.read() else {
             return HashMap::new();
         };
-        m.iter()
-            .map(|(id, r)| {
-                let l = r.connector.rate_limit();
-                let b = Budget {
-                    burst: l.burst,
-                    per_sec: l.per_sec,
-                };
-                (*id, b)
-            })
-            .collect()
+        m.iter().map(|(id, r)| (*id, r.budget())).collect()
+    }
+}
+
+impl Ready {
+    /// The channel's request budget (its connector's rate limit).
+    pub(crate) fn budget(&self) -> Budget {
+        let l = self.connector.rate_limit();
+        Budget {
+            burst: l.burst,
+            per_sec: l.per_sec,
+        }
     }
 }
 

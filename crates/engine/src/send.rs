@@ -10,7 +10,6 @@ use ponte_core::action::Action;
 use ponte_core::retry::RetryPolicy;
 use ponte_core::wait::after;
 use ponte_core::ErrorCode;
-use ponte_store::claim::Budget;
 use ponte_store::{
     ExtraCalls, Job, JobLease, JobOutcome, SendBegin, SendError, SendFinish, SendJob, SendOutcome,
     StatusSend, SEND_JOB_KIND,
@@ -78,10 +77,9 @@ impl Engine {
         }
     }
 
-    /// Records how sends ended (and charges the calls they made beyond the first):
-    /// on a single writer with the action committer's next
-    /// batch (one commit for both), else in a transaction of their own, after the
-    /// inbox's turn.
+    /// Records how sends ended (and charges the calls they made beyond the first): on
+    /// a single writer with the action committer's next batch (one commit for both),
+    /// else in a transaction of their own, after the inbox's turn.
     async fn record_finishes(&self, finishes: &[SendFinish]) -> Result<(), EngineError> {
         if self.store.single_writer() {
             self.actions.finish(finishes.to_vec()).await?;
@@ -167,14 +165,10 @@ impl Engine {
         }
         if report.calls.len() > 1 {
             // The claim took one token: the rest are charged as the attempt is recorded.
-            let limit = ready.connector.rate_limit();
             finish.extra_calls = Some(ExtraCalls {
                 channel_id: send.channel_id,
                 n: u32::try_from(report.calls.len() - 1).unwrap_or(u32::MAX),
-                budget: Budget {
-                    burst: limit.burst,
-                    per_sec: limit.per_sec,
-                },
+                budget: ready.budget(),
             });
         }
         let last = report.calls.last();

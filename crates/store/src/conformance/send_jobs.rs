@@ -560,7 +560,7 @@ pub async fn a_finish_charges_its_extra_calls(s: &impl Store) {
     assert_eq!(g.granted, 0);
     let wait = g.retry_after.as_secs_f64();
     assert!((3.9..=4.1).contains(&wait), "{wait}");
-    // Without extra calls, nothing is charged.
+    // The debt refills at one token a second.
     let g = s.take_tokens(t, &key, 1, 4.0, 1.0, secs(7)).await.unwrap();
     assert_eq!(g.granted, 1);
 }
