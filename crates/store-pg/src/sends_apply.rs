@@ -16,10 +16,9 @@ use crate::timeline::write_notes;
 use chrono::{DateTime, SubsecRound, Utc};
 use ponte_core::{ChannelId, OrderId, SendId, TenantId};
 use ponte_store::claim::{start_queued, Claimed, StartSends};
-use ponte_store::send_plan::{plan_actions, send_job, ActionTarget, ActionTargets};
+use ponte_store::send_plan::{plan_actions, send_job, ActionTarget, ActionTargets, OrderChange};
 use ponte_store::{
     ActionApplied, ActionCommit, ActionsApplied, NewJob, ResendSelector, StatusSend, StoreResult,
-    StoredOrder,
 };
 use sqlx::postgres::PgPool;
 use sqlx::PgConnection;
@@ -140,45 +139,45 @@ async fn read_orders(
     Ok(orders)
 }
 
-/// Writes every changed order (final status, data, fulfilment) and the NF-e XML of
-/// those that got one, in one statement (one row per order, in key order).
+/// Writes what the batch changed of each order (status, also in its data; fulfilment)
+/// and the NF-e XML of those that got one, in one statement (one row per order, in key
+/// order). The rest of the data is not sent again.
 async fn write_orders(
     conn: &mut PgConnection,
-    orders: &[StoredOrder],
+    orders: &[OrderChange],
     documents: &[(TenantId, OrderId, String)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut rows: Vec<&StoredOrder> = orders.iter().collect();
+    let mut rows: Vec<&OrderChange> = orders.iter().collect();
     if rows.is_empty() {
         return Ok(());
     }
     rows.sort_unstable_by_key(|o| (o.tenant_id, o.id));
     let (mut tenants, mut ids, mut statuses, mut xml) = (vec![], vec![], vec![], vec![]);
-    let (mut data, mut fulfilment) = (vec![], vec![]);
+    let mut fulfilment = vec![];
     for o in rows {
         tenants.push(o.tenant_id.0);
         ids.push(o.id.0);
-        statuses.push(o.data.status.as_str());
-        data.push(to_json(&o.data)?);
+        statuses.push(o.status.as_str());
         fulfilment.push(to_json(&o.fulfilment)?);
         let doc = documents.iter().find(|d| d.0 == o.tenant_id && d.1 == o.id);
         xml.push(doc.map(|d| d.2.as_str()));
     }
     sqlx::query(
         "WITH u AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], \
-                      $5::jsonb[], $6::text[]) AS u (t, i, status, data, fulfilment, xml)), \
-         changed AS (UPDATE orders o SET status = u.status, data = u.data, \
-                       fulfilment = u.fulfilment, updated_at = $7 \
+                      $5::text[]) AS u (t, i, status, fulfilment, xml)), \
+         changed AS (UPDATE orders o SET status = u.status, \
+                       data = jsonb_set(o.data, '{status}', to_jsonb(u.status)), \
+                       fulfilment = u.fulfilment, updated_at = $6 \
                      FROM u WHERE o.tenant_id = u.t AND o.id = u.i) \
          INSERT INTO order_documents (tenant_id, order_id, kind, content, created_at) \
-         SELECT t, i, $8, xml, $7 FROM u WHERE xml IS NOT NULL \
+         SELECT t, i, $7, xml, $6 FROM u WHERE xml IS NOT NULL \
          ON CONFLICT (tenant_id, order_id, kind) \
          DO UPDATE SET content = EXCLUDED.content, created_at = EXCLUDED.created_at",
     )
     .bind(tenants)
     .bind(ids)
     .bind(statuses)
-    .bind(data)
     .bind(fulfilment)
     .bind(xml)
     .bind(now)

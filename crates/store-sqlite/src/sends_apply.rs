@@ -12,8 +12,8 @@ use crate::timeline::write_notes;
 use chrono::{DateTime, Utc};
 use ponte_core::{OrderId, TenantId};
 use ponte_store::claim::{start_queued, Claimed, StartSends};
-use ponte_store::send_plan::{plan_actions, ActionTarget, ActionTargets};
-use ponte_store::{ActionCommit, ActionsApplied, NewJob, StatusSend, StoreResult, StoredOrder};
+use ponte_store::send_plan::{plan_actions, ActionTarget, ActionTargets, OrderChange};
+use ponte_store::{ActionCommit, ActionsApplied, NewJob, StatusSend, StoreResult};
 use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashSet;
@@ -105,32 +105,33 @@ pub(crate) async fn apply_actions(
     })
 }
 
-async fn write_orders(conn: &mut SqliteConnection, changed: &[StoredOrder]) -> StoreResult<()> {
+/// Writes what the batch changed of each order (status, also in its data; fulfilment);
+/// the rest of the data is not written again.
+async fn write_orders(conn: &mut SqliteConnection, changed: &[OrderChange]) -> StoreResult<()> {
     let rows = changed
         .iter()
         .map(|o| {
             Ok((
                 o.tenant_id.to_string(),
                 o.id.to_string(),
-                o.data.status.as_str(),
-                to_json(&o.data)?,
+                o.status.as_str(),
                 to_json(&o.fulfilment)?,
                 ts(o.updated_at),
             ))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     for chunk in pow2_chunks(&rows) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(t, i, st, d, f, u) AS (");
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(t, i, st, f, u) AS (");
         q.push_values(chunk, |mut b, r| {
             b.push_bind(&r.0)
                 .push_bind(&r.1)
                 .push_bind(r.2)
                 .push_bind(&r.3)
-                .push_bind(&r.4)
-                .push_bind(r.5);
+                .push_bind(r.4);
         });
         q.push(
-            ") UPDATE orders SET status = v.st, data = v.d, fulfilment = v.f, updated_at = v.u \
+            ") UPDATE orders SET status = v.st, data = json_set(orders.data, '$.status', v.st), \
+             fulfilment = v.f, updated_at = v.u \
              FROM v WHERE orders.tenant_id = v.t AND orders.id = v.i",
         );
         q.build().execute(&mut *conn).await.map_err(db_err)?;

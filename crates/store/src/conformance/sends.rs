@@ -163,11 +163,31 @@ pub async fn actions_are_decided_and_recorded(s: &impl Store) {
         apply(s, &refused, t0()).await.unwrap(),
         ActionApplied::Refused(ActionError::NotShipped)
     );
+    let before = s.order(t, o).await.unwrap().unwrap();
     let mut inv = act(t, o, invoice(), true);
     inv.xml = Some("<nfeProc/>".into());
     let ActionApplied::Applied { order, send } = apply(s, &inv, t0()).await.unwrap() else {
         panic!("not applied")
     };
+    // Stored as returned: the new status (column and data), the rest of the data as it was.
+    let stored = s.order(t, o).await.unwrap().unwrap();
+    let mut expected = before.data.clone();
+    expected.status = OrderStatus::Invoiced;
+    assert_eq!(stored.data, expected);
+    assert_eq!(stored.data, order.data);
+    assert_eq!(stored.fulfilment, order.fulfilment);
+    let listed = s
+        .orders(
+            t,
+            &OrderFilter {
+                status: Some(OrderStatus::Invoiced),
+                ..OrderFilter::default()
+            },
+            &page_of(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "found by its new status");
     assert_eq!(order.data.status, OrderStatus::Invoiced);
     assert_eq!(
         order.fulfilment.invoice.as_ref().map(|i| i.number.as_str()),

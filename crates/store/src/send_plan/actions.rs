@@ -8,7 +8,7 @@ use crate::{
     TimelineNote,
 };
 use chrono::{DateTime, Utc};
-use ponte_core::action::{decide, Decision};
+use ponte_core::action::{decide, Decision, Fulfilment};
 use ponte_core::order_view::OrderView;
 use ponte_core::{OrderId, OrderStatus, SendId, TenantId};
 use serde_json::json;
@@ -35,8 +35,8 @@ pub type ActionTargets = HashMap<(TenantId, OrderId), ActionTarget>;
 pub struct ActionPlan {
     /// One result per action, in order.
     pub applied: Vec<ActionApplied>,
-    /// The orders the batch changed, as it leaves them.
-    pub orders: Vec<StoredOrder>,
+    /// What the batch changed of each order it applied actions to.
+    pub orders: Vec<OrderChange>,
     /// The NF-e XML to store per order (the last of its applied actions').
     pub documents: Vec<(TenantId, OrderId, String)>,
     /// New sends (no attempts).
@@ -48,6 +48,23 @@ pub struct ActionPlan {
     /// One event per order changed (`order.updated`, or `order.cancelled` when the
     /// batch cancelled it), its `data` the order as the batch leaves it.
     pub events: EventNotes,
+}
+
+/// What applied actions change of an order, and all a backend writes of it: the status
+/// (its column and `status` in the order's data), the fulfilment record and
+/// `updated_at`. The rest of the order's data stays as stored (not written again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderChange {
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// The order.
+    pub id: OrderId,
+    /// Its status now.
+    pub status: OrderStatus,
+    /// Its fulfilment record now.
+    pub fulfilment: Fulfilment,
+    /// When it changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Decides a batch of actions against the loaded orders (missing ones: `NotFound`).
@@ -161,7 +178,13 @@ pub fn plan_actions(
         let kind = update_type(Some(from), &order.data);
         let (ch, data) = (Some(order.channel_id), order_data(&view));
         plan.events.add(t, kind, now, ch, Some(order.id), data);
-        plan.orders.push(order);
+        plan.orders.push(OrderChange {
+            tenant_id: order.tenant_id,
+            id: order.id,
+            status: order.data.status,
+            fulfilment: order.fulfilment,
+            updated_at: order.updated_at,
+        });
     }
     plan
 }
