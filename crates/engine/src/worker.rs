@@ -175,21 +175,27 @@ async fn claim_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, owner:
             + claimed.unbudgeted.len()
             + claimed.sends.len()
             + claimed.deferred as usize;
-        if got >= engine.config.claim_batch as usize {
+        let full = got >= engine.config.claim_batch as usize;
+        if full {
             // More may be waiting: another loop joins in.
             engine.claim_wake.notify_one();
         }
-        if got == 0 {
-            let idle = idle_for(&engine, CLAIM_KINDS, Duration::from_millis(5)).await;
-            tokio::select! {
-                _ = notified => {}
-                _ = claim_notified => {}
-                _ = tokio::time::sleep(idle) => {}
-                _ = stop.changed() => {}
-            }
+        if got > 0 {
+            engine.run_claimed(claimed).await;
+        }
+        if full {
             continue;
         }
-        engine.run_claimed(claimed).await;
+        // The claim took every due job: wait for a wake-up (work committed since the
+        // claim woke a loop or left a permit) or for the next job's time, not to claim
+        // again for nothing.
+        let idle = idle_for(&engine, CLAIM_KINDS, Duration::from_millis(5)).await;
+        tokio::select! {
+            _ = notified => {}
+            _ = claim_notified => {}
+            _ = tokio::time::sleep(idle) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 
